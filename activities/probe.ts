@@ -1,0 +1,17 @@
+// The worker probe's activity: proves that a worker polls the task queue and reaches PostgreSQL.
+import { sql } from 'drizzle-orm';
+import type { ActivityDependencies } from './index.ts';
+
+export interface ProbeAnswer {
+  workerIdentity: string;
+  databaseTime: string;
+}
+
+export function createProbeActivities({ db, workerIdentity }: ActivityDependencies) {
+  return {
+    async probeDatabase(): Promise<ProbeAnswer> {
+      const [row] = await db.execute<{ now: string }>(sql`select now()::text as now`);
+      return { workerIdentity, databaseTime: String(row?.now) };
+    },
+  };
+}

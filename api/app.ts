@@ -1,0 +1,84 @@
+// Builds the Fastify application (plugins, routes, error handling) without listening, so tests drive it with
+// app.inject() and api/server.ts only starts it.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Config } from '../config.ts';
+import type { DatabaseConnection } from '../db/client.ts';
+import { authenticateWorkspace } from './auth.ts';
+import { handleError, sendError } from './errors.ts';
+import { epicRoutes } from './routes/epics.ts';
+import { healthRoutes } from './routes/health.ts';
+import { workspaceRoutes } from './routes/workspaces.ts';
+import type { TemporalLink } from './temporal.ts';
+
+export interface AppDependencies {
+  config: Pick<Config, 'ADMIN_TOKEN' | 'PUBLIC_URL'>;
+  database: DatabaseConnection;
+  temporal: TemporalLink;
+  /** A pino logger (api/server.ts passes one with secret-bearing fields redacted); absent: silent. */
+  logger?: FastifyBaseLogger;
+}
+
+/** Large enough for an email's HTML (content allows 1,000,000 characters), small enough to refuse abuse. */
+export const bodyLimitBytes = 1_572_864;
+
+export async function buildApp(dependencies: AppDependencies): Promise<FastifyInstance> {
+  const { config, database, temporal } = dependencies;
+  const app = Fastify({
+    ...(dependencies.logger ? { loggerInstance: dependencies.logger } : { logger: false }),
+    bodyLimit: bodyLimitBytes,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
+  app.decorateRequest('caller', null as never);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Glowtify publishing orchestrator',
+        version: '0.1.0',
+        description: 'Epics, tasks and connectors; every epic is a durable Temporal workflow.',
+      },
+      servers: [{ url: config.PUBLIC_URL }],
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Workspace API key' } },
+      },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes, { database, temporal });
+
+  await app.register(
+    async (v1) => {
+      await v1.register(workspaceRoutes, { db: database.db, adminToken: config.ADMIN_TOKEN });
+      await v1.register(async (workspaceScope) => {
+        workspaceScope.addHook('onRequest', async (request) => {
+          request.caller = await authenticateWorkspace(database.db, request);
+        });
+        await workspaceScope.register(epicRoutes, { db: database.db });
+      });
+    },
+    { prefix: '/v1' },
+  );
+
+  return app;
+}

@@ -1,0 +1,90 @@
+// Reads epics with their tasks and publications in the shape the frontend relies on (SPEC §7), in two
+// queries whatever the number of epics, and maps db rows onto it.
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import type { z } from 'zod';
+import type { Database } from '../db/client.ts';
+import { type epics, publications, tasks } from '../db/schema.ts';
+import { type Channel, channelFacts } from '../domain/channels.ts';
+import type { EpicStatus } from '../domain/epic-state-machine.ts';
+import type { EpicView, PublicationView, TaskView } from './schemas.ts';
+
+type EpicRow = typeof epics.$inferSelect;
+type TaskRow = typeof tasks.$inferSelect;
+type PublicationRow = typeof publications.$inferSelect;
+
+const iso = (value: Date | null) => (value ? value.toISOString() : null);
+
+export function toPublicationView(row: PublicationRow): z.infer<typeof PublicationView> {
+  return {
+    status: row.status as z.infer<typeof PublicationView>['status'],
+    attempts: row.attempts,
+    externalId: row.externalId,
+    externalUrl: row.externalUrl,
+    lastError: row.lastError ?? null,
+    atRisk: row.atRisk,
+    publishedAt: iso(row.publishedAt),
+  };
+}
+
+export function toTaskView(row: TaskRow, publication: PublicationRow | undefined): z.infer<typeof TaskView> {
+  const channel = row.channel as Channel;
+  return {
+    id: row.id,
+    channel,
+    mode: channelFacts(channel).mode,
+    connectorId: row.connectorId,
+    accountId: row.accountId,
+    content: row.content,
+    approved: row.approved,
+    publication: publication ? toPublicationView(publication) : null,
+  };
+}
+
+export function toEpicView(
+  row: EpicRow,
+  taskRows: TaskRow[],
+  publicationByTask: Map<string, PublicationRow>,
+): z.infer<typeof EpicView> {
+  return {
+    id: row.id,
+    title: row.title,
+    brief: row.brief,
+    status: row.status as EpicStatus,
+    scheduledAt: iso(row.scheduledAt),
+    timeZone: row.timeZone,
+    atRisk: row.atRisk,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    tasks: taskRows.map((task) => toTaskView(task, publicationByTask.get(task.id))),
+  };
+}
+
+/** Views of the given epic rows, in their order. */
+export async function viewEpics(db: Database, workspaceId: string, rows: EpicRow[]) {
+  if (rows.length === 0) return [];
+  const ids = rows.map((row) => row.id);
+  const [taskRows, publicationRows] = await Promise.all([
+    db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.workspaceId, workspaceId), inArray(tasks.epicId, ids)))
+      .orderBy(asc(tasks.createdAt), asc(tasks.id)),
+    db
+      .select()
+      .from(publications)
+      .where(and(eq(publications.workspaceId, workspaceId), inArray(publications.epicId, ids))),
+  ]);
+  const tasksByEpic = new Map<string, TaskRow[]>();
+  for (const task of taskRows) {
+    const list = tasksByEpic.get(task.epicId) ?? [];
+    list.push(task);
+    tasksByEpic.set(task.epicId, list);
+  }
+  const publicationByTask = new Map(publicationRows.map((row) => [row.taskId, row]));
+  return rows.map((row) => toEpicView(row, tasksByEpic.get(row.id) ?? [], publicationByTask));
+}
+
+export async function viewEpic(db: Database, workspaceId: string, row: EpicRow) {
+  const [view] = await viewEpics(db, workspaceId, [row]);
+  return view!;
+}

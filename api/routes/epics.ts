@@ -1,0 +1,608 @@
+// Epics and their tasks (SPEC §4, §7): create, read, list, edit in draft, approve, and the transitions that
+// need no workflow (review, edit back to draft, duplicate). Every rule of the lifecycle is asked of
+// domain/epic-state-machine.ts; every change and its audit entry are written in one transaction.
+import { and, asc, eq, gte, lt, type SQL, sql } from 'drizzle-orm';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { recordAudit } from '../../db/audit.ts';
+import type { Database, Executor } from '../../db/client.ts';
+import { connectorAccounts, connectors, epics, tasks } from '../../db/schema.ts';
+import { type Channel, channelFacts } from '../../domain/channels.ts';
+import { parseTaskContent } from '../../domain/content.ts';
+import { decideTransition, type EpicStatus, type EpicTransition } from '../../domain/epic-state-machine.ts';
+import type { WorkspaceCaller } from '../auth.ts';
+import { toTaskView, viewEpic, viewEpics } from '../epic-views.ts';
+import { ApiError, errorResponses, type FieldIssue, invalidInput, notFound } from '../errors.ts';
+import { decodeCursor, encodeCursor } from '../pagination.ts';
+import {
+  CreateEpicBody,
+  CreateTaskBody,
+  EditBody,
+  EpicList,
+  EpicView,
+  IdParams,
+  ListEpicsQuery,
+  PatchEpicBody,
+  PatchTaskBody,
+  TaskParams,
+  TaskView,
+} from '../schemas.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: WorkspaceCaller;
+  }
+}
+
+type EpicRow = typeof epics.$inferSelect;
+
+async function lockEpic(executor: Executor, workspaceId: string, id: string): Promise<EpicRow> {
+  const [row] = await executor
+    .select()
+    .from(epics)
+    .where(and(eq(epics.id, id), eq(epics.workspaceId, workspaceId)))
+    .for('update');
+  if (!row) throw notFound('epic');
+  return row;
+}
+
+function refuseUnless(
+  status: EpicStatus,
+  transition: EpicTransition,
+  facts?: Parameters<typeof decideTransition>[2],
+) {
+  const decision = decideTransition(status, transition, facts);
+  if (!decision.allowed) throw new ApiError(409, decision.code, decision.message, decision.details);
+  return decision.to;
+}
+
+/** Checks that a task's target exists in this workspace and fits its channel; returns the validated content. */
+async function validateTaskTarget(
+  executor: Executor,
+  workspaceId: string,
+  task: { channel: Channel; connectorId: string; accountId?: string | null | undefined; content: unknown },
+) {
+  const facts = channelFacts(task.channel);
+  const issues: FieldIssue[] = [];
+  const [connector] = await executor
+    .select({ id: connectors.id, platform: connectors.platform })
+    .from(connectors)
+    .where(and(eq(connectors.id, task.connectorId), eq(connectors.workspaceId, workspaceId)));
+  if (!connector) {
+    issues.push({ field: 'body.connectorId', message: 'no connector with this id in the workspace' });
+  } else if (connector.platform !== facts.platform) {
+    issues.push({
+      field: 'body.connectorId',
+      message: `${task.channel} publishes through a ${facts.platform} connector, this one is ${connector.platform}`,
+    });
+  }
+  if (facts.target === 'audiences' && task.accountId) {
+    issues.push({
+      field: 'body.accountId',
+      message: `${task.channel} addresses content.audiences, not an account`,
+    });
+  }
+  if (facts.target === 'account') {
+    if (!task.accountId) {
+      issues.push({ field: 'body.accountId', message: `is required for ${task.channel}` });
+    } else if (connector) {
+      const [account] = await executor
+        .select({ id: connectorAccounts.id })
+        .from(connectorAccounts)
+        .where(
+          and(
+            eq(connectorAccounts.id, task.accountId),
+            eq(connectorAccounts.connectorId, connector.id),
+            eq(connectorAccounts.workspaceId, workspaceId),
+          ),
+        );
+      if (!account) issues.push({ field: 'body.accountId', message: 'is not an account of this connector' });
+    }
+  }
+  const content = parseTaskContent(task.channel, task.content);
+  if (!content.ok) {
+    issues.push(...content.issues.map((issue) => ({ field: `body.${issue.field}`, message: issue.message })));
+  }
+  if (issues.length > 0 || !content.ok) throw invalidInput(issues);
+  return content.content as Record<string, unknown>;
+}
+
+async function loadTask(executor: Executor, workspaceId: string, epicId: string, taskId: string) {
+  const [row] = await executor
+    .select()
+    .from(tasks)
+    .where(and(eq(tasks.id, taskId), eq(tasks.epicId, epicId), eq(tasks.workspaceId, workspaceId)));
+  if (!row) throw notFound('task');
+  return row;
+}
+
+async function touchEpic(executor: Executor, id: string) {
+  await executor.update(epics).set({ updatedAt: new Date() }).where(eq(epics.id, id));
+}
+
+function listQuery(db: Database, workspaceId: string, query: z.infer<typeof ListEpicsQuery>) {
+  // With a time window the list is a calendar: ordered by scheduledAt. Otherwise by creation.
+  const order = query.from || query.to ? 'scheduled' : 'created';
+  const key = order === 'scheduled' ? epics.scheduledAt : epics.createdAt;
+  const conditions: SQL[] = [eq(epics.workspaceId, workspaceId)];
+  if (query.status) conditions.push(eq(epics.status, query.status));
+  if (query.from) conditions.push(gte(epics.scheduledAt, new Date(query.from)));
+  if (query.to) conditions.push(lt(epics.scheduledAt, new Date(query.to)));
+  if (order === 'scheduled') conditions.push(sql`${epics.scheduledAt} is not null`);
+  if (query.cursor) {
+    const cursor = decodeCursor(query.cursor, order);
+    conditions.push(sql`(${key}, ${epics.id}) > (${cursor.t}::timestamptz, ${cursor.id}::uuid)`);
+  }
+  return {
+    order,
+    rows: db
+      .select()
+      .from(epics)
+      .where(and(...conditions))
+      .orderBy(asc(key), asc(epics.id))
+      .limit(query.limit + 1),
+  };
+}
+
+export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, { db }) => {
+  const tags = ['epics'];
+
+  app.post(
+    '/epics',
+    {
+      schema: {
+        tags,
+        summary: 'Create an epic (a draft)',
+        body: CreateEpicBody,
+        response: { 201: EpicView, ...errorResponses(400, 401, 413) },
+      },
+    },
+    async (request, reply) => {
+      const { workspaceId, actor } = request.caller;
+      const row = await db.transaction(async (tx) => {
+        const [created] = await tx
+          .insert(epics)
+          .values({ workspaceId, title: request.body.title, brief: request.body.brief ?? null })
+          .returning();
+        await recordAudit(tx, {
+          workspaceId,
+          subjectType: 'epic',
+          subjectId: created!.id,
+          action: 'create',
+          toStatus: 'draft',
+          actor,
+        });
+        return created!;
+      });
+      return reply.code(201).send(await viewEpic(db, workspaceId, row));
+    },
+  );
+
+  app.get(
+    '/epics',
+    {
+      schema: {
+        tags,
+        summary: 'List epics (keyset pagination; with from/to, a calendar ordered by scheduledAt)',
+        querystring: ListEpicsQuery,
+        response: { 200: EpicList, ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => {
+      const { workspaceId } = request.caller;
+      const { order, rows: query } = listQuery(db, workspaceId, request.query);
+      const rows = await query;
+      const page = rows.slice(0, request.query.limit);
+      const last = page.at(-1);
+      const hasMore = rows.length > page.length;
+      const lastKey = last ? (order === 'scheduled' ? last.scheduledAt : last.createdAt) : null;
+      return {
+        items: await viewEpics(db, workspaceId, page),
+        nextCursor:
+          hasMore && last && lastKey
+            ? encodeCursor({ o: order, t: lastKey.toISOString(), id: last.id })
+            : null,
+      };
+    },
+  );
+
+  app.get(
+    '/epics/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Read an epic with its tasks and publications',
+        params: IdParams,
+        response: { 200: EpicView, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const { workspaceId } = request.caller;
+      const [row] = await db
+        .select()
+        .from(epics)
+        .where(and(eq(epics.id, request.params.id), eq(epics.workspaceId, workspaceId)));
+      if (!row) throw notFound('epic');
+      return viewEpic(db, workspaceId, row);
+    },
+  );
+
+  app.patch(
+    '/epics/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Edit an epic (draft only)',
+        params: IdParams,
+        body: PatchEpicBody,
+        response: { 200: EpicView, ...errorResponses(400, 401, 404, 409, 413) },
+      },
+    },
+    async (request) => {
+      const { workspaceId, actor } = request.caller;
+      const row = await db.transaction(async (tx) => {
+        const epic = await lockEpic(tx, workspaceId, request.params.id);
+        refuseUnless(epic.status as EpicStatus, 'editContent');
+        const [updated] = await tx
+          .update(epics)
+          .set({ ...request.body, updatedAt: new Date() })
+          .where(eq(epics.id, epic.id))
+          .returning();
+        await recordAudit(tx, {
+          workspaceId,
+          subjectType: 'epic',
+          subjectId: epic.id,
+          action: 'edit_fields',
+          actor,
+          details: { fields: Object.keys(request.body) },
+        });
+        return updated!;
+      });
+      return viewEpic(db, workspaceId, row);
+    },
+  );
+
+  app.delete(
+    '/epics/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete an epic (draft or review)',
+        params: IdParams,
+        response: { 204: z.null(), ...errorResponses(400, 401, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { workspaceId, actor } = request.caller;
+      await db.transaction(async (tx) => {
+        const epic = await lockEpic(tx, workspaceId, request.params.id);
+        refuseUnless(epic.status as EpicStatus, 'delete');
+        await tx.delete(epics).where(eq(epics.id, epic.id));
+        await recordAudit(tx, {
+          workspaceId,
+          subjectType: 'epic',
+          subjectId: epic.id,
+          action: 'delete',
+          fromStatus: epic.status,
+          actor,
+          details: { title: epic.title },
+        });
+      });
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/epics/:id/tasks',
+    {
+      schema: {
+        tags,
+        summary: "Add a task (one channel's content) to a draft epic",
+        params: IdParams,
+        body: CreateTaskBody,
+        response: { 201: TaskView, ...errorResponses(400, 401, 404, 409, 413) },
+      },
+    },
+    async (request, reply) => {
+      const { workspaceId, actor } = request.caller;
+      const task = await db.transaction(async (tx) => {
+        const epic = await lockEpic(tx, workspaceId, request.params.id);
+        refuseUnless(epic.status as EpicStatus, 'editContent');
+        const content = await validateTaskTarget(tx, workspaceId, request.body);
+        const [created] = await tx
+          .insert(tasks)
+          .values({
+            workspaceId,
+            epicId: epic.id,
+            channel: request.body.channel,
+            connectorId: request.body.connectorId,
+            accountId: request.body.accountId ?? null,
+            content,
+          })
+          .returning();
+        await touchEpic(tx, epic.id);
+        await recordAudit(tx, {
+          workspaceId,
+          subjectType: 'task',
+          subjectId: created!.id,
+          action: 'create',
+          actor,
+          details: { epicId: epic.id, channel: request.body.channel },
+        });
+        return created!;
+      });
+      return reply.code(201).send(toTaskView(task, undefined));
+    },
+  );
+
+  app.patch(
+    '/epics/:id/tasks/:taskId',
+    {
+      schema: {
+        tags,
+        summary: 'Edit a task (draft only); its approval is withdrawn',
+        params: TaskParams,
+        body: PatchTaskBody,
+        response: { 200: TaskView, ...errorResponses(400, 401, 404, 409, 413) },
+      },
+    },
+    async (request) => {
+      const { workspaceId, actor } = request.caller;
+      const task = await db.transaction(async (tx) => {
+        const epic = await lockEpic(tx, workspaceId, request.params.id);
+        const current = await loadTask(tx, workspaceId, epic.id, request.params.taskId);
+        refuseUnless(epic.status as EpicStatus, 'editContent');
+        const next = {
+          channel: current.channel as Channel,
+          connectorId: request.body.connectorId ?? current.connectorId,
+          accountId: request.body.accountId === undefined ? current.accountId : request.body.accountId,
+          content: request.body.content ?? current.content,
+        };
+        const content = await validateTaskTarget(tx, workspaceId, next);
+        const [updated] = await tx
+          .update(tasks)
+          .set({
+            connectorId: next.connectorId,
+            accountId: next.accountId,
+            content,
+            approved: false,
+            updatedAt: new Date(),
+          })
+          .where(eq(tasks.id, current.id))
+          .returning();
+        await touchEpic(tx, epic.id);
+        await recordAudit(tx, {
+          workspaceId,
+          subjectType: 'task',
+          subjectId: current.id,
+          action: 'edit',
+          actor,
+          details: {
+            epicId: epic.id,
+            fields: Object.keys(request.body),
+            approvalWithdrawn: current.approved,
+          },
+        });
+        return updated!;
+      });
+      return toTaskView(task, undefined);
+    },
+  );
+
+  app.delete(
+    '/epics/:id/tasks/:taskId',
+    {
+      schema: {
+        tags,
+        summary: 'Remove a task (draft only)',
+        params: TaskParams,
+        response: { 204: z.null(), ...errorResponses(400, 401, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { workspaceId, actor } = request.caller;
+      await db.transaction(async (tx) => {
+        const epic = await lockEpic(tx, workspaceId, request.params.id);
+        const task = await loadTask(tx, workspaceId, epic.id, request.params.taskId);
+        refuseUnless(epic.status as EpicStatus, 'editContent');
+        await tx.delete(tasks).where(eq(tasks.id, task.id));
+        await touchEpic(tx, epic.id);
+        await recordAudit(tx, {
+          workspaceId,
+          subjectType: 'task',
+          subjectId: task.id,
+          action: 'delete',
+          actor,
+          details: { epicId: epic.id, channel: task.channel },
+        });
+      });
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/epics/:id/tasks/:taskId/approve',
+    {
+      schema: {
+        tags,
+        summary: 'Approve a task (draft only)',
+        params: TaskParams,
+        response: { 200: TaskView, ...errorResponses(400, 401, 404, 409) },
+      },
+    },
+    async (request) => {
+      const { workspaceId, actor } = request.caller;
+      const task = await db.transaction(async (tx) => {
+        const epic = await lockEpic(tx, workspaceId, request.params.id);
+        const current = await loadTask(tx, workspaceId, epic.id, request.params.taskId);
+        refuseUnless(epic.status as EpicStatus, 'editContent');
+        if (current.approved) return current;
+        const [updated] = await tx
+          .update(tasks)
+          .set({ approved: true, updatedAt: new Date() })
+          .where(eq(tasks.id, current.id))
+          .returning();
+        await touchEpic(tx, epic.id);
+        await recordAudit(tx, {
+          workspaceId,
+          subjectType: 'task',
+          subjectId: current.id,
+          action: 'approve',
+          actor,
+          details: { epicId: epic.id },
+        });
+        return updated!;
+      });
+      return toTaskView(task, undefined);
+    },
+  );
+
+  app.post(
+    '/epics/:id/review',
+    {
+      schema: {
+        tags,
+        summary: 'Send a draft to review (every task approved)',
+        params: IdParams,
+        response: { 200: EpicView, ...errorResponses(400, 401, 404, 409) },
+      },
+    },
+    async (request) => {
+      const { workspaceId, actor } = request.caller;
+      const row = await db.transaction(async (tx) => {
+        const epic = await lockEpic(tx, workspaceId, request.params.id);
+        const epicTasks = await tx
+          .select({ id: tasks.id, approved: tasks.approved })
+          .from(tasks)
+          .where(and(eq(tasks.epicId, epic.id), eq(tasks.workspaceId, workspaceId)))
+          .orderBy(asc(tasks.createdAt), asc(tasks.id));
+        const to = refuseUnless(epic.status as EpicStatus, 'review', { tasks: epicTasks });
+        return moveEpic(tx, epic, to, 'review', actor);
+      });
+      return viewEpic(db, workspaceId, row);
+    },
+  );
+
+  app.post(
+    '/epics/:id/edit',
+    {
+      schema: {
+        tags,
+        summary: 'Edit back to draft (needs {confirm: true}); content is kept',
+        params: IdParams,
+        body: EditBody,
+        response: { 200: EpicView, ...errorResponses(400, 401, 404, 409) },
+      },
+    },
+    async (request) => {
+      const { workspaceId, actor } = request.caller;
+      const row = await db.transaction(async (tx) => {
+        const epic = await lockEpic(tx, workspaceId, request.params.id);
+        const to = refuseUnless(epic.status as EpicStatus, 'edit');
+        if (epic.status !== 'review') {
+          // Scheduled and error epics have a running workflow that must cancel hand-offs first; that path
+          // goes through the epic workflow, which this build does not run yet.
+          throw new ApiError(
+            409,
+            'WORKFLOW_REQUIRED',
+            `editing a ${epic.status} epic back to draft needs its workflow`,
+          );
+        }
+        return moveEpic(
+          tx,
+          epic,
+          to,
+          'edit',
+          actor,
+          request.body.reason ? { reason: request.body.reason } : {},
+        );
+      });
+      return viewEpic(db, workspaceId, row);
+    },
+  );
+
+  app.post(
+    '/epics/:id/duplicate',
+    {
+      schema: {
+        tags,
+        summary: 'Copy an epic into a new draft (approvals reset)',
+        params: IdParams,
+        response: { 201: EpicView, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { workspaceId, actor } = request.caller;
+      const row = await db.transaction(async (tx) => {
+        const [source] = await tx
+          .select()
+          .from(epics)
+          .where(and(eq(epics.id, request.params.id), eq(epics.workspaceId, workspaceId)));
+        if (!source) throw notFound('epic');
+        refuseUnless(source.status as EpicStatus, 'duplicate');
+        const [copy] = await tx
+          .insert(epics)
+          .values({ workspaceId, title: source.title, brief: source.brief })
+          .returning();
+        const sourceTasks = await tx
+          .select()
+          .from(tasks)
+          .where(and(eq(tasks.epicId, source.id), eq(tasks.workspaceId, workspaceId)))
+          .orderBy(asc(tasks.createdAt), asc(tasks.id));
+        // One timestamp per task, increasing, so the copy lists its tasks in the source's order.
+        const base = Date.now();
+        if (sourceTasks.length > 0) {
+          await tx.insert(tasks).values(
+            sourceTasks.map((task, index) => ({
+              workspaceId,
+              epicId: copy!.id,
+              channel: task.channel,
+              connectorId: task.connectorId,
+              accountId: task.accountId,
+              content: task.content,
+              approved: false,
+              createdAt: new Date(base + index),
+            })),
+          );
+        }
+        await recordAudit(tx, {
+          workspaceId,
+          subjectType: 'epic',
+          subjectId: copy!.id,
+          action: 'duplicate',
+          toStatus: 'draft',
+          actor,
+          details: { sourceEpicId: source.id },
+        });
+        return copy!;
+      });
+      return reply.code(201).send(await viewEpic(db, workspaceId, row));
+    },
+  );
+};
+
+async function moveEpic(
+  executor: Executor,
+  epic: EpicRow,
+  to: EpicStatus,
+  action: EpicTransition,
+  actor: string,
+  details: Record<string, unknown> = {},
+) {
+  const [updated] = await executor
+    .update(epics)
+    .set({ status: to, updatedAt: new Date() })
+    .where(eq(epics.id, epic.id))
+    .returning();
+  await recordAudit(executor, {
+    workspaceId: epic.workspaceId,
+    subjectType: 'epic',
+    subjectId: epic.id,
+    action,
+    fromStatus: epic.status,
+    toStatus: to,
+    actor,
+    details,
+  });
+  return updated!;
+}

@@ -1,0 +1,100 @@
+// Request and response schemas of the REST API (SPEC §7), declared once: routes validate with them, the
+// OpenAPI description is generated from them, and the route handlers' types are inferred from them.
+import { z } from 'zod';
+import { Channel } from '../domain/channels.ts';
+import { AnyTaskContent } from '../domain/content.ts';
+import { EpicStatus } from '../domain/epic-state-machine.ts';
+import { PlanName } from '../domain/plans.ts';
+
+const isoInstant = z.iso.datetime({ offset: true });
+
+export const IdParams = z.strictObject({ id: z.uuid({ error: 'must be a UUID' }) });
+export const TaskParams = z.strictObject({
+  id: z.uuid({ error: 'must be a UUID' }),
+  taskId: z.uuid({ error: 'must be a UUID' }),
+});
+
+export const CreateWorkspaceBody = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  plan: PlanName.default('starter'),
+});
+export const CreatedWorkspace = z
+  .object({ id: z.uuid(), name: z.string(), plan: PlanName, apiKey: z.string() })
+  .meta({ id: 'CreatedWorkspace', description: 'The API key is shown once, here.' });
+
+export const PublicationView = z.object({
+  status: z.enum(['pending', 'publishing', 'handed_off', 'published', 'failed', 'cancelled']),
+  attempts: z.number().int(),
+  externalId: z.string().nullable(),
+  externalUrl: z.string().nullable(),
+  lastError: z
+    .object({ class: z.string(), message: z.string(), platformCode: z.string().optional() })
+    .nullable(),
+  atRisk: z.boolean(),
+  publishedAt: z.string().nullable(),
+});
+
+export const TaskView = z
+  .object({
+    id: z.uuid(),
+    channel: Channel,
+    mode: z.enum(['soft', 'real']),
+    connectorId: z.uuid(),
+    accountId: z.uuid().nullable(),
+    content: AnyTaskContent,
+    approved: z.boolean(),
+    publication: PublicationView.nullable(),
+  })
+  .meta({ id: 'Task' });
+
+export const EpicView = z
+  .object({
+    id: z.uuid(),
+    title: z.string(),
+    brief: z.string().nullable(),
+    status: EpicStatus,
+    scheduledAt: z.string().nullable(),
+    timeZone: z.string().nullable(),
+    atRisk: z.boolean(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    tasks: z.array(TaskView),
+  })
+  .meta({ id: 'Epic' });
+
+export const EpicList = z.object({ items: z.array(EpicView), nextCursor: z.string().nullable() });
+
+const title = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+const brief = z.string().max(20_000, 'must be at most 20,000 characters');
+
+export const CreateEpicBody = z.strictObject({ title, brief: brief.optional() });
+export const PatchEpicBody = z
+  .strictObject({ title: title.optional(), brief: brief.nullable().optional() })
+  .refine((body) => Object.keys(body).length > 0, 'send at least one of title, brief');
+
+export const CreateTaskBody = z.strictObject({
+  channel: Channel,
+  connectorId: z.uuid({ error: 'must be a UUID' }),
+  accountId: z.uuid({ error: 'must be a UUID' }).optional(),
+  content: AnyTaskContent,
+});
+export const PatchTaskBody = z
+  .strictObject({
+    connectorId: z.uuid({ error: 'must be a UUID' }).optional(),
+    accountId: z.uuid({ error: 'must be a UUID' }).nullable().optional(),
+    content: AnyTaskContent.optional(),
+  })
+  .refine((body) => Object.keys(body).length > 0, 'send at least one of connectorId, accountId, content');
+
+export const EditBody = z.strictObject({
+  confirm: z.literal(true, { error: 'must be true: editing back to draft needs a confirmation' }),
+  reason: z.string().max(1_000).optional(),
+});
+
+export const ListEpicsQuery = z.strictObject({
+  status: EpicStatus.optional(),
+  from: isoInstant.optional(),
+  to: isoInstant.optional(),
+  cursor: z.string().max(500).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});

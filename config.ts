@@ -1,0 +1,324 @@
+// The service's configuration: one zod schema over the environment (SPEC §9). A bad value stops start-up
+// with one line naming the variable and what is wrong; dev secrets are generated into DATA_DIR once.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const integer = (name: string, min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw === '') return fallback;
+      const value = Number(raw);
+      if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be an integer from ${min} to ${max}, got "${raw}"`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const decimal = (name: string, min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw === '') return fallback;
+      const value = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be a number from ${min} to ${max}, got "${raw}"`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const url = (name: string, fallback?: string) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const value = raw === undefined || raw === '' ? fallback : raw;
+      if (value === undefined) return undefined;
+      let parsed: URL;
+      try {
+        parsed = new URL(value);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an absolute http(s) URL, got "${raw}"` });
+        return z.NEVER;
+      }
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an absolute http(s) URL, got "${raw}"` });
+        return z.NEVER;
+      }
+      return value.replace(/\/+$/, '');
+    });
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((raw) => (raw === undefined || raw === '' ? undefined : raw));
+
+const credentialsKey = z
+  .string()
+  .optional()
+  .transform((raw, ctx) => {
+    if (raw === undefined || raw === '') return undefined;
+    const key = parseCredentialsKeys(raw);
+    if (typeof key === 'string') {
+      ctx.addIssue({ code: 'custom', message: `CREDENTIALS_KEY ${key}` });
+      return z.NEVER;
+    }
+    return key;
+  });
+
+/**
+ * CREDENTIALS_KEY is either one base64 key (key id "k1") or a rotation list "id2:base64,id1:base64": the first
+ * encrypts new rows, every listed key still decrypts old ones.
+ */
+export function parseCredentialsKeys(raw: string): CredentialsKeys | string {
+  const entries = raw.split(',').map((part) => part.trim());
+  const keys: { id: string; key: Buffer }[] = [];
+  for (const entry of entries) {
+    const colon = entry.indexOf(':');
+    const id = colon === -1 ? 'k1' : entry.slice(0, colon);
+    const encoded = colon === -1 ? entry : entry.slice(colon + 1);
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) return `has an invalid key id "${id}" (letters, digits, _ or -)`;
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) return 'must be base64 of 32 bytes (or "id:base64,…")';
+    const key = Buffer.from(encoded, 'base64');
+    if (key.length !== 32) return `must be base64 of 32 bytes, got ${key.length} bytes`;
+    if (keys.some((existing) => existing.id === id)) return `lists the key id "${id}" twice`;
+    keys.push({ id, key });
+  }
+  const [current] = keys;
+  if (!current) return 'is empty';
+  return { currentId: current.id, keys: new Map(keys.map(({ id, key }) => [id, key])) };
+}
+
+export interface CredentialsKeys {
+  currentId: string;
+  keys: Map<string, Buffer>;
+}
+
+const oauthPlatforms = ['META', 'LINKEDIN', 'TIKTOK', 'GOOGLE', 'MAILCHIMP', 'SHOPIFY', 'CANVA'] as const;
+
+/** Each platform host is one variable; the defaults are the platforms' real hosts (SPEC §9). */
+const platformHosts = {
+  META_API_BASE_URL: 'https://graph.facebook.com',
+  META_AUTH_BASE_URL: 'https://www.facebook.com',
+  KLAVIYO_API_BASE_URL: 'https://a.klaviyo.com',
+  LINKEDIN_API_BASE_URL: 'https://api.linkedin.com',
+  LINKEDIN_AUTH_BASE_URL: 'https://www.linkedin.com',
+  TIKTOK_API_BASE_URL: 'https://open.tiktokapis.com',
+  TIKTOK_AUTH_BASE_URL: 'https://www.tiktok.com',
+  GOOGLE_AUTH_BASE_URL: 'https://accounts.google.com',
+  GOOGLE_TOKEN_BASE_URL: 'https://oauth2.googleapis.com',
+  GOOGLE_ANALYTICS_API_BASE_URL: 'https://analyticsdata.googleapis.com',
+  GOOGLE_ADS_API_BASE_URL: 'https://googleads.googleapis.com',
+  MAILCHIMP_AUTH_BASE_URL: 'https://login.mailchimp.com',
+  CYBERIMPACT_API_BASE_URL: 'https://api.cyberimpact.com',
+  CANVA_API_BASE_URL: 'https://api.canva.com',
+  CANVA_AUTH_BASE_URL: 'https://www.canva.com',
+} as const;
+
+type PlatformHostName = keyof typeof platformHosts;
+
+const platformHostShape = Object.fromEntries(
+  Object.entries(platformHosts).map(([name, fallback]) => [name, url(name, fallback)]),
+) as { [K in PlatformHostName]: ReturnType<typeof url> };
+
+const oauthAppShape = Object.fromEntries(
+  oauthPlatforms.flatMap((platform) => [
+    [`${platform}_CLIENT_ID`, optionalText],
+    [`${platform}_CLIENT_SECRET`, optionalText],
+  ]),
+) as Record<`${(typeof oauthPlatforms)[number]}_CLIENT_${'ID' | 'SECRET'}`, typeof optionalText>;
+
+const environmentSchema = z.object({
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'], {
+      error: (issue) => `NODE_ENV must be one of development, production, test, got "${String(issue.input)}"`,
+    })
+    .default('development'),
+  PORT: integer('PORT', 0, 65535, 3000),
+  HOST: z
+    .string()
+    .optional()
+    .transform((raw) => (raw === undefined || raw === '' ? '127.0.0.1' : raw)),
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw === '') return undefined;
+      if (!/^postgres(ql)?:\/\//.test(raw)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'DATABASE_URL must start with postgres:// or postgresql://',
+        });
+        return z.NEVER;
+      }
+      return raw;
+    }),
+  DATA_DIR: z
+    .string()
+    .optional()
+    .transform((raw) => path.resolve(raw === undefined || raw === '' ? '.data' : raw)),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw === '') return undefined;
+      if (!/^[A-Za-z0-9.[\]:_-]+:\d{1,5}$/.test(raw)) {
+        ctx.addIssue({ code: 'custom', message: `TEMPORAL_ADDRESS must be host:port, got "${raw}"` });
+        return z.NEVER;
+      }
+      return raw;
+    }),
+  TEMPORAL_DEV_PORT: integer('TEMPORAL_DEV_PORT', 1, 65535, 7233),
+  TEMPORAL_UI_PORT: integer('TEMPORAL_UI_PORT', 1, 65535, 8233),
+  TEMPORAL_NAMESPACE: z
+    .string()
+    .optional()
+    .transform((raw) => (raw === undefined || raw === '' ? 'default' : raw)),
+  TEMPORAL_TASK_QUEUE: z
+    .string()
+    .optional()
+    .transform((raw) => (raw === undefined || raw === '' ? 'glowtify' : raw)),
+  PUBLICATION_ATTEMPTS_LIMIT: integer('PUBLICATION_ATTEMPTS_LIMIT', 1, 20, 5),
+  PUBLICATION_RETRY_INITIAL_INTERVAL_MS: integer(
+    'PUBLICATION_RETRY_INITIAL_INTERVAL_MS',
+    1,
+    86_400_000,
+    10_000,
+  ),
+  PUBLICATION_RETRY_MAX_INTERVAL_MS: integer('PUBLICATION_RETRY_MAX_INTERVAL_MS', 1, 86_400_000, 600_000),
+  PUBLICATION_RETRY_BACKOFF: decimal('PUBLICATION_RETRY_BACKOFF', 1, 10, 2),
+  CREDENTIALS_KEY: credentialsKey,
+  ADMIN_TOKEN: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw === '') return undefined;
+      if (raw.length < 16) {
+        ctx.addIssue({ code: 'custom', message: 'ADMIN_TOKEN must be at least 16 characters' });
+        return z.NEVER;
+      }
+      return raw;
+    }),
+  PUBLIC_URL: url('PUBLIC_URL'),
+  FRONTEND_URL: url('FRONTEND_URL'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: (issue) =>
+        `LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${String(issue.input)}"`,
+    })
+    .default('info'),
+  ...platformHostShape,
+  ...oauthAppShape,
+});
+
+type Environment = z.infer<typeof environmentSchema>;
+
+export interface Config extends Omit<Environment, 'CREDENTIALS_KEY' | 'ADMIN_TOKEN' | 'PUBLIC_URL'> {
+  CREDENTIALS_KEY: CredentialsKeys;
+  ADMIN_TOKEN: string;
+  PUBLIC_URL: string;
+  /** Secrets that were generated into DATA_DIR by this call (development only), so start-up can say so once. */
+  generatedSecrets: ('CREDENTIALS_KEY' | 'ADMIN_TOKEN')[];
+}
+
+export interface LoadConfigOptions {
+  /** In development, write missing secrets into DATA_DIR (default true); tests of pure parsing turn it off. */
+  generateDevSecrets?: boolean;
+}
+
+/** Parses the environment; throws a ConfigError whose message is one line per bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadConfigOptions = {}): Config {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? '');
+      return issue.message.startsWith(variable) ? issue.message : `${variable}: ${issue.message}`;
+    });
+    throw new ConfigError(lines.join('\n'));
+  }
+  const environment = parsed.data;
+  const generatedSecrets: Config['generatedSecrets'] = [];
+  let credentialsKeys = environment.CREDENTIALS_KEY;
+  let adminToken = environment.ADMIN_TOKEN;
+
+  if (environment.NODE_ENV === 'production') {
+    const missing = [
+      credentialsKeys ? null : 'CREDENTIALS_KEY is required in production (base64 of 32 bytes)',
+      adminToken ? null : 'ADMIN_TOKEN is required in production (at least 16 characters)',
+    ].filter((line): line is string => line !== null);
+    if (missing.length > 0) throw new ConfigError(missing.join('\n'));
+  } else if (options.generateDevSecrets !== false) {
+    if (!credentialsKeys) {
+      const stored = readOrCreateSecret(environment.DATA_DIR, 'credentials.key', () =>
+        randomBytes(32).toString('base64'),
+      );
+      if (stored.created) generatedSecrets.push('CREDENTIALS_KEY');
+      const keys = parseCredentialsKeys(stored.value);
+      if (typeof keys === 'string') {
+        throw new ConfigError(`CREDENTIALS_KEY stored in ${environment.DATA_DIR}/credentials.key ${keys}`);
+      }
+      credentialsKeys = keys;
+    }
+    if (!adminToken) {
+      const stored = readOrCreateSecret(environment.DATA_DIR, 'admin.token', () =>
+        randomBytes(24).toString('hex'),
+      );
+      if (stored.created) generatedSecrets.push('ADMIN_TOKEN');
+      adminToken = stored.value;
+    }
+  }
+  if (!credentialsKeys || !adminToken) {
+    throw new ConfigError('CREDENTIALS_KEY and ADMIN_TOKEN must be set');
+  }
+
+  return {
+    ...environment,
+    CREDENTIALS_KEY: credentialsKeys,
+    ADMIN_TOKEN: adminToken,
+    PUBLIC_URL: environment.PUBLIC_URL ?? `http://${environment.HOST}:${environment.PORT}`,
+    generatedSecrets,
+  };
+}
+
+function readOrCreateSecret(dataDir: string, file: string, create: () => string) {
+  const location = path.join(dataDir, file);
+  if (existsSync(location)) return { value: readFileSync(location, 'utf8').trim(), created: false };
+  mkdirSync(dataDir, { recursive: true });
+  const value = create();
+  // 'wx' fails if another process created it meanwhile; then we read theirs, so both agree on one secret.
+  try {
+    writeFileSync(location, `${value}\n`, { mode: 0o600, flag: 'wx' });
+    return { value, created: true };
+  } catch {
+    return { value: readFileSync(location, 'utf8').trim(), created: false };
+  }
+}
+
+/** Start-up helper: parse the config or print the one-line reasons and exit. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Invalid configuration:\n${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

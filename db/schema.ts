@@ -1,0 +1,231 @@
+// The database schema as code (drizzle). The db is the read model the API serves; the workflows write every
+// state change back through activities. Every row carries workspace_id so tenancy is one WHERE clause.
+import { sql } from 'drizzle-orm';
+import {
+  boolean,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+// Millisecond precision so a timestamp read into a JS Date and written back (e.g. in a keyset cursor) is exact.
+const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: 'date' });
+const createdAt = () => instant('created_at').notNull().defaultNow();
+const updatedAt = () => instant('updated_at').notNull().defaultNow();
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+
+export const workspaces = pgTable('workspaces', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  name: text('name').notNull(),
+  plan: text('plan').notNull(),
+  createdAt: createdAt(),
+});
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    workspaceId: uuid('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    /** The key's public prefix, to find the row without scanning hashes. */
+    prefix: text('prefix').notNull(),
+    /** SHA-256 of the whole key: keys are long random strings, so a fast hash is enough and lookups stay cheap. */
+    hash: bytea('hash').notNull(),
+    createdAt: createdAt(),
+    revokedAt: instant('revoked_at'),
+  },
+  (table) => [uniqueIndex('api_keys_prefix_key').on(table.prefix)],
+);
+
+export const connectors = pgTable(
+  'connectors',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    workspaceId: uuid('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    platform: text('platform').notNull(),
+    status: text('status').notNull().default('not_connected'),
+    /** AES-256-GCM ciphertext of the credentials JSON (db/credentials-codec.ts); null once disconnected. */
+    credentials: bytea('credentials'),
+    credentialsKeyId: text('credentials_key_id'),
+    tokenExpiresAt: instant('token_expires_at'),
+    settings: jsonb('settings').$type<Record<string, unknown>>().notNull().default({}),
+    lastError: jsonb('last_error').$type<{ class: string; message: string; platformCode?: string } | null>(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (table) => [uniqueIndex('connectors_workspace_platform_key').on(table.workspaceId, table.platform)],
+);
+
+export const connectorAccounts = pgTable(
+  'connector_accounts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    workspaceId: uuid('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    connectorId: uuid('connector_id')
+      .notNull()
+      .references(() => connectors.id, { onDelete: 'cascade' }),
+    kind: text('kind').notNull(),
+    externalId: text('external_id').notNull(),
+    name: text('name').notNull(),
+    enabled: boolean('enabled').notNull().default(false),
+    status: text('status').notNull().default('connected'),
+    syncStatus: text('sync_status'),
+    lastSyncAt: instant('last_sync_at'),
+    nextSyncAt: instant('next_sync_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (table) => [
+    uniqueIndex('connector_accounts_external_key').on(table.connectorId, table.kind, table.externalId),
+    index('connector_accounts_workspace_idx').on(table.workspaceId),
+  ],
+);
+
+export const epics = pgTable(
+  'epics',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    workspaceId: uuid('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    title: text('title').notNull(),
+    brief: text('brief'),
+    status: text('status').notNull().default('draft'),
+    scheduledAt: instant('scheduled_at'),
+    timeZone: text('time_zone'),
+    atRisk: boolean('at_risk').notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (table) => [
+    // The list query's two keyset orders, with and without a status filter.
+    index('epics_workspace_created_idx').on(table.workspaceId, table.createdAt, table.id),
+    index('epics_workspace_status_created_idx').on(
+      table.workspaceId,
+      table.status,
+      table.createdAt,
+      table.id,
+    ),
+    index('epics_workspace_scheduled_idx')
+      .on(table.workspaceId, table.scheduledAt, table.id)
+      .where(sql`${table.scheduledAt} is not null`),
+  ],
+);
+
+export const tasks = pgTable(
+  'tasks',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    workspaceId: uuid('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    epicId: uuid('epic_id')
+      .notNull()
+      .references(() => epics.id, { onDelete: 'cascade' }),
+    channel: text('channel').notNull(),
+    connectorId: uuid('connector_id')
+      .notNull()
+      .references(() => connectors.id, { onDelete: 'restrict' }),
+    accountId: uuid('account_id').references(() => connectorAccounts.id, { onDelete: 'restrict' }),
+    content: jsonb('content').$type<Record<string, unknown>>().notNull(),
+    approved: boolean('approved').notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (table) => [index('tasks_epic_idx').on(table.epicId, table.createdAt, table.id)],
+);
+
+export const publications = pgTable(
+  'publications',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    workspaceId: uuid('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    epicId: uuid('epic_id')
+      .notNull()
+      .references(() => epics.id, { onDelete: 'cascade' }),
+    taskId: uuid('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    status: text('status').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    externalId: text('external_id'),
+    externalUrl: text('external_url'),
+    lastError: jsonb('last_error').$type<{ class: string; message: string; platformCode?: string } | null>(),
+    atRisk: boolean('at_risk').notNull().default(false),
+    atRiskReason: text('at_risk_reason'),
+    publishedAt: instant('published_at'),
+    /** How late the publication went out compared with the epic's scheduledAt (a missed worker shows here). */
+    lagMs: integer('lag_ms'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (table) => [
+    uniqueIndex('publications_task_key').on(table.taskId),
+    index('publications_epic_idx').on(table.epicId),
+  ],
+);
+
+export const notifications = pgTable(
+  'notifications',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    workspaceId: uuid('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    kind: text('kind').notNull(),
+    title: text('title').notNull(),
+    message: text('message').notNull(),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    readAt: instant('read_at'),
+    createdAt: createdAt(),
+  },
+  (table) => [index('notifications_workspace_created_idx').on(table.workspaceId, table.createdAt, table.id)],
+);
+
+export const connectorRequests = pgTable(
+  'connector_requests',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    workspaceId: uuid('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    platform: text('platform').notNull(),
+    note: text('note'),
+    createdAt: createdAt(),
+  },
+  (table) => [index('connector_requests_platform_idx').on(table.platform)],
+);
+
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    workspaceId: uuid('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    subjectType: text('subject_type').notNull(),
+    subjectId: uuid('subject_id').notNull(),
+    action: text('action').notNull(),
+    fromStatus: text('from_status'),
+    toStatus: text('to_status'),
+    /** Who or what caused it: `api-key:<prefix>`, `admin`, `workflow:<id>`, `signal:<name>`. */
+    actor: text('actor').notNull(),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (table) => [index('audit_events_subject_idx').on(table.workspaceId, table.subjectType, table.subjectId)],
+);

@@ -1,0 +1,114 @@
+// Task content per channel (SPEC §7): one strict zod schema each, so an unknown field is a 400 naming it.
+import { z } from 'zod';
+import type { Channel } from './channels.ts';
+
+const httpUrl = z
+  .string()
+  .max(2048)
+  .refine((value) => {
+    try {
+      const { protocol } = new URL(value);
+      return protocol === 'http:' || protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an absolute http(s) URL');
+
+const email = z.email().max(320);
+const audienceId = z.string().min(1).max(200);
+
+const socialPost = z.strictObject({
+  text: z.string().min(1).max(63_206),
+  link: httpUrl.optional(),
+  mediaUrls: z.array(httpUrl).max(10).optional(),
+});
+
+const adCampaign = z.strictObject({
+  name: z.string().min(1).max(200),
+  text: z.string().min(1).max(5_000),
+  link: httpUrl,
+  mediaUrls: z.array(httpUrl).max(10).optional(),
+  dailyBudget: z.strictObject({
+    amountMinor: z.number().int().positive(),
+    currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD'),
+  }),
+});
+
+const emailCampaign = z.strictObject({
+  subject: z.string().min(1).max(998),
+  previewText: z.string().max(500).optional(),
+  fromName: z.string().min(1).max(200),
+  fromEmail: email,
+  replyTo: email.optional(),
+  html: z.string().min(1).max(1_000_000),
+  text: z.string().max(1_000_000).optional(),
+  audiences: z.strictObject({
+    included: z.array(audienceId).min(1).max(100),
+    excluded: z.array(audienceId).max(100).optional(),
+  }),
+});
+
+const article = z.strictObject({
+  title: z.string().min(1).max(500),
+  html: z.string().min(1).max(1_000_000),
+  excerpt: z.string().max(5_000).optional(),
+  tags: z.array(z.string().min(1).max(100)).max(50).optional(),
+  authorName: z.string().min(1).max(200).optional(),
+});
+
+export const contentSchemas = {
+  facebook_post: socialPost,
+  linkedin_post: socialPost,
+  instagram_post: z.strictObject({
+    caption: z.string().max(2_200),
+    mediaUrls: z.array(httpUrl).min(1).max(10),
+  }),
+  instagram_story: z.strictObject({ mediaUrl: httpUrl }),
+  tiktok_video: z.strictObject({
+    title: z.string().min(1).max(2_200),
+    videoUrl: httpUrl,
+    privacyLevel: z.enum(['PUBLIC_TO_EVERYONE', 'MUTUAL_FOLLOW_FRIENDS', 'FOLLOWER_OF_CREATOR', 'SELF_ONLY']),
+  }),
+  facebook_ad: adCampaign,
+  google_ads_campaign: adCampaign,
+  shopify_product_seo: z.strictObject({
+    resource: z.strictObject({ type: z.enum(['product', 'collection']), id: z.string().min(1).max(200) }),
+    seoTitle: z.string().min(1).max(70),
+    seoDescription: z.string().min(1).max(320),
+  }),
+  mailchimp_email: emailCampaign,
+  klaviyo_email: emailCampaign.extend({ smartSending: z.boolean().optional() }),
+  cyberimpact_email: emailCampaign,
+  wordpress_article: article,
+  shopify_article: article,
+} as const satisfies Record<Channel, z.ZodType>;
+
+export type TaskContent<C extends Channel = Channel> = z.infer<(typeof contentSchemas)[C]>;
+
+/** Any channel's content; the route narrows it with `parseTaskContent` once the channel is known. */
+export const AnyTaskContent = z.record(z.string(), z.unknown());
+
+export interface ContentIssue {
+  /** Dotted path inside `content`, e.g. `content.audiences.included`. */
+  field: string;
+  message: string;
+}
+
+export function parseTaskContent(
+  channel: Channel,
+  content: unknown,
+): { ok: true; content: TaskContent } | { ok: false; issues: ContentIssue[] } {
+  const result = contentSchemas[channel].safeParse(content);
+  if (result.success) return { ok: true, content: result.data };
+  const issues = result.error.issues.flatMap((issue): ContentIssue[] => {
+    const base = ['content', ...issue.path.map(String)].join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        field: `${base}.${key}`,
+        message: `unknown field "${key}" for ${channel}`,
+      }));
+    }
+    return [{ field: base, message: issue.message }];
+  });
+  return { ok: false, issues };
+}

@@ -1,0 +1,119 @@
+// The epic lifecycle (SPEC §4) as one pure decision: which transition is allowed from which state, and why
+// not. The API, the epic workflow and the tests all ask this module; none of them re-encodes the rules.
+import { z } from 'zod';
+
+export const epicStatuses = ['draft', 'review', 'scheduled', 'published', 'error'] as const;
+export const EpicStatus = z.enum(epicStatuses);
+export type EpicStatus = z.infer<typeof EpicStatus>;
+
+export type EpicTransition =
+  /** Change the epic's fields or its tasks (create, edit, delete, approve). */
+  | 'editContent'
+  | 'review'
+  | 'schedule'
+  | 'reschedule'
+  | 'unschedule'
+  /** Edit back to draft (the request carries a confirmation). */
+  | 'edit'
+  | 'retry'
+  | 'duplicate'
+  | 'delete'
+  /** Taken by the workflow: every publication confirmed. */
+  | 'publish'
+  /** Taken by the workflow: a publication failed for good. */
+  | 'fail';
+
+export interface TransitionFacts {
+  /** Tasks of the epic and whether each is approved; needed by `review`. */
+  tasks?: readonly { id: string; approved: boolean }[];
+  /** A soft publication has started; edit and unschedule are refused then. */
+  publishingInProgress?: boolean;
+}
+
+export type TransitionDecision =
+  | { allowed: true; to: EpicStatus }
+  | { allowed: false; code: TransitionRefusal; message: string; details?: Record<string, unknown> };
+
+export type TransitionRefusal =
+  | 'INVALID_TRANSITION'
+  | 'TASKS_NOT_APPROVED'
+  | 'NO_TASKS'
+  | 'PUBLISHING_IN_PROGRESS'
+  | 'EPIC_NOT_EDITABLE';
+
+const allowedFrom: Record<EpicTransition, { from: readonly EpicStatus[]; to: EpicStatus | 'same' }> = {
+  editContent: { from: ['draft'], to: 'same' },
+  review: { from: ['draft'], to: 'review' },
+  schedule: { from: ['review'], to: 'scheduled' },
+  reschedule: { from: ['scheduled'], to: 'scheduled' },
+  unschedule: { from: ['scheduled'], to: 'review' },
+  edit: { from: ['review', 'scheduled', 'error'], to: 'draft' },
+  retry: { from: ['error'], to: 'scheduled' },
+  duplicate: { from: epicStatuses, to: 'same' },
+  delete: { from: ['draft', 'review'], to: 'same' },
+  publish: { from: ['scheduled'], to: 'published' },
+  fail: { from: ['scheduled'], to: 'error' },
+};
+
+const whyNot: Partial<Record<EpicTransition, Partial<Record<EpicStatus, string>>>> = {
+  editContent: {
+    review: 'content can only change in draft: edit the epic back to draft first',
+    scheduled: 'content can only change in draft: edit the epic back to draft first',
+    error: 'content can only change in draft: edit the epic back to draft first',
+    published: 'a published epic cannot change; duplicate it instead',
+  },
+  edit: {
+    draft: 'the epic is already a draft',
+    published: 'a published epic cannot go back to draft; duplicate it instead',
+  },
+  delete: {
+    scheduled: 'a scheduled epic must be unscheduled or edited back to draft before it is deleted',
+    error: 'an epic in error must be edited back to draft before it is deleted',
+    published: 'a published epic is kept as the record of what was sent',
+  },
+};
+
+export function decideTransition(
+  status: EpicStatus,
+  transition: EpicTransition,
+  facts: TransitionFacts = {},
+): TransitionDecision {
+  const rule = allowedFrom[transition];
+  if (!rule.from.includes(status)) {
+    const message =
+      whyNot[transition]?.[status] ??
+      `cannot ${transition} an epic in ${status} (allowed from ${rule.from.join(', ')})`;
+    return {
+      allowed: false,
+      code: transition === 'editContent' ? 'EPIC_NOT_EDITABLE' : 'INVALID_TRANSITION',
+      message,
+      details: { status, transition, allowedFrom: rule.from },
+    };
+  }
+  if ((transition === 'edit' || transition === 'unschedule') && facts.publishingInProgress) {
+    return {
+      allowed: false,
+      code: 'PUBLISHING_IN_PROGRESS',
+      message: `cannot ${transition === 'edit' ? 'edit back to draft' : 'unschedule'}: publishing has started`,
+    };
+  }
+  if (transition === 'review') {
+    const tasks = facts.tasks ?? [];
+    if (tasks.length === 0) {
+      return { allowed: false, code: 'NO_TASKS', message: 'an epic needs at least one task before review' };
+    }
+    const unapproved = tasks.filter((task) => !task.approved).map((task) => task.id);
+    if (unapproved.length > 0) {
+      return {
+        allowed: false,
+        code: 'TASKS_NOT_APPROVED',
+        message: `every task must be approved before review; not approved: ${unapproved.join(', ')}`,
+        details: { unapprovedTaskIds: unapproved },
+      };
+    }
+  }
+  return {
+    allowed: true,
+    to: rule.to === 'same' ? (transition === 'duplicate' ? 'draft' : status) : rule.to,
+  };
+}

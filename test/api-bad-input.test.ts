@@ -1,0 +1,273 @@
+// Bad input never gets a 500: each malformed request gets the right 4xx in the error format, and nothing
+// is written to the database.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type ApiHarness, createWorkspace, startApiHarness, type TestWorkspace } from './support/api.ts';
+import { contentExamples } from './support/examples.ts';
+
+let harness: ApiHarness;
+let workspace: TestWorkspace;
+let epicId: string;
+let taskId: string;
+let target: { connectorId: string; accountId: string };
+
+before(async () => {
+  harness = await startApiHarness();
+  workspace = await createWorkspace(harness);
+  target = await workspace.connectorFor('meta');
+  epicId = (await workspace.api.post('/v1/epics', { title: 'Target' })).json().id;
+  taskId = (
+    await workspace.api.post(`/v1/epics/${epicId}/tasks`, {
+      channel: 'facebook_post',
+      ...target,
+      content: contentExamples.facebook_post,
+    })
+  ).json().id;
+});
+after(async () => harness?.close());
+
+async function snapshot() {
+  const tables = [
+    'workspaces',
+    'api_keys',
+    'connectors',
+    'connector_accounts',
+    'epics',
+    'tasks',
+    'publications',
+    'audit_events',
+  ];
+  const counts: Record<string, unknown> = {};
+  for (const table of tables) {
+    const rows = await harness.database.sql.unsafe(
+      `select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as digest from ${table} t`,
+    );
+    counts[table] = rows[0]?.digest;
+  }
+  return counts;
+}
+
+interface Case {
+  name: string;
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  url: () => string;
+  payload?: string | (() => string);
+  contentType?: string;
+  status: number;
+  code: string;
+  mentions?: string;
+}
+
+const json = (value: unknown) => JSON.stringify(value);
+const cases: Case[] = [
+  {
+    name: 'invalid JSON',
+    method: 'POST',
+    url: () => '/v1/epics',
+    payload: '{"title": ',
+    status: 400,
+    code: 'INVALID_JSON',
+  },
+  {
+    name: 'empty JSON body',
+    method: 'POST',
+    url: () => '/v1/epics',
+    payload: '',
+    status: 400,
+    code: 'INVALID_JSON',
+  },
+  {
+    name: 'a 2 MB body',
+    method: 'POST',
+    url: () => '/v1/epics',
+    payload: json({ title: 'x', brief: 'a'.repeat(2_000_000) }),
+    status: 413,
+    code: 'BODY_TOO_LARGE',
+  },
+  {
+    name: 'a body that is not JSON',
+    method: 'POST',
+    url: () => '/v1/epics',
+    payload: 'title=x',
+    contentType: 'application/x-www-form-urlencoded',
+    status: 415,
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+  },
+  {
+    name: 'a non-uuid epic id',
+    method: 'GET',
+    url: () => '/v1/epics/123',
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'params.id',
+  },
+  {
+    name: 'a non-uuid task id',
+    method: 'PATCH',
+    url: () => `/v1/epics/${epicId}/tasks/abc`,
+    payload: json({ content: { text: 'x' } }),
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'params.taskId',
+  },
+  {
+    name: 'an unknown epic',
+    method: 'DELETE',
+    url: () => '/v1/epics/00000000-0000-4000-8000-000000000000',
+    status: 404,
+    code: 'NOT_FOUND',
+  },
+  {
+    name: 'title of the wrong type',
+    method: 'POST',
+    url: () => '/v1/epics',
+    payload: json({ title: 42 }),
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'body.title',
+  },
+  {
+    name: 'empty title',
+    method: 'POST',
+    url: () => '/v1/epics',
+    payload: json({ title: '   ' }),
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'body.title',
+  },
+  {
+    name: 'title too long',
+    method: 'POST',
+    url: () => '/v1/epics',
+    payload: json({ title: 'x'.repeat(201) }),
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'body.title',
+  },
+  {
+    name: 'brief of the wrong type',
+    method: 'POST',
+    url: () => '/v1/epics',
+    payload: json({ title: 'x', brief: ['a'] }),
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'body.brief',
+  },
+  {
+    name: 'an unknown epic field',
+    method: 'POST',
+    url: () => '/v1/epics',
+    payload: json({ title: 'x', status: 'published' }),
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'body.status',
+  },
+  {
+    name: 'a JSON array body',
+    method: 'POST',
+    url: () => '/v1/epics',
+    payload: json([{ title: 'x' }]),
+    status: 400,
+    code: 'INVALID_INPUT',
+  },
+  {
+    name: 'an empty patch',
+    method: 'PATCH',
+    url: () => `/v1/epics/${epicId}`,
+    payload: json({}),
+    status: 400,
+    code: 'INVALID_INPUT',
+  },
+  {
+    name: 'a channel that does not exist',
+    method: 'POST',
+    url: () => `/v1/epics/${epicId}/tasks`,
+    payload: json({
+      channel: 'myspace_post',
+      connectorId: '00000000-0000-4000-8000-000000000000',
+      content: {},
+    }),
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'body.channel',
+  },
+  {
+    name: 'a connector id that is not a uuid',
+    method: 'POST',
+    url: () => `/v1/epics/${epicId}/tasks`,
+    payload: json({ channel: 'facebook_post', connectorId: 'meta', content: { text: 'x' } }),
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'body.connectorId',
+  },
+  {
+    name: 'content of the wrong type',
+    method: 'POST',
+    url: () => `/v1/epics/${epicId}/tasks`,
+    payload: () => json({ channel: 'facebook_post', ...target, content: 'hello' }),
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'body.content',
+  },
+  {
+    name: 'a content field of the wrong type',
+    method: 'POST',
+    url: () => `/v1/epics/${epicId}/tasks`,
+    payload: () => json({ channel: 'facebook_post', ...target, content: { text: 5 } }),
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'body.content.text',
+  },
+  {
+    name: 'a task patch with a wrong content field',
+    method: 'PATCH',
+    url: () => `/v1/epics/${epicId}/tasks/${taskId}`,
+    payload: json({ content: { text: 'x', mediaUrls: 'not-a-list' } }),
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'body.content.mediaUrls',
+  },
+  {
+    name: 'a confirm that is not true',
+    method: 'POST',
+    url: () => `/v1/epics/${epicId}/edit`,
+    payload: json({ confirm: 'yes' }),
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'body.confirm',
+  },
+  {
+    name: 'a workspace key on the admin route',
+    method: 'POST',
+    url: () => '/v1/workspaces',
+    payload: json({}),
+    status: 403,
+    code: 'FORBIDDEN',
+  },
+  { name: 'an unknown route', method: 'GET', url: () => '/v1/nothing-here', status: 404, code: 'NOT_FOUND' },
+];
+
+describe('malformed requests', () => {
+  for (const testCase of cases) {
+    it(`${testCase.name} → ${testCase.status} ${testCase.code}, nothing written`, async () => {
+      const before = await snapshot();
+      const response = await workspace.api.request({
+        method: testCase.method,
+        url: testCase.url(),
+        ...(testCase.payload === undefined
+          ? {}
+          : { payload: typeof testCase.payload === 'function' ? testCase.payload() : testCase.payload }),
+        ...(testCase.payload === undefined
+          ? {}
+          : { headers: { 'content-type': testCase.contentType ?? 'application/json' } }),
+      });
+      assert.equal(response.statusCode, testCase.status, response.body);
+      const body = response.json();
+      assert.equal(body.error.code, testCase.code, response.body);
+      assert.equal(typeof body.error.message, 'string');
+      if (testCase.mentions)
+        assert.match(body.error.message, new RegExp(testCase.mentions.replaceAll('.', '\\.')));
+      assert.deepEqual(await snapshot(), before);
+    });
+  }
+});

@@ -1,0 +1,80 @@
+// The OpenAPI description is generated from the zod schemas: every route is in it with its error responses,
+// and Swagger UI serves it at /docs.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type ApiHarness, startApiHarness } from './support/api.ts';
+
+let harness: ApiHarness;
+before(async () => {
+  harness = await startApiHarness();
+});
+after(async () => harness?.close());
+
+interface Operation {
+  responses?: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+  requestBody?: unknown;
+}
+
+describe('OpenAPI', () => {
+  it('describes every route, each with its error responses in the error format', async () => {
+    const response = await harness.app.inject({ method: 'GET', url: '/openapi.json' });
+    assert.equal(response.statusCode, 200);
+    const document = response.json() as {
+      openapi: string;
+      paths: Record<string, Record<string, Operation>>;
+      components?: { schemas?: Record<string, unknown> };
+    };
+    const resolve = (schema: unknown) => {
+      const ref = (schema as { $ref?: string } | undefined)?.$ref;
+      return ref ? document.components?.schemas?.[ref.replace('#/components/schemas/', '')] : schema;
+    };
+    assert.match(document.openapi, /^3\./);
+    const operations = Object.entries(document.paths).flatMap(([route, methods]) =>
+      Object.entries(methods).map(([method, operation]) => ({
+        key: `${method.toUpperCase()} ${route}`,
+        operation,
+      })),
+    );
+    const expected = [
+      'POST /v1/workspaces',
+      'POST /v1/epics',
+      'GET /v1/epics',
+      'GET /v1/epics/{id}',
+      'PATCH /v1/epics/{id}',
+      'DELETE /v1/epics/{id}',
+      'POST /v1/epics/{id}/tasks',
+      'PATCH /v1/epics/{id}/tasks/{taskId}',
+      'DELETE /v1/epics/{id}/tasks/{taskId}',
+      'POST /v1/epics/{id}/tasks/{taskId}/approve',
+      'POST /v1/epics/{id}/review',
+      'POST /v1/epics/{id}/edit',
+      'POST /v1/epics/{id}/duplicate',
+      'GET /healthz',
+      'GET /readyz',
+    ];
+    assert.deepEqual(operations.map((entry) => entry.key).sort(), expected.sort());
+    for (const { key, operation } of operations) {
+      if (!key.includes('/v1/')) continue;
+      const codes = Object.keys(operation.responses ?? {});
+      assert.ok(codes.includes('400'), `${key} documents 400`);
+      assert.ok(codes.includes('401'), `${key} documents 401`);
+      for (const code of codes.filter((status) => Number(status) >= 400)) {
+        const schema = JSON.stringify(
+          resolve(operation.responses?.[code]?.content?.['application/json']?.schema),
+        );
+        assert.match(schema, /"error"/, `${key} ${code} uses the error format`);
+      }
+    }
+    const createTask = document.paths['/v1/epics/{id}/tasks']?.post;
+    assert.ok(
+      JSON.stringify(createTask?.requestBody).includes('instagram_story'),
+      'the channel enum is documented',
+    );
+  });
+
+  it('serves Swagger UI at /docs', async () => {
+    const response = await harness.app.inject({ method: 'GET', url: '/docs/' });
+    assert.equal(response.statusCode, 200);
+    assert.match(response.body, /swagger/i);
+  });
+});

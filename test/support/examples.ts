@@ -1,0 +1,61 @@
+// One valid content example per channel (SPEC §7), shared by the content and API tests.
+import type { Channel } from '../../domain/channels.ts';
+
+const email = {
+  subject: 'Spring sale',
+  previewText: 'Up to 30% off',
+  fromName: 'Acme',
+  fromEmail: 'news@acme.example',
+  replyTo: 'hello@acme.example',
+  html: '<p>Hello <a href="https://acme.example/sale?x=1&amp;y=2">shop</a></p>',
+  text: 'Hello',
+  audiences: { included: ['Y6nRLr'], excluded: ['Xb2Kq9'] },
+};
+
+export const contentExamples: Record<Channel, Record<string, unknown>> = {
+  facebook_post: {
+    text: 'New collection',
+    link: 'https://acme.example/new',
+    mediaUrls: ['https://cdn.acme.example/1.jpg'],
+  },
+  linkedin_post: { text: 'We are hiring' },
+  instagram_post: {
+    caption: 'Spring!',
+    mediaUrls: ['https://cdn.acme.example/1.jpg', 'https://cdn.acme.example/2.jpg'],
+  },
+  instagram_story: { mediaUrl: 'https://cdn.acme.example/story.jpg' },
+  tiktok_video: {
+    title: 'Behind the scenes',
+    videoUrl: 'https://cdn.acme.example/v.mp4',
+    privacyLevel: 'SELF_ONLY',
+  },
+  facebook_ad: {
+    name: 'Spring ad',
+    text: 'Shop now',
+    link: 'https://acme.example/sale',
+    dailyBudget: { amountMinor: 5000, currency: 'USD' },
+  },
+  google_ads_campaign: {
+    name: 'Spring search',
+    text: 'Shop now',
+    link: 'https://acme.example/sale',
+    mediaUrls: [],
+    dailyBudget: { amountMinor: 2500, currency: 'CAD' },
+  },
+  shopify_product_seo: {
+    resource: { type: 'product', id: 'gid://shopify/Product/1' },
+    seoTitle: 'Linen shirt',
+    seoDescription: 'A light linen shirt',
+  },
+  mailchimp_email: email,
+  klaviyo_email: { ...email, smartSending: false },
+  cyberimpact_email: email,
+  wordpress_article: {
+    title: 'Our story',
+    html: '<p>Once</p>',
+    excerpt: 'Once',
+    tags: ['news'],
+    authorName: 'Ann',
+  },
+  shopify_article: { title: 'Care guide', html: '<p>Wash cold</p>' },
+};
