@@ -3,6 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Connection, WorkflowClient } from '@temporalio/client';
+import { buildApp } from '../api/app.ts';
+import { createTemporalLink } from '../api/temporal.ts';
+import { connectDatabase } from '../db/client.ts';
 import { resolveTemporalCli } from '../dev/temporal-cli.ts';
 import { getFreePort, startTemporalDevServer, type TemporalDevServer } from '../dev/temporal-dev-server.ts';
 import { type StartedWorker, startWorker } from '../worker.ts';
@@ -91,5 +94,30 @@ describe('readiness and start order', () => {
     const { status, body } = await readiness();
     assert.equal(status, 503);
     assert.equal(body.checks.temporal.ok, false);
+  });
+
+  it('names PostgreSQL when it is the one that does not answer', async () => {
+    // A real connection to a port where no server listens: refused at once.
+    const database = connectDatabase(`postgres://glowtify:x@127.0.0.1:${await getFreePort()}/glowtify`, {
+      max: 1,
+    });
+    const temporal = createTemporalLink(`127.0.0.1:${await getFreePort()}`, 'default');
+    const app = await buildApp({
+      config: { ADMIN_TOKEN: 'x'.repeat(16), PUBLIC_URL: 'http://localhost' },
+      database,
+      temporal,
+    });
+    try {
+      const response = await app.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(response.statusCode, 503);
+      const body = response.json();
+      assert.equal(body.checks.postgres.ok, false);
+      assert.match(body.checks.postgres.error, /^PostgreSQL: /);
+      assert.equal(body.checks.temporal.ok, false);
+    } finally {
+      await app.close();
+      await temporal.close();
+      await database.close();
+    }
   });
 });

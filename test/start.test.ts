@@ -6,7 +6,8 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { getFreePort } from '../dev/temporal-dev-server.ts';
+import { resolveTemporalCli } from '../dev/temporal-cli.ts';
+import { getFreePort, startTemporalDevServer } from '../dev/temporal-dev-server.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'glowtify-start-'));
 const running = new Set<ChildProcess>();
@@ -31,7 +32,7 @@ function processesUsing(directory: string): string[] {
   return found;
 }
 
-async function startStack() {
+async function startStack(extraEnv: Record<string, string> = {}) {
   const [port, temporalPort, uiPort] = [await getFreePort(), await getFreePort(), await getFreePort()];
   // Like a terminal: its own process group, so Ctrl-C (SIGINT to the group) reaches npm and its children.
   const child = spawn('npm', ['start'], {
@@ -46,6 +47,7 @@ async function startStack() {
       DATABASE_URL: '',
       TEMPORAL_ADDRESS: '',
       NODE_ENV: 'development',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -130,5 +132,24 @@ describe('npm start', () => {
     assert.equal(list.status, 200);
     assert.equal(await stack.interrupt(), true, stack.output());
     assert.deepEqual(processesUsing(dataDir), []);
+  });
+
+  it('starts no dev server when TEMPORAL_ADDRESS is set', async () => {
+    const external = await startTemporalDevServer({ cliPath: await resolveTemporalCli(), uiPort: false });
+    try {
+      const stack = await startStack({ TEMPORAL_ADDRESS: external.address });
+      await waitUntilReady(stack.baseUrl);
+      assert.ok(stack.output().includes(`(external Temporal at ${external.address})`));
+      const started = processesUsing(dataDir);
+      assert.ok(started.length > 0, 'PostgreSQL runs on the DATA_DIR');
+      assert.deepEqual(
+        started.filter((line) => line.includes('start-dev')),
+        [],
+      );
+      assert.equal(await stack.interrupt(), true, stack.output());
+      assert.deepEqual(processesUsing(dataDir), []);
+    } finally {
+      await external.stop();
+    }
   });
 });
