@@ -1,0 +1,92 @@
+// The one interface every platform adapter implements (publish, hand off, cancel, confirm, verify
+// credentials, list audiences, map errors). Adapters make ONE HTTP try per call of theirs: retries belong to
+// Temporal, so every attempt is visible in the workflow history and in publication.attempts.
+import type { Channel, Platform } from '../domain/channels.ts';
+import type { TaskContent } from '../domain/content.ts';
+
+/** Where an adapter sends its requests: the platform's real hosts, or the sandbox simulators in tests. */
+export interface PlatformHosts {
+  apiBaseUrl: string;
+  authBaseUrl?: string;
+}
+
+/** A sub-account found on the platform (a Page, an Instagram account, a Klaviyo list or segment…). */
+export interface DiscoveredAccount {
+  kind: string;
+  externalId: string;
+  name: string;
+}
+
+export interface Audience {
+  id: string;
+  name: string;
+  kind: 'list' | 'segment';
+}
+
+/**
+ * What earlier attempts of one publication left behind (e.g. an Instagram container id, a Klaviyo campaign
+ * id): the adapter's own keys, persisted by the caller. It is how a retry after a crash resumes instead of
+ * posting twice.
+ */
+export type PublicationProgress = Record<string, string>;
+
+export interface PublicationContext<Credentials> {
+  taskId: string;
+  channel: Channel;
+  content: TaskContent;
+  /** The target sub-account (null for email channels, which address content.audiences). */
+  account: { kind: string; externalId: string } | null;
+  credentials: Credentials;
+  progress: PublicationProgress;
+  /** Persists progress the moment a platform answers, before the adapter's next call. */
+  saveProgress(update: PublicationProgress): Promise<void>;
+  /** Tells Temporal the activity is alive during a wait (e.g. polling a container). */
+  heartbeat(): void;
+  /** Aborted when the activity is cancelled or times out. */
+  signal?: AbortSignal;
+}
+
+export interface HandOffContext<Credentials> extends PublicationContext<Credentials> {
+  /** When the platform must send it (UTC). */
+  scheduledAt: Date;
+  /** The epic's title, to name things on the platform so people recognise them. */
+  epicTitle: string;
+  /**
+   * Unique per hand-off of this task (a re-schedule after a cancel gets a new one): adapters put it in what
+   * they create (e.g. a campaign name) and look it up before creating, so a retry never creates twice.
+   */
+  handOffKey: string;
+}
+
+export interface Published {
+  externalId: string;
+  externalUrl: string | null;
+}
+
+export type HandOffStatus =
+  | { state: 'sent'; sentAt: Date | null }
+  | { state: 'pending'; platformStatus: string }
+  | { state: 'cancelled'; platformStatus: string }
+  | { state: 'failed'; platformStatus: string; message: string };
+
+export interface PlatformAdapter<Credentials = unknown> {
+  readonly platform: Platform;
+  /** Soft channels: publish now. Throws PlatformError for every non-success answer. */
+  publish?(context: PublicationContext<Credentials>): Promise<Published>;
+  /** Real channels: hand the content to the platform, scheduled there for `scheduledAt`. */
+  handOff?(context: HandOffContext<Credentials>): Promise<Published>;
+  /** Cancels a hand-off. Throws HandOffLockedError when the platform refuses because the send is too close. */
+  cancelHandOff?(context: { externalId: string; credentials: Credentials; progress: PublicationProgress }): Promise<void>;
+  /** Reads where a hand-off stands on the platform. */
+  handOffStatus?(context: { externalId: string; credentials: Credentials }): Promise<HandOffStatus>;
+  /** Lists the email audiences (lists and segments), fresh from the platform. */
+  listAudiences?(credentials: Credentials): Promise<Audience[]>;
+}
+
+/** Credentials the platform refuses at connection time; the message is shown to the user as is. */
+export class CredentialsRejectedError extends Error {
+  override name = 'CredentialsRejectedError';
+  constructor(message: 'Invalid API key' | 'Scopes insufficient' | string) {
+    super(message);
+  }
+}

@@ -1,0 +1,48 @@
+// Publication error classes (SPEC §5): every adapter maps each platform answer onto one of them, and the
+// epic workflow's retry policy follows from the class alone.
+import { z } from 'zod';
+
+export const publicationErrorClasses = [
+  'TOKEN_EXPIRED',
+  'PERMISSION_REVOKED',
+  'CONTENT_REJECTED',
+  'RATE_LIMITED',
+  'TRANSIENT',
+  'INVALID_REQUEST',
+] as const;
+export const PublicationErrorClass = z.enum(publicationErrorClasses);
+export type PublicationErrorClass = z.infer<typeof PublicationErrorClass>;
+
+/** Classes Temporal must not retry: trying again cannot succeed without a person acting. */
+export const nonRetryableClasses: readonly PublicationErrorClass[] = [
+  'TOKEN_EXPIRED',
+  'PERMISSION_REVOKED',
+  'CONTENT_REJECTED',
+  'INVALID_REQUEST',
+];
+
+/** Classes after which the connector needs the user to reconnect. */
+export const reconnectClasses: readonly PublicationErrorClass[] = ['TOKEN_EXPIRED', 'PERMISSION_REVOKED'];
+
+export const PublicationFailure = z.object({
+  class: PublicationErrorClass,
+  message: z.string(),
+  /** The platform's own code, e.g. Meta "190" or Klaviyo "not_authenticated". */
+  platformCode: z.string().optional(),
+  /** RATE_LIMITED: how long the platform asked us to wait. */
+  retryAfterMs: z.number().int().nonnegative().optional(),
+});
+export type PublicationFailure = z.infer<typeof PublicationFailure>;
+
+/** What an adapter throws for any platform answer that is not a success. */
+export class PlatformError extends Error {
+  override name = 'PlatformError';
+  constructor(readonly failure: PublicationFailure) {
+    super(failure.message);
+  }
+}
+
+/** A cancel or move the platform refuses because the send is too close (Klaviyo's 15-minute lock). */
+export class HandOffLockedError extends Error {
+  override name = 'HandOffLockedError';
+}
