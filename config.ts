@@ -203,6 +203,18 @@ const environmentSchema = z.object({
   ),
   PUBLICATION_RETRY_MAX_INTERVAL_MS: integer('PUBLICATION_RETRY_MAX_INTERVAL_MS', 1, 86_400_000, 600_000),
   PUBLICATION_RETRY_BACKOFF: decimal('PUBLICATION_RETRY_BACKOFF', 1, 10, 2),
+  /** A publish attempt that stops heartbeating this long (its worker died) is retried elsewhere. */
+  PUBLICATION_HEARTBEAT_TIMEOUT_MS: integer('PUBLICATION_HEARTBEAT_TIMEOUT_MS', 1_000, 3_600_000, 30_000),
+  /** How long an epic in error keeps its run open for retry, edit or unschedule. */
+  EPIC_ERROR_RUN_OPEN_DAYS: decimal('EPIC_ERROR_RUN_OPEN_DAYS', 0.0001, 365, 30),
+  /** How long after the send time a real hand-off may take to be confirmed sent before it is marked unconfirmed. */
+  HANDOFF_CONFIRMATION_WINDOW_MS: integer(
+    'HANDOFF_CONFIRMATION_WINDOW_MS',
+    1_000,
+    7 * 86_400_000,
+    6 * 3_600_000,
+  ),
+  HANDOFF_CONFIRMATION_POLL_MS: integer('HANDOFF_CONFIRMATION_POLL_MS', 100, 3_600_000, 60_000),
   CREDENTIALS_KEY: credentialsKey,
   ADMIN_TOKEN: z
     .string()

@@ -5,8 +5,9 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { pino } from 'pino';
-import { createActivities } from './activities/index.ts';
+import { createActivities, publishPolicyFrom } from './activities/index.ts';
 import { type Config, loadConfigOrExit } from './config.ts';
+import { type AdapterRegistry, createAdapters } from './connectors/registry.ts';
 import { connectDatabase, type DatabaseConnection, waitForDatabase } from './db/client.ts';
 
 const workflowsPath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'workflows', 'index.ts');
@@ -44,12 +45,14 @@ export interface StartedWorker {
 }
 
 export async function startWorker(
-  config: Pick<Config, 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE'> & {
-    TEMPORAL_ADDRESS: string;
-    DATABASE_URL: string;
-  },
+  config: Config & { TEMPORAL_ADDRESS: string; DATABASE_URL: string },
   log: WorkerLog,
-  options: { signal?: AbortSignal; workflowBundlePath?: string; identity?: string } = {},
+  options: {
+    signal?: AbortSignal;
+    workflowBundlePath?: string;
+    identity?: string;
+    adapters?: AdapterRegistry;
+  } = {},
 ): Promise<StartedWorker> {
   const database = connectDatabase(config.DATABASE_URL);
   await waitForDatabase(database, (line) => log.warn(line), options.signal);
@@ -64,7 +67,13 @@ export async function startWorker(
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     identity,
     ...workflowSource,
-    activities: createActivities({ db: database.db, workerIdentity: identity }),
+    activities: createActivities({
+      db: database.db,
+      workerIdentity: identity,
+      credentialsKeys: config.CREDENTIALS_KEY,
+      adapters: options.adapters ?? createAdapters(config),
+      policy: publishPolicyFrom(config),
+    }),
   });
   log.info(
     `worker polling task queue ${config.TEMPORAL_TASK_QUEUE} in namespace ${config.TEMPORAL_NAMESPACE}`,

@@ -1,17 +1,37 @@
 // Activities: everything with I/O that workflows need. Built by a factory that receives its dependencies,
-// so the worker wires real ones and tests can wire a fresh database.
+// so the worker wires real ones (the configured platform hosts) and tests wire simulators.
+import type { Config } from '../config.ts';
+import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { Database } from '../db/client.ts';
+import { createEpicActivities, type PublishPolicy } from './epic.ts';
 import { createProbeActivities } from './probe.ts';
 
 export interface ActivityDependencies {
   db: Database;
   /** Names the worker in probe answers, so an operator sees which process answered. */
   workerIdentity: string;
+  credentialsKeys: Config['CREDENTIALS_KEY'];
+  adapters: AdapterRegistry;
+  policy: PublishPolicy;
+}
+
+export function publishPolicyFrom(config: Config): PublishPolicy {
+  return {
+    attemptsLimit: config.PUBLICATION_ATTEMPTS_LIMIT,
+    initialIntervalMs: config.PUBLICATION_RETRY_INITIAL_INTERVAL_MS,
+    maxIntervalMs: config.PUBLICATION_RETRY_MAX_INTERVAL_MS,
+    backoff: config.PUBLICATION_RETRY_BACKOFF,
+    heartbeatTimeoutMs: config.PUBLICATION_HEARTBEAT_TIMEOUT_MS,
+    confirmationWindowMs: config.HANDOFF_CONFIRMATION_WINDOW_MS,
+    confirmPollMs: config.HANDOFF_CONFIRMATION_POLL_MS,
+    errorRunOpenMs: Math.round(config.EPIC_ERROR_RUN_OPEN_DAYS * 86_400_000),
+  };
 }
 
 export function createActivities(dependencies: ActivityDependencies) {
   return {
     ...createProbeActivities(dependencies),
+    ...createEpicActivities(dependencies),
   };
 }
 

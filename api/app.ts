@@ -11,18 +11,26 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Config } from '../config.ts';
+import { type Adapters, createAdapters } from '../connectors/registry.ts';
 import type { DatabaseConnection } from '../db/client.ts';
 import { authenticateWorkspace } from './auth.ts';
+import { createEpicWorkflows, type EpicWorkflows } from './epic-workflows.ts';
 import { handleError, sendError } from './errors.ts';
+import { connectorRoutes, oauthCallbackRoutes } from './routes/connectors.ts';
+import { epicTransitionRoutes } from './routes/epic-transitions.ts';
 import { epicRoutes } from './routes/epics.ts';
 import { healthRoutes } from './routes/health.ts';
 import { workspaceRoutes } from './routes/workspaces.ts';
 import type { TemporalLink } from './temporal.ts';
 
 export interface AppDependencies {
-  config: Pick<Config, 'ADMIN_TOKEN' | 'PUBLIC_URL'>;
+  config: Config;
   database: DatabaseConnection;
   temporal: TemporalLink;
+  /** Platform adapters; built from the configured hosts unless given. */
+  adapters?: Adapters;
+  /** How the API reaches epic workflows; built from `temporal` unless given. */
+  epicWorkflows?: EpicWorkflows;
   /** A pino logger (api/server.ts passes one with secret-bearing fields redacted); absent: silent. */
   logger?: FastifyBaseLogger;
 }
@@ -34,6 +42,8 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
   const { config, database, temporal } = dependencies;
   const app = Fastify({
     ...(dependencies.logger ? { loggerInstance: dependencies.logger } : { logger: false }),
+    // Fastify's own request lines carry the full URL; an OAuth callback's query holds a code and a state.
+    disableRequestLogging: true,
     bodyLimit: bodyLimitBytes,
   }).withTypeProvider<ZodTypeProvider>();
 
@@ -44,6 +54,17 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     sendError(reply, 404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
   );
   app.decorateRequest('caller', null as never);
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        path: request.url.split('?')[0],
+        statusCode: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -67,14 +88,27 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
 
   await app.register(healthRoutes, { database, temporal });
 
+  const adapters = dependencies.adapters ?? createAdapters(config);
+  const connectorOptions = { db: database.db, adapters, config };
   await app.register(
     async (v1) => {
       await v1.register(workspaceRoutes, { db: database.db, adminToken: config.ADMIN_TOKEN });
+      await v1.register(oauthCallbackRoutes, connectorOptions);
       await v1.register(async (workspaceScope) => {
         workspaceScope.addHook('onRequest', async (request) => {
           request.caller = await authenticateWorkspace(database.db, request);
         });
         await workspaceScope.register(epicRoutes, { db: database.db });
+        await workspaceScope.register(connectorRoutes, connectorOptions);
+        await workspaceScope.register(epicTransitionRoutes, {
+          db: database.db,
+          workflows:
+            dependencies.epicWorkflows ??
+            createEpicWorkflows(temporal, {
+              namespace: config.TEMPORAL_NAMESPACE,
+              taskQueue: config.TEMPORAL_TASK_QUEUE,
+            }),
+        });
       });
     },
     { prefix: '/v1' },

@@ -23,6 +23,8 @@ export function toPublicationView(row: PublicationRow): z.infer<typeof Publicati
     lastError: row.lastError ?? null,
     atRisk: row.atRisk,
     publishedAt: iso(row.publishedAt),
+    lagMs: row.lagMs,
+    unconfirmed: row.unconfirmed,
   };
 }
 

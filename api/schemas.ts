@@ -32,6 +32,10 @@ export const PublicationView = z.object({
     .nullable(),
   atRisk: z.boolean(),
   publishedAt: z.string().nullable(),
+  /** How late it went out after scheduledAt (a worker that was down shows here). */
+  lagMs: z.number().int().nullable(),
+  /** A real hand-off the platform did not confirm within the confirmation window. */
+  unconfirmed: z.boolean(),
 });
 
 export const TaskView = z

@@ -76,7 +76,11 @@ export interface PlatformAdapter<Credentials = unknown> {
   /** Real channels: hand the content to the platform, scheduled there for `scheduledAt`. */
   handOff?(context: HandOffContext<Credentials>): Promise<Published>;
   /** Cancels a hand-off. Throws HandOffLockedError when the platform refuses because the send is too close. */
-  cancelHandOff?(context: { externalId: string; credentials: Credentials; progress: PublicationProgress }): Promise<void>;
+  cancelHandOff?(context: {
+    externalId: string;
+    credentials: Credentials;
+    progress: PublicationProgress;
+  }): Promise<void>;
   /** Reads where a hand-off stands on the platform. */
   handOffStatus?(context: { externalId: string; credentials: Credentials }): Promise<HandOffStatus>;
   /** Lists the email audiences (lists and segments), fresh from the platform. */

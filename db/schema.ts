@@ -168,6 +168,12 @@ export const publications = pgTable(
     atRisk: boolean('at_risk').notNull().default(false),
     atRiskReason: text('at_risk_reason'),
     publishedAt: instant('published_at'),
+    /** The adapter's resume points (e.g. an Instagram container id): what makes a retry after a crash safe. */
+    progress: jsonb('progress').$type<Record<string, string>>().notNull().default({}),
+    /** Names the current hand-off on the platform; a new one after a cancel gets a new key. */
+    handOffKey: text('hand_off_key'),
+    /** A real hand-off the platform never confirmed within the confirmation window (not an error). */
+    unconfirmed: boolean('unconfirmed').notNull().default(false),
     /** How late the publication went out compared with the epic's scheduledAt (a missed worker shows here). */
     lagMs: integer('lag_ms'),
     createdAt: createdAt(),
@@ -228,4 +234,25 @@ export const auditEvents = pgTable(
     createdAt: createdAt(),
   },
   (table) => [index('audit_events_subject_idx').on(table.workspaceId, table.subjectType, table.subjectId)],
+);
+
+/** OAuth `state` values: single-use, expiring, and bound to the workspace that asked (stored as hashes). */
+export const oauthStates = pgTable(
+  'oauth_states',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    workspaceId: uuid('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    platform: text('platform').notNull(),
+    stateHash: bytea('state_hash').notNull(),
+    /** PKCE verifier where the platform supports it (sealed like credentials). */
+    codeVerifier: text('code_verifier'),
+    /** Set for a reconnect: the callback updates this connector instead of creating one. */
+    connectorId: uuid('connector_id').references(() => connectors.id, { onDelete: 'cascade' }),
+    expiresAt: instant('expires_at').notNull(),
+    usedAt: instant('used_at'),
+    createdAt: createdAt(),
+  },
+  (table) => [uniqueIndex('oauth_states_hash_key').on(table.stateHash)],
 );

@@ -46,7 +46,7 @@ const allowedFrom: Record<EpicTransition, { from: readonly EpicStatus[]; to: Epi
   review: { from: ['draft'], to: 'review' },
   schedule: { from: ['review'], to: 'scheduled' },
   reschedule: { from: ['scheduled'], to: 'scheduled' },
-  unschedule: { from: ['scheduled'], to: 'review' },
+  unschedule: { from: ['scheduled', 'error'], to: 'review' },
   edit: { from: ['review', 'scheduled', 'error'], to: 'draft' },
   retry: { from: ['error'], to: 'scheduled' },
   duplicate: { from: epicStatuses, to: 'same' },

@@ -9,7 +9,7 @@ import { connectDatabase } from '../db/client.ts';
 import { resolveTemporalCli } from '../dev/temporal-cli.ts';
 import { getFreePort, startTemporalDevServer, type TemporalDevServer } from '../dev/temporal-dev-server.ts';
 import { type StartedWorker, startWorker } from '../worker.ts';
-import { type ApiHarness, startApiHarness } from './support/api.ts';
+import { type ApiHarness, startApiHarness, testConfig } from './support/api.ts';
 
 let harness: ApiHarness;
 let server: TemporalDevServer | undefined;
@@ -46,10 +46,9 @@ describe('readiness and start order', () => {
   it('a worker started before the server waits with clear log lines, then connects and runs a workflow', async () => {
     const starting = startWorker(
       {
+        ...testConfig({ TEMPORAL_TASK_QUEUE: 'readiness' }),
         TEMPORAL_ADDRESS: address,
         DATABASE_URL: harness.databaseUrl,
-        TEMPORAL_NAMESPACE: 'default',
-        TEMPORAL_TASK_QUEUE: 'readiness',
       },
       { info: () => {}, warn: (line) => waitingLines.push(line) },
       { identity: 'readiness-test-worker' },
@@ -103,7 +102,7 @@ describe('readiness and start order', () => {
     });
     const temporal = createTemporalLink(`127.0.0.1:${await getFreePort()}`, 'default');
     const app = await buildApp({
-      config: { ADMIN_TOKEN: 'x'.repeat(16), PUBLIC_URL: 'http://localhost' },
+      config: testConfig(),
       database,
       temporal,
     });

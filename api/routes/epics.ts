@@ -17,7 +17,6 @@ import { decodeCursor, encodeCursor } from '../pagination.ts';
 import {
   CreateEpicBody,
   CreateTaskBody,
-  EditBody,
   EpicList,
   EpicView,
   IdParams,
@@ -478,44 +477,6 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
           .orderBy(asc(tasks.createdAt), asc(tasks.id));
         const to = refuseUnless(epic.status as EpicStatus, 'review', { tasks: epicTasks });
         return moveEpic(tx, epic, to, 'review', actor);
-      });
-      return viewEpic(db, workspaceId, row);
-    },
-  );
-
-  app.post(
-    '/epics/:id/edit',
-    {
-      schema: {
-        tags,
-        summary: 'Edit back to draft (needs {confirm: true}); content is kept',
-        params: IdParams,
-        body: EditBody,
-        response: { 200: EpicView, ...errorResponses(400, 401, 404, 409) },
-      },
-    },
-    async (request) => {
-      const { workspaceId, actor } = request.caller;
-      const row = await db.transaction(async (tx) => {
-        const epic = await lockEpic(tx, workspaceId, request.params.id);
-        const to = refuseUnless(epic.status as EpicStatus, 'edit');
-        if (epic.status !== 'review') {
-          // Scheduled and error epics have a running workflow that must cancel hand-offs first; that path
-          // goes through the epic workflow, which this build does not run yet.
-          throw new ApiError(
-            409,
-            'WORKFLOW_REQUIRED',
-            `editing a ${epic.status} epic back to draft needs its workflow`,
-          );
-        }
-        return moveEpic(
-          tx,
-          epic,
-          to,
-          'edit',
-          actor,
-          request.body.reason ? { reason: request.body.reason } : {},
-        );
       });
       return viewEpic(db, workspaceId, row);
     },

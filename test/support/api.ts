@@ -3,7 +3,7 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../api/app.ts';
 import { createTemporalLink, type TemporalLink } from '../../api/temporal.ts';
-import { loadConfig } from '../../config.ts';
+import { type Config, loadConfig } from '../../config.ts';
 import { connectDatabase, type DatabaseConnection, runMigrations } from '../../db/client.ts';
 import { connectorAccounts, connectors } from '../../db/schema.ts';
 import { useTestDatabase } from './postgres.ts';
@@ -12,31 +12,40 @@ export const adminToken = 'test-admin-token-0123456789';
 
 export interface ApiHarness {
   app: FastifyInstance;
+  config: Config;
   databaseUrl: string;
   database: DatabaseConnection;
   temporal: TemporalLink;
   close(): Promise<void>;
 }
 
-export async function startApiHarness(options: { temporalAddress?: string } = {}): Promise<ApiHarness> {
-  const testDatabase = await useTestDatabase();
-  const database = connectDatabase(testDatabase.url);
-  await runMigrations(database);
-  const config = loadConfig(
+/** A full configuration as the tests run it: fixed secrets, overrides on top (e.g. simulator hosts). */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig(
     {
       NODE_ENV: 'test',
       ADMIN_TOKEN: adminToken,
       CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64'),
-      DATABASE_URL: testDatabase.url,
+      ...overrides,
     },
     { generateDevSecrets: false },
   );
+}
+
+export async function startApiHarness(
+  options: { temporalAddress?: string; config?: Record<string, string> } = {},
+): Promise<ApiHarness> {
+  const testDatabase = await useTestDatabase();
+  const database = connectDatabase(testDatabase.url);
+  await runMigrations(database);
+  const config = testConfig({ DATABASE_URL: testDatabase.url, ...(options.config ?? {}) });
   // Port 1 is privileged and unused: a real, refused connection rather than a mocked client.
   const temporal = createTemporalLink(options.temporalAddress ?? '127.0.0.1:1', 'default');
   const app = await buildApp({ config, database, temporal });
   await app.ready();
   return {
     app,
+    config,
     databaseUrl: testDatabase.url,
     database,
     temporal,

@@ -1,0 +1,637 @@
+// Meta adapter: Facebook Page posts and Instagram posts/stories through the Graph API, plus the OAuth steps
+// (authorize URL, code → long-lived user token, Page and Instagram account discovery).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { contentSchemas, type TaskContent } from '../domain/content.ts';
+import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import type { DiscoveredAccount, PlatformAdapter, PublicationContext, Published } from './types.ts';
+
+/** The one place the Graph API version is pinned (PLATFORMS.md). */
+export const metaGraphVersion = 'v26.0';
+
+/** Only what publishing needs; ads_management comes with the Ad Account sub-connection. */
+export const metaScopes = [
+  'pages_show_list',
+  'pages_read_engagement',
+  'pages_manage_posts',
+  'instagram_basic',
+  'instagram_content_publish',
+] as const;
+
+export interface MetaCredentials {
+  userAccessToken: string;
+  /** ISO instant; null when Meta says the token does not expire. */
+  userTokenExpiresAt: string | null;
+  pages: Record<
+    string /* page id */,
+    { name: string; accessToken: string /* page token */; instagramAccountId?: string }
+  >;
+}
+
+export interface MetaOAuth {
+  scopes: readonly string[];
+  authorizeUrl(input: { state: string; redirectUri: string }): string;
+  /** Code → short-lived → long-lived user token; expiresAt comes from Meta's expires_in, not a guess. */
+  exchangeCode(input: {
+    code: string;
+    redirectUri: string;
+  }): Promise<{ userAccessToken: string; expiresAt: Date | null }>;
+  /** Swaps a still-valid user token for a fresh long-lived one (the token-refresh workflow's step). */
+  extendUserToken(userAccessToken: string): Promise<{ userAccessToken: string; expiresAt: Date | null }>;
+  discover(
+    userAccessToken: string,
+  ): Promise<{ credentials: MetaCredentials; accounts: DiscoveredAccount[]; grantedScopes: string[] }>;
+}
+
+export interface MetaAdapterOptions {
+  apiBaseUrl: string;
+  authBaseUrl: string;
+  clientId: string;
+  clientSecret: string;
+  fetch?: typeof fetch;
+  /** Instagram container polling, injectable for tests. */
+  containerPoll?: { intervalMs: number; maxWaitMs: number };
+  /** One request's time limit; a hung request becomes TRANSIENT instead of holding the activity. */
+  requestTimeoutMs?: number;
+  now?: () => Date;
+}
+
+export type MetaAdapter = PlatformAdapter<MetaCredentials> & MetaOAuth;
+
+// Meta does not send Retry-After; when no usage header says how long, wait this long before the next attempt.
+const defaultRateLimitRetryMs = 60_000;
+const rateLimitCodes = new Set([4, 17, 32, 613, 80001, 80002]);
+const contentRejectedCodes = new Set([368, 506, 1609005]);
+// media_publish before the container is FINISHED (subcode 2207027 is unconfirmed, so the code alone decides).
+const mediaNotReadyCode = '9007';
+// A runaway `paging.next` chain must not keep a connection callback busy forever.
+const maxDiscoveryPages = 50;
+
+const GraphErrorBody = z.object({
+  error: z.object({
+    message: z.string().optional(),
+    type: z.string().optional(),
+    code: z.coerce.number().optional(),
+    error_subcode: z.coerce.number().optional(),
+    error_user_msg: z.string().optional(),
+    is_transient: z.boolean().optional(),
+  }),
+});
+
+/**
+ * Maps any Graph API error answer onto a publication error class (PLATFORMS.md, Meta). A code Meta documents
+ * wins over the HTTP status; `is_transient: true` wins over both.
+ */
+export function mapMetaError(status: number, body: unknown, headers: Headers): PublicationFailure {
+  const parsed = GraphErrorBody.safeParse(body);
+  const error = parsed.success ? parsed.data.error : undefined;
+  const code = error?.code;
+  const platformCode =
+    code === undefined ? undefined : error?.error_subcode ? `${code}/${error.error_subcode}` : String(code);
+  const message = error?.error_user_msg || error?.message || `Meta answered HTTP ${status}`;
+  const failure = (errorClass: PublicationFailure['class'], retryAfterMs?: number): PublicationFailure => ({
+    class: errorClass,
+    message,
+    ...(platformCode === undefined ? {} : { platformCode }),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+
+  if (error?.is_transient === true) return failure('TRANSIENT');
+  if (code !== undefined) {
+    if (code === 190 || code === 102) return failure('TOKEN_EXPIRED');
+    if (code === 10 || (code >= 200 && code <= 299)) return failure('PERMISSION_REVOKED');
+    if (rateLimitCodes.has(code)) return failure('RATE_LIMITED', rateLimitDelayMs(headers));
+    if (contentRejectedCodes.has(code)) return failure('CONTENT_REJECTED');
+    if (code === 1 || code === 2) return failure('TRANSIENT');
+  }
+  if (status >= 500) return failure('TRANSIENT');
+  if (status === 429) return failure('RATE_LIMITED', rateLimitDelayMs(headers));
+  return failure('INVALID_REQUEST');
+}
+
+function rateLimitDelayMs(headers: Headers): number {
+  const retryAfter = Number(headers.get('retry-after'));
+  if (Number.isFinite(retryAfter) && retryAfter > 0) return Math.round(retryAfter * 1000);
+  // (unconfirmed) X-Business-Use-Case-Usage: {"<object id>": [{"type": "pages", …,
+  // "estimated_time_to_regain_access": <minutes>}]}; the longest wait of any listed object applies.
+  const usage = headers.get('x-business-use-case-usage');
+  if (usage) {
+    try {
+      const entries = Object.values(JSON.parse(usage) as Record<string, unknown>).flat();
+      const minutes = Math.max(
+        0,
+        ...entries.map((entry) =>
+          typeof entry === 'object' && entry !== null
+            ? Number((entry as Record<string, unknown>).estimated_time_to_regain_access) || 0
+            : 0,
+        ),
+      );
+      if (minutes > 0) return minutes * 60_000;
+    } catch {
+      // A malformed usage header only costs us the precise delay.
+    }
+  }
+  return defaultRateLimitRetryMs;
+}
+
+interface GraphRequest {
+  method: 'GET' | 'POST';
+  /** After the version, e.g. `/1789/media_publish`. */
+  path: string;
+  params?: Record<string, string | undefined>;
+  /** Sent as `Authorization: Bearer`, which keeps tokens out of URLs that proxies might log. */
+  token?: string;
+  /** Values that must never reach an error message (tokens, the client secret, an OAuth code). */
+  secrets?: string[];
+  signal?: AbortSignal | undefined;
+}
+
+const ContainerId = z.object({ id: z.string().min(1) });
+const ContainerStatus = z.object({
+  status_code: z.enum(['IN_PROGRESS', 'FINISHED', 'ERROR', 'EXPIRED', 'PUBLISHED']),
+  status: z.string().optional(),
+});
+type ContainerStatusCode = z.infer<typeof ContainerStatus>['status_code'];
+const TokenAnswer = z.object({ access_token: z.string().min(1), expires_in: z.coerce.number().optional() });
+const AccountsPage = z.object({
+  data: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string().optional(),
+      access_token: z.string().optional(),
+      instagram_business_account: z.object({ id: z.string(), username: z.string().optional() }).optional(),
+    }),
+  ),
+  paging: z.object({ next: z.string().optional() }).optional(),
+});
+const DebugToken = z.object({
+  data: z.object({
+    is_valid: z.boolean().optional(),
+    expires_at: z.number().optional(),
+    scopes: z.array(z.string()).optional(),
+  }),
+});
+
+function redact(text: string, secrets: readonly string[]): string {
+  let result = text;
+  for (const secret of secrets) if (secret.length >= 6) result = result.split(secret).join('[redacted]');
+  return result;
+}
+
+function invalid(message: string): PlatformError {
+  return new PlatformError({ class: 'INVALID_REQUEST', message });
+}
+
+const videoExtension = /\.(mp4|mov|m4v)$/i;
+/** The content holds bare URLs; Meta wants image_url or video_url, so the file extension decides. */
+function mediaParams(url: string): { image_url: string } | { video_url: string } {
+  return videoExtension.test(new URL(url).pathname) ? { video_url: url } : { image_url: url };
+}
+
+export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
+  const doFetch = options.fetch ?? fetch;
+  const poll = options.containerPoll ?? { intervalMs: 1000, maxWaitMs: 60_000 };
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  const now = options.now ?? (() => new Date());
+  const apiRoot = `${options.apiBaseUrl.replace(/\/+$/, '')}/${metaGraphVersion}`;
+  const appSecrets = [options.clientSecret];
+
+  /** Exactly one HTTP try: every failure becomes a PlatformError for Temporal to retry (or not). */
+  async function graph<T>(schema: z.ZodType<T>, request: GraphRequest): Promise<T> {
+    const secrets = [...appSecrets, ...(request.token ? [request.token] : []), ...(request.secrets ?? [])];
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(request.params ?? {}))
+      if (value !== undefined) params.set(name, value);
+    const query = request.method === 'GET' && params.size > 0 ? `?${params}` : '';
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (request.token) headers.authorization = `Bearer ${request.token}`;
+    const timeout = AbortSignal.timeout(requestTimeoutMs);
+    const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+
+    let status: number;
+    let responseHeaders: Headers;
+    let text: string;
+    try {
+      const response = await doFetch(`${apiRoot}${request.path}${query}`, {
+        method: request.method,
+        headers,
+        ...(request.method === 'POST' ? { body: params } : {}),
+        signal,
+      });
+      status = response.status;
+      responseHeaders = response.headers;
+      text = await response.text();
+    } catch (error) {
+      // A cancelled activity must look cancelled, not like a platform hiccup.
+      if (request.signal?.aborted) throw error;
+      const reason = timeout.aborted
+        ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
+        : networkReason(error);
+      throw new PlatformError({ class: 'TRANSIENT', message: `Meta could not be reached (${reason})` });
+    }
+
+    let body: unknown = null;
+    try {
+      body = text === '' ? null : JSON.parse(text);
+    } catch {
+      body = null;
+    }
+    // Graph occasionally wraps an error in a 200; the error body decides, not the status.
+    const hasError = typeof body === 'object' && body !== null && 'error' in body;
+    if (status < 200 || status >= 300 || hasError) {
+      const failure = mapMetaError(status, body, responseHeaders);
+      throw new PlatformError({ ...failure, message: redact(failure.message, secrets) });
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      throw new PlatformError({
+        class: 'TRANSIENT',
+        message: `Meta answered ${request.method} ${request.path.replace(/^\/\d+/, '/{id}')} in an odd shape`,
+      });
+    }
+    return parsed.data;
+  }
+
+  function tokenAnswer(answer: z.infer<typeof TokenAnswer>) {
+    return {
+      userAccessToken: answer.access_token,
+      // Stored as Meta returned it; no expires_in means Meta did not give the token an end.
+      expiresAt: answer.expires_in ? new Date(now().getTime() + answer.expires_in * 1000) : null,
+    };
+  }
+
+  async function extendUserToken(userAccessToken: string) {
+    const answer = await graph(TokenAnswer, {
+      method: 'GET',
+      path: '/oauth/access_token',
+      params: {
+        grant_type: 'fb_exchange_token',
+        client_id: options.clientId,
+        client_secret: options.clientSecret,
+        fb_exchange_token: userAccessToken,
+      },
+      secrets: [userAccessToken],
+    });
+    return tokenAnswer(answer);
+  }
+
+  async function discover(userAccessToken: string) {
+    const debug = await graph(DebugToken, {
+      method: 'GET',
+      path: '/debug_token',
+      params: { input_token: userAccessToken, access_token: `${options.clientId}|${options.clientSecret}` },
+      secrets: [userAccessToken],
+    });
+    const expiresAt = debug.data.expires_at ? new Date(debug.data.expires_at * 1000).toISOString() : null;
+
+    const credentials: MetaCredentials = { userAccessToken, userTokenExpiresAt: expiresAt, pages: {} };
+    const accounts: DiscoveredAccount[] = [];
+    let params: Record<string, string> = {
+      fields: 'id,name,access_token,instagram_business_account{id,username}',
+      limit: '100',
+    };
+    for (let page = 0; page < maxDiscoveryPages; page += 1) {
+      const answer = await graph(AccountsPage, {
+        method: 'GET',
+        path: '/me/accounts',
+        params,
+        token: userAccessToken,
+      });
+      for (const found of answer.data) {
+        // Without a Page token (the user lacks a publishing task on it) the Page cannot be published to.
+        if (!found.access_token) continue;
+        const name = found.name ?? found.id;
+        const instagram = found.instagram_business_account;
+        credentials.pages[found.id] = {
+          name,
+          accessToken: found.access_token,
+          ...(instagram ? { instagramAccountId: instagram.id } : {}),
+        };
+        accounts.push({ kind: 'facebook_page', externalId: found.id, name });
+        if (instagram) {
+          accounts.push({
+            kind: 'instagram_account',
+            externalId: instagram.id,
+            name: instagram.username ?? instagram.id,
+          });
+        }
+      }
+      const next = answer.paging?.next;
+      if (!next) break;
+      // Follow `next` by its cursor only: its host is not trusted with the token, which it also embeds.
+      const nextParams = Object.fromEntries(new URL(next).searchParams);
+      delete nextParams.access_token;
+      params = nextParams;
+    }
+    return { credentials, accounts, grantedScopes: debug.data.scopes ?? [] };
+  }
+
+  function requirePage(context: PublicationContext<MetaCredentials>) {
+    const account = context.account;
+    if (account?.kind !== 'facebook_page') {
+      throw invalid(`${context.channel} needs a Facebook Page as its target account`);
+    }
+    const page = context.credentials.pages[account.externalId];
+    if (!page) {
+      throw new PlatformError({
+        class: 'PERMISSION_REVOKED',
+        message: 'This Facebook Page is no longer among the connected Pages; reconnect Meta to publish to it',
+      });
+    }
+    return { pageId: account.externalId, page };
+  }
+
+  function requireInstagram(context: PublicationContext<MetaCredentials>) {
+    const account = context.account;
+    if (account?.kind !== 'instagram_account') {
+      throw invalid(`${context.channel} needs an Instagram account as its target account`);
+    }
+    const page = Object.values(context.credentials.pages).find(
+      (candidate) => candidate.instagramAccountId === account.externalId,
+    );
+    if (!page) {
+      throw new PlatformError({
+        class: 'PERMISSION_REVOKED',
+        message: 'No connected Facebook Page links this Instagram account any more; reconnect Meta',
+      });
+    }
+    return { igUserId: account.externalId, token: page.accessToken };
+  }
+
+  function contentOf<C extends 'facebook_post' | 'instagram_post' | 'instagram_story'>(
+    channel: C,
+    content: TaskContent,
+  ): TaskContent<C> {
+    const parsed = contentSchemas[channel].safeParse(content);
+    if (!parsed.success)
+      throw invalid(`The ${channel} content is not valid: ${parsed.error.issues[0]?.message}`);
+    return parsed.data as TaskContent<C>;
+  }
+
+  async function publishFacebookPost(context: PublicationContext<MetaCredentials>): Promise<Published> {
+    const externalUrl = (id: string) => `https://www.facebook.com/${id}`;
+    // The post exists already: an earlier attempt got Meta's answer. Never post it twice.
+    if (context.progress.postId)
+      return { externalId: context.progress.postId, externalUrl: externalUrl(context.progress.postId) };
+    const { pageId, page } = requirePage(context);
+    const content = contentOf('facebook_post', context.content);
+    const signal = context.signal;
+
+    // Photos go up unpublished (invisible) and are attached to one feed post; ids are kept as they arrive so
+    // a retry reuses them. An upload whose answer was lost leaves only an invisible, unattached photo.
+    const mediaUrls = content.mediaUrls ?? [];
+    const photoIds = context.progress.photoIds ? context.progress.photoIds.split(',') : [];
+    for (const url of mediaUrls.slice(photoIds.length)) {
+      const photo = await graph(ContainerId, {
+        method: 'POST',
+        path: `/${pageId}/photos`,
+        params: { url, published: 'false' },
+        token: page.accessToken,
+        signal,
+      });
+      photoIds.push(photo.id);
+      await context.saveProgress({ photoIds: photoIds.join(',') });
+    }
+
+    const params: Record<string, string | undefined> = { message: content.text };
+    if (photoIds.length === 0) {
+      params.link = content.link;
+    } else {
+      // A feed post takes either a link preview or attached photos; with photos the link rides in the text.
+      if (content.link && !content.text.includes(content.link))
+        params.message = `${content.text}\n\n${content.link}`;
+      photoIds.forEach((id, index) => {
+        params[`attached_media[${index}]`] = JSON.stringify({ media_fbid: id });
+      });
+    }
+    const post = await graph(ContainerId, {
+      method: 'POST',
+      path: `/${pageId}/feed`,
+      params,
+      token: page.accessToken,
+      signal,
+    });
+    await context.saveProgress({ postId: post.id });
+    return { externalId: post.id, externalUrl: externalUrl(post.id) };
+  }
+
+  async function publishInstagram(context: PublicationContext<MetaCredentials>): Promise<Published> {
+    const { igUserId, token } = requireInstagram(context);
+    const signal = context.signal;
+    const call = <T>(schema: z.ZodType<T>, request: Omit<GraphRequest, 'token' | 'signal'>) =>
+      graph(schema, { ...request, token, signal });
+
+    const permalink = async (mediaId: string): Promise<string | null> => {
+      // Only a link for people to click: once the media is live, failing to read it must not fail it.
+      try {
+        const answer = await call(z.object({ permalink: z.string().optional() }), {
+          method: 'GET',
+          path: `/${mediaId}`,
+          params: { fields: 'permalink' },
+        });
+        return answer.permalink ?? null;
+      } catch {
+        return null;
+      }
+    };
+
+    const readStatus = (containerId: string) =>
+      call(ContainerStatus, {
+        method: 'GET',
+        path: `/${containerId}`,
+        params: { fields: 'status_code,status' },
+      });
+
+    // An ERROR or EXPIRED container can never be published: forget it (the empty string means "none", as
+    // progress values are strings) so the next attempt starts from a fresh container.
+    const abandon = async (containerId: string, code: 'ERROR' | 'EXPIRED', detail?: string) => {
+      await context.saveProgress({ containerId: '' });
+      if (code === 'ERROR') {
+        throw new PlatformError({
+          class: 'CONTENT_REJECTED',
+          message: `Instagram could not process the media${detail ? `: ${detail}` : ''}`,
+          platformCode: 'container:ERROR',
+        });
+      }
+      throw new PlatformError({
+        class: 'TRANSIENT',
+        message: `Instagram media container ${containerId} expired unpublished; the retry makes a new one`,
+        platformCode: 'container:EXPIRED',
+      });
+    };
+
+    // One deadline for the whole attempt, so not-ready answers cannot keep it alive beyond maxWaitMs either.
+    const deadline = Date.now() + poll.maxWaitMs;
+    const waitOneInterval = async () => {
+      context.heartbeat();
+      if (Date.now() + poll.intervalMs > deadline) {
+        // containerId stays saved: the next attempt resumes with the same container.
+        throw new PlatformError({
+          class: 'TRANSIENT',
+          message: `Instagram was still processing the media after ${Math.round(poll.maxWaitMs / 1000)} s`,
+          platformCode: 'container:IN_PROGRESS',
+        });
+      }
+      await sleep(poll.intervalMs, undefined, signal ? { signal } : undefined);
+    };
+
+    /** Polls (not retries: each read is a new question) until the container can be published or has been. */
+    const waitUntilReady = async (
+      containerId: string,
+      known: ContainerStatusCode | undefined,
+    ): Promise<'FINISHED' | 'PUBLISHED'> => {
+      let status = known ? { status_code: known, status: undefined } : await readStatus(containerId);
+      for (;;) {
+        const code = status.status_code;
+        if (code === 'FINISHED' || code === 'PUBLISHED') return code;
+        if (code === 'ERROR' || code === 'EXPIRED') return abandon(containerId, code, status.status);
+        await waitOneInterval();
+        status = await readStatus(containerId);
+      }
+    };
+
+    const publishedFromContainer = (containerId: string): Published => ({
+      // The Graph API links no media id to a container, so when the attempt that published it died before
+      // saving the media id, the container id is the only handle we have (and it builds no permalink).
+      externalId: containerId,
+      externalUrl: null,
+    });
+
+    const mediaId = context.progress.mediaId;
+    if (mediaId) return { externalId: mediaId, externalUrl: await permalink(mediaId) };
+
+    // THE DUPLICATE GUARD: a container from an earlier attempt is asked about before anything is created.
+    let containerId = context.progress.containerId || undefined;
+    let state: ContainerStatusCode | undefined;
+    if (containerId) {
+      const status = await readStatus(containerId);
+      if (status.status_code === 'PUBLISHED') return publishedFromContainer(containerId);
+      if (status.status_code === 'EXPIRED') {
+        // Never published (PUBLISHED would stay PUBLISHED), so starting over cannot double-post.
+        await context.saveProgress({ containerId: '' });
+        containerId = undefined;
+      } else if (status.status_code === 'ERROR') {
+        return abandon(containerId, 'ERROR', status.status);
+      } else {
+        state = status.status_code;
+      }
+    }
+
+    if (!containerId) {
+      containerId = await createContainer(context, call, igUserId);
+      await context.saveProgress({ containerId });
+    }
+
+    for (;;) {
+      state = await waitUntilReady(containerId, state);
+      if (state === 'PUBLISHED') return publishedFromContainer(containerId);
+      try {
+        const published = await call(ContainerId, {
+          method: 'POST',
+          path: `/${igUserId}/media_publish`,
+          params: { creation_id: containerId },
+        });
+        await context.saveProgress({ mediaId: published.id });
+        return { externalId: published.id, externalUrl: await permalink(published.id) };
+      } catch (error) {
+        const notReady =
+          error instanceof PlatformError && error.failure.platformCode?.split('/')[0] === mediaNotReadyCode;
+        if (!notReady) throw error;
+        // Meta says the container is not ready although its status said FINISHED: wait, then ask again.
+        await waitOneInterval();
+        state = undefined;
+      }
+    }
+  }
+
+  async function createContainer(
+    context: PublicationContext<MetaCredentials>,
+    call: <T>(schema: z.ZodType<T>, request: Omit<GraphRequest, 'token' | 'signal'>) => Promise<T>,
+    igUserId: string,
+  ): Promise<string> {
+    const create = (params: Record<string, string | undefined>) =>
+      call(ContainerId, { method: 'POST', path: `/${igUserId}/media`, params }).then((answer) => answer.id);
+
+    if (context.channel === 'instagram_story') {
+      const content = contentOf('instagram_story', context.content);
+      return create({ media_type: 'STORIES', ...mediaParams(content.mediaUrl) });
+    }
+    const content = contentOf('instagram_post', context.content);
+    const [only, ...rest] = content.mediaUrls;
+    if (only === undefined) throw invalid('An Instagram post needs at least one media URL');
+    if (rest.length === 0) {
+      const media = mediaParams(only);
+      // Instagram publishes single videos as reels (the VIDEO type is for carousel items only).
+      return create({
+        ...media,
+        ...('video_url' in media ? { media_type: 'REELS' } : {}),
+        caption: content.caption,
+      });
+    }
+    // Children are not kept in progress: a crash before the carousel container exists only leaves unpublished
+    // children, which expire on their own.
+    const children: string[] = [];
+    for (const url of content.mediaUrls) {
+      const media = mediaParams(url);
+      children.push(
+        await create({
+          ...media,
+          ...('video_url' in media ? { media_type: 'VIDEO' } : {}),
+          is_carousel_item: 'true',
+        }),
+      );
+    }
+    return create({ media_type: 'CAROUSEL', children: children.join(','), caption: content.caption });
+  }
+
+  return {
+    platform: 'meta',
+    scopes: metaScopes,
+
+    authorizeUrl({ state, redirectUri }) {
+      const url = new URL(`${options.authBaseUrl.replace(/\/+$/, '')}/${metaGraphVersion}/dialog/oauth`);
+      url.searchParams.set('client_id', options.clientId);
+      url.searchParams.set('redirect_uri', redirectUri);
+      url.searchParams.set('state', state);
+      url.searchParams.set('scope', metaScopes.join(','));
+      url.searchParams.set('response_type', 'code');
+      return url.toString();
+    },
+
+    async exchangeCode({ code, redirectUri }) {
+      const shortLived = await graph(TokenAnswer, {
+        method: 'GET',
+        path: '/oauth/access_token',
+        params: {
+          client_id: options.clientId,
+          redirect_uri: redirectUri,
+          client_secret: options.clientSecret,
+          code,
+        },
+        secrets: [code],
+      });
+      return extendUserToken(shortLived.access_token);
+    },
+
+    extendUserToken,
+    discover,
+
+    async publish(context) {
+      switch (context.channel) {
+        case 'facebook_post':
+          return publishFacebookPost(context);
+        case 'instagram_post':
+        case 'instagram_story':
+          return publishInstagram(context);
+        default:
+          throw invalid(`The Meta adapter does not publish ${context.channel} yet`);
+      }
+    },
+  };
+}
+
+function networkReason(error: unknown): string {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  if (cause && typeof cause.code === 'string') return cause.code;
+  return error instanceof Error ? error.name : 'network error';
+}

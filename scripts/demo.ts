@@ -1,0 +1,162 @@
+// `npm run demo`: the stack of `npm start` plus the Meta and Klaviyo simulators (platform hosts pointed at
+// them), then a full scenario over the REST API: a workspace, both connections, an epic with an Instagram
+// post and a Klaviyo email scheduled a few seconds out, each state change printed until it is published.
+import { loadConfigOrExit } from '../config.ts';
+import { runStack, say } from '../dev/stack.ts';
+import { startKlaviyoSimulator } from '../sandbox/klaviyo.ts';
+import { startMetaSimulator } from '../sandbox/meta.ts';
+
+const demoKey = 'pk_demo_glowtify_sandbox_0001';
+const meta = await startMetaSimulator({
+  clientId: 'glowtify-demo',
+  clientSecret: 'glowtify-demo-secret',
+  pages: [
+    { id: '1001', name: 'Demo Coffee Co.', instagram: { id: '17841400000000001', username: 'democoffee' } },
+  ],
+});
+const klaviyo = await startKlaviyoSimulator({
+  apiKeys: {
+    [demoKey]: {
+      scopes: [
+        'accounts:read',
+        'campaigns:read',
+        'campaigns:write',
+        'lists:read',
+        'segments:read',
+        'templates:read',
+        'templates:write',
+      ],
+    },
+  },
+  lists: [{ id: 'DemoList1', name: 'Newsletter' }],
+  segments: [{ id: 'DemoSeg1', name: 'Regulars' }],
+  editLockSeconds: 0,
+});
+
+const config = loadConfigOrExit({
+  DATA_DIR: '.data/demo',
+  ...process.env,
+  META_API_BASE_URL: meta.url,
+  META_AUTH_BASE_URL: meta.url,
+  META_CLIENT_ID: 'glowtify-demo',
+  META_CLIENT_SECRET: 'glowtify-demo-secret',
+  KLAVIYO_API_BASE_URL: klaviyo.url,
+  HANDOFF_CONFIRMATION_POLL_MS: process.env.HANDOFF_CONFIRMATION_POLL_MS ?? '1000',
+});
+const stack = await runStack(config);
+stack.onStop(() => meta.close());
+stack.onStop(() => klaviyo.close());
+say(`Simulators: Meta ${meta.url}, Klaviyo ${klaviyo.url}`);
+
+async function call<T>(method: string, path: string, token: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${stack.apiUrl}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path} → ${response.status}: ${text}`);
+  return (text ? JSON.parse(text) : null) as T;
+}
+
+interface Connector {
+  id: string;
+  accounts: { id: string; kind: string; name: string }[];
+}
+
+try {
+  const workspace = await call<{ id: string; apiKey: string }>('POST', '/v1/workspaces', config.ADMIN_TOKEN, {
+    name: 'Demo Coffee Co.',
+  });
+  const key = workspace.apiKey;
+  say(`Workspace ${workspace.id} created.`);
+
+  const klaviyoConnector = await call<Connector>('POST', '/v1/connectors/klaviyo/connect', key, {
+    apiKey: demoKey,
+  });
+  say(`Klaviyo connected: ${klaviyoConnector.accounts.map((account) => account.name).join(', ')}.`);
+
+  const { authorizeUrl } = await call<{ authorizeUrl: string }>(
+    'POST',
+    '/v1/connectors/meta/connect',
+    key,
+    {},
+  );
+  const consent = await fetch(authorizeUrl, { redirect: 'manual' });
+  const callback = await fetch(consent.headers.get('location')!, { redirect: 'manual' });
+  const metaConnector = (await callback.json()) as Connector;
+  await call('PUT', `/v1/connectors/${metaConnector.id}/accounts`, key, {
+    enabled: metaConnector.accounts.map((account) => account.id),
+  });
+  say(
+    `Meta connected: ${metaConnector.accounts.map((account) => `${account.kind} ${account.name}`).join(', ')}.`,
+  );
+
+  const epic = await call<{ id: string }>('POST', '/v1/epics', key, {
+    title: 'Winter blend launch',
+    brief: 'Announce the winter blend on Instagram and by email.',
+  });
+  const instagram = metaConnector.accounts.find((account) => account.kind === 'instagram_account')!;
+  const tasks = [
+    {
+      channel: 'instagram_post',
+      connectorId: metaConnector.id,
+      accountId: instagram.id,
+      content: {
+        caption: 'Our winter blend is here ☕',
+        mediaUrls: ['https://cdn.example.com/winter-blend.jpg'],
+      },
+    },
+    {
+      channel: 'klaviyo_email',
+      connectorId: klaviyoConnector.id,
+      content: {
+        subject: 'The winter blend is here',
+        fromName: 'Demo Coffee Co.',
+        fromEmail: 'hello@democoffee.example',
+        html: '<h1>Winter blend</h1><p><a href="https://democoffee.example/winter">Order now</a></p>',
+        audiences: { included: ['DemoList1'] },
+        smartSending: false,
+      },
+    },
+  ];
+  for (const task of tasks) {
+    const created = await call<{ id: string }>('POST', `/v1/epics/${epic.id}/tasks`, key, task);
+    await call('POST', `/v1/epics/${epic.id}/tasks/${created.id}/approve`, key);
+  }
+  await call('POST', `/v1/epics/${epic.id}/review`, key);
+  const scheduledAt = new Date(Date.now() + 10_000).toISOString();
+  await call('POST', `/v1/epics/${epic.id}/schedule`, key, { scheduledAt });
+  say(`Epic ${epic.id} scheduled for ${scheduledAt}.`);
+  if (stack.temporalUiUrl) {
+    say(
+      `Watch it in the Temporal UI: ${stack.temporalUiUrl}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/epic-${epic.id}`,
+    );
+  }
+
+  let last = '';
+  for (;;) {
+    const current = await call<{
+      status: string;
+      tasks: { channel: string; publication: { status: string; externalId: string | null } | null }[];
+    }>('GET', `/v1/epics/${epic.id}`, key);
+    const line = `epic ${current.status} · ${current.tasks
+      .map(
+        (task) =>
+          `${task.channel} ${task.publication?.status ?? 'pending'}${task.publication?.externalId ? ` (${task.publication.externalId})` : ''}`,
+      )
+      .join(' · ')}`;
+    if (line !== last) say(`${new Date().toISOString()}  ${line}`);
+    last = line;
+    if (current.status === 'published' || current.status === 'error') break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  say('Done. The stack stays up for you to explore; press Ctrl-C to stop everything.');
+} catch (error) {
+  stack.logger.error({ err: error }, 'the demo scenario failed');
+  await stack.stopAll('demo failure');
+  process.exit(1);
+}

@@ -1,0 +1,739 @@
+// The Meta adapter against the Meta simulator over real HTTP: OAuth and discovery, one post per publication,
+// the Instagram duplicate guard, and every Graph error landing in its publication error class.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import {
+  createMetaAdapter,
+  type MetaAdapter,
+  type MetaCredentials,
+  mapMetaError,
+  metaGraphVersion,
+  metaScopes,
+} from '../connectors/meta.ts';
+import type { PublicationContext, PublicationProgress } from '../connectors/types.ts';
+import type { Channel } from '../domain/channels.ts';
+import type { TaskContent } from '../domain/content.ts';
+import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
+import { type MetaFailureKind, type MetaSimulator, startMetaSimulator } from '../sandbox/meta.ts';
+
+const clientId = 'glowtify-test-app';
+const clientSecret = 'glowtify-test-secret-7f3a9c';
+const redirectUri = 'http://127.0.0.1:3000/v1/oauth/meta/callback';
+const cafe = { id: '1001', name: 'Glow Café', instagram: { id: '17841400000000001', username: 'glowcafe' } };
+const outlet = { id: '1002', name: 'Glow Outlet' };
+const studio = {
+  id: '1003',
+  name: 'Glow Studio',
+  instagram: { id: '17841400000000003', username: 'glowstudio' },
+};
+const pageAccount = { kind: 'facebook_page', externalId: cafe.id };
+const instagramAccount = { kind: 'instagram_account', externalId: cafe.instagram.id };
+const fastPoll = { intervalMs: 20, maxWaitMs: 2000 };
+
+interface Harness {
+  sim: MetaSimulator;
+  adapter: MetaAdapter;
+  /** The simulator's clock, moved by tests that need a container to expire. */
+  clock: { now: number };
+}
+
+async function startHarness(
+  options: Parameters<typeof startMetaSimulator>[0] = {},
+  containerPoll = fastPoll,
+): Promise<Harness> {
+  const clock = { now: Date.now() };
+  const sim = await startMetaSimulator({
+    clientId,
+    clientSecret,
+    pages: [cafe, outlet, studio],
+    accountsPageLimit: 2,
+    now: () => new Date(clock.now),
+    ...options,
+  });
+  const adapter = createMetaAdapter({
+    apiBaseUrl: sim.url,
+    authBaseUrl: sim.url,
+    clientId,
+    clientSecret,
+    containerPoll,
+  });
+  return { sim, adapter, clock };
+}
+
+/** The OAuth round trip a user makes: consent page → redirect with a code → exchange → discovery. */
+async function connect({ sim, adapter }: Harness) {
+  const consent = await fetch(adapter.authorizeUrl({ state: 'state-42', redirectUri }), {
+    redirect: 'manual',
+  });
+  assert.equal(consent.status, 302);
+  const location = new URL(consent.headers.get('location') ?? '');
+  const code = location.searchParams.get('code');
+  assert.ok(code, `no code in ${location}`);
+  const token = await adapter.exchangeCode({ code, redirectUri });
+  const discovered = await adapter.discover(token.userAccessToken);
+  return { code, token, ...discovered, requestsAfterConnect: sim.received.length };
+}
+
+interface Publication {
+  context: PublicationContext<MetaCredentials>;
+  /** Progress as the caller persists it (merged, like the jsonb `||` update). */
+  stored: PublicationProgress;
+  /** Each save, with how many requests the simulator had received at that moment. */
+  saves: { update: PublicationProgress; requestsBefore: number }[];
+  heartbeats: () => number;
+}
+
+function publication(
+  sim: MetaSimulator,
+  input: {
+    channel: Channel;
+    content: TaskContent;
+    account: { kind: string; externalId: string };
+    credentials: MetaCredentials;
+    progress?: PublicationProgress;
+  },
+): Publication {
+  const stored: PublicationProgress = { ...(input.progress ?? {}) };
+  const saves: Publication['saves'] = [];
+  let heartbeats = 0;
+  return {
+    stored,
+    saves,
+    heartbeats: () => heartbeats,
+    context: {
+      taskId: 'task-1',
+      channel: input.channel,
+      content: input.content,
+      account: input.account,
+      credentials: input.credentials,
+      progress: { ...stored },
+      async saveProgress(update) {
+        saves.push({ update: { ...update }, requestsBefore: sim.received.length });
+        Object.assign(stored, update);
+      },
+      heartbeat() {
+        heartbeats += 1;
+      },
+    },
+  };
+}
+
+/** Every secret the adapter holds; none may reach an error message. */
+function secretsOf(credentials: MetaCredentials): string[] {
+  return [
+    clientSecret,
+    credentials.userAccessToken,
+    ...Object.values(credentials.pages).map((page) => page.accessToken),
+  ];
+}
+
+async function expectFailure(
+  promise: Promise<unknown>,
+  expected: PublicationErrorClass,
+  secrets: string[],
+): Promise<PlatformError> {
+  const error = await promise.then(
+    () => assert.fail(`expected ${expected}, the call succeeded`),
+    (caught: unknown) => caught,
+  );
+  assert.ok(error instanceof PlatformError, `expected a PlatformError, got ${String(error)}`);
+  assert.equal(error.failure.class, expected, error.message);
+  for (const secret of secrets) {
+    assert.ok(!error.message.includes(secret), 'an error message holds a secret');
+    assert.ok(!JSON.stringify(error.failure).includes(secret), 'an error holds a secret');
+  }
+  return error;
+}
+
+const requestsTo = (sim: MetaSimulator, pattern: RegExp, method = 'POST') =>
+  sim.receivedMatching(pattern, method);
+
+/** The container id must be persisted before media_publish leaves, or a crash in between posts twice. */
+function assertContainerSavedBeforePublish(sim: MetaSimulator, run: Publication) {
+  const containerSave = run.saves.find((save) => save.update.containerId);
+  assert.ok(containerSave, 'the container id was never saved');
+  const publishIndex = sim.received.findIndex((request) => request.path.endsWith('/media_publish'));
+  assert.ok(publishIndex !== -1, 'media_publish was never sent');
+  assert.ok(
+    publishIndex >= containerSave.requestsBefore,
+    'media_publish was sent before the container was saved',
+  );
+}
+
+describe('Meta OAuth and discovery', () => {
+  let harness: Harness;
+  beforeEach(async () => {
+    harness = await startHarness({ longLivedTokenSeconds: 1_234_567 });
+  });
+  afterEach(() => harness.sim.close());
+
+  it('authorize → consent → code → long-lived token as Meta dates it → Pages and IG accounts', async () => {
+    const { sim, adapter } = harness;
+    const url = new URL(adapter.authorizeUrl({ state: 'state-42', redirectUri }));
+    assert.equal(url.pathname, `/${metaGraphVersion}/dialog/oauth`);
+    assert.equal(url.searchParams.get('client_id'), clientId);
+    assert.equal(url.searchParams.get('redirect_uri'), redirectUri);
+    assert.equal(url.searchParams.get('state'), 'state-42');
+    assert.equal(url.searchParams.get('response_type'), 'code');
+    assert.deepEqual(url.searchParams.get('scope')?.split(','), [...metaScopes]);
+
+    const before = harness.clock.now;
+    const connected = await connect(harness);
+    const expiresAt = connected.token.expiresAt?.getTime() ?? 0;
+    // Stored as the simulator's expires_in says (1,234,567 s), measured from the exchange.
+    assert.ok(expiresAt >= before + 1_234_567_000 && expiresAt <= Date.now() + 1_234_567_000, `${expiresAt}`);
+
+    const exchanges = sim.receivedMatching('/oauth/access_token', 'GET');
+    assert.equal(exchanges.length, 2);
+    assert.equal(exchanges[0]?.query.code, connected.code);
+    assert.equal(exchanges[1]?.query.grant_type, 'fb_exchange_token');
+
+    assert.deepEqual(connected.accounts, [
+      { kind: 'facebook_page', externalId: '1001', name: 'Glow Café' },
+      { kind: 'instagram_account', externalId: '17841400000000001', name: 'glowcafe' },
+      { kind: 'facebook_page', externalId: '1002', name: 'Glow Outlet' },
+      { kind: 'facebook_page', externalId: '1003', name: 'Glow Studio' },
+      { kind: 'instagram_account', externalId: '17841400000000003', name: 'glowstudio' },
+    ]);
+    // Three Pages, two per answer: discovery followed paging.next.
+    const listings = sim.receivedMatching('/me/accounts', 'GET');
+    assert.equal(listings.length, 2);
+    for (const listing of listings) assert.equal(listing.query.access_token, undefined, 'a token in a URL');
+
+    const { credentials } = connected;
+    assert.equal(credentials.userAccessToken, connected.token.userAccessToken);
+    assert.equal(credentials.userTokenExpiresAt, new Date(Math.floor(expiresAt / 1000) * 1000).toISOString());
+    assert.deepEqual(Object.keys(credentials.pages), ['1001', '1002', '1003']);
+    assert.equal(credentials.pages['1001']?.instagramAccountId, '17841400000000001');
+    assert.equal(credentials.pages['1002']?.instagramAccountId, undefined);
+    assert.ok(credentials.pages['1001']?.accessToken, 'no Page token for 1001');
+    assert.notEqual(credentials.pages['1001']?.accessToken, credentials.userAccessToken);
+    assert.deepEqual(connected.grantedScopes, [...metaScopes]);
+  });
+
+  it('a replayed code is refused, and the error does not echo it', async () => {
+    const connected = await connect(harness);
+    const error = await expectFailure(
+      harness.adapter.exchangeCode({ code: connected.code, redirectUri }),
+      'INVALID_REQUEST',
+      [connected.code, clientSecret],
+    );
+    assert.equal(error.failure.platformCode, '100/36009');
+  });
+
+  it('a code is refused for another redirect_uri', async () => {
+    const consent = await fetch(harness.adapter.authorizeUrl({ state: 's', redirectUri }), {
+      redirect: 'manual',
+    });
+    const code = new URL(consent.headers.get('location') ?? '').searchParams.get('code') ?? '';
+    const error = await expectFailure(
+      harness.adapter.exchangeCode({ code, redirectUri: 'http://127.0.0.1:9/elsewhere' }),
+      'INVALID_REQUEST',
+      [code],
+    );
+    assert.equal(error.failure.platformCode, '100/36008');
+  });
+
+  it('a denied consent comes back as access_denied with the state and no code', async () => {
+    harness.sim.consent = 'deny';
+    const consent = await fetch(harness.adapter.authorizeUrl({ state: 'state-7', redirectUri }), {
+      redirect: 'manual',
+    });
+    const location = new URL(consent.headers.get('location') ?? '');
+    assert.equal(`${location.origin}${location.pathname}`, redirectUri);
+    assert.equal(location.searchParams.get('error'), 'access_denied');
+    assert.equal(location.searchParams.get('error_reason'), 'user_denied');
+    assert.equal(location.searchParams.get('state'), 'state-7');
+    assert.equal(location.searchParams.get('code'), null);
+  });
+});
+
+describe('Meta publishing', () => {
+  let harness: Harness;
+  let credentials: MetaCredentials;
+  beforeEach(async () => {
+    harness = await startHarness();
+    credentials = (await connect(harness)).credentials;
+  });
+  afterEach(() => harness.sim.close());
+
+  it('facebook_post publishes exactly one Page post; a retry with its progress posts nothing', async () => {
+    const { sim, adapter } = harness;
+    const content = { text: 'New collection', link: 'https://acme.example/new' };
+    const first = publication(sim, { channel: 'facebook_post', content, account: pageAccount, credentials });
+    const published = await adapter.publish!(first.context);
+
+    const posts = sim.posts();
+    assert.equal(posts.length, 1);
+    assert.equal(posts[0]?.kind, 'page_post');
+    assert.equal(posts[0]?.accountId, '1001');
+    assert.equal(posts[0]?.text, 'New collection');
+    assert.equal(posts[0]?.link, 'https://acme.example/new');
+    assert.equal(published.externalId, posts[0]?.id);
+    assert.match(published.externalId, /^1001_\d+$/);
+    assert.equal(published.externalUrl, `https://www.facebook.com/${published.externalId}`);
+    assert.deepEqual(first.stored, { postId: published.externalId });
+
+    const before = sim.received.length;
+    const retry = publication(sim, {
+      channel: 'facebook_post',
+      content,
+      account: pageAccount,
+      credentials,
+      progress: first.stored,
+    });
+    assert.deepEqual(await adapter.publish!(retry.context), published);
+    assert.equal(sim.received.length, before, 'the retry sent a request');
+    assert.equal(sim.posts().length, 1);
+  });
+
+  it('facebook_post with media uploads unpublished photos and attaches them to one post', async () => {
+    const { sim, adapter } = harness;
+    const content = {
+      text: 'New collection',
+      link: 'https://acme.example/new',
+      mediaUrls: ['https://cdn.acme.example/1.jpg', 'https://cdn.acme.example/2.jpg'],
+    };
+    const run = publication(sim, { channel: 'facebook_post', content, account: pageAccount, credentials });
+    const published = await adapter.publish!(run.context);
+
+    const uploads = requestsTo(sim, /\/1001\/photos$/);
+    assert.deepEqual(
+      uploads.map((request) => (request.body as Record<string, string>).published),
+      ['false', 'false'],
+    );
+    const posts = sim.posts();
+    assert.equal(posts.length, 1);
+    assert.deepEqual(posts[0]?.mediaUrls, content.mediaUrls);
+    assert.equal(posts[0]?.text, 'New collection\n\nhttps://acme.example/new');
+    assert.equal(published.externalId, posts[0]?.id);
+    assert.equal(run.stored.photoIds?.split(',').length, 2);
+  });
+
+  it('instagram_post (one image) saves the container before media_publish, publishes one media', async () => {
+    const { sim, adapter } = harness;
+    const content = { caption: 'Spring!', mediaUrls: ['https://cdn.acme.example/1.jpg'] };
+    const run = publication(sim, {
+      channel: 'instagram_post',
+      content,
+      account: instagramAccount,
+      credentials,
+    });
+    const published = await adapter.publish!(run.context);
+
+    const posts = sim.posts();
+    assert.equal(posts.length, 1);
+    assert.deepEqual(
+      {
+        kind: posts[0]?.kind,
+        accountId: posts[0]?.accountId,
+        text: posts[0]?.text,
+        mediaUrls: posts[0]?.mediaUrls,
+      },
+      {
+        kind: 'instagram_media',
+        accountId: cafe.instagram.id,
+        text: 'Spring!',
+        mediaUrls: content.mediaUrls,
+      },
+    );
+    assert.equal(published.externalId, posts[0]?.id);
+    assert.match(published.externalUrl ?? '', /^https:\/\/www\.instagram\.com\/p\//);
+
+    assertContainerSavedBeforePublish(sim, run);
+    assert.equal(run.saves.at(-1)?.update.mediaId, published.externalId);
+    // The simulator's first status read says IN_PROGRESS: the adapter waited, heartbeating.
+    assert.ok(run.heartbeats() >= 1, 'no heartbeat while waiting for the container');
+    assert.equal(requestsTo(sim, /\/media_publish$/).length, 1);
+  });
+
+  it('instagram_post with several images publishes one carousel', async () => {
+    const { sim, adapter } = harness;
+    const mediaUrls = [
+      'https://cdn.acme.example/1.jpg',
+      'https://cdn.acme.example/2.jpg',
+      'https://cdn.acme.example/3.jpg',
+    ];
+    const run = publication(sim, {
+      channel: 'instagram_post',
+      content: { caption: 'Three looks', mediaUrls },
+      account: instagramAccount,
+      credentials,
+    });
+    const published = await adapter.publish!(run.context);
+
+    const creations = requestsTo(sim, /\/media$/).map((request) => request.body as Record<string, string>);
+    assert.equal(creations.length, 4);
+    assert.deepEqual(
+      creations.slice(0, 3).map((body) => [body.image_url, body.is_carousel_item]),
+      mediaUrls.map((url) => [url, 'true']),
+    );
+    assert.equal(creations[3]?.media_type, 'CAROUSEL');
+    assert.equal(creations[3]?.children?.split(',').length, 3);
+
+    const posts = sim.posts();
+    assert.equal(posts.length, 1);
+    assert.deepEqual(posts[0]?.mediaUrls, mediaUrls);
+    assert.equal(posts[0]?.text, 'Three looks');
+    assert.equal(published.externalId, posts[0]?.id);
+    assertContainerSavedBeforePublish(sim, run);
+  });
+
+  it('instagram_story publishes one story', async () => {
+    const { sim, adapter } = harness;
+    const run = publication(sim, {
+      channel: 'instagram_story',
+      content: { mediaUrl: 'https://cdn.acme.example/story.jpg' },
+      account: instagramAccount,
+      credentials,
+    });
+    const published = await adapter.publish!(run.context);
+
+    assert.equal(
+      (requestsTo(sim, /\/media$/)[0]?.body as Record<string, string> | undefined)?.media_type,
+      'STORIES',
+    );
+    const posts = sim.posts();
+    assert.equal(posts.length, 1);
+    assert.equal(posts[0]?.kind, 'instagram_story');
+    assert.deepEqual(posts[0]?.mediaUrls, ['https://cdn.acme.example/story.jpg']);
+    assert.equal(published.externalId, posts[0]?.id);
+    assert.equal(
+      published.externalUrl,
+      `https://www.instagram.com/stories/glowcafe/${published.externalId}/`,
+    );
+    assertContainerSavedBeforePublish(sim, run);
+  });
+});
+
+describe('the Instagram duplicate guard', () => {
+  let harness: Harness;
+  let credentials: MetaCredentials;
+  const content = { caption: 'Spring!', mediaUrls: ['https://cdn.acme.example/1.jpg'] };
+  const attempt = (progress: PublicationProgress = {}) =>
+    publication(harness.sim, {
+      channel: 'instagram_post',
+      content,
+      account: instagramAccount,
+      credentials,
+      progress,
+    });
+
+  beforeEach(async () => {
+    harness = await startHarness();
+    credentials = (await connect(harness)).credentials;
+  });
+  afterEach(() => harness.sim.close());
+
+  it('with the container and media ids of an attempt that published, a retry publishes nothing', async () => {
+    const { sim, adapter } = harness;
+    const first = attempt();
+    const published = await adapter.publish!(first.context);
+    assert.ok(first.stored.containerId && first.stored.mediaId, 'the first attempt left no ids');
+
+    const retry = attempt(first.stored);
+    const again = await adapter.publish!(retry.context);
+    assert.equal(again.externalId, published.externalId);
+    assert.equal(requestsTo(sim, /\/media_publish$/).length, 1);
+    assert.equal(requestsTo(sim, /\/media$/).length, 1);
+    assert.equal(sim.posts().length, 1);
+  });
+
+  it('with only the container id (died before saving the media id), a retry publishes nothing', async () => {
+    const { sim, adapter } = harness;
+    const first = attempt();
+    await adapter.publish!(first.context);
+    const containerId = first.stored.containerId ?? '';
+
+    const retry = attempt({ containerId });
+    const again = await adapter.publish!(retry.context);
+    // Meta links no media id to a container, so the container id is what the guard can return.
+    assert.equal(again.externalId, containerId);
+    assert.equal(again.externalUrl, null);
+    assert.equal(requestsTo(sim, /\/media_publish$/).length, 1);
+    assert.equal(requestsTo(sim, /\/media$/).length, 1);
+    assert.equal(sim.containerStatus(containerId), 'PUBLISHED');
+    assert.equal(sim.posts().length, 1);
+  });
+
+  it('a container left FINISHED by a failed attempt is published by the retry, not made again', async () => {
+    const { sim, adapter } = harness;
+    sim.failWith('transient', { path: /\/media_publish$/ });
+    const first = attempt();
+    await expectFailure(adapter.publish!(first.context), 'TRANSIENT', secretsOf(credentials));
+    assert.ok(first.stored.containerId, 'the failed attempt left no container id');
+    assert.equal(sim.posts().length, 0);
+
+    const retry = attempt(first.stored);
+    const published = await adapter.publish!(retry.context);
+    assert.equal(requestsTo(sim, /\/media$/).length, 1, 'a second container was made');
+    assert.equal(requestsTo(sim, /\/media_publish$/).length, 2);
+    assert.equal(sim.posts().length, 1);
+    assert.equal(published.externalId, sim.posts()[0]?.id);
+  });
+
+  it('an expired container is forgotten and a fresh one is published', async () => {
+    const { sim, adapter, clock } = harness;
+    sim.failWith('transient', { path: /\/media_publish$/ });
+    const first = attempt();
+    await expectFailure(adapter.publish!(first.context), 'TRANSIENT', secretsOf(credentials));
+    const stale = first.stored.containerId ?? '';
+    clock.now += 25 * 60 * 60 * 1000;
+    assert.equal(sim.containerStatus(stale), 'EXPIRED');
+
+    const retry = attempt(first.stored);
+    await adapter.publish!(retry.context);
+    assert.deepEqual(retry.saves[0]?.update, { containerId: '' });
+    assert.notEqual(retry.stored.containerId, stale);
+    assert.equal(requestsTo(sim, /\/media$/).length, 2);
+    assert.deepEqual(
+      requestsTo(sim, /\/media_publish$/).map(
+        (request) => (request.body as Record<string, string>).creation_id,
+      ),
+      [stale, retry.stored.containerId],
+    );
+    assert.equal(sim.posts().length, 1);
+  });
+
+  it('media_publish answering 9007 "not ready" means wait and publish once, not fail', async () => {
+    const { sim, adapter } = harness;
+    sim.failWith('media_not_ready', { path: /\/media_publish$/ });
+    const run = attempt();
+    const published = await adapter.publish!(run.context);
+    assert.equal(requestsTo(sim, /\/media_publish$/).length, 2);
+    assert.equal(sim.posts().length, 1);
+    assert.equal(published.externalId, sim.posts()[0]?.id);
+  });
+
+  it('a container in ERROR is CONTENT_REJECTED, never published, and forgotten', async () => {
+    const { sim, adapter } = harness;
+    sim.rejectMediaMatching = /broken/;
+    const run = publication(sim, {
+      channel: 'instagram_post',
+      content: { caption: 'x', mediaUrls: ['https://cdn.acme.example/broken.jpg'] },
+      account: instagramAccount,
+      credentials,
+    });
+    const error = await expectFailure(
+      adapter.publish!(run.context),
+      'CONTENT_REJECTED',
+      secretsOf(credentials),
+    );
+    assert.match(error.message, /Media download has failed/);
+    assert.equal(run.stored.containerId, '');
+    assert.equal(requestsTo(sim, /\/media_publish$/).length, 0);
+    assert.equal(sim.posts().length, 0);
+  });
+
+  it('a container still processing at maxWaitMs is TRANSIENT and kept for the next attempt', async () => {
+    await harness.sim.close();
+    harness = await startHarness({ containerReadyAfterPolls: 1_000_000 }, { intervalMs: 10, maxWaitMs: 60 });
+    credentials = (await connect(harness)).credentials;
+    const run = attempt();
+    const error = await expectFailure(
+      harness.adapter.publish!(run.context),
+      'TRANSIENT',
+      secretsOf(credentials),
+    );
+    assert.equal(error.failure.platformCode, 'container:IN_PROGRESS');
+    assert.ok(run.stored.containerId, 'the container id was not kept');
+    assert.ok(run.heartbeats() >= 1, 'no heartbeat while waiting for the container');
+    assert.equal(requestsTo(harness.sim, /\/media_publish$/).length, 0);
+  });
+});
+
+describe('Meta errors', () => {
+  let harness: Harness;
+  let credentials: MetaCredentials;
+  const post = () =>
+    publication(harness.sim, {
+      channel: 'facebook_post',
+      content: { text: 'Hello' },
+      account: pageAccount,
+      credentials,
+    });
+
+  beforeEach(async () => {
+    harness = await startHarness();
+    credentials = (await connect(harness)).credentials;
+  });
+  afterEach(() => harness.sim.close());
+
+  const cases: { kind: MetaFailureKind; expected: PublicationErrorClass; platformCode: string }[] = [
+    { kind: 'transient', expected: 'TRANSIENT', platformCode: '2' },
+    { kind: 'rate_limited', expected: 'RATE_LIMITED', platformCode: '80001' },
+    { kind: 'token_expired', expected: 'TOKEN_EXPIRED', platformCode: '190/463' },
+    { kind: 'permission_revoked', expected: 'PERMISSION_REVOKED', platformCode: '200' },
+    { kind: 'content_rejected', expected: 'CONTENT_REJECTED', platformCode: '368/1390008' },
+  ];
+  for (const { kind, expected, platformCode } of cases) {
+    it(`${kind} on a Page post → ${expected}, after exactly one request`, async () => {
+      const { sim, adapter } = harness;
+      sim.failWith(kind, { path: /\/1001\/feed$/ });
+      const run = post();
+      const error = await expectFailure(adapter.publish!(run.context), expected, secretsOf(credentials));
+      assert.equal(error.failure.platformCode, platformCode);
+      assert.equal(requestsTo(sim, /\/feed$/).length, 1);
+      assert.equal(sim.posts().length, 0);
+      if (kind === 'rate_limited') assert.equal(error.failure.retryAfterMs, 5 * 60_000);
+      if (kind === 'content_rejected') assert.match(error.message, /Community Standards/);
+    });
+  }
+
+  it('rate_limited on Instagram → RATE_LIMITED (80002) with the usage header delay', async () => {
+    const { sim, adapter } = harness;
+    sim.failWith('rate_limited', { path: /\/media$/, method: 'POST' });
+    const run = publication(sim, {
+      channel: 'instagram_story',
+      content: { mediaUrl: 'https://cdn.acme.example/story.jpg' },
+      account: instagramAccount,
+      credentials,
+    });
+    const error = await expectFailure(adapter.publish!(run.context), 'RATE_LIMITED', secretsOf(credentials));
+    assert.equal(error.failure.platformCode, '80002');
+    assert.equal(error.failure.retryAfterMs, 5 * 60_000);
+    assert.equal(requestsTo(sim, /\/media$/).length, 1);
+  });
+
+  it('tokens the simulator expired → TOKEN_EXPIRED 190, on publishing and on discovery', async () => {
+    const { sim, adapter } = harness;
+    sim.expireTokens();
+    const error = await expectFailure(
+      adapter.publish!(post().context),
+      'TOKEN_EXPIRED',
+      secretsOf(credentials),
+    );
+    assert.equal(error.failure.platformCode, '190/463');
+    await expectFailure(
+      adapter.discover(credentials.userAccessToken),
+      'TOKEN_EXPIRED',
+      secretsOf(credentials),
+    );
+    assert.equal(requestsTo(sim, /\/feed$/).length, 1);
+  });
+
+  it('a user token on a Page post is refused like Meta does → PERMISSION_REVOKED', async () => {
+    const { sim, adapter } = harness;
+    const userTokenOnly: MetaCredentials = {
+      ...credentials,
+      pages: { '1001': { name: cafe.name, accessToken: credentials.userAccessToken } },
+    };
+    const run = publication(sim, {
+      channel: 'facebook_post',
+      content: { text: 'Hello' },
+      account: pageAccount,
+      credentials: userTokenOnly,
+    });
+    const error = await expectFailure(
+      adapter.publish!(run.context),
+      'PERMISSION_REVOKED',
+      secretsOf(credentials),
+    );
+    assert.equal(error.failure.platformCode, '200');
+  });
+
+  it('an error body with is_transient: true is TRANSIENT whatever its code', async () => {
+    const { sim, adapter } = harness;
+    sim.failNext({
+      path: /\/feed$/,
+      response: {
+        status: 400,
+        body: {
+          error: {
+            message: 'Please reduce the amount of data',
+            type: 'OAuthException',
+            code: 100,
+            is_transient: true,
+          },
+        },
+      },
+    });
+    await expectFailure(adapter.publish!(post().context), 'TRANSIENT', secretsOf(credentials));
+    assert.equal(requestsTo(sim, /\/feed$/).length, 1);
+  });
+
+  it('a network error (nothing listening) is TRANSIENT and names no secret', async () => {
+    const idle = createServer();
+    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
+    const { port } = idle.address() as AddressInfo;
+    await new Promise<void>((resolve) => idle.close(() => resolve()));
+    const offline = createMetaAdapter({
+      apiBaseUrl: `http://127.0.0.1:${port}`,
+      authBaseUrl: `http://127.0.0.1:${port}`,
+      clientId,
+      clientSecret,
+      containerPoll: fastPoll,
+    });
+    const error = await expectFailure(offline.publish!(post().context), 'TRANSIENT', secretsOf(credentials));
+    assert.match(error.message, /could not be reached/);
+    await expectFailure(offline.exchangeCode({ code: 'some-code-value', redirectUri }), 'TRANSIENT', [
+      clientSecret,
+      'some-code-value',
+    ]);
+  });
+});
+
+describe('mapMetaError', () => {
+  const body = (error: Record<string, unknown>) => ({ error: { type: 'OAuthException', ...error } });
+  const none = new Headers();
+
+  it('maps each documented code onto its class', () => {
+    const table: [number, PublicationErrorClass][] = [
+      [190, 'TOKEN_EXPIRED'],
+      [102, 'TOKEN_EXPIRED'],
+      [10, 'PERMISSION_REVOKED'],
+      [200, 'PERMISSION_REVOKED'],
+      [299, 'PERMISSION_REVOKED'],
+      [4, 'RATE_LIMITED'],
+      [17, 'RATE_LIMITED'],
+      [32, 'RATE_LIMITED'],
+      [613, 'RATE_LIMITED'],
+      [80001, 'RATE_LIMITED'],
+      [80002, 'RATE_LIMITED'],
+      [368, 'CONTENT_REJECTED'],
+      [506, 'CONTENT_REJECTED'],
+      [1609005, 'CONTENT_REJECTED'],
+      [1, 'TRANSIENT'],
+      [2, 'TRANSIENT'],
+      [100, 'INVALID_REQUEST'],
+    ];
+    for (const [code, expected] of table) {
+      assert.equal(mapMetaError(400, body({ code, message: 'x' }), none).class, expected, `code ${code}`);
+    }
+  });
+
+  it('falls back on the HTTP status, and is_transient wins over the code', () => {
+    assert.equal(mapMetaError(503, null, none).class, 'TRANSIENT');
+    assert.equal(mapMetaError(500, body({ code: 12345, message: 'x' }), none).class, 'TRANSIENT');
+    assert.equal(mapMetaError(404, 'not json', none).class, 'INVALID_REQUEST');
+    assert.equal(
+      mapMetaError(400, body({ code: 190, is_transient: true, message: 'x' }), none).class,
+      'TRANSIENT',
+    );
+  });
+
+  it('prefers error_user_msg and names the code with its subcode', () => {
+    const failure = mapMetaError(
+      400,
+      body({ code: 190, error_subcode: 463, message: 'Session has expired', error_user_msg: 'Log in again' }),
+      none,
+    );
+    assert.deepEqual(failure, { class: 'TOKEN_EXPIRED', message: 'Log in again', platformCode: '190/463' });
+    assert.equal(mapMetaError(400, body({ code: 100, message: 'Bad param' }), none).message, 'Bad param');
+  });
+
+  it('reads the rate-limit delay from X-Business-Use-Case-Usage, else waits a default minute', () => {
+    const usage = new Headers({
+      'X-Business-Use-Case-Usage': JSON.stringify({
+        '1001': [{ type: 'pages', call_count: 100, estimated_time_to_regain_access: 3 }],
+        '17841400000000001': [{ type: 'instagram', call_count: 90, estimated_time_to_regain_access: 12 }],
+      }),
+    });
+    assert.equal(mapMetaError(400, body({ code: 80001, message: 'x' }), usage).retryAfterMs, 12 * 60_000);
+    assert.equal(mapMetaError(400, body({ code: 4, message: 'x' }), none).retryAfterMs, 60_000);
+    const garbled = new Headers({ 'X-Business-Use-Case-Usage': '{nope' });
+    assert.equal(mapMetaError(400, body({ code: 17, message: 'x' }), garbled).retryAfterMs, 60_000);
+  });
+});

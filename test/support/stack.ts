@@ -1,0 +1,258 @@
+// The whole stack for end-to-end tests: a real Temporal dev server, a real PostgreSQL database, the Meta and
+// Klaviyo simulators over HTTP, the API (app.inject) and a worker, wired as `npm start` wires them.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { resolveTemporalCli } from '../../dev/temporal-cli.ts';
+import { startTemporalDevServer, type TemporalDevServer } from '../../dev/temporal-dev-server.ts';
+import { startKlaviyoSimulator } from '../../sandbox/klaviyo.ts';
+import { startMetaSimulator } from '../../sandbox/meta.ts';
+import { type StartedWorker, startWorker } from '../../worker.ts';
+import { type ApiHarness, createWorkspace, startApiHarness, type TestWorkspace } from './api.ts';
+import { contentExamples } from './examples.ts';
+
+const run = promisify(execFile);
+export const klaviyoKey = 'pk_test_glowtify_sandbox_key_0001';
+export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+
+export interface Stack {
+  harness: ApiHarness;
+  temporal: TemporalDevServer;
+  client: Client;
+  meta: Awaited<ReturnType<typeof startMetaSimulator>>;
+  klaviyo: Awaited<ReturnType<typeof startKlaviyoSimulator>>;
+  worker: StartedWorker | null;
+  taskQueue: string;
+  /** The environment a worker process needs to join this stack. */
+  workerEnv: Record<string, string>;
+  startWorker(): Promise<StartedWorker>;
+  stopWorker(): Promise<void>;
+  temporalCli(...args: string[]): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startStack(
+  options: { config?: Record<string, string>; withWorker?: boolean; klaviyoEditLockSeconds?: number } = {},
+): Promise<Stack> {
+  const cliPath = await resolveTemporalCli();
+  const temporal = await startTemporalDevServer({ cliPath, uiPort: false });
+  const meta = await startMetaSimulator({
+    clientId: 'glowtify-test-app',
+    clientSecret: 'glowtify-test-secret',
+    pages: [{ id: '1001', name: 'Acme Page', instagram: { id: '17841400000000001', username: 'acme' } }],
+  });
+  const klaviyo = await startKlaviyoSimulator({
+    apiKeys: {
+      [klaviyoKey]: {
+        scopes: [
+          'accounts:read',
+          'campaigns:read',
+          'campaigns:write',
+          'lists:read',
+          'segments:read',
+          'templates:read',
+          'templates:write',
+        ],
+      },
+    },
+    lists: [{ id: 'Y6nRLr', name: 'Newsletter' }],
+    segments: [{ id: 'Xb2Kq9', name: 'VIP' }],
+    editLockSeconds: options.klaviyoEditLockSeconds ?? 0,
+  });
+  const taskQueue = 'glowtify-test';
+  const overrides: Record<string, string> = {
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    META_API_BASE_URL: meta.url,
+    META_AUTH_BASE_URL: meta.url,
+    META_CLIENT_ID: 'glowtify-test-app',
+    META_CLIENT_SECRET: 'glowtify-test-secret',
+    KLAVIYO_API_BASE_URL: klaviyo.url,
+    PUBLICATION_ATTEMPTS_LIMIT: '3',
+    PUBLICATION_RETRY_INITIAL_INTERVAL_MS: '100',
+    PUBLICATION_RETRY_MAX_INTERVAL_MS: '400',
+    PUBLICATION_HEARTBEAT_TIMEOUT_MS: '3000',
+    HANDOFF_CONFIRMATION_POLL_MS: '250',
+    HANDOFF_CONFIRMATION_WINDOW_MS: '120000',
+    ...(options.config ?? {}),
+  };
+  const harness = await startApiHarness({ temporalAddress: temporal.address, config: overrides });
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection });
+  const workerEnv = {
+    ...overrides,
+    DATABASE_URL: harness.databaseUrl,
+    NODE_ENV: 'test',
+    ADMIN_TOKEN: harness.config.ADMIN_TOKEN,
+    CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64'),
+    LOG_LEVEL: 'warn',
+  };
+
+  const stack: Stack = {
+    harness,
+    temporal,
+    client,
+    meta,
+    klaviyo,
+    worker: null,
+    taskQueue,
+    workerEnv,
+    async startWorker() {
+      stack.worker = await startWorker(
+        { ...harness.config, TEMPORAL_ADDRESS: temporal.address, DATABASE_URL: harness.databaseUrl },
+        { info: () => {}, warn: () => {} },
+      );
+      return stack.worker;
+    },
+    async stopWorker() {
+      await stack.worker?.shutdown();
+      stack.worker = null;
+    },
+    async temporalCli(...args) {
+      const { stdout } = await run(cliPath, [
+        ...args,
+        '--address',
+        temporal.address,
+        '--namespace',
+        'default',
+      ]);
+      return stdout;
+    },
+    async close() {
+      await stack.stopWorker();
+      await connection.close();
+      await harness.close();
+      await temporal.stop();
+      await meta.close();
+      await klaviyo.close();
+    },
+  };
+  if (options.withWorker !== false) await stack.startWorker();
+  return stack;
+}
+
+/** Polls until `read` gives a value `done` accepts; the test's own timeout bounds the wait. */
+export async function waitFor<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  intervalMs = 100,
+): Promise<T> {
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+export async function connectKlaviyo(workspace: TestWorkspace) {
+  const response = await workspace.api.post('/v1/connectors/klaviyo/connect', { apiKey: klaviyoKey });
+  if (response.statusCode !== 201) throw new Error(`Klaviyo connect failed: ${response.body}`);
+  return response.json() as { id: string; accounts: { id: string; kind: string; externalId: string }[] };
+}
+
+/** Meta's OAuth dance against the simulator: consent page → callback → every account enabled. */
+export async function connectMeta(stack: Stack, workspace: TestWorkspace) {
+  const started = await workspace.api.post('/v1/connectors/meta/connect', {});
+  if (started.statusCode !== 200) throw new Error(`Meta connect failed: ${started.body}`);
+  const consent = await fetch(started.json().authorizeUrl, { redirect: 'manual' });
+  const location = new URL(consent.headers.get('location')!);
+  const callback = await stack.harness.app.inject({
+    method: 'GET',
+    url: `${location.pathname}${location.search}`,
+  });
+  if (callback.statusCode !== 200) throw new Error(`Meta callback failed: ${callback.body}`);
+  const connector = callback.json() as { id: string; accounts: { id: string; kind: string }[] };
+  const enabled = await workspace.api.request({
+    method: 'PUT',
+    url: `/v1/connectors/${connector.id}/accounts`,
+    payload: { enabled: connector.accounts.map((account) => account.id) },
+  });
+  return enabled.json() as { id: string; accounts: { id: string; kind: string; externalId: string }[] };
+}
+
+export interface ConnectedWorkspace {
+  workspace: TestWorkspace;
+  meta: Awaited<ReturnType<typeof connectMeta>>;
+  klaviyo: Awaited<ReturnType<typeof connectKlaviyo>>;
+}
+
+export async function connectedWorkspace(stack: Stack, name = 'Acme'): Promise<ConnectedWorkspace> {
+  const workspace = await createWorkspace(stack.harness, name);
+  return { workspace, meta: await connectMeta(stack, workspace), klaviyo: await connectKlaviyo(workspace) };
+}
+
+type TaskKind = 'instagram_post' | 'facebook_post' | 'instagram_story' | 'klaviyo_email';
+
+/** Creates an epic with the given tasks, approves them and sends it to review. */
+export async function reviewedEpic(setup: ConnectedWorkspace, kinds: TaskKind[], title = 'Spring launch') {
+  const { workspace } = setup;
+  const epic = (await workspace.api.post('/v1/epics', { title })).json() as { id: string };
+  const instagram = setup.meta.accounts.find((account) => account.kind === 'instagram_account')!;
+  const page = setup.meta.accounts.find((account) => account.kind === 'facebook_page')!;
+  const taskIds: Record<string, string> = {};
+  for (const kind of kinds) {
+    const body =
+      kind === 'klaviyo_email'
+        ? { channel: kind, connectorId: setup.klaviyo.id, content: contentExamples.klaviyo_email }
+        : {
+            channel: kind,
+            connectorId: setup.meta.id,
+            accountId: kind === 'facebook_post' ? page.id : instagram.id,
+            content: contentExamples[kind],
+          };
+    const task = await workspace.api.post(`/v1/epics/${epic.id}/tasks`, body);
+    if (task.statusCode !== 201) throw new Error(`task failed: ${task.body}`);
+    taskIds[kind] = task.json().id;
+    await workspace.api.post(`/v1/epics/${epic.id}/tasks/${task.json().id}/approve`);
+  }
+  const review = await workspace.api.post(`/v1/epics/${epic.id}/review`);
+  if (review.statusCode !== 200) throw new Error(`review failed: ${review.body}`);
+  return { epicId: epic.id, taskIds };
+}
+
+export interface EpicBody {
+  id: string;
+  status: string;
+  scheduledAt: string | null;
+  tasks: {
+    id: string;
+    channel: string;
+    publication: {
+      status: string;
+      attempts: number;
+      externalId: string | null;
+      lastError: { class: string; message: string } | null;
+      publishedAt: string | null;
+    } | null;
+  }[];
+}
+
+export async function readEpic(workspace: TestWorkspace, epicId: string): Promise<EpicBody> {
+  return (await workspace.api.get(`/v1/epics/${epicId}`)).json() as EpicBody;
+}
+
+export const waitForStatus = (workspace: TestWorkspace, epicId: string, status: string) =>
+  waitFor(
+    () => readEpic(workspace, epicId),
+    (epic) => epic.status === status,
+  );
+
+/** Replays the recorded histories of the given workflows against the current workflow code. */
+export async function replayEpicHistories(stack: Stack, workflowIds: string[]) {
+  const histories = await Promise.all(
+    workflowIds.map(async (workflowId) => ({
+      workflowId,
+      history: await stack.client.workflow.getHandle(workflowId).fetchHistory(),
+    })),
+  );
+  const failures: string[] = [];
+  for await (const result of Worker.runReplayHistories(
+    { workflowsPath: path.join(repoRoot, 'workflows', 'index.ts') },
+    histories,
+  )) {
+    if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+  }
+  return { histories, failures };
+}
