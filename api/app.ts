@@ -86,7 +86,7 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(healthRoutes, { database, temporal });
+  await app.register(healthRoutes, { database, temporal, overdueThresholdMs: config.OVERDUE_THRESHOLD_MS });
 
   const adapters = dependencies.adapters ?? createAdapters(config);
   const connectorOptions = { db: database.db, adapters, config };

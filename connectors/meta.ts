@@ -66,6 +66,13 @@ const contentRejectedCodes = new Set([368, 506, 1609005]);
 const mediaNotReadyCode = '9007';
 // A runaway `paging.next` chain must not keep a connection callback busy forever.
 const maxDiscoveryPages = 50;
+// The look-up before a retried Page post: our clock and Meta's disagree a little, and a wider window costs
+// nothing, since only a post with exactly our message counts.
+const feedLookupMarginMs = 5 * 60_000;
+// Meta's documented maximum `limit` on Page post edges (a higher one is an error).
+const feedLookupPageSize = 100;
+// Far beyond what a Page posts between two attempts; reaching it means the look-up could not conclude.
+const maxFeedLookupPages = 10;
 
 const GraphErrorBody = z.object({
   error: z.object({
@@ -164,6 +171,12 @@ const AccountsPage = z.object({
   ),
   paging: z.object({ next: z.string().optional() }).optional(),
 });
+const PagePosts = z.object({
+  data: z.array(
+    z.object({ id: z.string(), message: z.string().optional(), created_time: z.string().optional() }),
+  ),
+  paging: z.object({ next: z.string().optional() }).optional(),
+});
 const DebugToken = z.object({
   data: z.object({
     is_valid: z.boolean().optional(),
@@ -180,6 +193,19 @@ function redact(text: string, secrets: readonly string[]): string {
 
 function invalid(message: string): PlatformError {
   return new PlatformError({ class: 'INVALID_REQUEST', message });
+}
+
+/** The query of a `paging.next` URL, cursor only: its host is not trusted with the token, which it embeds. */
+function nextPageParams(next: string): Record<string, string> {
+  const params = Object.fromEntries(new URL(next).searchParams);
+  delete params.access_token;
+  return params;
+}
+
+/** Meta may normalise line breaks or trim what it stores; anything beyond that is another message. */
+function sameMessage(a: string, b: string): boolean {
+  const normal = (text: string) => text.replace(/\r\n?/g, '\n').trim();
+  return normal(a) === normal(b);
 }
 
 const videoExtension = /\.(mp4|mov|m4v)$/i;
@@ -318,10 +344,7 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
       }
       const next = answer.paging?.next;
       if (!next) break;
-      // Follow `next` by its cursor only: its host is not trusted with the token, which it also embeds.
-      const nextParams = Object.fromEntries(new URL(next).searchParams);
-      delete nextParams.access_token;
-      params = nextParams;
+      params = nextPageParams(next);
     }
     return { credentials, accounts, grantedScopes: debug.data.scopes ?? [] };
   }
@@ -404,6 +427,28 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
         params[`attached_media[${index}]`] = JSON.stringify({ media_fbid: id });
       });
     }
+    const message = params.message ?? content.text;
+
+    // /feed takes no idempotency key, so a worker killed between Meta's answer and saving postId would post
+    // twice on the retry. The marker says a /feed call may have left; only then is the Page asked first.
+    const attemptedAt = context.progress.feedAttemptAt;
+    if (attemptedAt) {
+      const earlier = await findEarlierPost({
+        pageId,
+        token: page.accessToken,
+        message,
+        attemptedAt,
+        signal,
+      });
+      if (earlier) {
+        await context.saveProgress({ postId: earlier });
+        return { externalId: earlier, externalUrl: externalUrl(earlier) };
+      }
+    } else {
+      // The first marker stays: the look-up window must cover every attempt's /feed call, not just the last.
+      await context.saveProgress({ feedAttemptAt: now().toISOString() });
+    }
+
     const post = await graph(ContainerId, {
       method: 'POST',
       path: `/${pageId}/feed`,
@@ -413,6 +458,62 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
     });
     await context.saveProgress({ postId: post.id });
     return { externalId: post.id, externalUrl: externalUrl(post.id) };
+  }
+
+  /**
+   * The Page's own post with exactly `message`, made since the first /feed call of this publication may have
+   * left (the id of the newest such post), or null. Any failure to read is thrown: posting blind could post
+   * twice, and Temporal retries the attempt.
+   */
+  async function findEarlierPost(input: {
+    pageId: string;
+    token: string;
+    message: string;
+    attemptedAt: string;
+    signal: AbortSignal | undefined;
+  }): Promise<string | null> {
+    const markedAt = Date.parse(input.attemptedAt);
+    if (Number.isNaN(markedAt)) throw invalid(`The saved feedAttemptAt (${input.attemptedAt}) is not a time`);
+    // Whole seconds, as Meta's `since` and created_time have them.
+    const windowStart = Math.floor((markedAt - feedLookupMarginMs) / 1000) * 1000;
+    // /posts holds only what the Page itself published: a visitor's post with the same words is not ours.
+    let params: Record<string, string> = {
+      fields: 'id,message,created_time',
+      since: String(windowStart / 1000),
+      limit: String(feedLookupPageSize),
+    };
+    for (let page = 0; page < maxFeedLookupPages; page += 1) {
+      const answer = await graph(PagePosts, {
+        method: 'GET',
+        path: `/${input.pageId}/posts`,
+        params,
+        token: input.token,
+        signal: input.signal,
+      });
+      let olderThanWindow = 0;
+      for (const post of answer.data) {
+        // `since` may filter on updated_time, so an old post edited lately can come back: created_time decides.
+        const createdAt = post.created_time ? Date.parse(post.created_time) : Number.NaN;
+        if (createdAt < windowStart) {
+          olderThanWindow += 1;
+          continue;
+        }
+        if (post.message !== undefined && sameMessage(post.message, input.message)) return post.id;
+      }
+      const next = answer.paging?.next;
+      // Newest first: a page entirely before the window means the rest is too. Meta may hand out a `next`
+      // link even when nothing follows, so an empty page ends the walk as well.
+      if (!next || answer.data.length === 0 || olderThanWindow === answer.data.length) return null;
+      params = nextPageParams(next);
+    }
+    // Retrying would read the same pages again: a person has to look at the Page.
+    throw new PlatformError({
+      class: 'INVALID_REQUEST',
+      message:
+        `The Page has more than ${maxFeedLookupPages * feedLookupPageSize} posts since this post was first ` +
+        'sent; whether it was published already cannot be confirmed, so it is not sent again',
+      platformCode: 'feed-lookup:inconclusive',
+    });
   }
 
   async function publishInstagram(context: PublicationContext<MetaCredentials>): Promise<Published> {

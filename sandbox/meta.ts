@@ -48,6 +48,8 @@ export interface MetaSimulatorOptions {
   containerReadyAfterPolls?: number;
   /** The most Pages one `/me/accounts` answer holds, whatever `limit` asks (tests lower it to page). */
   accountsPageLimit?: number;
+  /** The most posts one `/{page-id}/feed` or `/posts` answer holds, whatever `limit` asks (tests lower it). */
+  postsPageLimit?: number;
   /** `quota_total` of content_publishing_limit (the docs say 50 in one place and 100 in another). */
   publishingQuota?: number;
   /** The simulator's clock: token, code and container expiry follow it. */
@@ -232,6 +234,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
   const longLivedTokenSeconds = options.longLivedTokenSeconds ?? 5_184_000;
   const readyAfterPolls = options.containerReadyAfterPolls ?? 1;
   const accountsPageLimit = options.accountsPageLimit ?? 100;
+  const postsPageLimit = options.postsPageLimit ?? 100;
   const publishingQuota = options.publishingQuota ?? 100;
   const clock = () => (options.now ?? (() => new Date()))().getTime();
   const appToken = `${clientId}|${clientSecret}`;
@@ -644,6 +647,120 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     return ok({ id });
   };
 
+  /** Meta's timestamp shape: second precision, `+0000` rather than `Z`. */
+  const graphTime = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, '+0000');
+
+  /** `since`/`until` as Meta takes them: a Unix timestamp, or a date string (strtotime in PHP terms). */
+  const timeParam = (value: string | undefined): number | null | undefined => {
+    if (value === undefined || value === '') return undefined;
+    if (/^\d+$/.test(value)) return Number(value) * 1000;
+    const parsed = Date.parse(value);
+    return Number.isNaN(parsed) ? null : parsed;
+  };
+
+  /**
+   * GET `/{page-id}/feed` and `/{page-id}/posts`, newest first. Meta's `/feed` also holds visitors' posts and
+   * posts the Page is tagged in; the simulator has only the Page's own, so both edges answer the same.
+   */
+  const readPagePosts = (
+    request: RecordedRequest,
+    edge: string,
+    pageId: string,
+    params: Record<string, unknown>,
+    auth: { value: string; token: IssuedToken },
+  ) => {
+    // (unconfirmed) Meta's answers for a user token and for a Page token without the read permission.
+    if (auth.token.kind !== 'page') {
+      return graphError(400, {
+        message: '(#210) A page access token is required to request this resource.',
+        code: 210,
+      });
+    }
+    if (auth.token.pageId !== pageId) return unsupportedRequest('GET', pageId);
+    if (!auth.token.scopes.includes('pages_read_engagement')) {
+      return graphError(403, {
+        message:
+          "(#10) This endpoint requires the 'pages_read_engagement' permission or the " +
+          "'Page Public Content Access' feature.",
+        code: 10,
+      });
+    }
+    const fieldsParam = stringParam(params, 'fields');
+    const fields =
+      parseFields(fieldsParam) ??
+      new Map([
+        ['created_time', null],
+        ['message', null],
+        ['id', null],
+      ]);
+    const requestedLimit = Number(stringParam(params, 'limit') ?? 25);
+    if (!Number.isInteger(requestedLimit) || requestedLimit < 1) {
+      return graphError(400, { message: '(#100) Param limit must be a positive integer', code: 100 });
+    }
+    if (requestedLimit > 100) {
+      // (unconfirmed wording) Meta documents 100 as the upper bound of limit on Page post edges.
+      return graphError(400, { message: '(#100) The limit parameter cannot exceed 100', code: 100 });
+    }
+    const since = timeParam(stringParam(params, 'since'));
+    const until = timeParam(stringParam(params, 'until'));
+    if (since === null || until === null) {
+      return graphError(400, {
+        message: '(#100) since and until must be Unix timestamps or dates',
+        code: 100,
+      });
+    }
+    // The simulator never edits a post, so created_time and updated_time (which Meta may filter on) agree.
+    const matching = posts
+      .filter((post) => post.kind === 'page_post' && post.accountId === pageId)
+      .filter((post) => since === undefined || post.publishedAt.getTime() >= since)
+      .filter((post) => until === undefined || post.publishedAt.getTime() <= until)
+      .reverse();
+    // The cursor names the last post handed out, so posts made between two pages do not shift the next one.
+    const after = stringParam(params, 'after');
+    let start = 0;
+    if (after) {
+      const lastId = Buffer.from(after, 'base64url').toString('utf8');
+      const index = matching.findIndex((post) => post.id === lastId);
+      if (index === -1)
+        return graphError(400, { message: '(#100) The after cursor is not valid', code: 100 });
+      start = index + 1;
+    }
+    const slice = matching.slice(start, start + Math.min(requestedLimit, postsPageLimit));
+    const data: unknown[] = [];
+    for (const post of slice) {
+      const all: Record<string, unknown> = {
+        id: post.id,
+        message: post.text,
+        created_time: graphTime(post.publishedAt),
+        updated_time: graphTime(post.publishedAt),
+        permalink_url: `https://www.facebook.com/${post.id}`,
+      };
+      const view: Record<string, unknown> = {};
+      for (const field of fields.keys()) {
+        if (!(field in all)) return nonexistingField(field, 'Post');
+        if (all[field] !== null && all[field] !== undefined) view[field] = all[field];
+      }
+      data.push(view);
+    }
+    if (slice.length === 0) return ok({ data });
+    const cursor = (id: string) => Buffer.from(id).toString('base64url');
+    const paging: Record<string, unknown> = {
+      cursors: { before: cursor(slice[0]!.id), after: cursor(slice.at(-1)!.id) },
+    };
+    if (start + slice.length < matching.length) {
+      // Like Meta's, the link repeats the query and carries the token.
+      const next = new URL(`http://${request.headers.host}/${simulatedVersion}/${pageId}/${edge}`);
+      next.searchParams.set('access_token', auth.value);
+      if (fieldsParam) next.searchParams.set('fields', fieldsParam);
+      next.searchParams.set('limit', String(requestedLimit));
+      for (const name of ['since', 'until'])
+        if (stringParam(params, name)) next.searchParams.set(name, stringParam(params, name)!);
+      next.searchParams.set('after', cursor(slice.at(-1)!.id));
+      paging.next = next.toString();
+    }
+    return ok({ data, paging });
+  };
+
   const pagePhotos = (pageId: string, params: Record<string, unknown>, token: IssuedToken) => {
     if (!canPostAsPage(token, pageId)) return pagePermissionError();
     const url = stringParam(params, 'url');
@@ -911,7 +1028,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       const all = {
         id,
         message: post.text,
-        created_time: post.publishedAt.toISOString().replace(/\.\d{3}Z$/, '+0000'),
+        created_time: graphTime(post.publishedAt),
         permalink_url: `https://www.facebook.com/${id}`,
       };
       return selectFields(all, fields, ['id', 'message', 'created_time'], 'Post');
@@ -969,18 +1086,8 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     if (pageById(first)) {
       if (second === 'feed' && method === 'POST') return pageFeed(first, params, auth.token);
       if (second === 'photos' && method === 'POST') return pagePhotos(first, params, auth.token);
-      if (second === 'feed' && method === 'GET') {
-        if (!canSeePage(auth.token, first)) return unsupportedRequest('GET', first);
-        const data = posts
-          .filter((post) => post.kind === 'page_post' && post.accountId === first)
-          .reverse()
-          .map((post) => ({
-            id: post.id,
-            message: post.text ?? undefined,
-            created_time: post.publishedAt.toISOString(),
-          }));
-        return ok({ data });
-      }
+      if ((second === 'feed' || second === 'posts') && method === 'GET')
+        return readPagePosts(request, second, first, params, auth);
       return unsupportedRequest(method, first);
     }
     if (pageOfInstagram(first)) {

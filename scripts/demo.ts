@@ -3,7 +3,7 @@
 // post and a Klaviyo email scheduled a few seconds out, each state change printed until it is published.
 import { loadConfigOrExit } from '../config.ts';
 import { runStack, say } from '../dev/stack.ts';
-import { startKlaviyoSimulator } from '../sandbox/klaviyo.ts';
+import { klaviyoScopes, startKlaviyoSimulator } from '../sandbox/klaviyo.ts';
 import { startMetaSimulator } from '../sandbox/meta.ts';
 
 const demoKey = 'pk_demo_glowtify_sandbox_0001';
@@ -17,15 +17,7 @@ const meta = await startMetaSimulator({
 const klaviyo = await startKlaviyoSimulator({
   apiKeys: {
     [demoKey]: {
-      scopes: [
-        'accounts:read',
-        'campaigns:read',
-        'campaigns:write',
-        'lists:read',
-        'segments:read',
-        'templates:read',
-        'templates:write',
-      ],
+      scopes: klaviyoScopes,
     },
   },
   lists: [{ id: 'DemoList1', name: 'Newsletter' }],

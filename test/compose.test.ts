@@ -8,20 +8,11 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { parseDocument } from 'yaml';
+import { searchAttributes } from '../dev/temporal-dev-server.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
 
-/** SPEC §8: the search attributes every Temporal server the project starts must have. */
-const searchAttributes = {
-  EpicId: 'Keyword',
-  EpicStatus: 'Keyword',
-  WorkspaceId: 'Keyword',
-  ConnectorId: 'Keyword',
-  ConnectorStatus: 'Keyword',
-  ScheduledAt: 'Datetime',
-  Channels: 'KeywordList',
-};
 /** The types `temporal operator search-attribute create --type` accepts (exact spelling). */
 const cliSearchAttributeTypes = ['Text', 'Keyword', 'Int', 'Double', 'Bool', 'Datetime', 'KeywordList'];
 

@@ -2,7 +2,7 @@
 // single-use expiring state, account choices, fresh audiences, and no credential in any response.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type KlaviyoSimulator, startKlaviyoSimulator } from '../sandbox/klaviyo.ts';
+import { type KlaviyoSimulator, klaviyoScopes, startKlaviyoSimulator } from '../sandbox/klaviyo.ts';
 import { type MetaSimulator, startMetaSimulator } from '../sandbox/meta.ts';
 import { type ApiHarness, createWorkspace, startApiHarness } from './support/api.ts';
 
@@ -24,15 +24,7 @@ before(async () => {
   klaviyo = await startKlaviyoSimulator({
     apiKeys: {
       [goodKey]: {
-        scopes: [
-          'accounts:read',
-          'campaigns:read',
-          'campaigns:write',
-          'lists:read',
-          'segments:read',
-          'templates:read',
-          'templates:write',
-        ],
+        scopes: klaviyoScopes,
       },
       [narrowKey]: { scopes: ['accounts:read'] },
     },

@@ -18,7 +18,7 @@ let stack: Stack;
 let child: ChildProcess | undefined;
 
 before(async () => {
-  stack = await startStack({ withWorker: false });
+  stack = await startStack({ withWorker: false, config: { OVERDUE_THRESHOLD_MS: '1000' } });
 });
 after(async () => {
   child?.kill('SIGKILL');
@@ -117,6 +117,9 @@ describe('worker failures', () => {
     );
     assert.equal((await readEpic(setup.workspace, epicId)).status, 'scheduled');
     assert.equal(stack.meta.receivedMatching(/\/feed$/, 'POST').length, feedBefore);
+    const readiness = await stack.harness.app.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(readiness.json().details.overdueEpics, 1, 'readyz reports the overdue epic');
+    assert.equal(readiness.json().details.oldestOverdueScheduledAt, scheduledAt.toISOString());
 
     await stack.startWorker();
     const published = await waitForStatus(setup.workspace, epicId, 'published');

@@ -58,6 +58,8 @@ async function startHarness(
     clientId,
     clientSecret,
     containerPoll,
+    // One clock for both sides, so what the adapter dates (token expiry, the /feed marker) lines up with Meta.
+    now: () => new Date(clock.now),
   });
   return { sim, adapter, clock };
 }
@@ -93,6 +95,11 @@ function publication(
     account: { kind: string; externalId: string };
     credentials: MetaCredentials;
     progress?: PublicationProgress;
+    /**
+     * The worker dies at the save that carries this key: after the save reached the database (persisted) or
+     * before it did. Either way the attempt ends there.
+     */
+    killAt?: { key: string; persisted: boolean };
   },
 ): Publication {
   const stored: PublicationProgress = { ...(input.progress ?? {}) };
@@ -111,13 +118,20 @@ function publication(
       progress: { ...stored },
       async saveProgress(update) {
         saves.push({ update: { ...update }, requestsBefore: sim.received.length });
+        const kill = input.killAt && input.killAt.key in update ? input.killAt : undefined;
+        if (kill && !kill.persisted) throw new WorkerKilled();
         Object.assign(stored, update);
+        if (kill) throw new WorkerKilled();
       },
       heartbeat() {
         heartbeats += 1;
       },
     },
   };
+}
+
+class WorkerKilled extends Error {
+  override name = 'WorkerKilled';
 }
 
 /** Every secret the adapter holds; none may reach an error message. */
@@ -160,6 +174,17 @@ function assertContainerSavedBeforePublish(sim: MetaSimulator, run: Publication)
     publishIndex >= containerSave.requestsBefore,
     'media_publish was sent before the container was saved',
   );
+}
+
+/** The /feed marker must be persisted before the post leaves, or a crash in between could post twice. */
+function assertMarkerSavedBeforeFeed(sim: MetaSimulator, run: Publication) {
+  const markerSave = run.saves.find((save) => save.update.feedAttemptAt);
+  assert.ok(markerSave, 'the feedAttemptAt marker was never saved');
+  const feedIndex = sim.received.findIndex(
+    (request) => request.method === 'POST' && request.path.endsWith('/feed'),
+  );
+  assert.ok(feedIndex !== -1, 'the post was never sent');
+  assert.ok(feedIndex >= markerSave.requestsBefore, 'the post was sent before the marker was saved');
 }
 
 describe('Meta OAuth and discovery', () => {
@@ -274,7 +299,13 @@ describe('Meta publishing', () => {
     assert.equal(published.externalId, posts[0]?.id);
     assert.match(published.externalId, /^1001_\d+$/);
     assert.equal(published.externalUrl, `https://www.facebook.com/${published.externalId}`);
-    assert.deepEqual(first.stored, { postId: published.externalId });
+    assert.deepEqual(first.stored, {
+      feedAttemptAt: new Date(harness.clock.now).toISOString(),
+      postId: published.externalId,
+    });
+    assertMarkerSavedBeforeFeed(sim, first);
+    // A first attempt has nothing to look up.
+    assert.equal(requestsTo(sim, /\/1001\/(posts|feed)$/, 'GET').length, 0);
 
     const before = sim.received.length;
     const retry = publication(sim, {
@@ -541,6 +572,216 @@ describe('the Instagram duplicate guard', () => {
     assert.ok(run.stored.containerId, 'the container id was not kept');
     assert.ok(run.heartbeats() >= 1, 'no heartbeat while waiting for the container');
     assert.equal(requestsTo(harness.sim, /\/media_publish$/).length, 0);
+  });
+});
+
+describe('the Facebook Page post duplicate guard', () => {
+  let harness: Harness;
+  let credentials: MetaCredentials;
+  const linkPost = { text: 'Autumn menu', link: 'https://acme.example/autumn' };
+  const attempt = (
+    content: TaskContent,
+    progress: PublicationProgress = {},
+    killAt?: { key: string; persisted: boolean },
+  ) =>
+    publication(harness.sim, {
+      channel: 'facebook_post',
+      content,
+      account: pageAccount,
+      credentials,
+      progress,
+      ...(killAt ? { killAt } : {}),
+    });
+  const feedPosts = () => requestsTo(harness.sim, /\/1001\/feed$/);
+  const lookups = () => requestsTo(harness.sim, /\/1001\/posts$/, 'GET');
+  const pageToken = () => credentials.pages[cafe.id]?.accessToken ?? '';
+
+  beforeEach(async () => {
+    harness = await startHarness();
+    credentials = (await connect(harness)).credentials;
+  });
+  afterEach(() => harness.sim.close());
+
+  const variants = [
+    { name: 'a link post', content: linkPost as TaskContent, message: 'Autumn menu' },
+    {
+      name: 'a post with photos (the link in its text)',
+      content: {
+        ...linkPost,
+        mediaUrls: ['https://cdn.acme.example/a.jpg', 'https://cdn.acme.example/b.jpg'],
+      },
+      message: 'Autumn menu\n\nhttps://acme.example/autumn',
+    },
+  ];
+  for (const { name, content, message } of variants) {
+    it(`${name}: killed right after Meta answered, the retry adopts that post and sends no second one`, async () => {
+      const { sim, adapter, clock } = harness;
+      const first = attempt(content, {}, { key: 'postId', persisted: false });
+      await assert.rejects(adapter.publish!(first.context), WorkerKilled);
+      const [post] = sim.posts();
+      assert.equal(sim.posts().length, 1);
+      assert.equal(post?.text, message);
+      assert.equal(first.stored.postId, undefined, 'the post id was saved after all');
+      const marker = first.stored.feedAttemptAt ?? '';
+      assert.equal(marker, new Date(clock.now).toISOString());
+      assertMarkerSavedBeforeFeed(sim, first);
+
+      // Temporal's backoff before the next attempt, which gets only what the first one managed to save.
+      clock.now += 90_000;
+      const retry = attempt(content, first.stored);
+      const published = await adapter.publish!(retry.context);
+      assert.deepEqual(published, {
+        externalId: post?.id,
+        externalUrl: `https://www.facebook.com/${post?.id}`,
+      });
+      assert.equal(retry.stored.postId, post?.id);
+      assert.equal(feedPosts().length, 1, 'a second /feed POST');
+      assert.equal(sim.posts().length, 1);
+      assert.equal(requestsTo(sim, /\/1001\/photos$/).length, 'mediaUrls' in content ? 2 : 0);
+
+      const reads = lookups();
+      assert.equal(reads.length, 1);
+      assert.equal(reads[0]?.query.fields, 'id,message,created_time');
+      assert.equal(reads[0]?.query.since, String(Math.floor((Date.parse(marker) - 5 * 60_000) / 1000)));
+      assert.equal(reads[0]?.query.limit, '100');
+      assert.equal(reads[0]?.query.access_token, undefined, 'a token in a URL');
+      assert.equal(reads[0]?.headers.authorization, `Bearer ${pageToken()}`);
+    });
+  }
+
+  it('a marker without a matching post (killed before /feed left) → the retry posts exactly once', async () => {
+    const { sim, adapter, clock } = harness;
+    // Last week's post in the very same words is older than the window: it is not this publication's.
+    await adapter.publish!(attempt(linkPost).context);
+    clock.now += 7 * 24 * 60 * 60 * 1000;
+    const first = attempt(linkPost, {}, { key: 'feedAttemptAt', persisted: true });
+    await assert.rejects(adapter.publish!(first.context), WorkerKilled);
+    assert.ok(first.stored.feedAttemptAt, 'the marker was not kept');
+    assert.equal(feedPosts().length, 1, 'the killed attempt posted');
+    // Another post inside the window, in other words.
+    clock.now += 30_000;
+    await adapter.publish!(attempt({ text: 'Open late tonight' }).context);
+
+    clock.now += 60_000;
+    const retry = attempt(linkPost, first.stored);
+    const published = await adapter.publish!(retry.context);
+    assert.equal(lookups().length, 1);
+    assert.equal(feedPosts().length, 3);
+    const posts = sim.posts();
+    assert.equal(posts.filter((post) => post.text === 'Autumn menu').length, 2);
+    assert.equal(published.externalId, posts.at(-1)?.id);
+    assert.equal(retry.stored.postId, published.externalId);
+    assert.equal(retry.stored.feedAttemptAt, first.stored.feedAttemptAt, 'the first marker must stay');
+  });
+
+  it('follows paging.next by its cursor (not the token it carries) to reach the post', async () => {
+    await harness.sim.close();
+    harness = await startHarness({ postsPageLimit: 2 });
+    credentials = (await connect(harness)).credentials;
+    const { sim, adapter, clock } = harness;
+    const first = attempt(linkPost, {}, { key: 'postId', persisted: false });
+    await assert.rejects(adapter.publish!(first.context), WorkerKilled);
+    const ours = sim.posts()[0]?.id;
+    // Three newer posts push ours onto the second page of the newest-first listing.
+    for (const text of ['One', 'Two', 'Three']) {
+      clock.now += 10_000;
+      await adapter.publish!(attempt({ text }).context);
+    }
+
+    const retry = attempt(linkPost, first.stored);
+    const published = await adapter.publish!(retry.context);
+    assert.equal(published.externalId, ours);
+    assert.equal(feedPosts().length, 4);
+    const reads = lookups();
+    assert.equal(reads.length, 2);
+    assert.ok(reads[1]?.query.after, 'the second read has no cursor');
+    assert.equal(reads[1]?.query.since, reads[0]?.query.since);
+    assert.equal(reads[1]?.query.access_token, undefined, 'the token from paging.next went into a URL');
+    assert.equal(reads[1]?.headers.authorization, `Bearer ${pageToken()}`);
+  });
+
+  it('a look-up Meta does not answer fails the attempt and posts nothing; the next attempt posts once', async () => {
+    const { sim, adapter } = harness;
+    const first = attempt(linkPost, {}, { key: 'feedAttemptAt', persisted: true });
+    await assert.rejects(adapter.publish!(first.context), WorkerKilled);
+    sim.failWith('transient', { path: /\/1001\/posts$/, method: 'GET' });
+    const retry = attempt(linkPost, first.stored);
+    await expectFailure(adapter.publish!(retry.context), 'TRANSIENT', secretsOf(credentials));
+    assert.equal(feedPosts().length, 0);
+
+    const again = attempt(linkPost, retry.stored);
+    await adapter.publish!(again.context);
+    assert.equal(lookups().length, 2);
+    assert.equal(feedPosts().length, 1);
+    assert.equal(sim.posts().length, 1);
+  });
+
+  it('the look-up needs the Page token, as Meta does (#210 → PERMISSION_REVOKED), and then posts nothing', async () => {
+    const { adapter } = harness;
+    const userTokenOnly: MetaCredentials = {
+      ...credentials,
+      pages: { [cafe.id]: { name: cafe.name, accessToken: credentials.userAccessToken } },
+    };
+    const run = publication(harness.sim, {
+      channel: 'facebook_post',
+      content: linkPost,
+      account: pageAccount,
+      credentials: userTokenOnly,
+      progress: { feedAttemptAt: new Date(harness.clock.now).toISOString() },
+    });
+    const error = await expectFailure(
+      adapter.publish!(run.context),
+      'PERMISSION_REVOKED',
+      secretsOf(credentials),
+    );
+    assert.equal(error.failure.platformCode, '210');
+    assert.equal(feedPosts().length, 0);
+  });
+
+  it("the simulator lists a Page's posts in Meta's shape, newest first, with since, limit and paging", async () => {
+    const { sim, adapter, clock } = harness;
+    for (const text of ['First', 'Second', 'Third']) {
+      await adapter.publish!(attempt({ text }).context);
+      clock.now += 60_000;
+    }
+    const [firstPost, secondPost, thirdPost] = sim.posts();
+    const graphTime = (date: Date | undefined) => date?.toISOString().replace(/\.\d{3}Z$/, '+0000');
+    interface Listing {
+      data?: Record<string, string>[];
+      paging?: { cursors?: { before?: string; after?: string }; next?: string };
+      error?: { code: number };
+    }
+    const read = async (url: string, token = pageToken()) => {
+      const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      return { status: response.status, body: (await response.json()) as Listing };
+    };
+
+    // No fields asked: Meta's defaults. `since` leaves the oldest post out.
+    const since = Math.floor((secondPost?.publishedAt.getTime() ?? 0) / 1000);
+    const page1 = await read(`${sim.url}/${metaGraphVersion}/1001/feed?since=${since}&limit=1`);
+    assert.equal(page1.status, 200);
+    assert.deepEqual(page1.body.data, [
+      { created_time: graphTime(thirdPost?.publishedAt), message: 'Third', id: thirdPost?.id },
+    ]);
+    assert.ok(page1.body.paging?.cursors?.after, 'no after cursor');
+    const page2 = await read(page1.body.paging?.next ?? '');
+    assert.deepEqual(page2.body.data, [
+      { created_time: graphTime(secondPost?.publishedAt), message: 'Second', id: secondPost?.id },
+    ]);
+    assert.equal(page2.body.paging?.next, undefined, 'a next link past the posts since `since`');
+
+    const posts = await read(`${sim.url}/${metaGraphVersion}/1001/posts?fields=id,permalink_url`);
+    assert.deepEqual(posts.body.data, [
+      { id: thirdPost?.id, permalink_url: `https://www.facebook.com/${thirdPost?.id}` },
+      { id: secondPost?.id, permalink_url: `https://www.facebook.com/${secondPost?.id}` },
+      { id: firstPost?.id, permalink_url: `https://www.facebook.com/${firstPost?.id}` },
+    ]);
+
+    const tooMany = await read(`${sim.url}/${metaGraphVersion}/1001/posts?limit=101`);
+    assert.equal(tooMany.status, 400);
+    assert.equal(tooMany.body.error?.code, 100);
+    const userToken = await read(`${sim.url}/${metaGraphVersion}/1001/posts`, credentials.userAccessToken);
+    assert.equal(userToken.body.error?.code, 210);
   });
 });
 

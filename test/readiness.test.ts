@@ -69,6 +69,7 @@ describe('readiness and start order', () => {
     assert.deepEqual(ready.body, {
       status: 'ready',
       checks: { postgres: { ok: true }, temporal: { ok: true } },
+      details: { overdueEpics: 0, oldestOverdueScheduledAt: null },
     });
 
     const connection = await Connection.connect({ address });

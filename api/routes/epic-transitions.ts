@@ -1,18 +1,18 @@
 // The transitions that need the epic workflow (SPEC §4): schedule starts a run; reschedule, unschedule,
 // edit back to draft and retry are asked of the running workflow through updates, which answer "applied" or
 // refuse with a reason (409). The db is read back afterwards: the workflow wrote it through its activities.
-import { and, asc, eq } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { recordAudit } from '../../db/audit.ts';
 import type { Database, Executor } from '../../db/client.ts';
 import { connectorAccounts, connectors, epics, tasks } from '../../db/schema.ts';
 import { type Channel, channelFacts } from '../../domain/channels.ts';
-import { decideTransition, type EpicStatus } from '../../domain/epic-state-machine.ts';
 import { hasOffset, isValidTimeZone, wallTimeToInstant } from '../../domain/time.ts';
+import { loadEpic, lockEpic, refuseUnless } from '../epic-access.ts';
 import { viewEpic } from '../epic-views.ts';
 import type { EpicUpdate, EpicWorkflows } from '../epic-workflows.ts';
-import { ApiError, errorResponses, invalidInput, notFound } from '../errors.ts';
+import { ApiError, errorResponses, invalidInput } from '../errors.ts';
 import { EditBody, EpicView, IdParams } from '../schemas.ts';
 
 const ScheduleBody = z.strictObject({
@@ -47,30 +47,6 @@ function parseSchedule(body: z.infer<typeof ScheduleBody>, now: Date) {
     throw invalidInput([{ field: 'body.scheduledAt', message: 'is more than a minute in the past' }]);
   }
   return instant;
-}
-
-async function lockEpic(executor: Executor, workspaceId: string, id: string) {
-  const [row] = await executor
-    .select()
-    .from(epics)
-    .where(and(eq(epics.id, id), eq(epics.workspaceId, workspaceId)))
-    .for('update');
-  if (!row) throw notFound('epic');
-  return row;
-}
-
-async function loadEpic(db: Database, workspaceId: string, id: string) {
-  const [row] = await db
-    .select()
-    .from(epics)
-    .where(and(eq(epics.id, id), eq(epics.workspaceId, workspaceId)));
-  if (!row) throw notFound('epic');
-  return row;
-}
-
-function refuseUnless(status: string, transition: Parameters<typeof decideTransition>[1]) {
-  const decision = decideTransition(status as EpicStatus, transition);
-  if (!decision.allowed) throw new ApiError(409, decision.code, decision.message, decision.details);
 }
 
 /** Every task's target must be connected and its account enabled before anything is scheduled. */

@@ -9,10 +9,11 @@ import type { Database, Executor } from '../../db/client.ts';
 import { connectorAccounts, connectors, epics, tasks } from '../../db/schema.ts';
 import { type Channel, channelFacts } from '../../domain/channels.ts';
 import { parseTaskContent } from '../../domain/content.ts';
-import { decideTransition, type EpicStatus, type EpicTransition } from '../../domain/epic-state-machine.ts';
+import type { EpicStatus, EpicTransition } from '../../domain/epic-state-machine.ts';
 import type { WorkspaceCaller } from '../auth.ts';
+import { type EpicRow, lockEpic, refuseUnless } from '../epic-access.ts';
 import { toTaskView, viewEpic, viewEpics } from '../epic-views.ts';
-import { ApiError, errorResponses, type FieldIssue, invalidInput, notFound } from '../errors.ts';
+import { errorResponses, type FieldIssue, invalidInput, notFound } from '../errors.ts';
 import { decodeCursor, encodeCursor } from '../pagination.ts';
 import {
   CreateEpicBody,
@@ -31,28 +32,6 @@ declare module 'fastify' {
   interface FastifyRequest {
     caller: WorkspaceCaller;
   }
-}
-
-type EpicRow = typeof epics.$inferSelect;
-
-async function lockEpic(executor: Executor, workspaceId: string, id: string): Promise<EpicRow> {
-  const [row] = await executor
-    .select()
-    .from(epics)
-    .where(and(eq(epics.id, id), eq(epics.workspaceId, workspaceId)))
-    .for('update');
-  if (!row) throw notFound('epic');
-  return row;
-}
-
-function refuseUnless(
-  status: EpicStatus,
-  transition: EpicTransition,
-  facts?: Parameters<typeof decideTransition>[2],
-) {
-  const decision = decideTransition(status, transition, facts);
-  if (!decision.allowed) throw new ApiError(409, decision.code, decision.message, decision.details);
-  return decision.to;
 }
 
 /** Checks that a task's target exists in this workspace and fits its channel; returns the validated content. */

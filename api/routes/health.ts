@@ -1,5 +1,6 @@
 // Liveness and readiness: /healthz says the process is up; /readyz is 200 only when PostgreSQL answers and
-// the Temporal namespace is reachable, and otherwise names which one is not (503).
+// the Temporal namespace is reachable, and otherwise names which one is not (503). Its details also report
+// overdue epics — due for longer than the threshold and still not attempted — so a missed schedule is seen.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { DatabaseConnection } from '../../db/client.ts';
@@ -9,12 +10,30 @@ const Dependency = z.object({ ok: z.boolean(), error: z.string().optional() });
 const Readiness = z.object({
   status: z.enum(['ready', 'not_ready']),
   checks: z.object({ postgres: Dependency, temporal: Dependency }),
+  details: z
+    .object({ overdueEpics: z.number().int(), oldestOverdueScheduledAt: z.string().nullable() })
+    .optional(),
 });
 
 export const healthRoutes: FastifyPluginAsyncZod<{
   database: DatabaseConnection;
   temporal: TemporalLink;
-}> = async (app, { database, temporal }) => {
+  overdueThresholdMs: number;
+}> = async (app, { database, temporal, overdueThresholdMs }) => {
+  /** Scheduled epics past their time by more than the threshold with a publication never attempted. */
+  const overdue = async () => {
+    const [row] = await database.sql<{ count: number; oldest: string | null }[]>`
+      select count(distinct e.id)::int as count, min(e.scheduled_at)::text as oldest
+      from epics e
+      join tasks t on t.epic_id = e.id
+      left join publications p on p.task_id = t.id
+      where e.status = 'scheduled'
+        and e.scheduled_at < ${new Date(Date.now() - overdueThresholdMs).toISOString()}::timestamptz
+        and coalesce(p.status, 'pending') = 'pending' and coalesce(p.attempts, 0) = 0`;
+    const oldest = row?.oldest ? new Date(row.oldest).toISOString() : null;
+    return { overdueEpics: row?.count ?? 0, oldestOverdueScheduledAt: oldest };
+  };
+
   app.get(
     '/healthz',
     {
@@ -36,7 +55,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{
         response: { 200: Readiness, 503: Readiness },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
       const [postgres, temporalCheck] = await Promise.all([
         Promise.race([
           database.sql`select 1`.then(() => ({ ok: true as const })),
@@ -51,7 +70,15 @@ export const healthRoutes: FastifyPluginAsyncZod<{
         temporal: temporalCheck.ok ? { ok: true } : { ok: false, error: temporalCheck.reason },
       };
       const ready = postgres.ok && temporalCheck.ok;
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+      const details = postgres.ok
+        ? await overdue().catch((error: unknown) => {
+            request.log.warn({ err: error }, 'could not count overdue epics');
+            return undefined;
+          })
+        : undefined;
+      return reply
+        .code(ready ? 200 : 503)
+        .send({ status: ready ? 'ready' : 'not_ready', checks, ...(details ? { details } : {}) });
     },
   );
 };

@@ -7,7 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { resolveTemporalCli } from '../../dev/temporal-cli.ts';
 import { startTemporalDevServer, type TemporalDevServer } from '../../dev/temporal-dev-server.ts';
-import { startKlaviyoSimulator } from '../../sandbox/klaviyo.ts';
+import { klaviyoScopes, startKlaviyoSimulator } from '../../sandbox/klaviyo.ts';
 import { startMetaSimulator } from '../../sandbox/meta.ts';
 import { type StartedWorker, startWorker } from '../../worker.ts';
 import { type ApiHarness, createWorkspace, startApiHarness, type TestWorkspace } from './api.ts';
@@ -46,15 +46,7 @@ export async function startStack(
   const klaviyo = await startKlaviyoSimulator({
     apiKeys: {
       [klaviyoKey]: {
-        scopes: [
-          'accounts:read',
-          'campaigns:read',
-          'campaigns:write',
-          'lists:read',
-          'segments:read',
-          'templates:read',
-          'templates:write',
-        ],
+        scopes: klaviyoScopes,
       },
     },
     lists: [{ id: 'Y6nRLr', name: 'Newsletter' }],
