@@ -32,10 +32,14 @@ function processesUsing(directory: string): string[] {
   return found;
 }
 
-async function startStack(extraEnv: Record<string, string> = {}) {
+async function startStack(
+  extraEnv: Record<string, string> = {},
+  script = 'start',
+  readyLine = 'Press Ctrl-C to stop everything.',
+) {
   const [port, temporalPort, uiPort] = [await getFreePort(), await getFreePort(), await getFreePort()];
   // Like a terminal: its own process group, so Ctrl-C (SIGINT to the group) reaches npm and its children.
-  const child = spawn('npm', ['start'], {
+  const child = spawn('npm', script === 'start' ? ['start'] : ['run', script], {
     cwd: path.resolve(import.meta.dirname, '..'),
     detached: true,
     env: {
@@ -62,7 +66,7 @@ async function startStack(extraEnv: Record<string, string> = {}) {
   const baseUrl = `http://127.0.0.1:${port}`;
   await new Promise<void>((resolve, reject) => {
     const check = () => {
-      if (output.includes('Press Ctrl-C to stop everything.')) return resolve();
+      if (output.includes(readyLine)) return resolve();
       if (child.exitCode !== null) return reject(new Error(`npm start exited early:\n${output}`));
       setTimeout(check, 100);
     };
@@ -151,5 +155,22 @@ describe('npm start', () => {
     } finally {
       await external.stop();
     }
+  });
+});
+
+describe('npm run demo', () => {
+  it('plays the scenario to published against the simulators, and Ctrl-C leaves nothing running', async () => {
+    const demo = await startStack({ LOG_LEVEL: 'warn' }, 'demo', 'press Ctrl-C to stop everything.');
+    const output = demo.output();
+    assert.match(output, /Klaviyo connected: Newsletter, Regulars\./);
+    assert.match(output, /Meta connected: .*instagram_account democoffee/);
+    assert.match(
+      output,
+      /Watch it in the Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/epic-/,
+    );
+    assert.match(output, /klaviyo_email handed_off/);
+    assert.match(output, /epic published · instagram_post published \(\d+\) · klaviyo_email published/);
+    assert.equal(await demo.interrupt(), true, demo.output());
+    assert.deepEqual(processesUsing(dataDir), []);
   });
 });
