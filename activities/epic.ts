@@ -7,7 +7,7 @@ import type { CredentialsKeys } from '../config.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { PlatformAdapter, PublicationProgress } from '../connectors/types.ts';
 import { recordAudit } from '../db/audit.ts';
-import type { Database, Executor } from '../db/client.ts';
+import type { Database } from '../db/client.ts';
 import { openCredentials } from '../db/credentials-codec.ts';
 import { connectorAccounts, connectors, epics, notifications, publications, tasks } from '../db/schema.ts';
 import { type Channel, channelFacts, type Platform } from '../domain/channels.ts';
@@ -20,7 +20,9 @@ import {
   type PublicationFailure,
   reconnectClasses,
 } from '../domain/publication-errors.ts';
+import { applyUtm } from '../domain/utm.ts';
 import type { PublicationStatus } from '../workflows/epic-messages.ts';
+import { flagReconnectRequired } from './connector-state.ts';
 
 export interface PublishPolicy {
   attemptsLimit: number;
@@ -127,36 +129,6 @@ export function createEpicActivities({
       .where(eq(publications.id, publicationId));
   };
 
-  async function flagReconnect(
-    executor: Executor,
-    connector: typeof connectors.$inferSelect,
-    failure: PublicationFailure,
-  ) {
-    const flipped = await executor
-      .update(connectors)
-      .set({ status: 'reconnect_required', lastError: failure, updatedAt: now() })
-      .where(and(eq(connectors.id, connector.id), eq(connectors.status, 'connected')))
-      .returning({ id: connectors.id });
-    if (flipped.length === 0) return;
-    await executor.insert(notifications).values({
-      workspaceId: connector.workspaceId,
-      kind: 'reconnect_required',
-      title: `Reconnect ${connector.platform}`,
-      message: `${connector.platform} refused our access (${failure.message}). Reconnect it to publish again.`,
-      data: { connectorId: connector.id, platform: connector.platform, class: failure.class },
-    });
-    await recordAudit(executor, {
-      workspaceId: connector.workspaceId,
-      subjectType: 'connector',
-      subjectId: connector.id,
-      action: 'reconnect_required',
-      fromStatus: 'connected',
-      toStatus: 'reconnect_required',
-      actor: workflowActor(),
-      details: { class: failure.class, platformCode: failure.platformCode },
-    });
-  }
-
   /** Records a failed try and turns it into the failure Temporal's retry policy understands. */
   async function failTry(target: Awaited<ReturnType<typeof loadTarget>>, error: unknown): Promise<never> {
     const failure: PublicationFailure =
@@ -175,7 +147,9 @@ export function createEpicActivities({
           updatedAt: now(),
         })
         .where(eq(publications.id, target.publication.id));
-      if (reconnectClasses.includes(failure.class)) await flagReconnect(tx, target.connector, failure);
+      if (reconnectClasses.includes(failure.class)) {
+        await flagReconnectRequired(tx, target.connector, failure, workflowActor(), now());
+      }
     });
     throw ApplicationFailure.create({
       type: failure.class,
@@ -184,6 +158,26 @@ export function createEpicActivities({
       ...(failure.class === 'RATE_LIMITED' && failure.retryAfterMs !== undefined
         ? { nextRetryDelay: failure.retryAfterMs }
         : {}),
+    });
+  }
+
+  /**
+   * The content as the platform gets it. Auto-UTM (SPEC §5) belongs to the workspace's Google Analytics
+   * connector: without one there is nothing to credit visits to, and its `autoUtm` setting is on unless set
+   * to false. The stored content stays as written; the tags are computed again, identically, on each try.
+   */
+  async function outgoingContent(target: Awaited<ReturnType<typeof loadTarget>>): Promise<TaskContent> {
+    const content = target.task.content as TaskContent;
+    const [analytics] = await db
+      .select({ settings: connectors.settings })
+      .from(connectors)
+      .where(
+        and(eq(connectors.workspaceId, target.task.workspaceId), eq(connectors.platform, 'google_analytics')),
+      );
+    if (!analytics || analytics.settings.autoUtm === false) return content;
+    return applyUtm(target.task.channel as Channel, content, {
+      epicTitle: target.epic.title,
+      taskId: target.task.id,
     });
   }
 
@@ -315,10 +309,11 @@ export function createEpicActivities({
       try {
         const credentials = credentialsOf(target.connector);
         const context = Context.current();
+        const content = await outgoingContent(target);
         published = await adapter.publish({
           taskId: target.task.id,
           channel: target.task.channel as Channel,
-          content: target.task.content as TaskContent,
+          content,
           account: target.account
             ? { kind: target.account.kind, externalId: target.account.externalId }
             : null,
@@ -394,10 +389,11 @@ export function createEpicActivities({
       try {
         const credentials = credentialsOf(target.connector);
         const context = Context.current();
+        const content = await outgoingContent(target);
         handedOff = await adapter.handOff({
           taskId: target.task.id,
           channel: target.task.channel as Channel,
-          content: target.task.content as TaskContent,
+          content,
           account: target.account
             ? { kind: target.account.kind, externalId: target.account.externalId }
             : null,

@@ -14,12 +14,15 @@ import type { Config } from '../config.ts';
 import { type Adapters, createAdapters } from '../connectors/registry.ts';
 import type { DatabaseConnection } from '../db/client.ts';
 import { authenticateWorkspace } from './auth.ts';
+import { createConnectorWorkflows } from './connector-workflows.ts';
 import { createEpicWorkflows, type EpicWorkflows } from './epic-workflows.ts';
 import { handleError, sendError } from './errors.ts';
+import { connectorRequestRoutes } from './routes/connector-requests.ts';
 import { connectorRoutes, oauthCallbackRoutes } from './routes/connectors.ts';
 import { epicTransitionRoutes } from './routes/epic-transitions.ts';
 import { epicRoutes } from './routes/epics.ts';
 import { healthRoutes } from './routes/health.ts';
+import { notificationRoutes } from './routes/notifications.ts';
 import { workspaceRoutes } from './routes/workspaces.ts';
 import type { TemporalLink } from './temporal.ts';
 
@@ -89,7 +92,23 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
   await app.register(healthRoutes, { database, temporal, overdueThresholdMs: config.OVERDUE_THRESHOLD_MS });
 
   const adapters = dependencies.adapters ?? createAdapters(config);
-  const connectorOptions = { db: database.db, adapters, config };
+  const epicWorkflows =
+    dependencies.epicWorkflows ??
+    createEpicWorkflows(temporal, {
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+    });
+  const connectorWorkflows = createConnectorWorkflows(temporal, {
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+  });
+  const connectorOptions = {
+    db: database.db,
+    adapters,
+    config,
+    workflows: epicWorkflows,
+    connectorWorkflows,
+  };
   await app.register(
     async (v1) => {
       await v1.register(workspaceRoutes, { db: database.db, adminToken: config.ADMIN_TOKEN });
@@ -100,15 +119,9 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
         });
         await workspaceScope.register(epicRoutes, { db: database.db });
         await workspaceScope.register(connectorRoutes, connectorOptions);
-        await workspaceScope.register(epicTransitionRoutes, {
-          db: database.db,
-          workflows:
-            dependencies.epicWorkflows ??
-            createEpicWorkflows(temporal, {
-              namespace: config.TEMPORAL_NAMESPACE,
-              taskQueue: config.TEMPORAL_TASK_QUEUE,
-            }),
-        });
+        await workspaceScope.register(epicTransitionRoutes, { db: database.db, workflows: epicWorkflows });
+        await workspaceScope.register(notificationRoutes, { db: database.db });
+        await workspaceScope.register(connectorRequestRoutes, { db: database.db });
       });
     },
     { prefix: '/v1' },

@@ -689,6 +689,20 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
     platform: 'meta',
     scopes: metaScopes,
 
+    // A long-lived user token can be exchanged for a fresh one while it is still valid; the Page tokens
+    // derived from a long-lived user token do not expire, so they are kept as they are.
+    async refreshCredentials(credentials) {
+      const extended = await extendUserToken(credentials.userAccessToken);
+      return {
+        credentials: {
+          ...credentials,
+          userAccessToken: extended.userAccessToken,
+          userTokenExpiresAt: extended.expiresAt?.toISOString() ?? null,
+        },
+        expiresAt: extended.expiresAt,
+      };
+    },
+
     authorizeUrl({ state, redirectUri }) {
       const url = new URL(`${options.authBaseUrl.replace(/\/+$/, '')}/${metaGraphVersion}/dialog/oauth`);
       url.searchParams.set('client_id', options.clientId);

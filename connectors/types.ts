@@ -83,6 +83,13 @@ export interface PlatformAdapter<Credentials = unknown> {
   }): Promise<void>;
   /** Reads where a hand-off stands on the platform. */
   handOffStatus?(context: { externalId: string; credentials: Credentials }): Promise<HandOffStatus>;
+  /**
+   * Renews expiring credentials where the platform allows it (Meta long-lived exchange, refresh tokens).
+   * Throws PlatformError: TOKEN_EXPIRED / PERMISSION_REVOKED when the platform refuses for good.
+   */
+  refreshCredentials?(
+    credentials: Credentials,
+  ): Promise<{ credentials: Credentials; expiresAt: Date | null }>;
   /** Lists the email audiences (lists and segments), fresh from the platform. */
   listAudiences?(credentials: Credentials): Promise<Audience[]>;
 }

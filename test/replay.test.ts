@@ -1,4 +1,4 @@
-// Histories recorded from real runs of the epic workflow (test/fixtures/histories, exported with
+// Histories recorded from real runs of the workflows (test/fixtures/histories, exported with
 // `temporal workflow show --output json`) must replay against the current workflow code: a change that would
 // break running workflows fails here until it is guarded with patched().
 import assert from 'node:assert/strict';

@@ -1,3 +1,4 @@
 // The workflow bundle's entry: every workflow type the worker registers is exported here.
+export { connectorToken } from './connector-token.ts';
 export { epic } from './epic.ts';
 export { workerProbe } from './worker-probe.ts';

@@ -1,8 +1,9 @@
 // Connectors (SPEC §6, §7): connect Klaviyo by API key and Meta by OAuth (single-use, expiring `state`),
-// choose which accounts to publish to, list email audiences fresh from the platform. Credentials are sealed
-// at rest and never leave this module in a response.
+// choose which accounts to publish to, list email audiences fresh from the platform, disconnect and
+// reconnect. Credentials are sealed at rest and never leave this module in a response.
 import { createHash, randomBytes } from 'node:crypto';
-import { and, asc, eq, gt, isNull, ne } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
+import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../../config.ts';
@@ -12,10 +13,21 @@ import { CredentialsRejectedError, type DiscoveredAccount } from '../../connecto
 import { recordAudit } from '../../db/audit.ts';
 import type { Database, Executor } from '../../db/client.ts';
 import { openCredentials, sealCredentials } from '../../db/credentials-codec.ts';
-import { connectorAccounts, connectors, oauthStates, workspaces } from '../../db/schema.ts';
+import {
+  connectorAccounts,
+  connectors,
+  epics,
+  notifications,
+  oauthStates,
+  publications,
+  tasks,
+  workspaces,
+} from '../../db/schema.ts';
 import { Platform } from '../../domain/channels.ts';
 import { type PlanName, plans } from '../../domain/plans.ts';
-import { PlatformError } from '../../domain/publication-errors.ts';
+import { PlatformError, reconnectClasses } from '../../domain/publication-errors.ts';
+import type { ConnectorWorkflows } from '../connector-workflows.ts';
+import type { EpicWorkflows } from '../epic-workflows.ts';
 import { ApiError, errorResponses, invalidInput, notFound } from '../errors.ts';
 import { IdParams } from '../schemas.ts';
 
@@ -146,35 +158,149 @@ async function checkPlanLimit(executor: Executor, workspaceId: string, platform:
   }
 }
 
-/** Creates or refreshes the workspace's connector for a platform, keeping account choices across reconnects. */
+/** Statuses a successful connection recovers from: what they blocked is unblocked and retried. */
+const recoverableStatuses = ['reconnect_required', 'not_connected'];
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Platforms that hand out a refresh token only on the first consent (Google, for one) send none on a
+ * reconnect; overwriting the old credentials would then lose it (SPEC §11). Unreadable old credentials (a
+ * retired key) hold nothing we could keep, so they do not stop the reconnect.
+ */
+function keepRefreshToken(
+  keys: Config['CREDENTIALS_KEY'],
+  existing: ConnectorRow | undefined,
+  fresh: unknown,
+) {
+  if (!existing?.credentials || !existing.credentialsKeyId || !isRecord(fresh)) return fresh;
+  if (typeof fresh.refreshToken === 'string' && fresh.refreshToken !== '') return fresh;
+  let previous: unknown;
+  try {
+    previous = openCredentials(keys, existing.id, {
+      keyId: existing.credentialsKeyId,
+      ciphertext: existing.credentials,
+    });
+  } catch {
+    return fresh;
+  }
+  if (!isRecord(previous) || typeof previous.refreshToken !== 'string' || previous.refreshToken === '')
+    return fresh;
+  return { ...fresh, refreshToken: previous.refreshToken };
+}
+
+/**
+ * Lifts the at-risk flags that depended on this connector (it is connected again, in this transaction). An
+ * epic keeps its flag while another of its publications is at risk or another of its targets is still down.
+ */
+async function clearAtRisk(executor: Executor, connectorId: string, now: Date) {
+  const onThisConnector = executor
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(eq(tasks.connectorId, connectorId));
+  const publicationsCleared = await executor
+    .update(publications)
+    .set({ atRisk: false, atRiskReason: null, updatedAt: now })
+    .where(and(eq(publications.atRisk, true), inArray(publications.taskId, onThisConnector)))
+    .returning({ id: publications.id });
+  const epicsCleared = await executor
+    .update(epics)
+    .set({ atRisk: false, updatedAt: now })
+    .where(
+      and(
+        eq(epics.atRisk, true),
+        inArray(
+          epics.id,
+          executor.select({ id: tasks.epicId }).from(tasks).where(eq(tasks.connectorId, connectorId)),
+        ),
+        sql`not exists (select 1 from publications p where p.epic_id = ${epics.id} and p.at_risk)`,
+        sql`not exists (
+          select 1 from tasks t
+          join connectors c on c.id = t.connector_id
+          left join publications p on p.task_id = t.id
+          where t.epic_id = ${epics.id} and c.status <> 'connected'
+            and coalesce(p.status, 'pending') not in ('published', 'handed_off'))`,
+      ),
+    )
+    .returning({ id: epics.id });
+  return { publications: publicationsCleared.length, epicIds: epicsCleared.map((row) => row.id) };
+}
+
+/** Epics in error whose every failed publication targets this connector and failed for its lost access. */
+async function epicsFailedOnAccess(executor: Executor, workspaceId: string, connectorId: string) {
+  const accessClasses = sql.join(
+    reconnectClasses.map((name) => sql`${name}`),
+    sql`, `,
+  );
+  const rows = await executor
+    .select({ id: epics.id })
+    .from(epics)
+    .where(
+      and(
+        eq(epics.workspaceId, workspaceId),
+        eq(epics.status, 'error'),
+        sql`exists (
+          select 1 from publications p join tasks t on t.id = p.task_id
+          where p.epic_id = ${epics.id} and p.status = 'failed' and t.connector_id = ${connectorId})`,
+        sql`not exists (
+          select 1 from publications p join tasks t on t.id = p.task_id
+          where p.epic_id = ${epics.id} and p.status = 'failed'
+            and (t.connector_id <> ${connectorId}
+              or coalesce(p.last_error->>'class', '') not in (${accessClasses})))`,
+      ),
+    )
+    .orderBy(asc(epics.id));
+  return rows.map((row) => row.id);
+}
+
+interface SavedConnection {
+  view: z.infer<typeof ConnectorView>;
+  /** Epics to retry now that the connector works again (asked of their workflows after the commit). */
+  retryEpicIds: string[];
+}
+
+/**
+ * Creates or refreshes the workspace's connector for a platform (or the given one, for a reconnect), keeping
+ * account choices and a refresh token across reconnects. When it recovers a connector that was down, the
+ * at-risk flags it caused are lifted and the epics that failed only on its access are returned for retry.
+ */
 async function saveConnection(
   db: Database,
   keys: Config['CREDENTIALS_KEY'],
   input: {
     workspaceId: string;
     platform: string;
+    connectorId?: string | null;
     credentials: unknown;
     tokenExpiresAt: Date | null;
     accounts: DiscoveredAccount[];
     actor: string;
   },
-) {
+): Promise<SavedConnection> {
   return db.transaction(async (tx) => {
     await checkPlanLimit(tx, input.workspaceId, input.platform);
     const [existing] = await tx
       .select()
       .from(connectors)
-      .where(and(eq(connectors.workspaceId, input.workspaceId), eq(connectors.platform, input.platform)))
+      .where(
+        and(
+          eq(connectors.workspaceId, input.workspaceId),
+          input.connectorId ? eq(connectors.id, input.connectorId) : eq(connectors.platform, input.platform),
+        ),
+      )
       .for('update');
+    if (input.connectorId && existing?.platform !== input.platform) throw notFound('connector');
     const id = existing?.id ?? crypto.randomUUID();
-    const sealed = sealCredentials(keys, id, input.credentials);
+    const now = new Date();
+    const sealed = sealCredentials(keys, id, keepRefreshToken(keys, existing, input.credentials));
     const values = {
       status: 'connected',
       credentials: sealed.ciphertext,
       credentialsKeyId: sealed.keyId,
       tokenExpiresAt: input.tokenExpiresAt,
       lastError: null,
-      updatedAt: new Date(),
+      updatedAt: now,
     };
     const [connector] = existing
       ? await tx.update(connectors).set(values).where(eq(connectors.id, id)).returning()
@@ -195,9 +321,12 @@ async function saveConnection(
         })
         .onConflictDoUpdate({
           target: [connectorAccounts.connectorId, connectorAccounts.kind, connectorAccounts.externalId],
-          set: { name: account.name, status: 'connected', updatedAt: new Date() },
+          set: { name: account.name, status: 'connected', updatedAt: now },
         });
     }
+    const recovering = existing !== undefined && recoverableStatuses.includes(existing.status);
+    const cleared = recovering ? await clearAtRisk(tx, id, now) : { publications: 0, epicIds: [] };
+    const retryEpicIds = recovering ? await epicsFailedOnAccess(tx, input.workspaceId, id) : [];
     await recordAudit(tx, {
       workspaceId: input.workspaceId,
       subjectType: 'connector',
@@ -206,10 +335,67 @@ async function saveConnection(
       fromStatus: existing?.status ?? null,
       toStatus: 'connected',
       actor: input.actor,
-      details: { accounts: input.accounts.length },
+      details: {
+        accounts: input.accounts.length,
+        ...(recovering
+          ? {
+              atRiskCleared: { publications: cleared.publications, epicIds: cleared.epicIds },
+              retryEpicIds,
+            }
+          : {}),
+      },
     });
-    return viewConnector(tx, connector!);
+    return { view: await viewConnector(tx, connector!), retryEpicIds };
   });
+}
+
+/**
+ * Asks each epic's open run to retry, after the connection is committed so the retried publications find
+ * it connected. A refusal or an unreachable Temporal does not undo the reconnect: the epic stays in error,
+ * where the user can still retry it, and the failure is logged.
+ */
+async function retryEpics(workflows: EpicWorkflows, epicIds: string[], log: FastifyBaseLogger) {
+  await Promise.all(
+    epicIds.map(async (epicId) => {
+      try {
+        const answer = await workflows.update(epicId, 'retry', { requestedBy: 'reconnect' });
+        // No open run (its 30-day error window is over): left in error on purpose. Starting a new run
+        // belongs to POST /v1/epics/{id}/retry, which re-checks every target; the user can still call it.
+        if (answer === 'not_running') log.info({ epicId }, 'reconnect: the epic has no open run to retry');
+      } catch (error) {
+        log.warn({ epicId, err: error }, 'reconnect: the epic could not be retried');
+      }
+    }),
+  );
+}
+
+/**
+ * Flags what a disconnect blocks: every publication of a scheduled epic on this connector that has not gone
+ * out yet, and its epic. Real hand-offs already on the platform (`handed_off`) will still send and are left
+ * alone. The workflow creates publication rows in its first activity; a row it has not created yet is
+ * created here (pending) so the task carries its flag, and the workflow adopts it.
+ */
+async function flagBlockedByDisconnect(executor: Executor, connectorId: string, reason: string, now: Date) {
+  const blocked = await executor
+    .select({ taskId: tasks.id, epicId: tasks.epicId, workspaceId: tasks.workspaceId })
+    .from(tasks)
+    .innerJoin(epics, eq(epics.id, tasks.epicId))
+    .where(and(eq(tasks.connectorId, connectorId), eq(epics.status, 'scheduled')));
+  if (blocked.length === 0) return { publicationIds: [], epicIds: [] };
+  const flagged = await executor
+    .insert(publications)
+    .values(blocked.map((row) => ({ ...row, atRisk: true, atRiskReason: reason, updatedAt: now })))
+    .onConflictDoUpdate({
+      target: publications.taskId,
+      set: { atRisk: true, atRiskReason: reason, updatedAt: now },
+      setWhere: sql`${publications.status} in ('pending', 'failed', 'cancelled')`,
+    })
+    .returning({ id: publications.id, epicId: publications.epicId });
+  const epicIds = [...new Set(flagged.map((row) => row.epicId))];
+  if (epicIds.length > 0) {
+    await executor.update(epics).set({ atRisk: true, updatedAt: now }).where(inArray(epics.id, epicIds));
+  }
+  return { publicationIds: flagged.map((row) => row.id), epicIds };
 }
 
 function platformFailure(error: unknown): never {
@@ -228,14 +414,56 @@ export interface ConnectorRouteOptions {
   db: Database;
   adapters: Adapters;
   config: Pick<Config, 'CREDENTIALS_KEY' | 'PUBLIC_URL' | 'FRONTEND_URL'>;
+  /** How a reconnect asks the epics that failed on the lost access to retry. */
+  workflows: EpicWorkflows;
+  /** Starts or tells the token-refresh workflow of a connector with expiring credentials. */
+  connectorWorkflows: ConnectorWorkflows;
+}
+
+/**
+ * After the connection is committed: a token that expires gets its refresh workflow (started, or told
+ * `reconnected`). If Temporal is unreachable the connection still stands; the failure is logged.
+ */
+async function watchToken(
+  connectorWorkflows: ConnectorWorkflows,
+  connector: { id: string; platform: string; tokenExpiresAt: string | null },
+  workspaceId: string,
+  log: FastifyBaseLogger,
+) {
+  if (!connector.tokenExpiresAt) return;
+  await connectorWorkflows
+    .connected({ id: connector.id, workspaceId, platform: connector.platform })
+    .catch((error: unknown) =>
+      log.error({ err: error, connectorId: connector.id }, 'could not start token refresh'),
+    );
 }
 
 const callbackUrl = (config: ConnectorRouteOptions['config'], platform: string) =>
   `${config.PUBLIC_URL}/v1/oauth/${platform}/callback`;
 
+/** Starts an OAuth consent; a reconnect's state names its connector so the callback updates that one. */
+async function startConsent(
+  db: Database,
+  adapters: Adapters,
+  config: ConnectorRouteOptions['config'],
+  input: { workspaceId: string; platform: string; connectorId?: string },
+) {
+  const state = randomBytes(32).toString('base64url');
+  await db.insert(oauthStates).values({
+    workspaceId: input.workspaceId,
+    platform: input.platform,
+    stateHash: hashState(state),
+    connectorId: input.connectorId ?? null,
+    expiresAt: new Date(Date.now() + stateLifetimeMs),
+  });
+  return {
+    authorizeUrl: adapters.meta.authorizeUrl({ state, redirectUri: callbackUrl(config, input.platform) }),
+  };
+}
+
 export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = async (
   app,
-  { db, adapters, config },
+  { db, adapters, config, workflows, connectorWorkflows },
 ) => {
   const tags = ['connectors'];
 
@@ -321,7 +549,7 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
         const apiKey = request.body?.apiKey;
         if (!apiKey) throw invalidInput([{ field: 'body.apiKey', message: 'is required for Klaviyo' }]);
         const verified = await adapters.klaviyo.verifyApiKey(apiKey).catch(platformFailure);
-        const view = await saveConnection(db, config.CREDENTIALS_KEY, {
+        const saved = await saveConnection(db, config.CREDENTIALS_KEY, {
           workspaceId,
           platform,
           credentials: { apiKey },
@@ -329,23 +557,173 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
           accounts: verified.accounts,
           actor,
         });
-        return reply.code(201).send(view);
+        await retryEpics(workflows, saved.retryEpicIds, request.log);
+        return reply.code(201).send(saved.view);
       }
       if (request.body?.apiKey !== undefined) {
         throw invalidInput([
           { field: 'body.apiKey', message: `${entry.name} connects through its consent page, not a key` },
         ]);
       }
-      const state = randomBytes(32).toString('base64url');
-      await db.insert(oauthStates).values({
+      return reply.code(200).send(await startConsent(db, adapters, config, { workspaceId, platform }));
+    },
+  );
+
+  app.post(
+    '/connectors/:id/reconnect',
+    {
+      schema: {
+        tags,
+        summary:
+          'Reconnect: OAuth platforms → {authorizeUrl} (the same connector on return); API-key platforms ' +
+          'take {apiKey} → the connector. Account choices are kept; blocked epics are unblocked and retried',
+        params: IdParams,
+        body: z.strictObject({ apiKey: z.string().min(1).max(500).optional() }).nullish(),
+        response: {
+          200: z.union([ConnectorView, z.object({ authorizeUrl: z.string() })]),
+          ...errorResponses(400, 401, 403, 404, 503),
+        },
+      },
+    },
+    async (request) => {
+      const { workspaceId, actor } = request.caller;
+      const connector = await loadConnector(db, workspaceId, request.params.id);
+      const entry = catalogEntry(connector.platform);
+      if (!entry?.connectable) {
+        throw new ApiError(
+          400,
+          'PLATFORM_NOT_AVAILABLE',
+          `${entry?.name ?? connector.platform} cannot be connected in this build yet`,
+        );
+      }
+      await checkPlanLimit(db, workspaceId, connector.platform);
+      if (connector.platform === 'klaviyo') {
+        const apiKey = request.body?.apiKey;
+        if (!apiKey) throw invalidInput([{ field: 'body.apiKey', message: `is required for ${entry.name}` }]);
+        const verified = await adapters.klaviyo.verifyApiKey(apiKey).catch(platformFailure);
+        const saved = await saveConnection(db, config.CREDENTIALS_KEY, {
+          workspaceId,
+          platform: connector.platform,
+          connectorId: connector.id,
+          credentials: { apiKey },
+          tokenExpiresAt: null,
+          accounts: verified.accounts,
+          actor,
+        });
+        await retryEpics(workflows, saved.retryEpicIds, request.log);
+        return saved.view;
+      }
+      if (request.body?.apiKey !== undefined) {
+        throw invalidInput([
+          { field: 'body.apiKey', message: `${entry.name} connects through its consent page, not a key` },
+        ]);
+      }
+      return startConsent(db, adapters, config, {
         workspaceId,
-        platform,
-        stateHash: hashState(state),
-        expiresAt: new Date(Date.now() + stateLifetimeMs),
+        platform: connector.platform,
+        connectorId: connector.id,
       });
-      return reply.code(200).send({
-        authorizeUrl: adapters.meta.authorizeUrl({ state, redirectUri: callbackUrl(config, platform) }),
+    },
+  );
+
+  app.delete(
+    '/connectors/:id',
+    {
+      schema: {
+        tags,
+        summary:
+          'Disconnect: credentials forgotten, accounts and history kept; scheduled publications on it are ' +
+          'flagged at risk (hand-offs already on the platform still send)',
+        params: IdParams,
+        response: { 200: ConnectorView, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const { workspaceId, actor } = request.caller;
+      const view = await db.transaction(async (tx) => {
+        const [connector] = await tx
+          .select()
+          .from(connectors)
+          .where(and(eq(connectors.id, request.params.id), eq(connectors.workspaceId, workspaceId)))
+          .for('update');
+        if (!connector) throw notFound('connector');
+        // Disconnecting twice changes nothing the second time, and says so by not auditing it.
+        if (connector.status === 'not_connected' && !connector.credentials)
+          return viewConnector(tx, connector);
+        const now = new Date();
+        const [disconnected] = await tx
+          .update(connectors)
+          .set({
+            status: 'not_connected',
+            credentials: null,
+            credentialsKeyId: null,
+            tokenExpiresAt: null,
+            lastError: null,
+            updatedAt: now,
+          })
+          .where(eq(connectors.id, connector.id))
+          .returning();
+        // The choices (`enabled`) stay so a reconnect restores them; the accounts are just unreachable now.
+        await tx
+          .update(connectorAccounts)
+          .set({ status: 'not_connected', updatedAt: now })
+          .where(eq(connectorAccounts.connectorId, connector.id));
+        const name = catalogEntry(connector.platform)?.name ?? connector.platform;
+        const flagged = await flagBlockedByDisconnect(tx, connector.id, 'connector disconnected', now);
+        const [handedOff] = await tx
+          .select({ count: sql<number>`count(*)::int` })
+          .from(publications)
+          .innerJoin(tasks, eq(tasks.id, publications.taskId))
+          .innerJoin(epics, eq(epics.id, publications.epicId))
+          .where(
+            and(
+              eq(tasks.connectorId, connector.id),
+              eq(publications.status, 'handed_off'),
+              eq(epics.status, 'scheduled'),
+            ),
+          );
+        const stillSending = handedOff?.count ?? 0;
+        if (flagged.publicationIds.length > 0) {
+          const count = flagged.publicationIds.length;
+          await tx.insert(notifications).values({
+            workspaceId,
+            kind: 'connector_disconnected',
+            title: `${name} disconnected`,
+            message:
+              `${count} scheduled publication${count === 1 ? '' : 's'} in ${flagged.epicIds.length} ` +
+              `epic${flagged.epicIds.length === 1 ? '' : 's'} will not go out until you reconnect ${name}.` +
+              (stillSending > 0 ? ` ${stillSending} already handed to ${name} will still send.` : ''),
+            data: {
+              connectorId: connector.id,
+              platform: connector.platform,
+              atRiskPublications: count,
+              epicIds: flagged.epicIds,
+              handedOffStillSending: stillSending,
+            },
+          });
+        }
+        await recordAudit(tx, {
+          workspaceId,
+          subjectType: 'connector',
+          subjectId: connector.id,
+          action: 'disconnect',
+          fromStatus: connector.status,
+          toStatus: 'not_connected',
+          actor,
+          details: {
+            atRiskPublicationIds: flagged.publicationIds,
+            atRiskEpicIds: flagged.epicIds,
+            handedOffStillSending: stillSending,
+          },
+        });
+        return viewConnector(tx, disconnected!);
       });
+      // Nothing is left to refresh: the token workflow ends (a failure to tell it is harmless: it finds the
+      // connector without credentials at its next wake-up and ends then).
+      await connectorWorkflows
+        .disconnected(view.id)
+        .catch((error: unknown) => request.log.warn({ err: error }, 'could not tell the token workflow'));
+      return view;
     },
   );
 
@@ -440,7 +818,7 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
 /** The OAuth return: no bearer (the browser comes back from the platform); the `state` binds the workspace. */
 export const oauthCallbackRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = async (
   app,
-  { db, adapters, config },
+  { db, adapters, config, workflows, connectorWorkflows },
 ) => {
   app.get(
     '/oauth/:platform/callback',
@@ -500,14 +878,18 @@ export const oauthCallbackRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> =
         .exchangeCode({ code, redirectUri: callbackUrl(config, platform) })
         .catch(platformFailure);
       const discovered = await adapters.meta.discover(token.userAccessToken).catch(platformFailure);
-      const view = await saveConnection(db, config.CREDENTIALS_KEY, {
+      const saved = await saveConnection(db, config.CREDENTIALS_KEY, {
         workspaceId: consumed.workspaceId,
         platform,
+        connectorId: consumed.connectorId,
         credentials: discovered.credentials,
         tokenExpiresAt: token.expiresAt,
         accounts: discovered.accounts,
         actor: `oauth:${platform}`,
       });
+      await retryEpics(workflows, saved.retryEpicIds, request.log);
+      const { view } = saved;
+      await watchToken(connectorWorkflows, view, consumed.workspaceId, request.log);
       if (config.FRONTEND_URL) return reply.redirect(`${config.FRONTEND_URL}/connectors/${view.id}`, 302);
       return reply.code(200).send(view);
     },

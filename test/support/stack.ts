@@ -34,7 +34,13 @@ export interface Stack {
 }
 
 export async function startStack(
-  options: { config?: Record<string, string>; withWorker?: boolean; klaviyoEditLockSeconds?: number } = {},
+  options: {
+    config?: Record<string, string>;
+    withWorker?: boolean;
+    klaviyoEditLockSeconds?: number;
+    /** E.g. short-lived tokens for the token-refresh tests. */
+    meta?: { longLivedTokenSeconds?: number };
+  } = {},
 ): Promise<Stack> {
   const cliPath = await resolveTemporalCli();
   const temporal = await startTemporalDevServer({ cliPath, uiPort: false });
@@ -42,6 +48,7 @@ export async function startStack(
     clientId: 'glowtify-test-app',
     clientSecret: 'glowtify-test-secret',
     pages: [{ id: '1001', name: 'Acme Page', instagram: { id: '17841400000000001', username: 'acme' } }],
+    ...(options.meta ?? {}),
   });
   const klaviyo = await startKlaviyoSimulator({
     apiKeys: {
@@ -231,7 +238,7 @@ export const waitForStatus = (workspace: TestWorkspace, epicId: string, status: 
     (epic) => epic.status === status,
   );
 
-/** Replays the recorded histories of the given workflows against the current workflow code. */
+/** Replays the recorded histories of the given workflows (any type) against the current workflow code. */
 export async function replayEpicHistories(stack: Stack, workflowIds: string[]) {
   const histories = await Promise.all(
     workflowIds.map(async (workflowId) => ({

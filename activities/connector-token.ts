@@ -1,0 +1,145 @@
+// The token-refresh workflow's activities: read where a connector's token stands, renew it through its
+// adapter (sealing the new credentials at once, a rotated refresh token included), and flag the connector
+// when the platform refuses for good. A transient failure is thrown as retryable and never flips anything.
+import { ApplicationFailure } from '@temporalio/activity';
+import { eq } from 'drizzle-orm';
+import type { CredentialsKeys } from '../config.ts';
+import type { AdapterRegistry } from '../connectors/registry.ts';
+import { recordAudit } from '../db/audit.ts';
+import type { Database } from '../db/client.ts';
+import { openCredentials, sealCredentials } from '../db/credentials-codec.ts';
+import { connectors } from '../db/schema.ts';
+import type { Platform } from '../domain/channels.ts';
+import { PlatformError, type PublicationFailure, reconnectClasses } from '../domain/publication-errors.ts';
+import { flagReconnectRequired } from './connector-state.ts';
+
+export interface ConnectorTokenActivityDependencies {
+  db: Database;
+  credentialsKeys: CredentialsKeys;
+  adapters: AdapterRegistry;
+  now?: () => Date;
+}
+
+export interface ConnectorTokenFacts {
+  status: string;
+  platform: string;
+  tokenExpiresAt: string | null;
+  /** The platform lets us renew this token without the user (else reconnect is the only way). */
+  refreshable: boolean;
+}
+
+export function createConnectorTokenActivities({
+  db,
+  credentialsKeys,
+  adapters,
+  now = () => new Date(),
+}: ConnectorTokenActivityDependencies) {
+  const load = async (connectorId: string) => {
+    const [connector] = await db.select().from(connectors).where(eq(connectors.id, connectorId));
+    return connector;
+  };
+
+  return {
+    async loadConnectorToken({ connectorId }: { connectorId: string }): Promise<ConnectorTokenFacts> {
+      const connector = await load(connectorId);
+      if (!connector)
+        return { status: 'not_connected', platform: 'unknown', tokenExpiresAt: null, refreshable: false };
+      return {
+        status: connector.credentials ? connector.status : 'not_connected',
+        platform: connector.platform,
+        tokenExpiresAt: connector.tokenExpiresAt?.toISOString() ?? null,
+        refreshable: Boolean(adapters[connector.platform as Platform]?.refreshCredentials),
+      };
+    },
+
+    async refreshConnectorToken({
+      connectorId,
+    }: {
+      connectorId: string;
+    }): Promise<{ tokenExpiresAt: string | null }> {
+      const connector = await load(connectorId);
+      if (!connector?.credentials || !connector.credentialsKeyId || connector.status !== 'connected') {
+        throw ApplicationFailure.create({
+          type: 'NOT_CONNECTED',
+          message: 'the connector has no live credentials any more',
+          nonRetryable: true,
+        });
+      }
+      const adapter = adapters[connector.platform as Platform];
+      if (!adapter?.refreshCredentials) {
+        throw ApplicationFailure.create({
+          type: 'NOT_REFRESHABLE',
+          message: `${connector.platform} tokens cannot be renewed`,
+          nonRetryable: true,
+        });
+      }
+      const current = openCredentials<Record<string, unknown>>(credentialsKeys, connector.id, {
+        keyId: connector.credentialsKeyId,
+        ciphertext: connector.credentials,
+      });
+      let refreshed: Awaited<ReturnType<NonNullable<typeof adapter.refreshCredentials>>>;
+      try {
+        refreshed = await adapter.refreshCredentials(current);
+      } catch (error) {
+        if (error instanceof PlatformError && reconnectClasses.includes(error.failure.class)) {
+          throw ApplicationFailure.create({
+            type: 'REFRESH_REFUSED',
+            message: error.failure.message,
+            nonRetryable: true,
+            details: [{ class: error.failure.class, platformCode: error.failure.platformCode }],
+          });
+        }
+        // Network errors, 5xx, time-outs, rate limits: Temporal retries with backoff; nothing is flagged.
+        throw ApplicationFailure.create({
+          type: error instanceof PlatformError ? error.failure.class : 'TRANSIENT',
+          message: (error as Error).message,
+          ...(error instanceof PlatformError && error.failure.retryAfterMs !== undefined
+            ? { nextRetryDelay: error.failure.retryAfterMs }
+            : {}),
+        });
+      }
+      // A rotated refresh token replaces the old one in the same write as the new access token.
+      const sealed = sealCredentials(credentialsKeys, connector.id, {
+        ...current,
+        ...(refreshed.credentials as object),
+      });
+      await db.transaction(async (tx) => {
+        await tx
+          .update(connectors)
+          .set({
+            credentials: sealed.ciphertext,
+            credentialsKeyId: sealed.keyId,
+            tokenExpiresAt: refreshed.expiresAt,
+            lastError: null,
+            updatedAt: now(),
+          })
+          .where(eq(connectors.id, connector.id));
+        await recordAudit(tx, {
+          workspaceId: connector.workspaceId,
+          subjectType: 'connector',
+          subjectId: connector.id,
+          action: 'token_refreshed',
+          actor: `workflow:connector-token-${connector.id}`,
+          details: { tokenExpiresAt: refreshed.expiresAt?.toISOString() ?? null },
+        });
+      });
+      return { tokenExpiresAt: refreshed.expiresAt?.toISOString() ?? null };
+    },
+
+    async markReconnectRequired(input: { connectorId: string; failure: PublicationFailure }): Promise<void> {
+      const connector = await load(input.connectorId);
+      if (!connector) return;
+      await db.transaction((tx) =>
+        flagReconnectRequired(
+          tx,
+          connector,
+          input.failure,
+          `workflow:connector-token-${connector.id}`,
+          now(),
+        ),
+      );
+    },
+  };
+}
+
+export type ConnectorTokenActivities = ReturnType<typeof createConnectorTokenActivities>;
