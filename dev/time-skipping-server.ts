@@ -1,11 +1,11 @@
 // Finds or installs Temporal's time-skipping test server (Java, from Maven Central) in a cache outside the
 // repo, for tests whose timers are days long (SPEC §10): the answer is a launcher for `createTimeSkipping`.
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, chmod, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { exists, findOnPath, isErrno, isExecutable, removeAbandonedTempDirs } from './tool-cache.ts';
 
 export const TEST_SERVER_VERSION = '1.31.0';
 const SLF4J_NOP_VERSION = '1.7.36';
@@ -77,7 +77,7 @@ async function install(
   log: (line: string) => void,
 ): Promise<string> {
   await mkdir(cacheRoot, { recursive: true });
-  await removeAbandonedTempDirs(cacheRoot);
+  await removeAbandonedTempDirs(cacheRoot, `.temporal-test-server-${TEST_SERVER_VERSION}.tmp-`);
   // Each process installs into its own temporary sibling and races to rename it into place; the loser throws
   // its copy away. No lock, so a process killed mid-install never blocks the next one.
   const tmp = await mkdtemp(join(cacheRoot, `.temporal-test-server-${TEST_SERVER_VERSION}.tmp-`));
@@ -223,45 +223,11 @@ function runMaven(args: string[], env: NodeJS.ProcessEnv, log: (line: string) =>
 
 // A killed install leaves its temporary directory behind; an install takes seconds, so one older than an hour
 // belongs to nobody.
-async function removeAbandonedTempDirs(cacheRoot: string): Promise<void> {
-  const prefix = `.temporal-test-server-${TEST_SERVER_VERSION}.tmp-`;
-  for (const name of await readdir(cacheRoot)) {
-    if (!name.startsWith(prefix)) continue;
-    const path = join(cacheRoot, name);
-    const info = await stat(path).catch(() => null);
-    if (info && Date.now() - info.mtimeMs > 60 * 60 * 1000) await rm(path, { recursive: true, force: true });
-  }
-}
 
 async function javaCommand(env: NodeJS.ProcessEnv): Promise<string | null> {
   if (env.JAVA_HOME) {
     const fromHome = join(env.JAVA_HOME, 'bin', 'java');
     return (await isExecutable(fromHome)) ? fromHome : null;
   }
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (!dir || !isAbsolute(dir)) continue;
-    const candidate = join(dir, 'java');
-    if (await isExecutable(candidate)) return candidate;
-  }
-  return null;
-}
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-function isErrno(err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
+  return findOnPath('java', env.PATH ?? '');
 }

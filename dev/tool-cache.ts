@@ -1,0 +1,44 @@
+// What the tool installers share (dev/temporal-cli.ts, dev/time-skipping-server.ts): finding executables,
+// and clearing what an install killed midway left in the cache.
+import { constants } from 'node:fs';
+import { access, readdir, rm, stat } from 'node:fs/promises';
+import { delimiter, isAbsolute, join } from 'node:path';
+
+export async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.X_OK);
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+export function isErrno(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
+}
+
+export async function findOnPath(name: string, pathVariable: string): Promise<string | null> {
+  for (const dir of pathVariable.split(delimiter)) {
+    if (!dir || !isAbsolute(dir)) continue;
+    const candidate = join(dir, name);
+    if (await isExecutable(candidate)) return candidate;
+  }
+  return null;
+}
+
+/** Temporary install directories older than an hour belong to an install that was killed: remove them. */
+export async function removeAbandonedTempDirs(cacheRoot: string, prefix: string): Promise<void> {
+  for (const name of await readdir(cacheRoot)) {
+    if (!name.startsWith(prefix)) continue;
+    const path = join(cacheRoot, name);
+    const info = await stat(path).catch(() => null);
+    if (info && Date.now() - info.mtimeMs > 60 * 60 * 1000) await rm(path, { recursive: true, force: true });
+  }
+}
