@@ -243,6 +243,33 @@ describe('connector lifecycle', () => {
     );
   });
 
+  it('a Klaviyo send handed off before a disconnect still goes out and is published, unconfirmed', async () => {
+    const setup = await connectedWorkspace(stack, 'Disconnect after hand-off');
+    const { epicId, taskIds } = await reviewedEpic(setup, ['klaviyo_email'], 'Still sends');
+    const scheduled = await setup.workspace.api.post(`/v1/epics/${epicId}/schedule`, {
+      scheduledAt: inSeconds(3).toISOString(),
+    });
+    assert.equal(scheduled.statusCode, 200, scheduled.body);
+    await waitFor(
+      () => readEpic(setup.workspace, epicId),
+      (epic) => epic.tasks[0]?.publication?.status === 'handed_off',
+    );
+    const disconnected = await setup.workspace.api.delete(`/v1/connectors/${setup.klaviyo.id}`);
+    assert.equal(disconnected.statusCode, 200, disconnected.body);
+    const published = await waitForStatus(setup.workspace, epicId, 'published');
+    const publication = published.tasks.find((task) => task.id === taskIds.klaviyo_email)!
+      .publication as unknown as {
+      status: string;
+      unconfirmed: boolean;
+    };
+    assert.equal(publication.status, 'published');
+    assert.equal(publication.unconfirmed, true, 'we could not ask Klaviyo any more');
+    const campaign = stack.klaviyo
+      .campaigns()
+      .find((candidate) => candidate.name.includes(epicId.slice(0, 8)))!;
+    assert.notEqual(campaign.sendJob, 'cancelled', 'the send was left to Klaviyo');
+  });
+
   it('counts connector requests per platform across workspaces, one workspace once', async () => {
     const first = await createWorkspace(stack.harness, 'Requests one');
     const second = await createWorkspace(stack.harness, 'Requests two');

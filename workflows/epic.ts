@@ -350,7 +350,21 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
       const waiting = tasks.filter((task) => publications[task.taskId]?.status === 'handed_off');
       if (waiting.length === 0) return;
       for (const task of waiting) {
-        const state = await check.checkHandOff({ epicId: input.epicId, taskId: task.taskId });
+        let state: Awaited<ReturnType<typeof check.checkHandOff>>;
+        try {
+          state = await check.checkHandOff({ epicId: input.epicId, taskId: task.taskId });
+        } catch {
+          // We can no longer ask (e.g. the connector was disconnected): the platform still holds the send,
+          // so the publication counts as published, unconfirmed — not as an error.
+          await recordPublicationOutcome({
+            epicId: input.epicId,
+            taskId: task.taskId,
+            status: 'published',
+            unconfirmed: true,
+          });
+          publications[task.taskId] = { ...publications[task.taskId]!, status: 'published' };
+          continue;
+        }
         if (state !== 'pending')
           publications[task.taskId] = {
             ...publications[task.taskId]!,
