@@ -1,6 +1,6 @@
 // Test harness for the REST API: a real PostgreSQL database (fresh per test file), migrations, and the app
 // driven through app.inject(). Temporal is a real link; by default it points at a port nobody listens on.
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../api/app.ts';
 import { createTemporalLink, type TemporalLink } from '../../api/temporal.ts';
 import { type Config, loadConfig } from '../../config.ts';
@@ -33,7 +33,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 }
 
 export async function startApiHarness(
-  options: { temporalAddress?: string; config?: Record<string, string> } = {},
+  options: { temporalAddress?: string; config?: Record<string, string>; logger?: FastifyBaseLogger } = {},
 ): Promise<ApiHarness> {
   const testDatabase = await useTestDatabase();
   const database = connectDatabase(testDatabase.url);
@@ -41,7 +41,12 @@ export async function startApiHarness(
   const config = testConfig({ DATABASE_URL: testDatabase.url, ...(options.config ?? {}) });
   // Port 1 is privileged and unused: a real, refused connection rather than a mocked client.
   const temporal = createTemporalLink(options.temporalAddress ?? '127.0.0.1:1', 'default');
-  const app = await buildApp({ config, database, temporal });
+  const app = await buildApp({
+    config,
+    database,
+    temporal,
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
   await app.ready();
   return {
     app,

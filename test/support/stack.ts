@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
+import type { FastifyBaseLogger } from 'fastify';
 import { resolveTemporalCli } from '../../dev/temporal-cli.ts';
 import { startTemporalDevServer, type TemporalDevServer } from '../../dev/temporal-dev-server.ts';
 import { klaviyoScopes, startKlaviyoSimulator } from '../../sandbox/klaviyo.ts';
@@ -40,6 +41,10 @@ export async function startStack(
     klaviyoEditLockSeconds?: number;
     /** E.g. short-lived tokens for the token-refresh tests. */
     meta?: { longLivedTokenSeconds?: number };
+    /** The API's logger (the secrets test reads every line it writes). */
+    logger?: FastifyBaseLogger;
+    /** The worker's log lines (the secrets test reads them too). */
+    workerLog?: (line: string) => void;
   } = {},
 ): Promise<Stack> {
   const cliPath = await resolveTemporalCli();
@@ -77,7 +82,11 @@ export async function startStack(
     HANDOFF_CONFIRMATION_WINDOW_MS: '120000',
     ...(options.config ?? {}),
   };
-  const harness = await startApiHarness({ temporalAddress: temporal.address, config: overrides });
+  const harness = await startApiHarness({
+    temporalAddress: temporal.address,
+    config: overrides,
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
   const workerEnv = {
@@ -101,7 +110,7 @@ export async function startStack(
     async startWorker() {
       stack.worker = await startWorker(
         { ...harness.config, TEMPORAL_ADDRESS: temporal.address, DATABASE_URL: harness.databaseUrl },
-        { info: () => {}, warn: () => {} },
+        { info: options.workerLog ?? (() => {}), warn: options.workerLog ?? (() => {}) },
       );
       return stack.worker;
     },
