@@ -214,6 +214,8 @@ const environmentSchema = z.object({
     7 * 86_400_000,
     6 * 3_600_000,
   ),
+  /** How often API-key connectors' credentials are checked (a Temporal Schedule per connector). */
+  CREDENTIAL_CHECK_INTERVAL_MS: integer('CREDENTIAL_CHECK_INTERVAL_MS', 1_000, 7 * 86_400_000, 3_600_000),
   /** An epic due for longer than this with nothing attempted is reported overdue by /readyz. */
   OVERDUE_THRESHOLD_MS: integer('OVERDUE_THRESHOLD_MS', 1_000, 86_400_000, 300_000),
   HANDOFF_CONFIRMATION_POLL_MS: integer('HANDOFF_CONFIRMATION_POLL_MS', 100, 3_600_000, 60_000),

@@ -5,6 +5,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { eq } from 'drizzle-orm';
 import type { CredentialsKeys } from '../config.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
+import { CredentialsRejectedError } from '../connectors/types.ts';
 import { recordAudit } from '../db/audit.ts';
 import type { Database } from '../db/client.ts';
 import { openCredentials, sealCredentials } from '../db/credentials-codec.ts';
@@ -124,6 +125,44 @@ export function createConnectorTokenActivities({
         });
       });
       return { tokenExpiresAt: refreshed.expiresAt?.toISOString() ?? null };
+    },
+
+    /** The periodic check of credentials that do not expire (API keys): flips only on the platform's refusal. */
+    async checkConnectorCredentials({
+      connectorId,
+    }: {
+      connectorId: string;
+    }): Promise<'ok' | 'refused' | 'not_connected'> {
+      const connector = await load(connectorId);
+      if (!connector?.credentials || !connector.credentialsKeyId || connector.status !== 'connected') {
+        return 'not_connected';
+      }
+      const adapter = adapters[connector.platform as Platform];
+      if (!adapter?.verifyCredentials) return 'ok';
+      const credentials = openCredentials(credentialsKeys, connector.id, {
+        keyId: connector.credentialsKeyId,
+        ciphertext: connector.credentials,
+      });
+      let failure: PublicationFailure | null = null;
+      try {
+        await adapter.verifyCredentials(credentials);
+      } catch (error) {
+        if (error instanceof CredentialsRejectedError) {
+          const scopes = error.message === 'Scopes insufficient';
+          failure = { class: scopes ? 'PERMISSION_REVOKED' : 'TOKEN_EXPIRED', message: error.message };
+        } else if (error instanceof PlatformError && reconnectClasses.includes(error.failure.class)) {
+          failure = error.failure;
+        } else {
+          // A transient answer says nothing about the key: retried, and never flips the connector.
+          throw ApplicationFailure.create({ type: 'TRANSIENT', message: (error as Error).message });
+        }
+      }
+      if (!failure) return 'ok';
+      const refused = failure;
+      await db.transaction((tx) =>
+        flagReconnectRequired(tx, connector, refused, `schedule:connector-check-${connector.id}`, now()),
+      );
+      return 'refused';
     },
 
     async markReconnectRequired(input: { connectorId: string; failure: PublicationFailure }): Promise<void> {

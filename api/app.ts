@@ -101,6 +101,7 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
   const connectorWorkflows = createConnectorWorkflows(temporal, {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    checkIntervalMs: config.CREDENTIAL_CHECK_INTERVAL_MS,
   });
   const connectorOptions = {
     db: database.db,

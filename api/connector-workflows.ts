@@ -1,6 +1,12 @@
-// The API's side of the token-refresh workflow: (re)connecting a connector with expiring credentials starts
-// its workflow or tells the running one (`reconnected`); disconnecting tells it to end.
-import { Client, WorkflowNotFoundError } from '@temporalio/client';
+// The API's side of the connector workflows: (re)connecting a connector with expiring credentials starts its
+// token-refresh workflow or tells the running one (`reconnected`); an API-key connector gets a Schedule that
+// checks its credentials periodically; disconnecting ends both.
+import {
+  Client,
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import { connectorSearchAttributes } from '../domain/search-attributes.ts';
 import {
   type ConnectorTokenInput,
@@ -13,12 +19,16 @@ import type { TemporalLink } from './temporal.ts';
 
 export interface ConnectorWorkflows {
   connected(connector: { id: string; workspaceId: string; platform: string }): Promise<void>;
+  /** Keeps one Schedule per API-key connector checking its credentials. */
+  apiKeyConnected(connector: { id: string; workspaceId: string; platform: string }): Promise<void>;
   disconnected(connectorId: string): Promise<void>;
 }
 
+export const connectorCheckScheduleId = (connectorId: string) => `connector-check-${connectorId}`;
+
 export function createConnectorWorkflows(
   temporal: TemporalLink,
-  options: { namespace: string; taskQueue: string },
+  options: { namespace: string; taskQueue: string; checkIntervalMs: number },
 ): ConnectorWorkflows {
   const client = async () =>
     new Client({ connection: await temporal.connection(), namespace: options.namespace });
@@ -43,13 +53,39 @@ export function createConnectorWorkflows(
         ],
       });
     },
-    async disconnected(connectorId) {
+    async apiKeyConnected(connector) {
       try {
-        await (await client()).workflow
+        await (await client()).schedule.create({
+          scheduleId: connectorCheckScheduleId(connector.id),
+          spec: { intervals: [{ every: options.checkIntervalMs }] },
+          action: {
+            type: 'startWorkflow',
+            workflowType: 'connectorCredentialCheck',
+            workflowId: connectorCheckScheduleId(connector.id),
+            taskQueue: options.taskQueue,
+            args: [{ connectorId: connector.id }],
+            staticSummary: `Checks the ${connector.platform} connector's API key`,
+          },
+          state: { note: `workspace ${connector.workspaceId}, ${connector.platform}` },
+        });
+      } catch (error) {
+        // A reconnect keeps the schedule it already has.
+        if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+      }
+    },
+    async disconnected(connectorId) {
+      const temporalClient = await client();
+      try {
+        await temporalClient.workflow
           .getHandle(connectorTokenWorkflowId(connectorId))
           .signal(disconnectedSignal);
       } catch (error) {
         if (!(error instanceof WorkflowNotFoundError)) throw error;
+      }
+      try {
+        await temporalClient.schedule.getHandle(connectorCheckScheduleId(connectorId)).delete();
+      } catch (error) {
+        if (!(error instanceof ScheduleNotFoundError)) throw error;
       }
     },
   };

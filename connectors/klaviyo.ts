@@ -589,5 +589,18 @@ export function createKlaviyoAdapter(options: { apiBaseUrl: string; fetch?: type
     return { state: 'pending', platformStatus: status };
   }
 
-  return { platform: 'klaviyo', verifyApiKey, listAudiences, handOff, cancelHandOff, handOffStatus };
+  // The periodic check asks the same questions as connecting does (accounts, then read access).
+  const verifyCredentials = async (credentials: KlaviyoCredentials) => {
+    await verifyApiKey(credentials.apiKey);
+  };
+
+  return {
+    platform: 'klaviyo',
+    verifyApiKey,
+    verifyCredentials,
+    listAudiences,
+    handOff,
+    cancelHandOff,
+    handOffStatus,
+  };
 }

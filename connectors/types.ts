@@ -90,6 +90,11 @@ export interface PlatformAdapter<Credentials = unknown> {
   refreshCredentials?(
     credentials: Credentials,
   ): Promise<{ credentials: Credentials; expiresAt: Date | null }>;
+  /**
+   * Checks credentials that never expire on their own (API keys). Throws CredentialsRejectedError when the
+   * platform refuses them, PlatformError otherwise.
+   */
+  verifyCredentials?(credentials: Credentials): Promise<void>;
   /** Lists the email audiences (lists and segments), fresh from the platform. */
   listAudiences?(credentials: Credentials): Promise<Audience[]>;
 }

@@ -422,20 +422,23 @@ export interface ConnectorRouteOptions {
 
 /**
  * After the connection is committed: a token that expires gets its refresh workflow (started, or told
- * `reconnected`). If Temporal is unreachable the connection still stands; the failure is logged.
+ * `reconnected`), an API key its periodic check. If Temporal is unreachable the connection still stands;
+ * the failure is logged.
  */
-async function watchToken(
+async function watchConnection(
   connectorWorkflows: ConnectorWorkflows,
   connector: { id: string; platform: string; tokenExpiresAt: string | null },
   workspaceId: string,
   log: FastifyBaseLogger,
 ) {
-  if (!connector.tokenExpiresAt) return;
-  await connectorWorkflows
-    .connected({ id: connector.id, workspaceId, platform: connector.platform })
-    .catch((error: unknown) =>
-      log.error({ err: error, connectorId: connector.id }, 'could not start token refresh'),
-    );
+  const target = { id: connector.id, workspaceId, platform: connector.platform };
+  // Expiring tokens get their refresh workflow; keys that never expire get a periodic check instead.
+  const watching = connector.tokenExpiresAt
+    ? connectorWorkflows.connected(target)
+    : connectorWorkflows.apiKeyConnected(target);
+  await watching.catch((error: unknown) =>
+    log.error({ err: error, connectorId: connector.id }, 'could not start watching the connector'),
+  );
 }
 
 const callbackUrl = (config: ConnectorRouteOptions['config'], platform: string) =>
@@ -558,6 +561,7 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
           actor,
         });
         await retryEpics(workflows, saved.retryEpicIds, request.log);
+        await watchConnection(connectorWorkflows, saved.view, workspaceId, request.log);
         return reply.code(201).send(saved.view);
       }
       if (request.body?.apiKey !== undefined) {
@@ -611,6 +615,7 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
           actor,
         });
         await retryEpics(workflows, saved.retryEpicIds, request.log);
+        await watchConnection(connectorWorkflows, saved.view, workspaceId, request.log);
         return saved.view;
       }
       if (request.body?.apiKey !== undefined) {
@@ -889,7 +894,7 @@ export const oauthCallbackRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> =
       });
       await retryEpics(workflows, saved.retryEpicIds, request.log);
       const { view } = saved;
-      await watchToken(connectorWorkflows, view, consumed.workspaceId, request.log);
+      await watchConnection(connectorWorkflows, view, consumed.workspaceId, request.log);
       if (config.FRONTEND_URL) return reply.redirect(`${config.FRONTEND_URL}/connectors/${view.id}`, 302);
       return reply.code(200).send(view);
     },
