@@ -470,6 +470,52 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
 ) => {
   const tags = ['connectors'];
 
+  /**
+   * Connect and reconnect share one path: API-key platforms are verified and saved now (then their epics
+   * retried and their key watched); OAuth platforms get a consent URL whose state names the connector.
+   */
+  async function connect(
+    target: { workspaceId: string; actor: string; platform: string; connectorId?: string },
+    apiKey: string | undefined,
+    log: FastifyBaseLogger,
+  ): Promise<{ view: z.infer<typeof ConnectorView> } | { authorizeUrl: string }> {
+    const entry = catalogEntry(target.platform);
+    if (!entry?.connectable) {
+      throw new ApiError(
+        400,
+        'PLATFORM_NOT_AVAILABLE',
+        `${entry?.name ?? target.platform} cannot be connected in this build yet`,
+      );
+    }
+    await checkPlanLimit(db, target.workspaceId, target.platform);
+    if (entry.authMethod === 'api_key') {
+      if (!apiKey) throw invalidInput([{ field: 'body.apiKey', message: `is required for ${entry.name}` }]);
+      const verified = await adapters.klaviyo.verifyApiKey(apiKey).catch(platformFailure);
+      const saved = await saveConnection(db, config.CREDENTIALS_KEY, {
+        workspaceId: target.workspaceId,
+        platform: target.platform,
+        connectorId: target.connectorId ?? null,
+        credentials: { apiKey },
+        tokenExpiresAt: null,
+        accounts: verified.accounts,
+        actor: target.actor,
+      });
+      await retryEpics(workflows, saved.retryEpicIds, log);
+      await watchConnection(connectorWorkflows, saved.view, target.workspaceId, log);
+      return { view: saved.view };
+    }
+    if (apiKey !== undefined) {
+      throw invalidInput([
+        { field: 'body.apiKey', message: `${entry.name} connects through its consent page, not a key` },
+      ]);
+    }
+    return startConsent(db, adapters, config, {
+      workspaceId: target.workspaceId,
+      platform: target.platform,
+      ...(target.connectorId ? { connectorId: target.connectorId } : {}),
+    });
+  }
+
   app.get(
     '/connectors',
     {
@@ -538,38 +584,12 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
     },
     async (request, reply) => {
       const { workspaceId, actor } = request.caller;
-      const { platform } = request.params;
-      const entry = catalogEntry(platform);
-      if (!entry?.connectable) {
-        throw new ApiError(
-          400,
-          'PLATFORM_NOT_AVAILABLE',
-          `${entry?.name ?? platform} cannot be connected in this build yet`,
-        );
-      }
-      await checkPlanLimit(db, workspaceId, platform);
-      if (platform === 'klaviyo') {
-        const apiKey = request.body?.apiKey;
-        if (!apiKey) throw invalidInput([{ field: 'body.apiKey', message: 'is required for Klaviyo' }]);
-        const verified = await adapters.klaviyo.verifyApiKey(apiKey).catch(platformFailure);
-        const saved = await saveConnection(db, config.CREDENTIALS_KEY, {
-          workspaceId,
-          platform,
-          credentials: { apiKey },
-          tokenExpiresAt: null,
-          accounts: verified.accounts,
-          actor,
-        });
-        await retryEpics(workflows, saved.retryEpicIds, request.log);
-        await watchConnection(connectorWorkflows, saved.view, workspaceId, request.log);
-        return reply.code(201).send(saved.view);
-      }
-      if (request.body?.apiKey !== undefined) {
-        throw invalidInput([
-          { field: 'body.apiKey', message: `${entry.name} connects through its consent page, not a key` },
-        ]);
-      }
-      return reply.code(200).send(await startConsent(db, adapters, config, { workspaceId, platform }));
+      const outcome = await connect(
+        { workspaceId, actor, platform: request.params.platform },
+        request.body?.apiKey,
+        request.log,
+      );
+      return 'view' in outcome ? reply.code(201).send(outcome.view) : reply.code(200).send(outcome);
     },
   );
 
@@ -592,42 +612,12 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
     async (request) => {
       const { workspaceId, actor } = request.caller;
       const connector = await loadConnector(db, workspaceId, request.params.id);
-      const entry = catalogEntry(connector.platform);
-      if (!entry?.connectable) {
-        throw new ApiError(
-          400,
-          'PLATFORM_NOT_AVAILABLE',
-          `${entry?.name ?? connector.platform} cannot be connected in this build yet`,
-        );
-      }
-      await checkPlanLimit(db, workspaceId, connector.platform);
-      if (connector.platform === 'klaviyo') {
-        const apiKey = request.body?.apiKey;
-        if (!apiKey) throw invalidInput([{ field: 'body.apiKey', message: `is required for ${entry.name}` }]);
-        const verified = await adapters.klaviyo.verifyApiKey(apiKey).catch(platformFailure);
-        const saved = await saveConnection(db, config.CREDENTIALS_KEY, {
-          workspaceId,
-          platform: connector.platform,
-          connectorId: connector.id,
-          credentials: { apiKey },
-          tokenExpiresAt: null,
-          accounts: verified.accounts,
-          actor,
-        });
-        await retryEpics(workflows, saved.retryEpicIds, request.log);
-        await watchConnection(connectorWorkflows, saved.view, workspaceId, request.log);
-        return saved.view;
-      }
-      if (request.body?.apiKey !== undefined) {
-        throw invalidInput([
-          { field: 'body.apiKey', message: `${entry.name} connects through its consent page, not a key` },
-        ]);
-      }
-      return startConsent(db, adapters, config, {
-        workspaceId,
-        platform: connector.platform,
-        connectorId: connector.id,
-      });
+      const outcome = await connect(
+        { workspaceId, actor, platform: connector.platform, connectorId: connector.id },
+        request.body?.apiKey,
+        request.log,
+      );
+      return 'view' in outcome ? outcome.view : outcome;
     },
   );
 
