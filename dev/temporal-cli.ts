@@ -4,7 +4,14 @@ import { execFile, spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { exists, findOnPath, isErrno, isExecutable, removeAbandonedTempDirs } from './tool-cache.ts';
+import {
+  discardCacheDir,
+  exists,
+  findOnPath,
+  isErrno,
+  isExecutable,
+  removeAbandonedTempDirs,
+} from './tool-cache.ts';
 
 export const TEMPORAL_CLI_VERSION = '1.9.1';
 const MIN_PATH_VERSION: readonly [number, number, number] = [1, 5, 0];
@@ -64,12 +71,8 @@ async function usableCache(cacheDir: string, env: NodeJS.ProcessEnv): Promise<st
   const hasMarker = await exists(join(cacheDir, MARKER));
   if (hasMarker && (await cliVersion(binary, env))?.join('.') === TEMPORAL_CLI_VERSION) return binary;
   if (hasMarker || (await exists(cacheDir))) {
-    // Completed installs only ever appear through one rename with the marker inside, so a directory without a
-    // marker (or whose binary no longer runs) is debris; moving it aside first keeps the removal atomic for
-    // any process looking at the same path.
-    const trash = `${cacheDir}.trash-${process.pid}-${Date.now()}`;
-    await rename(cacheDir, trash).catch(() => undefined);
-    await rm(trash, { recursive: true, force: true });
+    // Completed installs only appear through one rename with the marker inside: anything else is debris.
+    await discardCacheDir(cacheDir);
   }
   return null;
 }

@@ -5,7 +5,14 @@ import { chmod, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/p
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { exists, findOnPath, isErrno, isExecutable, removeAbandonedTempDirs } from './tool-cache.ts';
+import {
+  discardCacheDir,
+  exists,
+  findOnPath,
+  isErrno,
+  isExecutable,
+  removeAbandonedTempDirs,
+} from './tool-cache.ts';
 
 export const TEST_SERVER_VERSION = '1.31.0';
 const SLF4J_NOP_VERSION = '1.7.36';
@@ -62,10 +69,8 @@ async function usableCache(cacheDir: string): Promise<string | null> {
     return launcher;
   }
   if (hasMarker || (await exists(cacheDir))) {
-    // Moved aside before removal, so another process never sees a half-deleted directory at the real path.
-    const trash = `${cacheDir}.trash-${process.pid}-${Date.now()}`;
-    await rename(cacheDir, trash).catch(() => undefined);
-    await rm(trash, { recursive: true, force: true });
+    // Completed installs only appear through one rename with the marker inside: anything else is debris.
+    await discardCacheDir(cacheDir);
   }
   return null;
 }

@@ -1,7 +1,7 @@
 // What the tool installers share (dev/temporal-cli.ts, dev/time-skipping-server.ts): finding executables,
 // and clearing what an install killed midway left in the cache.
 import { constants } from 'node:fs';
-import { access, readdir, rm, stat } from 'node:fs/promises';
+import { access, readdir, rename, rm, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 
 export async function isExecutable(path: string): Promise<boolean> {
@@ -41,4 +41,14 @@ export async function removeAbandonedTempDirs(cacheRoot: string, prefix: string)
     const info = await stat(path).catch(() => null);
     if (info && Date.now() - info.mtimeMs > 60 * 60 * 1000) await rm(path, { recursive: true, force: true });
   }
+}
+
+/**
+ * Removes a cache directory that is not a completed install. It is moved aside first, so another process
+ * looking at the same path never sees a half-deleted directory there.
+ */
+export async function discardCacheDir(cacheDir: string): Promise<void> {
+  const trash = `${cacheDir}.trash-${process.pid}-${Date.now()}`;
+  await rename(cacheDir, trash).catch(() => undefined);
+  await rm(trash, { recursive: true, force: true });
 }
