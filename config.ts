@@ -64,6 +64,41 @@ const url = (name: string, fallback?: string) =>
       return value.replace(/\/+$/, '');
     });
 
+/** A base URL with a `{shop}` placeholder (Shopify: every store is its own host). */
+const shopTemplate = (name: string, fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const value = raw === undefined || raw === '' ? fallback : raw;
+      let valid = value.includes('{shop}');
+      try {
+        const parsed = new URL(value.replaceAll('{shop}', 'example'));
+        valid &&= parsed.protocol === 'http:' || parsed.protocol === 'https:';
+      } catch {
+        valid = false;
+      }
+      if (!valid) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be an http(s) URL containing {shop}, got "${raw}"`,
+        });
+        return z.NEVER;
+      }
+      return value.replace(/\/+$/, '');
+    });
+
+const flag = (name: string) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined || raw === '' || raw === 'false' || raw === '0') return false;
+      if (raw === 'true' || raw === '1') return true;
+      ctx.addIssue({ code: 'custom', message: `${name} must be true or false, got "${raw}"` });
+      return z.NEVER;
+    });
+
 const optionalText = z
   .string()
   .optional()
@@ -129,6 +164,7 @@ const platformHosts = {
   CYBERIMPACT_API_BASE_URL: 'https://api.cyberimpact.com',
   CANVA_API_BASE_URL: 'https://api.canva.com',
   CANVA_AUTH_BASE_URL: 'https://www.canva.com',
+  GOOGLE_ANALYTICS_ADMIN_API_BASE_URL: 'https://analyticsadmin.googleapis.com',
 } as const;
 
 type PlatformHostName = keyof typeof platformHosts;
@@ -241,6 +277,15 @@ const environmentSchema = z.object({
     .default('info'),
   ...platformHostShape,
   ...oauthAppShape,
+  /** Mailchimp's API host comes from its OAuth metadata (`api_endpoint`, per data center); set only to override. */
+  MAILCHIMP_API_BASE_URL: url('MAILCHIMP_API_BASE_URL'),
+  SHOPIFY_SHOP_BASE_URL: shopTemplate('SHOPIFY_SHOP_BASE_URL', 'https://{shop}.myshopify.com'),
+  /** Google Ads retired the developer-token header in 2026-09: sent only when set. */
+  GOOGLE_ADS_DEVELOPER_TOKEN: optionalText,
+  /** Lets WordPress site URLs point at private or loopback addresses (tests, an intranet site). */
+  WORDPRESS_ALLOW_PRIVATE_HOSTS: flag('WORDPRESS_ALLOW_PRIVATE_HOSTS'),
+  /** How often data connectors (Shopify, Google Analytics, Canva) sync (a Temporal Schedule per connector). */
+  DATA_SYNC_INTERVAL_MS: integer('DATA_SYNC_INTERVAL_MS', 1_000, 7 * 86_400_000, 6 * 3_600_000),
 });
 
 type Environment = z.infer<typeof environmentSchema>;

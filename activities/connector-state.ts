@@ -1,6 +1,6 @@
 // What happens to a connector whose platform refused our access for good: it becomes reconnect_required, the
 // upcoming soft publications that depend on it are flagged at risk, and the workspace is notified once.
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, sql } from 'drizzle-orm';
 import { recordAudit } from '../db/audit.ts';
 import type { Executor } from '../db/client.ts';
 import { connectors, epics, notifications, publications, tasks } from '../db/schema.ts';
@@ -47,6 +47,47 @@ export async function flagUpcomingAtRisk(executor: Executor, connectorId: string
       ),
     );
   return new Set(affected.map((row) => row.epicId)).size;
+}
+
+/**
+ * Flags, ahead of time, the scheduled soft publications that fall after a token expiry nothing can renew (the
+ * platform gives no refresh token): they would fail unless the user reconnects first. Returns the epic ids.
+ */
+export async function flagBeyondExpiry(
+  executor: Executor,
+  connectorId: string,
+  expiresAt: Date,
+  reason: string,
+  now: Date,
+): Promise<string[]> {
+  const affected = await executor
+    .select({ taskId: tasks.id, epicId: tasks.epicId })
+    .from(tasks)
+    .innerJoin(epics, eq(epics.id, tasks.epicId))
+    .innerJoin(publications, eq(publications.taskId, tasks.id))
+    .where(
+      and(
+        eq(tasks.connectorId, connectorId),
+        eq(epics.status, 'scheduled'),
+        gte(epics.scheduledAt, expiresAt),
+        inArray(tasks.channel, softChannels),
+        eq(publications.atRisk, false),
+        sql`${publications.status} in ('pending', 'failed')`,
+      ),
+    );
+  if (affected.length === 0) return [];
+  await executor
+    .update(publications)
+    .set({ atRisk: true, atRiskReason: reason, updatedAt: now })
+    .where(
+      inArray(
+        publications.taskId,
+        affected.map((row) => row.taskId),
+      ),
+    );
+  const epicIds = [...new Set(affected.map((row) => row.epicId))];
+  await executor.update(epics).set({ atRisk: true, updatedAt: now }).where(inArray(epics.id, epicIds));
+  return epicIds;
 }
 
 /** Idempotent: only the first refusal flips the connector and notifies. Returns whether it flipped. */

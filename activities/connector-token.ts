@@ -9,10 +9,10 @@ import { CredentialsRejectedError } from '../connectors/types.ts';
 import { recordAudit } from '../db/audit.ts';
 import type { Database } from '../db/client.ts';
 import { openCredentials, sealCredentials } from '../db/credentials-codec.ts';
-import { connectors } from '../db/schema.ts';
+import { connectors, notifications } from '../db/schema.ts';
 import type { Platform } from '../domain/channels.ts';
 import { PlatformError, type PublicationFailure, reconnectClasses } from '../domain/publication-errors.ts';
-import { flagReconnectRequired } from './connector-state.ts';
+import { flagBeyondExpiry, flagReconnectRequired } from './connector-state.ts';
 
 export interface ConnectorTokenActivityDependencies {
   db: Database;
@@ -45,12 +45,51 @@ export function createConnectorTokenActivities({
       const connector = await load(connectorId);
       if (!connector)
         return { status: 'not_connected', platform: 'unknown', tokenExpiresAt: null, refreshable: false };
+      const adapter = adapters[connector.platform as Platform];
+      let refreshable = Boolean(adapter?.refreshCredentials);
+      // Some platforms renew only some connections (LinkedIn gives refresh tokens to approved partners).
+      if (refreshable && adapter?.canRefresh && connector.credentials && connector.credentialsKeyId) {
+        refreshable = adapter.canRefresh(
+          openCredentials(credentialsKeys, connector.id, {
+            keyId: connector.credentialsKeyId,
+            ciphertext: connector.credentials,
+          }),
+        );
+      }
       return {
         status: connector.credentials ? connector.status : 'not_connected',
         platform: connector.platform,
         tokenExpiresAt: connector.tokenExpiresAt?.toISOString() ?? null,
-        refreshable: Boolean(adapters[connector.platform as Platform]?.refreshCredentials),
+        refreshable,
       };
+    },
+
+    /** Flags the publications scheduled after an expiry nothing can renew; notifies once per connector. */
+    async flagPublicationsBeyondExpiry({ connectorId }: { connectorId: string }): Promise<number> {
+      const connector = await load(connectorId);
+      if (!connector?.tokenExpiresAt || connector.status !== 'connected') return 0;
+      const expiresAt = connector.tokenExpiresAt;
+      return db.transaction(async (tx) => {
+        const epicIds = await flagBeyondExpiry(
+          tx,
+          connector.id,
+          expiresAt,
+          `the ${connector.platform} token expires at ${expiresAt.toISOString()} and cannot be renewed`,
+          now(),
+        );
+        if (epicIds.length > 0) {
+          await tx.insert(notifications).values({
+            workspaceId: connector.workspaceId,
+            kind: 'publications_at_risk',
+            title: `Reconnect ${connector.platform} before ${expiresAt.toISOString().slice(0, 10)}`,
+            message:
+              `${epicIds.length} scheduled epic${epicIds.length === 1 ? '' : 's'} publish after the ` +
+              `${connector.platform} access expires; reconnect before then so they go out.`,
+            data: { connectorId: connector.id, epicIds, tokenExpiresAt: expiresAt.toISOString() },
+          });
+        }
+        return epicIds.length;
+      });
     },
 
     async refreshConnectorToken({

@@ -3,6 +3,7 @@
 import type { Config } from '../config.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { Database } from '../db/client.ts';
+import { createConnectorSyncActivities } from './connector-sync.ts';
 import { createConnectorTokenActivities } from './connector-token.ts';
 import { createEpicActivities, type PublishPolicy } from './epic.ts';
 import { createProbeActivities } from './probe.ts';
@@ -34,6 +35,7 @@ export function createActivities(dependencies: ActivityDependencies) {
     ...createProbeActivities(dependencies),
     ...createEpicActivities(dependencies),
     ...createConnectorTokenActivities(dependencies),
+    ...createConnectorSyncActivities(dependencies),
   };
 }
 

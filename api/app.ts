@@ -11,7 +11,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Config } from '../config.ts';
-import { type Adapters, createAdapters } from '../connectors/registry.ts';
+import { type AdapterRegistry, createAdapters, oauthAppConfigured } from '../connectors/registry.ts';
 import type { DatabaseConnection } from '../db/client.ts';
 import { authenticateWorkspace } from './auth.ts';
 import { createConnectorWorkflows } from './connector-workflows.ts';
@@ -31,7 +31,7 @@ export interface AppDependencies {
   database: DatabaseConnection;
   temporal: TemporalLink;
   /** Platform adapters; built from the configured hosts unless given. */
-  adapters?: Adapters;
+  adapters?: AdapterRegistry;
   /** How the API reaches epic workflows; built from `temporal` unless given. */
   epicWorkflows?: EpicWorkflows;
   /** A pino logger (api/server.ts passes one with secret-bearing fields redacted); absent: silent. */
@@ -102,6 +102,7 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     checkIntervalMs: config.CREDENTIAL_CHECK_INTERVAL_MS,
+    syncIntervalMs: config.DATA_SYNC_INTERVAL_MS,
   });
   const connectorOptions = {
     db: database.db,
@@ -109,6 +110,7 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     config,
     workflows: epicWorkflows,
     connectorWorkflows,
+    oauthAppConfigured: (platform: string) => oauthAppConfigured(config, platform),
   };
   await app.register(
     async (v1) => {

@@ -22,13 +22,19 @@ export interface ConnectorWorkflows {
   /** Keeps one Schedule per API-key connector checking its credentials. */
   apiKeyConnected(connector: { id: string; workspaceId: string; platform: string }): Promise<void>;
   disconnected(connectorId: string): Promise<void>;
+  /** Keeps one Schedule per data connector syncing its enabled accounts. */
+  dataConnected(connector: { id: string; workspaceId: string; platform: string }): Promise<void>;
+  /** Runs the data connector's sync now (its accounts were just chosen). */
+  syncNow(connectorId: string): Promise<void>;
 }
+
+export const connectorSyncScheduleId = (connectorId: string) => `connector-sync-${connectorId}`;
 
 export const connectorCheckScheduleId = (connectorId: string) => `connector-check-${connectorId}`;
 
 export function createConnectorWorkflows(
   temporal: TemporalLink,
-  options: { namespace: string; taskQueue: string; checkIntervalMs: number },
+  options: { namespace: string; taskQueue: string; checkIntervalMs: number; syncIntervalMs: number },
 ): ConnectorWorkflows {
   const client = async () =>
     new Client({ connection: await temporal.connection(), namespace: options.namespace });
@@ -73,6 +79,32 @@ export function createConnectorWorkflows(
         if (!(error instanceof ScheduleAlreadyRunning)) throw error;
       }
     },
+    async dataConnected(connector) {
+      try {
+        await (await client()).schedule.create({
+          scheduleId: connectorSyncScheduleId(connector.id),
+          spec: { intervals: [{ every: options.syncIntervalMs }] },
+          action: {
+            type: 'startWorkflow',
+            workflowType: 'connectorSync',
+            workflowId: connectorSyncScheduleId(connector.id),
+            taskQueue: options.taskQueue,
+            args: [{ connectorId: connector.id, intervalMs: options.syncIntervalMs }],
+            staticSummary: `Syncs the ${connector.platform} connector's data`,
+          },
+          state: { note: `workspace ${connector.workspaceId}, ${connector.platform}` },
+        });
+      } catch (error) {
+        if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+      }
+    },
+    async syncNow(connectorId) {
+      try {
+        await (await client()).schedule.getHandle(connectorSyncScheduleId(connectorId)).trigger();
+      } catch (error) {
+        if (!(error instanceof ScheduleNotFoundError)) throw error;
+      }
+    },
     async disconnected(connectorId) {
       const temporalClient = await client();
       try {
@@ -82,10 +114,15 @@ export function createConnectorWorkflows(
       } catch (error) {
         if (!(error instanceof WorkflowNotFoundError)) throw error;
       }
-      try {
-        await temporalClient.schedule.getHandle(connectorCheckScheduleId(connectorId)).delete();
-      } catch (error) {
-        if (!(error instanceof ScheduleNotFoundError)) throw error;
+      for (const scheduleId of [
+        connectorCheckScheduleId(connectorId),
+        connectorSyncScheduleId(connectorId),
+      ]) {
+        try {
+          await temporalClient.schedule.getHandle(scheduleId).delete();
+        } catch (error) {
+          if (!(error instanceof ScheduleNotFoundError)) throw error;
+        }
       }
     },
   };

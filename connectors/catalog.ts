@@ -1,5 +1,6 @@
-// The connector catalog: every platform the connectors page shows, how it connects, and what it is for.
-import type { Platform } from '../domain/channels.ts';
+// The connector catalog: every platform the connectors page shows, how it connects, what it is for (its
+// channels and their scheduling mode), the scopes it asks for and the kinds of sub-accounts it finds.
+import { type Channel, type ChannelMode, channelCatalog, type Platform } from '../domain/channels.ts';
 
 export type AuthMethod = 'oauth' | 'api_key' | 'site_credentials';
 export type Family = 'publication' | 'data' | 'both';
@@ -9,58 +10,156 @@ export interface CatalogEntry {
   name: string;
   family: Family;
   authMethod: AuthMethod;
-  /** Whether this build can connect it yet; the others are listed but refuse to connect. */
-  connectable: boolean;
+  /** What it publishes, and whether we publish at the time (soft) or the platform holds it (real). */
+  channels: readonly { channel: Channel; mode: ChannelMode }[];
+  /** What the consent asks for (OAuth) or what the key must allow (API keys): only what we use. */
+  scopes: readonly string[];
+  /** The kinds of sub-accounts discovery finds; the user enables which to use. */
+  accountKinds: readonly string[];
+  /**
+   * Sub-connections the page counts one by one ("2 / 4"), each connected once it has an account. Only Meta
+   * has several; the others count their accounts.
+   */
+  subConnections?: readonly { kind: string; name: string }[];
+  /** A second consent round that adds permissions to a connected connector (Meta's Ad Account). */
+  extraPermissions?: { name: 'ads'; action: string; kind: string };
+  /** Data connectors are synced on a schedule (per-account Completed/Failed, last and next sync). */
+  synced: boolean;
 }
 
+const channelsOf = (platform: Platform) =>
+  (Object.entries(channelCatalog) as [Channel, (typeof channelCatalog)[Channel]][])
+    .filter(([, facts]) => facts.platform === platform)
+    .map(([channel, facts]) => ({ channel, mode: facts.mode }));
+
+// Scope lists are the adapters' own constants, repeated here only where an adapter declares none.
 export const catalog: readonly CatalogEntry[] = [
   {
     platform: 'meta',
     name: 'Meta (Facebook & Instagram)',
     family: 'publication',
     authMethod: 'oauth',
-    connectable: true,
+    channels: channelsOf('meta'),
+    scopes: [
+      'pages_show_list',
+      'pages_read_engagement',
+      'pages_manage_posts',
+      'instagram_basic',
+      'instagram_content_publish',
+      'business_management',
+    ],
+    accountKinds: ['facebook_page', 'instagram_account', 'business_account', 'ad_account'],
+    subConnections: [
+      { kind: 'instagram_account', name: 'Instagram' },
+      { kind: 'facebook_page', name: 'Facebook Pages' },
+      { kind: 'business_account', name: 'Facebook Business Account' },
+      { kind: 'ad_account', name: 'Facebook Ad Account' },
+    ],
+    extraPermissions: { name: 'ads', action: 'Enable Ad Account permissions', kind: 'ad_account' },
+    synced: false,
   },
-  { platform: 'linkedin', name: 'LinkedIn', family: 'publication', authMethod: 'oauth', connectable: false },
-  { platform: 'tiktok', name: 'TikTok', family: 'publication', authMethod: 'oauth', connectable: false },
+  {
+    platform: 'linkedin',
+    name: 'LinkedIn',
+    family: 'publication',
+    authMethod: 'oauth',
+    channels: channelsOf('linkedin'),
+    scopes: ['w_organization_social', 'r_organization_admin'],
+    accountKinds: ['linkedin_organization'],
+    synced: false,
+  },
+  {
+    platform: 'tiktok',
+    name: 'TikTok',
+    family: 'publication',
+    authMethod: 'oauth',
+    channels: channelsOf('tiktok'),
+    scopes: ['user.info.basic', 'video.publish'],
+    accountKinds: ['tiktok_account'],
+    synced: false,
+  },
   {
     platform: 'google_ads',
     name: 'Google Ads',
     family: 'publication',
     authMethod: 'oauth',
-    connectable: false,
+    channels: channelsOf('google_ads'),
+    scopes: ['https://www.googleapis.com/auth/adwords'],
+    accountKinds: ['ads_customer'],
+    synced: false,
   },
   {
     platform: 'mailchimp',
     name: 'Mailchimp',
     family: 'publication',
     authMethod: 'oauth',
-    connectable: false,
+    channels: channelsOf('mailchimp'),
+    // Mailchimp's OAuth has no scopes: a token has the user's access.
+    scopes: [],
+    accountKinds: ['mailchimp_audience'],
+    synced: false,
   },
-  { platform: 'klaviyo', name: 'Klaviyo', family: 'publication', authMethod: 'api_key', connectable: true },
+  {
+    platform: 'klaviyo',
+    name: 'Klaviyo',
+    family: 'publication',
+    authMethod: 'api_key',
+    channels: channelsOf('klaviyo'),
+    scopes: ['accounts:read', 'campaigns:write', 'templates:write', 'lists:read', 'segments:read'],
+    accountKinds: ['list', 'segment'],
+    synced: false,
+  },
   {
     platform: 'cyberimpact',
     name: 'CyberImpact',
     family: 'publication',
     authMethod: 'api_key',
-    connectable: false,
+    channels: channelsOf('cyberimpact'),
+    scopes: [],
+    accountKinds: ['cyberimpact_group'],
+    synced: false,
   },
   {
     platform: 'wordpress',
     name: 'WordPress',
     family: 'publication',
     authMethod: 'site_credentials',
-    connectable: false,
+    channels: channelsOf('wordpress'),
+    // Not an OAuth scope: the WordPress capability the user must have.
+    scopes: ['publish_posts'],
+    accountKinds: ['wordpress_site'],
+    synced: false,
   },
-  { platform: 'shopify', name: 'Shopify', family: 'both', authMethod: 'oauth', connectable: false },
+  {
+    platform: 'shopify',
+    name: 'Shopify',
+    family: 'both',
+    authMethod: 'oauth',
+    channels: channelsOf('shopify'),
+    scopes: ['write_content', 'write_products', 'read_products'],
+    accountKinds: ['shopify_store', 'shopify_blog'],
+    synced: true,
+  },
   {
     platform: 'google_analytics',
     name: 'Google Analytics',
     family: 'data',
     authMethod: 'oauth',
-    connectable: false,
+    channels: [],
+    scopes: ['https://www.googleapis.com/auth/analytics.readonly'],
+    accountKinds: ['ga4_property'],
+    synced: true,
   },
-  { platform: 'canva', name: 'Canva', family: 'data', authMethod: 'oauth', connectable: false },
+  {
+    platform: 'canva',
+    name: 'Canva',
+    family: 'data',
+    authMethod: 'oauth',
+    channels: [],
+    scopes: ['design:meta:read', 'profile:read'],
+    accountKinds: ['canva_team'],
+    synced: true,
+  },
 ];
 
 export const comingSoon: readonly { key: string; name: string }[] = [

@@ -597,6 +597,13 @@ export function createKlaviyoAdapter(options: { apiBaseUrl: string; fetch?: type
   return {
     platform: 'klaviyo',
     verifyApiKey,
+    connector: {
+      kind: 'api_key',
+      async connectWithApiKey(apiKey) {
+        const verified = await verifyApiKey(apiKey);
+        return { credentials: { apiKey }, expiresAt: null, accounts: verified.accounts };
+      },
+    },
     verifyCredentials,
     listAudiences,
     handOff,

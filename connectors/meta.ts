@@ -4,7 +4,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { contentSchemas, type TaskContent } from '../domain/content.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import type { DiscoveredAccount, PlatformAdapter, PublicationContext, Published } from './types.ts';
+import {
+  CredentialsRejectedError,
+  type DiscoveredAccount,
+  type OAuthConnector,
+  type PlatformAdapter,
+  type PublicationContext,
+  type Published,
+} from './types.ts';
 
 /** The one place the Graph API version is pinned (PLATFORMS.md). */
 export const metaGraphVersion = 'v26.0';
@@ -16,6 +23,19 @@ export const metaScopes = [
   'pages_manage_posts',
   'instagram_basic',
   'instagram_content_publish',
+  // The Facebook Business Account sub-connection: reading which businesses own the Pages.
+  'business_management',
+] as const;
+
+/** The second round, "Enable Ad Account permissions": asked only when the user wants ads. */
+export const metaAdsScopes = ['ads_management'] as const;
+
+/** Meta's four sub-connections, as the connectors page counts them ("2 / 4"). */
+export const metaSubConnections = [
+  'instagram_account',
+  'facebook_page',
+  'business_account',
+  'ad_account',
 ] as const;
 
 export interface MetaCredentials {
@@ -30,7 +50,8 @@ export interface MetaCredentials {
 
 export interface MetaOAuth {
   scopes: readonly string[];
-  authorizeUrl(input: { state: string; redirectUri: string }): string;
+  connector: OAuthConnector<MetaCredentials>;
+  authorizeUrl(input: { state: string; redirectUri: string; extra?: string }): string;
   /** Code → short-lived → long-lived user token; expiresAt comes from Meta's expires_in, not a guess. */
   exchangeCode(input: {
     code: string;
@@ -176,6 +197,9 @@ const PagePosts = z.object({
     z.object({ id: z.string(), message: z.string().optional(), created_time: z.string().optional() }),
   ),
   paging: z.object({ next: z.string().optional() }).optional(),
+});
+const NamedNodes = z.object({
+  data: z.array(z.object({ id: z.string(), name: z.string().optional() })),
 });
 const DebugToken = z.object({
   data: z.object({
@@ -346,7 +370,33 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
       if (!next) break;
       params = nextPageParams(next);
     }
-    return { credentials, accounts, grantedScopes: debug.data.scopes ?? [] };
+    const grantedScopes = debug.data.scopes ?? [];
+    // The Business and Ad Account sub-connections exist only once their permission was granted.
+    if (grantedScopes.includes('business_management')) {
+      const businesses = await graph(NamedNodes, {
+        method: 'GET',
+        path: '/me/businesses',
+        params: { fields: 'id,name', limit: '100' },
+        token: userAccessToken,
+      });
+      for (const business of businesses.data)
+        accounts.push({
+          kind: 'business_account',
+          externalId: business.id,
+          name: business.name ?? business.id,
+        });
+    }
+    if (grantedScopes.includes('ads_management')) {
+      const adAccounts = await graph(NamedNodes, {
+        method: 'GET',
+        path: '/me/adaccounts',
+        params: { fields: 'id,name', limit: '100' },
+        token: userAccessToken,
+      });
+      for (const adAccount of adAccounts.data)
+        accounts.push({ kind: 'ad_account', externalId: adAccount.id, name: adAccount.name ?? adAccount.id });
+    }
+    return { credentials, accounts, grantedScopes };
   }
 
   function requirePage(context: PublicationContext<MetaCredentials>) {
@@ -685,6 +735,32 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
     return create({ media_type: 'CAROUSEL', children: children.join(','), caption: content.caption });
   }
 
+  function authorizeUrl(input: { state: string; redirectUri: string; extra?: string }) {
+    const url = new URL(`${options.authBaseUrl.replace(/\/+$/, '')}/${metaGraphVersion}/dialog/oauth`);
+    url.searchParams.set('client_id', options.clientId);
+    url.searchParams.set('redirect_uri', input.redirectUri);
+    url.searchParams.set('state', input.state);
+    const scopes = input.extra === 'ads' ? [...metaScopes, ...metaAdsScopes] : metaScopes;
+    url.searchParams.set('scope', scopes.join(','));
+    url.searchParams.set('response_type', 'code');
+    return url.toString();
+  }
+
+  async function exchangeCode(code: string, redirectUri: string) {
+    const shortLived = await graph(TokenAnswer, {
+      method: 'GET',
+      path: '/oauth/access_token',
+      params: {
+        client_id: options.clientId,
+        redirect_uri: redirectUri,
+        client_secret: options.clientSecret,
+        code,
+      },
+      secrets: [code],
+    });
+    return extendUserToken(shortLived.access_token);
+  }
+
   return {
     platform: 'meta',
     scopes: metaScopes,
@@ -703,30 +779,29 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
       };
     },
 
-    authorizeUrl({ state, redirectUri }) {
-      const url = new URL(`${options.authBaseUrl.replace(/\/+$/, '')}/${metaGraphVersion}/dialog/oauth`);
-      url.searchParams.set('client_id', options.clientId);
-      url.searchParams.set('redirect_uri', redirectUri);
-      url.searchParams.set('state', state);
-      url.searchParams.set('scope', metaScopes.join(','));
-      url.searchParams.set('response_type', 'code');
-      return url.toString();
+    authorizeUrl,
+
+    connector: {
+      kind: 'oauth',
+      pkce: false,
+      scopes: metaScopes,
+      authorizeUrl,
+      async completeConsent({ code, redirectUri }) {
+        const token = await exchangeCode(code, redirectUri);
+        const found = await discover(token.userAccessToken);
+        // A user who unticked every publishing permission shared nothing we can publish to.
+        if (found.accounts.length === 0 && !metaScopes.every((scope) => found.grantedScopes.includes(scope)))
+          throw new CredentialsRejectedError('Scopes insufficient');
+        return {
+          credentials: found.credentials,
+          expiresAt: token.expiresAt,
+          accounts: found.accounts,
+          grantedScopes: found.grantedScopes,
+        };
+      },
     },
 
-    async exchangeCode({ code, redirectUri }) {
-      const shortLived = await graph(TokenAnswer, {
-        method: 'GET',
-        path: '/oauth/access_token',
-        params: {
-          client_id: options.clientId,
-          redirect_uri: redirectUri,
-          client_secret: options.clientSecret,
-          code,
-        },
-        secrets: [code],
-      });
-      return extendUserToken(shortLived.access_token);
-    },
+    exchangeCode: ({ code, redirectUri }) => exchangeCode(code, redirectUri),
 
     extendUserToken,
     discover,

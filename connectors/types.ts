@@ -97,6 +97,20 @@ export interface PlatformAdapter<Credentials = unknown> {
   verifyCredentials?(credentials: Credentials): Promise<void>;
   /** Lists the email audiences (lists and segments), fresh from the platform. */
   listAudiences?(credentials: Credentials): Promise<Audience[]>;
+  /** How a workspace connects it (OAuth, API key or site credentials). */
+  connector?: Connector<Credentials>;
+  /**
+   * Whether these credentials can be renewed without the user (e.g. LinkedIn gives refresh tokens only to
+   * approved partners). Absent: whenever `refreshCredentials` exists.
+   */
+  canRefresh?(credentials: Credentials): boolean;
+  /** Data connectors: reads one account's data (GA4 sessions, Shopify products, Canva designs). */
+  sync?(input: {
+    credentials: Credentials;
+    account: { kind: string; externalId: string };
+    since: Date;
+    until: Date;
+  }): Promise<SyncResult>;
 }
 
 /** Credentials the platform refuses at connection time; the message is shown to the user as is. */
@@ -105,4 +119,82 @@ export class CredentialsRejectedError extends Error {
   constructor(message: 'Invalid API key' | 'Scopes insufficient' | string) {
     super(message);
   }
+}
+
+/** What a completed connection gives: sealed by the caller, never shown. */
+export interface Connection<Credentials = unknown> {
+  credentials: Credentials;
+  /** When the access token expires, from the platform's own `expires_in` (null: it does not expire). */
+  expiresAt: Date | null;
+  /** The sub-accounts found (Pages, organizations, properties, customers, blogs…); the user picks which to enable. */
+  accounts: DiscoveredAccount[];
+  /** The scopes the platform says it granted, when it says. */
+  grantedScopes?: string[];
+}
+
+/**
+ * OAuth 2 authorization-code flows. The route makes the single-use `state` (and the PKCE verifier when
+ * `pkce` is true) and stores them; the adapter only builds the URL and completes the exchange.
+ */
+export interface OAuthConnector<Credentials = unknown> {
+  kind: 'oauth';
+  /** Whether the platform takes PKCE (S256); the route then sends a challenge and keeps the verifier. */
+  pkce: boolean;
+  /** What the connect body must carry besides nothing (Shopify: the shop's subdomain). */
+  needsShop?: boolean;
+  /** The scopes requested by default; `extra` rounds (Meta's Ad Account) add their own. */
+  scopes: readonly string[];
+  authorizeUrl(input: {
+    state: string;
+    redirectUri: string;
+    codeChallenge?: string;
+    shop?: string;
+    /** A second round asking for more (Meta: 'ads' → ads_management). */
+    extra?: string;
+  }): string;
+  /**
+   * Code → tokens (+ the long-lived exchange where the platform has one) → sub-account discovery. `query` is
+   * the whole callback query (Shopify signs it with `hmac`; the adapter checks what its platform sends).
+   */
+  completeConsent(input: {
+    code: string;
+    redirectUri: string;
+    codeVerifier?: string;
+    shop?: string;
+    query: Record<string, string>;
+  }): Promise<Connection<Credentials>>;
+}
+
+/** API keys (Klaviyo, CyberImpact): verified at once; CredentialsRejectedError says why they are refused. */
+export interface ApiKeyConnector<Credentials = unknown> {
+  kind: 'api_key';
+  connectWithApiKey(apiKey: string): Promise<Connection<Credentials>>;
+}
+
+/** WordPress: site URL + username + application password, verified with `users/me?context=edit`. */
+export interface SiteConnector<Credentials = unknown> {
+  kind: 'site_credentials';
+  connectWithSite(input: {
+    siteUrl: string;
+    username: string;
+    applicationPassword: string;
+  }): Promise<Connection<Credentials>>;
+}
+
+export type Connector<Credentials = unknown> =
+  | OAuthConnector<Credentials>
+  | ApiKeyConnector<Credentials>
+  | SiteConnector<Credentials>;
+
+/** One sync of a data connector's account (GA4 property, Shopify store, Canva team). */
+export interface SyncResult {
+  /** Rows for analytics (GA4 sessions by source/medium/campaign); empty for connectors with nothing to store. */
+  sessions?: {
+    date: string;
+    sourceMedium: string;
+    campaign: string;
+    sessions: number;
+  }[];
+  /** A short count shown to operators (e.g. products read). */
+  itemsRead: number;
 }

@@ -84,6 +84,8 @@ export const connectorAccounts = pgTable(
     syncStatus: text('sync_status'),
     lastSyncAt: instant('last_sync_at'),
     nextSyncAt: instant('next_sync_at'),
+    /** Why the last sync failed (the platform's message, never a credential). */
+    lastSyncError: text('last_sync_error'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -246,8 +248,11 @@ export const oauthStates = pgTable(
       .references(() => workspaces.id, { onDelete: 'cascade' }),
     platform: text('platform').notNull(),
     stateHash: bytea('state_hash').notNull(),
-    /** PKCE verifier where the platform supports it (sealed like credentials). */
-    codeVerifier: text('code_verifier'),
+    /** PKCE verifier where the platform supports it, sealed like credentials (AAD = this row's id). */
+    codeVerifier: bytea('code_verifier'),
+    codeVerifierKeyId: text('code_verifier_key_id'),
+    /** What the callback needs besides the code: Shopify's shop, a second round's extra permissions. */
+    context: jsonb('context').$type<{ shop?: string; extra?: string }>().notNull().default({}),
     /** Set for a reconnect: the callback updates this connector instead of creating one. */
     connectorId: uuid('connector_id').references(() => connectors.id, { onDelete: 'cascade' }),
     expiresAt: instant('expires_at').notNull(),
@@ -255,4 +260,27 @@ export const oauthStates = pgTable(
     createdAt: createdAt(),
   },
   (table) => [uniqueIndex('oauth_states_hash_key').on(table.stateHash)],
+);
+
+/** GA4 sessions by source/medium and campaign, one row per property, day and pair (upserted by each sync). */
+export const analyticsSessions = pgTable(
+  'analytics_sessions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    workspaceId: uuid('workspace_id')
+      .notNull()
+      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    accountId: uuid('account_id')
+      .notNull()
+      .references(() => connectorAccounts.id, { onDelete: 'cascade' }),
+    day: text('day').notNull(),
+    sourceMedium: text('source_medium').notNull(),
+    campaign: text('campaign').notNull(),
+    sessions: integer('sessions').notNull(),
+    syncedAt: instant('synced_at').notNull(),
+  },
+  (table) => [
+    uniqueIndex('analytics_sessions_key').on(table.accountId, table.day, table.sourceMedium, table.campaign),
+    index('analytics_sessions_workspace_idx').on(table.workspaceId, table.day),
+  ],
 );

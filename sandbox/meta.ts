@@ -54,6 +54,10 @@ export interface MetaSimulatorOptions {
   publishingQuota?: number;
   /** The simulator's clock: token, code and container expiry follow it. */
   now?: () => Date;
+  /** Business Manager accounts the user belongs to (`/me/businesses`, needs business_management). */
+  businesses?: { id: string; name: string }[];
+  /** Ad accounts the user can use (`/me/adaccounts`, needs ads_management or ads_read). */
+  adAccounts?: { id: string; name: string }[];
 }
 
 export interface MetaSimulatorPost {
@@ -80,6 +84,8 @@ export type MetaContainerStatus = 'IN_PROGRESS' | 'FINISHED' | 'ERROR' | 'EXPIRE
 export type MetaSimulator = SimulatorServer & {
   /** What the next visitor of the consent dialog answers. */
   consent: 'approve' | 'deny';
+  /** When set, the next consents grant only these of the scopes asked (the user unticked the others). */
+  grantOnly: string[] | null;
   /** Containers whose media URL matches end in status ERROR (Instagram could not process the media). */
   rejectMediaMatching: RegExp | null;
   posts(): MetaSimulatorPost[];
@@ -239,6 +245,8 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
   const clock = () => (options.now ?? (() => new Date()))().getTime();
   const appToken = `${clientId}|${clientSecret}`;
   const userId = '10000000000000001';
+  const businesses = options.businesses ?? [];
+  const adAccounts = options.adAccounts ?? [];
 
   const tokens = new Map<string, IssuedToken>();
   const pageTokens = new Map<string /* user token */, Map<string /* page id */, string>>();
@@ -365,7 +373,16 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       location.searchParams.set('error_reason', 'user_denied');
     } else {
       const code = randomBytes(32).toString('base64url');
-      codes.set(code, { clientId, redirectUri: redirect_uri, scopes, issuedAt: clock(), used: false });
+      const granted = simulator.grantOnly
+        ? scopes.filter((name) => simulator.grantOnly?.includes(name))
+        : scopes;
+      codes.set(code, {
+        clientId,
+        redirectUri: redirect_uri,
+        scopes: granted,
+        issuedAt: clock(),
+        used: false,
+      });
       location.searchParams.set('code', code);
     }
     if (state !== undefined) location.searchParams.set('state', state);
@@ -1078,6 +1095,29 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
           : ok({ id: userId, name: 'Sandbox User' });
       }
       if (second === 'accounts' && method === 'GET') return meAccounts(request, params, auth);
+      if (second === 'businesses' && method === 'GET') {
+        if (auth.token.kind !== 'user') return nonexistingField('businesses', 'Page');
+        if (!auth.token.scopes.includes('business_management'))
+          return graphError(403, { message: '(#100) Missing Permission: business_management', code: 100 });
+        return ok({ data: businesses.map(({ id, name }) => ({ id, name })), paging: {} });
+      }
+      if (second === 'adaccounts' && method === 'GET') {
+        if (auth.token.kind !== 'user') return nonexistingField('adaccounts', 'Page');
+        if (!auth.token.scopes.some((scope) => scope === 'ads_management' || scope === 'ads_read'))
+          return graphError(403, {
+            message: '(#200) Requires ads_management or ads_read permission to manage the object',
+            code: 200,
+          });
+        return ok({
+          data: adAccounts.map(({ id, name }) => ({
+            id: `act_${id}`,
+            account_id: id,
+            name,
+            account_status: 1,
+          })),
+          paging: {},
+        });
+      }
       return graphError(400, { message: `Unknown path components: /${second}`, code: 2500 });
     }
 
@@ -1180,6 +1220,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
   });
   const simulator: MetaSimulator = Object.assign(server, {
     consent: 'approve' as 'approve' | 'deny',
+    grantOnly: null as string[] | null,
     rejectMediaMatching: null as RegExp | null,
     posts: () => posts.map((post) => ({ ...post, mediaUrls: [...post.mediaUrls] })),
     containerStatus: (containerId: string) => {

@@ -122,7 +122,9 @@ describe('connectors over HTTP', () => {
     assert.equal(returned.statusCode, 200, returned.body);
     noSecrets(returned.body);
     const connector = returned.json();
-    assert.equal(connector.status, 'connected');
+    // Pages and Instagram, but no Business or Ad Account: "2 / 4".
+    assert.equal(connector.status, 'partially_connected');
+    assert.equal(`${connector.connectedCount} / ${connector.totalCount}`, '2 / 4');
     assert.ok(connector.tokenExpiresAt, 'the long-lived token expiry is kept');
     assert.ok(Date.parse(connector.tokenExpiresAt) > Date.now() + 50 * 86_400_000, 'about 60 days ahead');
     assert.deepEqual(

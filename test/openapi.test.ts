@@ -40,6 +40,7 @@ describe('OpenAPI', () => {
       'POST /v1/epics',
       'GET /v1/epics',
       'GET /v1/epics/{id}',
+      'PATCH /v1/connectors/{id}',
       'PATCH /v1/epics/{id}',
       'DELETE /v1/epics/{id}',
       'POST /v1/epics/{id}/tasks',

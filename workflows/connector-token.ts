@@ -8,6 +8,7 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -23,11 +24,12 @@ import {
   tokenStateQuery,
 } from './connector-token-messages.ts';
 
-const { loadConnectorToken, markReconnectRequired } = proxyActivities<ConnectorTokenActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
-  summary: 'Read or flag the connector in PostgreSQL',
-});
+const { loadConnectorToken, markReconnectRequired, flagPublicationsBeyondExpiry } =
+  proxyActivities<ConnectorTokenActivities>({
+    startToCloseTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+    summary: 'Read or flag the connector in PostgreSQL',
+  });
 
 // No attempt limit: a platform that keeps failing transiently is asked again until it answers for good
 // (a dead token gets a definitive refusal, which is not retried).
@@ -80,6 +82,9 @@ export async function connectorToken(input: ConnectorTokenInput): Promise<void> 
       state.phase = 'waiting_to_refresh';
       state.refreshAt = iso(refreshAt);
       reconnected = false;
+      // Nothing will renew this token: what is scheduled after it expires is at risk now, not at expiry.
+      if (!token.refreshable && patched('flag-beyond-expiry'))
+        await flagPublicationsBeyondExpiry({ connectorId: input.connectorId });
       const interrupted = await condition(
         () => reconnected || disconnected,
         Math.max(refreshAt - Date.now(), 0),

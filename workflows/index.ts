@@ -1,5 +1,6 @@
 // The workflow bundle's entry: every workflow type the worker registers is exported here.
 export { connectorCredentialCheck } from './connector-check.ts';
+export { connectorSync } from './connector-sync.ts';
 export { connectorToken } from './connector-token.ts';
 export { epic } from './epic.ts';
 export { workerProbe } from './worker-probe.ts';

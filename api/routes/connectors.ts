@@ -7,9 +7,21 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../../config.ts';
-import { catalog, catalogEntry, comingSoon } from '../../connectors/catalog.ts';
-import type { Adapters } from '../../connectors/registry.ts';
-import { CredentialsRejectedError, type DiscoveredAccount } from '../../connectors/types.ts';
+import {
+  type AuthMethod,
+  type CatalogEntry,
+  catalog,
+  catalogEntry,
+  comingSoon,
+} from '../../connectors/catalog.ts';
+import type { AdapterRegistry } from '../../connectors/registry.ts';
+import { normalizeShop as normalizeShopDomain } from '../../connectors/shopify.ts';
+import {
+  type Connector,
+  CredentialsRejectedError,
+  type DiscoveredAccount,
+  type OAuthConnector,
+} from '../../connectors/types.ts';
 import { recordAudit } from '../../db/audit.ts';
 import type { Database, Executor } from '../../db/client.ts';
 import { openCredentials, sealCredentials } from '../../db/credentials-codec.ts';
@@ -46,6 +58,7 @@ const AccountView = z.object({
   syncStatus: z.enum(['completed', 'failed']).nullable(),
   lastSyncAt: z.string().nullable(),
   nextSyncAt: z.string().nullable(),
+  lastSyncError: z.string().nullable(),
 });
 
 export const ConnectorView = z
@@ -55,6 +68,10 @@ export const ConnectorView = z
     status: z.enum(['connected', 'not_connected', 'reconnect_required', 'partially_connected']),
     connectedCount: z.number().int(),
     totalCount: z.number().int(),
+    /** Meta only: its four sub-connections, each connected once an account of its kind is reachable. */
+    subConnections: z
+      .array(z.object({ kind: z.string(), name: z.string(), connected: z.boolean() }))
+      .optional(),
     accounts: z.array(AccountView),
     settings: z.record(z.string(), z.unknown()),
     tokenExpiresAt: z.string().nullable(),
@@ -65,11 +82,24 @@ export const ConnectorView = z
   })
   .meta({ id: 'Connector' });
 
+const CatalogView = z
+  .object({
+    platform: Platform,
+    name: z.string(),
+    family: z.enum(['publication', 'data', 'both']),
+    authMethod: z.enum(['oauth', 'api_key', 'site_credentials']),
+    channels: z.array(z.object({ channel: z.string(), mode: z.enum(['soft', 'real']) })),
+    scopes: z.array(z.string()),
+    accountKinds: z.array(z.string()),
+    subConnections: z.array(z.object({ kind: z.string(), name: z.string() })).optional(),
+    /** What the connect request needs besides the workspace (Shopify's shop, a key, site credentials). */
+    connectWith: z.array(z.string()),
+  })
+  .meta({ id: 'CatalogEntry' });
+
 const ConnectorsPage = z.object({
   connected: z.array(ConnectorView),
-  available: z.array(
-    z.object({ platform: Platform, name: z.string(), family: z.string(), authMethod: z.string() }),
-  ),
+  available: z.array(CatalogView),
   comingSoon: z.array(z.object({ key: z.string(), name: z.string() })),
   counts: z.object({
     connected: z.number().int(),
@@ -81,23 +111,57 @@ const ConnectorsPage = z.object({
 
 const iso = (value: Date | null) => (value ? value.toISOString() : null);
 
-function actionsFor(status: string): string[] {
+/** What the page offers for a connector in its state (each label maps to one request, see the README). */
+function actionsFor(platform: string, status: ConnectorStatus, missingKinds: readonly string[]): string[] {
+  if (status === 'not_connected') return ['Connect'];
   if (status === 'reconnect_required') return ['Reconnect', 'Disconnect'];
-  if (status === 'connected' || status === 'partially_connected')
-    return ['Connect a different account', 'Disconnect'];
-  return ['Connect'];
+  const entry = catalogEntry(platform);
+  const actions = ['Connect a different account'];
+  if (status === 'partially_connected') actions.push('Continue connection');
+  if (entry?.extraPermissions && missingKinds.includes(entry.extraPermissions.kind))
+    actions.push(entry.extraPermissions.action);
+  if (platform === 'google_analytics') actions.push('Select a new view');
+  if (platform === 'google_ads') actions.push('Change Customer Account');
+  actions.push('Disconnect');
+  return actions;
 }
+
+type ConnectorStatus = z.infer<typeof ConnectorView>['status'];
 
 export function toConnectorView(
   connector: ConnectorRow,
   accounts: AccountRow[],
 ): z.infer<typeof ConnectorView> {
+  const entry = catalogEntry(connector.platform);
+  const reachable = accounts.filter((account) => account.status === 'connected');
+  // Meta counts its four sub-connections ("2 / 4"); the others count the accounts chosen among those found.
+  const subConnections = entry?.subConnections;
+  const missingKinds = subConnections
+    ? subConnections
+        .filter(({ kind }) => !reachable.some((account) => account.kind === kind))
+        .map(({ kind }) => kind)
+    : [];
+  const connectedCount = subConnections
+    ? subConnections.length - missingKinds.length
+    : reachable.filter((account) => account.enabled).length;
+  const totalCount = subConnections ? subConnections.length : accounts.length;
+  let status = connector.status as ConnectorStatus;
+  if (status === 'connected' && subConnections && missingKinds.length > 0) status = 'partially_connected';
   return {
     id: connector.id,
     platform: connector.platform as z.infer<typeof Platform>,
-    status: connector.status as z.infer<typeof ConnectorView>['status'],
-    connectedCount: accounts.filter((account) => account.enabled).length,
-    totalCount: accounts.length,
+    status,
+    connectedCount,
+    totalCount,
+    ...(subConnections
+      ? {
+          subConnections: subConnections.map(({ kind, name }) => ({
+            kind,
+            name,
+            connected: !missingKinds.includes(kind),
+          })),
+        }
+      : {}),
     accounts: accounts.map((account) => ({
       id: account.id,
       kind: account.kind,
@@ -108,10 +172,11 @@ export function toConnectorView(
       syncStatus: account.syncStatus as 'completed' | 'failed' | null,
       lastSyncAt: iso(account.lastSyncAt),
       nextSyncAt: iso(account.nextSyncAt),
+      lastSyncError: account.lastSyncError,
     })),
     settings: connector.settings,
     tokenExpiresAt: iso(connector.tokenExpiresAt),
-    actions: actionsFor(connector.status),
+    actions: actionsFor(connector.platform, status, missingKinds),
     lastError: connector.lastError ?? null,
   };
 }
@@ -324,6 +389,29 @@ async function saveConnection(
           set: { name: account.name, status: 'connected', updatedAt: now },
         });
     }
+    // Accounts these credentials no longer reach (another user's Pages, a store that left) stay listed with
+    // their choices, but unreachable until a connection finds them again.
+    const found = new Set(input.accounts.map((account) => `${account.kind}/${account.externalId}`));
+    const known = await tx
+      .select({
+        id: connectorAccounts.id,
+        kind: connectorAccounts.kind,
+        externalId: connectorAccounts.externalId,
+      })
+      .from(connectorAccounts)
+      .where(eq(connectorAccounts.connectorId, id));
+    const unreachable = known.filter((account) => !found.has(`${account.kind}/${account.externalId}`));
+    if (unreachable.length > 0) {
+      await tx
+        .update(connectorAccounts)
+        .set({ status: 'not_connected', updatedAt: now })
+        .where(
+          inArray(
+            connectorAccounts.id,
+            unreachable.map((account) => account.id),
+          ),
+        );
+    }
     const recovering = existing !== undefined && recoverableStatuses.includes(existing.status);
     const cleared = recovering ? await clearAtRisk(tx, id, now) : { publications: 0, epicIds: [] };
     const retryEpicIds = recovering ? await epicsFailedOnAccess(tx, input.workspaceId, id) : [];
@@ -412,7 +500,9 @@ const hashState = (state: string) => createHash('sha256').update(state).digest()
 
 export interface ConnectorRouteOptions {
   db: Database;
-  adapters: Adapters;
+  adapters: AdapterRegistry;
+  /** Whether this server has the platform's OAuth app (client id and secret) configured. */
+  oauthAppConfigured(platform: string): boolean;
   config: Pick<Config, 'CREDENTIALS_KEY' | 'PUBLIC_URL' | 'FRONTEND_URL'>;
   /** How a reconnect asks the epics that failed on the lost access to retry. */
   workflows: EpicWorkflows;
@@ -439,6 +529,13 @@ async function watchConnection(
   await watching.catch((error: unknown) =>
     log.error({ err: error, connectorId: connector.id }, 'could not start watching the connector'),
   );
+  if (catalogEntry(connector.platform)?.synced) {
+    await connectorWorkflows
+      .dataConnected(target)
+      .catch((error: unknown) =>
+        log.error({ err: error, connectorId: connector.id }, 'could not schedule the connector syncs'),
+      );
+  }
 }
 
 const callbackUrl = (config: ConnectorRouteOptions['config'], platform: string) =>
@@ -447,73 +544,186 @@ const callbackUrl = (config: ConnectorRouteOptions['config'], platform: string) 
 /** Starts an OAuth consent; a reconnect's state names its connector so the callback updates that one. */
 async function startConsent(
   db: Database,
-  adapters: Adapters,
+  oauth: OAuthConnector,
   config: ConnectorRouteOptions['config'],
-  input: { workspaceId: string; platform: string; connectorId?: string },
+  input: { workspaceId: string; platform: string; connectorId?: string; shop?: string; extra?: string },
 ) {
   const state = randomBytes(32).toString('base64url');
+  const id = crypto.randomUUID();
+  // PKCE (S256): the verifier stays here, sealed; only its hash travels through the browser.
+  const codeVerifier = oauth.pkce ? randomBytes(48).toString('base64url') : undefined;
+  const sealedVerifier = codeVerifier ? sealCredentials(config.CREDENTIALS_KEY, id, codeVerifier) : null;
   await db.insert(oauthStates).values({
+    id,
     workspaceId: input.workspaceId,
     platform: input.platform,
     stateHash: hashState(state),
     connectorId: input.connectorId ?? null,
+    codeVerifier: sealedVerifier?.ciphertext ?? null,
+    codeVerifierKeyId: sealedVerifier?.keyId ?? null,
+    context: {
+      ...(input.shop ? { shop: input.shop } : {}),
+      ...(input.extra ? { extra: input.extra } : {}),
+    },
     expiresAt: new Date(Date.now() + stateLifetimeMs),
   });
+  const authorizeUrl = oauth.authorizeUrl({
+    state,
+    redirectUri: callbackUrl(config, input.platform),
+    ...(codeVerifier ? { codeChallenge: createHash('sha256').update(codeVerifier).digest('base64url') } : {}),
+    ...(input.shop ? { shop: input.shop } : {}),
+    ...(input.extra ? { extra: input.extra } : {}),
+  });
+  return { authorizeUrl };
+}
+
+function catalogView(entry: CatalogEntry, connector: Connector | undefined) {
   return {
-    authorizeUrl: adapters.meta.authorizeUrl({ state, redirectUri: callbackUrl(config, input.platform) }),
+    platform: entry.platform,
+    name: entry.name,
+    family: entry.family,
+    authMethod: entry.authMethod,
+    channels: entry.channels.map(({ channel, mode }) => ({ channel, mode })),
+    scopes: [...entry.scopes],
+    accountKinds: [...entry.accountKinds],
+    ...(entry.subConnections
+      ? { subConnections: entry.subConnections.map(({ kind, name }) => ({ kind, name })) }
+      : {}),
+    connectWith:
+      entry.authMethod === 'oauth'
+        ? connector?.kind === 'oauth' && connector.needsShop
+          ? ['shop']
+          : []
+        : [...connectFieldsByMethod[entry.authMethod]],
   };
+}
+
+/** The connect and reconnect body: which fields apply depends on how the platform connects. */
+const ConnectBody = z
+  .strictObject({
+    apiKey: z.string().trim().min(1).max(500).optional(),
+    siteUrl: z.string().trim().min(1).max(2_000).optional(),
+    username: z.string().min(1).max(200).optional(),
+    applicationPassword: z.string().min(1).max(200).optional(),
+    shop: z.string().trim().min(1).max(200).optional(),
+    /** A second consent round for more permissions (Meta: "ads", Enable Ad Account permissions). */
+    permissions: z.enum(['ads']).optional(),
+  })
+  .nullish();
+type ConnectBody = NonNullable<z.infer<typeof ConnectBody>>;
+
+const connectFieldsByMethod = {
+  api_key: ['apiKey'],
+  site_credentials: ['siteUrl', 'username', 'applicationPassword'],
+  oauth: ['shop', 'permissions'],
+} as const satisfies Record<AuthMethod, readonly (keyof ConnectBody)[]>;
+
+/** Refuses the fields that do not belong to the platform's way of connecting, and names the missing ones. */
+function checkConnectBody(entry: CatalogEntry, oauth: OAuthConnector | null, body: ConnectBody) {
+  const allowed: readonly string[] = connectFieldsByMethod[entry.authMethod];
+  const problems: { field: string; message: string }[] = [];
+  for (const [field, value] of Object.entries(body)) {
+    if (value === undefined) continue;
+    if (!allowed.includes(field)) {
+      problems.push({ field: `body.${field}`, message: `does not apply to ${entry.name}` });
+    }
+  }
+  const required: string[] =
+    entry.authMethod === 'oauth'
+      ? oauth?.needsShop
+        ? ['shop']
+        : []
+      : [...connectFieldsByMethod[entry.authMethod]];
+  for (const field of required) {
+    if (body[field as keyof ConnectBody] === undefined)
+      problems.push({ field: `body.${field}`, message: `is required for ${entry.name}` });
+  }
+  if (body.shop !== undefined && !oauth?.needsShop)
+    problems.push({ field: 'body.shop', message: `does not apply to ${entry.name}` });
+  if (body.permissions !== undefined && entry.extraPermissions?.name !== body.permissions)
+    problems.push({
+      field: 'body.permissions',
+      message: `${entry.name} has no "${body.permissions}" permissions`,
+    });
+  if (problems.length > 0) throw invalidInput(problems);
 }
 
 export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = async (
   app,
-  { db, adapters, config, workflows, connectorWorkflows },
+  { db, adapters, config, workflows, connectorWorkflows, oauthAppConfigured },
 ) => {
   const tags = ['connectors'];
 
   /**
-   * Connect and reconnect share one path: API-key platforms are verified and saved now (then their epics
-   * retried and their key watched); OAuth platforms get a consent URL whose state names the connector.
+   * Connect and reconnect share one path: API-key and WordPress connectors are verified and saved now (then
+   * their epics retried and their credentials watched); OAuth platforms get a consent URL whose state names
+   * the connector.
    */
   async function connect(
     target: { workspaceId: string; actor: string; platform: string; connectorId?: string },
-    apiKey: string | undefined,
+    body: ConnectBody,
     log: FastifyBaseLogger,
   ): Promise<{ view: z.infer<typeof ConnectorView> } | { authorizeUrl: string }> {
     const entry = catalogEntry(target.platform);
-    if (!entry?.connectable) {
+    const connector = adapters[target.platform as Platform]?.connector;
+    if (!entry || !connector) {
       throw new ApiError(
         400,
         'PLATFORM_NOT_AVAILABLE',
         `${entry?.name ?? target.platform} cannot be connected in this build yet`,
       );
     }
+    checkConnectBody(entry, connector.kind === 'oauth' ? connector : null, body);
     await checkPlanLimit(db, target.workspaceId, target.platform);
-    if (entry.authMethod === 'api_key') {
-      if (!apiKey) throw invalidInput([{ field: 'body.apiKey', message: `is required for ${entry.name}` }]);
-      const verified = await adapters.klaviyo.verifyApiKey(apiKey).catch(platformFailure);
-      const saved = await saveConnection(db, config.CREDENTIALS_KEY, {
+    if (connector.kind === 'oauth') {
+      if (!oauthAppConfigured(target.platform)) {
+        throw new ApiError(
+          503,
+          'PLATFORM_NOT_CONFIGURED',
+          `${entry.name} has no OAuth app configured on this server (its client id and secret)`,
+        );
+      }
+      let shop: string | undefined;
+      if (connector.needsShop) {
+        shop = normalizeShopDomain(body.shop ?? '') ?? undefined;
+        if (!shop)
+          throw invalidInput([
+            {
+              field: 'body.shop',
+              message: 'must be the store\'s subdomain, e.g. "acme" or "acme.myshopify.com"',
+            },
+          ]);
+      }
+      return startConsent(db, connector, config, {
         workspaceId: target.workspaceId,
         platform: target.platform,
-        connectorId: target.connectorId ?? null,
-        credentials: { apiKey },
-        tokenExpiresAt: null,
-        accounts: verified.accounts,
-        actor: target.actor,
+        ...(target.connectorId ? { connectorId: target.connectorId } : {}),
+        ...(shop ? { shop } : {}),
+        ...(body.permissions ? { extra: body.permissions } : {}),
       });
-      await retryEpics(workflows, saved.retryEpicIds, log);
-      await watchConnection(connectorWorkflows, saved.view, target.workspaceId, log);
-      return { view: saved.view };
     }
-    if (apiKey !== undefined) {
-      throw invalidInput([
-        { field: 'body.apiKey', message: `${entry.name} connects through its consent page, not a key` },
-      ]);
-    }
-    return startConsent(db, adapters, config, {
+    const connection =
+      connector.kind === 'api_key'
+        ? await connector.connectWithApiKey(body.apiKey!).catch(platformFailure)
+        : await connector
+            .connectWithSite({
+              siteUrl: body.siteUrl!,
+              username: body.username!,
+              applicationPassword: body.applicationPassword!,
+            })
+            .catch(platformFailure);
+    const saved = await saveConnection(db, config.CREDENTIALS_KEY, {
       workspaceId: target.workspaceId,
       platform: target.platform,
-      ...(target.connectorId ? { connectorId: target.connectorId } : {}),
+      connectorId: target.connectorId ?? null,
+      credentials: connection.credentials,
+      tokenExpiresAt: connection.expiresAt,
+      accounts: connection.accounts,
+      actor: target.actor,
     });
+    await retryEpics(workflows, saved.retryEpicIds, log);
+    await watchConnection(connectorWorkflows, saved.view, target.workspaceId, log);
+    return { view: saved.view };
   }
 
   app.get(
@@ -539,9 +749,11 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
       const available = catalog
         .filter(
           (entry) =>
-            plan.platforms.includes(entry.platform) && !shown.some((row) => row.platform === entry.platform),
+            plan.platforms.includes(entry.platform) &&
+            adapters[entry.platform]?.connector !== undefined &&
+            !shown.some((row) => row.platform === entry.platform),
         )
-        .map(({ platform, name, family, authMethod }) => ({ platform, name, family, authMethod }));
+        .map((entry) => catalogView(entry, adapters[entry.platform]?.connector));
       return {
         connected,
         available,
@@ -574,7 +786,7 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
         summary:
           'Connect a platform: API-key platforms → the connector (201); OAuth platforms → {authorizeUrl}',
         params: z.strictObject({ platform: Platform }),
-        body: z.strictObject({ apiKey: z.string().min(1).max(500).optional() }).nullish(),
+        body: ConnectBody,
         response: {
           200: z.object({ authorizeUrl: z.string() }),
           201: ConnectorView,
@@ -586,7 +798,7 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
       const { workspaceId, actor } = request.caller;
       const outcome = await connect(
         { workspaceId, actor, platform: request.params.platform },
-        request.body?.apiKey,
+        request.body ?? {},
         request.log,
       );
       return 'view' in outcome ? reply.code(201).send(outcome.view) : reply.code(200).send(outcome);
@@ -602,7 +814,7 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
           'Reconnect: OAuth platforms → {authorizeUrl} (the same connector on return); API-key platforms ' +
           'take {apiKey} → the connector. Account choices are kept; blocked epics are unblocked and retried',
         params: IdParams,
-        body: z.strictObject({ apiKey: z.string().min(1).max(500).optional() }).nullish(),
+        body: ConnectBody,
         response: {
           200: z.union([ConnectorView, z.object({ authorizeUrl: z.string() })]),
           ...errorResponses(400, 401, 403, 404, 503),
@@ -614,7 +826,7 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
       const connector = await loadConnector(db, workspaceId, request.params.id);
       const outcome = await connect(
         { workspaceId, actor, platform: connector.platform, connectorId: connector.id },
-        request.body?.apiKey,
+        request.body ?? {},
         request.log,
       );
       return 'view' in outcome ? outcome.view : outcome;
@@ -722,6 +934,58 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
     },
   );
 
+  app.patch(
+    '/connectors/:id',
+    {
+      schema: {
+        tags,
+        summary: "Change a connector's settings (Google Analytics: autoUtm, on unless turned off)",
+        params: IdParams,
+        body: z.strictObject({
+          settings: z.strictObject({
+            autoUtm: z.boolean({ error: 'must be true or false' }).optional(),
+          }),
+        }),
+        response: { 200: ConnectorView, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const { workspaceId, actor } = request.caller;
+      return db.transaction(async (tx) => {
+        const [connector] = await tx
+          .select()
+          .from(connectors)
+          .where(and(eq(connectors.id, request.params.id), eq(connectors.workspaceId, workspaceId)))
+          .for('update');
+        if (!connector) throw notFound('connector');
+        const { settings } = request.body;
+        if (settings.autoUtm !== undefined && connector.platform !== 'google_analytics') {
+          throw invalidInput([
+            {
+              field: 'body.settings.autoUtm',
+              message: 'belongs to the Google Analytics connector (it tags links for its reports)',
+            },
+          ]);
+        }
+        const merged = { ...connector.settings, ...settings };
+        const [updated] = await tx
+          .update(connectors)
+          .set({ settings: merged, updatedAt: new Date() })
+          .where(eq(connectors.id, connector.id))
+          .returning();
+        await recordAudit(tx, {
+          workspaceId,
+          subjectType: 'connector',
+          subjectId: connector.id,
+          action: 'settings',
+          actor,
+          details: { settings },
+        });
+        return viewConnector(tx, updated!);
+      });
+    },
+  );
+
   app.put(
     '/connectors/:id/accounts',
     {
@@ -735,7 +999,7 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
     },
     async (request) => {
       const { workspaceId, actor } = request.caller;
-      return db.transaction(async (tx) => {
+      const view = await db.transaction(async (tx) => {
         const connector = await loadConnector(tx, workspaceId, request.params.id);
         const accounts = await tx
           .select()
@@ -770,6 +1034,13 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
         });
         return viewConnector(tx, connector);
       });
+      // A data connector reads the accounts just chosen now rather than at its next scheduled run.
+      if (catalogEntry(view.platform)?.synced && view.status === 'connected') {
+        await connectorWorkflows
+          .syncNow(view.id)
+          .catch((error: unknown) => request.log.warn({ err: error }, 'could not start the sync now'));
+      }
+      return view;
     },
   );
 
@@ -790,7 +1061,8 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
     },
     async (request) => {
       const connector = await loadConnector(db, request.caller.workspaceId, request.params.id);
-      if (connector.platform !== 'klaviyo') {
+      const adapter = adapters[connector.platform as Platform];
+      if (!adapter?.listAudiences) {
         throw new ApiError(400, 'NOT_AN_EMAIL_CONNECTOR', `${connector.platform} has no email audiences`);
       }
       if (connector.status !== 'connected' || !connector.credentials || !connector.credentialsKeyId) {
@@ -800,11 +1072,11 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
           `the connector is ${connector.status.replace('_', ' ')}`,
         );
       }
-      const credentials = openCredentials<{ apiKey: string }>(config.CREDENTIALS_KEY, connector.id, {
+      const credentials = openCredentials(config.CREDENTIALS_KEY, connector.id, {
         keyId: connector.credentialsKeyId,
         ciphertext: connector.credentials,
       });
-      const items = await adapters.klaviyo.listAudiences!(credentials).catch(platformFailure);
+      const items = await adapter.listAudiences(credentials).catch(platformFailure);
       return { items };
     },
   );
@@ -823,7 +1095,8 @@ export const oauthCallbackRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> =
         summary: 'OAuth return from the platform’s consent page',
         security: [],
         params: z.strictObject({ platform: Platform }),
-        querystring: z.object({
+        // Loose: platforms add their own parameters (Shopify signs the whole query with `hmac`).
+        querystring: z.looseObject({
           state: z.string().max(200).optional(),
           code: z.string().max(2_000).optional(),
           error: z.string().max(200).optional(),
@@ -863,23 +1136,41 @@ export const oauthCallbackRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> =
           `the consent was not given on ${platform}${error ? ` (${error})` : ''}`,
         );
       }
-      if (platform !== 'meta')
+      const oauth = adapters[platform]?.connector;
+      if (oauth?.kind !== 'oauth')
         throw new ApiError(
           400,
           'PLATFORM_NOT_AVAILABLE',
           `${platform} cannot be connected in this build yet`,
         );
-      const token = await adapters.meta
-        .exchangeCode({ code, redirectUri: callbackUrl(config, platform) })
+      const codeVerifier =
+        consumed.codeVerifier && consumed.codeVerifierKeyId
+          ? openCredentials<string>(config.CREDENTIALS_KEY, consumed.id, {
+              keyId: consumed.codeVerifierKeyId,
+              ciphertext: consumed.codeVerifier,
+            })
+          : undefined;
+      const query = Object.fromEntries(
+        Object.entries(request.query).filter(
+          (entry): entry is [string, string] => typeof entry[1] === 'string',
+        ),
+      );
+      const connection = await oauth
+        .completeConsent({
+          code,
+          redirectUri: callbackUrl(config, platform),
+          query,
+          ...(codeVerifier ? { codeVerifier } : {}),
+          ...(consumed.context.shop ? { shop: consumed.context.shop } : {}),
+        })
         .catch(platformFailure);
-      const discovered = await adapters.meta.discover(token.userAccessToken).catch(platformFailure);
       const saved = await saveConnection(db, config.CREDENTIALS_KEY, {
         workspaceId: consumed.workspaceId,
         platform,
         connectorId: consumed.connectorId,
-        credentials: discovered.credentials,
-        tokenExpiresAt: token.expiresAt,
-        accounts: discovered.accounts,
+        credentials: connection.credentials,
+        tokenExpiresAt: connection.expiresAt,
+        accounts: connection.accounts,
         actor: `oauth:${platform}`,
       });
       await retryEpics(workflows, saved.retryEpicIds, request.log);

@@ -1,0 +1,728 @@
+// Google adapters: Google Analytics 4 (a data connector: properties, sessions by source/medium/campaign) and
+// Google Ads (customer discovery), two platforms behind one Google OAuth app and one OAuth helper.
+import { z } from 'zod';
+import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import {
+  type Connection,
+  CredentialsRejectedError,
+  type DiscoveredAccount,
+  type OAuthConnector,
+  type PlatformAdapter,
+  type SyncResult,
+} from './types.ts';
+
+/** The one place the Google Ads API version is pinned (PLATFORMS.md). */
+export const googleAdsApiVersion = 'v26';
+/** GA4 Data API and Admin API versions (`accountSummaries` and `runReport` are both served under v1beta). */
+export const googleAnalyticsApiVersion = 'v1beta';
+
+/** Read-only: reports need nothing more. */
+export const googleAnalyticsScopes = ['https://www.googleapis.com/auth/analytics.readonly'] as const;
+/** Google Ads has one scope for everything. */
+export const googleAdsScopes = ['https://www.googleapis.com/auth/adwords'] as const;
+
+/** The real hosts (SPEC §9 defaults); tests and the demo point them at `sandbox/google.ts`. */
+export const googleHosts = {
+  authBaseUrl: 'https://accounts.google.com',
+  tokenBaseUrl: 'https://oauth2.googleapis.com',
+  analyticsApiBaseUrl: 'https://analyticsdata.googleapis.com',
+  analyticsAdminApiBaseUrl: 'https://analyticsadmin.googleapis.com',
+  adsApiBaseUrl: 'https://googleads.googleapis.com',
+} as const;
+
+/** What both Google connectors store (sealed by the caller). */
+export interface GoogleCredentials {
+  accessToken: string;
+  /** Issued with access_type=offline; Google does not rotate it, so a refresh keeps it. */
+  refreshToken?: string;
+  /** ISO instant from Google's own `expires_in`. */
+  accessTokenExpiresAt: string | null;
+  /** What Google says it granted (with include_granted_scopes, earlier grants to the app as well). */
+  scopes: string[];
+}
+
+export interface GoogleAdapterOptions {
+  authBaseUrl?: string;
+  tokenBaseUrl?: string;
+  analyticsApiBaseUrl?: string;
+  /** The Admin API host (property discovery), one more configurable host. */
+  analyticsAdminApiBaseUrl?: string;
+  adsApiBaseUrl?: string;
+  clientId: string;
+  clientSecret: string;
+  /** Retired by Google in 2026-09: the `developer-token` header is sent only when this is set. */
+  adsDeveloperToken?: string;
+  fetch?: typeof fetch;
+  /** One request's time limit; a hung request becomes TRANSIENT instead of holding the activity. */
+  requestTimeoutMs?: number;
+  now?: () => Date;
+  /** Rows asked per runReport page (GA4 allows up to 250,000); tests lower it to walk pages. */
+  reportPageSize?: number;
+}
+
+export type GoogleAdapter = PlatformAdapter<GoogleCredentials> &
+  Required<Pick<PlatformAdapter<GoogleCredentials>, 'refreshCredentials' | 'canRefresh'>> & {
+    connector: OAuthConnector<GoogleCredentials>;
+  };
+
+export type GoogleAnalyticsAdapter = GoogleAdapter &
+  Required<Pick<PlatformAdapter<GoogleCredentials>, 'sync'>>;
+
+const defaultRequestTimeoutMs = 30_000;
+const defaultReportPageSize = 100_000;
+// Far beyond any real account list or report; reaching it means a page token is looping.
+const maxPages = 200;
+const accountSummariesPageSize = 200;
+const customerQuery = 'SELECT customer.id, customer.descriptive_name, customer.manager FROM customer';
+
+// ——— errors ———
+
+const GoogleApiErrorBody = z.object({
+  error: z.object({
+    code: z.number().optional(),
+    message: z.string().optional(),
+    status: z.string().optional(),
+    details: z.array(z.record(z.string(), z.unknown())).optional(),
+  }),
+});
+
+const OAuthErrorBody = z.object({
+  error: z.string(),
+  error_description: z.string().optional(),
+});
+
+/** "30s" / "1.5s" (google.protobuf.Duration in JSON) → milliseconds. */
+function durationMs(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const match = /^(\d+(?:\.\d+)?)s$/.exec(value.trim());
+  return match ? Math.round(Number(match[1]) * 1000) : undefined;
+}
+
+function retryAfterMs(headers: Headers, details: Record<string, unknown>[]): number | undefined {
+  const header = headers.get('retry-after');
+  if (header !== null && header.trim() !== '') {
+    const seconds = Number(header);
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
+    const at = Date.parse(header);
+    if (!Number.isNaN(at)) return Math.max(0, at - Date.now());
+  }
+  for (const detail of details) {
+    // google.rpc.RetryInfo (GA4 and most Google APIs).
+    const fromRetryInfo = durationMs(detail.retryDelay);
+    if (fromRetryInfo !== undefined) return fromRetryInfo;
+    // Google Ads: GoogleAdsFailure.errors[].details.quotaErrorDetails.retryDelay.
+    for (const error of adsErrors(detail)) {
+      const quota = (error.details as { quotaErrorDetails?: { retryDelay?: unknown } } | undefined)
+        ?.quotaErrorDetails;
+      const fromAds = durationMs(quota?.retryDelay);
+      if (fromAds !== undefined) return fromAds;
+    }
+  }
+  return undefined;
+}
+
+function adsErrors(detail: Record<string, unknown>): Record<string, unknown>[] {
+  const errors = detail.errors;
+  return Array.isArray(errors)
+    ? errors.filter((error): error is Record<string, unknown> => typeof error === 'object' && error !== null)
+    : [];
+}
+
+/** `authorizationError:CUSTOMER_NOT_ENABLED` from a GoogleAdsFailure, else the google.rpc.ErrorInfo reason. */
+function googleReason(details: Record<string, unknown>[]): string | undefined {
+  for (const detail of details) {
+    for (const error of adsErrors(detail)) {
+      const code = error.errorCode;
+      if (typeof code === 'object' && code !== null) {
+        const [kind, value] = Object.entries(code)[0] ?? [];
+        if (kind && typeof value === 'string') return `${kind}:${value}`;
+      }
+    }
+  }
+  for (const detail of details) if (typeof detail.reason === 'string') return detail.reason;
+  return undefined;
+}
+
+/**
+ * Maps a Google API error answer (`{"error":{"code","message","status","details"}}`, GA4 and Google Ads
+ * alike) onto a publication error class. The HTTP status decides; the canonical `status` breaks ties.
+ */
+export function mapGoogleApiError(status: number, body: unknown, headers: Headers): PublicationFailure {
+  const error = GoogleApiErrorBody.safeParse(body).data?.error;
+  const details = error?.details ?? [];
+  const canonical = error?.status;
+  const reason = googleReason(details);
+  const platformCode = reason ?? canonical;
+  const message = (error?.message || `Google answered HTTP ${status}`).slice(0, 1000);
+  const failure = (errorClass: PublicationFailure['class'], delayMs?: number): PublicationFailure => ({
+    class: errorClass,
+    message,
+    ...(platformCode === undefined ? {} : { platformCode }),
+    ...(delayMs === undefined ? {} : { retryAfterMs: delayMs }),
+  });
+
+  if (status === 429 || canonical === 'RESOURCE_EXHAUSTED')
+    return failure('RATE_LIMITED', retryAfterMs(headers, details));
+  if (status >= 500 || status === 408 || canonical === 'UNAVAILABLE' || canonical === 'DEADLINE_EXCEEDED')
+    return failure('TRANSIENT');
+  if (status === 401 || canonical === 'UNAUTHENTICATED') return failure('TOKEN_EXPIRED');
+  if (status === 403 || canonical === 'PERMISSION_DENIED') {
+    // The API is not enabled in the app's Cloud project: the operator fixes it, reconnecting cannot.
+    if (reason === 'SERVICE_DISABLED') return failure('INVALID_REQUEST');
+    return failure('PERMISSION_REVOKED');
+  }
+  return failure('INVALID_REQUEST');
+}
+
+// ——— transport ———
+
+interface Answer {
+  status: number;
+  body: unknown;
+  headers: Headers;
+}
+
+interface GoogleRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  /** For messages: what was asked, without ids or secrets (e.g. "runReport"). */
+  what: string;
+  token?: string;
+  form?: Record<string, string | undefined>;
+  json?: unknown;
+  headers?: Record<string, string>;
+  /** Values that must never reach an error message (tokens, the client secret, an OAuth code). */
+  secrets?: string[];
+}
+
+function redact(text: string, secrets: readonly string[]): string {
+  let result = text;
+  for (const secret of secrets) if (secret.length >= 6) result = result.split(secret).join('[redacted]');
+  return result;
+}
+
+function networkReason(error: unknown): string {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  if (cause && typeof cause.code === 'string') return cause.code;
+  return error instanceof Error ? error.name : 'network error';
+}
+
+const trimSlash = (url: string) => url.replace(/\/+$/, '');
+
+/** What both adapters share: one HTTP try with a timeout, and the OAuth steps of the one Google app. */
+function createGoogleClient(options: GoogleAdapterOptions) {
+  const doFetch = options.fetch ?? fetch;
+  const requestTimeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
+  const now = options.now ?? (() => new Date());
+  const authBase = trimSlash(options.authBaseUrl ?? googleHosts.authBaseUrl);
+  const tokenBase = trimSlash(options.tokenBaseUrl ?? googleHosts.tokenBaseUrl);
+
+  /** One HTTP try: no answer at all (network error, timeout) is TRANSIENT; every answer is returned. */
+  async function send(request: GoogleRequest): Promise<Answer> {
+    const headers: Record<string, string> = { accept: 'application/json', ...(request.headers ?? {}) };
+    if (request.token) headers.authorization = `Bearer ${request.token}`;
+    let body: string | URLSearchParams | undefined;
+    if (request.form) {
+      const form = new URLSearchParams();
+      for (const [name, value] of Object.entries(request.form))
+        if (value !== undefined) form.set(name, value);
+      body = form;
+    } else if (request.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(request.json);
+    }
+    const timeout = AbortSignal.timeout(requestTimeoutMs);
+    try {
+      const response = await doFetch(request.url, {
+        method: request.method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+        signal: timeout,
+      });
+      const text = await response.text();
+      let parsed: unknown = null;
+      try {
+        parsed = text === '' ? null : JSON.parse(text);
+      } catch {
+        parsed = null;
+      }
+      return { status: response.status, body: parsed, headers: response.headers };
+    } catch (error) {
+      const reason = timeout.aborted
+        ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
+        : networkReason(error);
+      throw new PlatformError({ class: 'TRANSIENT', message: `Google could not be reached (${reason})` });
+    }
+  }
+
+  const secretsOf = (request: GoogleRequest) => [
+    options.clientSecret,
+    ...(options.adsDeveloperToken ? [options.adsDeveloperToken] : []),
+    ...(request.token ? [request.token] : []),
+    ...(request.secrets ?? []),
+  ];
+
+  /** A Google API call: non-2xx answers become PlatformErrors through mapGoogleApiError. */
+  async function api<T>(schema: z.ZodType<T>, request: GoogleRequest): Promise<T> {
+    const answer = await send(request);
+    if (answer.status < 200 || answer.status >= 300) {
+      const failure = mapGoogleApiError(answer.status, answer.body, answer.headers);
+      throw new PlatformError({ ...failure, message: redact(failure.message, secretsOf(request)) });
+    }
+    return read(schema, answer.body, request.what);
+  }
+
+  function read<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      // Most likely a proxy's page; another attempt may reach Google itself.
+      throw new PlatformError({ class: 'TRANSIENT', message: `Google answered ${what} in an odd shape` });
+    }
+    return parsed.data;
+  }
+
+  const TokenAnswer = z.object({
+    access_token: z.string().min(1),
+    expires_in: z.coerce.number().optional(),
+    refresh_token: z.string().min(1).optional(),
+    scope: z.string().optional(),
+    token_type: z.string().optional(),
+  });
+
+  /**
+   * `POST {token}/token`. OAuth errors come as `{"error","error_description"}`; `refusal` is the class of a
+   * definitive invalid_grant (a bad code at consent, a dead refresh token later).
+   */
+  async function tokenRequest(
+    form: Record<string, string | undefined>,
+    secrets: string[],
+    onInvalidGrant: (description: string) => PublicationFailure,
+  ) {
+    const request: GoogleRequest = {
+      method: 'POST',
+      url: `${tokenBase}/token`,
+      what: 'the token request',
+      form: { client_id: options.clientId, client_secret: options.clientSecret, ...form },
+      secrets,
+    };
+    const answer = await send(request);
+    if (answer.status >= 200 && answer.status < 300) {
+      const token = read(TokenAnswer, answer.body, request.what);
+      const expiresAt =
+        token.expires_in === undefined ? null : new Date(now().getTime() + token.expires_in * 1000);
+      return { ...token, expiresAt };
+    }
+    const oauthError = OAuthErrorBody.safeParse(answer.body).data;
+    const code = oauthError?.error;
+    const description = redact(oauthError?.error_description ?? '', secretsOf(request));
+    const said = description ? `${code}: ${description}` : (code ?? `HTTP ${answer.status}`);
+    const failure = (errorClass: PublicationFailure['class'], message: string): PublicationFailure => ({
+      class: errorClass,
+      message,
+      ...(code ? { platformCode: code } : {}),
+    });
+    if (answer.status === 429) {
+      const delayMs = retryAfterMs(answer.headers, []);
+      throw new PlatformError({
+        ...failure('RATE_LIMITED', `Google's token endpoint is rate limiting (${said})`),
+        ...(delayMs === undefined ? {} : { retryAfterMs: delayMs }),
+      });
+    }
+    if (answer.status >= 500 || answer.status === 408 || !code) {
+      // (unconfirmed) the body of a 5xx from oauth2.googleapis.com; whatever it is, it is not a dead token.
+      throw new PlatformError(failure('TRANSIENT', `Google's token endpoint answered HTTP ${answer.status}`));
+    }
+    if (code === 'invalid_grant') throw new PlatformError(onInvalidGrant(description));
+    if (code === 'invalid_client' || code === 'deleted_client') {
+      throw new PlatformError(
+        failure(
+          'INVALID_REQUEST',
+          `Google refused the app's client id or secret (${said}): check the configuration`,
+        ),
+      );
+    }
+    if (code === 'unauthorized_client') {
+      throw new PlatformError(failure('TOKEN_EXPIRED', `Google refused the token for this app (${said})`));
+    }
+    throw new PlatformError(failure('INVALID_REQUEST', `Google refused the token request (${said})`));
+  }
+
+  function authorizeUrl(
+    scopes: readonly string[],
+    input: { state: string; redirectUri: string; codeChallenge?: string },
+  ): string {
+    const url = new URL(`${authBase}/o/oauth2/v2/auth`);
+    url.searchParams.set('client_id', options.clientId);
+    url.searchParams.set('redirect_uri', input.redirectUri);
+    url.searchParams.set('response_type', 'code');
+    url.searchParams.set('scope', scopes.join(' '));
+    url.searchParams.set('state', input.state);
+    // offline: a refresh token; prompt=consent: Google sends one again on every reconnect.
+    url.searchParams.set('access_type', 'offline');
+    url.searchParams.set('prompt', 'consent');
+    url.searchParams.set('include_granted_scopes', 'true');
+    if (input.codeChallenge) {
+      url.searchParams.set('code_challenge', input.codeChallenge);
+      url.searchParams.set('code_challenge_method', 'S256');
+    }
+    return url.toString();
+  }
+
+  /** Code → tokens; refuses a consent that lacks a scope we need. */
+  async function exchangeCode(
+    scopes: readonly string[],
+    input: { code: string; redirectUri: string; codeVerifier?: string; query: Record<string, string> },
+  ): Promise<{ credentials: GoogleCredentials; expiresAt: Date | null }> {
+    // The route turns a denial into its own answer first; this guards any other caller.
+    if (input.query.error) {
+      throw new CredentialsRejectedError(`The consent was not given on Google (${input.query.error})`);
+    }
+    const token = await tokenRequest(
+      {
+        grant_type: 'authorization_code',
+        code: input.code,
+        redirect_uri: input.redirectUri,
+        code_verifier: input.codeVerifier,
+      },
+      [input.code, ...(input.codeVerifier ? [input.codeVerifier] : [])],
+      (description) => ({
+        class: 'INVALID_REQUEST',
+        message:
+          'Google refused the authorization code (expired, already used, or not matching this sign-in): ' +
+          `start the connection again${description ? ` (${description})` : ''}`,
+        platformCode: 'invalid_grant',
+      }),
+    );
+    // Google always says what it granted; with granular consent the user may have unticked a scope.
+    const granted = (token.scope ?? '').split(/\s+/).filter(Boolean);
+    if (!scopes.every((scope) => granted.includes(scope)))
+      throw new CredentialsRejectedError('Scopes insufficient');
+    return {
+      credentials: {
+        accessToken: token.access_token,
+        ...(token.refresh_token ? { refreshToken: token.refresh_token } : {}),
+        accessTokenExpiresAt: token.expiresAt?.toISOString() ?? null,
+        scopes: granted,
+      },
+      expiresAt: token.expiresAt,
+    };
+  }
+
+  /** Google does not rotate refresh tokens: the old one is kept unless a new one comes back. */
+  async function refreshCredentials(
+    credentials: GoogleCredentials,
+  ): Promise<{ credentials: GoogleCredentials; expiresAt: Date | null }> {
+    const refreshToken = credentials.refreshToken;
+    if (!refreshToken) {
+      throw new PlatformError({
+        class: 'TOKEN_EXPIRED',
+        message: 'Google gave no refresh token for this connection: reconnect required',
+      });
+    }
+    const token = await tokenRequest(
+      { grant_type: 'refresh_token', refresh_token: refreshToken },
+      [refreshToken, credentials.accessToken],
+      (description) => ({
+        class: 'TOKEN_EXPIRED',
+        message:
+          'Google refused the refresh token (expired, revoked, or unused for too long): reconnect required' +
+          (description ? ` (${description})` : ''),
+        platformCode: 'invalid_grant',
+      }),
+    );
+    const scopes = token.scope ? token.scope.split(/\s+/).filter(Boolean) : credentials.scopes;
+    return {
+      credentials: {
+        ...credentials,
+        accessToken: token.access_token,
+        refreshToken: token.refresh_token ?? refreshToken,
+        accessTokenExpiresAt: token.expiresAt?.toISOString() ?? null,
+        scopes,
+      },
+      expiresAt: token.expiresAt,
+    };
+  }
+
+  /** A 403 for missing scopes during the connection is the user's unticked box, said in the user's words. */
+  async function discoverAtConsent<T>(discovery: () => Promise<T>): Promise<T> {
+    try {
+      return await discovery();
+    } catch (error) {
+      if (
+        error instanceof PlatformError &&
+        error.failure.class === 'PERMISSION_REVOKED' &&
+        error.failure.platformCode === 'ACCESS_TOKEN_SCOPE_INSUFFICIENT'
+      ) {
+        throw new CredentialsRejectedError('Scopes insufficient');
+      }
+      throw error;
+    }
+  }
+
+  function oauthConnector(
+    scopes: readonly string[],
+    discover: (accessToken: string) => Promise<DiscoveredAccount[]>,
+  ): OAuthConnector<GoogleCredentials> {
+    return {
+      kind: 'oauth',
+      pkce: true,
+      scopes,
+      authorizeUrl: (input) => authorizeUrl(scopes, input),
+      async completeConsent(input): Promise<Connection<GoogleCredentials>> {
+        const { credentials, expiresAt } = await exchangeCode(scopes, {
+          code: input.code,
+          redirectUri: input.redirectUri,
+          query: input.query,
+          ...(input.codeVerifier ? { codeVerifier: input.codeVerifier } : {}),
+        });
+        const accounts = await discoverAtConsent(() => discover(credentials.accessToken));
+        return { credentials, expiresAt, accounts, grantedScopes: credentials.scopes };
+      },
+    };
+  }
+
+  return {
+    api,
+    oauthConnector,
+    refreshCredentials,
+    canRefresh: (credentials: GoogleCredentials) => Boolean(credentials.refreshToken),
+  };
+}
+
+// ——— Google Analytics 4 ———
+
+const AccountSummaries = z.object({
+  accountSummaries: z
+    .array(
+      z.object({
+        name: z.string().optional(),
+        account: z.string(),
+        displayName: z.string().optional(),
+        propertySummaries: z
+          .array(
+            z.object({
+              property: z.string(),
+              displayName: z.string().optional(),
+              propertyType: z.string().optional(),
+            }),
+          )
+          .optional(),
+      }),
+    )
+    .optional(),
+  nextPageToken: z.string().optional(),
+});
+
+const Report = z.object({
+  dimensionHeaders: z.array(z.object({ name: z.string() })).optional(),
+  metricHeaders: z.array(z.object({ name: z.string() })).optional(),
+  rows: z
+    .array(
+      z.object({
+        dimensionValues: z.array(z.object({ value: z.string().optional() })),
+        metricValues: z.array(z.object({ value: z.string().optional() })),
+      }),
+    )
+    .optional(),
+  // int32 in GA4's schema; absent (proto3 default) when the report has no rows.
+  rowCount: z.coerce.number().optional(),
+});
+
+const reportDimensions = ['date', 'sessionSourceMedium', 'sessionCampaignName'] as const;
+
+/** UTC calendar day of an instant. (unconfirmed) GA4 reads the range in the property's own time zone. */
+const isoDay = (date: Date) => date.toISOString().slice(0, 10);
+
+/** GA4's `date` dimension is YYYYMMDD. */
+function gaDate(value: string): string | null {
+  const match = /^(\d{4})(\d{2})(\d{2})$/.exec(value);
+  return match ? `${match[1]}-${match[2]}-${match[3]}` : null;
+}
+
+export function createGoogleAnalyticsAdapter(options: GoogleAdapterOptions): GoogleAnalyticsAdapter {
+  const client = createGoogleClient(options);
+  const dataRoot = `${trimSlash(options.analyticsApiBaseUrl ?? googleHosts.analyticsApiBaseUrl)}/${googleAnalyticsApiVersion}`;
+  const adminRoot = `${trimSlash(options.analyticsAdminApiBaseUrl ?? googleHosts.analyticsAdminApiBaseUrl)}/${googleAnalyticsApiVersion}`;
+  const pageSize = options.reportPageSize ?? defaultReportPageSize;
+
+  /** One `ga4_property` per property the user can read, named "Account / Property". */
+  async function discoverProperties(accessToken: string): Promise<DiscoveredAccount[]> {
+    const accounts: DiscoveredAccount[] = [];
+    let pageToken: string | undefined;
+    for (let page = 0; page < maxPages; page += 1) {
+      const url = new URL(`${adminRoot}/accountSummaries`);
+      url.searchParams.set('pageSize', String(accountSummariesPageSize));
+      if (pageToken) url.searchParams.set('pageToken', pageToken);
+      const answer = await client.api(AccountSummaries, {
+        method: 'GET',
+        url: url.toString(),
+        what: 'accountSummaries',
+        token: accessToken,
+      });
+      for (const summary of answer.accountSummaries ?? []) {
+        const accountName = summary.displayName || summary.account;
+        for (const property of summary.propertySummaries ?? []) {
+          const id = property.property.replace(/^properties\//, '');
+          accounts.push({
+            kind: 'ga4_property',
+            externalId: id,
+            name: `${accountName} / ${property.displayName || property.property}`,
+          });
+        }
+      }
+      pageToken = answer.nextPageToken || undefined;
+      if (!pageToken) break;
+    }
+    return accounts;
+  }
+
+  async function sync(input: {
+    credentials: GoogleCredentials;
+    account: { kind: string; externalId: string };
+    since: Date;
+    until: Date;
+  }): Promise<SyncResult> {
+    const { account } = input;
+    if (account.kind !== 'ga4_property' || !/^\d+$/.test(account.externalId)) {
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: `Google Analytics syncs GA4 properties, not ${account.kind} ${account.externalId}`,
+      });
+    }
+    const sessions: NonNullable<SyncResult['sessions']> = [];
+    let offset = 0;
+    for (let page = 0; page < maxPages; page += 1) {
+      const report = await client.api(Report, {
+        method: 'POST',
+        url: `${dataRoot}/properties/${account.externalId}:runReport`,
+        what: 'runReport',
+        token: input.credentials.accessToken,
+        json: {
+          // GA4's endDate is inclusive.
+          dateRanges: [{ startDate: isoDay(input.since), endDate: isoDay(input.until) }],
+          dimensions: reportDimensions.map((name) => ({ name })),
+          metrics: [{ name: 'sessions' }],
+          limit: pageSize,
+          offset,
+        },
+      });
+      const headers = (report.dimensionHeaders ?? []).map((header) => header.name);
+      const column = (name: string) => {
+        const index = headers.indexOf(name);
+        return index === -1 ? reportDimensions.indexOf(name as (typeof reportDimensions)[number]) : index;
+      };
+      const [dateAt, sourceMediumAt, campaignAt] = reportDimensions.map(column) as [number, number, number];
+      const rows = report.rows ?? [];
+      for (const row of rows) {
+        const date = gaDate(row.dimensionValues[dateAt]?.value ?? '');
+        const count = Number(row.metricValues[0]?.value ?? Number.NaN);
+        if (date === null || !Number.isFinite(count)) {
+          throw new PlatformError({
+            class: 'TRANSIENT',
+            message: 'Google answered runReport in an odd shape',
+          });
+        }
+        sessions.push({
+          date,
+          sourceMedium: row.dimensionValues[sourceMediumAt]?.value ?? '(not set)',
+          campaign: row.dimensionValues[campaignAt]?.value ?? '(not set)',
+          sessions: count,
+        });
+      }
+      offset += rows.length;
+      if (rows.length === 0 || offset >= (report.rowCount ?? 0)) break;
+    }
+    return { sessions, itemsRead: sessions.length };
+  }
+
+  return {
+    platform: 'google_analytics',
+    connector: client.oauthConnector(googleAnalyticsScopes, discoverProperties),
+    refreshCredentials: client.refreshCredentials,
+    canRefresh: client.canRefresh,
+    sync,
+  };
+}
+
+// ——— Google Ads ———
+
+const AccessibleCustomers = z.object({ resourceNames: z.array(z.string()).optional() });
+const CustomerRows = z.object({
+  results: z
+    .array(
+      z.object({
+        customer: z.object({
+          resourceName: z.string().optional(),
+          // int64 in proto3 JSON: a string, though a number is read too.
+          id: z.union([z.string(), z.number()]).optional(),
+          descriptiveName: z.string().optional(),
+          // proto3 JSON leaves out false.
+          manager: z.boolean().optional(),
+        }),
+      }),
+    )
+    .optional(),
+});
+
+/** 1234567890 → 123-456-7890, as Google Ads shows customer ids. */
+const dashed = (id: string) =>
+  /^\d{10}$/.test(id) ? `${id.slice(0, 3)}-${id.slice(3, 6)}-${id.slice(6)}` : id;
+
+export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAdapter {
+  const client = createGoogleClient(options);
+  const adsRoot = `${trimSlash(options.adsApiBaseUrl ?? googleHosts.adsApiBaseUrl)}/${googleAdsApiVersion}`;
+  const adsHeaders: Record<string, string> = options.adsDeveloperToken
+    ? { 'developer-token': options.adsDeveloperToken }
+    : {};
+
+  /** Customers the user reaches directly, one `ads_customer` each; cancelled ones cannot be used and are left out. */
+  async function discoverCustomers(accessToken: string): Promise<DiscoveredAccount[]> {
+    const accessible = await client.api(AccessibleCustomers, {
+      method: 'GET',
+      url: `${adsRoot}/customers:listAccessibleCustomers`,
+      what: 'listAccessibleCustomers',
+      token: accessToken,
+      headers: adsHeaders,
+    });
+    const accounts: DiscoveredAccount[] = [];
+    for (const resourceName of accessible.resourceNames ?? []) {
+      const id = resourceName.replace(/^customers\//, '');
+      if (!/^\d+$/.test(id)) continue;
+      let answer: z.infer<typeof CustomerRows>;
+      try {
+        answer = await client.api(CustomerRows, {
+          method: 'POST',
+          url: `${adsRoot}/customers/${id}/googleAds:search`,
+          what: 'googleAds:search',
+          token: accessToken,
+          headers: adsHeaders,
+          json: { query: customerQuery },
+        });
+      } catch (error) {
+        // (unconfirmed) a cancelled or not yet enabled customer still comes back from listAccessibleCustomers
+        // and answers 403 authorizationError CUSTOMER_NOT_ENABLED to every query.
+        if (
+          error instanceof PlatformError &&
+          error.failure.platformCode === 'authorizationError:CUSTOMER_NOT_ENABLED'
+        )
+          continue;
+        throw error;
+      }
+      const customer = answer.results?.[0]?.customer;
+      const name = customer?.descriptiveName || dashed(id);
+      accounts.push({
+        kind: 'ads_customer',
+        externalId: id,
+        name: customer?.manager ? `${name} (manager account)` : name,
+      });
+    }
+    return accounts;
+  }
+
+  return {
+    platform: 'google_ads',
+    connector: client.oauthConnector(googleAdsScopes, discoverCustomers),
+    refreshCredentials: client.refreshCredentials,
+    canRefresh: client.canRefresh,
+  };
+}

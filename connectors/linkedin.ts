@@ -1,0 +1,478 @@
+// LinkedIn adapter, connection side: the OAuth consent (no PKCE for web apps), code → token, the organizations
+// the member administers, and token refresh for the apps LinkedIn approved for programmatic refresh tokens.
+import { z } from 'zod';
+import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import {
+  type Connection,
+  CredentialsRejectedError,
+  type DiscoveredAccount,
+  type OAuthConnector,
+  type PlatformAdapter,
+} from './types.ts';
+
+/** The one place the REST API version is pinned (`LinkedIn-Version`, YYYYMM; each is served about a year). */
+export const linkedinApiVersion = '202607';
+
+/** Only what Glowtify needs: posting as an organization, and finding the organizations the member administers. */
+export const linkedinScopes = ['w_organization_social', 'r_organization_admin'] as const;
+
+/** The real hosts, for when the configuration leaves them out. */
+export const linkedinDefaultHosts = {
+  apiBaseUrl: 'https://api.linkedin.com',
+  authBaseUrl: 'https://www.linkedin.com',
+} as const;
+
+export interface LinkedInCredentials {
+  accessToken: string;
+  /** ISO instant from LinkedIn's `expires_in` (60 days today); null when LinkedIn gave none. */
+  accessTokenExpiresAt: string | null;
+  /** Only for apps LinkedIn approved for programmatic refresh tokens; absent otherwise. */
+  refreshToken?: string;
+  /** ISO instant from `refresh_token_expires_in`; a refresh does not push it back (LinkedIn keeps the TTL). */
+  refreshTokenExpiresAt?: string | null;
+  /** What LinkedIn says it granted. */
+  scopes: string[];
+}
+
+export interface LinkedInAdapterOptions {
+  apiBaseUrl: string;
+  authBaseUrl?: string;
+  clientId?: string;
+  clientSecret?: string;
+  fetch?: typeof fetch;
+  /** One request's time limit; a hung request becomes TRANSIENT instead of holding the caller. */
+  requestTimeoutMs?: number;
+  now?: () => Date;
+}
+
+export type LinkedInAdapter = PlatformAdapter<LinkedInCredentials> &
+  Required<
+    Pick<PlatformAdapter<LinkedInCredentials>, 'refreshCredentials' | 'canRefresh' | 'verifyCredentials'>
+  > & {
+    connector: OAuthConnector<LinkedInCredentials>;
+    /** The organizations the token's member administers (approved ADMINISTRATOR role), with their names. */
+    discover(accessToken: string): Promise<DiscoveredAccount[]>;
+  };
+
+// Asked per organizationAcls page; the paging block's `total` says when the walk is done.
+const aclPageSize = 50;
+// A runaway paging answer must not keep a connection callback busy forever.
+const maxAclPages = 20;
+
+// LinkedIn's REST error body: {"status", "serviceErrorCode", "code", "message"} (fields vary by endpoint).
+const RestErrorBody = z.object({
+  message: z.string().optional(),
+  serviceErrorCode: z.coerce.number().optional(),
+  code: z.string().optional(),
+  status: z.coerce.number().optional(),
+});
+const OAuthErrorBody = z.object({ error: z.string().min(1), error_description: z.string().optional() });
+const TokenAnswer = z.object({
+  access_token: z.string().min(1),
+  expires_in: z.coerce.number().optional(),
+  refresh_token: z.string().min(1).optional(),
+  refresh_token_expires_in: z.coerce.number().optional(),
+  scope: z.string().optional(),
+});
+type TokenAnswer = z.infer<typeof TokenAnswer>;
+const AclPage = z.object({
+  elements: z.array(
+    z.object({ organization: z.string(), role: z.string().optional(), state: z.string().optional() }),
+  ),
+  paging: z
+    .object({
+      start: z.coerce.number().optional(),
+      count: z.coerce.number().optional(),
+      total: z.coerce.number().optional(),
+    })
+    .optional(),
+});
+const Organization = z.object({
+  id: z.coerce.number().optional(),
+  localizedName: z.string().optional(),
+  vanityName: z.string().optional(),
+});
+
+function parseRetryAfter(value: string | null): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** Maps a LinkedIn REST answer that is not a success onto a publication error class (PLATFORMS.md, LinkedIn). */
+export function mapLinkedInError(status: number, body: unknown, headers: Headers): PublicationFailure {
+  const error = RestErrorBody.safeParse(body).data;
+  const platformCode =
+    error?.serviceErrorCode !== undefined ? String(error.serviceErrorCode) : (error?.code ?? undefined);
+  const message = error?.message || `LinkedIn answered HTTP ${status}`;
+  const failure = (errorClass: PublicationFailure['class'], extra: Partial<PublicationFailure> = {}) => ({
+    class: errorClass,
+    message,
+    ...(platformCode === undefined ? {} : { platformCode }),
+    ...extra,
+  });
+  if (status === 401) return failure('TOKEN_EXPIRED');
+  if (status === 403) return failure('PERMISSION_REVOKED');
+  if (status === 429) {
+    // LinkedIn's limits are daily and it documents no Retry-After; use it only when one comes.
+    const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
+    return failure('RATE_LIMITED', retryAfterMs === undefined ? {} : { retryAfterMs });
+  }
+  if (status === 408 || status >= 500) return failure('TRANSIENT');
+  if (status === 426) {
+    // The pinned version was retired: no retry helps, a release must move linkedinApiVersion.
+    return failure('INVALID_REQUEST', {
+      message: `${message} (LinkedIn-Version ${linkedinApiVersion} must be moved to an active version)`,
+    });
+  }
+  return failure('INVALID_REQUEST');
+}
+
+function redact(text: string, secrets: readonly (string | undefined)[]): string {
+  let result = text;
+  for (const secret of secrets)
+    if (secret && secret.length >= 6) result = result.split(secret).join('[redacted]');
+  return result;
+}
+
+function networkReason(error: unknown): string {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  if (cause && typeof cause.code === 'string') return cause.code;
+  return error instanceof Error ? error.name : 'network error';
+}
+
+/** LinkedIn writes the granted scopes comma-separated; spaces are accepted too. */
+function parseScopes(scope: string | undefined): string[] {
+  return (scope ?? '').split(/[\s,]+/).filter((item) => item !== '');
+}
+
+function organizationId(urn: string): string | null {
+  return /^urn:li:organization:(\d+)$/.exec(urn)?.[1] ?? null;
+}
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: unknown;
+}
+
+export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedInAdapter {
+  const doFetch = options.fetch ?? fetch;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  const now = options.now ?? (() => new Date());
+  const apiRoot = options.apiBaseUrl.replace(/\/+$/, '');
+  const authRoot = (options.authBaseUrl ?? linkedinDefaultHosts.authBaseUrl).replace(/\/+$/, '');
+
+  const app = () => {
+    if (!options.clientId || !options.clientSecret) {
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: 'LinkedIn is not configured here (LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET)',
+      });
+    }
+    return { clientId: options.clientId, clientSecret: options.clientSecret };
+  };
+
+  /** Exactly one HTTP try; answers every status, throws TRANSIENT only when no answer came. */
+  async function send(url: string, init: RequestInit): Promise<Answer> {
+    const timeout = AbortSignal.timeout(requestTimeoutMs);
+    let response: Response;
+    let text: string;
+    try {
+      response = await doFetch(url, { ...init, signal: timeout });
+      text = await response.text();
+    } catch (error) {
+      const reason = timeout.aborted
+        ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
+        : networkReason(error);
+      throw new PlatformError({ class: 'TRANSIENT', message: `LinkedIn could not be reached (${reason})` });
+    }
+    let body: unknown = null;
+    try {
+      body = text === '' ? null : JSON.parse(text);
+    } catch {
+      body = text;
+    }
+    return { status: response.status, headers: response.headers, body };
+  }
+
+  /**
+   * POST /oauth/v2/accessToken. A refused code is the caller's to start over (INVALID_REQUEST); a refused
+   * refresh token means the member must consent again (TOKEN_EXPIRED).
+   */
+  async function tokenRequest(
+    form: Record<string, string>,
+    purpose: 'code' | 'refresh',
+    secrets: string[],
+  ): Promise<TokenAnswer> {
+    const { status, headers, body } = await send(`${authRoot}/oauth/v2/accessToken`, {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form),
+    });
+    const allSecrets = [options.clientSecret, ...secrets];
+    if (status >= 200 && status < 300) {
+      const parsed = TokenAnswer.safeParse(body);
+      if (parsed.success) return parsed.data;
+    }
+    const oauth = OAuthErrorBody.safeParse(body).data;
+    if (status >= 500 || status === 408 || (status >= 200 && status < 300 && !oauth)) {
+      throw new PlatformError({
+        class: 'TRANSIENT',
+        message:
+          status >= 500 || status === 408
+            ? `LinkedIn answered HTTP ${status} to the token request`
+            : 'LinkedIn answered the token request in an odd shape',
+      });
+    }
+    if (status === 429) {
+      const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
+      throw new PlatformError({
+        class: 'RATE_LIMITED',
+        message: 'LinkedIn rate limit reached on the token request',
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      });
+    }
+    const said = redact(
+      oauth
+        ? `${oauth.error}${oauth.error_description ? `: ${oauth.error_description}` : ''}`
+        : `HTTP ${status}`,
+      allSecrets,
+    );
+    const platformCode = oauth?.error ?? String(status);
+    if (oauth?.error === 'invalid_client') {
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: `LinkedIn refused this app's client id or secret (${said})`,
+        platformCode,
+      });
+    }
+    if (purpose === 'code') {
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: `LinkedIn refused the authorization code; start the connection again (${said})`,
+        platformCode,
+      });
+    }
+    // Our refresh request always carries every parameter, so invalid_grant — or invalid_request, the error
+    // LinkedIn documents for its token endpoint — refuses the refresh token itself (unconfirmed which one
+    // LinkedIn sends for an expired or revoked refresh token).
+    if (oauth?.error === 'invalid_grant' || oauth?.error === 'invalid_request') {
+      throw new PlatformError({
+        class: 'TOKEN_EXPIRED',
+        message: `LinkedIn refused the refresh token; reconnect LinkedIn (${said})`,
+        platformCode,
+      });
+    }
+    throw new PlatformError({
+      class: 'INVALID_REQUEST',
+      message: `LinkedIn refused the token refresh (${said})`,
+      platformCode,
+    });
+  }
+
+  /** One REST call with the pinned version and Rest.li 2.0; every non-success is a PlatformError. */
+  async function rest<T>(
+    schema: z.ZodType<T>,
+    path: string,
+    params: Record<string, string>,
+    accessToken: string,
+  ): Promise<T> {
+    const query = new URLSearchParams(params);
+    const { status, headers, body } = await send(`${apiRoot}${path}${query.size > 0 ? `?${query}` : ''}`, {
+      method: 'GET',
+      headers: {
+        accept: 'application/json',
+        authorization: `Bearer ${accessToken}`,
+        'LinkedIn-Version': linkedinApiVersion,
+        'X-Restli-Protocol-Version': '2.0.0',
+      },
+    });
+    if (status < 200 || status >= 300) {
+      const failure = mapLinkedInError(status, body, headers);
+      throw new PlatformError({
+        ...failure,
+        message: redact(failure.message, [accessToken, options.clientSecret]),
+      });
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      throw new PlatformError({
+        class: 'TRANSIENT',
+        message: `LinkedIn answered GET ${path.replace(/\/\d+$/, '/{id}')} in an odd shape`,
+      });
+    }
+    return parsed.data;
+  }
+
+  const at = (seconds: number | undefined) =>
+    seconds === undefined ? null : new Date(now().getTime() + seconds * 1000);
+
+  async function discover(accessToken: string): Promise<DiscoveredAccount[]> {
+    const urns: string[] = [];
+    let start = 0;
+    for (let page = 0; page < maxAclPages; page += 1) {
+      const answer = await rest(
+        AclPage,
+        '/rest/organizationAcls',
+        {
+          q: 'roleAssignee',
+          role: 'ADMINISTRATOR',
+          state: 'APPROVED',
+          start: String(start),
+          count: String(aclPageSize),
+        },
+        accessToken,
+      );
+      for (const element of answer.elements) {
+        // The finder filters already; the check keeps a REQUESTED or non-admin role out whatever it answers.
+        if (element.role !== undefined && element.role !== 'ADMINISTRATOR') continue;
+        if (element.state !== undefined && element.state !== 'APPROVED') continue;
+        if (!urns.includes(element.organization)) urns.push(element.organization);
+      }
+      start += answer.elements.length;
+      const total = answer.paging?.total;
+      const done =
+        answer.elements.length === 0 ||
+        (total !== undefined ? start >= total : answer.elements.length < aclPageSize);
+      if (done) break;
+    }
+    const accounts: DiscoveredAccount[] = [];
+    for (const urn of urns) {
+      const id = organizationId(urn);
+      if (!id) continue;
+      const organization = await rest(Organization, `/rest/organizations/${id}`, {}, accessToken);
+      accounts.push({
+        kind: 'linkedin_organization',
+        externalId: urn,
+        name: organization.localizedName || organization.vanityName || urn,
+      });
+    }
+    return accounts;
+  }
+
+  function credentialsFrom(answer: TokenAnswer, previous?: LinkedInCredentials): LinkedInCredentials {
+    const refreshToken = answer.refresh_token ?? previous?.refreshToken;
+    const refreshExpiresAt =
+      answer.refresh_token_expires_in !== undefined
+        ? (at(answer.refresh_token_expires_in)?.toISOString() ?? null)
+        : (previous?.refreshTokenExpiresAt ?? null);
+    return {
+      accessToken: answer.access_token,
+      accessTokenExpiresAt: at(answer.expires_in)?.toISOString() ?? null,
+      ...(refreshToken ? { refreshToken, refreshTokenExpiresAt: refreshExpiresAt } : {}),
+      scopes: answer.scope !== undefined ? parseScopes(answer.scope) : (previous?.scopes ?? []),
+    };
+  }
+
+  const connector: OAuthConnector<LinkedInCredentials> = {
+    kind: 'oauth',
+    // LinkedIn takes PKCE from native apps only; a web app proves itself with its client secret.
+    pkce: false,
+    scopes: linkedinScopes,
+
+    authorizeUrl({ state, redirectUri }) {
+      const url = new URL(`${authRoot}/oauth/v2/authorization`);
+      url.searchParams.set('response_type', 'code');
+      url.searchParams.set('client_id', app().clientId);
+      url.searchParams.set('redirect_uri', redirectUri);
+      url.searchParams.set('state', state);
+      url.searchParams.set('scope', linkedinScopes.join(' '));
+      return url.toString();
+    },
+
+    async completeConsent({ code, redirectUri, query }): Promise<Connection<LinkedInCredentials>> {
+      if (query.error) {
+        throw new CredentialsRejectedError(
+          `The LinkedIn consent was not given (${query.error_description || query.error})`,
+        );
+      }
+      const { clientId, clientSecret } = app();
+      const answer = await tokenRequest(
+        {
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: redirectUri,
+          client_id: clientId,
+          client_secret: clientSecret,
+        },
+        'code',
+        [code],
+      );
+      const grantedScopes = parseScopes(answer.scope);
+      // LinkedIn reports the scopes it granted; one of ours missing means posting or discovery cannot work.
+      if (answer.scope !== undefined && !linkedinScopes.every((scope) => grantedScopes.includes(scope))) {
+        throw new CredentialsRejectedError('Scopes insufficient');
+      }
+      const credentials = credentialsFrom(answer);
+      let accounts: DiscoveredAccount[];
+      try {
+        accounts = await discover(credentials.accessToken);
+      } catch (error) {
+        if (error instanceof PlatformError && error.failure.class === 'PERMISSION_REVOKED')
+          throw new CredentialsRejectedError('Scopes insufficient');
+        throw error;
+      }
+      return {
+        credentials,
+        expiresAt: at(answer.expires_in),
+        accounts,
+        ...(answer.scope !== undefined ? { grantedScopes } : {}),
+      };
+    },
+  };
+
+  return {
+    platform: 'linkedin',
+    connector,
+    discover,
+
+    canRefresh(credentials) {
+      if (!credentials.refreshToken) return false;
+      const until = credentials.refreshTokenExpiresAt ? Date.parse(credentials.refreshTokenExpiresAt) : null;
+      return until === null || Number.isNaN(until) || until > now().getTime();
+    },
+
+    async refreshCredentials(credentials) {
+      if (!credentials.refreshToken) {
+        throw new PlatformError({
+          class: 'TOKEN_EXPIRED',
+          message: 'LinkedIn gave this app no refresh token: reconnect LinkedIn before the token expires',
+        });
+      }
+      const { clientId, clientSecret } = app();
+      const answer = await tokenRequest(
+        {
+          grant_type: 'refresh_token',
+          refresh_token: credentials.refreshToken,
+          client_id: clientId,
+          client_secret: clientSecret,
+        },
+        'refresh',
+        [credentials.refreshToken, credentials.accessToken],
+      );
+      // LinkedIn keeps the refresh token and its original end; whatever it returns is stored as returned.
+      const fresh = credentialsFrom(answer, credentials);
+      return { credentials: fresh, expiresAt: at(answer.expires_in) };
+    },
+
+    async verifyCredentials(credentials) {
+      try {
+        await rest(
+          AclPage,
+          '/rest/organizationAcls',
+          { q: 'roleAssignee', role: 'ADMINISTRATOR', state: 'APPROVED', start: '0', count: '1' },
+          credentials.accessToken,
+        );
+      } catch (error) {
+        if (error instanceof PlatformError && error.failure.class === 'TOKEN_EXPIRED')
+          throw new CredentialsRejectedError('LinkedIn refused the access token: reconnect LinkedIn');
+        if (error instanceof PlatformError && error.failure.class === 'PERMISSION_REVOKED')
+          throw new CredentialsRejectedError('Scopes insufficient');
+        throw error;
+      }
+    },
+  };
+}

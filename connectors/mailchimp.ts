@@ -1,0 +1,356 @@
+// Mailchimp adapter: the OAuth connection (code → token that never expires → the account's data center from
+// the metadata endpoint → its audiences), the credential check (`/ping`) and audience listing. Publishing
+// (campaign hand-offs) is not part of it yet.
+import { z } from 'zod';
+import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import {
+  type Audience,
+  CredentialsRejectedError,
+  type DiscoveredAccount,
+  type OAuthConnector,
+  type PlatformAdapter,
+} from './types.ts';
+
+/** The one Marketing API version this adapter speaks (the path prefix `/3.0`). */
+export const mailchimpApiVersion = '3.0';
+
+/** Mailchimp's OAuth has no scopes: a token acts with the connecting user's role. */
+export const mailchimpScopes = [] as const;
+
+/**
+ * Roles that may schedule and send campaigns. (unconfirmed) The metadata endpoint's `role` spellings; an
+ * author or viewer can connect but could never hand a campaign off, so they are refused at connection time.
+ */
+export const mailchimpSendingRoles = ['owner', 'admin', 'manager'] as const;
+
+export interface MailchimpCredentials {
+  accessToken: string;
+  /** The data center, e.g. `us19`. */
+  dc: string;
+  /** `https://{dc}.api.mailchimp.com`, as the metadata endpoint gave it (no `/3.0`). */
+  apiEndpoint: string;
+}
+
+export interface MailchimpAdapterOptions {
+  /** https://login.mailchimp.com (consent page, token and metadata endpoints). */
+  authBaseUrl: string;
+  /** Overrides the data-center endpoint from the metadata; normally absent. */
+  apiBaseUrl?: string;
+  clientId: string;
+  clientSecret: string;
+  fetch?: typeof fetch;
+  /** One request's time limit; a hung request becomes TRANSIENT. */
+  requestTimeoutMs?: number;
+}
+
+export type MailchimpAdapter = PlatformAdapter<MailchimpCredentials> &
+  Required<
+    Pick<PlatformAdapter<MailchimpCredentials>, 'connector' | 'verifyCredentials' | 'listAudiences'>
+  > & { connector: OAuthConnector<MailchimpCredentials> };
+
+// Mailchimp's documented maximum `count` for a list endpoint.
+const listsPageSize = 1000;
+// Far beyond any account's audiences; reaching it means the paging does not end.
+const maxListPages = 100;
+// (unconfirmed) Mailchimp sends no Retry-After: wait this long before the next attempt.
+const defaultRateLimitRetryMs = 60_000;
+
+const ProblemBody = z.object({
+  type: z.string().nullish(),
+  title: z.string().nullish(),
+  status: z.coerce.number().nullish(),
+  detail: z.string().nullish(),
+  instance: z.string().nullish(),
+});
+const OAuthErrorBody = z.object({ error: z.string(), error_description: z.string().nullish() });
+
+const TokenAnswer = z.object({
+  access_token: z.string().min(1),
+  // Mailchimp answers 0: its tokens never expire.
+  expires_in: z.coerce.number().nullish(),
+  scope: z.string().nullish(),
+});
+const Metadata = z.object({
+  dc: z.string().min(1),
+  role: z.string().nullish(),
+  accountname: z.string().nullish(),
+  api_endpoint: z.string().min(1),
+});
+const Ping = z.object({ health_status: z.string() });
+const ListsPage = z.object({
+  lists: z.array(z.object({ id: z.string(), name: z.string().nullish() })),
+  total_items: z.coerce.number().nullish(),
+});
+
+function retryAfterMs(headers: Headers): number {
+  const seconds = Number(headers.get('retry-after'));
+  return Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : defaultRateLimitRetryMs;
+}
+
+/** Maps a Marketing API answer that is not a success (application/problem+json) onto a publication error. */
+export function mapMailchimpError(status: number, body: unknown, headers: Headers): PublicationFailure {
+  const problem = ProblemBody.safeParse(body).data;
+  const said = [problem?.title, problem?.detail].filter(Boolean).join(': ').slice(0, 500);
+  const failure = (errorClass: PublicationFailure['class'], message: string, delayMs?: number) => ({
+    class: errorClass,
+    message: said || message,
+    ...(problem?.title ? { platformCode: problem.title } : {}),
+    ...(delayMs === undefined ? {} : { retryAfterMs: delayMs }),
+  });
+  if (status === 401) return failure('TOKEN_EXPIRED', 'Mailchimp refused the access token');
+  if (status === 403) {
+    // PLATFORMS.md: Mailchimp also throttles with a bare 403. A 403 without its problem document is read as
+    // that (unconfirmed), so a throttle never flips the connector to "reconnect".
+    return problem?.title || problem?.detail
+      ? failure('PERMISSION_REVOKED', 'Mailchimp refused the request (HTTP 403)')
+      : failure('RATE_LIMITED', 'Mailchimp throttled the request (HTTP 403)', retryAfterMs(headers));
+  }
+  if (status === 429) return failure('RATE_LIMITED', 'Mailchimp rate limit reached', retryAfterMs(headers));
+  if (status === 408 || status >= 500) return failure('TRANSIENT', `Mailchimp answered HTTP ${status}`);
+  return failure('INVALID_REQUEST', `Mailchimp refused the request (HTTP ${status})`);
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+  headers: Headers;
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+function networkReason(error: unknown): string {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  if (cause && typeof cause.code === 'string') return cause.code;
+  return error instanceof Error ? error.name : 'network error';
+}
+
+export function createMailchimpAdapter(options: MailchimpAdapterOptions): MailchimpAdapter {
+  const doFetch = options.fetch ?? fetch;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  const authBase = trimSlash(options.authBaseUrl);
+
+  const redact = (text: string, secrets: readonly string[]) => {
+    let result = text;
+    for (const secret of [options.clientSecret, ...secrets])
+      if (secret.length >= 6) result = result.split(secret).join('[redacted]');
+    return result;
+  };
+  const scrub = (failure: PublicationFailure, secrets: readonly string[]): PublicationFailure => ({
+    ...failure,
+    message: redact(failure.message, secrets),
+  });
+
+  /** Exactly one HTTP try; answers every status, throws TRANSIENT only when no answer came. */
+  async function send(
+    url: string,
+    init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: URLSearchParams },
+    secrets: readonly string[],
+  ): Promise<Answer> {
+    const timeout = AbortSignal.timeout(requestTimeoutMs);
+    try {
+      const response = await doFetch(url, {
+        method: init.method,
+        headers: { accept: 'application/json', ...init.headers },
+        ...(init.body ? { body: init.body } : {}),
+        signal: timeout,
+      });
+      const text = await response.text();
+      let body: unknown = null;
+      try {
+        body = text === '' ? null : JSON.parse(text);
+      } catch {
+        body = null;
+      }
+      return { status: response.status, body, headers: response.headers };
+    } catch (error) {
+      const reason = timeout.aborted
+        ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
+        : networkReason(error);
+      throw new PlatformError(
+        scrub({ class: 'TRANSIENT', message: `Mailchimp could not be reached (${reason})` }, secrets),
+      );
+    }
+  }
+
+  function read<T>(schema: z.ZodType<T>, answer: Answer, what: string): T {
+    const parsed = schema.safeParse(answer.body);
+    if (!parsed.success) {
+      // Most likely a proxy's page rather than Mailchimp itself: another attempt may do better.
+      throw new PlatformError({ class: 'TRANSIENT', message: `Unexpected answer from Mailchimp (${what})` });
+    }
+    return parsed.data;
+  }
+
+  /** The Marketing API root for these credentials: the override when configured, else the account's own. */
+  function apiRoot(credentials: MailchimpCredentials): string {
+    return `${trimSlash(options.apiBaseUrl ?? credentials.apiEndpoint)}/${mailchimpApiVersion}`;
+  }
+
+  async function api<T>(
+    schema: z.ZodType<T>,
+    credentials: MailchimpCredentials,
+    path: string,
+    what: string,
+  ): Promise<T> {
+    const secrets = [credentials.accessToken];
+    const answer = await send(
+      `${apiRoot(credentials)}${path}`,
+      { method: 'GET', headers: { authorization: `Bearer ${credentials.accessToken}` } },
+      secrets,
+    );
+    if (answer.status < 200 || answer.status >= 300)
+      throw new PlatformError(scrub(mapMailchimpError(answer.status, answer.body, answer.headers), secrets));
+    return read(schema, answer, what);
+  }
+
+  /** The OAuth endpoints answer `{error, error_description}`; any refusal of a code is the caller's to redo. */
+  function oauthFailure(answer: Answer, secrets: readonly string[], what: string): PlatformError {
+    const oauth = OAuthErrorBody.safeParse(answer.body).data;
+    const platformCode = oauth?.error;
+    const described = oauth?.error_description ? `: ${oauth.error_description}` : '';
+    if (answer.status >= 500 || answer.status === 408 || answer.status === 429) {
+      return new PlatformError(
+        scrub(
+          {
+            class: answer.status === 429 ? 'RATE_LIMITED' : 'TRANSIENT',
+            message: `Mailchimp could not ${what} (HTTP ${answer.status})${described}`,
+            ...(answer.status === 429 ? { retryAfterMs: retryAfterMs(answer.headers) } : {}),
+          },
+          secrets,
+        ),
+      );
+    }
+    const message =
+      platformCode === 'invalid_grant'
+        ? 'The Mailchimp authorization code is invalid, expired or already used: connect again'
+        : platformCode === 'invalid_client'
+          ? "Mailchimp refused Glowtify's app credentials (MAILCHIMP_CLIENT_ID / MAILCHIMP_CLIENT_SECRET)"
+          : `Mailchimp refused to ${what} (HTTP ${answer.status})${described}`;
+    return new PlatformError(
+      scrub({ class: 'INVALID_REQUEST', message, ...(platformCode ? { platformCode } : {}) }, secrets),
+    );
+  }
+
+  async function exchangeCode(code: string, redirectUri: string): Promise<string> {
+    const secrets = [code];
+    const answer = await send(
+      `${authBase}/oauth2/token`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          client_id: options.clientId,
+          client_secret: options.clientSecret,
+          redirect_uri: redirectUri,
+          code,
+        }),
+      },
+      secrets,
+    );
+    if (answer.status !== 200) throw oauthFailure(answer, secrets, 'exchange the authorization code');
+    return read(TokenAnswer, answer, 'token').access_token;
+  }
+
+  async function metadata(accessToken: string) {
+    const secrets = [accessToken];
+    const answer = await send(
+      `${authBase}/oauth2/metadata`,
+      // The metadata endpoint takes the token with the `OAuth` scheme, not `Bearer`.
+      { method: 'GET', headers: { authorization: `OAuth ${accessToken}` } },
+      secrets,
+    );
+    if (answer.status === 401) {
+      throw new PlatformError({
+        class: 'TOKEN_EXPIRED',
+        message: 'Mailchimp refused the new access token when reading its account',
+      });
+    }
+    if (answer.status !== 200) throw oauthFailure(answer, secrets, 'read the account metadata');
+    const found = read(Metadata, answer, 'metadata');
+    let endpoint: URL;
+    try {
+      endpoint = new URL(found.api_endpoint);
+    } catch {
+      throw new PlatformError({ class: 'TRANSIENT', message: 'Mailchimp gave no usable API endpoint' });
+    }
+    if (endpoint.protocol !== 'https:' && endpoint.protocol !== 'http:')
+      throw new PlatformError({ class: 'TRANSIENT', message: 'Mailchimp gave no usable API endpoint' });
+    return { ...found, api_endpoint: trimSlash(endpoint.toString()) };
+  }
+
+  async function listAudiences(credentials: MailchimpCredentials): Promise<Audience[]> {
+    const audiences: Audience[] = [];
+    // Offsets follow what came back: Mailchimp may answer fewer than `count` on a page.
+    let offset = 0;
+    for (let page = 0; page < maxListPages; page += 1) {
+      const query = new URLSearchParams({
+        count: String(listsPageSize),
+        offset: String(offset),
+        fields: 'lists.id,lists.name,total_items',
+      });
+      const answer = await api(ListsPage, credentials, `/lists?${query}`, 'lists');
+      for (const list of answer.lists)
+        audiences.push({ id: list.id, name: list.name ?? list.id, kind: 'list' });
+      offset += answer.lists.length;
+      if (answer.lists.length === 0 || offset >= (answer.total_items ?? 0)) return audiences;
+    }
+    return audiences;
+  }
+
+  async function verifyCredentials(credentials: MailchimpCredentials): Promise<void> {
+    try {
+      await api(Ping, credentials, '/ping', 'ping');
+    } catch (error) {
+      if (error instanceof PlatformError && error.failure.class === 'TOKEN_EXPIRED')
+        throw new CredentialsRejectedError('Mailchimp refused the access token (the app was disconnected?)');
+      if (error instanceof PlatformError && error.failure.class === 'PERMISSION_REVOKED')
+        throw new CredentialsRejectedError('Scopes insufficient');
+      throw error;
+    }
+  }
+
+  const connector: OAuthConnector<MailchimpCredentials> = {
+    kind: 'oauth',
+    pkce: false,
+    scopes: mailchimpScopes,
+    authorizeUrl({ state, redirectUri }) {
+      const url = new URL(`${authBase}/oauth2/authorize`);
+      url.searchParams.set('response_type', 'code');
+      url.searchParams.set('client_id', options.clientId);
+      url.searchParams.set('redirect_uri', redirectUri);
+      url.searchParams.set('state', state);
+      return url.toString();
+    },
+    async completeConsent({ code, redirectUri }) {
+      const accessToken = await exchangeCode(code, redirectUri);
+      const found = await metadata(accessToken);
+      const role = found.role?.toLowerCase();
+      if (role && !(mailchimpSendingRoles as readonly string[]).includes(role))
+        throw new CredentialsRejectedError('Scopes insufficient');
+      const credentials: MailchimpCredentials = {
+        accessToken,
+        dc: found.dc,
+        apiEndpoint: found.api_endpoint,
+      };
+      await verifyCredentials(credentials);
+      const audiences = await listAudiences(credentials);
+      const accounts: DiscoveredAccount[] = audiences.map((audience) => ({
+        kind: 'mailchimp_audience',
+        externalId: audience.id,
+        name: audience.name,
+      }));
+      // Mailchimp's tokens never expire (expires_in 0), and it names no scopes.
+      return { credentials, expiresAt: null, accounts };
+    },
+  };
+
+  return {
+    platform: 'mailchimp',
+    connector,
+    verifyCredentials,
+    listAudiences,
+  };
+}

@@ -1,0 +1,433 @@
+// TikTok adapter, connection side: the Login Kit consent (web: no PKCE), code → token, the account behind the
+// token, and token refresh, which ROTATES the refresh token (the new one is returned in the credentials).
+import { z } from 'zod';
+import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import {
+  type Connection,
+  CredentialsRejectedError,
+  type DiscoveredAccount,
+  type OAuthConnector,
+  type PlatformAdapter,
+} from './types.ts';
+
+/** Only what Glowtify needs: the account's identity, and posting videos to it. */
+export const tiktokScopes = ['user.info.basic', 'video.publish'] as const;
+
+/** The real hosts, for when the configuration leaves them out. */
+export const tiktokDefaultHosts = {
+  apiBaseUrl: 'https://open.tiktokapis.com',
+  authBaseUrl: 'https://www.tiktok.com',
+} as const;
+
+/** The user fields discovery reads; all are covered by user.info.basic. */
+const userInfoFields = 'open_id,union_id,avatar_url,display_name';
+
+export interface TikTokCredentials {
+  accessToken: string;
+  /** ISO instant from TikTok's `expires_in` (2 hours today). */
+  accessTokenExpiresAt: string | null;
+  /** Rotated by every refresh: only the newest one works. */
+  refreshToken: string;
+  /** ISO instant from `refresh_expires_in`. */
+  refreshTokenExpiresAt: string | null;
+  /** The TikTok user the token speaks for (the tiktok_account's externalId). */
+  openId: string;
+  /** What TikTok says the user granted (users may untick scopes on the consent page). */
+  scopes: string[];
+}
+
+export interface TikTokAdapterOptions {
+  apiBaseUrl: string;
+  authBaseUrl?: string;
+  /** TikTok's name for the client id. */
+  clientKey?: string;
+  /** Accepted as the client key, so every OAuth adapter is configured alike. */
+  clientId?: string;
+  clientSecret?: string;
+  fetch?: typeof fetch;
+  /** One request's time limit; a hung request becomes TRANSIENT instead of holding the caller. */
+  requestTimeoutMs?: number;
+  now?: () => Date;
+}
+
+export type TikTokAdapter = PlatformAdapter<TikTokCredentials> &
+  Required<
+    Pick<PlatformAdapter<TikTokCredentials>, 'refreshCredentials' | 'canRefresh' | 'verifyCredentials'>
+  > & {
+    connector: OAuthConnector<TikTokCredentials>;
+    /** The account behind an access token (GET /v2/user/info/). */
+    discover(accessToken: string): Promise<DiscoveredAccount>;
+  };
+
+const ApiErrorBody = z.object({
+  error: z.object({
+    code: z.string().optional(),
+    message: z.string().optional(),
+    log_id: z.string().optional(),
+  }),
+});
+const OAuthErrorBody = z.object({
+  error: z.string().min(1),
+  error_description: z.string().optional(),
+  log_id: z.string().optional(),
+});
+const TokenAnswer = z.object({
+  access_token: z.string().min(1),
+  expires_in: z.coerce.number().optional(),
+  open_id: z.string().min(1),
+  refresh_token: z.string().min(1).optional(),
+  refresh_expires_in: z.coerce.number().optional(),
+  scope: z.string().optional(),
+  token_type: z.string().optional(),
+});
+type TokenAnswer = z.infer<typeof TokenAnswer>;
+const UserInfo = z.object({
+  data: z.object({
+    user: z.object({
+      open_id: z.string().optional(),
+      union_id: z.string().optional(),
+      avatar_url: z.string().optional(),
+      display_name: z.string().optional(),
+    }),
+  }),
+});
+
+function parseRetryAfter(value: string | null): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/**
+ * Maps a TikTok API answer that is not a success onto a publication error class (PLATFORMS.md, TikTok). The
+ * error code decides: access_token_invalid and scope_not_authorized are both HTTP 401.
+ */
+export function mapTikTokError(status: number, body: unknown, headers: Headers): PublicationFailure {
+  const error = ApiErrorBody.safeParse(body).data?.error;
+  const code = error?.code && error.code !== 'ok' ? error.code : undefined;
+  const message = error?.message || `TikTok answered HTTP ${status}`;
+  const failure = (errorClass: PublicationFailure['class'], extra: Partial<PublicationFailure> = {}) => ({
+    class: errorClass,
+    message,
+    ...(code === undefined ? {} : { platformCode: code }),
+    ...extra,
+  });
+  switch (code) {
+    case 'access_token_invalid':
+      return failure('TOKEN_EXPIRED');
+    case 'scope_not_authorized':
+    case 'scope_permission_missed':
+      return failure('PERMISSION_REVOKED');
+    case 'rate_limit_exceeded': {
+      // TikTok counts on a one-minute sliding window; it documents no Retry-After, so use one only if sent.
+      const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
+      return failure('RATE_LIMITED', retryAfterMs === undefined ? {} : { retryAfterMs });
+    }
+    case 'invalid_params':
+      return failure('INVALID_REQUEST');
+    case 'internal_error':
+      return failure('TRANSIENT');
+  }
+  if (status === 408 || status >= 500) return failure('TRANSIENT');
+  if (status === 429) {
+    const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
+    return failure('RATE_LIMITED', retryAfterMs === undefined ? {} : { retryAfterMs });
+  }
+  if (status === 401) return failure('TOKEN_EXPIRED');
+  if (status === 403) return failure('PERMISSION_REVOKED');
+  return failure('INVALID_REQUEST');
+}
+
+function redact(text: string, secrets: readonly (string | undefined)[]): string {
+  let result = text;
+  for (const secret of secrets)
+    if (secret && secret.length >= 6) result = result.split(secret).join('[redacted]');
+  return result;
+}
+
+function networkReason(error: unknown): string {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  if (cause && typeof cause.code === 'string') return cause.code;
+  return error instanceof Error ? error.name : 'network error';
+}
+
+/** TikTok writes the granted scopes comma-separated. */
+function parseScopes(scope: string | undefined): string[] {
+  return (scope ?? '').split(/[\s,]+/).filter((item) => item !== '');
+}
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: unknown;
+}
+
+export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapter {
+  const doFetch = options.fetch ?? fetch;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  const now = options.now ?? (() => new Date());
+  const apiRoot = options.apiBaseUrl.replace(/\/+$/, '');
+  const authRoot = (options.authBaseUrl ?? tiktokDefaultHosts.authBaseUrl).replace(/\/+$/, '');
+  const clientKey = options.clientKey || options.clientId;
+
+  const app = () => {
+    if (!clientKey || !options.clientSecret) {
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: 'TikTok is not configured here (TIKTOK_CLIENT_ID and TIKTOK_CLIENT_SECRET)',
+      });
+    }
+    return { clientKey, clientSecret: options.clientSecret };
+  };
+
+  /** Exactly one HTTP try; answers every status, throws TRANSIENT only when no answer came. */
+  async function send(url: string, init: RequestInit): Promise<Answer> {
+    const timeout = AbortSignal.timeout(requestTimeoutMs);
+    let response: Response;
+    let text: string;
+    try {
+      response = await doFetch(url, { ...init, signal: timeout });
+      text = await response.text();
+    } catch (error) {
+      const reason = timeout.aborted
+        ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
+        : networkReason(error);
+      throw new PlatformError({ class: 'TRANSIENT', message: `TikTok could not be reached (${reason})` });
+    }
+    let body: unknown = null;
+    try {
+      body = text === '' ? null : JSON.parse(text);
+    } catch {
+      body = text;
+    }
+    return { status: response.status, headers: response.headers, body };
+  }
+
+  /**
+   * POST /v2/oauth/token/. TikTok may put an OAuth error in an HTTP 200, so the body's `error` decides, not
+   * the status. A refused code is the caller's to start over (INVALID_REQUEST); a refused refresh token
+   * means the user must consent again (TOKEN_EXPIRED).
+   */
+  async function tokenRequest(
+    form: Record<string, string>,
+    purpose: 'code' | 'refresh',
+    secrets: string[],
+  ): Promise<TokenAnswer> {
+    const { status, headers, body } = await send(`${apiRoot}/v2/oauth/token/`, {
+      method: 'POST',
+      headers: {
+        accept: 'application/json',
+        'content-type': 'application/x-www-form-urlencoded',
+        'cache-control': 'no-cache',
+      },
+      body: new URLSearchParams(form),
+    });
+    const oauth = OAuthErrorBody.safeParse(body).data;
+    if (status >= 200 && status < 300 && !oauth) {
+      const parsed = TokenAnswer.safeParse(body);
+      if (parsed.success) return parsed.data;
+      throw new PlatformError({
+        class: 'TRANSIENT',
+        message: 'TikTok answered the token request in an odd shape',
+      });
+    }
+    if (status >= 500 || status === 408) {
+      throw new PlatformError({
+        class: 'TRANSIENT',
+        message: `TikTok answered HTTP ${status} to the token request`,
+      });
+    }
+    if (status === 429) {
+      const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
+      throw new PlatformError({
+        class: 'RATE_LIMITED',
+        message: 'TikTok rate limit reached on the token request',
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      });
+    }
+    const said = redact(
+      oauth
+        ? `${oauth.error}${oauth.error_description ? `: ${oauth.error_description}` : ''}${oauth.log_id ? `, log_id ${oauth.log_id}` : ''}`
+        : `HTTP ${status}`,
+      [options.clientSecret, ...secrets],
+    );
+    const platformCode = oauth?.error ?? String(status);
+    if (oauth?.error === 'invalid_client') {
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: `TikTok refused this app's client key or secret (${said})`,
+        platformCode,
+      });
+    }
+    if (purpose === 'code') {
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: `TikTok refused the authorization code; start the connection again (${said})`,
+        platformCode,
+      });
+    }
+    if (oauth?.error === 'invalid_grant') {
+      throw new PlatformError({
+        class: 'TOKEN_EXPIRED',
+        message: `TikTok refused the refresh token; reconnect TikTok (${said})`,
+        platformCode,
+      });
+    }
+    throw new PlatformError({
+      class: 'INVALID_REQUEST',
+      message: `TikTok refused the token refresh (${said})`,
+      platformCode,
+    });
+  }
+
+  const at = (seconds: number | undefined) =>
+    seconds === undefined ? null : new Date(now().getTime() + seconds * 1000);
+
+  async function discover(accessToken: string): Promise<DiscoveredAccount> {
+    const { status, headers, body } = await send(`${apiRoot}/v2/user/info/?fields=${userInfoFields}`, {
+      method: 'GET',
+      headers: { accept: 'application/json', authorization: `Bearer ${accessToken}` },
+    });
+    // A success carries {"error":{"code":"ok"}}; anything else is an error whatever the status says.
+    const errorCode = ApiErrorBody.safeParse(body).data?.error.code;
+    if (status < 200 || status >= 300 || (errorCode !== undefined && errorCode !== 'ok')) {
+      const failure = mapTikTokError(status, body, headers);
+      throw new PlatformError({
+        ...failure,
+        message: redact(failure.message, [accessToken, options.clientSecret]),
+      });
+    }
+    const parsed = UserInfo.safeParse(body);
+    if (!parsed.success || !parsed.data.data.user.open_id) {
+      throw new PlatformError({
+        class: 'TRANSIENT',
+        message: 'TikTok answered GET /v2/user/info/ in an odd shape',
+      });
+    }
+    const user = parsed.data.data.user;
+    const openId = user.open_id!;
+    return { kind: 'tiktok_account', externalId: openId, name: user.display_name || openId };
+  }
+
+  function credentialsFrom(answer: TokenAnswer, previous?: TikTokCredentials): TikTokCredentials {
+    const rotated = answer.refresh_token !== undefined;
+    const refreshToken = answer.refresh_token ?? previous?.refreshToken;
+    if (!refreshToken) {
+      throw new PlatformError({
+        class: 'TRANSIENT',
+        message: 'TikTok answered the token request without a refresh token',
+      });
+    }
+    return {
+      accessToken: answer.access_token,
+      accessTokenExpiresAt: at(answer.expires_in)?.toISOString() ?? null,
+      refreshToken,
+      refreshTokenExpiresAt:
+        rotated || answer.refresh_expires_in !== undefined
+          ? (at(answer.refresh_expires_in)?.toISOString() ?? null)
+          : (previous?.refreshTokenExpiresAt ?? null),
+      openId: answer.open_id,
+      scopes: answer.scope !== undefined ? parseScopes(answer.scope) : (previous?.scopes ?? []),
+    };
+  }
+
+  const connector: OAuthConnector<TikTokCredentials> = {
+    kind: 'oauth',
+    // TikTok asks PKCE of desktop and mobile apps only; a web app proves itself with its client secret.
+    pkce: false,
+    scopes: tiktokScopes,
+
+    authorizeUrl({ state, redirectUri }) {
+      const url = new URL(`${authRoot}/v2/auth/authorize/`);
+      url.searchParams.set('client_key', app().clientKey);
+      url.searchParams.set('scope', tiktokScopes.join(','));
+      url.searchParams.set('response_type', 'code');
+      url.searchParams.set('redirect_uri', redirectUri);
+      url.searchParams.set('state', state);
+      return url.toString();
+    },
+
+    async completeConsent({ code, redirectUri, query }): Promise<Connection<TikTokCredentials>> {
+      if (query.error) {
+        throw new CredentialsRejectedError(
+          `The TikTok consent was not given (${query.error_description || query.error})`,
+        );
+      }
+      const client = app();
+      const answer = await tokenRequest(
+        {
+          client_key: client.clientKey,
+          client_secret: client.clientSecret,
+          code,
+          grant_type: 'authorization_code',
+          redirect_uri: redirectUri,
+        },
+        'code',
+        [code],
+      );
+      const grantedScopes = parseScopes(answer.scope);
+      // The user may untick scopes on TikTok's consent page; without ours nothing can be posted.
+      if (answer.scope !== undefined && !tiktokScopes.every((scope) => grantedScopes.includes(scope))) {
+        throw new CredentialsRejectedError('Scopes insufficient');
+      }
+      const credentials = credentialsFrom(answer);
+      let account: DiscoveredAccount;
+      try {
+        account = await discover(credentials.accessToken);
+      } catch (error) {
+        if (error instanceof PlatformError && error.failure.class === 'PERMISSION_REVOKED')
+          throw new CredentialsRejectedError('Scopes insufficient');
+        throw error;
+      }
+      return {
+        credentials,
+        expiresAt: at(answer.expires_in),
+        accounts: [account],
+        ...(answer.scope !== undefined ? { grantedScopes } : {}),
+      };
+    },
+  };
+
+  return {
+    platform: 'tiktok',
+    connector,
+    discover,
+
+    canRefresh(credentials) {
+      if (!credentials.refreshToken) return false;
+      const until = credentials.refreshTokenExpiresAt ? Date.parse(credentials.refreshTokenExpiresAt) : null;
+      return until === null || Number.isNaN(until) || until > now().getTime();
+    },
+
+    async refreshCredentials(credentials) {
+      const client = app();
+      const answer = await tokenRequest(
+        {
+          client_key: client.clientKey,
+          client_secret: client.clientSecret,
+          grant_type: 'refresh_token',
+          refresh_token: credentials.refreshToken,
+        },
+        'refresh',
+        [credentials.refreshToken, credentials.accessToken],
+      );
+      // The old refresh token is dead from here on: the rotated one travels in the returned credentials, which
+      // the caller saves in the same write as the new access token.
+      return { credentials: credentialsFrom(answer, credentials), expiresAt: at(answer.expires_in) };
+    },
+
+    async verifyCredentials(credentials) {
+      try {
+        await discover(credentials.accessToken);
+      } catch (error) {
+        if (error instanceof PlatformError && error.failure.class === 'TOKEN_EXPIRED')
+          throw new CredentialsRejectedError('TikTok refused the access token: reconnect TikTok');
+        if (error instanceof PlatformError && error.failure.class === 'PERMISSION_REVOKED')
+          throw new CredentialsRejectedError('Scopes insufficient');
+        throw error;
+      }
+    },
+  };
+}

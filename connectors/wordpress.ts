@@ -1,0 +1,584 @@
+// WordPress adapter: connects a site with a username and an application password (HTTP Basic), checked with
+// `users/me?context=edit` and the `publish_posts` capability. The site URL comes from the user, so every
+// request is guarded: http(s) only, no private or loopback address (each redirect hop too), no credentials to
+// another origin. Publishing comes later.
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import {
+  type Connection,
+  CredentialsRejectedError,
+  type PlatformAdapter,
+  type SiteConnector,
+} from './types.ts';
+
+/** The REST namespace this adapter speaks (WordPress core's only one; its shapes are stable across 5.x–6.x). */
+export const wordPressRestNamespace = 'wp/v2';
+/** The discovered account kind: the site itself. */
+export const wordPressSiteKind = 'wordpress_site';
+
+export interface WordPressCredentials {
+  /** The normalised site URL (scheme, host, optional sub-directory; no trailing slash). */
+  siteUrl: string;
+  /**
+   * Where the REST API answered at connect time: `{siteUrl}/wp-json` (pretty permalinks), or
+   * `{siteUrl}/?rest_route=` (plain permalinks). A route is appended to it as is: `/wp/v2/users/me`.
+   */
+  restBase: string;
+  username: string;
+  applicationPassword: string;
+}
+
+/** Resolves a host name to every address it has (tests stub it; default: the system resolver). */
+export type HostLookup = (hostname: string) => Promise<{ address: string; family: number }[]>;
+
+export interface WordPressAdapterOptions {
+  /** Lets a site on a private or loopback address be connected (tests, the demo); never in production. */
+  allowPrivateHosts?: boolean;
+  fetch?: typeof fetch;
+  /** One request's time limit, redirects included; a hung site becomes TRANSIENT. */
+  requestTimeoutMs?: number;
+  lookup?: HostLookup;
+  /** How many redirects one request follows (each hop checked); default 5. */
+  maxRedirects?: number;
+}
+
+export type WordPressAdapter = PlatformAdapter<WordPressCredentials> &
+  Required<Pick<PlatformAdapter<WordPressCredentials>, 'verifyCredentials'>> & {
+    readonly connector: SiteConnector<WordPressCredentials>;
+  };
+
+export const wordPressMessages = {
+  notHttp: 'The site URL must start with http:// or https://',
+  credentialsInUrl: 'The site URL must not contain a user name or password',
+  privateAddress: 'The site URL points at a private or loopback address',
+  redirectToPrivate: 'The site redirects to a private or loopback address',
+  redirectNotHttp: 'The site redirects to an address that is not http:// or https://',
+  tooManyRedirects: 'The site redirects too many times',
+  invalidLogin: 'Invalid username or application password',
+  cannotPublish: 'This WordPress user cannot publish posts (publish_posts)',
+} as const;
+
+const meRoute = `/${wordPressRestNamespace}/users/me`;
+const plainMarker = '?rest_route=';
+const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+const notFoundCodes = new Set(['ENOTFOUND', 'EAI_NONAME', 'EAI_NODATA', 'ENODATA']);
+
+// --- addresses ------------------------------------------------------------------------------------------
+
+type Range = readonly [base: number, prefix: number];
+
+const ipv4 = (a: number, b: number, c: number, d: number) => ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+
+// Not public unicast: what a server-side request must never reach on a user's say-so.
+const nonPublicV4: readonly Range[] = [
+  [ipv4(0, 0, 0, 0), 8], // "this network", 0.0.0.0
+  [ipv4(10, 0, 0, 0), 8], // private
+  [ipv4(100, 64, 0, 0), 10], // carrier-grade NAT (also cloud metadata such as 100.100.100.200)
+  [ipv4(127, 0, 0, 0), 8], // loopback
+  [ipv4(169, 254, 0, 0), 16], // link-local (cloud metadata 169.254.169.254)
+  [ipv4(172, 16, 0, 0), 12], // private
+  [ipv4(192, 0, 0, 0), 24], // IETF protocol assignments
+  [ipv4(192, 0, 2, 0), 24], // documentation
+  [ipv4(192, 168, 0, 0), 16], // private
+  [ipv4(198, 18, 0, 0), 15], // benchmarking
+  [ipv4(198, 51, 100, 0), 24], // documentation
+  [ipv4(203, 0, 113, 0), 24], // documentation
+  [ipv4(224, 0, 0, 0), 4], // multicast
+  [ipv4(240, 0, 0, 0), 4], // reserved, broadcast
+];
+
+function inRange(value: number, [base, prefix]: Range): boolean {
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return (value & mask) >>> 0 === (base & mask) >>> 0;
+}
+
+function parseIPv4(text: string): number | null {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (!match) return null;
+  const parts = match.slice(1).map(Number);
+  if (parts.some((part) => part > 255)) return null;
+  const [a, b, c, d] = parts as [number, number, number, number];
+  return ipv4(a, b, c, d);
+}
+
+/** The eight 16-bit groups of an IPv6 address (an embedded dotted IPv4 tail allowed), or null. */
+function parseIPv6(text: string): number[] | null {
+  if (isIP(text) !== 6) return null;
+  let head = text;
+  const tail: number[] = [];
+  const dotted = /:(\d{1,3}(?:\.\d{1,3}){3})$/.exec(text);
+  if (dotted?.[1]) {
+    const v4 = parseIPv4(dotted[1]);
+    if (v4 === null) return null;
+    tail.push(v4 >>> 16, v4 & 0xffff);
+    head = `${text.slice(0, dotted.index)}:`;
+  }
+  const halves = head.split('::');
+  const groups = (part: string | undefined) =>
+    part === undefined || part === '' ? [] : part.split(':').filter((group) => group !== '');
+  const left = groups(halves[0]).map((group) => Number.parseInt(group, 16));
+  const right = groups(halves[1]).map((group) => Number.parseInt(group, 16));
+  const missing = 8 - tail.length - left.length - right.length;
+  if (halves.length === 1 && missing !== 0) return null;
+  if (missing < 0) return null;
+  return [...left, ...Array<number>(halves.length === 2 ? missing : 0).fill(0), ...right, ...tail];
+}
+
+function nonPublicV6(groups: number[]): boolean {
+  const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = groups;
+  const embedded = ((g6 << 16) | g7) >>> 0;
+  const v4Private = (value: number) => nonPublicV4.some((range) => inRange(value, range));
+  const zeroTo = (count: number) => groups.slice(0, count).every((group) => group === 0);
+  if (zeroTo(8)) return true; // :: unspecified
+  if (zeroTo(7) && g7 === 1) return true; // ::1 loopback
+  if (zeroTo(5) && g5 === 0xffff) return v4Private(embedded); // ::ffff:a.b.c.d mapped
+  if (zeroTo(4) && g4 === 0xffff && g5 === 0) return v4Private(embedded); // ::ffff:0:a.b.c.d translated
+  if (zeroTo(6)) return v4Private(embedded); // ::a.b.c.d (deprecated IPv4-compatible)
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) {
+    return v4Private(embedded); // 64:ff9b::/96 NAT64 reaches the embedded IPv4 address
+  }
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 1) return true; // 64:ff9b:1::/48 local-use NAT64
+  if (g0 === 0x2002) return v4Private(((g1 << 16) | g2) >>> 0); // 6to4 embeds an IPv4 address
+  if ((g0 & 0xfe00) === 0xfc00) return true; // fc00::/7 unique local (AWS metadata fd00:ec2::254)
+  if ((g0 & 0xffc0) === 0xfe80) return true; // fe80::/10 link-local
+  if ((g0 & 0xffc0) === 0xfec0) return true; // fec0::/10 site-local (deprecated)
+  if ((g0 & 0xff00) === 0xff00) return true; // multicast
+  if (g0 === 0x100 && g1 === 0 && g2 === 0 && g3 === 0) return true; // 100::/64 discard
+  if (g0 === 0x2001 && g1 === 0xdb8) return true; // documentation
+  return false;
+}
+
+/**
+ * Whether an IP address is not a public unicast address: private, loopback, link-local, CGNAT, unique-local,
+ * unspecified, metadata, multicast, reserved or documentation ranges, IPv4-mapped/NAT64/6to4 forms of those.
+ * Accepts IPv6 with or without brackets or a zone, and the legacy IPv4 spellings a URL parser accepts
+ * (`2130706433`, `0x7f.1`). Anything that is not an IP address answers false.
+ */
+export function isPrivateAddress(ip: string): boolean {
+  const text =
+    ip
+      .trim()
+      .replace(/^\[(.*)\]$/, '$1')
+      .split('%')[0] ?? '';
+  const v6 = parseIPv6(text);
+  if (v6) return nonPublicV6(v6);
+  let v4 = parseIPv4(text);
+  if (v4 === null && /^[0-9a-fx.]+$/i.test(text)) {
+    // The WHATWG URL parser reads inet_aton spellings (decimal, hex, octal, short forms) as IPv4.
+    try {
+      v4 = parseIPv4(new URL(`http://${text}/`).hostname);
+    } catch {
+      v4 = null;
+    }
+  }
+  return v4 === null ? false : nonPublicV4.some((range) => inRange(v4, range));
+}
+
+// --- site URLs ------------------------------------------------------------------------------------------
+
+function rejected(message: string): CredentialsRejectedError {
+  return new CredentialsRejectedError(message);
+}
+
+/**
+ * The site URL as stored: http(s) only, no user name or password, no query or fragment, no trailing slash
+ * (and a pasted `/wp-admin`, `/wp-json` or `/wp-login.php` tail dropped). Throws CredentialsRejectedError.
+ */
+export function normaliseSiteUrl(raw: string): string {
+  const text = raw.trim();
+  if (!/^https?:\/\//i.test(text)) throw rejected(wordPressMessages.notHttp);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw rejected(wordPressMessages.notHttp);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw rejected(wordPressMessages.notHttp);
+  if (url.username !== '' || url.password !== '') throw rejected(wordPressMessages.credentialsInUrl);
+  const path = url.pathname
+    .replace(/\/+$/, '')
+    .replace(/\/(?:wp-admin|wp-json|wp-login\.php)(?:\/.*)?$/i, '')
+    .replace(/\/+$/, '');
+  return `${url.origin}${path}`;
+}
+
+/** Whether a host name is loopback by name alone (RFC 6761: `localhost` and anything under it). */
+function isLocalhostName(hostname: string): boolean {
+  const name = hostname.toLowerCase().replace(/\.+$/, '');
+  return name === 'localhost' || name.endsWith('.localhost');
+}
+
+async function systemLookup(hostname: string) {
+  return dnsLookup(hostname, { all: true, verbatim: true });
+}
+
+interface HostGuard {
+  allowPrivateHosts: boolean;
+  lookup: HostLookup;
+}
+
+/**
+ * Refuses a URL whose host is, or resolves (every address) to, a non-public address. `refusal` is the message;
+ * an unknown host name is refused when `unknownHost` is 'reject' and TRANSIENT otherwise (a DNS hiccup during a
+ * periodic check says nothing about the site).
+ */
+async function guardHost(
+  url: URL,
+  guard: HostGuard,
+  refusal: string,
+  unknownHost: 'reject' | 'transient',
+): Promise<void> {
+  if (guard.allowPrivateHosts) return;
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (isIP(hostname) !== 0) {
+    if (isPrivateAddress(hostname)) throw rejected(refusal);
+    return;
+  }
+  if (isLocalhostName(hostname)) throw rejected(refusal);
+  let addresses: { address: string }[];
+  try {
+    addresses = await guard.lookup(hostname);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && notFoundCodes.has(code) && unknownHost === 'reject') {
+      throw rejected(`The site URL's host name ${hostname} does not resolve`);
+    }
+    throw new PlatformError({
+      class: 'TRANSIENT',
+      message: `The site's host name ${hostname} could not be resolved (${typeof code === 'string' ? code : 'DNS error'})`,
+    });
+  }
+  if (addresses.length === 0) {
+    if (unknownHost === 'reject') throw rejected(`The site URL's host name ${hostname} does not resolve`);
+    throw new PlatformError({
+      class: 'TRANSIENT',
+      message: `The site's host name ${hostname} has no address`,
+    });
+  }
+  if (addresses.some((entry) => isPrivateAddress(entry.address))) throw rejected(refusal);
+}
+
+/**
+ * The pure-with-DNS check of a site URL a user typed: normalised (see normaliseSiteUrl), then refused when its
+ * host is or resolves to a non-public address, unless `allowPrivateHosts`. Returns the normalised URL;
+ * throws CredentialsRejectedError with the message the user sees.
+ */
+export async function checkSiteUrl(
+  siteUrl: string,
+  options: { allowPrivateHosts?: boolean; lookup?: HostLookup } = {},
+): Promise<string> {
+  const normalised = normaliseSiteUrl(siteUrl);
+  await guardHost(
+    new URL(normalised),
+    { allowPrivateHosts: options.allowPrivateHosts ?? false, lookup: options.lookup ?? systemLookup },
+    wordPressMessages.privateAddress,
+    'reject',
+  );
+  return normalised;
+}
+
+/** A REST route's URL under either base: `{site}/wp-json/wp/v2/x?a=b` or `{site}/?rest_route=/wp/v2/x&a=b`. */
+export function wordPressRestUrl(
+  restBase: string,
+  route: string,
+  query: Record<string, string> = {},
+): string {
+  const params = new URLSearchParams(query).toString();
+  const joiner = restBase.endsWith(plainMarker) ? '&' : '?';
+  return `${restBase}${route}${params === '' ? '' : `${joiner}${params}`}`;
+}
+
+// --- errors ---------------------------------------------------------------------------------------------
+
+const WordPressErrorBody = z.object({
+  code: z.string(),
+  message: z.string().nullish(),
+  data: z.object({ status: z.number().optional() }).nullish(),
+});
+
+const entities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
+
+/** WordPress escapes site names and puts HTML in some error messages: plain text for people. */
+export function plainText(html: string): string {
+  return html
+    .replace(/<[^>]*>/g, '')
+    .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, entity: string) => {
+      if (entity.startsWith('#x') || entity.startsWith('#X')) {
+        return String.fromCodePoint(Number.parseInt(entity.slice(2), 16));
+      }
+      if (entity.startsWith('#')) return String.fromCodePoint(Number.parseInt(entity.slice(1), 10));
+      return entities[entity.toLowerCase()] ?? whole;
+    })
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+function parseRetryAfter(value: string | null): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/**
+ * Maps a WordPress answer that is not a success (status 0: no answer at all) onto a publication error, from
+ * its `{"code","message","data":{"status"}}` body where there is one (a proxy or WAF may answer in HTML).
+ */
+export function mapWordPressError(status: number, body: unknown, headers: Headers): PublicationFailure {
+  const error = WordPressErrorBody.safeParse(body).data;
+  const said = error?.message ? plainText(error.message).slice(0, 500) : '';
+  const failure = (rest: PublicationFailure): PublicationFailure =>
+    error ? { ...rest, platformCode: error.code } : rest;
+  if (status === 401) return failure({ class: 'TOKEN_EXPIRED', message: wordPressMessages.invalidLogin });
+  if (status === 403) {
+    return failure({
+      class: 'PERMISSION_REVOKED',
+      message: said || 'WordPress refused the request (HTTP 403)',
+    });
+  }
+  if (status === 429) {
+    const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
+    return failure({
+      class: 'RATE_LIMITED',
+      message: said || 'The WordPress site is rate limiting requests',
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
+  }
+  if (status === 0 || status === 408 || status >= 500) {
+    return failure({
+      class: 'TRANSIENT',
+      message:
+        said ||
+        (status === 0
+          ? 'The WordPress site could not be reached'
+          : `The WordPress site answered HTTP ${status}`),
+    });
+  }
+  return failure({
+    class: 'INVALID_REQUEST',
+    message: said || `WordPress refused the request (HTTP ${status})`,
+  });
+}
+
+// --- the adapter ----------------------------------------------------------------------------------------
+
+const Me = z.object({
+  id: z.number(),
+  // PHP writes an empty capability map as [], so both shapes are read.
+  capabilities: z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())]).nullish(),
+});
+const Index = z.object({ name: z.string().nullish() });
+
+interface Login {
+  username: string;
+  applicationPassword: string;
+}
+
+interface Answer {
+  status: number;
+  ok: boolean;
+  body: unknown;
+  headers: Headers;
+  /** The origin of the last hop when a redirect left the site's origin (credentials were not sent there). */
+  leftOriginTo: string | null;
+}
+
+type Mode = 'connect' | 'verify';
+
+const isJsonObject = (body: unknown) => typeof body === 'object' && body !== null && !Array.isArray(body);
+
+export function createWordPressAdapter(options: WordPressAdapterOptions = {}): WordPressAdapter {
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  const maxRedirects = options.maxRedirects ?? 5;
+  const guard: HostGuard = {
+    allowPrivateHosts: options.allowPrivateHosts ?? false,
+    lookup: options.lookup ?? systemLookup,
+  };
+
+  const secretsOf = (login: Login) => {
+    const basic = Buffer.from(`${login.username}:${login.applicationPassword}`, 'utf8').toString('base64');
+    return { basic, secrets: [login.applicationPassword, basic].filter((secret) => secret.length >= 4) };
+  };
+  const scrub = (text: string, secrets: readonly string[]) =>
+    secrets.reduce((result, secret) => result.split(secret).join('[redacted]'), text);
+
+  /**
+   * One GET, following redirects by hand: each hop's host is guarded, and the Authorization header goes only
+   * to the site's own origin. Answers every status; throws only when no answer came (TRANSIENT) or a hop is
+   * refused (CredentialsRejectedError).
+   */
+  async function get(target: string, login: Login, mode: Mode): Promise<Answer> {
+    const { basic, secrets } = secretsOf(login);
+    const timeout = AbortSignal.timeout(requestTimeoutMs);
+    let url = new URL(target);
+    const siteOrigin = url.origin;
+    let leftOriginTo: string | null = null;
+    for (let hop = 0; ; hop += 1) {
+      await guardHost(
+        url,
+        guard,
+        hop === 0 ? wordPressMessages.privateAddress : wordPressMessages.redirectToPrivate,
+        mode === 'connect' ? 'reject' : 'transient',
+      );
+      const headers: Record<string, string> = { Accept: 'application/json' };
+      if (url.origin === siteOrigin) headers.Authorization = `Basic ${basic}`;
+      let response: Response;
+      let text = '';
+      try {
+        response = await doFetch(url, { method: 'GET', headers, redirect: 'manual', signal: timeout });
+        const location = response.headers.get('location');
+        if (redirectStatuses.has(response.status) && location) {
+          await response.body?.cancel().catch(() => {});
+          if (hop >= maxRedirects) throw rejected(wordPressMessages.tooManyRedirects);
+          let next: URL;
+          try {
+            next = new URL(location, url);
+          } catch {
+            throw rejected(wordPressMessages.redirectNotHttp);
+          }
+          if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+            throw rejected(wordPressMessages.redirectNotHttp);
+          }
+          // Credentials in a Location are dropped: only the Authorization header authenticates.
+          next.username = '';
+          next.password = '';
+          next.hash = '';
+          leftOriginTo = next.origin === siteOrigin ? null : next.origin;
+          url = next;
+          continue;
+        }
+        text = await response.text();
+      } catch (error) {
+        if (error instanceof CredentialsRejectedError) throw error;
+        const reason = timeout.aborted
+          ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
+          : networkReason(error);
+        throw new PlatformError({
+          class: 'TRANSIENT',
+          message: scrub(`The WordPress site could not be reached (${reason})`, secrets),
+        });
+      }
+      let body: unknown = null;
+      if (text !== '') {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = text;
+        }
+      }
+      return { status: response.status, ok: response.ok, body, headers: response.headers, leftOriginTo };
+    }
+  }
+
+  const failureOf = (answer: Answer, login: Login): PlatformError => {
+    const failure = mapWordPressError(answer.status, answer.body, answer.headers);
+    return new PlatformError({ ...failure, message: scrub(failure.message, secretsOf(login).secrets) });
+  };
+
+  /** Answers that say the REST API is not at this base (a theme's 404 page, a non-JSON page). */
+  const notRest = (answer: Answer) => answer.status === 404 || !isJsonObject(answer.body);
+  /** Answers no other base would change: the site is down or throttling. */
+  const unavailable = (answer: Answer) =>
+    answer.status === 408 || answer.status === 429 || answer.status >= 500;
+
+  /** `users/me?context=edit` at the first base that has the REST API; returns which base answered. */
+  async function readMe(bases: string[], login: Login, mode: Mode, siteUrl: string) {
+    for (const restBase of bases) {
+      const answer = await get(wordPressRestUrl(restBase, meRoute, { context: 'edit' }), login, mode);
+      if (unavailable(answer)) throw failureOf(answer, login);
+      if (notRest(answer)) continue;
+      return { restBase, answer };
+    }
+    const message = `No WordPress REST API answers at ${siteUrl} (tried /wp-json/ and ?rest_route=)`;
+    if (mode === 'connect') throw rejected(message);
+    throw new PlatformError({ class: 'INVALID_REQUEST', message });
+  }
+
+  /** Reads users/me: throws unless the user is logged in and may publish posts. */
+  function requirePublisher(answer: Answer, login: Login, mode: Mode): void {
+    if (answer.status === 401 || answer.status === 403) {
+      if (answer.leftOriginTo) {
+        // Credentials never follow a redirect to another origin, so the login could not be checked.
+        throw rejected(`The site redirects to ${answer.leftOriginTo}: enter that address as the site URL`);
+      }
+      if (answer.status === 401) throw rejected(wordPressMessages.invalidLogin);
+      const failure = failureOf(answer, login);
+      if (mode === 'connect') throw rejected(`WordPress refused access: ${failure.failure.message}`);
+      throw failure;
+    }
+    if (!answer.ok) throw failureOf(answer, login);
+    const me = Me.safeParse(answer.body);
+    if (!me.success) {
+      const message = 'The site answered users/me, but not like WordPress';
+      if (mode === 'connect') throw rejected(message);
+      throw new PlatformError({ class: 'TRANSIENT', message });
+    }
+    const capabilities = me.data.capabilities;
+    // A Contributor's map has no publish_posts key at all: only an explicit true counts.
+    const canPublish = !!capabilities && !Array.isArray(capabilities) && capabilities.publish_posts === true;
+    if (!canPublish) {
+      if (mode === 'connect') throw rejected(wordPressMessages.cannotPublish);
+      throw new PlatformError({ class: 'PERMISSION_REVOKED', message: wordPressMessages.cannotPublish });
+    }
+  }
+
+  /** The site's title from the REST index (`GET {restBase}/` → `{name, description, url, …}`). */
+  async function siteName(restBase: string, login: Login, siteUrl: string): Promise<string> {
+    const answer = await get(wordPressRestUrl(restBase, '/'), login, 'connect');
+    const name = answer.ok ? Index.safeParse(answer.body).data?.name : undefined;
+    const text = name ? plainText(name) : '';
+    return text || siteUrl.replace(/^https?:\/\//, '');
+  }
+
+  async function connectWithSite(input: {
+    siteUrl: string;
+    username: string;
+    applicationPassword: string;
+  }): Promise<Connection<WordPressCredentials>> {
+    const siteUrl = await checkSiteUrl(input.siteUrl, guard);
+    const login: Login = {
+      username: input.username.trim(),
+      applicationPassword: input.applicationPassword.trim(),
+    };
+    if (login.username === '' || login.applicationPassword === '')
+      throw rejected(wordPressMessages.invalidLogin);
+    const { restBase, answer } = await readMe(
+      [`${siteUrl}/wp-json`, `${siteUrl}/${plainMarker}`],
+      login,
+      'connect',
+      siteUrl,
+    );
+    requirePublisher(answer, login, 'connect');
+    const name = await siteName(restBase, login, siteUrl);
+    return {
+      credentials: { siteUrl, restBase, ...login },
+      // Application passwords do not expire; the periodic check notices a revoked one.
+      expiresAt: null,
+      accounts: [{ kind: wordPressSiteKind, externalId: siteUrl, name }],
+    };
+  }
+
+  async function verifyCredentials(credentials: WordPressCredentials): Promise<void> {
+    const { siteUrl, restBase } = credentials;
+    // The base that worked first; the other one too, should the site's permalinks have changed since.
+    const other = restBase.endsWith(plainMarker) ? `${siteUrl}/wp-json` : `${siteUrl}/${plainMarker}`;
+    const { answer } = await readMe([restBase, other], credentials, 'verify', siteUrl);
+    requirePublisher(answer, credentials, 'verify');
+  }
+
+  return {
+    platform: 'wordpress',
+    connector: { kind: 'site_credentials', connectWithSite },
+    verifyCredentials,
+  };
+}
+
+function networkReason(error: unknown): string {
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  if (cause && typeof cause.code === 'string') return cause.code;
+  return error instanceof Error ? error.name : 'network error';
+}
