@@ -37,7 +37,7 @@ export interface GoogleCredentials {
   refreshToken?: string;
   /** ISO instant from Google's own `expires_in`. */
   accessTokenExpiresAt: string | null;
-  /** What Google says it granted (with include_granted_scopes, earlier grants to the app as well). */
+  /** What Google says it granted. */
   scopes: string[];
 }
 
@@ -360,7 +360,8 @@ function createGoogleClient(options: GoogleAdapterOptions) {
     // offline: a refresh token; prompt=consent: Google sends one again on every reconnect.
     url.searchParams.set('access_type', 'offline');
     url.searchParams.set('prompt', 'consent');
-    url.searchParams.set('include_granted_scopes', 'true');
+    // No include_granted_scopes: Analytics and Ads share one app, and each connector's token should carry
+    // only its own scope, not every grant the user ever gave the app.
     if (input.codeChallenge) {
       url.searchParams.set('code_challenge', input.codeChallenge);
       url.searchParams.set('code_challenge_method', 'S256');

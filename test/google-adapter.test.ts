@@ -165,7 +165,7 @@ describe('Google consent (one OAuth app, PKCE)', () => {
     assert.equal(asked.scope, googleAnalyticsScopes.join(' '));
     assert.equal(asked.access_type, 'offline');
     assert.equal(asked.prompt, 'consent');
-    assert.equal(asked.include_granted_scopes, 'true');
+    assert.equal(asked.include_granted_scopes, undefined, "only this connector's own scope");
     assert.equal(asked.code_challenge_method, 'S256');
     assert.equal(query.state, 'state-42');
     assert.equal(analytics.connector.pkce, true);

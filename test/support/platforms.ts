@@ -1,0 +1,210 @@
+// Every platform simulator beyond Meta and Klaviyo, started together with the configuration that points the
+// adapters at them, and the browser's part of an OAuth consent (follow the consent page back to the callback).
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import { type CanvaSimulator, startCanvaSimulator } from '../../sandbox/canva.ts';
+import { type CyberImpactSimulator, startCyberImpactSimulator } from '../../sandbox/cyberimpact.ts';
+import { type GoogleSimulator, startGoogleSimulator } from '../../sandbox/google.ts';
+import { type LinkedInSimulator, startLinkedInSimulator } from '../../sandbox/linkedin.ts';
+import { type MailchimpSimulator, startMailchimpSimulator } from '../../sandbox/mailchimp.ts';
+import { type ShopifySimulator, startShopifySimulator } from '../../sandbox/shopify.ts';
+import { startTikTokSimulator, type TikTokSimulator } from '../../sandbox/tiktok.ts';
+import { startWordPressSimulator, type WordPressSimulator } from '../../sandbox/wordpress.ts';
+import type { TestWorkspace } from './api.ts';
+
+export const cyberImpactToken = 'ci-test-token-good-0001';
+export const cyberImpactNarrowToken = 'ci-test-token-narrow-0001';
+export const wordPressAdmin = {
+  username: 'editor-in-chief',
+  applicationPassword: 'AbCd EfGh IjKl MnOp QrSt UvWx',
+};
+export const wordPressContributor = {
+  username: 'guest-writer',
+  applicationPassword: 'ZyXw VuTs RqPo NmLk JiHg FeDc',
+};
+export const shopifyTestSecret = 'shpss_test_secret_0001';
+
+export interface PlatformSimulators {
+  linkedin: LinkedInSimulator;
+  tiktok: TikTokSimulator;
+  google: GoogleSimulator;
+  mailchimp: MailchimpSimulator;
+  canva: CanvaSimulator;
+  shopify: ShopifySimulator;
+  cyberimpact: CyberImpactSimulator;
+  wordpress: WordPressSimulator;
+  /** The configuration pointing every adapter at its simulator (with each OAuth app's id and secret). */
+  config: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function startPlatformSimulators(
+  options: {
+    accessTokenSeconds?: number;
+    linkedin?: { issueRefreshTokens?: boolean; accessTokenSeconds?: number };
+    google?: { accessTokenSeconds?: number };
+  } = {},
+): Promise<PlatformSimulators> {
+  const tokenSeconds = options.accessTokenSeconds ?? 3_600;
+  const linkedin = await startLinkedInSimulator({
+    clientId: 'li-test-app',
+    clientSecret: 'li-test-secret',
+    organizations: [
+      { id: 5001, localizedName: 'Glow Beauty', vanityName: 'glow-beauty' },
+      { id: 5002, localizedName: 'Glow Labs', vanityName: 'glow-labs' },
+    ],
+    accessTokenSeconds: options.linkedin?.accessTokenSeconds ?? tokenSeconds,
+    ...(options.linkedin?.issueRefreshTokens === undefined
+      ? {}
+      : { issueRefreshTokens: options.linkedin.issueRefreshTokens }),
+  });
+  const tiktok = await startTikTokSimulator({
+    clientKey: 'tttestkey',
+    clientSecret: 'tt-test-secret',
+    accessTokenSeconds: tokenSeconds,
+  });
+  const google = await startGoogleSimulator({
+    clientId: 'test.apps.googleusercontent.com',
+    clientSecret: 'GOCSPX-test-secret',
+    accessTokenSeconds: options.google?.accessTokenSeconds ?? tokenSeconds,
+    properties: [
+      { id: '310000001', name: 'Glow Web', accountId: '91001', accountName: 'Glow' },
+      { id: '310000002', name: 'Glow Shop', accountId: '91001', accountName: 'Glow' },
+    ],
+    customers: [{ id: '1234567890', name: 'Glow Ads' }],
+  });
+  const mailchimp = await startMailchimpSimulator({
+    clientId: '998877665544',
+    clientSecret: 'mc-test-secret',
+    lists: [
+      { id: 'a1b2c3d4e5', name: 'Newsletter' },
+      { id: 'f6g7h8i9j0', name: 'Customers' },
+    ],
+  });
+  const canva = await startCanvaSimulator({
+    clientId: 'OC-test-app',
+    clientSecret: 'cnvca-test-secret',
+    accessTokenSeconds: tokenSeconds,
+    designs: [
+      { id: 'DAF1', title: 'Spring banner' },
+      { id: 'DAF2', title: 'Story' },
+    ],
+  });
+  const shopify = await startShopifySimulator({
+    clientId: 'shopify-test-app',
+    clientSecret: shopifyTestSecret,
+    shops: [{ shop: 'glow-beauty', name: 'Glow Beauty', blogs: [{ title: 'News' }], products: 7 }],
+  });
+  const cyberimpact = await startCyberImpactSimulator({
+    apiTokens: { [cyberImpactToken]: {}, [cyberImpactNarrowToken]: { forbiddenPaths: ['/groups'] } },
+    groups: [
+      { id: 11, title: 'Clients' },
+      { id: 12, title: 'Prospects' },
+    ],
+  });
+  const wordpress = await startWordPressSimulator({
+    siteName: 'Glow Journal',
+    users: [
+      { ...wordPressAdmin, roles: ['administrator'] },
+      { ...wordPressContributor, roles: ['contributor'] },
+    ],
+  });
+  const config = {
+    LINKEDIN_API_BASE_URL: linkedin.url,
+    LINKEDIN_AUTH_BASE_URL: linkedin.url,
+    LINKEDIN_CLIENT_ID: 'li-test-app',
+    LINKEDIN_CLIENT_SECRET: 'li-test-secret',
+    TIKTOK_API_BASE_URL: tiktok.url,
+    TIKTOK_AUTH_BASE_URL: tiktok.url,
+    TIKTOK_CLIENT_ID: 'tttestkey',
+    TIKTOK_CLIENT_SECRET: 'tt-test-secret',
+    GOOGLE_AUTH_BASE_URL: google.url,
+    GOOGLE_TOKEN_BASE_URL: google.url,
+    GOOGLE_ANALYTICS_API_BASE_URL: google.url,
+    GOOGLE_ANALYTICS_ADMIN_API_BASE_URL: google.url,
+    GOOGLE_ADS_API_BASE_URL: google.url,
+    GOOGLE_CLIENT_ID: 'test.apps.googleusercontent.com',
+    GOOGLE_CLIENT_SECRET: 'GOCSPX-test-secret',
+    MAILCHIMP_AUTH_BASE_URL: mailchimp.url,
+    MAILCHIMP_CLIENT_ID: '998877665544',
+    MAILCHIMP_CLIENT_SECRET: 'mc-test-secret',
+    CANVA_API_BASE_URL: canva.url,
+    CANVA_AUTH_BASE_URL: canva.url,
+    CANVA_CLIENT_ID: 'OC-test-app',
+    CANVA_CLIENT_SECRET: 'cnvca-test-secret',
+    SHOPIFY_SHOP_BASE_URL: `${shopify.url}/shops/{shop}`,
+    SHOPIFY_CLIENT_ID: 'shopify-test-app',
+    SHOPIFY_CLIENT_SECRET: shopifyTestSecret,
+    CYBERIMPACT_API_BASE_URL: cyberimpact.url,
+    WORDPRESS_ALLOW_PRIVATE_HOSTS: 'true',
+  };
+  return {
+    linkedin,
+    tiktok,
+    google,
+    mailchimp,
+    canva,
+    shopify,
+    cyberimpact,
+    wordpress,
+    config,
+    async close() {
+      await Promise.all(
+        [linkedin, tiktok, google, mailchimp, canva, shopify, cyberimpact, wordpress].map((sim) =>
+          sim.close(),
+        ),
+      );
+    },
+  };
+}
+
+/** The browser's part of a consent: open the authorize URL, follow the platform's redirect to our callback. */
+export async function followConsent(authorizeUrl: string): Promise<string> {
+  const consent = await fetch(authorizeUrl, { redirect: 'manual' });
+  assert.equal(consent.status, 302, `the consent page redirects back (${consent.status})`);
+  const location = new URL(consent.headers.get('location') ?? '');
+  return `${location.pathname}${location.search}`;
+}
+
+export interface ConnectorBody {
+  id: string;
+  platform: string;
+  status: string;
+  connectedCount: number;
+  totalCount: number;
+  actions: string[];
+  tokenExpiresAt: string | null;
+  accounts: {
+    id: string;
+    kind: string;
+    externalId: string;
+    name: string;
+    enabled: boolean;
+    status: string;
+    syncStatus: string | null;
+    lastSyncAt: string | null;
+    nextSyncAt: string | null;
+    lastSyncError: string | null;
+  }[];
+}
+
+/** Connects an OAuth platform end to end and enables every account found. */
+export async function connectOAuth(
+  app: FastifyInstance,
+  workspace: TestWorkspace,
+  platform: string,
+  body: Record<string, unknown> = {},
+): Promise<ConnectorBody> {
+  const started = await workspace.api.post(`/v1/connectors/${platform}/connect`, body);
+  assert.equal(started.statusCode, 200, `${platform} connect: ${started.body}`);
+  const callback = await app.inject({ method: 'GET', url: await followConsent(started.json().authorizeUrl) });
+  assert.equal(callback.statusCode, 200, `${platform} callback: ${callback.body}`);
+  const connector = callback.json() as ConnectorBody;
+  const enabled = await workspace.api.request({
+    method: 'PUT',
+    url: `/v1/connectors/${connector.id}/accounts`,
+    payload: { enabled: connector.accounts.map((account) => account.id) },
+  });
+  assert.equal(enabled.statusCode, 200, enabled.body);
+  return enabled.json() as ConnectorBody;
+}
