@@ -29,6 +29,26 @@ export interface ConnectorTokenFacts {
   refreshable: boolean;
 }
 
+/**
+ * Whether the connector's token can be renewed without the user: its adapter refreshes, and these credentials
+ * allow it (LinkedIn gives refresh tokens only to approved partners).
+ */
+export function isRenewable(
+  adapters: AdapterRegistry,
+  credentialsKeys: CredentialsKeys,
+  connector: Pick<typeof connectors.$inferSelect, 'id' | 'platform' | 'credentials' | 'credentialsKeyId'>,
+): boolean {
+  const adapter = adapters[connector.platform as Platform];
+  if (!adapter?.refreshCredentials) return false;
+  if (!adapter.canRefresh || !connector.credentials || !connector.credentialsKeyId) return true;
+  return adapter.canRefresh(
+    openCredentials(credentialsKeys, connector.id, {
+      keyId: connector.credentialsKeyId,
+      ciphertext: connector.credentials,
+    }),
+  );
+}
+
 export function createConnectorTokenActivities({
   db,
   credentialsKeys,
@@ -45,22 +65,11 @@ export function createConnectorTokenActivities({
       const connector = await load(connectorId);
       if (!connector)
         return { status: 'not_connected', platform: 'unknown', tokenExpiresAt: null, refreshable: false };
-      const adapter = adapters[connector.platform as Platform];
-      let refreshable = Boolean(adapter?.refreshCredentials);
-      // Some platforms renew only some connections (LinkedIn gives refresh tokens to approved partners).
-      if (refreshable && adapter?.canRefresh && connector.credentials && connector.credentialsKeyId) {
-        refreshable = adapter.canRefresh(
-          openCredentials(credentialsKeys, connector.id, {
-            keyId: connector.credentialsKeyId,
-            ciphertext: connector.credentials,
-          }),
-        );
-      }
       return {
         status: connector.credentials ? connector.status : 'not_connected',
         platform: connector.platform,
         tokenExpiresAt: connector.tokenExpiresAt?.toISOString() ?? null,
-        refreshable,
+        refreshable: isRenewable(adapters, credentialsKeys, connector),
       };
     },
 

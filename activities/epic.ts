@@ -2,12 +2,12 @@
 // the adapters. The duplicate guards live here: a publication with an external id is never sent again, and
 // what an adapter learns mid-way (an Instagram container, a Klaviyo campaign) is saved before its next call.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { CredentialsKeys } from '../config.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { PlatformAdapter, PublicationContext, PublicationProgress } from '../connectors/types.ts';
 import { recordAudit } from '../db/audit.ts';
-import type { Database } from '../db/client.ts';
+import type { Database, Executor } from '../db/client.ts';
 import { openCredentials } from '../db/credentials-codec.ts';
 import { connectorAccounts, connectors, epics, notifications, publications, tasks } from '../db/schema.ts';
 import { type Channel, channelFacts, type Platform } from '../domain/channels.ts';
@@ -22,7 +22,8 @@ import {
 } from '../domain/publication-errors.ts';
 import { applyUtm } from '../domain/utm.ts';
 import type { PublicationStatus } from '../workflows/epic-messages.ts';
-import { flagReconnectRequired } from './connector-state.ts';
+import { flagBeyondExpiry, flagReconnectRequired } from './connector-state.ts';
+import { isRenewable } from './connector-token.ts';
 
 export interface PublishPolicy {
   attemptsLimit: number;
@@ -200,6 +201,41 @@ export function createEpicActivities({
     });
   }
 
+  /**
+   * A soft publication due after its connector's token expires, when nothing can renew that token, is at
+   * risk from the moment it is scheduled (the user has until then to reconnect).
+   */
+  async function flagTargetsExpiringBefore(
+    tx: Executor,
+    epicId: string,
+    epicTasks: (typeof tasks.$inferSelect)[],
+  ) {
+    const [epic] = await tx.select().from(epics).where(eq(epics.id, epicId));
+    if (!epic?.scheduledAt || epic.status !== 'scheduled') return;
+    const connectorIds = [
+      ...new Set(
+        epicTasks
+          .filter((task) => channelFacts(task.channel as Channel).mode === 'soft')
+          .map((task) => task.connectorId),
+      ),
+    ];
+    if (connectorIds.length === 0) return;
+    const expiring = await tx
+      .select()
+      .from(connectors)
+      .where(and(inArray(connectors.id, connectorIds), lt(connectors.tokenExpiresAt, epic.scheduledAt)));
+    for (const connector of expiring) {
+      if (connector.status !== 'connected' || isRenewable(adapters, credentialsKeys, connector)) continue;
+      await flagBeyondExpiry(
+        tx,
+        connector.id,
+        connector.tokenExpiresAt!,
+        `the ${connector.platform} token expires at ${connector.tokenExpiresAt!.toISOString()} and cannot be renewed`,
+        now(),
+      );
+    }
+  }
+
   async function startTry(publicationId: string, status: PublicationStatus = 'publishing') {
     await db
       .update(publications)
@@ -247,6 +283,7 @@ export function createEpicActivities({
             stored === 'published' || stored === 'handed_off' ? stored : 'pending';
           planned.push({ taskId: task.id, channel, mode: channelFacts(channel).mode, status });
         }
+        await flagTargetsExpiringBefore(tx, epicId, epicTasks);
         return { policy, tasks: planned };
       });
     },

@@ -13,6 +13,7 @@ import { startMetaSimulator } from '../../sandbox/meta.ts';
 import { type StartedWorker, startWorker } from '../../worker.ts';
 import { type ApiHarness, createWorkspace, startApiHarness, type TestWorkspace } from './api.ts';
 import { contentExamples } from './examples.ts';
+import { type PlatformSimulators, startPlatformSimulators } from './platforms.ts';
 
 const run = promisify(execFile);
 export const klaviyoKey = 'pk_test_glowtify_sandbox_key_0001';
@@ -24,6 +25,8 @@ export interface Stack {
   client: Client;
   meta: Awaited<ReturnType<typeof startMetaSimulator>>;
   klaviyo: Awaited<ReturnType<typeof startKlaviyoSimulator>>;
+  /** The other platforms' simulators, when asked for. */
+  platforms: PlatformSimulators | null;
   worker: StartedWorker | null;
   taskQueue: string;
   /** The environment a worker process needs to join this stack. */
@@ -45,6 +48,8 @@ export async function startStack(
     logger?: FastifyBaseLogger;
     /** The worker's log lines (the secrets test reads them too). */
     workerLog?: (line: string) => void;
+    /** Also start every other platform's simulator (LinkedIn, TikTok, Google, Mailchimp, Canva, Shopify…). */
+    platforms?: Parameters<typeof startPlatformSimulators>[0];
   } = {},
 ): Promise<Stack> {
   const cliPath = await resolveTemporalCli();
@@ -65,6 +70,7 @@ export async function startStack(
     segments: [{ id: 'Xb2Kq9', name: 'VIP' }],
     editLockSeconds: options.klaviyoEditLockSeconds ?? 0,
   });
+  const platformSims = options.platforms ? await startPlatformSimulators(options.platforms) : null;
   const taskQueue = 'glowtify-test';
   const overrides: Record<string, string> = {
     TEMPORAL_ADDRESS: temporal.address,
@@ -80,6 +86,7 @@ export async function startStack(
     PUBLICATION_HEARTBEAT_TIMEOUT_MS: '3000',
     HANDOFF_CONFIRMATION_POLL_MS: '250',
     HANDOFF_CONFIRMATION_WINDOW_MS: '120000',
+    ...(platformSims?.config ?? {}),
     ...(options.config ?? {}),
   };
   const harness = await startApiHarness({
@@ -104,6 +111,7 @@ export async function startStack(
     client,
     meta,
     klaviyo,
+    platforms: platformSims,
     worker: null,
     taskQueue,
     workerEnv,
@@ -135,6 +143,7 @@ export async function startStack(
       await temporal.stop();
       await meta.close();
       await klaviyo.close();
+      await platformSims?.close();
     },
   };
   if (options.withWorker !== false) await stack.startWorker();
