@@ -1,6 +1,13 @@
 // The connector catalog: every platform the connectors page shows, how it connects, what it is for (its
 // channels and their scheduling mode), the scopes it asks for and the kinds of sub-accounts it finds.
 import { type Channel, type ChannelMode, channelCatalog, type Platform } from '../domain/channels.ts';
+import { canvaScopes } from './canva.ts';
+import { googleAdsScopes, googleAnalyticsScopes } from './google.ts';
+import { linkedinScopes } from './linkedin.ts';
+import { mailchimpScopes } from './mailchimp.ts';
+import { metaScopes } from './meta.ts';
+import { shopifyScopes } from './shopify.ts';
+import { tiktokScopes } from './tiktok.ts';
 
 export type AuthMethod = 'oauth' | 'api_key' | 'site_credentials';
 export type Family = 'publication' | 'data' | 'both';
@@ -32,7 +39,7 @@ const channelsOf = (platform: Platform) =>
     .filter(([, facts]) => facts.platform === platform)
     .map(([channel, facts]) => ({ channel, mode: facts.mode }));
 
-// Scope lists are the adapters' own constants, repeated here only where an adapter declares none.
+// Scope lists are the adapters' own constants (declared once, next to the code that asks for them).
 export const catalog: readonly CatalogEntry[] = [
   {
     platform: 'meta',
@@ -40,14 +47,7 @@ export const catalog: readonly CatalogEntry[] = [
     family: 'publication',
     authMethod: 'oauth',
     channels: channelsOf('meta'),
-    scopes: [
-      'pages_show_list',
-      'pages_read_engagement',
-      'pages_manage_posts',
-      'instagram_basic',
-      'instagram_content_publish',
-      'business_management',
-    ],
+    scopes: metaScopes,
     accountKinds: ['facebook_page', 'instagram_account', 'business_account', 'ad_account'],
     subConnections: [
       { kind: 'instagram_account', name: 'Instagram' },
@@ -64,7 +64,7 @@ export const catalog: readonly CatalogEntry[] = [
     family: 'publication',
     authMethod: 'oauth',
     channels: channelsOf('linkedin'),
-    scopes: ['w_organization_social', 'r_organization_admin'],
+    scopes: linkedinScopes,
     accountKinds: ['linkedin_organization'],
     synced: false,
   },
@@ -74,7 +74,7 @@ export const catalog: readonly CatalogEntry[] = [
     family: 'publication',
     authMethod: 'oauth',
     channels: channelsOf('tiktok'),
-    scopes: ['user.info.basic', 'video.publish'],
+    scopes: tiktokScopes,
     accountKinds: ['tiktok_account'],
     synced: false,
   },
@@ -84,7 +84,7 @@ export const catalog: readonly CatalogEntry[] = [
     family: 'publication',
     authMethod: 'oauth',
     channels: channelsOf('google_ads'),
-    scopes: ['https://www.googleapis.com/auth/adwords'],
+    scopes: googleAdsScopes,
     accountKinds: ['ads_customer'],
     synced: false,
   },
@@ -95,7 +95,7 @@ export const catalog: readonly CatalogEntry[] = [
     authMethod: 'oauth',
     channels: channelsOf('mailchimp'),
     // Mailchimp's OAuth has no scopes: a token has the user's access.
-    scopes: [],
+    scopes: mailchimpScopes,
     accountKinds: ['mailchimp_audience'],
     synced: false,
   },
@@ -136,7 +136,7 @@ export const catalog: readonly CatalogEntry[] = [
     family: 'both',
     authMethod: 'oauth',
     channels: channelsOf('shopify'),
-    scopes: ['write_content', 'write_products', 'read_products'],
+    scopes: shopifyScopes,
     accountKinds: ['shopify_store', 'shopify_blog'],
     synced: true,
   },
@@ -146,7 +146,7 @@ export const catalog: readonly CatalogEntry[] = [
     family: 'data',
     authMethod: 'oauth',
     channels: [],
-    scopes: ['https://www.googleapis.com/auth/analytics.readonly'],
+    scopes: googleAnalyticsScopes,
     accountKinds: ['ga4_property'],
     synced: true,
   },
@@ -156,7 +156,7 @@ export const catalog: readonly CatalogEntry[] = [
     family: 'data',
     authMethod: 'oauth',
     channels: [],
-    scopes: ['design:meta:read', 'profile:read'],
+    scopes: canvaScopes,
     accountKinds: ['canva_team'],
     synced: true,
   },

@@ -1,10 +1,11 @@
-// `npm run demo`: the stack of `npm start` plus the Meta and Klaviyo simulators (platform hosts pointed at
+// `npm run demo`: the stack of `npm start` plus every platform simulator (platform hosts pointed at
 // them), then a full scenario over the REST API: a workspace, both connections, an epic with an Instagram
 // post and a Klaviyo email scheduled a few seconds out, each state change printed until it is published.
 import { loadConfigOrExit } from '../config.ts';
 import { runStack, say } from '../dev/stack.ts';
 import { klaviyoScopes, startKlaviyoSimulator } from '../sandbox/klaviyo.ts';
 import { startMetaSimulator } from '../sandbox/meta.ts';
+import { startSandboxPlatforms } from '../sandbox/platforms.ts';
 
 const demoKey = 'pk_demo_glowtify_sandbox_0001';
 const meta = await startMetaSimulator({
@@ -25,9 +26,13 @@ const klaviyo = await startKlaviyoSimulator({
   editLockSeconds: 0,
 });
 
+// The other platforms' simulators, so every connector on the page can be connected in the demo too.
+const platforms = await startSandboxPlatforms();
+
 const config = loadConfigOrExit({
   DATA_DIR: '.data/demo',
   ...process.env,
+  ...platforms.config,
   META_API_BASE_URL: meta.url,
   META_AUTH_BASE_URL: meta.url,
   META_CLIENT_ID: 'glowtify-demo',
@@ -38,7 +43,13 @@ const config = loadConfigOrExit({
 const stack = await runStack(config);
 stack.onStop(() => meta.close());
 stack.onStop(() => klaviyo.close());
+stack.onStop(() => platforms.close());
 say(`Simulators: Meta ${meta.url}, Klaviyo ${klaviyo.url}`);
+say(
+  `Other simulators: ${Object.entries(platforms.urls)
+    .map(([name, url]) => `${name} ${url}`)
+    .join(', ')}`,
+);
 
 async function call<T>(method: string, path: string, token: string, body?: unknown): Promise<T> {
   const response = await fetch(`${stack.apiUrl}${path}`, {
