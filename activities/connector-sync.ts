@@ -4,6 +4,7 @@
 import { ApplicationFailure, activityInfo } from '@temporalio/activity';
 import { and, eq, sql } from 'drizzle-orm';
 import type { CredentialsKeys } from '../config.ts';
+import { catalogEntry } from '../connectors/catalog.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
 import { recordAudit } from '../db/audit.ts';
 import type { Database } from '../db/client.ts';
@@ -36,7 +37,7 @@ export function createConnectorSyncActivities({
     /** The enabled accounts to sync (none when the connector is not connected: nothing is read then). */
     async listSyncAccounts({ connectorId }: { connectorId: string }): Promise<string[]> {
       const rows = await db
-        .select({ id: connectorAccounts.id })
+        .select({ id: connectorAccounts.id, kind: connectorAccounts.kind, platform: connectors.platform })
         .from(connectorAccounts)
         .innerJoin(connectors, eq(connectors.id, connectorAccounts.connectorId))
         .where(
@@ -48,7 +49,10 @@ export function createConnectorSyncActivities({
           ),
         )
         .orderBy(connectorAccounts.id);
-      return rows.map((row) => row.id);
+      // Only the kinds that hold data (a Shopify store, not its blogs, which are publication targets).
+      return rows
+        .filter((row) => catalogEntry(row.platform)?.syncedKinds.includes(row.kind))
+        .map((row) => row.id);
     },
 
     /**

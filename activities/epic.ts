@@ -226,13 +226,25 @@ export function createEpicActivities({
       .where(and(inArray(connectors.id, connectorIds), lt(connectors.tokenExpiresAt, epic.scheduledAt)));
     for (const connector of expiring) {
       if (connector.status !== 'connected' || isRenewable(adapters, credentialsKeys, connector)) continue;
-      await flagBeyondExpiry(
+      const flagged = await flagBeyondExpiry(
         tx,
         connector.id,
         connector.tokenExpiresAt!,
         `the ${connector.platform} token expires at ${connector.tokenExpiresAt!.toISOString()} and cannot be renewed`,
         now(),
       );
+      if (flagged.length > 0) {
+        const expiry = connector.tokenExpiresAt!.toISOString();
+        await tx.insert(notifications).values({
+          workspaceId: connector.workspaceId,
+          kind: 'publications_at_risk',
+          title: `Reconnect ${connector.platform} before ${expiry.slice(0, 10)}`,
+          message:
+            `"${epic.title}" publishes after the ${connector.platform} access expires (${expiry}); ` +
+            'reconnect before then so it goes out.',
+          data: { connectorId: connector.id, epicIds: flagged, tokenExpiresAt: expiry },
+        });
+      }
     }
   }
 

@@ -30,8 +30,11 @@ export interface CatalogEntry {
   subConnections?: readonly { kind: string; name: string }[];
   /** A second consent round that adds permissions to a connected connector (Meta's Ad Account). */
   extraPermissions?: { name: 'ads'; action: string; kind: string };
-  /** Data connectors are synced on a schedule (per-account Completed/Failed, last and next sync). */
-  synced: boolean;
+  /**
+   * Data connectors: the account kinds synced on a schedule (per-account Completed/Failed, last and next
+   * sync); empty for connectors that only publish.
+   */
+  syncedKinds: readonly string[];
 }
 
 const channelsOf = (platform: Platform) =>
@@ -56,7 +59,7 @@ export const catalog: readonly CatalogEntry[] = [
       { kind: 'ad_account', name: 'Facebook Ad Account' },
     ],
     extraPermissions: { name: 'ads', action: 'Enable Ad Account permissions', kind: 'ad_account' },
-    synced: false,
+    syncedKinds: [],
   },
   {
     platform: 'linkedin',
@@ -66,7 +69,7 @@ export const catalog: readonly CatalogEntry[] = [
     channels: channelsOf('linkedin'),
     scopes: linkedinScopes,
     accountKinds: ['linkedin_organization'],
-    synced: false,
+    syncedKinds: [],
   },
   {
     platform: 'tiktok',
@@ -76,7 +79,7 @@ export const catalog: readonly CatalogEntry[] = [
     channels: channelsOf('tiktok'),
     scopes: tiktokScopes,
     accountKinds: ['tiktok_account'],
-    synced: false,
+    syncedKinds: [],
   },
   {
     platform: 'google_ads',
@@ -86,7 +89,7 @@ export const catalog: readonly CatalogEntry[] = [
     channels: channelsOf('google_ads'),
     scopes: googleAdsScopes,
     accountKinds: ['ads_customer'],
-    synced: false,
+    syncedKinds: [],
   },
   {
     platform: 'mailchimp',
@@ -97,7 +100,7 @@ export const catalog: readonly CatalogEntry[] = [
     // Mailchimp's OAuth has no scopes: a token has the user's access.
     scopes: mailchimpScopes,
     accountKinds: ['mailchimp_audience'],
-    synced: false,
+    syncedKinds: [],
   },
   {
     platform: 'klaviyo',
@@ -107,7 +110,7 @@ export const catalog: readonly CatalogEntry[] = [
     channels: channelsOf('klaviyo'),
     scopes: ['accounts:read', 'campaigns:write', 'templates:write', 'lists:read', 'segments:read'],
     accountKinds: ['list', 'segment'],
-    synced: false,
+    syncedKinds: [],
   },
   {
     platform: 'cyberimpact',
@@ -117,7 +120,7 @@ export const catalog: readonly CatalogEntry[] = [
     channels: channelsOf('cyberimpact'),
     scopes: [],
     accountKinds: ['cyberimpact_group'],
-    synced: false,
+    syncedKinds: [],
   },
   {
     platform: 'wordpress',
@@ -128,7 +131,7 @@ export const catalog: readonly CatalogEntry[] = [
     // Not an OAuth scope: the WordPress capability the user must have.
     scopes: ['publish_posts'],
     accountKinds: ['wordpress_site'],
-    synced: false,
+    syncedKinds: [],
   },
   {
     platform: 'shopify',
@@ -138,7 +141,7 @@ export const catalog: readonly CatalogEntry[] = [
     channels: channelsOf('shopify'),
     scopes: shopifyScopes,
     accountKinds: ['shopify_store', 'shopify_blog'],
-    synced: true,
+    syncedKinds: ['shopify_store'],
   },
   {
     platform: 'google_analytics',
@@ -148,7 +151,7 @@ export const catalog: readonly CatalogEntry[] = [
     channels: [],
     scopes: googleAnalyticsScopes,
     accountKinds: ['ga4_property'],
-    synced: true,
+    syncedKinds: ['ga4_property'],
   },
   {
     platform: 'canva',
@@ -158,7 +161,7 @@ export const catalog: readonly CatalogEntry[] = [
     channels: [],
     scopes: canvaScopes,
     accountKinds: ['canva_team'],
-    synced: true,
+    syncedKinds: ['canva_team'],
   },
 ];
 

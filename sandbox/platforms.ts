@@ -4,7 +4,11 @@ import { canvaSandboxClientId, canvaSandboxClientSecret, startCanvaSimulator } f
 import { cyberImpactSandboxApiToken, startCyberImpactSimulator } from './cyberimpact.ts';
 import { googleSandboxClientId, googleSandboxClientSecret, startGoogleSimulator } from './google.ts';
 import { linkedinSandboxClientId, linkedinSandboxClientSecret, startLinkedInSimulator } from './linkedin.ts';
-import { mailchimpSandboxClientId, mailchimpSandboxClientSecret, startMailchimpSimulator } from './mailchimp.ts';
+import {
+  mailchimpSandboxClientId,
+  mailchimpSandboxClientSecret,
+  startMailchimpSimulator,
+} from './mailchimp.ts';
 import { shopifySandboxClientId, shopifySandboxClientSecret, startShopifySimulator } from './shopify.ts';
 import { startTikTokSimulator, tiktokSandboxClientId, tiktokSandboxClientSecret } from './tiktok.ts';
 import {

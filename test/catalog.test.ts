@@ -33,8 +33,13 @@ describe('the connector catalog', () => {
       if (entry.family === 'data')
         assert.equal(entry.channels.length, 0, `${entry.platform} publishes nothing`);
       else assert.ok(entry.channels.length > 0, `${entry.platform} publishes something`);
-      if (entry.synced) assert.notEqual(entry.family, 'publication', `${entry.platform} syncs data`);
-      if (entry.synced) assert.ok(adapters[entry.platform].sync, `${entry.platform} has a sync`);
+      if (entry.syncedKinds.length > 0) {
+        assert.notEqual(entry.family, 'publication', `${entry.platform} syncs data`);
+        assert.ok(adapters[entry.platform].sync, `${entry.platform} has a sync`);
+        for (const kind of entry.syncedKinds)
+          assert.ok(entry.accountKinds.includes(kind), `${kind} is found`);
+      } else
+        assert.notEqual(entry.family, 'data', `${entry.platform} is a data connector with nothing to sync`);
     }
   });
 

@@ -176,6 +176,8 @@ async function linkedinWithoutRefreshToken() {
     (epic) => epic.atRisk,
   );
   assert.equal(flagged.atRisk, true);
+  const warned = await notificationsOf(workspace.id, 'publications_at_risk');
+  assert.equal(warned.length, 1, 'the workspace is told to reconnect before the expiry');
   assert.equal((await connectorRow(connector.id)).status, 'connected', 'still connected until it expires');
   const early = (await readEpic(workspace, beforeExpiry)) as unknown as { atRisk: boolean };
   assert.equal(early.atRisk, false, 'a post due before the expiry is not at risk');
@@ -223,6 +225,15 @@ describe('token refresh on every platform that renews', () => {
     );
     const design = await synced(canva.workspace, canva.connector.id);
     assert.equal(design.accounts[0]?.syncStatus, 'completed');
+    // Shopify syncs its store; its blog is a publication target with nothing to sync.
+    const shopWorkspace = await createWorkspace(stack.harness, 'Shopify');
+    const shop = await connectOAuth(stack.harness.app, shopWorkspace, 'shopify', { shop: 'glow-beauty' });
+    const store = await waitFor(
+      async () => (await shopWorkspace.api.get(`/v1/connectors/${shop.id}`)).json() as ConnectorBody,
+      (connector) => connector.accounts.some((account) => account.syncStatus !== null),
+    );
+    assert.equal(store.accounts.find((account) => account.kind === 'shopify_store')?.syncStatus, 'completed');
+    assert.equal(store.accounts.find((account) => account.kind === 'shopify_blog')?.syncStatus, null);
 
     // A sync the platform keeps failing is recorded as failed, with why, after its attempts.
     sims().google.failWith('unavailable', { path: /:runReport$/, times: 100 });

@@ -6,8 +6,13 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { eq } from 'drizzle-orm';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { pino } from 'pino';
+import { openCredentials } from '../db/credentials-codec.ts';
+import { auditEvents, connectors } from '../db/schema.ts';
+import { createWorkspace } from './support/api.ts';
+import { connectOAuth, cyberImpactToken, wordPressAdmin } from './support/platforms.ts';
 import {
   connectedWorkspace,
   connectMeta,
@@ -15,8 +20,21 @@ import {
   reviewedEpic,
   type Stack,
   startStack,
+  waitFor,
   waitForStatus,
 } from './support/stack.ts';
+
+/** Every string in opened credentials that is a secret (tokens, keys, passwords), at any depth. */
+function collectSecrets(value: unknown, into: Set<string>, key = '') {
+  if (typeof value === 'string') {
+    const secretName = /token|key|password|secret/i.test(key) && !/(At|ExpiresIn)$/.test(key);
+    if (secretName && value.length >= 8) into.add(value);
+    return;
+  }
+  if (value && typeof value === 'object') {
+    for (const [name, inner] of Object.entries(value)) collectSecrets(inner, into, name);
+  }
+}
 
 const logLines: string[] = [];
 const responses: string[] = [];
@@ -38,6 +56,8 @@ before(async () => {
   stack = await startStack({
     logger: pino({ level: 'trace' }, sink),
     workerLog: (line) => logLines.push(line),
+    // 20-second tokens: Google's and TikTok's are refreshed (and TikTok's refresh token rotated) during the scan.
+    platforms: { accessTokenSeconds: 20, google: { accessTokenSeconds: 20 } },
   });
   // Every answer the API gives in this file is kept for the scan.
   const app = stack.harness.app as FastifyInstance & { inject: FastifyInstance['inject'] };
@@ -67,6 +87,47 @@ describe('secrets', () => {
     stack.meta.expireTokens();
     await waitForStatus(setup.workspace, failing.epicId, 'error');
     await connectMeta(stack, setup.workspace);
+
+    // Every other flow: OAuth with PKCE and refresh (Google), a rotating refresh token (TikTok), a store
+    // token (Shopify), an API token (CyberImpact) and an application password (WordPress).
+    const more = await createWorkspace(stack.harness, 'Secrets, more');
+    const others = await createWorkspace(stack.harness, 'Secrets, others');
+    const analytics = await connectOAuth(stack.harness.app, more, 'google_analytics');
+    const tiktok = await connectOAuth(stack.harness.app, more, 'tiktok');
+    const wordpress = await more.api.post('/v1/connectors/wordpress/connect', {
+      siteUrl: stack.platforms!.wordpress.url,
+      ...wordPressAdmin,
+    });
+    assert.equal(wordpress.statusCode, 201, wordpress.body);
+    await connectOAuth(stack.harness.app, others, 'shopify', { shop: 'glow-beauty' });
+    const cyberimpact = await others.api.post('/v1/connectors/cyberimpact/connect', {
+      apiKey: cyberImpactToken,
+    });
+    assert.equal(cyberimpact.statusCode, 201, cyberimpact.body);
+    const issued = new Set<string>();
+    const collect = async () => {
+      const sealedRows = await stack.harness.database.db.select().from(connectors);
+      for (const row of sealedRows) {
+        if (!row.credentials || !row.credentialsKeyId) continue;
+        const opened = openCredentials(stack.harness.config.CREDENTIALS_KEY, row.id, {
+          keyId: row.credentialsKeyId,
+          ciphertext: row.credentials,
+        });
+        collectSecrets(opened, issued);
+      }
+    };
+    await collect();
+    const refreshed = (id: string) =>
+      waitFor(
+        async () =>
+          (
+            await stack.harness.database.db.select().from(auditEvents).where(eq(auditEvents.subjectId, id))
+          ).map((event) => event.action),
+        (actions) => actions.includes('token_refreshed'),
+      );
+    await Promise.all([refreshed(analytics.id), refreshed(tiktok.id)]);
+    await collect();
+    await more.api.get(`/v1/connectors/${analytics.id}`);
     await setup.workspace.api.get('/v1/connectors');
     await setup.workspace.api.get(`/v1/connectors/${setup.klaviyo.id}/audiences`);
     await setup.workspace.api.get('/v1/notifications');
@@ -90,14 +151,15 @@ describe('secrets', () => {
       'publications',
     ];
     const rows: string[] = [];
-    for (const table of [...tables, 'notifications', 'audit_events', 'oauth_states']) {
+    for (const table of [...tables, 'notifications', 'audit_events', 'oauth_states', 'analytics_sessions']) {
       const dump = await stack.harness.database.sql.unsafe(`select t::text as row from ${table} t`);
       rows.push(...dump.map((row) => String(row.row)));
     }
     // The credentials column holds ciphertext: a Meta token or the Klaviyo key would show as plain text here.
     const [sealed] = await stack.harness.database.sql<{ count: number }[]>`
       select count(*)::int as count from connectors where credentials is not null and credentials_key_id is not null`;
-    assert.ok((sealed?.count ?? 0) >= 2, 'both connectors hold sealed credentials');
+    assert.ok((sealed?.count ?? 0) >= 7, 'every connector holds sealed credentials');
+    assert.ok(issued.size >= 10, `the scan knows the credentials issued (${issued.size})`);
 
     const places: [string, string[]][] = [
       // The creation answer is the one place the workspace key is shown, by design; responses after it must not.
@@ -114,6 +176,12 @@ describe('secrets', () => {
       assert.ok(!all.includes('glowtify-test-secret'), `no OAuth client secret in ${where}`);
       assert.ok(!all.includes(workspaceKey), `no workspace API key in ${where}`);
       assert.ok(!all.includes(workspaceKey.slice(14)), `no part of the workspace key's secret in ${where}`);
+      for (const secret of issued) assert.ok(!all.includes(secret), `no issued credential in ${where}`);
+      for (const [name, value] of Object.entries(stack.platforms!.config)) {
+        if (name.endsWith('_CLIENT_SECRET')) assert.ok(!all.includes(value), `no ${name} in ${where}`);
+      }
+      assert.ok(!all.includes(wordPressAdmin.applicationPassword), `no WordPress password in ${where}`);
+      assert.ok(!all.includes(cyberImpactToken), `no CyberImpact token in ${where}`);
     }
   });
 });

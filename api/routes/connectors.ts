@@ -1,6 +1,7 @@
-// Connectors (SPEC §6, §7): connect Klaviyo by API key and Meta by OAuth (single-use, expiring `state`),
-// choose which accounts to publish to, list email audiences fresh from the platform, disconnect and
-// reconnect. Credentials are sealed at rest and never leave this module in a response.
+// Connectors (SPEC §6, §7): the connectors page (tabs, plan limit, sub-connections, actions per state), every
+// connection flow through its adapter (OAuth with a single-use expiring `state` and PKCE where the platform
+// takes it, API keys, WordPress site credentials), account choices, email audiences fresh from the platform,
+// settings, disconnect and reconnect. Credentials are sealed at rest and never leave this module in a response.
 import { createHash, randomBytes } from 'node:crypto';
 import { and, asc, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
@@ -529,7 +530,7 @@ async function watchConnection(
   await watching.catch((error: unknown) =>
     log.error({ err: error, connectorId: connector.id }, 'could not start watching the connector'),
   );
-  if (catalogEntry(connector.platform)?.synced) {
+  if (catalogEntry(connector.platform)?.syncedKinds.length) {
     await connectorWorkflows
       .dataConnected(target)
       .catch((error: unknown) =>
@@ -1035,7 +1036,7 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
         return viewConnector(tx, connector);
       });
       // A data connector reads the accounts just chosen now rather than at its next scheduled run.
-      if (catalogEntry(view.platform)?.synced && view.status === 'connected') {
+      if (catalogEntry(view.platform)?.syncedKinds.length && view.status === 'connected') {
         await connectorWorkflows
           .syncNow(view.id)
           .catch((error: unknown) => request.log.warn({ err: error }, 'could not start the sync now'));
