@@ -5,6 +5,8 @@
 // notification, and a reconnect restores it; LinkedIn without a refresh token flags, ahead of time, the post
 // scheduled after the expiry. Data syncs: GA4 sessions stored, Canva designs read, a failing sync recorded.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { and, eq } from 'drizzle-orm';
 import { openCredentials } from '../db/credentials-codec.ts';
@@ -12,7 +14,7 @@ import { analyticsSessions, auditEvents, connectors, notifications } from '../db
 import { connectorTokenWorkflowId, tokenStateQuery } from '../workflows/connector-token-messages.ts';
 import { createWorkspace, type TestWorkspace } from './support/api.ts';
 import { type ConnectorBody, connectOAuth, followConsent } from './support/platforms.ts';
-import { readEpic, type Stack, startStack, waitFor } from './support/stack.ts';
+import { readEpic, replayEpicHistories, repoRoot, type Stack, startStack, waitFor } from './support/stack.ts';
 
 let stack: Stack;
 before(async () => {
@@ -188,11 +190,12 @@ async function linkedinWithoutRefreshToken() {
     (row) => row.status === 'reconnect_required',
   );
   await workspace.api.post(`/v1/epics/${afterExpiry}/unschedule`);
+  return connector;
 }
 
 describe('token refresh on every platform that renews', () => {
   it('Google, Canva, TikTok and LinkedIn side by side', async () => {
-    const [google, canva] = await Promise.all([
+    const [google, canva, , linkedin] = await Promise.all([
       googleThroughTransientFailures(),
       canvaRotation(),
       tiktokRefused(),
@@ -253,5 +256,30 @@ describe('token refresh on every platform that renews', () => {
     assert.equal(failedAccount.id, analytics.accounts[0]!.id);
     assert.ok(failedAccount.lastSyncError, 'the reason is shown');
     assert.equal(failed.status, 'connected', 'a failing sync is not a dead token');
+
+    // This run's histories (a token workflow through the flag-beyond-expiry patch, syncs with failures)
+    // replay against the current code; RECORD_HISTORIES=1 saves them as fixtures for test/replay.test.ts.
+    const syncRuns: string[] = [];
+    for await (const execution of stack.client.workflow.list({ query: "WorkflowType = 'connectorSync'" }))
+      syncRuns.push(execution.workflowId);
+    const recorded = {
+      'connector-token-02': connectorTokenWorkflowId(linkedin.id),
+      'connector-sync-01': syncRuns.sort().at(-1)!,
+    };
+    const { failures } = await replayEpicHistories(stack, Object.values(recorded));
+    assert.deepEqual(failures, []);
+    if (process.env.RECORD_HISTORIES === '1') {
+      for (const [file, workflowId] of Object.entries(recorded)) {
+        const exported = await stack.temporalCli(
+          'workflow',
+          'show',
+          '--workflow-id',
+          workflowId,
+          '--output',
+          'json',
+        );
+        writeFileSync(path.join(repoRoot, 'test', 'fixtures', 'histories', `${file}.json`), exported);
+      }
+    }
   });
 });
