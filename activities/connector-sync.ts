@@ -13,6 +13,7 @@ import { analyticsSessions, connectorAccounts, connectors } from '../db/schema.t
 import type { Platform } from '../domain/channels.ts';
 import { PlatformError, reconnectClasses } from '../domain/publication-errors.ts';
 import { flagReconnectRequired } from './connector-state.ts';
+import { isRenewable } from './connector-token.ts';
 
 export interface ConnectorSyncActivityDependencies {
   db: Database;
@@ -21,7 +22,7 @@ export interface ConnectorSyncActivityDependencies {
   now?: () => Date;
 }
 
-/** How far back the first sync of an account reads (later ones re-read from the day before the last). */
+/** How far back a sync reads when the account has no completed sync to continue from. */
 const firstSyncDays = 28;
 const dayMs = 86_400_000;
 /** Attempts of one account's sync before it is recorded as failed until the next scheduled run. */
@@ -79,9 +80,12 @@ export function createConnectorSyncActivities({
       const adapter = adapters[connector.platform as Platform];
       if (!adapter?.sync) return 'skipped';
       const startedAt = now();
-      const since = account.lastSyncAt
-        ? new Date(account.lastSyncAt.getTime() - dayMs)
-        : new Date(startedAt.getTime() - firstSyncDays * dayMs);
+      // After a completed sync, from the day before it; otherwise (first sync, or the last one failed) the
+      // whole window again, so days missed while syncs failed are read once they work (rows are upserted).
+      const since =
+        account.syncStatus === 'completed' && account.lastSyncAt
+          ? new Date(account.lastSyncAt.getTime() - dayMs)
+          : new Date(startedAt.getTime() - firstSyncDays * dayMs);
       const record = async (outcome: 'completed' | 'failed', error: string | null) => {
         const finishedAt = now();
         await db
@@ -153,7 +157,14 @@ export function createConnectorSyncActivities({
         }
         const message = failure?.message ?? (error as Error).message;
         await record('failed', message);
-        if (failure && reconnectClasses.includes(failure.class)) {
+        // A token we know has expired, and that its refresh workflow can still renew (it was late, e.g. the
+        // platform's token endpoint was down), says nothing about the connection: the workflow decides.
+        const expiredButRenewable =
+          failure?.class === 'TOKEN_EXPIRED' &&
+          connector.tokenExpiresAt !== null &&
+          connector.tokenExpiresAt.getTime() <= now().getTime() &&
+          isRenewable(adapters, credentialsKeys, connector);
+        if (failure && reconnectClasses.includes(failure.class) && !expiredButRenewable) {
           await db.transaction((tx) =>
             flagReconnectRequired(tx, connector, failure, `schedule:connector-sync-${connector.id}`, now()),
           );

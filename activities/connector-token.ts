@@ -101,58 +101,73 @@ export function createConnectorTokenActivities({
       });
     },
 
+    /**
+     * Renews the token with the connector row locked from the read to the write: a disconnect or reconnect
+     * waits for it instead of being overwritten, and a retry of this activity (after a time-out) reads the
+     * refresh token the previous attempt rotated rather than the dead one. A definitive refusal flips the
+     * connector in the same transaction, so it can only flip the credentials it was refused for.
+     */
     async refreshConnectorToken({
       connectorId,
     }: {
       connectorId: string;
     }): Promise<{ tokenExpiresAt: string | null }> {
-      const connector = await load(connectorId);
-      if (!connector?.credentials || !connector.credentialsKeyId || connector.status !== 'connected') {
-        throw ApplicationFailure.create({
-          type: 'NOT_CONNECTED',
-          message: 'the connector has no live credentials any more',
-          nonRetryable: true,
-        });
-      }
-      const adapter = adapters[connector.platform as Platform];
-      if (!adapter?.refreshCredentials) {
-        throw ApplicationFailure.create({
-          type: 'NOT_REFRESHABLE',
-          message: `${connector.platform} tokens cannot be renewed`,
-          nonRetryable: true,
-        });
-      }
-      const current = openCredentials<Record<string, unknown>>(credentialsKeys, connector.id, {
-        keyId: connector.credentialsKeyId,
-        ciphertext: connector.credentials,
-      });
-      let refreshed: Awaited<ReturnType<NonNullable<typeof adapter.refreshCredentials>>>;
-      try {
-        refreshed = await adapter.refreshCredentials(current);
-      } catch (error) {
-        if (error instanceof PlatformError && reconnectClasses.includes(error.failure.class)) {
+      type Outcome =
+        | { kind: 'refreshed'; tokenExpiresAt: string | null }
+        | { kind: 'refused'; failure: PublicationFailure };
+      const outcome = await db.transaction(async (tx): Promise<Outcome> => {
+        const [connector] = await tx
+          .select()
+          .from(connectors)
+          .where(eq(connectors.id, connectorId))
+          .for('update');
+        if (!connector?.credentials || !connector.credentialsKeyId || connector.status !== 'connected') {
           throw ApplicationFailure.create({
-            type: 'REFRESH_REFUSED',
-            message: error.failure.message,
+            type: 'NOT_CONNECTED',
+            message: 'the connector has no live credentials any more',
             nonRetryable: true,
-            details: [{ class: error.failure.class, platformCode: error.failure.platformCode }],
           });
         }
-        // Network errors, 5xx, time-outs, rate limits: Temporal retries with backoff; nothing is flagged.
-        throw ApplicationFailure.create({
-          type: error instanceof PlatformError ? error.failure.class : 'TRANSIENT',
-          message: (error as Error).message,
-          ...(error instanceof PlatformError && error.failure.retryAfterMs !== undefined
-            ? { nextRetryDelay: error.failure.retryAfterMs }
-            : {}),
+        const adapter = adapters[connector.platform as Platform];
+        if (!adapter?.refreshCredentials) {
+          throw ApplicationFailure.create({
+            type: 'NOT_REFRESHABLE',
+            message: `${connector.platform} tokens cannot be renewed`,
+            nonRetryable: true,
+          });
+        }
+        const current = openCredentials<Record<string, unknown>>(credentialsKeys, connector.id, {
+          keyId: connector.credentialsKeyId,
+          ciphertext: connector.credentials,
         });
-      }
-      // A rotated refresh token replaces the old one in the same write as the new access token.
-      const sealed = sealCredentials(credentialsKeys, connector.id, {
-        ...current,
-        ...(refreshed.credentials as object),
-      });
-      await db.transaction(async (tx) => {
+        let refreshed: Awaited<ReturnType<NonNullable<typeof adapter.refreshCredentials>>>;
+        try {
+          refreshed = await adapter.refreshCredentials(current);
+        } catch (error) {
+          if (error instanceof PlatformError && reconnectClasses.includes(error.failure.class)) {
+            await flagReconnectRequired(
+              tx,
+              connector,
+              error.failure,
+              `workflow:connector-token-${connector.id}`,
+              now(),
+            );
+            return { kind: 'refused', failure: error.failure };
+          }
+          // Network errors, 5xx, time-outs, rate limits: Temporal retries with backoff; nothing is flagged.
+          throw ApplicationFailure.create({
+            type: error instanceof PlatformError ? error.failure.class : 'TRANSIENT',
+            message: (error as Error).message,
+            ...(error instanceof PlatformError && error.failure.retryAfterMs !== undefined
+              ? { nextRetryDelay: error.failure.retryAfterMs }
+              : {}),
+          });
+        }
+        // A rotated refresh token replaces the old one in the same write as the new access token.
+        const sealed = sealCredentials(credentialsKeys, connector.id, {
+          ...current,
+          ...(refreshed.credentials as object),
+        });
         await tx
           .update(connectors)
           .set({
@@ -171,8 +186,17 @@ export function createConnectorTokenActivities({
           actor: `workflow:connector-token-${connector.id}`,
           details: { tokenExpiresAt: refreshed.expiresAt?.toISOString() ?? null },
         });
+        return { kind: 'refreshed', tokenExpiresAt: refreshed.expiresAt?.toISOString() ?? null };
       });
-      return { tokenExpiresAt: refreshed.expiresAt?.toISOString() ?? null };
+      if (outcome.kind === 'refused') {
+        throw ApplicationFailure.create({
+          type: 'REFRESH_REFUSED',
+          message: outcome.failure.message,
+          nonRetryable: true,
+          details: [{ class: outcome.failure.class, platformCode: outcome.failure.platformCode }],
+        });
+      }
+      return { tokenExpiresAt: outcome.tokenExpiresAt };
     },
 
     /** The periodic check of credentials that do not expire (API keys): flips only on the platform's refusal. */

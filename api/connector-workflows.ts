@@ -107,23 +107,25 @@ export function createConnectorWorkflows(
     },
     async disconnected(connectorId) {
       const temporalClient = await client();
-      try {
-        await temporalClient.workflow
+      // Each step on its own: a failure to signal must not leave the schedules running, nor the reverse.
+      const steps = [
+        temporalClient.workflow
           .getHandle(connectorTokenWorkflowId(connectorId))
-          .signal(disconnectedSignal);
-      } catch (error) {
-        if (!(error instanceof WorkflowNotFoundError)) throw error;
-      }
-      for (const scheduleId of [
-        connectorCheckScheduleId(connectorId),
-        connectorSyncScheduleId(connectorId),
-      ]) {
-        try {
-          await temporalClient.schedule.getHandle(scheduleId).delete();
-        } catch (error) {
-          if (!(error instanceof ScheduleNotFoundError)) throw error;
-        }
-      }
+          .signal(disconnectedSignal)
+          .catch((error: unknown) => {
+            if (!(error instanceof WorkflowNotFoundError)) throw error;
+          }),
+        ...[connectorCheckScheduleId(connectorId), connectorSyncScheduleId(connectorId)].map((scheduleId) =>
+          temporalClient.schedule
+            .getHandle(scheduleId)
+            .delete()
+            .catch((error: unknown) => {
+              if (!(error instanceof ScheduleNotFoundError)) throw error;
+            }),
+        ),
+      ];
+      const failed = (await Promise.allSettled(steps)).find((step) => step.status === 'rejected');
+      if (failed) throw failed.reason;
     },
   };
 }

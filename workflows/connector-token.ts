@@ -137,8 +137,12 @@ export async function connectorToken(input: ConnectorTokenInput): Promise<void> 
     }
     // Reconnect required (or nothing to refresh): wait for the user.
     if (state.phase !== 'no_expiry') state.phase = 'reconnect_required';
-    reconnected = false;
+    // A reconnect that arrived while the refusal was being recorded is kept, not waited for again (older
+    // runs cleared it here, and replay keeps them doing so).
+    const keepsReconnect = state.phase === 'reconnect_required' && patched('keep-reconnect-during-refusal');
+    if (!keepsReconnect) reconnected = false;
     await condition(() => reconnected || disconnected);
+    if (keepsReconnect) reconnected = false;
     if (disconnected) {
       state.phase = 'ended';
       return;

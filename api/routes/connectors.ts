@@ -202,7 +202,12 @@ async function loadConnector(executor: Executor, workspaceId: string, id: string
 
 /** Several sub-accounts of one platform count once: the limit is on connected platforms. */
 async function checkPlanLimit(executor: Executor, workspaceId: string, platform: string) {
-  const [workspace] = await executor.select().from(workspaces).where(eq(workspaces.id, workspaceId));
+  // Locked (inside saveConnection's transaction): two connections saved at once are counted one after the other.
+  const [workspace] = await executor
+    .select()
+    .from(workspaces)
+    .where(eq(workspaces.id, workspaceId))
+    .for('update');
   const plan = plans[(workspace?.plan ?? 'starter') as PlanName] ?? plans.starter;
   const others = await executor
     .select({ id: connectors.id })
