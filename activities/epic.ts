@@ -151,10 +151,26 @@ export function createEpicActivities({
 
   /** Records a failed try and turns it into the failure Temporal's retry policy understands. */
   async function failTry(target: Awaited<ReturnType<typeof loadTarget>>, error: unknown): Promise<never> {
-    const failure: PublicationFailure =
+    let failure: PublicationFailure =
       error instanceof PlatformError
         ? error.failure
         : { class: 'TRANSIENT', message: `unexpected: ${(error as Error).message}` };
+    // Refused with a token we know has expired but its refresh workflow can still renew (it is late: the
+    // platform's token endpoint was down, or no worker ran): not a dead connection, so no reconnect is asked;
+    // the attempt is retried, by when the token is renewed.
+    const expiresAt = target.connector.tokenExpiresAt;
+    if (
+      failure.class === 'TOKEN_EXPIRED' &&
+      expiresAt !== null &&
+      expiresAt.getTime() <= now().getTime() &&
+      isRenewable(adapters, credentialsKeys, target.connector)
+    ) {
+      failure = {
+        class: 'TRANSIENT',
+        message: `the ${target.connector.platform} token expired before it was renewed; retrying after the renewal`,
+        ...(failure.platformCode ? { platformCode: failure.platformCode } : {}),
+      };
+    }
     await db.transaction(async (tx) => {
       await tx
         .update(publications)

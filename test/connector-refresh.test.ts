@@ -239,7 +239,7 @@ describe('token refresh on every platform that renews', () => {
     assert.equal(store.accounts.find((account) => account.kind === 'shopify_blog')?.syncStatus, null);
 
     // A sync the platform keeps failing is recorded as failed, with why, after its attempts.
-    sims().google.failWith('unavailable', { path: /:runReport$/, times: 100 });
+    sims().google.failWith('unavailable', { path: /:runReport$/, times: 3 });
     const chosen = await google.workspace.api.request({
       method: 'PUT',
       url: `/v1/connectors/${google.connector.id}/accounts`,
@@ -256,6 +256,31 @@ describe('token refresh on every platform that renews', () => {
     assert.equal(failedAccount.id, analytics.accounts[0]!.id);
     assert.ok(failedAccount.lastSyncError, 'the reason is shown');
     assert.equal(failed.status, 'connected', 'a failing sync is not a dead token');
+
+    // A sync refused with a token we know has expired (its renewal is late) does not flip the connector:
+    // the token workflow, which can still renew it, decides.
+    await db()
+      .update(connectors)
+      .set({ tokenExpiresAt: new Date(Date.now() - 1_000) })
+      .where(eq(connectors.id, google.connector.id));
+    sims().google.expireAccessTokens();
+    const lastSync = failedAccount.lastSyncAt;
+    await google.workspace.api.request({
+      method: 'PUT',
+      url: `/v1/connectors/${google.connector.id}/accounts`,
+      payload: { enabled: [analytics.accounts[0]!.id] },
+    });
+    const after401 = await waitFor(
+      async () =>
+        (await google.workspace.api.get(`/v1/connectors/${google.connector.id}`)).json() as ConnectorBody,
+      (connector) =>
+        connector.accounts.some(
+          (account) => account.lastSyncAt !== lastSync && account.id === failedAccount.id,
+        ),
+      250,
+    );
+    assert.equal(after401.status, 'connected', 'an expired but renewable token is not a dead connection');
+    assert.deepEqual(await notificationsOf(google.workspace.id, 'reconnect_required'), []);
 
     // This run's histories (a token workflow through the flag-beyond-expiry patch, syncs with failures)
     // replay against the current code; RECORD_HISTORIES=1 saves them as fixtures for test/replay.test.ts.

@@ -209,6 +209,18 @@ async function checkPlanLimit(executor: Executor, workspaceId: string, platform:
     .where(eq(workspaces.id, workspaceId))
     .for('update');
   const plan = plans[(workspace?.plan ?? 'starter') as PlanName] ?? plans.starter;
+  // A platform already counted (reconnecting, another account) is never refused, even after a downgrade.
+  const [counted] = await executor
+    .select({ id: connectors.id })
+    .from(connectors)
+    .where(
+      and(
+        eq(connectors.workspaceId, workspaceId),
+        eq(connectors.platform, platform),
+        ne(connectors.status, 'not_connected'),
+      ),
+    );
+  if (counted) return;
   const others = await executor
     .select({ id: connectors.id })
     .from(connectors)
