@@ -51,8 +51,9 @@ export async function startTemporalDevServer(
   options: StartTemporalDevServerOptions,
 ): Promise<TemporalDevServer> {
   // A free port found beforehand can be taken by someone else before the server binds it; only then is
-  // another attempt on new ports worthwhile.
-  const attempts = options.port && (options.uiPort === false || options.uiPort) ? 1 : 3;
+  // another attempt worthwhile (on new ports; on the same one when it was given, since the port taken may
+  // have been one of the ports the dev server picks for itself).
+  const attempts = 3;
   for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(options);
@@ -99,12 +100,15 @@ async function startOnce(options: StartTemporalDevServerOptions): Promise<Tempor
 
   const child = spawn(options.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
+  // A bind failure panics with a long Go stack trace after it: remembered here, as the tail may lose it.
+  let addressInUse = false;
   // Stopping start-dev makes it log a burst of harmless 'context canceled' errors; they would only alarm.
   let quiet = false;
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
       tail.push(line);
       if (tail.length > TAIL_LINES) tail.shift();
+      if (/address already in use/i.test(line)) addressInUse = true;
       if (!quiet) log(`[temporal] ${line}`);
     });
   }
@@ -160,7 +164,7 @@ async function startOnce(options: StartTemporalDevServerOptions): Promise<Tempor
     const message =
       `temporal server start-dev exited early (${child.signalCode ?? `exit code ${child.exitCode}`})` +
       (output ? `:\n${output}` : ' without output');
-    throw /address already in use/i.test(output) ? new PortInUseError(message) : new Error(message);
+    throw addressInUse ? new PortInUseError(message) : new Error(message);
   });
   const ready = (async () => {
     try {
