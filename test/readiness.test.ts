@@ -16,12 +16,15 @@ let server: TemporalDevServer | undefined;
 let worker: StartedWorker | undefined;
 let address: string;
 const waitingLines: string[] = [];
+// Stops a worker still waiting for Temporal if a test fails before it connects (else it retries forever).
+const stopWaiting = new AbortController();
 
 before(async () => {
   address = `127.0.0.1:${await getFreePort()}`;
   harness = await startApiHarness({ temporalAddress: address });
 });
 after(async () => {
+  stopWaiting.abort();
   await worker?.shutdown();
   await server?.stop();
   await harness?.close();
@@ -51,8 +54,9 @@ describe('readiness and start order', () => {
         DATABASE_URL: harness.databaseUrl,
       },
       { info: () => {}, warn: (line) => waitingLines.push(line) },
-      { identity: 'readiness-test-worker' },
+      { identity: 'readiness-test-worker', signal: stopWaiting.signal },
     );
+    starting.catch(() => {});
     // The worker is retrying now; wait until it has said so at least once before the server exists.
     while (!waitingLines.some((line) => line.startsWith(`waiting for Temporal at ${address}`))) {
       await new Promise((resolve) => setTimeout(resolve, 50));
