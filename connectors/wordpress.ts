@@ -2,8 +2,17 @@
 // `users/me?context=edit` and the `publish_posts` capability. The site URL comes from the user, so every
 // request is guarded: http(s) only, no private or loopback address (each redirect hop too), no credentials to
 // another origin. Publishing comes later.
+//
+// DNS rebinding: checking a host's addresses and then letting an HTTP client resolve the name again would let a
+// host answer a public address to the check and 169.254.169.254 to the request. So requests go through
+// node:http(s) with a `lookup` of our own: it resolves the host once, refuses if any address is non-public, and
+// hands exactly those checked addresses to the socket (the host name stays in the URL: Host, SNI and certificate
+// checks are unchanged). IP-literal hosts, which are never looked up, are checked as they are.
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import {
@@ -36,9 +45,14 @@ export type HostLookup = (hostname: string) => Promise<{ address: string; family
 export interface WordPressAdapterOptions {
   /** Lets a site on a private or loopback address be connected (tests, the demo); never in production. */
   allowPrivateHosts?: boolean;
+  /**
+   * Tests only: replaces the HTTP transport. Each hop's host is still checked first, but the injected fetch
+   * resolves the name itself, so the checked address is not pinned: never in production.
+   */
   fetch?: typeof fetch;
   /** One request's time limit, redirects included; a hung site becomes TRANSIENT. */
   requestTimeoutMs?: number;
+  /** Resolves host names, for the check and for the connection alike (default: the system resolver). */
   lookup?: HostLookup;
   /** How many redirects one request follows (each hop checked); default 5. */
   maxRedirects?: number;
@@ -219,30 +233,40 @@ interface HostGuard {
   lookup: HostLookup;
 }
 
+type Refusal = { message: string; unknownHost: 'reject' | 'transient' };
+
+/** A URL's host name without IPv6 brackets. */
+const hostnameOf = (url: URL) => url.hostname.replace(/^\[(.*)\]$/, '$1');
+
 /**
- * Refuses a URL whose host is, or resolves (every address) to, a non-public address. `refusal` is the message;
- * an unknown host name is refused when `unknownHost` is 'reject' and TRANSIENT otherwise (a DNS hiccup during a
- * periodic check says nothing about the site).
+ * Checks a host that needs no DNS: an IP literal (refused when non-public) or a loopback name (refused).
+ * Returns whether the host was one of those; a host name is left to resolveHost.
  */
-async function guardHost(
-  url: URL,
-  guard: HostGuard,
-  refusal: string,
-  unknownHost: 'reject' | 'transient',
-): Promise<void> {
-  if (guard.allowPrivateHosts) return;
-  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
+function checkLiteralHost(hostname: string, guard: HostGuard, refusal: Refusal): boolean {
   if (isIP(hostname) !== 0) {
-    if (isPrivateAddress(hostname)) throw rejected(refusal);
-    return;
+    if (!guard.allowPrivateHosts && isPrivateAddress(hostname)) throw rejected(refusal.message);
+    return true;
   }
-  if (isLocalhostName(hostname)) throw rejected(refusal);
+  if (!guard.allowPrivateHosts && isLocalhostName(hostname)) throw rejected(refusal.message);
+  return false;
+}
+
+/**
+ * Every address of a host name, refused (`refusal.message`) when any of them is not a public address, unless
+ * `allowPrivateHosts`. An unknown host name is refused when `unknownHost` is 'reject' and TRANSIENT otherwise
+ * (a DNS hiccup during a periodic check says nothing about the site).
+ */
+async function resolveHost(
+  hostname: string,
+  guard: HostGuard,
+  refusal: Refusal,
+): Promise<{ address: string; family: 4 | 6 }[]> {
   let addresses: { address: string }[];
   try {
     addresses = await guard.lookup(hostname);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (typeof code === 'string' && notFoundCodes.has(code) && unknownHost === 'reject') {
+    if (typeof code === 'string' && notFoundCodes.has(code) && refusal.unknownHost === 'reject') {
       throw rejected(`The site URL's host name ${hostname} does not resolve`);
     }
     throw new PlatformError({
@@ -251,13 +275,51 @@ async function guardHost(
     });
   }
   if (addresses.length === 0) {
-    if (unknownHost === 'reject') throw rejected(`The site URL's host name ${hostname} does not resolve`);
+    if (refusal.unknownHost === 'reject')
+      throw rejected(`The site URL's host name ${hostname} does not resolve`);
     throw new PlatformError({
       class: 'TRANSIENT',
       message: `The site's host name ${hostname} has no address`,
     });
   }
-  if (addresses.some((entry) => isPrivateAddress(entry.address))) throw rejected(refusal);
+  // The family comes from the address itself; what is not an IP address at all is never connected to.
+  const typed = addresses.map(({ address }) => ({ address, family: isIP(address) }));
+  if (typed.some(({ family }) => family === 0)) throw rejected(refusal.message);
+  if (!guard.allowPrivateHosts && typed.some(({ address }) => isPrivateAddress(address))) {
+    throw rejected(refusal.message);
+  }
+  return typed as { address: string; family: 4 | 6 }[];
+}
+
+/** Refuses a URL whose host is, or resolves (every address) to, a non-public address (see resolveHost). */
+async function guardHost(url: URL, guard: HostGuard, refusal: Refusal): Promise<void> {
+  if (guard.allowPrivateHosts) return;
+  const hostname = hostnameOf(url);
+  if (checkLiteralHost(hostname, guard, refusal)) return;
+  await resolveHost(hostname, guard, refusal);
+}
+
+/**
+ * The `lookup` of a socket: resolves the host with resolveHost (so it is checked) and gives the socket exactly
+ * the addresses that were checked. A refusal reaches the request's 'error' event as it was thrown.
+ */
+function checkedLookup(guard: HostGuard, refusal: Refusal): LookupFunction {
+  return (hostname, options, callback) => {
+    const wanted = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : (options.family ?? 0);
+    resolveHost(hostname, guard, refusal).then(
+      (addresses) => {
+        const usable = addresses.filter(({ family }) => wanted === 0 || family === wanted);
+        const [first] = usable;
+        if (!first) {
+          const error: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
+          error.code = 'ENOTFOUND';
+          callback(error, '');
+        } else if (options.all) callback(null, usable);
+        else callback(null, first.address, first.family);
+      },
+      (error: NodeJS.ErrnoException) => callback(error, ''),
+    );
+  };
 }
 
 /**
@@ -273,8 +335,7 @@ export async function checkSiteUrl(
   await guardHost(
     new URL(normalised),
     { allowPrivateHosts: options.allowPrivateHosts ?? false, lookup: options.lookup ?? systemLookup },
-    wordPressMessages.privateAddress,
-    'reject',
+    { message: wordPressMessages.privateAddress, unknownHost: 'reject' },
   );
   return normalised;
 }
@@ -390,14 +451,123 @@ type Mode = 'connect' | 'verify';
 
 const isJsonObject = (body: unknown) => typeof body === 'object' && body !== null && !Array.isArray(body);
 
+/** One hop's answer, whatever carried it. */
+interface HopResponse {
+  status: number;
+  headers: Headers;
+  text(): Promise<string>;
+  /** Drops the body unread (a redirect's). */
+  discard(): Promise<void>;
+}
+
+/** One GET without following redirects; throws when no answer came. */
+type Hop = (
+  url: URL,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  refusal: Refusal,
+) => Promise<HopResponse>;
+
+const decoders: Record<string, (body: Buffer) => Buffer> = {
+  gzip: gunzipSync,
+  'x-gzip': gunzipSync,
+  deflate: inflateSync,
+  br: brotliDecompressSync,
+};
+
+function headersOf(response: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) {
+    for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+      try {
+        headers.append(name, item);
+      } catch {
+        // A header value fetch would not accept either: ignored.
+      }
+    }
+  }
+  return headers;
+}
+
+/**
+ * A hop over node:http(s) whose socket connects only to addresses checked by the same look-up (checkedLookup);
+ * an IP-literal host is checked as it is, since it is never looked up. No connection pooling: a pooled socket
+ * is keyed by host name, not by the address it was opened to.
+ */
+function pinnedHop(guard: HostGuard): Hop {
+  return (url, headers, signal, refusal) => {
+    const hostname = hostnameOf(url);
+    checkLiteralHost(hostname, guard, refusal);
+    return new Promise<HopResponse>((resolve, reject) => {
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const request = send(
+        {
+          protocol: url.protocol,
+          hostname,
+          port: url.port === '' ? undefined : Number(url.port),
+          path: `${url.pathname}${url.search}`,
+          method: 'GET',
+          headers,
+          lookup: checkedLookup(guard, refusal),
+          agent: false,
+          signal,
+        },
+        (response) => {
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: headersOf(response),
+            async text() {
+              const chunks: Buffer[] = [];
+              for await (const chunk of response) chunks.push(chunk as Buffer);
+              let body: Buffer = Buffer.concat(chunks);
+              const encoding = (response.headers['content-encoding'] ?? '').trim().toLowerCase();
+              const decode = decoders[encoding];
+              if (decode) {
+                try {
+                  body = decode(body);
+                } catch {
+                  // Not what it says it is: read as it came.
+                }
+              }
+              // Like fetch's text(): UTF-8, a byte-order mark dropped.
+              return new TextDecoder().decode(body);
+            },
+            async discard() {
+              response.destroy();
+            },
+          });
+        },
+      );
+      request.on('error', reject);
+      request.end();
+    });
+  };
+}
+
+/** A hop through an injected fetch (tests): the host is checked first, but fetch resolves it again. */
+function fetchHop(doFetch: typeof fetch, guard: HostGuard): Hop {
+  return async (url, headers, signal, refusal) => {
+    await guardHost(url, guard, refusal);
+    const response = await doFetch(url, { method: 'GET', headers, redirect: 'manual', signal });
+    return {
+      status: response.status,
+      headers: response.headers,
+      text: () => response.text(),
+      discard: async () => {
+        await response.body?.cancel().catch(() => {});
+      },
+    };
+  };
+}
+
 export function createWordPressAdapter(options: WordPressAdapterOptions = {}): WordPressAdapter {
-  const doFetch = options.fetch ?? globalThis.fetch;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const maxRedirects = options.maxRedirects ?? 5;
   const guard: HostGuard = {
     allowPrivateHosts: options.allowPrivateHosts ?? false,
     lookup: options.lookup ?? systemLookup,
   };
+  const hop = options.fetch ? fetchHop(options.fetch, guard) : pinnedHop(guard);
 
   const secretsOf = (login: Login) => {
     const basic = Buffer.from(`${login.username}:${login.applicationPassword}`, 'utf8').toString('base64');
@@ -407,9 +577,9 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
     secrets.reduce((result, secret) => result.split(secret).join('[redacted]'), text);
 
   /**
-   * One GET, following redirects by hand: each hop's host is guarded, and the Authorization header goes only
-   * to the site's own origin. Answers every status; throws only when no answer came (TRANSIENT) or a hop is
-   * refused (CredentialsRejectedError).
+   * One GET, following redirects by hand: each hop's host is checked, and connected to only at an address that
+   * was checked (see pinnedHop); the Authorization header goes only to the site's own origin. Answers every
+   * status; throws only when no answer came (TRANSIENT) or a hop is refused (CredentialsRejectedError).
    */
   async function get(target: string, login: Login, mode: Mode): Promise<Answer> {
     const { basic, secrets } = secretsOf(login);
@@ -417,23 +587,21 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
     let url = new URL(target);
     const siteOrigin = url.origin;
     let leftOriginTo: string | null = null;
-    for (let hop = 0; ; hop += 1) {
-      await guardHost(
-        url,
-        guard,
-        hop === 0 ? wordPressMessages.privateAddress : wordPressMessages.redirectToPrivate,
-        mode === 'connect' ? 'reject' : 'transient',
-      );
+    for (let hops = 0; ; hops += 1) {
+      const refusal: Refusal = {
+        message: hops === 0 ? wordPressMessages.privateAddress : wordPressMessages.redirectToPrivate,
+        unknownHost: mode === 'connect' ? 'reject' : 'transient',
+      };
       const headers: Record<string, string> = { Accept: 'application/json' };
       if (url.origin === siteOrigin) headers.Authorization = `Basic ${basic}`;
-      let response: Response;
+      let response: HopResponse;
       let text = '';
       try {
-        response = await doFetch(url, { method: 'GET', headers, redirect: 'manual', signal: timeout });
+        response = await hop(url, headers, timeout, refusal);
         const location = response.headers.get('location');
         if (redirectStatuses.has(response.status) && location) {
-          await response.body?.cancel().catch(() => {});
-          if (hop >= maxRedirects) throw rejected(wordPressMessages.tooManyRedirects);
+          await response.discard();
+          if (hops >= maxRedirects) throw rejected(wordPressMessages.tooManyRedirects);
           let next: URL;
           try {
             next = new URL(location, url);
@@ -453,7 +621,8 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
         }
         text = await response.text();
       } catch (error) {
-        if (error instanceof CredentialsRejectedError) throw error;
+        // A refused host, or a host name that did not resolve: as the check said it.
+        if (error instanceof CredentialsRejectedError || error instanceof PlatformError) throw error;
         const reason = timeout.aborted
           ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
           : networkReason(error);
@@ -470,7 +639,8 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
           body = text;
         }
       }
-      return { status: response.status, ok: response.ok, body, headers: response.headers, leftOriginTo };
+      const ok = response.status >= 200 && response.status <= 299;
+      return { status: response.status, ok, body, headers: response.headers, leftOriginTo };
     }
   }
 
@@ -578,6 +748,8 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
 }
 
 function networkReason(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return code;
   const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
   if (cause && typeof cause.code === 'string') return cause.code;
   return error instanceof Error ? error.name : 'network error';

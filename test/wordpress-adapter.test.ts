@@ -2,8 +2,9 @@
 // password (publish_posts required, plain-permalink fallback), the periodic check, the refusal of private
 // and loopback sites (before any request, and on every redirect hop), and the error classes.
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { CredentialsRejectedError } from '../connectors/types.ts';
 import {
@@ -359,6 +360,116 @@ describe('refusing private and loopback sites', () => {
       }),
     );
     assert.match(message, /does not resolve/);
+  });
+});
+
+describe('DNS rebinding: the address checked is the address connected to', () => {
+  /** A host name that answers `first` to its first `times` look-ups and 127.0.0.1 to every later one. */
+  const rebinding =
+    (first: string, times: number, asked: string[]): HostLookup =>
+    async (hostname) => {
+      asked.push(hostname);
+      const address = asked.length <= times ? first : '127.0.0.1';
+      return [{ address, family: 4 }];
+    };
+
+  /**
+   * Records the address every client socket to `hostname` got from its look-up, and stops each one right
+   * there, before it connects (so a public test address is never dialled for real).
+   */
+  function watchSockets(hostname: string) {
+    const dialled: string[] = [];
+    const onSocket = (message: unknown) => {
+      const { socket } = message as { socket: Socket };
+      socket.on('lookup', (error: Error | null, address: string, _family: unknown, host: string) => {
+        if (host !== hostname) return;
+        dialled.push(error ? `error: ${error.message}` : address);
+        socket.destroy(new Error('stopped by the test before connecting'));
+      });
+    };
+    subscribe('net.client.socket', onSocket);
+    return { dialled, stop: () => unsubscribe('net.client.socket', onSocket) };
+  }
+
+  it('refuses a host that answers a public address to the check and loopback to the request', async () => {
+    const asked: string[] = [];
+    const strict = createWordPressAdapter({ lookup: rebinding('93.184.215.14', 1, asked) });
+    const port = new URL(simulator.url).port;
+    const message = await rejection(
+      strict.connector.connectWithSite({
+        siteUrl: `http://rebind.brand.example:${port}`,
+        username: 'editor',
+        applicationPassword: editorPassword,
+      }),
+    );
+    assert.equal(message, wordPressMessages.privateAddress);
+    assert.deepEqual(
+      asked,
+      ['rebind.brand.example', 'rebind.brand.example'],
+      'the check, then the connection',
+    );
+    assert.equal(simulator.received.length, 0, 'the simulator on 127.0.0.1 recorded nothing');
+  });
+
+  it('connects to the address its own look-up checked, and nothing resolves the name again', async () => {
+    const asked: string[] = [];
+    const strict = createWordPressAdapter({ lookup: rebinding('93.184.215.14', 2, asked) });
+    const port = new URL(simulator.url).port;
+    const sockets = watchSockets('rebind.brand.example');
+    try {
+      const failure = await failureOf(
+        strict.connector.connectWithSite({
+          siteUrl: `http://rebind.brand.example:${port}`,
+          username: 'editor',
+          applicationPassword: editorPassword,
+        }),
+      );
+      assert.equal(failure.class, 'TRANSIENT', 'the test stopped the socket: no answer');
+    } finally {
+      sockets.stop();
+    }
+    assert.deepEqual(sockets.dialled, ['93.184.215.14'], 'the socket got the checked public address');
+    assert.equal(asked.length, 2, 'a third look-up (which would answer 127.0.0.1) never happened');
+    assert.equal(simulator.received.length, 0, 'the simulator on 127.0.0.1 recorded nothing');
+  });
+
+  it("dials what the adapter's lookup answered, keeping the host name in the Host header", async () => {
+    // allowPrivateHosts skips the check, not the look-up: the system resolver knows no *.brand.example.
+    const loopback = createWordPressAdapter({
+      allowPrivateHosts: true,
+      lookup: publicLookup({ 'blog.brand.example': ['127.0.0.1'] }),
+    });
+    const port = new URL(simulator.url).port;
+    const connection = await loopback.connector.connectWithSite({
+      siteUrl: `http://blog.brand.example:${port}`,
+      username: 'editor',
+      applicationPassword: editorPassword,
+    });
+    assert.equal(connection.accounts[0]?.name, siteName);
+    const [me] = simulator.receivedMatching('/wp-json/wp/v2/users/me');
+    assert.equal(me?.headers.host, `blog.brand.example:${port}`);
+    assert.equal(me?.headers.authorization, basicOf('editor', editorPassword));
+  });
+
+  it('turns a site that never answers into TRANSIENT within the time limit', async () => {
+    const hung = createServer(() => {});
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = hung.address() as AddressInfo;
+      const impatient = createWordPressAdapter({ allowPrivateHosts: true, requestTimeoutMs: 200 });
+      const failure = await failureOf(
+        impatient.connector.connectWithSite({
+          siteUrl: `http://127.0.0.1:${port}`,
+          username: 'editor',
+          applicationPassword: editorPassword,
+        }),
+      );
+      assert.equal(failure.class, 'TRANSIENT');
+      assert.match(failure.message, /no answer within/);
+    } finally {
+      hung.closeAllConnections();
+      await new Promise<void>((resolve) => hung.close(() => resolve()));
+    }
   });
 });
 

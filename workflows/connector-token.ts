@@ -122,6 +122,8 @@ export async function connectorToken(input: ConnectorTokenInput): Promise<void> 
                 ? ('PERMISSION_REVOKED' as const)
                 : ('TOKEN_EXPIRED' as const),
             message: (cause as Error).message,
+            // The refresh records a refusal itself, in the transaction that read the refused credentials.
+            flaggedByRefresh: cause instanceof ApplicationFailure && cause.type === 'REFRESH_REFUSED',
           };
         }
       })();
@@ -131,7 +133,14 @@ export async function connectorToken(input: ConnectorTokenInput): Promise<void> 
         // A fresh run per token keeps the history short; the new token's lifetime counts from now.
         await continueAsNew<typeof connectorToken>({ ...input, obtainedAt: iso(Date.now()) });
       } else {
-        await markReconnectRequired({ connectorId: input.connectorId, failure });
+        // Flagging again here could flip a reconnect made in between (older runs did; replay keeps them so).
+        const flagged = 'flaggedByRefresh' in failure && failure.flaggedByRefresh;
+        if (!(flagged && patched('refusal-flagged-by-refresh'))) {
+          await markReconnectRequired({
+            connectorId: input.connectorId,
+            failure: { class: failure.class, message: failure.message },
+          });
+        }
         setStatus('reconnect_required');
       }
     }
