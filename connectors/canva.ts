@@ -2,6 +2,7 @@
 // refresh that rotates the refresh token, and the sync that reads the team's designs through the Connect API.
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import { networkReason } from './http.ts';
 import {
   CredentialsRejectedError,
   type OAuthConnector,
@@ -88,12 +89,6 @@ interface Answer {
   status: number;
   body: unknown;
   headers: Headers;
-}
-
-function networkReason(error: unknown): string {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  return error instanceof Error ? error.name : 'network error';
 }
 
 export function createCanvaAdapter(options: CanvaAdapterOptions): CanvaAdapter {

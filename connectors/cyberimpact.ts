@@ -2,6 +2,7 @@
 // groups (the audiences a mailing is sent to), and re-checks the token periodically. Hand-offs come later.
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import { networkReason } from './http.ts';
 import {
   type ApiKeyConnector,
   type Audience,
@@ -229,10 +230,4 @@ export function createCyberImpactAdapter(options: CyberImpactAdapterOptions): Cy
     verifyCredentials,
     listAudiences,
   };
-}
-
-function networkReason(error: unknown): string {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  return error instanceof Error ? error.name : 'network error';
 }

@@ -2,6 +2,7 @@
 // Google Ads (customer discovery), two platforms behind one Google OAuth app and one OAuth helper.
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import { networkReason, redact } from './http.ts';
 import {
   type Connection,
   CredentialsRejectedError,
@@ -193,18 +194,6 @@ interface GoogleRequest {
   headers?: Record<string, string>;
   /** Values that must never reach an error message (tokens, the client secret, an OAuth code). */
   secrets?: string[];
-}
-
-function redact(text: string, secrets: readonly string[]): string {
-  let result = text;
-  for (const secret of secrets) if (secret.length >= 6) result = result.split(secret).join('[redacted]');
-  return result;
-}
-
-function networkReason(error: unknown): string {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  return error instanceof Error ? error.name : 'network error';
 }
 
 const trimSlash = (url: string) => url.replace(/\/+$/, '');

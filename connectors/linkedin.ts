@@ -2,6 +2,7 @@
 // the member administers, and token refresh for the apps LinkedIn approved for programmatic refresh tokens.
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import { networkReason, redact } from './http.ts';
 import {
   type Connection,
   CredentialsRejectedError,
@@ -128,19 +129,6 @@ export function mapLinkedInError(status: number, body: unknown, headers: Headers
     });
   }
   return failure('INVALID_REQUEST');
-}
-
-function redact(text: string, secrets: readonly (string | undefined)[]): string {
-  let result = text;
-  for (const secret of secrets)
-    if (secret && secret.length >= 6) result = result.split(secret).join('[redacted]');
-  return result;
-}
-
-function networkReason(error: unknown): string {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  return error instanceof Error ? error.name : 'network error';
 }
 
 /** LinkedIn writes the granted scopes comma-separated; spaces are accepted too. */

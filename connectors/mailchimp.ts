@@ -3,6 +3,7 @@
 // (campaign hand-offs) is not part of it yet.
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import { networkReason } from './http.ts';
 import {
   type Audience,
   CredentialsRejectedError,
@@ -118,12 +119,6 @@ interface Answer {
 
 function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
-}
-
-function networkReason(error: unknown): string {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  return error instanceof Error ? error.name : 'network error';
 }
 
 export function createMailchimpAdapter(options: MailchimpAdapterOptions): MailchimpAdapter {

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { contentSchemas, type TaskContent } from '../domain/content.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import { networkReason, redact } from './http.ts';
 import {
   CredentialsRejectedError,
   type DiscoveredAccount,
@@ -208,12 +209,6 @@ const DebugToken = z.object({
     scopes: z.array(z.string()).optional(),
   }),
 });
-
-function redact(text: string, secrets: readonly string[]): string {
-  let result = text;
-  for (const secret of secrets) if (secret.length >= 6) result = result.split(secret).join('[redacted]');
-  return result;
-}
 
 function invalid(message: string): PlatformError {
   return new PlatformError({ class: 'INVALID_REQUEST', message });
@@ -818,10 +813,4 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
       }
     },
   };
-}
-
-function networkReason(error: unknown): string {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  return error instanceof Error ? error.name : 'network error';
 }

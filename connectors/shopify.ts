@@ -5,6 +5,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { setTimeout as wait } from 'node:timers/promises';
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import { networkReason } from './http.ts';
 import {
   CredentialsRejectedError,
   type DiscoveredAccount,
@@ -170,12 +171,6 @@ interface Answer {
   status: number;
   body: unknown;
   headers: Headers;
-}
-
-function networkReason(error: unknown): string {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  return error instanceof Error ? error.name : 'network error';
 }
 
 const TokenAnswer = z.object({ access_token: z.string().min(1), scope: z.string().nullish() });

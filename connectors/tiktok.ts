@@ -2,6 +2,7 @@
 // token, and token refresh, which ROTATES the refresh token (the new one is returned in the credentials).
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import { networkReason, redact } from './http.ts';
 import {
   type Connection,
   CredentialsRejectedError,
@@ -138,19 +139,6 @@ export function mapTikTokError(status: number, body: unknown, headers: Headers):
   if (status === 401) return failure('TOKEN_EXPIRED');
   if (status === 403) return failure('PERMISSION_REVOKED');
   return failure('INVALID_REQUEST');
-}
-
-function redact(text: string, secrets: readonly (string | undefined)[]): string {
-  let result = text;
-  for (const secret of secrets)
-    if (secret && secret.length >= 6) result = result.split(secret).join('[redacted]');
-  return result;
-}
-
-function networkReason(error: unknown): string {
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  return error instanceof Error ? error.name : 'network error';
 }
 
 /** TikTok writes the granted scopes comma-separated. */
