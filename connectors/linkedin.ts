@@ -2,7 +2,7 @@
 // the member administers, and token refresh for the apps LinkedIn approved for programmatic refresh tokens.
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { networkReason, redact } from './http.ts';
+import { redact, sendOnce } from './http.ts';
 import {
   type Connection,
   CredentialsRejectedError,
@@ -140,12 +140,6 @@ function organizationId(urn: string): string | null {
   return /^urn:li:organization:(\d+)$/.exec(urn)?.[1] ?? null;
 }
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: unknown;
-}
-
 export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedInAdapter {
   const doFetch = options.fetch ?? fetch;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
@@ -163,28 +157,8 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     return { clientId: options.clientId, clientSecret: options.clientSecret };
   };
 
-  /** Exactly one HTTP try; answers every status, throws TRANSIENT only when no answer came. */
-  async function send(url: string, init: RequestInit): Promise<Answer> {
-    const timeout = AbortSignal.timeout(requestTimeoutMs);
-    let response: Response;
-    let text: string;
-    try {
-      response = await doFetch(url, { ...init, signal: timeout });
-      text = await response.text();
-    } catch (error) {
-      const reason = timeout.aborted
-        ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
-        : networkReason(error);
-      throw new PlatformError({ class: 'TRANSIENT', message: `LinkedIn could not be reached (${reason})` });
-    }
-    let body: unknown = null;
-    try {
-      body = text === '' ? null : JSON.parse(text);
-    } catch {
-      body = text;
-    }
-    return { status: response.status, headers: response.headers, body };
-  }
+  const send = (url: string, init: RequestInit) =>
+    sendOnce(doFetch, url, init, { timeoutMs: requestTimeoutMs, platformName: 'LinkedIn' });
 
   /**
    * POST /oauth/v2/accessToken. A refused code is the caller's to start over (INVALID_REQUEST); a refused

@@ -2,7 +2,7 @@
 // token, and token refresh, which ROTATES the refresh token (the new one is returned in the credentials).
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { networkReason, redact } from './http.ts';
+import { redact, sendOnce } from './http.ts';
 import {
   type Connection,
   CredentialsRejectedError,
@@ -146,12 +146,6 @@ function parseScopes(scope: string | undefined): string[] {
   return (scope ?? '').split(/[\s,]+/).filter((item) => item !== '');
 }
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: unknown;
-}
-
 export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapter {
   const doFetch = options.fetch ?? fetch;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
@@ -170,28 +164,8 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     return { clientKey, clientSecret: options.clientSecret };
   };
 
-  /** Exactly one HTTP try; answers every status, throws TRANSIENT only when no answer came. */
-  async function send(url: string, init: RequestInit): Promise<Answer> {
-    const timeout = AbortSignal.timeout(requestTimeoutMs);
-    let response: Response;
-    let text: string;
-    try {
-      response = await doFetch(url, { ...init, signal: timeout });
-      text = await response.text();
-    } catch (error) {
-      const reason = timeout.aborted
-        ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
-        : networkReason(error);
-      throw new PlatformError({ class: 'TRANSIENT', message: `TikTok could not be reached (${reason})` });
-    }
-    let body: unknown = null;
-    try {
-      body = text === '' ? null : JSON.parse(text);
-    } catch {
-      body = text;
-    }
-    return { status: response.status, headers: response.headers, body };
-  }
+  const send = (url: string, init: RequestInit) =>
+    sendOnce(doFetch, url, init, { timeoutMs: requestTimeoutMs, platformName: 'TikTok' });
 
   /**
    * POST /v2/oauth/token/. TikTok may put an OAuth error in an HTTP 200, so the body's `error` decides, not
