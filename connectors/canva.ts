@@ -2,7 +2,7 @@
 // refresh that rotates the refresh token, and the sync that reads the team's designs through the Connect API.
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { networkReason } from './http.ts';
+import { type HttpAnswer, redact, sendOnce } from './http.ts';
 import {
   CredentialsRejectedError,
   type OAuthConnector,
@@ -85,11 +85,7 @@ export function mapCanvaError(status: number, body: unknown, headers: Headers): 
   return failure('INVALID_REQUEST', `Canva refused the request (HTTP ${status})`);
 }
 
-interface Answer {
-  status: number;
-  body: unknown;
-  headers: Headers;
-}
+type Answer = HttpAnswer;
 
 export function createCanvaAdapter(options: CanvaAdapterOptions): CanvaAdapter {
   const doFetch = options.fetch ?? fetch;
@@ -99,44 +95,26 @@ export function createCanvaAdapter(options: CanvaAdapterOptions): CanvaAdapter {
   const authBase = options.authBaseUrl.replace(/\/+$/, '');
   const basic = Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64');
 
-  const scrub = (failure: PublicationFailure, secrets: readonly string[]): PublicationFailure => {
-    let message = failure.message;
-    for (const secret of [options.clientSecret, basic, ...secrets])
-      if (secret.length >= 6) message = message.split(secret).join('[redacted]');
-    return { ...failure, message };
-  };
+  const scrub = (failure: PublicationFailure, secrets: readonly string[]): PublicationFailure => ({
+    ...failure,
+    message: redact(failure.message, [options.clientSecret, basic, ...secrets]),
+  });
 
-  /** Exactly one HTTP try; answers every status, throws TRANSIENT only when no answer came. */
-  async function send(
+  /** One HTTP try (connectors/http.ts), asking for JSON on every call. */
+  const send = (
     url: string,
     init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: URLSearchParams },
-    secrets: readonly string[],
-  ): Promise<Answer> {
-    const timeout = AbortSignal.timeout(requestTimeoutMs);
-    try {
-      const response = await doFetch(url, {
+  ) =>
+    sendOnce(
+      doFetch,
+      url,
+      {
         method: init.method,
         headers: { accept: 'application/json', ...init.headers },
         ...(init.body ? { body: init.body } : {}),
-        signal: timeout,
-      });
-      const text = await response.text();
-      let body: unknown = null;
-      try {
-        body = text === '' ? null : JSON.parse(text);
-      } catch {
-        body = null;
-      }
-      return { status: response.status, body, headers: response.headers };
-    } catch (error) {
-      const reason = timeout.aborted
-        ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
-        : networkReason(error);
-      throw new PlatformError(
-        scrub({ class: 'TRANSIENT', message: `Canva could not be reached (${reason})` }, secrets),
-      );
-    }
-  }
+      },
+      { timeoutMs: requestTimeoutMs, platformName: 'Canva' },
+    );
 
   function read<T>(schema: z.ZodType<T>, answer: Answer, what: string): T {
     const parsed = schema.safeParse(answer.body);
@@ -146,11 +124,10 @@ export function createCanvaAdapter(options: CanvaAdapterOptions): CanvaAdapter {
   }
 
   async function api<T>(schema: z.ZodType<T>, accessToken: string, path: string, what: string): Promise<T> {
-    const answer = await send(
-      `${apiRoot}${path}`,
-      { method: 'GET', headers: { authorization: `Bearer ${accessToken}` } },
-      [accessToken],
-    );
+    const answer = await send(`${apiRoot}${path}`, {
+      method: 'GET',
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
     if (answer.status < 200 || answer.status >= 300)
       throw new PlatformError(
         scrub(mapCanvaError(answer.status, answer.body, answer.headers), [accessToken]),
@@ -167,18 +144,14 @@ export function createCanvaAdapter(options: CanvaAdapterOptions): CanvaAdapter {
     secrets: readonly string[],
     refusal: (platformCode: string | undefined, status: number) => PublicationFailure,
   ) {
-    const answer = await send(
-      `${apiRoot}/oauth/token`,
-      {
-        method: 'POST',
-        headers: {
-          authorization: `Basic ${basic}`,
-          'content-type': 'application/x-www-form-urlencoded',
-        },
-        body: new URLSearchParams(form),
+    const answer = await send(`${apiRoot}/oauth/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${basic}`,
+        'content-type': 'application/x-www-form-urlencoded',
       },
-      secrets,
-    );
+      body: new URLSearchParams(form),
+    });
     if (answer.status === 200) return read(TokenAnswer, answer, 'token');
     if (answer.status === 429 || answer.status === 408 || answer.status >= 500)
       throw new PlatformError(scrub(mapCanvaError(answer.status, answer.body, answer.headers), secrets));

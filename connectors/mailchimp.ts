@@ -3,7 +3,7 @@
 // (campaign hand-offs) is not part of it yet.
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { networkReason } from './http.ts';
+import { type HttpAnswer, redact, sendOnce } from './http.ts';
 import {
   type Audience,
   CredentialsRejectedError,
@@ -111,11 +111,7 @@ export function mapMailchimpError(status: number, body: unknown, headers: Header
   return failure('INVALID_REQUEST', `Mailchimp refused the request (HTTP ${status})`);
 }
 
-interface Answer {
-  status: number;
-  body: unknown;
-  headers: Headers;
-}
+type Answer = HttpAnswer;
 
 function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
@@ -126,48 +122,26 @@ export function createMailchimpAdapter(options: MailchimpAdapterOptions): Mailch
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const authBase = trimSlash(options.authBaseUrl);
 
-  const redact = (text: string, secrets: readonly string[]) => {
-    let result = text;
-    for (const secret of [options.clientSecret, ...secrets])
-      if (secret.length >= 6) result = result.split(secret).join('[redacted]');
-    return result;
-  };
   const scrub = (failure: PublicationFailure, secrets: readonly string[]): PublicationFailure => ({
     ...failure,
-    message: redact(failure.message, secrets),
+    message: redact(failure.message, [options.clientSecret, ...secrets]),
   });
 
-  /** Exactly one HTTP try; answers every status, throws TRANSIENT only when no answer came. */
-  async function send(
+  /** One HTTP try (connectors/http.ts), asking for JSON on every call. */
+  const send = (
     url: string,
     init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: URLSearchParams },
-    secrets: readonly string[],
-  ): Promise<Answer> {
-    const timeout = AbortSignal.timeout(requestTimeoutMs);
-    try {
-      const response = await doFetch(url, {
+  ) =>
+    sendOnce(
+      doFetch,
+      url,
+      {
         method: init.method,
         headers: { accept: 'application/json', ...init.headers },
         ...(init.body ? { body: init.body } : {}),
-        signal: timeout,
-      });
-      const text = await response.text();
-      let body: unknown = null;
-      try {
-        body = text === '' ? null : JSON.parse(text);
-      } catch {
-        body = null;
-      }
-      return { status: response.status, body, headers: response.headers };
-    } catch (error) {
-      const reason = timeout.aborted
-        ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
-        : networkReason(error);
-      throw new PlatformError(
-        scrub({ class: 'TRANSIENT', message: `Mailchimp could not be reached (${reason})` }, secrets),
-      );
-    }
-  }
+      },
+      { timeoutMs: requestTimeoutMs, platformName: 'Mailchimp' },
+    );
 
   function read<T>(schema: z.ZodType<T>, answer: Answer, what: string): T {
     const parsed = schema.safeParse(answer.body);
@@ -190,11 +164,10 @@ export function createMailchimpAdapter(options: MailchimpAdapterOptions): Mailch
     what: string,
   ): Promise<T> {
     const secrets = [credentials.accessToken];
-    const answer = await send(
-      `${apiRoot(credentials)}${path}`,
-      { method: 'GET', headers: { authorization: `Bearer ${credentials.accessToken}` } },
-      secrets,
-    );
+    const answer = await send(`${apiRoot(credentials)}${path}`, {
+      method: 'GET',
+      headers: { authorization: `Bearer ${credentials.accessToken}` },
+    });
     if (answer.status < 200 || answer.status >= 300)
       throw new PlatformError(scrub(mapMailchimpError(answer.status, answer.body, answer.headers), secrets));
     return read(schema, answer, what);
@@ -230,21 +203,17 @@ export function createMailchimpAdapter(options: MailchimpAdapterOptions): Mailch
 
   async function exchangeCode(code: string, redirectUri: string): Promise<string> {
     const secrets = [code];
-    const answer = await send(
-      `${authBase}/oauth2/token`,
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'authorization_code',
-          client_id: options.clientId,
-          client_secret: options.clientSecret,
-          redirect_uri: redirectUri,
-          code,
-        }),
-      },
-      secrets,
-    );
+    const answer = await send(`${authBase}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        client_id: options.clientId,
+        client_secret: options.clientSecret,
+        redirect_uri: redirectUri,
+        code,
+      }),
+    });
     if (answer.status !== 200) throw oauthFailure(answer, secrets, 'exchange the authorization code');
     return read(TokenAnswer, answer, 'token').access_token;
   }
@@ -255,7 +224,6 @@ export function createMailchimpAdapter(options: MailchimpAdapterOptions): Mailch
       `${authBase}/oauth2/metadata`,
       // The metadata endpoint takes the token with the `OAuth` scheme, not `Bearer`.
       { method: 'GET', headers: { authorization: `OAuth ${accessToken}` } },
-      secrets,
     );
     if (answer.status === 401) {
       throw new PlatformError({
