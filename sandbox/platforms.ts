@@ -17,6 +17,54 @@ import {
   wordPressSandboxUsername,
 } from './wordpress.ts';
 
+type OAuthApps = Record<
+  'linkedin' | 'tiktok' | 'google' | 'mailchimp' | 'canva' | 'shopify',
+  { id: string; secret: string }
+>;
+
+/**
+ * The configuration that points every adapter at its simulator, with the OAuth apps the simulators were
+ * started with (the demo's sandbox apps, or a test's own).
+ */
+export function simulatorConfig(
+  sims: Record<
+    'linkedin' | 'tiktok' | 'google' | 'mailchimp' | 'canva' | 'shopify' | 'cyberimpact',
+    { url: string }
+  >,
+  apps: OAuthApps,
+): Record<string, string> {
+  return {
+    LINKEDIN_API_BASE_URL: sims.linkedin.url,
+    LINKEDIN_AUTH_BASE_URL: sims.linkedin.url,
+    LINKEDIN_CLIENT_ID: apps.linkedin.id,
+    LINKEDIN_CLIENT_SECRET: apps.linkedin.secret,
+    TIKTOK_API_BASE_URL: sims.tiktok.url,
+    TIKTOK_AUTH_BASE_URL: sims.tiktok.url,
+    TIKTOK_CLIENT_ID: apps.tiktok.id,
+    TIKTOK_CLIENT_SECRET: apps.tiktok.secret,
+    GOOGLE_AUTH_BASE_URL: sims.google.url,
+    GOOGLE_TOKEN_BASE_URL: sims.google.url,
+    GOOGLE_ANALYTICS_API_BASE_URL: sims.google.url,
+    GOOGLE_ANALYTICS_ADMIN_API_BASE_URL: sims.google.url,
+    GOOGLE_ADS_API_BASE_URL: sims.google.url,
+    GOOGLE_CLIENT_ID: apps.google.id,
+    GOOGLE_CLIENT_SECRET: apps.google.secret,
+    MAILCHIMP_AUTH_BASE_URL: sims.mailchimp.url,
+    MAILCHIMP_CLIENT_ID: apps.mailchimp.id,
+    MAILCHIMP_CLIENT_SECRET: apps.mailchimp.secret,
+    CANVA_API_BASE_URL: sims.canva.url,
+    CANVA_AUTH_BASE_URL: sims.canva.url,
+    CANVA_CLIENT_ID: apps.canva.id,
+    CANVA_CLIENT_SECRET: apps.canva.secret,
+    SHOPIFY_SHOP_BASE_URL: `${sims.shopify.url}/shops/{shop}`,
+    SHOPIFY_CLIENT_ID: apps.shopify.id,
+    SHOPIFY_CLIENT_SECRET: apps.shopify.secret,
+    CYBERIMPACT_API_BASE_URL: sims.cyberimpact.url,
+    // The WordPress simulator runs on loopback.
+    WORDPRESS_ALLOW_PRIVATE_HOSTS: 'true',
+  };
+}
+
 export async function startSandboxPlatforms() {
   const linkedin = await startLinkedInSimulator({});
   const tiktok = await startTikTokSimulator({});
@@ -38,36 +86,14 @@ export async function startSandboxPlatforms() {
   const all = { linkedin, tiktok, google, mailchimp, canva, shopify, cyberimpact, wordpress };
   return {
     ...all,
-    config: {
-      LINKEDIN_API_BASE_URL: linkedin.url,
-      LINKEDIN_AUTH_BASE_URL: linkedin.url,
-      LINKEDIN_CLIENT_ID: linkedinSandboxClientId,
-      LINKEDIN_CLIENT_SECRET: linkedinSandboxClientSecret,
-      TIKTOK_API_BASE_URL: tiktok.url,
-      TIKTOK_AUTH_BASE_URL: tiktok.url,
-      TIKTOK_CLIENT_ID: tiktokSandboxClientId,
-      TIKTOK_CLIENT_SECRET: tiktokSandboxClientSecret,
-      GOOGLE_AUTH_BASE_URL: google.url,
-      GOOGLE_TOKEN_BASE_URL: google.url,
-      GOOGLE_ANALYTICS_API_BASE_URL: google.url,
-      GOOGLE_ANALYTICS_ADMIN_API_BASE_URL: google.url,
-      GOOGLE_ADS_API_BASE_URL: google.url,
-      GOOGLE_CLIENT_ID: googleSandboxClientId,
-      GOOGLE_CLIENT_SECRET: googleSandboxClientSecret,
-      MAILCHIMP_AUTH_BASE_URL: mailchimp.url,
-      MAILCHIMP_CLIENT_ID: mailchimpSandboxClientId,
-      MAILCHIMP_CLIENT_SECRET: mailchimpSandboxClientSecret,
-      CANVA_API_BASE_URL: canva.url,
-      CANVA_AUTH_BASE_URL: canva.url,
-      CANVA_CLIENT_ID: canvaSandboxClientId,
-      CANVA_CLIENT_SECRET: canvaSandboxClientSecret,
-      SHOPIFY_SHOP_BASE_URL: `${shopify.url}/shops/{shop}`,
-      SHOPIFY_CLIENT_ID: shopifySandboxClientId,
-      SHOPIFY_CLIENT_SECRET: shopifySandboxClientSecret,
-      CYBERIMPACT_API_BASE_URL: cyberimpact.url,
-      // The WordPress simulator runs on loopback.
-      WORDPRESS_ALLOW_PRIVATE_HOSTS: 'true',
-    },
+    config: simulatorConfig(all, {
+      linkedin: { id: linkedinSandboxClientId, secret: linkedinSandboxClientSecret },
+      tiktok: { id: tiktokSandboxClientId, secret: tiktokSandboxClientSecret },
+      google: { id: googleSandboxClientId, secret: googleSandboxClientSecret },
+      mailchimp: { id: mailchimpSandboxClientId, secret: mailchimpSandboxClientSecret },
+      canva: { id: canvaSandboxClientId, secret: canvaSandboxClientSecret },
+      shopify: { id: shopifySandboxClientId, secret: shopifySandboxClientSecret },
+    }),
     /** Where each simulator listens, for the demo's banner. */
     urls: Object.fromEntries(Object.entries(all).map(([name, sim]) => [name, sim.url])),
     async close() {

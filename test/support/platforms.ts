@@ -7,6 +7,7 @@ import { type CyberImpactSimulator, startCyberImpactSimulator } from '../../sand
 import { type GoogleSimulator, startGoogleSimulator } from '../../sandbox/google.ts';
 import { type LinkedInSimulator, startLinkedInSimulator } from '../../sandbox/linkedin.ts';
 import { type MailchimpSimulator, startMailchimpSimulator } from '../../sandbox/mailchimp.ts';
+import { simulatorConfig } from '../../sandbox/platforms.ts';
 import { type ShopifySimulator, startShopifySimulator } from '../../sandbox/shopify.ts';
 import { startTikTokSimulator, type TikTokSimulator } from '../../sandbox/tiktok.ts';
 import { startWordPressSimulator, type WordPressSimulator } from '../../sandbox/wordpress.ts';
@@ -109,35 +110,17 @@ export async function startPlatformSimulators(
       { ...wordPressContributor, roles: ['contributor'] },
     ],
   });
-  const config = {
-    LINKEDIN_API_BASE_URL: linkedin.url,
-    LINKEDIN_AUTH_BASE_URL: linkedin.url,
-    LINKEDIN_CLIENT_ID: 'li-test-app',
-    LINKEDIN_CLIENT_SECRET: 'li-test-secret',
-    TIKTOK_API_BASE_URL: tiktok.url,
-    TIKTOK_AUTH_BASE_URL: tiktok.url,
-    TIKTOK_CLIENT_ID: 'tttestkey',
-    TIKTOK_CLIENT_SECRET: 'tt-test-secret',
-    GOOGLE_AUTH_BASE_URL: google.url,
-    GOOGLE_TOKEN_BASE_URL: google.url,
-    GOOGLE_ANALYTICS_API_BASE_URL: google.url,
-    GOOGLE_ANALYTICS_ADMIN_API_BASE_URL: google.url,
-    GOOGLE_ADS_API_BASE_URL: google.url,
-    GOOGLE_CLIENT_ID: 'test.apps.googleusercontent.com',
-    GOOGLE_CLIENT_SECRET: 'GOCSPX-test-secret',
-    MAILCHIMP_AUTH_BASE_URL: mailchimp.url,
-    MAILCHIMP_CLIENT_ID: '998877665544',
-    MAILCHIMP_CLIENT_SECRET: 'mc-test-secret',
-    CANVA_API_BASE_URL: canva.url,
-    CANVA_AUTH_BASE_URL: canva.url,
-    CANVA_CLIENT_ID: 'OC-test-app',
-    CANVA_CLIENT_SECRET: 'cnvca-test-secret',
-    SHOPIFY_SHOP_BASE_URL: `${shopify.url}/shops/{shop}`,
-    SHOPIFY_CLIENT_ID: 'shopify-test-app',
-    SHOPIFY_CLIENT_SECRET: shopifyTestSecret,
-    CYBERIMPACT_API_BASE_URL: cyberimpact.url,
-    WORDPRESS_ALLOW_PRIVATE_HOSTS: 'true',
-  };
+  const config = simulatorConfig(
+    { linkedin, tiktok, google, mailchimp, canva, shopify, cyberimpact },
+    {
+      linkedin: { id: 'li-test-app', secret: 'li-test-secret' },
+      tiktok: { id: 'tttestkey', secret: 'tt-test-secret' },
+      google: { id: 'test.apps.googleusercontent.com', secret: 'GOCSPX-test-secret' },
+      mailchimp: { id: '998877665544', secret: 'mc-test-secret' },
+      canva: { id: 'OC-test-app', secret: 'cnvca-test-secret' },
+      shopify: { id: 'shopify-test-app', secret: shopifyTestSecret },
+    },
+  );
   return {
     linkedin,
     tiktok,
