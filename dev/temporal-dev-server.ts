@@ -42,6 +42,8 @@ export interface StartTemporalDevServerOptions {
   ip?: string;
   /** How long to wait for the server to answer; default 30 s. */
   timeoutMs?: number;
+  /** Dynamic config values (e.g. `limit.historyCount.suggestContinueAsNew`), JSON-encoded for the CLI. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 const STOP_GRACE_MS = 5_000;
@@ -97,6 +99,8 @@ async function startOnce(options: StartTemporalDevServerOptions): Promise<Tempor
   args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
   for (const [name, type] of Object.entries(searchAttributes))
     args.push('--search-attribute', `${name}=${type}`);
+  for (const [key, value] of Object.entries(options.dynamicConfig ?? {}))
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
 
   const child = spawn(options.cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];

@@ -41,14 +41,23 @@ export type KlaviyoFailureKind =
   | 'rate_limited'
   | 'invalid_key'
   | 'content_rejected'
-  | 'sender_not_authorized';
+  | 'sender_not_authorized'
+  /** A send-job change refused as the campaign's edit lock does (too close to the send). */
+  | 'locked';
 
 export type KlaviyoSimulator = SimulatorServer & {
   campaigns(): KlaviyoCampaignView[];
   /** Makes the next matching requests fail the way Klaviyo fails them (its status, headers and body). */
   failWith(
     kind: KlaviyoFailureKind,
-    rule: { path: string | RegExp; method?: string; times?: number; retryAfterSeconds?: number },
+    rule: {
+      path: string | RegExp;
+      method?: string;
+      times?: number;
+      /** Matching requests let through first (e.g. refuse the second of two cancels). */
+      skip?: number;
+      retryAfterSeconds?: number;
+    },
   ): void;
 };
 
@@ -651,48 +660,12 @@ export async function startKlaviyoSimulator(
     };
   };
 
-  const createCampaign = (call: Call) => {
-    const data = requireObject(requireObject(call.request.body, '/').data, '/data');
-    rejectUnknownKeys(data, ['type', 'attributes'], 'campaign', '/data');
-    if (data.type !== 'campaign') throw invalid("Type must be 'campaign'.", { pointer: '/data/type' });
-    const attributes = requireObject(data.attributes, '/data/attributes');
-    const base = '/data/attributes';
-    rejectUnknownKeys(
-      attributes,
-      ['name', 'audiences', 'send_strategy', 'send_options', 'tracking_options', 'campaign-messages'],
-      'campaign',
-      base,
-    );
-    if (typeof attributes.name !== 'string' || attributes.name.trim() === '') {
-      throw invalid('A campaign name is required.', { pointer: `${base}/name` });
-    }
-    const audiences = requireObject(attributes.audiences, `${base}/audiences`);
-    rejectUnknownKeys(audiences, ['included', 'excluded'], 'campaign', `${base}/audiences`);
-    const known = new Set([...lists, ...segments].map((audience) => audience.id));
-    const audienceIds = (value: unknown, key: string, required: boolean): string[] | null => {
-      const pointer = `${base}/audiences/${key}`;
-      if (value === undefined || value === null) {
-        if (required) throw invalid(`${key} is required.`, { pointer });
-        return null;
-      }
-      if (!Array.isArray(value) || value.some((id) => typeof id !== 'string')) {
-        throw invalid(`${key} must be a list of list or segment ids.`, { pointer });
-      }
-      if (required && value.length === 0)
-        throw invalid('At least one audience must be included.', { pointer });
-      for (const id of value as string[]) {
-        if (!known.has(id)) throw invalid(`The list or segment '${id}' does not exist.`, { pointer });
-      }
-      return value as string[];
-    };
-    const included = audienceIds(audiences.included, 'included', true) ?? [];
-    const excluded = audienceIds(audiences.excluded, 'excluded', false);
-
-    const strategyPointer = `${base}/send_strategy`;
+  /** A campaign's `send_strategy` (2025-01-15+ shape): what Klaviyo stores, and when it will send. */
+  const parseSendStrategy = (value: unknown, strategyPointer: string) => {
     const strategy: Json = { method: 'immediate' };
     let sendAt: Date | null = null;
-    if (attributes.send_strategy !== undefined && attributes.send_strategy !== null) {
-      const given = requireObject(attributes.send_strategy, strategyPointer);
+    if (value !== undefined && value !== null) {
+      const given = requireObject(value, strategyPointer);
       if ('options_static' in given || 'options_throttled' in given || 'options_sto' in given) {
         throw invalid(
           'send_strategy uses the pre-2025-01-15 shape; use {method, datetime, options} for this revision.',
@@ -757,6 +730,48 @@ export async function startKlaviyoSimulator(
       }
       Object.assign(strategy, given);
     }
+
+    return { strategy, sendAt };
+  };
+
+  const createCampaign = (call: Call) => {
+    const data = requireObject(requireObject(call.request.body, '/').data, '/data');
+    rejectUnknownKeys(data, ['type', 'attributes'], 'campaign', '/data');
+    if (data.type !== 'campaign') throw invalid("Type must be 'campaign'.", { pointer: '/data/type' });
+    const attributes = requireObject(data.attributes, '/data/attributes');
+    const base = '/data/attributes';
+    rejectUnknownKeys(
+      attributes,
+      ['name', 'audiences', 'send_strategy', 'send_options', 'tracking_options', 'campaign-messages'],
+      'campaign',
+      base,
+    );
+    if (typeof attributes.name !== 'string' || attributes.name.trim() === '') {
+      throw invalid('A campaign name is required.', { pointer: `${base}/name` });
+    }
+    const audiences = requireObject(attributes.audiences, `${base}/audiences`);
+    rejectUnknownKeys(audiences, ['included', 'excluded'], 'campaign', `${base}/audiences`);
+    const known = new Set([...lists, ...segments].map((audience) => audience.id));
+    const audienceIds = (value: unknown, key: string, required: boolean): string[] | null => {
+      const pointer = `${base}/audiences/${key}`;
+      if (value === undefined || value === null) {
+        if (required) throw invalid(`${key} is required.`, { pointer });
+        return null;
+      }
+      if (!Array.isArray(value) || value.some((id) => typeof id !== 'string')) {
+        throw invalid(`${key} must be a list of list or segment ids.`, { pointer });
+      }
+      if (required && value.length === 0)
+        throw invalid('At least one audience must be included.', { pointer });
+      for (const id of value as string[]) {
+        if (!known.has(id)) throw invalid(`The list or segment '${id}' does not exist.`, { pointer });
+      }
+      return value as string[];
+    };
+    const included = audienceIds(audiences.included, 'included', true) ?? [];
+    const excluded = audienceIds(audiences.excluded, 'excluded', false);
+
+    const { strategy, sendAt } = parseSendStrategy(attributes.send_strategy, `${base}/send_strategy`);
 
     let smartSending: boolean | undefined;
     let sendOptions: Json | undefined;
@@ -866,6 +881,44 @@ export async function startKlaviyoSimulator(
       body: {
         data: campaignResource(campaign, call.origin),
         links: { self: `${call.origin}/api/campaigns` },
+      },
+    };
+  };
+
+  // Update Campaign: Klaviyo edits only drafts; a scheduled campaign must be reverted or cancelled first.
+  const updateCampaign = (call: Call) => {
+    const id = call.params[0] as string;
+    const data = requireObject(requireObject(call.request.body, '/').data, '/data');
+    rejectUnknownKeys(data, ['type', 'id', 'attributes'], 'campaign', '/data');
+    if (data.type !== 'campaign') throw invalid("Type must be 'campaign'.", { pointer: '/data/type' });
+    if (data.id !== id)
+      throw invalid('The id in the body must match the id in the path.', { pointer: '/data/id' });
+    const attributes = requireObject(data.attributes, '/data/attributes');
+    rejectUnknownKeys(attributes, ['name', 'send_strategy'], 'campaign', '/data/attributes');
+    const campaign = campaignOr404(id);
+    if (campaign.status !== 'Draft') {
+      throw conflict(`The campaign is ${campaign.status.toLowerCase()}; only a draft can be edited.`);
+    }
+    if (attributes.name !== undefined) {
+      if (typeof attributes.name !== 'string' || attributes.name.trim() === '') {
+        throw invalid('A campaign name is required.', { pointer: '/data/attributes/name' });
+      }
+      campaign.name = attributes.name;
+    }
+    if (attributes.send_strategy !== undefined) {
+      const { strategy, sendAt } = parseSendStrategy(
+        attributes.send_strategy,
+        '/data/attributes/send_strategy',
+      );
+      campaign.sendStrategy = strategy;
+      campaign.sendAt = sendAt;
+    }
+    campaign.updatedAt = now();
+    return {
+      status: 200,
+      body: {
+        data: campaignResource(campaign, call.origin),
+        links: { self: `${call.origin}/api/campaigns/${campaign.id}` },
       },
     };
   };
@@ -1150,6 +1203,7 @@ export async function startKlaviyoSimulator(
             };
           },
         },
+        PATCH: { scope: 'campaigns:write', handle: updateCampaign },
         DELETE: { scope: 'campaigns:write', handle: deleteCampaign },
       },
     },
@@ -1330,6 +1384,8 @@ export async function startKlaviyoSimulator(
           'Sender not authorized: the from address is not a verified sender for this account.',
           { pointer: '/data' },
         ).response;
+      case 'locked':
+        return conflict('The campaign is about to send and can no longer be cancelled or reverted.').response;
     }
   };
 
@@ -1355,6 +1411,7 @@ export async function startKlaviyoSimulator(
         path: rule.path,
         ...(rule.method ? { method: rule.method } : {}),
         times: rule.times ?? 1,
+        ...(rule.skip ? { skip: rule.skip } : {}),
         response: failure(kind, rule.retryAfterSeconds ?? 1),
       });
     },

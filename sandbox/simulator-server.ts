@@ -23,14 +23,30 @@ export interface SimulatorResponse {
 
 export type SimulatorHandler = (request: RecordedRequest) => SimulatorResponse | Promise<SimulatorResponse>;
 
-export interface FailureRule {
+/** Which requests a rule applies to. */
+export interface RequestMatch {
   method?: string;
   /** Matches the request path: a string is a substring, a RegExp is tested. */
   path: string | RegExp;
-  /** How many matching requests fail; default 1. */
+  /** How many matching requests the rule applies to; default 1. */
   times?: number;
+  /** Matching requests that pass untouched before the rule applies (e.g. refuse the second of two calls). */
+  skip?: number;
+}
+
+export interface FailureRule extends RequestMatch {
   /** The answer they get instead (the platform's own error shape, built by the simulator). */
   response: SimulatorResponse;
+}
+
+/** A request held by `holdNext`: the platform has not answered (nor acted) yet. */
+export interface HeldRequest {
+  /** Resolves with the request once one arrives. */
+  reached: Promise<RecordedRequest>;
+  /** Lets the platform act and answer as it would have. */
+  release(): void;
+  /** Answers with this instead, without acting. */
+  answer(response: SimulatorResponse): void;
 }
 
 export interface SimulatorServer {
@@ -39,6 +55,12 @@ export interface SimulatorServer {
   /** Requests whose path matches, in arrival order. */
   receivedMatching(path: string | RegExp, method?: string): RecordedRequest[];
   failNext(rule: FailureRule): void;
+  /** The platform acts on the next matching requests (the handler runs) but the answer never arrives. */
+  dropAnswerNext(rule: RequestMatch): void;
+  /** Holds the next matching request before the platform acts, until the test releases or answers it. */
+  holdNext(rule: Omit<RequestMatch, 'times'>): HeldRequest;
+  /** Forgets every failure rule not used up yet (held requests stay held until released). */
+  clearFailures(): void;
   /** Called after a response was written: lets a test act at an exact point (e.g. kill a worker). */
   onResponded(listener: (request: RecordedRequest, response: SimulatorResponse) => void): void;
   close(): Promise<void>;
@@ -71,7 +93,13 @@ export async function startSimulatorServer(
   options: { port?: number; host?: string } = {},
 ): Promise<SimulatorServer> {
   const received: RecordedRequest[] = [];
-  const rules: (FailureRule & { remaining: number })[] = [];
+  type Action =
+    | { kind: 'answer'; response: SimulatorResponse }
+    | { kind: 'drop' }
+    | { kind: 'hold'; arrived: (request: RecordedRequest) => void; until: Promise<SimulatorResponse | null> };
+  const rules: (RequestMatch & { action: Action; remaining: number; skipped: number })[] = [];
+  const addRule = (match: RequestMatch, action: Action) =>
+    rules.push({ ...match, action, remaining: match.times ?? 1, skipped: 0 });
   const listeners: ((request: RecordedRequest, response: SimulatorResponse) => void)[] = [];
 
   const respond = (res: ServerResponse, response: SimulatorResponse) => {
@@ -103,17 +131,29 @@ export async function startSimulatorServer(
       receivedAt: new Date(),
     };
     received.push(recorded);
-    let response: SimulatorResponse;
-    const rule = rules.find(
-      (candidate) =>
-        candidate.remaining > 0 &&
-        (!candidate.method || candidate.method === recorded.method) &&
-        matches(recorded.path, candidate.path),
-    );
-    if (rule) {
-      rule.remaining -= 1;
-      response = rule.response;
-    } else {
+    let response: SimulatorResponse | null = null;
+    const rule = rules.find((candidate) => {
+      if (
+        candidate.remaining <= 0 ||
+        (candidate.method && candidate.method !== recorded.method) ||
+        !matches(recorded.path, candidate.path)
+      ) {
+        return false;
+      }
+      if (candidate.skipped < (candidate.skip ?? 0)) {
+        candidate.skipped += 1;
+        return false;
+      }
+      return true;
+    });
+    if (rule) rule.remaining -= 1;
+    const action = rule?.action;
+    if (action?.kind === 'answer') response = action.response;
+    if (action?.kind === 'hold') {
+      action.arrived(recorded);
+      response = await action.until;
+    }
+    if (response === null) {
       try {
         response = await handler(recorded);
       } catch (error) {
@@ -122,6 +162,11 @@ export async function startSimulatorServer(
           body: { error: { message: `simulator error: ${(error as Error).message}` } },
         };
       }
+    }
+    if (action?.kind === 'drop') {
+      // The platform acted; the connection dies before its answer leaves.
+      req.socket.destroy();
+      return;
     }
     respond(res, response);
     for (const listener of listeners) listener(recorded, response);
@@ -137,7 +182,25 @@ export async function startSimulatorServer(
     receivedMatching: (path, method) =>
       received.filter((request) => matches(request.path, path) && (!method || request.method === method)),
     failNext(rule) {
-      rules.push({ ...rule, remaining: rule.times ?? 1 });
+      addRule(rule, { kind: 'answer', response: rule.response });
+    },
+    clearFailures() {
+      rules.length = 0;
+    },
+    dropAnswerNext(rule) {
+      addRule(rule, { kind: 'drop' });
+    },
+    holdNext(rule) {
+      let arrived!: (request: RecordedRequest) => void;
+      let settle!: (response: SimulatorResponse | null) => void;
+      const reached = new Promise<RecordedRequest>((resolve) => {
+        arrived = resolve;
+      });
+      const until = new Promise<SimulatorResponse | null>((resolve) => {
+        settle = resolve;
+      });
+      addRule({ ...rule, times: 1 }, { kind: 'hold', arrived, until });
+      return { reached, release: () => settle(null), answer: (response) => settle(response) };
     },
     onResponded(listener) {
       listeners.push(listener);
