@@ -239,6 +239,16 @@ const environmentSchema = z.object({
   ),
   PUBLICATION_RETRY_MAX_INTERVAL_MS: integer('PUBLICATION_RETRY_MAX_INTERVAL_MS', 1, 86_400_000, 600_000),
   PUBLICATION_RETRY_BACKOFF: decimal('PUBLICATION_RETRY_BACKOFF', 1, 10, 2),
+  /**
+   * How late a publication may go out because a platform asked us to wait (Retry-After, usage headers):
+   * a wait that would publish later than scheduledAt + this fails with RATE_LIMITED instead.
+   */
+  PUBLICATION_MAX_LATENESS_MS: integer('PUBLICATION_MAX_LATENESS_MS', 1_000, 7 * 86_400_000, 1_800_000),
+  /**
+   * The longest an unschedule, edit or reschedule may take in the workflow (stopping hand-offs in flight,
+   * cancelling on the platforms); the API answers 503 TRANSITION_PENDING when it has not answered by then.
+   */
+  TRANSITION_TIMEOUT_MS: integer('TRANSITION_TIMEOUT_MS', 5_000, 600_000, 60_000),
   /** A publish attempt that stops heartbeating this long (its worker died) is retried elsewhere. */
   PUBLICATION_HEARTBEAT_TIMEOUT_MS: integer('PUBLICATION_HEARTBEAT_TIMEOUT_MS', 1_000, 3_600_000, 30_000),
   /** How long an epic in error keeps its run open for retry, edit or unschedule. */

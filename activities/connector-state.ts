@@ -90,18 +90,28 @@ export async function flagBeyondExpiry(
   return epicIds;
 }
 
-/** Idempotent: only the first refusal flips the connector and notifies. Returns whether it flipped. */
+/**
+ * Idempotent: only the first refusal flips the connector and notifies. Returns whether it flipped. With
+ * `onlyIfCredentials`, only while those are still the connector's credentials (the ones refused).
+ */
 export async function flagReconnectRequired(
   executor: Executor,
   connector: Pick<typeof connectors.$inferSelect, 'id' | 'workspaceId' | 'platform'>,
   failure: PublicationFailure,
   actor: string,
   now: Date,
+  options: { onlyIfCredentials?: Buffer } = {},
 ): Promise<boolean> {
   const flipped = await executor
     .update(connectors)
     .set({ status: 'reconnect_required', lastError: failure, updatedAt: now })
-    .where(and(eq(connectors.id, connector.id), eq(connectors.status, 'connected')))
+    .where(
+      and(
+        eq(connectors.id, connector.id),
+        eq(connectors.status, 'connected'),
+        options.onlyIfCredentials ? eq(connectors.credentials, options.onlyIfCredentials) : undefined,
+      ),
+    )
     .returning({ id: connectors.id });
   if (flipped.length === 0) return false;
   const atRiskEpics = await flagUpcomingAtRisk(

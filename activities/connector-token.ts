@@ -2,7 +2,7 @@
 // adapter (sealing the new credentials at once, a rotated refresh token included), and flag the connector
 // when the platform refuses for good. A transient failure is thrown as retryable and never flips anything.
 import { ApplicationFailure } from '@temporalio/activity';
-import { eq } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
 import type { CredentialsKeys } from '../config.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
 import { CredentialsRejectedError } from '../connectors/types.ts';
@@ -13,6 +13,12 @@ import { connectors, notifications } from '../db/schema.ts';
 import type { Platform } from '../domain/channels.ts';
 import { PlatformError, type PublicationFailure, reconnectClasses } from '../domain/publication-errors.ts';
 import { flagBeyondExpiry, flagReconnectRequired } from './connector-state.ts';
+
+/**
+ * How long a refresh may hold the connector before another may start: longer than one attempt of the
+ * refresh activity (its start-to-close time-out is a minute), so only a dead attempt's lease runs out.
+ */
+const refreshLeaseMs = 70_000;
 
 export interface ConnectorTokenActivityDependencies {
   db: Database;
@@ -102,101 +108,144 @@ export function createConnectorTokenActivities({
     },
 
     /**
-     * Renews the token with the connector row locked from the read to the write: a disconnect or reconnect
-     * waits for it instead of being overwritten, and a retry of this activity (after a time-out) reads the
-     * refresh token the previous attempt rotated rather than the dead one. A definitive refusal flips the
-     * connector in the same transaction, so it can only flip the credentials it was refused for.
+     * Renews the token without holding a database transaction (or a pooled connection) while the platform
+     * answers: a lease on the connector row keeps a second refresh from spending the same refresh token, and
+     * the new credentials are written only if the ones refreshed are still the connector's (compare-and-set),
+     * so a reconnect made meanwhile wins. A definitive refusal flips the connector only under the same
+     * condition: a refusal of credentials already replaced says nothing about the new ones.
      */
     async refreshConnectorToken({
       connectorId,
     }: {
       connectorId: string;
     }): Promise<{ tokenExpiresAt: string | null }> {
-      type Outcome =
-        | { kind: 'refreshed'; tokenExpiresAt: string | null }
-        | { kind: 'refused'; failure: PublicationFailure };
-      const outcome = await db.transaction(async (tx): Promise<Outcome> => {
-        const [connector] = await tx
-          .select()
-          .from(connectors)
-          .where(eq(connectors.id, connectorId))
-          .for('update');
-        if (!connector?.credentials || !connector.credentialsKeyId || connector.status !== 'connected') {
+      const leaseUntil = new Date(now().getTime() + refreshLeaseMs);
+      const [connector] = await db
+        .update(connectors)
+        .set({ refreshLeaseUntil: leaseUntil })
+        .where(
+          and(
+            eq(connectors.id, connectorId),
+            eq(connectors.status, 'connected'),
+            isNotNull(connectors.credentials),
+            or(isNull(connectors.refreshLeaseUntil), lt(connectors.refreshLeaseUntil, now())),
+          ),
+        )
+        .returning();
+      if (!connector?.credentials || !connector.credentialsKeyId) {
+        const current = await load(connectorId);
+        if (!current?.credentials || current.status !== 'connected') {
           throw ApplicationFailure.create({
             type: 'NOT_CONNECTED',
             message: 'the connector has no live credentials any more',
             nonRetryable: true,
           });
         }
-        const adapter = adapters[connector.platform as Platform];
-        if (!adapter?.refreshCredentials) {
-          throw ApplicationFailure.create({
-            type: 'NOT_REFRESHABLE',
-            message: `${connector.platform} tokens cannot be renewed`,
-            nonRetryable: true,
-          });
-        }
-        const current = openCredentials<Record<string, unknown>>(credentialsKeys, connector.id, {
-          keyId: connector.credentialsKeyId,
-          ciphertext: connector.credentials,
-        });
-        let refreshed: Awaited<ReturnType<NonNullable<typeof adapter.refreshCredentials>>>;
-        try {
-          refreshed = await adapter.refreshCredentials(current);
-        } catch (error) {
-          if (error instanceof PlatformError && reconnectClasses.includes(error.failure.class)) {
-            await flagReconnectRequired(
-              tx,
-              connector,
-              error.failure,
-              `workflow:connector-token-${connector.id}`,
-              now(),
-            );
-            return { kind: 'refused', failure: error.failure };
-          }
-          // Network errors, 5xx, time-outs, rate limits: Temporal retries with backoff; nothing is flagged.
-          throw ApplicationFailure.create({
-            type: error instanceof PlatformError ? error.failure.class : 'TRANSIENT',
-            message: (error as Error).message,
-            ...(error instanceof PlatformError && error.failure.retryAfterMs !== undefined
-              ? { nextRetryDelay: error.failure.retryAfterMs }
-              : {}),
-          });
-        }
-        // A rotated refresh token replaces the old one in the same write as the new access token.
-        const sealed = sealCredentials(credentialsKeys, connector.id, {
-          ...current,
-          ...(refreshed.credentials as object),
-        });
-        await tx
-          .update(connectors)
-          .set({
-            credentials: sealed.ciphertext,
-            credentialsKeyId: sealed.keyId,
-            tokenExpiresAt: refreshed.expiresAt,
-            lastError: null,
-            updatedAt: now(),
-          })
-          .where(eq(connectors.id, connector.id));
-        await recordAudit(tx, {
-          workspaceId: connector.workspaceId,
-          subjectType: 'connector',
-          subjectId: connector.id,
-          action: 'token_refreshed',
-          actor: `workflow:connector-token-${connector.id}`,
-          details: { tokenExpiresAt: refreshed.expiresAt?.toISOString() ?? null },
-        });
-        return { kind: 'refreshed', tokenExpiresAt: refreshed.expiresAt?.toISOString() ?? null };
-      });
-      if (outcome.kind === 'refused') {
+        // Another attempt (one that timed out but still runs) holds the lease: wait for it, then read again.
         throw ApplicationFailure.create({
-          type: 'REFRESH_REFUSED',
-          message: outcome.failure.message,
-          nonRetryable: true,
-          details: [{ class: outcome.failure.class, platformCode: outcome.failure.platformCode }],
+          type: 'REFRESH_IN_PROGRESS',
+          message: 'another refresh of this connector is calling the platform',
         });
       }
-      return { tokenExpiresAt: outcome.tokenExpiresAt };
+      const refreshedFrom = connector.credentials;
+      const releaseLease = () =>
+        db
+          .update(connectors)
+          .set({ refreshLeaseUntil: null })
+          .where(and(eq(connectors.id, connector.id), eq(connectors.refreshLeaseUntil, leaseUntil)));
+      const adapter = adapters[connector.platform as Platform];
+      if (!adapter?.refreshCredentials) {
+        await releaseLease();
+        throw ApplicationFailure.create({
+          type: 'NOT_REFRESHABLE',
+          message: `${connector.platform} tokens cannot be renewed`,
+          nonRetryable: true,
+        });
+      }
+      const current = openCredentials<Record<string, unknown>>(credentialsKeys, connector.id, {
+        keyId: connector.credentialsKeyId,
+        ciphertext: refreshedFrom,
+      });
+      let refreshed: Awaited<ReturnType<NonNullable<typeof adapter.refreshCredentials>>>;
+      try {
+        refreshed = await adapter.refreshCredentials(current);
+      } catch (error) {
+        await releaseLease();
+        if (error instanceof PlatformError && reconnectClasses.includes(error.failure.class)) {
+          const failure = error.failure;
+          const flipped = await db.transaction((tx) =>
+            flagReconnectRequired(tx, connector, failure, `workflow:connector-token-${connector.id}`, now(), {
+              onlyIfCredentials: refreshedFrom,
+            }),
+          );
+          const afterwards = await load(connectorId);
+          if (!flipped && afterwards?.credentials && !afterwards.credentials.equals(refreshedFrom)) {
+            // Refused, but for credentials a reconnect has replaced meanwhile: those are not in question.
+            return { tokenExpiresAt: afterwards.tokenExpiresAt?.toISOString() ?? null };
+          }
+          throw ApplicationFailure.create({
+            type: 'REFRESH_REFUSED',
+            message: failure.message,
+            nonRetryable: true,
+            details: [{ class: failure.class, platformCode: failure.platformCode }],
+          });
+        }
+        // Network errors, 5xx, time-outs, rate limits: Temporal retries with backoff; nothing is flagged.
+        throw ApplicationFailure.create({
+          type: error instanceof PlatformError ? error.failure.class : 'TRANSIENT',
+          message: (error as Error).message,
+          ...(error instanceof PlatformError && error.failure.retryAfterMs !== undefined
+            ? { nextRetryDelay: error.failure.retryAfterMs }
+            : {}),
+        });
+      }
+      // A rotated refresh token replaces the old one in the same write as the new access token. The
+      // platform has spent the old one already: this write is retried here rather than lost with the attempt.
+      const sealed = sealCredentials(credentialsKeys, connector.id, {
+        ...current,
+        ...(refreshed.credentials as object),
+      });
+      const write = () =>
+        db.transaction(async (tx) => {
+          const [written] = await tx
+            .update(connectors)
+            .set({
+              credentials: sealed.ciphertext,
+              credentialsKeyId: sealed.keyId,
+              tokenExpiresAt: refreshed.expiresAt,
+              lastError: null,
+              refreshLeaseUntil: null,
+              updatedAt: now(),
+            })
+            .where(and(eq(connectors.id, connector.id), eq(connectors.credentials, refreshedFrom)))
+            .returning({ id: connectors.id });
+          if (!written) return false;
+          await recordAudit(tx, {
+            workspaceId: connector.workspaceId,
+            subjectType: 'connector',
+            subjectId: connector.id,
+            action: 'token_refreshed',
+            actor: `workflow:connector-token-${connector.id}`,
+            details: { tokenExpiresAt: refreshed.expiresAt?.toISOString() ?? null },
+          });
+          return true;
+        });
+      let written: boolean | undefined;
+      for (let attempt = 1; written === undefined; attempt += 1) {
+        try {
+          written = await write();
+        } catch (error) {
+          if (attempt >= 5) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+        }
+      }
+      if (!written) {
+        // A reconnect replaced the credentials while the platform answered: its credentials stay.
+        await releaseLease();
+        const replaced = await load(connectorId);
+        return { tokenExpiresAt: replaced?.tokenExpiresAt?.toISOString() ?? null };
+      }
+      return { tokenExpiresAt: refreshed.expiresAt?.toISOString() ?? null };
     },
 
     /** The periodic check of credentials that do not expire (API keys): flips only on the platform's refusal. */

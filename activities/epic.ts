@@ -1,6 +1,9 @@
 // The epic workflow's activities: every db write of its state changes, and every platform call through
 // the adapters. The duplicate guards live here: a publication with an external id is never sent again, and
-// what an adapter learns mid-way (an Instagram container, a Klaviyo campaign) is saved before its next call.
+// what an adapter learns mid-way (an Instagram container, a Klaviyo campaign) is saved before its next call
+// and survives every transition. The fences live here too: an attempt whose schedule was withdrawn, or whose
+// connector was disconnected, stops before the request that would make it live.
+import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { CredentialsKeys } from '../config.ts';
@@ -34,6 +37,10 @@ export interface PublishPolicy {
   confirmationWindowMs: number;
   confirmPollMs: number;
   errorRunOpenMs: number;
+  /** A rate-limit wait that would publish later than scheduledAt + this fails instead (RATE_LIMITED). */
+  maxLatenessMs: number;
+  /** The longest an unschedule, edit or reschedule may take in the workflow. */
+  transitionTimeoutMs: number;
 }
 
 export interface PlannedTask {
@@ -47,7 +54,25 @@ export interface PlannedTask {
 export interface EpicPlan {
   policy: PublishPolicy;
   tasks: PlannedTask[];
+  /** The schedule this run serves (absent from plans recorded before schedules carried one). */
+  scheduleToken?: string;
+  /**
+   * The epic is not scheduled by this run's schedule (a start whose transaction rolled back, a run left over
+   * from an ambiguous start): the run ends without acting. Absent when the run is current.
+   */
+  superseded?: { status: string };
 }
+
+/** Where one real hand-off stands on its platform, as one confirmation poll saw it. */
+export type HandOffCheck =
+  | 'sent'
+  | 'pending'
+  | 'cancelled'
+  | 'failed'
+  /** We can no longer ask (the connector was disconnected): the platform still holds the send. */
+  | 'unreachable'
+  /** The question failed this time (a 5xx, a time-out): ask again at the next poll. */
+  | 'error';
 
 export interface EpicActivityDependencies {
   db: Database;
@@ -64,6 +89,31 @@ const workflowActor = () => {
     return 'workflow';
   }
 };
+
+/** Names a hand-off on its platform (Klaviyo puts it in the campaign name) for as long as it may exist there. */
+const newHandOffKey = (epicId: string, taskId: string) =>
+  `${epicId.slice(0, 8)}-${taskId.slice(0, 8)}-${randomUUID().slice(0, 8)}`;
+
+/** Thrown when an attempt's schedule was withdrawn: not a failure of the publication, nothing to retry. */
+const withdrawn = (message: string) =>
+  ApplicationFailure.create({ type: 'WITHDRAWN', message, nonRetryable: true });
+
+/**
+ * Runs an attempt with heartbeats in the background, so a cancellation from the workflow (an unschedule while
+ * the attempt runs or waits) reaches it within a heartbeat; a cancelled attempt ends as cancelled.
+ */
+async function withHeartbeats<T>(heartbeatTimeoutMs: number, attempt: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  const beat = setInterval(() => context.heartbeat(), Math.max(200, Math.floor(heartbeatTimeoutMs / 3)));
+  try {
+    return await attempt();
+  } catch (error) {
+    if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? error;
+    throw error;
+  } finally {
+    clearInterval(beat);
+  }
+}
 
 export function createEpicActivities({
   db,
@@ -96,6 +146,7 @@ export function createEpicActivities({
     }
     return { ...row, publication: row.publication };
   }
+  type Target = Awaited<ReturnType<typeof loadTarget>>;
 
   function adapterFor(platform: string): PlatformAdapter<unknown> {
     const adapter = adapters[platform as Platform];
@@ -130,10 +181,48 @@ export function createEpicActivities({
       .where(eq(publications.id, publicationId));
   };
 
+  /** Whether this attempt's schedule is still the epic's (legacy runs carry no token and are not fenced). */
+  async function scheduleStillHolds(epicId: string, scheduleToken: string | undefined) {
+    if (scheduleToken === undefined) return true;
+    const [epic] = await db
+      .select({ scheduleToken: epics.scheduleToken })
+      .from(epics)
+      .where(eq(epics.id, epicId));
+    return epic?.scheduleToken === scheduleToken;
+  }
+
+  /**
+   * The last check before the request that makes a publication live. The marker is written first: a
+   * disconnect committed after this read sees it and waits for the request to be answered (see the
+   * connector routes), and one committed before is seen here, so no attempt publishes after a disconnect
+   * answered. A withdrawn schedule (unschedule, edit, reschedule) stops the attempt the same way.
+   */
+  const beforeGoingLive = (target: Target, scheduleToken: string | undefined) => async () => {
+    await db
+      .update(publications)
+      .set({ goingLiveAt: sql`now()` })
+      .where(eq(publications.id, target.publication.id));
+    const [connector] = await db
+      .select({ status: connectors.status })
+      .from(connectors)
+      .where(eq(connectors.id, target.connector.id));
+    if (connector?.status !== 'connected') {
+      throw ApplicationFailure.create({
+        type: 'TOKEN_EXPIRED',
+        message: `the ${target.connector.platform} connector was disconnected before this went out: reconnect it`,
+        nonRetryable: true,
+      });
+    }
+    if (!(await scheduleStillHolds(target.epic.id, scheduleToken))) {
+      throw withdrawn('the schedule was withdrawn before this went out');
+    }
+  };
+
   /** What an adapter gets for one try: the content as it goes out, the target, credentials and progress. */
   async function publicationContext(
-    target: Awaited<ReturnType<typeof loadTarget>>,
+    target: Target,
     progress: PublicationProgress,
+    scheduleToken: string | undefined,
   ): Promise<PublicationContext<unknown>> {
     const context = Context.current();
     return {
@@ -146,11 +235,40 @@ export function createEpicActivities({
       saveProgress: saveProgress(target.publication.id),
       heartbeat: () => context.heartbeat(),
       signal: context.cancellationSignal,
+      beforeGoingLive: beforeGoingLive(target, scheduleToken),
+    };
+  }
+
+  /**
+   * A platform's "wait" within bounds: one attempt is never delayed past the retry policy's longest interval,
+   * and a wait that would publish later than the lateness budget fails now, so the epic shows the error
+   * instead of going out hours late without anyone knowing.
+   */
+  function boundRateLimit(failure: PublicationFailure, scheduledAt: Date | null, platform: string) {
+    if (failure.class !== 'RATE_LIMITED' || failure.retryAfterMs === undefined) {
+      return { failure, nonRetryable: nonRetryableClasses.includes(failure.class) };
+    }
+    const resumesAt = now().getTime() + failure.retryAfterMs;
+    if (scheduledAt && resumesAt > scheduledAt.getTime() + policy.maxLatenessMs) {
+      const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
+      return {
+        failure: {
+          ...failure,
+          message:
+            `${platform} asks to wait ${Math.ceil(failure.retryAfterMs / 1000)} s before the next try: that ` +
+            `would publish more than ${minutes(policy.maxLatenessMs)} late, so it was not sent (${failure.message})`,
+        },
+        nonRetryable: true,
+      };
+    }
+    return {
+      failure: { ...failure, retryAfterMs: Math.min(failure.retryAfterMs, policy.maxIntervalMs) },
+      nonRetryable: false,
     };
   }
 
   /** Records a failed try and turns it into the failure Temporal's retry policy understands. */
-  async function failTry(target: Awaited<ReturnType<typeof loadTarget>>, error: unknown): Promise<never> {
+  async function failTry(target: Target, error: unknown, scheduledAt: Date | null): Promise<never> {
     let failure: PublicationFailure =
       error instanceof PlatformError
         ? error.failure
@@ -171,6 +289,8 @@ export function createEpicActivities({
         ...(failure.platformCode ? { platformCode: failure.platformCode } : {}),
       };
     }
+    const bounded = boundRateLimit(failure, scheduledAt, target.connector.platform);
+    failure = bounded.failure;
     await db.transaction(async (tx) => {
       await tx
         .update(publications)
@@ -180,6 +300,7 @@ export function createEpicActivities({
             message: failure.message,
             ...(failure.platformCode ? { platformCode: failure.platformCode } : {}),
           },
+          goingLiveAt: null,
           updatedAt: now(),
         })
         .where(eq(publications.id, target.publication.id));
@@ -190,8 +311,8 @@ export function createEpicActivities({
     throw ApplicationFailure.create({
       type: failure.class,
       message: failure.message,
-      nonRetryable: nonRetryableClasses.includes(failure.class),
-      ...(failure.class === 'RATE_LIMITED' && failure.retryAfterMs !== undefined
+      nonRetryable: bounded.nonRetryable,
+      ...(!bounded.nonRetryable && failure.class === 'RATE_LIMITED' && failure.retryAfterMs !== undefined
         ? { nextRetryDelay: failure.retryAfterMs }
         : {}),
     });
@@ -202,7 +323,7 @@ export function createEpicActivities({
    * connector: without one there is nothing to credit visits to, and its `autoUtm` setting is on unless set
    * to false. The stored content stays as written; the tags are computed again, identically, on each try.
    */
-  async function outgoingContent(target: Awaited<ReturnType<typeof loadTarget>>): Promise<TaskContent> {
+  async function outgoingContent(target: Target): Promise<TaskContent> {
     const content = target.task.content as TaskContent;
     const [analytics] = await db
       .select({ settings: connectors.settings })
@@ -223,11 +344,10 @@ export function createEpicActivities({
    */
   async function flagTargetsExpiringBefore(
     tx: Executor,
-    epicId: string,
+    epic: typeof epics.$inferSelect,
     epicTasks: (typeof tasks.$inferSelect)[],
   ) {
-    const [epic] = await tx.select().from(epics).where(eq(epics.id, epicId));
-    if (!epic?.scheduledAt || epic.status !== 'scheduled') return;
+    if (!epic.scheduledAt || epic.status !== 'scheduled') return;
     const connectorIds = [
       ...new Set(
         epicTasks
@@ -271,9 +391,72 @@ export function createEpicActivities({
       .where(eq(publications.id, publicationId));
   }
 
+  /** The platform's answer about one hand-off; throws when it cannot be asked. */
+  async function askHandOff(
+    epicId: string,
+    taskId: string,
+  ): Promise<'sent' | 'pending' | 'cancelled' | 'failed'> {
+    const target = await loadTarget(taskId);
+    const { publication } = target;
+    if (publication.status === 'published') return 'sent';
+    if (publication.status !== 'handed_off' || !publication.externalId) return 'failed';
+    const adapter = adapterFor(target.connector.platform);
+    if (!adapter.handOffStatus) return 'pending';
+    const state = await adapter.handOffStatus({
+      externalId: publication.externalId,
+      credentials: credentialsOf(target.connector),
+    });
+    if (state.state === 'pending') return 'pending';
+    const sentAt = state.state === 'sent' ? (state.sentAt ?? now()) : null;
+    const [epic] = await db
+      .select({ scheduledAt: epics.scheduledAt })
+      .from(epics)
+      .where(eq(epics.id, epicId));
+    await db
+      .update(publications)
+      .set(
+        state.state === 'sent'
+          ? {
+              status: 'published',
+              publishedAt: sentAt,
+              lagMs: epic?.scheduledAt ? Math.max(0, sentAt!.getTime() - epic.scheduledAt.getTime()) : null,
+              updatedAt: now(),
+            }
+          : {
+              status: 'failed',
+              lastError: {
+                class: 'INVALID_REQUEST',
+                message: `the platform reports the send as ${state.platformStatus}`,
+              },
+              updatedAt: now(),
+            },
+      )
+      .where(eq(publications.id, publication.id));
+    return state.state;
+  }
+
   return {
-    async loadEpicPlan({ epicId }: { epicId: string }): Promise<EpicPlan> {
+    /**
+     * The run's first activity: reads the epic under a share lock, so a run started by the API inside its
+     * still-open transaction sees what that transaction committed, or that it rolled back. A run whose
+     * schedule is not the epic's (the commit failed, or a later schedule replaced it) acts on nothing.
+     */
+    async loadEpicPlan({
+      epicId,
+      scheduleToken,
+    }: {
+      epicId: string;
+      scheduleToken?: string;
+    }): Promise<EpicPlan> {
       return db.transaction(async (tx) => {
+        const [epic] = await tx.select().from(epics).where(eq(epics.id, epicId)).for('share');
+        if (
+          !epic ||
+          (scheduleToken !== undefined &&
+            (epic.status !== 'scheduled' || epic.scheduleToken !== scheduleToken))
+        ) {
+          return { policy, tasks: [], superseded: { status: epic?.status ?? 'deleted' } };
+        }
         const epicTasks = await tx
           .select()
           .from(tasks)
@@ -291,18 +474,12 @@ export function createEpicActivities({
               .values({ workspaceId: task.workspaceId, epicId, taskId: task.id })
               .returning();
           } else if (publication.status === 'cancelled') {
-            // A cancelled hand-off is gone from the platform: scheduling again starts afresh.
+            // Pending again, with everything it did on the platform kept (a container, a feed marker, a
+            // hand-off key): the adapter asks the platform before creating anything. A hand-off the platform
+            // confirmed cancelled was already cleared by that cancel, so only it starts afresh.
             [publication] = await tx
               .update(publications)
-              .set({
-                status: 'pending',
-                externalId: null,
-                externalUrl: null,
-                progress: {},
-                handOffKey: null,
-                lastError: null,
-                updatedAt: now(),
-              })
+              .set({ status: 'pending', lastError: null, updatedAt: now() })
               .where(eq(publications.id, publication.id))
               .returning();
           }
@@ -311,9 +488,24 @@ export function createEpicActivities({
             stored === 'published' || stored === 'handed_off' ? stored : 'pending';
           planned.push({ taskId: task.id, channel, mode: channelFacts(channel).mode, status });
         }
-        await flagTargetsExpiringBefore(tx, epicId, epicTasks);
-        return { policy, tasks: planned };
+        await flagTargetsExpiringBefore(tx, epic, epicTasks);
+        return {
+          policy,
+          tasks: planned,
+          ...(epic.scheduleToken ? { scheduleToken: epic.scheduleToken } : {}),
+        };
       });
+    },
+
+    /**
+     * Withdraws the epic's schedule before its hand-offs are cancelled: from this write on, no attempt still
+     * running for the old schedule creates anything (each checks before its last request, and once more when
+     * it records its result). Returns the token the workflow's next hand-offs carry.
+     */
+    async withdrawSchedule({ epicId }: { epicId: string }): Promise<{ scheduleToken: string }> {
+      const scheduleToken = randomUUID();
+      await db.update(epics).set({ scheduleToken, updatedAt: now() }).where(eq(epics.id, epicId));
+      return { scheduleToken };
     },
 
     async recordEpicStatus(input: {
@@ -333,20 +525,21 @@ export function createEpicActivities({
             status: input.status,
             updatedAt: now(),
             ...(input.scheduledAt ? { scheduledAt: new Date(input.scheduledAt) } : {}),
-            ...(leaving ? { scheduledAt: null, timeZone: null } : {}),
+            ...(leaving ? { scheduledAt: null, timeZone: null, scheduleToken: null } : {}),
           })
           .where(eq(epics.id, input.epicId))
           .returning();
         if (!epic) return;
         if (leaving) {
-          // Nothing that had not gone out will go out: the soft publications of this schedule are cancelled.
+          // Nothing that had not gone out will go out. What the publications did on the platforms stays
+          // recorded (progress, external ids): the next schedule asks the platform before creating anything.
           await tx
             .update(publications)
-            .set({ status: 'cancelled', updatedAt: now() })
+            .set({ status: 'cancelled', goingLiveAt: null, updatedAt: now() })
             .where(
               and(
                 eq(publications.epicId, input.epicId),
-                sql`${publications.status} in ('pending', 'failed')`,
+                sql`${publications.status} in ('pending', 'failed', 'publishing')`,
               ),
             );
         }
@@ -391,10 +584,12 @@ export function createEpicActivities({
       await startTry(target.publication.id);
       let published: Awaited<ReturnType<NonNullable<PlatformAdapter['publish']>>>;
       try {
-        published = await adapter.publish(await publicationContext(target, target.publication.progress));
+        published = await withHeartbeats(policy.heartbeatTimeoutMs, async () =>
+          adapter.publish!(await publicationContext(target, target.publication.progress, undefined)),
+        );
       } catch (error) {
-        if (error instanceof ApplicationFailure) throw error;
-        return failTry(target, error);
+        if (error instanceof ApplicationFailure || Context.current().cancellationSignal.aborted) throw error;
+        return failTry(target, error, new Date(input.scheduledAt));
       }
       const publishedAt = now();
       await db.transaction(async (tx) => {
@@ -407,6 +602,7 @@ export function createEpicActivities({
             publishedAt,
             lagMs: Math.max(0, publishedAt.getTime() - Date.parse(input.scheduledAt)),
             lastError: null,
+            goingLiveAt: null,
             updatedAt: publishedAt,
           })
           .where(eq(publications.id, target.publication.id));
@@ -424,15 +620,26 @@ export function createEpicActivities({
       return { status: 'published' };
     },
 
+    /**
+     * Hands a real task to its platform for `scheduledAt`. The hand-off key lives on the publication row
+     * from the first attempt until a cancel the platform confirmed: every attempt, retry and new run reuses
+     * it, so the adapter finds what a lost answer created instead of creating it twice. `handOffKey` is what
+     * runs recorded before the row kept it passed; `scheduleToken` fences the attempt to its schedule.
+     */
     async handOffTask(input: {
       epicId: string;
       taskId: string;
       scheduledAt: string;
-      handOffKey: string;
+      scheduleToken?: string;
+      handOffKey?: string;
     }): Promise<{ status: PublicationStatus }> {
       const target = await loadTarget(input.taskId);
       const { publication } = target;
-      if (publication.status === 'handed_off' && publication.handOffKey === input.handOffKey)
+      if (!(await scheduleStillHolds(input.epicId, input.scheduleToken))) {
+        throw withdrawn('the schedule was withdrawn before this hand-off started');
+      }
+      const key = input.handOffKey ?? publication.handOffKey ?? newHandOffKey(input.epicId, input.taskId);
+      if (publication.status === 'handed_off' && publication.externalId && publication.handOffKey === key)
         return { status: 'handed_off' };
       const adapter = adapterFor(target.connector.platform);
       if (!adapter.handOff) {
@@ -442,41 +649,56 @@ export function createEpicActivities({
           nonRetryable: true,
         });
       }
-      // Progress belongs to one hand-off: a new key (after a cancel) must not resume the old campaign.
-      const progress = publication.handOffKey === input.handOffKey ? publication.progress : {};
+      // Progress belongs to one hand-off: a new key (after a confirmed cancel) must not resume the old one.
+      const progress = publication.handOffKey === key ? publication.progress : {};
       await db
         .update(publications)
         .set({
           status: 'publishing',
-          handOffKey: input.handOffKey,
+          handOffKey: key,
           progress,
           attempts: sql`${publications.attempts} + 1`,
           updatedAt: now(),
         })
         .where(eq(publications.id, publication.id));
+      const scheduledAt = new Date(input.scheduledAt);
       let handedOff: Awaited<ReturnType<NonNullable<PlatformAdapter['handOff']>>>;
       try {
-        handedOff = await adapter.handOff({
-          ...(await publicationContext(target, progress)),
-          scheduledAt: new Date(input.scheduledAt),
-          epicTitle: target.epic.title,
-          handOffKey: input.handOffKey,
-        });
+        handedOff = await withHeartbeats(policy.heartbeatTimeoutMs, async () =>
+          adapter.handOff!({
+            ...(await publicationContext(target, progress, input.scheduleToken)),
+            scheduledAt,
+            epicTitle: target.epic.title,
+            handOffKey: key,
+          }),
+        );
       } catch (error) {
-        if (error instanceof ApplicationFailure) throw error;
-        return failTry(target, error);
+        if (error instanceof ApplicationFailure || Context.current().cancellationSignal.aborted) throw error;
+        return failTry(target, error, scheduledAt);
       }
-      await db.transaction(async (tx) => {
-        await tx
+      // Handed over after its time (the platform was down at scheduling): it sends as soon as the platform
+      // allows, and how late is on record.
+      const lateByMs = Math.max(0, now().getTime() - scheduledAt.getTime());
+      const recorded = await db.transaction(async (tx) => {
+        const stillWanted =
+          input.scheduleToken === undefined
+            ? sql`true`
+            : sql`exists (
+          select 1 from ${epics} where ${epics.id} = ${input.epicId} and ${epics.scheduleToken} = ${input.scheduleToken})`;
+        const [row] = await tx
           .update(publications)
           .set({
             status: 'handed_off',
             externalId: handedOff.externalId,
             externalUrl: handedOff.externalUrl,
             lastError: null,
+            goingLiveAt: null,
+            ...(lateByMs > 0 ? { lagMs: lateByMs } : {}),
             updatedAt: now(),
           })
-          .where(eq(publications.id, publication.id));
+          .where(and(eq(publications.id, publication.id), stillWanted))
+          .returning({ id: publications.id });
+        if (!row) return false;
         await recordAudit(tx, {
           workspaceId: target.task.workspaceId,
           subjectType: 'publication',
@@ -489,99 +711,61 @@ export function createEpicActivities({
             taskId: target.task.id,
             externalId: handedOff.externalId,
             scheduledAt: input.scheduledAt,
+            ...(lateByMs > 0 ? { lateByMs } : {}),
           },
         });
+        return true;
       });
+      if (!recorded) {
+        // The schedule was withdrawn while the platform was answering: what was just created goes too.
+        await cancelOnPlatform(
+          target,
+          {
+            ...publication,
+            externalId: handedOff.externalId,
+            handOffKey: key,
+          },
+          'workflow:withdrawn-schedule',
+        );
+        throw withdrawn(
+          'the schedule was withdrawn while the platform accepted the hand-off; it was cancelled',
+        );
+      }
       return { status: 'handed_off' };
     },
 
+    /**
+     * Cancels what a real task's hand-off left on its platform (found by its id, or by its key when an answer
+     * was lost) and records the publication cancelled with its key cleared: only such a confirmed cancel lets
+     * a later hand-off start afresh. The platform's refusal (too close to the send) keeps it handed off.
+     */
     async cancelHandOff(input: { epicId: string; taskId: string; actor: string }): Promise<void> {
       const target = await loadTarget(input.taskId);
-      const { publication } = target;
-      if (publication.status !== 'handed_off' || !publication.externalId) return;
-      const adapter = adapterFor(target.connector.platform);
-      try {
-        await adapter.cancelHandOff?.({
-          externalId: publication.externalId,
-          credentials: credentialsOf(target.connector),
-          progress: publication.progress,
-        });
-      } catch (error) {
-        if (error instanceof HandOffLockedError) {
-          throw ApplicationFailure.create({
-            type: 'LOCKED_BY_PLATFORM',
-            message: error.message,
-            nonRetryable: true,
-          });
-        }
-        if (error instanceof PlatformError && nonRetryableClasses.includes(error.failure.class)) {
-          throw ApplicationFailure.create({
-            type: error.failure.class,
-            message: error.failure.message,
-            nonRetryable: true,
-          });
-        }
-        throw error;
-      }
-      await db.transaction(async (tx) => {
-        await tx
-          .update(publications)
-          .set({ status: 'cancelled', updatedAt: now() })
-          .where(eq(publications.id, publication.id));
-        await recordAudit(tx, {
-          workspaceId: target.task.workspaceId,
-          subjectType: 'publication',
-          subjectId: publication.id,
-          action: 'cancel_hand_off',
-          fromStatus: 'handed_off',
-          toStatus: 'cancelled',
-          actor: input.actor,
-          details: { taskId: target.task.id, externalId: publication.externalId },
-        });
-      });
+      await cancelOnPlatform(target, target.publication, input.actor);
     },
 
+    /** Legacy runs asked one task per activity; kept for them. A throw means "we can no longer ask". */
     async checkHandOff(input: {
       epicId: string;
       taskId: string;
     }): Promise<'sent' | 'pending' | 'cancelled' | 'failed'> {
-      const target = await loadTarget(input.taskId);
-      const { publication } = target;
-      if (publication.status === 'published') return 'sent';
-      if (publication.status !== 'handed_off' || !publication.externalId) return 'failed';
-      const adapter = adapterFor(target.connector.platform);
-      if (!adapter.handOffStatus) return 'pending';
-      const state = await adapter.handOffStatus({
-        externalId: publication.externalId,
-        credentials: credentialsOf(target.connector),
-      });
-      if (state.state === 'pending') return 'pending';
-      const sentAt = state.state === 'sent' ? (state.sentAt ?? now()) : null;
-      const [epic] = await db
-        .select({ scheduledAt: epics.scheduledAt })
-        .from(epics)
-        .where(eq(epics.id, input.epicId));
-      await db
-        .update(publications)
-        .set(
-          state.state === 'sent'
-            ? {
-                status: 'published',
-                publishedAt: sentAt,
-                lagMs: epic?.scheduledAt ? Math.max(0, sentAt!.getTime() - epic.scheduledAt.getTime()) : null,
-                updatedAt: now(),
-              }
-            : {
-                status: 'failed',
-                lastError: {
-                  class: 'INVALID_REQUEST',
-                  message: `the platform reports the send as ${state.platformStatus}`,
-                },
-                updatedAt: now(),
-              },
-        )
-        .where(eq(publications.id, publication.id));
-      return state.state;
+      return askHandOff(input.epicId, input.taskId);
+    },
+
+    /** One confirmation poll for every hand-off of the epic still waiting: one activity, whatever the count. */
+    async checkHandOffs(input: { epicId: string; taskIds: string[] }): Promise<Record<string, HandOffCheck>> {
+      const answers: Record<string, HandOffCheck> = {};
+      for (const taskId of input.taskIds) {
+        try {
+          answers[taskId] = await askHandOff(input.epicId, taskId);
+        } catch (error) {
+          // A refusal nobody can fix by waiting (the connector is gone) ends the questions; anything else
+          // is asked again at the next poll.
+          answers[taskId] =
+            error instanceof ApplicationFailure && error.nonRetryable ? 'unreachable' : 'error';
+        }
+      }
+      return answers;
     },
 
     async recordPublicationOutcome(input: {
@@ -597,11 +781,108 @@ export function createEpicActivities({
           status: input.status,
           ...(input.failure ? { lastError: input.failure } : {}),
           ...(input.unconfirmed ? { unconfirmed: true } : {}),
+          goingLiveAt: null,
           updatedAt: now(),
         })
         .where(and(eq(publications.taskId, input.taskId), eq(publications.epicId, input.epicId)));
     },
   };
+
+  async function cancelOnPlatform(
+    target: Target,
+    publication: Target['publication'],
+    actor: string,
+  ): Promise<void> {
+    if (publication.status === 'published') {
+      throw ApplicationFailure.create({
+        type: 'LOCKED_BY_PLATFORM',
+        message: 'the platform has already sent it',
+        nonRetryable: true,
+      });
+    }
+    const cancelled = async () => {
+      await db.transaction(async (tx) => {
+        await tx
+          .update(publications)
+          .set({
+            status: 'cancelled',
+            externalId: null,
+            externalUrl: null,
+            handOffKey: null,
+            progress: {},
+            goingLiveAt: null,
+            updatedAt: now(),
+          })
+          .where(eq(publications.id, publication.id));
+        await recordAudit(tx, {
+          workspaceId: target.task.workspaceId,
+          subjectType: 'publication',
+          subjectId: publication.id,
+          action: 'cancel_hand_off',
+          fromStatus: publication.status,
+          toStatus: 'cancelled',
+          actor,
+          details: { taskId: target.task.id, externalId: publication.externalId },
+        });
+      });
+    };
+    // Never attempted: nothing of it can be on the platform.
+    if (!publication.handOffKey && !publication.externalId) return cancelled();
+    const adapter = adapterFor(target.connector.platform);
+    if (!adapter.cancelHandOff) {
+      throw ApplicationFailure.create({
+        type: 'LOCKED_BY_PLATFORM',
+        message: `${target.connector.platform} hand-offs cannot be cancelled from here`,
+        nonRetryable: true,
+      });
+    }
+    if (target.connector.status !== 'connected') {
+      // Without credentials we cannot ask the platform to cancel: the hand-off may still send.
+      throw ApplicationFailure.create({
+        type: 'LOCKED_BY_PLATFORM',
+        message: `the ${target.connector.platform} connector is ${target.connector.status.replace('_', ' ')}: reconnect it to cancel what was handed to it`,
+        nonRetryable: true,
+      });
+    }
+    try {
+      await adapter.cancelHandOff({
+        externalId: publication.externalId,
+        handOffKey: publication.handOffKey,
+        credentials: credentialsOf(target.connector),
+        progress: publication.progress,
+      });
+    } catch (error) {
+      if (error instanceof HandOffLockedError) {
+        // It stays live on the platform: the publication says so, with the id a look-up may have found.
+        await db
+          .update(publications)
+          .set({
+            status: 'handed_off',
+            ...(error.externalId ? { externalId: error.externalId } : {}),
+            updatedAt: now(),
+          })
+          .where(eq(publications.id, publication.id));
+        throw ApplicationFailure.create({
+          type: 'LOCKED_BY_PLATFORM',
+          message: error.message,
+          nonRetryable: true,
+        });
+      }
+      if (error instanceof PlatformError) {
+        const bounded = boundRateLimit(error.failure, null, target.connector.platform);
+        throw ApplicationFailure.create({
+          type: error.failure.class,
+          message: error.failure.message,
+          nonRetryable: bounded.nonRetryable,
+          ...(bounded.failure.retryAfterMs !== undefined
+            ? { nextRetryDelay: bounded.failure.retryAfterMs }
+            : {}),
+        });
+      }
+      throw error;
+    }
+    await cancelled();
+  }
 }
 
 export type EpicActivities = ReturnType<typeof createEpicActivities>;

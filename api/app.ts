@@ -38,6 +38,9 @@ export interface AppDependencies {
   logger?: FastifyBaseLogger;
 }
 
+/** How long a client may take to send a whole request (slow clients must not hold connections). */
+export const requestTimeoutMs = 30_000;
+
 /** Large enough for an email's HTML (content allows 1,000,000 characters), small enough to refuse abuse. */
 export const bodyLimitBytes = 1_572_864;
 
@@ -48,6 +51,8 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     // Fastify's own request lines carry the full URL; an OAuth callback's query holds a code and a state.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: bodyLimitBytes,
+    // A client gets this long to send its request; each handler bounds its own waits (Temporal deadlines).
+    requestTimeout: requestTimeoutMs,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -97,6 +102,7 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     createEpicWorkflows(temporal, {
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
+      transitionTimeoutMs: config.TRANSITION_TIMEOUT_MS,
     });
   const connectorWorkflows = createConnectorWorkflows(temporal, {
     namespace: config.TEMPORAL_NAMESPACE,

@@ -1,5 +1,6 @@
 // The API's side of the epic workflow: start a run (id `epic-<epicId>`) and ask it for transitions through
-// updates, turning the workflow's refusals into 409s with their reason and an unreachable Temporal into 503.
+// updates, turning the workflow's refusals into 409s with their reason and an unreachable or slow Temporal
+// into 503. Every call is bounded: no request waits on Temporal longer than its deadline.
 import {
   Client,
   WorkflowExecutionAlreadyStartedError,
@@ -31,14 +32,29 @@ const updates = {
   retry: retryUpdate,
 } as const;
 
+/** Refusals that say "not now, nothing changed" rather than "not allowed": the client may try again. */
+const retryableRefusals = new Set(['PLATFORM_UNAVAILABLE']);
+
 export interface EpicWorkflows {
-  start(input: EpicWorkflowInput, facts: { title: string; channels: Channel[] }): Promise<void>;
+  /**
+   * Starts the epic's run, its schedule token in the memo. Throws 409 ALREADY_SCHEDULED (with
+   * `details.openRun`) when another run of the epic is open, 503 when Temporal did not answer — in which
+   * case the start may still have happened: `openRunToken` tells.
+   */
+  start(
+    input: EpicWorkflowInput & { scheduleToken: string },
+    facts: { title: string; channels: Channel[] },
+  ): Promise<void>;
+  /** The schedule token of the epic's open run; null when none is open; undefined when Temporal cannot say. */
+  openRunToken(epicId: string): Promise<string | null | undefined>;
   /** Applies a transition in the running workflow; `not_running` when no run is open for the epic. */
   update(
     epicId: string,
     kind: EpicUpdate,
     request: { requestedBy: string; reason?: string; scheduledAt?: string },
   ): Promise<TransitionResult | 'not_running'>;
+  /** Waits, at most `timeoutMs`, until no run of the epic is open; says whether none is. */
+  awaitClosed(epicId: string, timeoutMs: number): Promise<boolean>;
 }
 
 function unavailable(error: unknown): ApiError {
@@ -51,8 +67,18 @@ function unavailable(error: unknown): ApiError {
 
 export function createEpicWorkflows(
   temporal: TemporalLink,
-  options: { namespace: string; taskQueue: string },
+  options: {
+    namespace: string;
+    taskQueue: string;
+    /** How long a transition may take in the workflow (TRANSITION_TIMEOUT_MS); the API waits a little more. */
+    transitionTimeoutMs: number;
+    /** How long a start may take before its answer counts as lost. */
+    startTimeoutMs?: number;
+  },
 ): EpicWorkflows {
+  const startTimeoutMs = options.startTimeoutMs ?? 10_000;
+  const updateTimeoutMs = options.transitionTimeoutMs + 10_000;
+
   const client = async () => {
     try {
       return new Client({ connection: await temporal.connection(), namespace: options.namespace });
@@ -61,27 +87,52 @@ export function createEpicWorkflows(
     }
   };
 
+  async function openRunToken(epicId: string): Promise<string | null | undefined> {
+    let temporalClient: Client;
+    try {
+      temporalClient = await client();
+    } catch {
+      return undefined;
+    }
+    try {
+      const description = await temporalClient.connection.withDeadline(Date.now() + startTimeoutMs, () =>
+        temporalClient.workflow.getHandle(epicWorkflowId(epicId)).describe(),
+      );
+      if (description.status.name !== 'RUNNING') return null;
+      return (description.memo?.scheduleToken as string | undefined) ?? undefined;
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return null;
+      return undefined;
+    }
+  }
+
   return {
     async start(input, facts) {
       const temporalClient = await client();
       try {
-        await temporalClient.workflow.start(epicWorkflowType, {
-          workflowId: epicWorkflowId(input.epicId),
-          taskQueue: options.taskQueue,
-          args: [input],
-          staticSummary: `Epic "${facts.title.slice(0, 80)}" at ${input.scheduledAt}`,
-          staticDetails: `Epic ${input.epicId} of workspace ${input.workspaceId}: ${facts.channels.join(', ')}`,
-          typedSearchAttributes: [
-            { key: epicSearchAttributes.EpicId, value: input.epicId },
-            { key: epicSearchAttributes.EpicStatus, value: 'scheduled' },
-            { key: epicSearchAttributes.WorkspaceId, value: input.workspaceId },
-            { key: epicSearchAttributes.ScheduledAt, value: new Date(input.scheduledAt) },
-            { key: epicSearchAttributes.Channels, value: [...new Set(facts.channels)] },
-          ],
-        });
+        await temporalClient.connection.withDeadline(Date.now() + startTimeoutMs, () =>
+          temporalClient.workflow.start(epicWorkflowType, {
+            workflowId: epicWorkflowId(input.epicId),
+            taskQueue: options.taskQueue,
+            args: [input],
+            // The token in the memo lets a start whose answer was lost be recognised (see openRunToken).
+            memo: { scheduleToken: input.scheduleToken },
+            staticSummary: `Epic "${facts.title.slice(0, 80)}" at ${input.scheduledAt}`,
+            staticDetails: `Epic ${input.epicId} of workspace ${input.workspaceId}: ${facts.channels.join(', ')}`,
+            typedSearchAttributes: [
+              { key: epicSearchAttributes.EpicId, value: input.epicId },
+              { key: epicSearchAttributes.EpicStatus, value: 'scheduled' },
+              { key: epicSearchAttributes.WorkspaceId, value: input.workspaceId },
+              { key: epicSearchAttributes.ScheduledAt, value: new Date(input.scheduledAt) },
+              { key: epicSearchAttributes.Channels, value: [...new Set(facts.channels)] },
+            ],
+          }),
+        );
       } catch (error) {
         if (error instanceof WorkflowExecutionAlreadyStartedError) {
-          throw new ApiError(409, 'ALREADY_SCHEDULED', 'a workflow run is already open for this epic');
+          throw new ApiError(409, 'ALREADY_SCHEDULED', 'a workflow run is already open for this epic', {
+            openRun: true,
+          });
         }
         throw unavailable(error);
       }
@@ -97,19 +148,45 @@ export function createEpicWorkflows(
             : kind === 'retry'
               ? { requestedBy: request.requestedBy }
               : { requestedBy: request.requestedBy, ...(request.reason ? { reason: request.reason } : {}) };
-        // biome-ignore lint/suspicious/noExplicitAny: the four updates share one call site; args match by kind.
-        return await handle.executeUpdate(updates[kind] as any, { args: [args] });
+        return await temporalClient.connection.withDeadline(Date.now() + updateTimeoutMs, () =>
+          // biome-ignore lint/suspicious/noExplicitAny: the four updates share one call site; args match by kind.
+          handle.executeUpdate(updates[kind] as any, { args: [args] }),
+        );
       } catch (error) {
         if (error instanceof WorkflowNotFoundError) return 'not_running';
         if (error instanceof WorkflowUpdateFailedError) {
           const cause = error.cause instanceof ApplicationFailure ? error.cause : null;
           const code = cause?.type ?? 'INVALID_TRANSITION';
           const message = cause?.message ?? error.message;
-          throw new ApiError(code === 'INVALID_INPUT' ? 400 : 409, code, message);
+          if (code === 'NOT_RUNNING') return 'not_running';
+          throw new ApiError(
+            code === 'INVALID_INPUT' ? 400 : retryableRefusals.has(code) ? 503 : 409,
+            code,
+            message,
+          );
         }
         if ((error as Error).message?.includes('workflow execution already completed')) return 'not_running';
+        if (/deadline/i.test((error as Error).message ?? '')) {
+          throw new ApiError(
+            503,
+            'TRANSITION_PENDING',
+            `the epic's workflow did not answer within ${Math.round(updateTimeoutMs / 1000)} s (no worker, or ` +
+              'Temporal is slow); the change may still be applied: read the epic before trying again',
+          );
+        }
         throw unavailable(error);
       }
+    },
+
+    openRunToken,
+
+    async awaitClosed(epicId, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if ((await openRunToken(epicId)) === null) return true;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      return false;
     },
   };
 }

@@ -235,15 +235,20 @@ export function createCanvaAdapter(options: CanvaAdapterOptions): CanvaAdapter {
       const issued = await token(
         { grant_type: 'refresh_token', refresh_token: credentials.refreshToken },
         [credentials.refreshToken, credentials.accessToken],
-        (platformCode, status) => ({
-          // A refresh token Canva refuses (used, revoked, expired) can never work again: the user reconnects.
-          class: 'TOKEN_EXPIRED',
-          message:
-            platformCode === 'invalid_grant'
-              ? 'Canva refused the refresh token (revoked, expired or already used): reconnect'
-              : `Canva refused the refresh (HTTP ${status})`,
-          ...(platformCode ? { platformCode } : {}),
-        }),
+        (platformCode, status) =>
+          // Only a dead grant (a refresh token Canva says is revoked, expired or used) asks for a reconnect;
+          // any other refusal is about the request or the app, which a reconnect would not mend.
+          platformCode === 'invalid_grant'
+            ? {
+                class: 'TOKEN_EXPIRED',
+                message: 'Canva refused the refresh token (revoked, expired or already used): reconnect',
+                platformCode,
+              }
+            : {
+                class: 'INVALID_REQUEST',
+                message: `Canva refused the refresh (HTTP ${status}${platformCode ? ` ${platformCode}` : ''})`,
+                ...(platformCode ? { platformCode } : {}),
+              },
       );
       return {
         // The rotated refresh token is part of the credentials: the caller saves them in one write.

@@ -330,9 +330,7 @@ function createGoogleClient(options: GoogleAdapterOptions) {
         ),
       );
     }
-    if (code === 'unauthorized_client') {
-      throw new PlatformError(failure('TOKEN_EXPIRED', `Google refused the token for this app (${said})`));
-    }
+    // unauthorized_client: this app may not use the grant (its configuration), not a dead refresh token.
     throw new PlatformError(failure('INVALID_REQUEST', `Google refused the token request (${said})`));
   }
 

@@ -49,6 +49,8 @@ interface KlaviyoProgress {
   templateId?: string;
   templateAssigned?: 'yes';
   sendJobCreated?: 'yes';
+  /** The campaign sends as soon as its send job exists: its time had passed (a hand-off retried late). */
+  sendsImmediately?: 'yes';
 }
 
 const ErrorsBody = z.object({
@@ -181,10 +183,24 @@ function hasSendJob(status: string): boolean {
 /** Keys safe to embed in a filter string literal; others are matched on our side only. */
 const filterSafe = /^[A-Za-z0-9_.:-]+$/;
 
-export function createKlaviyoAdapter(options: { apiBaseUrl: string; fetch?: typeof fetch }): KlaviyoAdapter {
+/**
+ * A send time closer than this is handed over as "send now" instead: Klaviyo refuses a static time that has
+ * passed by the time the send job is created, and a hand-off retried after its time must not be refused.
+ */
+const immediateWithinMs = 2_000;
+
+export function createKlaviyoAdapter(options: {
+  apiBaseUrl: string;
+  fetch?: typeof fetch;
+  /** One request's time-out: a hung connection must not hold a hand-off, a cancel or a transition. */
+  requestTimeoutMs?: number;
+  now?: () => Date;
+}): KlaviyoAdapter {
   const base = options.apiBaseUrl.replace(/\/+$/, '');
   const origin = new URL(base).origin;
   const fetchImpl = options.fetch ?? globalThis.fetch;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  const now = options.now ?? (() => new Date());
 
   const scrub = (failure: PublicationFailure, apiKey: string): PublicationFailure =>
     apiKey === '' ? failure : { ...failure, message: failure.message.split(apiKey).join('[redacted]') };
@@ -210,12 +226,13 @@ export function createKlaviyoAdapter(options: { apiBaseUrl: string; fetch?: type
       revision: klaviyoRevision,
     };
     if (body !== undefined) headers['Content-Type'] = jsonApi;
+    const timeout = AbortSignal.timeout(requestTimeoutMs);
     try {
       const response = await fetchImpl(resolve(target), {
         method,
         headers,
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        ...(signal ? { signal } : {}),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
       const text = await response.text();
       let parsed: unknown = null;
@@ -229,7 +246,11 @@ export function createKlaviyoAdapter(options: { apiBaseUrl: string; fetch?: type
       return { ok: response.ok, status: response.status, body: parsed, headers: response.headers };
     } catch (error) {
       if (signal?.aborted) throw error;
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = timeout.aborted
+        ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
+        : error instanceof Error
+          ? error.message
+          : String(error);
       throw new PlatformError(
         scrub({ class: 'TRANSIENT', message: redactKeys(`Klaviyo could not be reached: ${reason}`) }, apiKey),
       );
@@ -345,7 +366,8 @@ export function createKlaviyoAdapter(options: { apiBaseUrl: string; fetch?: type
     return read(CampaignDocument, answer.body, 'campaign').data.attributes;
   }
 
-  async function findCampaign(apiKey: string, handOffKey: string, signal?: AbortSignal) {
+  /** The campaigns of one hand-off that are not cancelled (normally one; a lost answer is why we ask). */
+  async function findCampaigns(apiKey: string, handOffKey: string, signal?: AbortSignal) {
     const filter = emailCampaigns(filterSafe.test(handOffKey) ? `contains(name,'${handOffKey}')` : undefined);
     const found = await readAll(
       apiKey,
@@ -354,7 +376,7 @@ export function createKlaviyoAdapter(options: { apiBaseUrl: string; fetch?: type
       'campaigns',
       signal,
     );
-    return found.find(
+    return found.filter(
       (campaign) => campaign.attributes.name.includes(handOffKey) && !isCancelled(campaign.attributes.status),
     );
   }
@@ -384,13 +406,14 @@ export function createKlaviyoAdapter(options: { apiBaseUrl: string; fetch?: type
     };
 
     if (!progress.campaignId) {
-      const existing = await findCampaign(apiKey, handOffKey, signal);
+      const [existing] = await findCampaigns(apiKey, handOffKey, signal);
       if (existing) {
         await save({
           campaignId: existing.id,
           ...(hasSendJob(existing.attributes.status) ? { sendJobCreated: 'yes' as const } : {}),
         });
       } else {
+        const sendNow = context.scheduledAt.getTime() <= now().getTime() + immediateWithinMs;
         const created = await request(
           apiKey,
           'POST',
@@ -404,11 +427,13 @@ export function createKlaviyoAdapter(options: { apiBaseUrl: string; fetch?: type
                   included: content.audiences.included,
                   ...(content.audiences.excluded?.length ? { excluded: content.audiences.excluded } : {}),
                 },
-                send_strategy: {
-                  method: 'static',
-                  datetime: klaviyoDateTime(context.scheduledAt),
-                  options: { is_local: false },
-                },
+                send_strategy: sendNow
+                  ? { method: 'immediate' }
+                  : {
+                      method: 'static',
+                      datetime: klaviyoDateTime(context.scheduledAt),
+                      options: { is_local: false },
+                    },
                 // Klaviyo defaults Smart Sending to on: always say what the task wants.
                 send_options: { use_smart_sending: content.smartSending ?? false },
                 'campaign-messages': {
@@ -436,7 +461,10 @@ export function createKlaviyoAdapter(options: { apiBaseUrl: string; fetch?: type
           },
           signal,
         );
-        await save({ campaignId: read(Created, created, 'created campaign').data.id });
+        await save({
+          campaignId: read(Created, created, 'created campaign').data.id,
+          ...(sendNow ? { sendsImmediately: 'yes' as const } : {}),
+        });
       }
     }
     const campaignId = progress.campaignId as string;
@@ -500,6 +528,27 @@ export function createKlaviyoAdapter(options: { apiBaseUrl: string; fetch?: type
         );
         await save({ templateAssigned: 'yes' });
       }
+      if (
+        progress.sendsImmediately !== 'yes' &&
+        context.scheduledAt.getTime() <= now().getTime() + immediateWithinMs
+      ) {
+        // The campaign's time passed while its hand-off was retried: it sends as soon as Klaviyo can.
+        await request(
+          apiKey,
+          'PATCH',
+          `/api/campaigns/${encodeURIComponent(campaignId)}`,
+          {
+            data: {
+              type: 'campaign',
+              id: campaignId,
+              attributes: { send_strategy: { method: 'immediate' } },
+            },
+          },
+          signal,
+        );
+        await save({ sendsImmediately: 'yes' });
+      }
+      await context.beforeGoingLive();
       const answer = await send(
         apiKey,
         'POST',
@@ -526,18 +575,14 @@ export function createKlaviyoAdapter(options: { apiBaseUrl: string; fetch?: type
     };
   }
 
-  async function cancelHandOff(context: {
-    externalId: string;
-    credentials: KlaviyoCredentials;
-    progress: PublicationProgress;
-  }): Promise<void> {
-    const { apiKey } = context.credentials;
-    const id = encodeURIComponent(context.externalId);
-    if (context.progress.sendJobCreated !== 'yes') {
+  /** Cancels one campaign (a draft is deleted, a send job cancelled); resolves once it can no longer send. */
+  async function cancelCampaign(apiKey: string, campaignId: string, sendJobKnown: boolean): Promise<void> {
+    const id = encodeURIComponent(campaignId);
+    if (!sendJobKnown) {
       // No send job recorded: normally a draft, which nothing will send. It is deleted so no half-built
       // Glowtify campaign lingers in the user's Klaviyo to be sent by hand; a send job created by a crashed
       // attempt shows in the status, and is cancelled below.
-      const current = await campaignStatus(apiKey, context.externalId);
+      const current = await campaignStatus(apiKey, campaignId);
       if (!current || isCancelled(current.status)) return;
       if (current.status === 'Draft') {
         const answer = await send(apiKey, 'DELETE', `/api/campaigns/${id}`);
@@ -546,7 +591,7 @@ export function createKlaviyoAdapter(options: { apiBaseUrl: string; fetch?: type
       }
     }
     const answer = await send(apiKey, 'PATCH', `/api/campaign-send-jobs/${id}`, {
-      data: { type: 'campaign-send-job', id: context.externalId, attributes: { action: 'cancel' } },
+      data: { type: 'campaign-send-job', id: campaignId, attributes: { action: 'cancel' } },
     });
     if (answer.ok || answer.status === 404) return;
     const failure = failureOf(answer, apiKey);
@@ -555,9 +600,25 @@ export function createKlaviyoAdapter(options: { apiBaseUrl: string; fetch?: type
     }
     // Klaviyo answers a cancel it will not do with a 4xx, both when it is already cancelled (fine) and when
     // the send is too close (the 15-minute lock): the campaign's status tells which.
-    const current = await campaignStatus(apiKey, context.externalId);
+    const current = await campaignStatus(apiKey, campaignId);
     if (!current || isCancelled(current.status)) return;
-    throw new HandOffLockedError(lockedMessage);
+    throw new HandOffLockedError(lockedMessage, campaignId);
+  }
+
+  async function cancelHandOff(context: {
+    externalId: string | null;
+    handOffKey: string | null;
+    credentials: KlaviyoCredentials;
+    progress: PublicationProgress;
+  }): Promise<void> {
+    const { apiKey } = context.credentials;
+    const known = context.externalId ?? context.progress.campaignId ?? null;
+    if (known) return cancelCampaign(apiKey, known, context.progress.sendJobCreated === 'yes');
+    // No answer ever named a campaign: one may exist all the same (created, then the answer was lost).
+    if (!context.handOffKey) return;
+    for (const campaign of await findCampaigns(apiKey, context.handOffKey)) {
+      await cancelCampaign(apiKey, campaign.id, false);
+    }
   }
 
   async function handOffStatus(context: {

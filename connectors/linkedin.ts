@@ -218,10 +218,9 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
         platformCode,
       });
     }
-    // Our refresh request always carries every parameter, so invalid_grant — or invalid_request, the error
-    // LinkedIn documents for its token endpoint — refuses the refresh token itself (unconfirmed which one
-    // LinkedIn sends for an expired or revoked refresh token).
-    if (oauth?.error === 'invalid_grant' || oauth?.error === 'invalid_request') {
+    // A dead grant only: invalid_grant, or a 401 (how LinkedIn's token endpoint refuses an expired or revoked
+    // refresh token; unconfirmed which of the two it sends). Any other refusal is not mended by a reconnect.
+    if (oauth?.error === 'invalid_grant' || status === 401) {
       throw new PlatformError({
         class: 'TOKEN_EXPIRED',
         message: `LinkedIn refused the refresh token; reconnect LinkedIn (${said})`,

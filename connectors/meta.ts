@@ -494,6 +494,7 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
       await context.saveProgress({ feedAttemptAt: now().toISOString() });
     }
 
+    await context.beforeGoingLive();
     const post = await graph(ContainerId, {
       method: 'POST',
       path: `/${pageId}/feed`,
@@ -671,6 +672,7 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
     for (;;) {
       state = await waitUntilReady(containerId, state);
       if (state === 'PUBLISHED') return publishedFromContainer(containerId);
+      await context.beforeGoingLive();
       try {
         const published = await call(ContainerId, {
           method: 'POST',

@@ -44,6 +44,12 @@ export interface PublicationContext<Credentials> {
   heartbeat(): void;
   /** Aborted when the activity is cancelled or times out. */
   signal?: AbortSignal;
+  /**
+   * Called right before the request that makes the content live (a post, a media_publish, a send job):
+   * throws when the publication is no longer wanted (its connector was disconnected, its schedule withdrawn),
+   * so nothing decided against while this attempt ran goes out.
+   */
+  beforeGoingLive(): Promise<void>;
 }
 
 export interface HandOffContext<Credentials> extends PublicationContext<Credentials> {
@@ -75,9 +81,14 @@ export interface PlatformAdapter<Credentials = unknown> {
   publish?(context: PublicationContext<Credentials>): Promise<Published>;
   /** Real channels: hand the content to the platform, scheduled there for `scheduledAt`. */
   handOff?(context: HandOffContext<Credentials>): Promise<Published>;
-  /** Cancels a hand-off. Throws HandOffLockedError when the platform refuses because the send is too close. */
+  /**
+   * Cancels whatever this hand-off left on the platform: the object `externalId` (or `progress`) names, else
+   * what carries `handOffKey` (an attempt whose answer was lost). Resolves when nothing of it can send any
+   * more; throws HandOffLockedError when the platform refuses because the send is too close.
+   */
   cancelHandOff?(context: {
-    externalId: string;
+    externalId: string | null;
+    handOffKey: string | null;
     credentials: Credentials;
     progress: PublicationProgress;
   }): Promise<void>;

@@ -60,6 +60,8 @@ export const connectors = pgTable(
     tokenExpiresAt: instant('token_expires_at'),
     settings: jsonb('settings').$type<Record<string, unknown>>().notNull().default({}),
     lastError: jsonb('last_error').$type<{ class: string; message: string; platformCode?: string } | null>(),
+    /** A token refresh is calling the platform until then: no second refresh spends the same refresh token. */
+    refreshLeaseUntil: instant('refresh_lease_until'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -107,6 +109,11 @@ export const epics = pgTable(
     status: text('status').notNull().default('draft'),
     scheduledAt: instant('scheduled_at'),
     timeZone: text('time_zone'),
+    /**
+     * Names the schedule now in force: written with every schedule (and by the workflow when it withdraws
+     * hand-offs). A run, or a hand-off attempt, carrying another token is stale and creates nothing.
+     */
+    scheduleToken: text('schedule_token'),
     atRisk: boolean('at_risk').notNull().default(false),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -174,6 +181,11 @@ export const publications = pgTable(
     progress: jsonb('progress').$type<Record<string, string>>().notNull().default({}),
     /** Names the current hand-off on the platform; a new one after a cancel gets a new key. */
     handOffKey: text('hand_off_key'),
+    /**
+     * Set just before the request that makes the publication live, cleared once it is answered: a disconnect
+     * waits for these so that no attempt it did not stop can publish after it answered.
+     */
+    goingLiveAt: instant('going_live_at'),
     /** A real hand-off the platform never confirmed within the confirmation window (not an error). */
     unconfirmed: boolean('unconfirmed').notNull().default(false),
     /** How late the publication went out compared with the epic's scheduledAt (a missed worker shows here). */

@@ -3,6 +3,13 @@
 import { z } from 'zod';
 
 export const epicStatuses = ['draft', 'review', 'scheduled', 'published', 'error'] as const;
+
+/**
+ * The most tasks one epic holds. Each task adds a few events to the epic's workflow history and one pending
+ * activity at the time; this keeps the worst case (README: "How big an epic's history gets") far below
+ * Temporal's limits (50,000 events, 2,000 pending activities).
+ */
+export const maxTasksPerEpic = 50;
 export const EpicStatus = z.enum(epicStatuses);
 export type EpicStatus = z.infer<typeof EpicStatus>;
 
@@ -26,7 +33,7 @@ export type EpicTransition =
 export interface TransitionFacts {
   /** Tasks of the epic and whether each is approved; needed by `review`. */
   tasks?: readonly { id: string; approved: boolean }[];
-  /** A soft publication has started; edit and unschedule are refused then. */
+  /** Publishing has started (the time came); edit, unschedule and reschedule are refused then. */
   publishingInProgress?: boolean;
 }
 
@@ -73,6 +80,13 @@ const whyNot: Partial<Record<EpicTransition, Partial<Record<EpicStatus, string>>
   },
 };
 
+/** Once the time has come and publishing started, these would change what is going out: refused. */
+const refusedWhilePublishing: Partial<Record<EpicTransition, string>> = {
+  edit: 'edit back to draft',
+  unschedule: 'unschedule',
+  reschedule: 'reschedule',
+};
+
 export function decideTransition(
   status: EpicStatus,
   transition: EpicTransition,
@@ -90,11 +104,11 @@ export function decideTransition(
       details: { status, transition, allowedFrom: rule.from },
     };
   }
-  if ((transition === 'edit' || transition === 'unschedule') && facts.publishingInProgress) {
+  if (refusedWhilePublishing[transition] && facts.publishingInProgress) {
     return {
       allowed: false,
       code: 'PUBLISHING_IN_PROGRESS',
-      message: `cannot ${transition === 'edit' ? 'edit back to draft' : 'unschedule'}: publishing has started`,
+      message: `cannot ${refusedWhilePublishing[transition]}: publishing has started`,
     };
   }
   if (transition === 'review') {

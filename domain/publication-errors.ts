@@ -45,4 +45,11 @@ export class PlatformError extends Error {
 /** A cancel or move the platform refuses because the send is too close (Klaviyo's 15-minute lock). */
 export class HandOffLockedError extends Error {
   override name = 'HandOffLockedError';
+  /** The platform's id of what stays live (found by a look-up when no earlier answer gave it). */
+  constructor(
+    message: string,
+    readonly externalId?: string,
+  ) {
+    super(message);
+  }
 }

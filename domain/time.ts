@@ -1,51 +1,107 @@
-// Time zones for scheduling: the API accepts an instant, or a wall-clock time plus an IANA time zone.
+// Scheduled times: an instant (…Z or …±hh:mm), or a wall-clock time in an IANA time zone, converted by the
+// TC39 Temporal API (temporal-polyfill) rather than by hand. One rule at daylight-saving changes:
+// - a wall time the zone skips (spring forward) does not exist: refused, naming its two valid readings;
+// - a wall time the zone repeats (fall back) is its first occurrence; an explicit offset picks the other;
+// - an instant given with both an offset and a zone must use an offset the zone has at that wall time.
+import { Temporal } from 'temporal-polyfill';
+
+export type ScheduleParse = { ok: true; instant: Date } | { ok: false; field: string; message: string };
+
+const wallTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?$/;
+const withOffset = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)([+-]\d{2}:?\d{2}|Z)$/i;
+/** Offsets are not zones: the rule needs a zone's daylight-saving calendar. */
+const offsetZone = /^[+-]\d{2}(?::?\d{2})?$/;
+
 export function isValidTimeZone(timeZone: string): boolean {
+  if (offsetZone.test(timeZone)) return false;
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone });
+    Temporal.Now.zonedDateTimeISO(timeZone);
     return true;
   } catch {
     return false;
   }
 }
 
-/** Milliseconds the zone is ahead of UTC at that instant. */
-function zoneOffsetMs(instantMs: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(new Date(instantMs));
-  const value = (type: string) => Number(parts.find((part) => part.type === type)?.value);
-  const asUtc = Date.UTC(
-    value('year'),
-    value('month') - 1,
-    value('day'),
-    value('hour'),
-    value('minute'),
-    value('second'),
-  );
-  return asUtc - Math.floor(instantMs / 1000) * 1000;
-}
-
-const wallTime = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?$/;
-
 export function hasOffset(value: string): boolean {
   return /(Z|[+-]\d{2}:?\d{2})$/i.test(value);
 }
 
-/** `2027-03-01T09:00` in `America/Montreal` → the UTC instant; null when the text is not a wall time. */
-export function wallTimeToInstant(local: string, timeZone: string): Date | null {
-  const match = wallTime.exec(local);
-  if (!match) return null;
-  const [, year, month, day, hour, minute, second = '0', millis = '0'] = match;
-  const guess = Date.UTC(+year!, +month! - 1, +day!, +hour!, +minute!, +second, +millis.padEnd(3, '0'));
-  // Two passes settle the offset around a daylight-saving change.
-  let instant = guess - zoneOffsetMs(guess, timeZone);
-  instant = guess - zoneOffsetMs(instant, timeZone);
-  return new Date(instant);
+/** `2027-11-07T01:30:00-05:00` — what a client can send back to choose one reading. */
+function withZoneOffset(zoned: Temporal.ZonedDateTime): string {
+  return `${zoned.toPlainDateTime().toString({ smallestUnit: 'minute' })}${zoned.offset}`;
+}
+
+/** An instant given with an offset (and optionally the zone it must belong to). */
+function instantWithOffset(text: string, timeZone: string | undefined): ScheduleParse {
+  const match = withOffset.exec(text);
+  if (!match) return { ok: false, field: 'body.scheduledAt', message: 'must be an ISO 8601 date-time' };
+  let instant: Temporal.Instant;
+  try {
+    instant = Temporal.Instant.from(text);
+  } catch {
+    return { ok: false, field: 'body.scheduledAt', message: 'must be an ISO 8601 date-time' };
+  }
+  const designator = match[2]!;
+  if (timeZone && designator.toUpperCase() !== 'Z') {
+    // The offset chooses between the two readings of a repeated wall time; it cannot contradict the zone.
+    try {
+      Temporal.ZonedDateTime.from(`${match[1]}${designator}[${timeZone}]`, { offset: 'reject' });
+    } catch {
+      const wall = Temporal.PlainDateTime.from(match[1]!);
+      const offsets = new Set(
+        (['earlier', 'later'] as const).map(
+          (disambiguation) => wall.toZonedDateTime(timeZone, { disambiguation }).offset,
+        ),
+      );
+      return {
+        ok: false,
+        field: 'body.scheduledAt',
+        message: `the offset ${designator} is not ${timeZone}'s at ${match[1]} (it is ${[...offsets].join(' or ')})`,
+      };
+    }
+  }
+  return { ok: true, instant: new Date(instant.epochMilliseconds) };
+}
+
+/** A wall time in a zone, by the rule above. */
+export function wallTimeInZone(local: string, timeZone: string): ScheduleParse {
+  if (!wallTime.test(local)) {
+    return { ok: false, field: 'body.scheduledAt', message: 'must be an ISO 8601 date-time' };
+  }
+  let wall: Temporal.PlainDateTime;
+  try {
+    wall = Temporal.PlainDateTime.from(local, { overflow: 'reject' });
+  } catch {
+    return { ok: false, field: 'body.scheduledAt', message: 'must be an ISO 8601 date-time' };
+  }
+  const earlier = wall.toZonedDateTime(timeZone, { disambiguation: 'earlier' });
+  const later = wall.toZonedDateTime(timeZone, { disambiguation: 'later' });
+  const exists = earlier.toPlainDateTime().equals(wall) || later.toPlainDateTime().equals(wall);
+  if (!exists) {
+    return {
+      ok: false,
+      field: 'body.scheduledAt',
+      message:
+        `${wall.toString({ smallestUnit: 'minute' })} does not exist in ${timeZone} (the clocks skip it ` +
+        `that day): choose ${withZoneOffset(earlier)} or ${withZoneOffset(later)}`,
+    };
+  }
+  // Both readings exist only on a fall-back day; the first occurrence is the one meant unless an offset says.
+  return { ok: true, instant: new Date(earlier.epochMilliseconds) };
+}
+
+/** `scheduledAt` (+ optional `timeZone`) as the API receives them → the UTC instant, or why not. */
+export function parseScheduledTime(scheduledAt: string, timeZone?: string): ScheduleParse {
+  if (timeZone !== undefined && !isValidTimeZone(timeZone)) {
+    return { ok: false, field: 'body.timeZone', message: `"${timeZone}" is not an IANA time zone` };
+  }
+  if (hasOffset(scheduledAt)) return instantWithOffset(scheduledAt, timeZone);
+  if (!timeZone) {
+    return {
+      ok: false,
+      field: 'body.scheduledAt',
+      message: 'give an instant with an offset (…Z or …+02:00), or a timeZone',
+    };
+  }
+  return wallTimeInZone(scheduledAt, timeZone);
 }

@@ -5,8 +5,6 @@
 // notification, and a reconnect restores it; LinkedIn without a refresh token flags, ahead of time, the post
 // scheduled after the expiry. Data syncs: GA4 sessions stored, Canva designs read, a failing sync recorded.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { and, eq } from 'drizzle-orm';
 import { openCredentials } from '../db/credentials-codec.ts';
@@ -14,7 +12,7 @@ import { analyticsSessions, auditEvents, connectors, notifications } from '../db
 import { connectorTokenWorkflowId, tokenStateQuery } from '../workflows/connector-token-messages.ts';
 import { createWorkspace, type TestWorkspace } from './support/api.ts';
 import { type ConnectorBody, connectOAuth, followConsent } from './support/platforms.ts';
-import { readEpic, replayEpicHistories, repoRoot, type Stack, startStack, waitFor } from './support/stack.ts';
+import { readEpic, replayAndRecord, type Stack, startStack, waitFor } from './support/stack.ts';
 
 let stack: Stack;
 before(async () => {
@@ -291,20 +289,6 @@ describe('token refresh on every platform that renews', () => {
       'connector-token-02': connectorTokenWorkflowId(linkedin.id),
       'connector-sync-01': syncRuns.sort().at(-1)!,
     };
-    const { failures } = await replayEpicHistories(stack, Object.values(recorded));
-    assert.deepEqual(failures, []);
-    if (process.env.RECORD_HISTORIES === '1') {
-      for (const [file, workflowId] of Object.entries(recorded)) {
-        const exported = await stack.temporalCli(
-          'workflow',
-          'show',
-          '--workflow-id',
-          workflowId,
-          '--output',
-          'json',
-        );
-        writeFileSync(path.join(repoRoot, 'test', 'fixtures', 'histories', `${file}.json`), exported);
-      }
-    }
+    assert.deepEqual((await replayAndRecord(stack, recorded)).failures, []);
   });
 });

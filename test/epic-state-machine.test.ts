@@ -67,8 +67,8 @@ describe('epic state machine', () => {
     assert.equal(decision.allowed ? 'allowed' : decision.code, 'NO_TASKS');
   });
 
-  it('refuses edit and unschedule once publishing has started', () => {
-    for (const transition of ['edit', 'unschedule'] as const) {
+  it('refuses edit, unschedule and reschedule once publishing has started', () => {
+    for (const transition of ['edit', 'unschedule', 'reschedule'] as const) {
       const decision = decideTransition('scheduled', transition, { publishingInProgress: true });
       assert.equal(decision.allowed ? 'allowed' : decision.code, 'PUBLISHING_IN_PROGRESS');
     }

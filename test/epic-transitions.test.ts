@@ -37,6 +37,11 @@ describe('epic transitions through the API', () => {
       [{ scheduledAt: inSeconds(60), timeZone: 'Mars/Olympus' }, 'body.timeZone'],
       [{ scheduledAt: '2027-01-15T09:00' }, 'body.scheduledAt'],
       [{ scheduledAt: 'tomorrow', timeZone: 'UTC' }, 'body.scheduledAt'],
+      // A wall time the clocks skip: refused, naming its two valid readings (domain/time.ts).
+      [
+        { scheduledAt: '2031-03-09T02:30', timeZone: 'America/New_York' },
+        'choose 2031-03-09T01:30-05:00 or 2031-03-09T03:30-04:00',
+      ],
     ];
     for (const [body, mention] of cases) {
       const response = await setup.workspace.api.post(`/v1/epics/${epicId}/schedule`, body);

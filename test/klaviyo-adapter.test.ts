@@ -57,7 +57,7 @@ beforeEach(async () => {
       [noSegmentsKey]: { scopes: klaviyoScopes.filter((scope) => !scope.startsWith('segments:')) },
     },
   });
-  adapter = createKlaviyoAdapter({ apiBaseUrl: simulator.url });
+  adapter = createKlaviyoAdapter({ apiBaseUrl: simulator.url, now: () => clock });
 });
 
 afterEach(async () => {
@@ -83,6 +83,7 @@ function handOffContext(
       Object.assign(stored, update);
     },
     heartbeat() {},
+    async beforeGoingLive() {},
     scheduledAt: inTwoHours,
     epicTitle: 'Spring launch',
     handOffKey: 'ho-task-1-a1',
@@ -244,10 +245,20 @@ describe('cancelling and confirming a hand-off', () => {
   it('cancels the send job: the campaign is Cancelled on Klaviyo, and cancelling again is fine', async () => {
     const { context, stored } = handOffContext();
     const { externalId } = await adapter.handOff(context);
-    await adapter.cancelHandOff({ externalId, credentials: { apiKey: goodKey }, progress: stored });
+    await adapter.cancelHandOff({
+      externalId,
+      handOffKey: null,
+      credentials: { apiKey: goodKey },
+      progress: stored,
+    });
     assert.equal(simulator.campaigns()[0]?.status, 'Cancelled');
     assert.equal(simulator.campaigns()[0]?.sendJob, 'cancelled');
-    await adapter.cancelHandOff({ externalId, credentials: { apiKey: goodKey }, progress: stored });
+    await adapter.cancelHandOff({
+      externalId,
+      handOffKey: null,
+      credentials: { apiKey: goodKey },
+      progress: stored,
+    });
     assert.equal(simulator.campaigns()[0]?.status, 'Cancelled');
     assert.deepEqual(await adapter.handOffStatus({ externalId, credentials: { apiKey: goodKey } }), {
       state: 'cancelled',
@@ -260,7 +271,12 @@ describe('cancelling and confirming a hand-off', () => {
     const { externalId } = await adapter.handOff(context);
     clock = new Date(inTwoHours.getTime() - 10 * 60 * 1000);
     await assert.rejects(
-      adapter.cancelHandOff({ externalId, credentials: { apiKey: goodKey }, progress: stored }),
+      adapter.cancelHandOff({
+        externalId,
+        handOffKey: null,
+        credentials: { apiKey: goodKey },
+        progress: stored,
+      }),
       (error: unknown) => error instanceof HandOffLockedError && /15 minutes/.test(error.message),
     );
     assert.equal(simulator.campaigns()[0]?.status, 'Scheduled');
@@ -271,7 +287,12 @@ describe('cancelling and confirming a hand-off', () => {
     const crashed = handOffContext({}, 'templateId');
     await assert.rejects(adapter.handOff(crashed.context), /worker killed/);
     const externalId = crashed.stored.campaignId as string;
-    await adapter.cancelHandOff({ externalId, credentials: { apiKey: goodKey }, progress: crashed.stored });
+    await adapter.cancelHandOff({
+      externalId,
+      handOffKey: null,
+      credentials: { apiKey: goodKey },
+      progress: crashed.stored,
+    });
     assert.equal(simulator.campaigns().length, 0);
   });
 

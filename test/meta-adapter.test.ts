@@ -116,6 +116,7 @@ function publication(
       account: input.account,
       credentials: input.credentials,
       progress: { ...stored },
+      async beforeGoingLive() {},
       async saveProgress(update) {
         saves.push({ update: { ...update }, requestsBefore: sim.received.length });
         const kill = input.killAt && input.killAt.key in update ? input.killAt : undefined;

@@ -13,6 +13,11 @@ export interface EpicWorkflowInput {
   workspaceId: string;
   /** ISO instant (UTC). */
   scheduledAt: string;
+  /**
+   * The schedule this run serves (the epic row's `scheduleToken`, written in the same transaction that
+   * started the run): a run whose token is not the epic's acts on nothing. Absent in runs started before.
+   */
+  scheduleToken?: string;
 }
 
 const requestedBy = z.string().max(200).optional();
@@ -68,6 +73,8 @@ export interface EpicOutcome {
   status: EpicStatus;
   /** The error run's waiting window ran out without retry, edit or unschedule. */
   expired?: boolean;
+  /** The epic was not scheduled by this run's schedule when it started: it did nothing. */
+  superseded?: boolean;
 }
 
 // Signals: the exact names operators type in `temporal workflow signal --name …`. Payloads arrive unchecked.

@@ -1,20 +1,28 @@
 // The epic workflow (SPEC §4): hands real tasks to their platforms at once, sleeps until scheduledAt, then
 // publishes the soft tasks concurrently with capped retries; obeys unschedule / edit / reschedule / retry
 // from the API (updates) and from admin tools (signals). Every decision is taken here, so a request racing
-// the timer either wins (nothing published) or is refused.
+// the timer either wins (nothing published) or is refused. A transition is applied whole or not at all:
+// hand-offs still being attempted are stopped and cancelled with the live ones, and a platform's refusal
+// half-way hands the cancelled ones off again, so what is on the platforms always matches the answer.
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
+  CancellationScope,
   condition,
+  continueAsNew,
+  isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
+  TimeoutFailure,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { z } from 'zod';
-import type { EpicActivities, EpicPlan, PlannedTask } from '../activities/epic.ts';
+import type { EpicActivities, EpicPlan, HandOffCheck, PlannedTask } from '../activities/epic.ts';
 import { decideTransition, type EpicStatus, type EpicTransition } from '../domain/epic-state-machine.ts';
 import { nonRetryableClasses } from '../domain/publication-errors.ts';
 import { epicSearchAttributes } from '../domain/search-attributes.ts';
@@ -25,6 +33,7 @@ import {
   editBackToDraftSignal,
   editBackToDraftUpdate,
   type PublicationState,
+  type PublicationStatus,
   RescheduleRequest,
   RetryRequest,
   rescheduleSignal,
@@ -43,16 +52,31 @@ const bookkeeping = {
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 } as const;
 
-const { loadEpicPlan, recordEpicStatus, recordPublicationOutcome } = proxyActivities<EpicActivities>({
-  ...bookkeeping,
-  summary: 'Read or write the epic in PostgreSQL',
-});
+const { loadEpicPlan, recordEpicStatus, recordPublicationOutcome, withdrawSchedule } =
+  proxyActivities<EpicActivities>({
+    ...bookkeeping,
+    summary: 'Read or write the epic in PostgreSQL',
+  });
+
+/**
+ * Changes of what the workflow does, guarded so that histories recorded before them replay as they ran
+ * (test/fixtures/histories). `in-flight-hand-offs`: hand-offs being attempted are part of every transition,
+ * schedules are fenced, refusals undone, confirmations asked in one activity per poll.
+ */
+export const epicPatches = { inFlightHandOffs: 'in-flight-hand-offs' } as const;
 
 type TransitionKind = 'unschedule' | 'edit' | 'reschedule' | 'retry';
 
+/** Statuses after which a real task's hand-off is (or may be) live on its platform and must be restored. */
+const liveBeforeTransition: readonly PublicationStatus[] = ['handed_off', 'publishing', 'pending'];
+
 export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
+  // False only while replaying a history from before the change (those runs keep their old behaviour).
+  const inFlightModel = patched(epicPatches.inFlightHandOffs);
+
   let status: EpicStatus = 'scheduled';
   let scheduledAt = Date.parse(input.scheduledAt);
+  let scheduleToken = input.scheduleToken;
   let publishingStarted = false;
   let transitionInFlight: TransitionKind | null = null;
   let ended: 'review' | 'draft' | null = null;
@@ -62,10 +86,17 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   const ignoredSignals: EpicWorkflowState['ignoredSignals'] = [];
   let tasks: PlannedTask[] = [];
   let plan: EpicPlan | undefined;
-  let handOffRound = 0;
+  /** Real tasks whose hand-off activity is running or waiting to retry, with the scope that stops it. */
+  const inFlight = new Map<string, CancellationScope>();
+  /** Histories from before the hand-off key lived on the publication row named it from the run. */
+  let legacyHandOffRound = 0;
 
   const iso = (ms: number) => new Date(ms).toISOString();
   const result = (): TransitionResult => ({ status, scheduledAt: iso(scheduledAt) });
+  const setPublication = (taskId: string, next: Partial<PublicationState>) => {
+    publications[taskId] = { ...publications[taskId]!, ...next };
+  };
+  const realTasks = () => tasks.filter((task) => task.mode === 'real');
 
   setHandler(stateQuery, () => ({
     status,
@@ -77,6 +108,9 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   }));
 
   const refusal = (kind: TransitionKind, newTime?: string): { code: string; message: string } | null => {
+    if (plan?.superseded) {
+      return { code: 'NOT_RUNNING', message: 'this run no longer holds the epic (it was scheduled again)' };
+    }
     if (ended) return { code: 'INVALID_TRANSITION', message: `the epic is already ${ended}` };
     if (transitionInFlight) {
       return { code: 'TRANSITION_IN_PROGRESS', message: `a ${transitionInFlight} is being applied` };
@@ -102,66 +136,58 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     await recordEpicStatus({ epicId: input.epicId, from, status: next, action, actor, details });
   };
 
-  /** Cancels every hand-off still on a platform. Throws the platform's refusal (e.g. Klaviyo's lock). */
-  const cancelHandOffs = async (actor: string) => {
-    const handedOff = tasks.filter((task) => publications[task.taskId]?.status === 'handed_off');
-    for (const task of handedOff) {
-      await proxyActivities<EpicActivities>({
-        ...bookkeeping,
-        retry: { ...bookkeeping.retry, nonRetryableErrorTypes: ['LOCKED_BY_PLATFORM'] },
-        summary: `Cancel the ${task.channel} hand-off on the platform`,
-      }).cancelHandOff({ epicId: input.epicId, taskId: task.taskId, actor });
-      publications[task.taskId] = { ...publications[task.taskId]!, status: 'cancelled' };
-    }
-  };
-
-  const handOff = async (task: PlannedTask) => {
-    const handOffKey = `${input.epicId.slice(0, 8)}-${task.taskId.slice(0, 8)}-${workflowInfo().runId.slice(0, 8)}-${handOffRound}`;
-    await runPublication(task, 'handOffTask', handOffKey);
-  };
-
   /** One publication through its activity; a final failure is recorded, never thrown. */
   const runPublication = async (
     task: PlannedTask,
     activity: 'publishTask' | 'handOffTask',
-    handOffKey?: string,
+    scope?: CancellationScope,
   ) => {
     const policy = plan!.policy;
     const run = proxyActivities<EpicActivities>({
       startToCloseTimeout: '3 minutes',
       heartbeatTimeout: policy.heartbeatTimeoutMs,
+      // A hand-off stopped by a transition is waited for until its worker has let go of it.
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       retry: {
         maximumAttempts: policy.attemptsLimit,
         initialInterval: policy.initialIntervalMs,
         maximumInterval: policy.maxIntervalMs,
         backoffCoefficient: policy.backoff,
-        nonRetryableErrorTypes: [...nonRetryableClasses],
+        nonRetryableErrorTypes: [...nonRetryableClasses, 'WITHDRAWN'],
       },
       summary: `${activity === 'publishTask' ? 'Publish' : 'Hand off'} ${task.channel} (task ${task.taskId})`,
     });
-    publications[task.taskId] = { ...publications[task.taskId]!, status: 'publishing' };
+    setPublication(task.taskId, { status: 'publishing' });
+    const attempt = () =>
+      activity === 'publishTask'
+        ? run.publishTask({ epicId: input.epicId, taskId: task.taskId, scheduledAt: iso(scheduledAt) })
+        : run.handOffTask({
+            epicId: input.epicId,
+            taskId: task.taskId,
+            scheduledAt: iso(scheduledAt),
+            ...(inFlightModel
+              ? scheduleToken === undefined
+                ? {}
+                : { scheduleToken }
+              : {
+                  handOffKey: `${input.epicId.slice(0, 8)}-${task.taskId.slice(0, 8)}-${workflowInfo().runId.slice(0, 8)}-${legacyHandOffRound}`,
+                }),
+          });
     try {
-      const outcome =
-        activity === 'publishTask'
-          ? await run.publishTask({
-              epicId: input.epicId,
-              taskId: task.taskId,
-              scheduledAt: iso(scheduledAt),
-            })
-          : await run.handOffTask({
-              epicId: input.epicId,
-              taskId: task.taskId,
-              scheduledAt: iso(scheduledAt),
-              handOffKey: handOffKey!,
-            });
-      publications[task.taskId] = { ...publications[task.taskId]!, status: outcome.status };
+      const outcome = await (scope ? scope.run(attempt) : attempt());
+      setPublication(task.taskId, { status: outcome.status });
     } catch (error) {
       const cause = error instanceof ActivityFailure ? error.cause : error;
+      if (isCancellation(error) || (cause instanceof ApplicationFailure && cause.type === 'WITHDRAWN')) {
+        // Stopped by a transition: what it may have left on the platform is that transition's to cancel.
+        setPublication(task.taskId, { status: 'pending' });
+        return;
+      }
       const failure =
         cause instanceof ApplicationFailure
           ? { class: cause.type ?? 'TRANSIENT', message: cause.message }
           : { class: 'TRANSIENT', message: (cause as Error).message };
-      publications[task.taskId] = { ...publications[task.taskId]!, status: 'failed', lastError: failure };
+      setPublication(task.taskId, { status: 'failed', lastError: failure });
       await recordPublicationOutcome({
         epicId: input.epicId,
         taskId: task.taskId,
@@ -169,6 +195,92 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
         failure,
       });
     }
+  };
+
+  /** Starts a real task's hand-off; it counts as in flight until its outcome is recorded. */
+  const startHandOff = async (task: PlannedTask) => {
+    // One attempt per task at a time: one still letting go (its worker cut off) finishes under its fence.
+    if (inFlight.has(task.taskId)) return;
+    const scope = new CancellationScope();
+    inFlight.set(task.taskId, scope);
+    return runPublication(task, 'handOffTask', scope).finally(() => inFlight.delete(task.taskId));
+  };
+
+  const settled = (taskIds: readonly string[]) => () => taskIds.every((taskId) => !inFlight.has(taskId));
+  /** Temporal suggests a new run, and nothing is in flight that a new run would lose. */
+  const historyTooLong = () =>
+    inFlightModel &&
+    workflowInfo().continueAsNewSuggested &&
+    transitionInFlight === null &&
+    inFlight.size === 0;
+
+  /** Histories from before `in-flight-hand-offs`: only hand-offs already on the platform were cancelled. */
+  const legacyCancelHandOffs = async (actor: string) => {
+    const handedOff = tasks.filter((task) => publications[task.taskId]?.status === 'handed_off');
+    for (const task of handedOff) {
+      await proxyActivities<EpicActivities>({
+        ...bookkeeping,
+        retry: { ...bookkeeping.retry, nonRetryableErrorTypes: ['LOCKED_BY_PLATFORM'] },
+        summary: `Cancel the ${task.channel} hand-off on the platform`,
+      }).cancelHandOff({ epicId: input.epicId, taskId: task.taskId, actor });
+      setPublication(task.taskId, { status: 'cancelled' });
+    }
+  };
+
+  /**
+   * Takes every hand-off of the epic off its platform: fences the schedule (no attempt still running creates
+   * anything from now on), stops the attempts in flight and waits until they have let go, then cancels what
+   * each task may have left on its platform, all at once. Returns the first refusal, or null.
+   */
+  const withdrawHandOffs = async (actor: string, deadline: number): Promise<ApplicationFailure | null> => {
+    const candidates = realTasks().filter(
+      (task) => !['published', 'cancelled'].includes(publications[task.taskId]!.status),
+    );
+    if (candidates.length === 0) return null;
+    ({ scheduleToken } = await withdrawSchedule({ epicId: input.epicId }));
+    for (const scope of inFlight.values()) scope.cancel();
+    // Bounded: an attempt the cancellation cannot reach (its worker is cut off) is stopped by the fence.
+    await condition(() => inFlight.size === 0, Math.max(1, deadline - Date.now()));
+    const refusals = await Promise.all(
+      candidates.map(async (task) => {
+        const cancel = proxyActivities<EpicActivities>({
+          startToCloseTimeout: '2 minutes',
+          scheduleToCloseTimeout: Math.max(5_000, deadline - Date.now()),
+          retry: {
+            initialInterval: '1 second',
+            maximumInterval: '10 seconds',
+            maximumAttempts: 5,
+            nonRetryableErrorTypes: ['LOCKED_BY_PLATFORM', ...nonRetryableClasses],
+          },
+          summary: `Cancel the ${task.channel} hand-off on the platform`,
+        }).cancelHandOff;
+        try {
+          await cancel({ epicId: input.epicId, taskId: task.taskId, actor });
+          setPublication(task.taskId, { status: 'cancelled' });
+          return null;
+        } catch (error) {
+          const refused = refusalOf(error);
+          if (refused.type === 'LOCKED_BY_PLATFORM') setPublication(task.taskId, { status: 'handed_off' });
+          return refused;
+        }
+      }),
+    );
+    return refusals.find((refused) => refused !== null) ?? null;
+  };
+
+  /**
+   * Undoes a refused transition: every real task whose hand-off was live or on its way before it, and is not
+   * live now, is handed off again for the current time (its key finds what a lost answer left; a confirmed
+   * cancel starts afresh). Waits for them within the transition's bound.
+   */
+  const restoreHandOffs = async (before: Record<string, PublicationStatus>, deadline: number) => {
+    const restored = realTasks().filter(
+      (task) =>
+        liveBeforeTransition.includes(before[task.taskId]!) &&
+        publications[task.taskId]!.status !== 'handed_off',
+    );
+    for (const task of restored) void startHandOff(task);
+    await condition(settled(restored.map((task) => task.taskId)), Math.max(1, deadline - Date.now()));
   };
 
   const runTransition = async (
@@ -180,15 +292,33 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     try {
       // A request that arrives while the plan is loading applies once the tasks are known.
       await condition(() => plan !== undefined);
+      if (plan!.superseded) {
+        throw ApplicationFailure.create({
+          type: 'NOT_RUNNING',
+          message: 'this run no longer holds the epic',
+        });
+      }
+      const deadline = Date.now() + plan!.policy.transitionTimeoutMs;
+      const before = Object.fromEntries(
+        tasks.map((task) => [task.taskId, publications[task.taskId]!.status]),
+      );
+      const withdraw = async () => {
+        if (!inFlightModel) return legacyCancelHandOffs(actor);
+        const refused = await withdrawHandOffs(actor, deadline);
+        if (refused) {
+          await restoreHandOffs(before, deadline);
+          throw refused;
+        }
+      };
       if (kind === 'unschedule' || kind === 'edit') {
-        await cancelHandOffs(actor);
+        await withdraw();
         const next = kind === 'edit' ? 'draft' : 'review';
         await setStatus(next, kind, actor, request.reason ? { reason: request.reason } : {});
         // Only now may the main loop end the run: the db already says so.
         ended = next;
       } else if (kind === 'reschedule') {
         const next = Date.parse(request.scheduledAt!);
-        await cancelHandOffs(actor);
+        await withdraw();
         const previous = scheduledAt;
         scheduledAt = next;
         scheduleMoved = true;
@@ -202,18 +332,21 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
           details: { from: iso(previous), to: iso(next) },
           scheduledAt: iso(next),
         });
-        handOffRound += 1;
-        await Promise.all(
-          tasks
-            .filter((task) => task.mode === 'real' && publications[task.taskId]?.status === 'cancelled')
-            .map(handOff),
-        );
+        legacyHandOffRound += 1;
+        const moved = realTasks().filter((task) => publications[task.taskId]?.status === 'cancelled');
+        if (inFlightModel) {
+          for (const task of moved) void startHandOff(task);
+          await condition(settled(moved.map((task) => task.taskId)), Math.max(1, deadline - Date.now()));
+        } else {
+          await Promise.all(moved.map(startHandOff));
+        }
       } else {
         retryRequested = true;
         await setStatus('scheduled', 'retry', actor);
       }
       return result();
     } catch (error) {
+      if (error instanceof ApplicationFailure) throw error;
       if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure) {
         throw ApplicationFailure.create({
           type: error.cause.type ?? 'PLATFORM_REFUSED',
@@ -280,22 +413,47 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   setHandler(rescheduleSignal, fromSignal('reschedule', RescheduleRequest, 'reschedule'));
   setHandler(retrySignal, fromSignal('retry', RetryRequest, 'retry'));
 
-  plan = await loadEpicPlan({ epicId: input.epicId });
+  plan = await loadEpicPlan({
+    epicId: input.epicId,
+    ...(input.scheduleToken === undefined ? {} : { scheduleToken: input.scheduleToken }),
+  });
+  if (plan.superseded) {
+    // The epic is not scheduled by this run (its start's transaction rolled back, or it was scheduled
+    // again): nothing here may act on it.
+    log.warn(`epic ${input.epicId} is ${plan.superseded.status} under another schedule: this run ends`);
+    return finish({ status: plan.superseded.status as EpicStatus, superseded: true });
+  }
+  scheduleToken = plan.scheduleToken ?? scheduleToken;
   tasks = plan.tasks;
   for (const task of tasks)
     publications[task.taskId] = { channel: task.channel, mode: task.mode, status: task.status };
 
   // Real tasks go to their platforms at once; the platform holds them until scheduledAt.
-  await Promise.all(tasks.filter((task) => task.mode === 'real' && task.status === 'pending').map(handOff));
+  for (const task of realTasks().filter((candidate) => candidate.status === 'pending'))
+    void startHandOff(task);
+  await condition(() => inFlight.size === 0);
 
   for (;;) {
     // Sleep until the time. Updates and signals interrupt the wait; a transition in flight holds it.
     while (ended === null) {
       const remaining = scheduledAt - Date.now();
       if (remaining <= 0 && transitionInFlight === null) break;
+      if (historyTooLong()) {
+        // Many transitions made the history long: a new run carries on from the database, which holds every
+        // publication's state; the schedule token goes along so the new run is recognised as current.
+        await condition(allHandlersFinished);
+        if (historyTooLong() && ended === null) {
+          return continueAsNew<typeof epic>({
+            ...input,
+            scheduledAt: iso(scheduledAt),
+            ...(scheduleToken === undefined ? {} : { scheduleToken }),
+          });
+        }
+        continue;
+      }
       if (remaining > 0) {
         scheduleMoved = false;
-        await condition(() => ended !== null || scheduleMoved, remaining, {
+        await condition(() => ended !== null || scheduleMoved || historyTooLong(), remaining, {
           summary: `Sleep until ${iso(scheduledAt)} to publish`,
         });
       } else {
@@ -309,11 +467,15 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
       (task) => task.mode === 'soft' && !['published'].includes(publications[task.taskId]!.status),
     );
     await Promise.all(due.map((task) => runPublication(task, 'publishTask')));
-    const retryHandOffs = tasks.filter(
-      (task) => task.mode === 'real' && publications[task.taskId]!.status === 'failed',
+    // Hand-offs a refused transition restored finish first; then every real task not live is tried again.
+    await condition(() => inFlight.size === 0);
+    const retryHandOffs = realTasks().filter((task) =>
+      inFlightModel
+        ? !['handed_off', 'published'].includes(publications[task.taskId]!.status)
+        : publications[task.taskId]!.status === 'failed',
     );
-    handOffRound += retryHandOffs.length > 0 ? 1 : 0;
-    await Promise.all(retryHandOffs.map(handOff));
+    legacyHandOffRound += retryHandOffs.length > 0 ? 1 : 0;
+    await Promise.all(retryHandOffs.map(startHandOff));
     await confirmHandOffs();
 
     const failed = tasks.filter((task) => publications[task.taskId]!.status === 'failed');
@@ -339,50 +501,90 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     return outcome;
   }
 
+  /** A refusal the API can show: the platform's lock (409), or a platform that did not answer (503). */
+  function refusalOf(error: unknown): ApplicationFailure {
+    const cause = error instanceof ActivityFailure ? error.cause : error;
+    if (cause instanceof ApplicationFailure && !['TRANSIENT', 'RATE_LIMITED'].includes(cause.type ?? '')) {
+      return ApplicationFailure.create({
+        type: cause.type ?? 'PLATFORM_REFUSED',
+        message: cause.message,
+        nonRetryable: true,
+      });
+    }
+    const why = cause instanceof TimeoutFailure ? 'did not answer in time' : (cause as Error).message;
+    return ApplicationFailure.create({
+      type: 'PLATFORM_UNAVAILABLE',
+      message: `the platform could not cancel the hand-off now (${why}); nothing changed, try again`,
+      nonRetryable: true,
+    });
+  }
+
+  /** Marks a hand-off published without the platform's word (we can no longer ask, or the window closed). */
+  async function publishedUnconfirmed(task: PlannedTask) {
+    await recordPublicationOutcome({
+      epicId: input.epicId,
+      taskId: task.taskId,
+      status: 'published',
+      unconfirmed: true,
+    });
+    setPublication(task.taskId, { status: 'published' });
+  }
+
+  /** One poll: where each waiting hand-off stands on its platform. */
+  async function askPlatforms(waiting: PlannedTask[]): Promise<Record<string, HandOffCheck>> {
+    const check = proxyActivities<EpicActivities>({
+      ...bookkeeping,
+      ...(inFlightModel
+        ? { startToCloseTimeout: '5 minutes', retry: { ...bookkeeping.retry, maximumAttempts: 3 } }
+        : {}),
+      summary: 'Ask the platform whether it sent',
+    });
+    if (inFlightModel) {
+      try {
+        return await check.checkHandOffs({
+          epicId: input.epicId,
+          taskIds: waiting.map((task) => task.taskId),
+        });
+      } catch {
+        // The poll itself failed (the database or the worker): ask again at the next one.
+        return Object.fromEntries(waiting.map((task) => [task.taskId, 'error' as const]));
+      }
+    }
+    const answers: Record<string, HandOffCheck> = {};
+    for (const task of waiting) {
+      try {
+        answers[task.taskId] = await check.checkHandOff({ epicId: input.epicId, taskId: task.taskId });
+      } catch {
+        answers[task.taskId] = 'unreachable';
+      }
+      // Recorded as it comes, as these runs did.
+      if (answers[task.taskId] === 'unreachable') await publishedUnconfirmed(task);
+    }
+    return answers;
+  }
+
   /** Waits for the platforms to confirm real hand-offs as sent, up to the confirmation window. */
   async function confirmHandOffs() {
     const deadline = scheduledAt + plan!.policy.confirmationWindowMs;
-    const check = proxyActivities<EpicActivities>({
-      ...bookkeeping,
-      summary: 'Ask the platform whether it sent',
-    });
     for (;;) {
       const waiting = tasks.filter((task) => publications[task.taskId]?.status === 'handed_off');
       if (waiting.length === 0) return;
+      const answers = await askPlatforms(waiting);
       for (const task of waiting) {
-        let state: Awaited<ReturnType<typeof check.checkHandOff>>;
-        try {
-          state = await check.checkHandOff({ epicId: input.epicId, taskId: task.taskId });
-        } catch {
-          // We can no longer ask (e.g. the connector was disconnected): the platform still holds the send,
-          // so the publication counts as published, unconfirmed — not as an error.
-          await recordPublicationOutcome({
-            epicId: input.epicId,
-            taskId: task.taskId,
-            status: 'published',
-            unconfirmed: true,
-          });
-          publications[task.taskId] = { ...publications[task.taskId]!, status: 'published' };
-          continue;
-        }
-        if (state !== 'pending')
-          publications[task.taskId] = {
-            ...publications[task.taskId]!,
-            status: state === 'sent' ? 'published' : 'failed',
-          };
+        const answer = answers[task.taskId];
+        // We can no longer ask (e.g. the connector was disconnected): the platform still holds the send, so
+        // the publication counts as published, unconfirmed — not as an error.
+        if (answer === 'unreachable' && inFlightModel) await publishedUnconfirmed(task);
+        else if (answer === 'sent') setPublication(task.taskId, { status: 'published' });
+        else if (answer === 'failed' || answer === 'cancelled')
+          setPublication(task.taskId, { status: 'failed' });
       }
       if (tasks.every((task) => publications[task.taskId]?.status !== 'handed_off')) return;
       if (Date.now() >= deadline) {
         for (const task of tasks.filter(
           (candidate) => publications[candidate.taskId]?.status === 'handed_off',
         )) {
-          await recordPublicationOutcome({
-            epicId: input.epicId,
-            taskId: task.taskId,
-            status: 'published',
-            unconfirmed: true,
-          });
-          publications[task.taskId] = { ...publications[task.taskId]!, status: 'published' };
+          await publishedUnconfirmed(task);
         }
         return;
       }

@@ -504,6 +504,28 @@ async function flagBlockedByDisconnect(executor: Executor, connectorId: string, 
   return { publicationIds: flagged.map((row) => row.id), epicIds };
 }
 
+/** Longer than any adapter's request time-out: a marker older than this belongs to a dead attempt. */
+const goingLiveWindowMs = 35_000;
+
+/** Waits until no publication on the connector is making its final platform request (bounded). */
+async function waitWhileGoingLive(executor: Executor, connectorId: string) {
+  const deadline = Date.now() + goingLiveWindowMs;
+  while (Date.now() < deadline) {
+    const [row] = await executor
+      .select({ count: sql<number>`count(*)::int` })
+      .from(publications)
+      .innerJoin(tasks, eq(tasks.id, publications.taskId))
+      .where(
+        and(
+          eq(tasks.connectorId, connectorId),
+          sql`${publications.goingLiveAt} > now() - make_interval(secs => ${goingLiveWindowMs / 1000})`,
+        ),
+      );
+    if ((row?.count ?? 0) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 function platformFailure(error: unknown): never {
   if (error instanceof CredentialsRejectedError)
     throw new ApiError(400, 'INVALID_CREDENTIALS', error.message);
@@ -943,6 +965,9 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
         });
         return viewConnector(tx, disconnected!);
       });
+      // An attempt that passed its last check before the disconnect committed may be making its final
+      // request now: the answer waits for it, so nothing publishes after the disconnect answered.
+      await waitWhileGoingLive(db, view.id);
       // Nothing is left to refresh: the token workflow ends (a failure to tell it is harmless: it finds the
       // connector without credentials at its next wake-up and ends then).
       await connectorWorkflows

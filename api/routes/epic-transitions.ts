@@ -1,6 +1,7 @@
 // The transitions that need the epic workflow (SPEC §4): schedule starts a run; reschedule, unschedule,
 // edit back to draft and retry are asked of the running workflow through updates, which answer "applied" or
 // refuse with a reason (409). The db is read back afterwards: the workflow wrote it through its activities.
+import { randomUUID } from 'node:crypto';
 import { asc, eq } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -8,8 +9,8 @@ import { recordAudit } from '../../db/audit.ts';
 import type { Database, Executor } from '../../db/client.ts';
 import { connectorAccounts, connectors, epics, tasks } from '../../db/schema.ts';
 import { type Channel, channelFacts } from '../../domain/channels.ts';
-import { hasOffset, isValidTimeZone, wallTimeToInstant } from '../../domain/time.ts';
-import { loadEpic, lockEpic, refuseUnless } from '../epic-access.ts';
+import { parseScheduledTime } from '../../domain/time.ts';
+import { type EpicRow, loadEpic, lockEpic, refuseUnless } from '../epic-access.ts';
 import { viewEpic } from '../epic-views.ts';
 import type { EpicUpdate, EpicWorkflows } from '../epic-workflows.ts';
 import { ApiError, errorResponses, invalidInput } from '../errors.ts';
@@ -24,29 +25,16 @@ const EmptyBody = z.strictObject({});
 
 /** A scheduled time more than this far in the past is a mistake, not a "publish now". */
 const pastTolerance = 60_000;
+/** How long a schedule waits for the epic's previous run to finish ending before it says so (409). */
+const previousRunGraceMs = 10_000;
 
 function parseSchedule(body: z.infer<typeof ScheduleBody>, now: Date) {
-  if (body.timeZone !== undefined && !isValidTimeZone(body.timeZone)) {
-    throw invalidInput([{ field: 'body.timeZone', message: `"${body.timeZone}" is not an IANA time zone` }]);
-  }
-  let instant: Date | null = null;
-  if (hasOffset(body.scheduledAt)) {
-    const parsed = Date.parse(body.scheduledAt);
-    instant = Number.isNaN(parsed) || !/^\d{4}-\d{2}-\d{2}T/.test(body.scheduledAt) ? null : new Date(parsed);
-  } else if (body.timeZone) {
-    instant = wallTimeToInstant(body.scheduledAt, body.timeZone);
-  } else {
-    throw invalidInput([
-      { field: 'body.scheduledAt', message: 'give an instant with an offset (…Z or …+02:00), or a timeZone' },
-    ]);
-  }
-  if (!instant || Number.isNaN(instant.getTime())) {
-    throw invalidInput([{ field: 'body.scheduledAt', message: 'must be an ISO 8601 date-time' }]);
-  }
-  if (instant.getTime() < now.getTime() - pastTolerance) {
+  const parsed = parseScheduledTime(body.scheduledAt, body.timeZone);
+  if (!parsed.ok) throw invalidInput([{ field: parsed.field, message: parsed.message }]);
+  if (parsed.instant.getTime() < now.getTime() - pastTolerance) {
     throw invalidInput([{ field: 'body.scheduledAt', message: 'is more than a minute in the past' }]);
   }
-  return instant;
+  return parsed.instant;
 }
 
 /** Every task's target must be connected and its account enabled before anything is scheduled. */
@@ -125,6 +113,53 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
     return viewEpic(db, workspaceId, await loadEpic(db, workspaceId, epicId));
   }
 
+  /**
+   * Writes the epic scheduled under a fresh schedule token and starts its run, in one transaction: the run's
+   * first activity reads the row under a share lock, so it waits for this commit and acts only if it
+   * happened (a rollback leaves a run that ends by itself). A run still open from before (one ending after
+   * an unschedule, or left by a start whose answer was lost) is waited for once, outside the transaction.
+   */
+  async function scheduleAndStart(
+    workspaceId: string,
+    epicId: string,
+    write: (tx: Executor, epic: EpicRow, scheduleToken: string) => Promise<Date>,
+  ) {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await db.transaction(async (tx) => {
+          const epic = await lockEpic(tx, workspaceId, epicId);
+          const scheduleToken = randomUUID();
+          const scheduledAt = await write(tx, epic, scheduleToken);
+          const channels = await checkTargets(tx, epic.id);
+          try {
+            await workflows.start(
+              { epicId: epic.id, workspaceId, scheduledAt: scheduledAt.toISOString(), scheduleToken },
+              { title: epic.title, channels },
+            );
+          } catch (error) {
+            // No answer from Temporal: the start may have reached it all the same. If a run with this
+            // token is open, the schedule holds and is committed; otherwise nothing is.
+            const lost = error instanceof ApiError && error.statusCode === 503;
+            if (!lost || (await workflows.openRunToken(epic.id)) !== scheduleToken) throw error;
+          }
+        });
+        return;
+      } catch (error) {
+        const openRun =
+          error instanceof ApiError && (error.details as { openRun?: boolean } | undefined)?.openRun === true;
+        if (!openRun || attempt > 1 || !(await workflows.awaitClosed(epicId, previousRunGraceMs))) {
+          if (error instanceof ApiError) throw error;
+          // The commit itself failed after the run started: that run sees the epic unscheduled and ends.
+          throw new ApiError(
+            503,
+            'SCHEDULE_NOT_SAVED',
+            `the schedule could not be saved: ${(error as Error).message}`,
+          );
+        }
+      }
+    }
+  }
+
   app.post(
     '/epics/:id/schedule',
     {
@@ -139,16 +174,15 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
     async (request) => {
       const { workspaceId, actor } = request.caller;
       const scheduledAt = parseSchedule(request.body, now());
-      await db.transaction(async (tx) => {
-        const epic = await lockEpic(tx, workspaceId, request.params.id);
+      await scheduleAndStart(workspaceId, request.params.id, async (tx, epic, scheduleToken) => {
         refuseUnless(epic.status, 'schedule');
-        const channels = await checkTargets(tx, epic.id);
         await tx
           .update(epics)
           .set({
             status: 'scheduled',
             scheduledAt,
             timeZone: request.body.timeZone ?? null,
+            scheduleToken,
             updatedAt: now(),
           })
           .where(eq(epics.id, epic.id));
@@ -162,11 +196,7 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
           actor,
           details: { scheduledAt: scheduledAt.toISOString(), timeZone: request.body.timeZone ?? null },
         });
-        // Started inside the transaction: if Temporal refuses, nothing is written (503, still in review).
-        await workflows.start(
-          { epicId: epic.id, workspaceId, scheduledAt: scheduledAt.toISOString() },
-          { title: epic.title, channels },
-        );
+        return scheduledAt;
       });
       return viewEpic(db, workspaceId, await loadEpic(db, workspaceId, request.params.id));
     },
@@ -243,7 +273,13 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
           refuseUnless(locked.status, 'edit');
           await tx
             .update(epics)
-            .set({ status: 'draft', scheduledAt: null, timeZone: null, updatedAt: now() })
+            .set({
+              status: 'draft',
+              scheduledAt: null,
+              timeZone: null,
+              scheduleToken: null,
+              updatedAt: now(),
+            })
             .where(eq(epics.id, epic.id));
           await recordAudit(tx, {
             workspaceId,
@@ -289,11 +325,12 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
       refuseUnless(epic.status, 'retry');
       return throughWorkflow(workspaceId, epic.id, 'retry', { requestedBy: actor }, async () => {
         // The error run has closed: a new run publishes only what is not published yet.
-        await db.transaction(async (tx) => {
-          const locked = await lockEpic(tx, workspaceId, epic.id);
+        await scheduleAndStart(workspaceId, epic.id, async (tx, locked, scheduleToken) => {
           refuseUnless(locked.status, 'retry');
-          const channels = await checkTargets(tx, epic.id);
-          await tx.update(epics).set({ status: 'scheduled', updatedAt: now() }).where(eq(epics.id, epic.id));
+          await tx
+            .update(epics)
+            .set({ status: 'scheduled', scheduleToken, updatedAt: now() })
+            .where(eq(epics.id, epic.id));
           await recordAudit(tx, {
             workspaceId,
             subjectType: 'epic',
@@ -303,10 +340,7 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
             toStatus: 'scheduled',
             actor,
           });
-          await workflows.start(
-            { epicId: epic.id, workspaceId, scheduledAt: (locked.scheduledAt ?? now()).toISOString() },
-            { title: epic.title, channels },
-          );
+          return locked.scheduledAt ?? now();
         });
       });
     },

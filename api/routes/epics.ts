@@ -9,7 +9,7 @@ import type { Database, Executor } from '../../db/client.ts';
 import { connectorAccounts, connectors, epics, tasks } from '../../db/schema.ts';
 import { type Channel, channelFacts } from '../../domain/channels.ts';
 import { parseTaskContent } from '../../domain/content.ts';
-import type { EpicStatus, EpicTransition } from '../../domain/epic-state-machine.ts';
+import { type EpicStatus, type EpicTransition, maxTasksPerEpic } from '../../domain/epic-state-machine.ts';
 import type { WorkspaceCaller } from '../auth.ts';
 import { type EpicRow, lockEpic, refuseUnless } from '../epic-access.ts';
 import { toTaskView, viewEpic, viewEpics } from '../epic-views.ts';
@@ -286,6 +286,15 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
       const task = await db.transaction(async (tx) => {
         const epic = await lockEpic(tx, workspaceId, request.params.id);
         refuseUnless(epic.status as EpicStatus, 'editContent');
+        const [count] = await tx
+          .select({ tasks: sql<number>`count(*)::int` })
+          .from(tasks)
+          .where(eq(tasks.epicId, epic.id));
+        if ((count?.tasks ?? 0) >= maxTasksPerEpic) {
+          throw invalidInput([
+            { field: 'body', message: `an epic holds at most ${maxTasksPerEpic} tasks; this one is full` },
+          ]);
+        }
         const content = await validateTaskTarget(tx, workspaceId, request.body);
         const [created] = await tx
           .insert(tasks)

@@ -2,6 +2,7 @@
 // driven through app.inject(). Temporal is a real link; by default it points at a port nobody listens on.
 import type { FastifyBaseLogger, FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../api/app.ts';
+import { createEpicWorkflows, type EpicWorkflows } from '../../api/epic-workflows.ts';
 import { createTemporalLink, type TemporalLink } from '../../api/temporal.ts';
 import { type Config, loadConfig } from '../../config.ts';
 import { connectDatabase, type DatabaseConnection, runMigrations } from '../../db/client.ts';
@@ -33,7 +34,13 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 }
 
 export async function startApiHarness(
-  options: { temporalAddress?: string; config?: Record<string, string>; logger?: FastifyBaseLogger } = {},
+  options: {
+    temporalAddress?: string;
+    config?: Record<string, string>;
+    logger?: FastifyBaseLogger;
+    /** Puts a failure between the API and Temporal (e.g. a start whose answer is lost). */
+    wrapEpicWorkflows?: (real: EpicWorkflows) => EpicWorkflows;
+  } = {},
 ): Promise<ApiHarness> {
   const testDatabase = await useTestDatabase();
   const database = connectDatabase(testDatabase.url);
@@ -41,10 +48,18 @@ export async function startApiHarness(
   const config = testConfig({ DATABASE_URL: testDatabase.url, ...(options.config ?? {}) });
   // Port 1 is privileged and unused: a real, refused connection rather than a mocked client.
   const temporal = createTemporalLink(options.temporalAddress ?? '127.0.0.1:1', 'default');
+  const epicWorkflows = options.wrapEpicWorkflows?.(
+    createEpicWorkflows(temporal, {
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      transitionTimeoutMs: config.TRANSITION_TIMEOUT_MS,
+    }),
+  );
   const app = await buildApp({
     config,
     database,
     temporal,
+    ...(epicWorkflows ? { epicWorkflows } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
   await app.ready();

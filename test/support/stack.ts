@@ -1,11 +1,13 @@
 // The whole stack for end-to-end tests: a real Temporal dev server, a real PostgreSQL database, the Meta and
 // Klaviyo simulators over HTTP, the API (app.inject) and a worker, wired as `npm start` wires them.
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { FastifyBaseLogger } from 'fastify';
+import type { EpicWorkflows } from '../../api/epic-workflows.ts';
 import { resolveTemporalCli } from '../../dev/temporal-cli.ts';
 import { startTemporalDevServer, type TemporalDevServer } from '../../dev/temporal-dev-server.ts';
 import { klaviyoScopes, startKlaviyoSimulator } from '../../sandbox/klaviyo.ts';
@@ -50,10 +52,18 @@ export async function startStack(
     workerLog?: (line: string) => void;
     /** Also start every other platform's simulator (LinkedIn, TikTok, Google, Mailchimp, Canva, Shopify…). */
     platforms?: Parameters<typeof startPlatformSimulators>[0];
+    /** Puts a failure between the API and Temporal. */
+    wrapEpicWorkflows?: (real: EpicWorkflows) => EpicWorkflows;
+    /** The dev server's dynamic config (e.g. a low continue-as-new suggestion). */
+    temporalDynamicConfig?: Record<string, string | number | boolean>;
   } = {},
 ): Promise<Stack> {
   const cliPath = await resolveTemporalCli();
-  const temporal = await startTemporalDevServer({ cliPath, uiPort: false });
+  const temporal = await startTemporalDevServer({
+    cliPath,
+    uiPort: false,
+    ...(options.temporalDynamicConfig ? { dynamicConfig: options.temporalDynamicConfig } : {}),
+  });
   const meta = await startMetaSimulator({
     clientId: 'glowtify-test-app',
     clientSecret: 'glowtify-test-secret',
@@ -93,6 +103,7 @@ export async function startStack(
     temporalAddress: temporal.address,
     config: overrides,
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.wrapEpicWorkflows ? { wrapEpicWorkflows: options.wrapEpicWorkflows } : {}),
   });
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
@@ -209,6 +220,8 @@ export async function reviewedEpic(setup: ConnectedWorkspace, kinds: TaskKind[],
   const instagram = setup.meta.accounts.find((account) => account.kind === 'instagram_account')!;
   const page = setup.meta.accounts.find((account) => account.kind === 'facebook_page')!;
   const taskIds: Record<string, string> = {};
+  /** Every task in creation order (taskIds keeps the last one of each kind). */
+  const taskList: { kind: TaskKind; id: string }[] = [];
   for (const kind of kinds) {
     const body =
       kind === 'klaviyo_email'
@@ -222,11 +235,12 @@ export async function reviewedEpic(setup: ConnectedWorkspace, kinds: TaskKind[],
     const task = await workspace.api.post(`/v1/epics/${epic.id}/tasks`, body);
     if (task.statusCode !== 201) throw new Error(`task failed: ${task.body}`);
     taskIds[kind] = task.json().id;
+    taskList.push({ kind, id: task.json().id });
     await workspace.api.post(`/v1/epics/${epic.id}/tasks/${task.json().id}/approve`);
   }
   const review = await workspace.api.post(`/v1/epics/${epic.id}/review`);
   if (review.statusCode !== 200) throw new Error(`review failed: ${review.body}`);
-  return { epicId: epic.id, taskIds };
+  return { epicId: epic.id, taskIds, tasks: taskList };
 }
 
 export interface EpicBody {
@@ -255,6 +269,29 @@ export const waitForStatus = (workspace: TestWorkspace, epicId: string, status: 
     () => readEpic(workspace, epicId),
     (epic) => epic.status === status,
   );
+
+/**
+ * Replays these runs against the current workflow code, and with RECORD_HISTORIES=1 saves each as a fixture
+ * `test/fixtures/histories/<file>.json` (the CLI's JSON, as operators export it). A fixture is never
+ * overwritten by a history of newer code under its old name: name new runs anew.
+ */
+export async function replayAndRecord(stack: Stack, runs: Record<string, string>) {
+  const replayed = await replayEpicHistories(stack, Object.values(runs));
+  if (process.env.RECORD_HISTORIES === '1') {
+    for (const [file, workflowId] of Object.entries(runs)) {
+      const exported = await stack.temporalCli(
+        'workflow',
+        'show',
+        '--workflow-id',
+        workflowId,
+        '--output',
+        'json',
+      );
+      writeFileSync(path.join(repoRoot, 'test', 'fixtures', 'histories', `${file}.json`), exported);
+    }
+  }
+  return replayed;
+}
 
 /** Replays the recorded histories of the given workflows (any type) against the current workflow code. */
 export async function replayEpicHistories(stack: Stack, workflowIds: string[]) {
