@@ -1,7 +1,5 @@
 // The epic workflow end to end, through HTTP: real Temporal, real PostgreSQL, the Meta and Klaviyo simulators.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { notifications } from '../db/schema.ts';
