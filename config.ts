@@ -324,6 +324,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     throw new ConfigError(lines.join('\n'));
   }
   const environment = parsed.data;
+  if (environment.TRANSITION_TIMEOUT_MS <= environment.PUBLICATION_HEARTBEAT_TIMEOUT_MS) {
+    // A transition waits for hand-off attempts to let go; a dead worker's attempt lets go only at its
+    // heartbeat time-out, which must therefore fit in the transition's time.
+    throw new ConfigError(
+      `TRANSITION_TIMEOUT_MS (${environment.TRANSITION_TIMEOUT_MS}) must be longer than ` +
+        `PUBLICATION_HEARTBEAT_TIMEOUT_MS (${environment.PUBLICATION_HEARTBEAT_TIMEOUT_MS})`,
+    );
+  }
   const generatedSecrets: Config['generatedSecrets'] = [];
   let credentialsKeys = environment.CREDENTIALS_KEY;
   let adminToken = environment.ADMIN_TOKEN;

@@ -67,6 +67,9 @@ export async function startWorker(
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     identity,
     ...workflowSource,
+    // Heartbeats reach the server at least every 2 s, so an unschedule's cancellation reaches a hand-off
+    // attempt in seconds (by default the SDK waits up to 0.8 × the heartbeat time-out).
+    maxHeartbeatThrottleInterval: '2 seconds',
     activities: createActivities({
       db: database.db,
       workerIdentity: identity,

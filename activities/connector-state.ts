@@ -4,12 +4,10 @@ import { and, eq, gte, inArray, sql } from 'drizzle-orm';
 import { recordAudit } from '../db/audit.ts';
 import type { Executor } from '../db/client.ts';
 import { connectors, epics, notifications, publications, tasks } from '../db/schema.ts';
-import { channelCatalog } from '../domain/channels.ts';
+import { channelsOfMode } from '../domain/channels.ts';
 import type { PublicationFailure } from '../domain/publication-errors.ts';
 
-const softChannels = Object.entries(channelCatalog)
-  .filter(([, facts]) => facts.mode === 'soft')
-  .map(([channel]) => channel);
+const softChannels = channelsOfMode('soft');
 
 /** Flags the scheduled soft publications (and their epics) that publish through this connector. */
 export async function flagUpcomingAtRisk(executor: Executor, connectorId: string, reason: string, now: Date) {

@@ -66,6 +66,30 @@ export function createConnectorTokenActivities({
     return connector;
   };
 
+  /** Puts a rotated refresh token into credentials that still carry the one it replaced (compare-and-set). */
+  async function keepRotatedRefreshToken(
+    connectorId: string,
+    spent: Record<string, unknown>,
+    refreshed: Record<string, unknown>,
+  ) {
+    if (typeof spent.refreshToken !== 'string' || refreshed.refreshToken === spent.refreshToken) return;
+    const latest = await load(connectorId);
+    if (!latest?.credentials || !latest.credentialsKeyId) return;
+    const held = openCredentials<Record<string, unknown>>(credentialsKeys, connectorId, {
+      keyId: latest.credentialsKeyId,
+      ciphertext: latest.credentials,
+    });
+    if (held.refreshToken !== spent.refreshToken) return;
+    const sealed = sealCredentials(credentialsKeys, connectorId, {
+      ...held,
+      refreshToken: refreshed.refreshToken,
+    });
+    await db
+      .update(connectors)
+      .set({ credentials: sealed.ciphertext, credentialsKeyId: sealed.keyId, updatedAt: now() })
+      .where(and(eq(connectors.id, connectorId), eq(connectors.credentials, latest.credentials)));
+  }
+
   return {
     async loadConnectorToken({ connectorId }: { connectorId: string }): Promise<ConnectorTokenFacts> {
       const connector = await load(connectorId);
@@ -235,12 +259,20 @@ export function createConnectorTokenActivities({
         try {
           written = await write();
         } catch (error) {
-          if (attempt >= 5) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
+          // The database is away: keep trying while the lease holds, since nothing else can renew now.
+          if (Date.now() + 1_000 * 2 ** Math.min(attempt, 3) >= leaseUntil.getTime() - 5_000) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** Math.min(attempt, 3)));
         }
       }
       if (!written) {
-        // A reconnect replaced the credentials while the platform answered: its credentials stay.
+        // A reconnect replaced the credentials while the platform answered: its credentials stay — but if they
+        // still hold the refresh token this refresh just spent (a reconnect that kept it), the rotated one
+        // takes its place, or the next renewal would be refused.
+        await keepRotatedRefreshToken(
+          connector.id,
+          current,
+          refreshed.credentials as Record<string, unknown>,
+        );
         await releaseLease();
         const replaced = await load(connectorId);
         return { tokenExpiresAt: replaced?.tokenExpiresAt?.toISOString() ?? null };

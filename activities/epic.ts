@@ -3,9 +3,9 @@
 // what an adapter learns mid-way (an Instagram container, a Klaviyo campaign) is saved before its next call
 // and survives every transition. The fences live here too: an attempt whose schedule was withdrawn, or whose
 // connector was disconnected, stops before the request that would make it live.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { and, asc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { CredentialsKeys } from '../config.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { PlatformAdapter, PublicationContext, PublicationProgress } from '../connectors/types.ts';
@@ -89,6 +89,10 @@ const workflowActor = () => {
     return 'workflow';
   }
 };
+
+/** One confirmation poll asks this many platforms at once, for at most this long. */
+const confirmationConcurrency = 4;
+const confirmationBudgetMs = 120_000;
 
 /** Names a hand-off on its platform (Klaviyo puts it in the campaign name) for as long as it may exist there. */
 const newHandOffKey = (epicId: string, taskId: string) =>
@@ -174,21 +178,47 @@ export function createEpicActivities({
     });
   }
 
-  const saveProgress = (publicationId: string) => async (update: PublicationProgress) => {
-    await db
-      .update(publications)
-      .set({ progress: sql`${publications.progress} || ${JSON.stringify(update)}::jsonb`, updatedAt: now() })
-      .where(eq(publications.id, publicationId));
-  };
+  /**
+   * Persists an adapter's progress. A hand-off's progress is written only while the row still names that
+   * hand-off (its key): an attempt outlived by a newer hand-off cannot write over the newer one's record.
+   */
+  const saveProgress =
+    (publicationId: string, handOffKey?: string) => async (update: PublicationProgress) => {
+      await db
+        .update(publications)
+        .set({
+          progress: sql`${publications.progress} || ${JSON.stringify(update)}::jsonb`,
+          updatedAt: now(),
+        })
+        .where(
+          and(
+            eq(publications.id, publicationId),
+            handOffKey === undefined ? undefined : eq(publications.handOffKey, handOffKey),
+          ),
+        );
+    };
 
-  /** Whether this attempt's schedule is still the epic's (legacy runs carry no token and are not fenced). */
-  async function scheduleStillHolds(epicId: string, scheduleToken: string | undefined) {
-    if (scheduleToken === undefined) return true;
-    const [epic] = await db
-      .select({ scheduleToken: epics.scheduleToken })
-      .from(epics)
-      .where(eq(epics.id, epicId));
-    return epic?.scheduleToken === scheduleToken;
+  const clearGoingLive = (publicationId: string) =>
+    db.update(publications).set({ goingLiveAt: null }).where(eq(publications.id, publicationId));
+
+  /**
+   * "This attempt's schedule is still the epic's", as a condition: its token, or — for runs started before
+   * schedules carried one — the epic still scheduled at this attempt's time.
+   */
+  function fenceHolds(epicId: string, fence: { scheduleToken?: string; scheduledAt?: string }) {
+    if (fence.scheduleToken !== undefined) {
+      return sql`exists (select 1 from ${epics} where ${epics.id} = ${epicId} and ${epics.scheduleToken} = ${fence.scheduleToken})`;
+    }
+    if (fence.scheduledAt !== undefined) {
+      return sql`exists (select 1 from ${epics} where ${epics.id} = ${epicId} and ${epics.status} = 'scheduled'
+        and ${epics.scheduledAt} = ${new Date(fence.scheduledAt)})`;
+    }
+    return sql`true`;
+  }
+
+  async function scheduleStillHolds(epicId: string, fence: { scheduleToken?: string; scheduledAt?: string }) {
+    const [row] = await db.execute<{ holds: boolean }>(sql`select ${fenceHolds(epicId, fence)} as holds`);
+    return row?.holds === true;
   }
 
   /**
@@ -197,45 +227,48 @@ export function createEpicActivities({
    * connector routes), and one committed before is seen here, so no attempt publishes after a disconnect
    * answered. A withdrawn schedule (unschedule, edit, reschedule) stops the attempt the same way.
    */
-  const beforeGoingLive = (target: Target, scheduleToken: string | undefined) => async () => {
-    await db
-      .update(publications)
-      .set({ goingLiveAt: sql`now()` })
-      .where(eq(publications.id, target.publication.id));
-    const [connector] = await db
-      .select({ status: connectors.status })
-      .from(connectors)
-      .where(eq(connectors.id, target.connector.id));
-    if (connector?.status !== 'connected') {
-      throw ApplicationFailure.create({
-        type: 'TOKEN_EXPIRED',
-        message: `the ${target.connector.platform} connector was disconnected before this went out: reconnect it`,
-        nonRetryable: true,
-      });
-    }
-    if (!(await scheduleStillHolds(target.epic.id, scheduleToken))) {
-      throw withdrawn('the schedule was withdrawn before this went out');
-    }
-  };
+  const beforeGoingLive =
+    (target: Target, fence: { scheduleToken?: string; scheduledAt?: string }) => async () => {
+      await db
+        .update(publications)
+        .set({ goingLiveAt: sql`now()` })
+        .where(eq(publications.id, target.publication.id));
+      const [connector] = await db
+        .select({ status: connectors.status })
+        .from(connectors)
+        .where(eq(connectors.id, target.connector.id));
+      if (connector?.status !== 'connected') {
+        throw ApplicationFailure.create({
+          type: 'TOKEN_EXPIRED',
+          message: `the ${target.connector.platform} connector was disconnected before this went out: reconnect it`,
+          nonRetryable: true,
+        });
+      }
+      if (!(await scheduleStillHolds(target.epic.id, fence))) {
+        throw withdrawn('the schedule was withdrawn before this went out');
+      }
+    };
 
   /** What an adapter gets for one try: the content as it goes out, the target, credentials and progress. */
   async function publicationContext(
     target: Target,
     progress: PublicationProgress,
-    scheduleToken: string | undefined,
+    fence: { scheduleToken?: string; scheduledAt?: string; handOffKey?: string },
   ): Promise<PublicationContext<unknown>> {
     const context = Context.current();
+    const content = await outgoingContent(target);
     return {
       taskId: target.task.id,
       channel: target.task.channel as Channel,
-      content: await outgoingContent(target),
+      content,
+      contentDigest: createHash('sha256').update(JSON.stringify(content)).digest('base64url').slice(0, 22),
       account: target.account ? { kind: target.account.kind, externalId: target.account.externalId } : null,
       credentials: credentialsOf(target.connector),
       progress,
-      saveProgress: saveProgress(target.publication.id),
+      saveProgress: saveProgress(target.publication.id, fence.handOffKey),
       heartbeat: () => context.heartbeat(),
       signal: context.cancellationSignal,
-      beforeGoingLive: beforeGoingLive(target, scheduleToken),
+      beforeGoingLive: beforeGoingLive(target, fence),
     };
   }
 
@@ -500,12 +533,16 @@ export function createEpicActivities({
     /**
      * Withdraws the epic's schedule before its hand-offs are cancelled: from this write on, no attempt still
      * running for the old schedule creates anything (each checks before its last request, and once more when
-     * it records its result). Returns the token the workflow's next hand-offs carry.
+     * it records its result). The new token comes from the workflow, so a retried write writes the same.
      */
-    async withdrawSchedule({ epicId }: { epicId: string }): Promise<{ scheduleToken: string }> {
-      const scheduleToken = randomUUID();
+    async withdrawSchedule({
+      epicId,
+      scheduleToken,
+    }: {
+      epicId: string;
+      scheduleToken: string;
+    }): Promise<void> {
       await db.update(epics).set({ scheduleToken, updatedAt: now() }).where(eq(epics.id, epicId));
-      return { scheduleToken };
     },
 
     async recordEpicStatus(input: {
@@ -585,10 +622,13 @@ export function createEpicActivities({
       let published: Awaited<ReturnType<NonNullable<PlatformAdapter['publish']>>>;
       try {
         published = await withHeartbeats(policy.heartbeatTimeoutMs, async () =>
-          adapter.publish!(await publicationContext(target, target.publication.progress, undefined)),
+          adapter.publish!(await publicationContext(target, target.publication.progress, {})),
         );
       } catch (error) {
-        if (error instanceof ApplicationFailure || Context.current().cancellationSignal.aborted) throw error;
+        if (error instanceof ApplicationFailure || Context.current().cancellationSignal.aborted) {
+          await clearGoingLive(target.publication.id);
+          throw error;
+        }
         return failTry(target, error, new Date(input.scheduledAt));
       }
       const publishedAt = now();
@@ -632,14 +672,28 @@ export function createEpicActivities({
       scheduledAt: string;
       scheduleToken?: string;
       handOffKey?: string;
+      /** Ask the platform even when the row says handed off (a cancel whose answer was lost). */
+      verify?: boolean;
     }): Promise<{ status: PublicationStatus }> {
       const target = await loadTarget(input.taskId);
       const { publication } = target;
-      if (!(await scheduleStillHolds(input.epicId, input.scheduleToken))) {
+      const fence = {
+        ...(input.scheduleToken === undefined ? {} : { scheduleToken: input.scheduleToken }),
+        // Runs from before schedule tokens: fenced by the epic's status and time.
+        ...(input.scheduleToken === undefined && input.handOffKey !== undefined
+          ? { scheduledAt: input.scheduledAt }
+          : {}),
+      };
+      if (!(await scheduleStillHolds(input.epicId, fence))) {
         throw withdrawn('the schedule was withdrawn before this hand-off started');
       }
       const key = input.handOffKey ?? publication.handOffKey ?? newHandOffKey(input.epicId, input.taskId);
-      if (publication.status === 'handed_off' && publication.externalId && publication.handOffKey === key)
+      if (
+        !input.verify &&
+        publication.status === 'handed_off' &&
+        publication.externalId &&
+        publication.handOffKey === key
+      )
         return { status: 'handed_off' };
       const adapter = adapterFor(target.connector.platform);
       if (!adapter.handOff) {
@@ -666,25 +720,24 @@ export function createEpicActivities({
       try {
         handedOff = await withHeartbeats(policy.heartbeatTimeoutMs, async () =>
           adapter.handOff!({
-            ...(await publicationContext(target, progress, input.scheduleToken)),
+            ...(await publicationContext(target, progress, { ...fence, handOffKey: key })),
             scheduledAt,
             epicTitle: target.epic.title,
             handOffKey: key,
           }),
         );
       } catch (error) {
-        if (error instanceof ApplicationFailure || Context.current().cancellationSignal.aborted) throw error;
+        if (error instanceof ApplicationFailure || Context.current().cancellationSignal.aborted) {
+          await clearGoingLive(publication.id);
+          throw error;
+        }
         return failTry(target, error, scheduledAt);
       }
       // Handed over after its time (the platform was down at scheduling): it sends as soon as the platform
       // allows, and how late is on record.
       const lateByMs = Math.max(0, now().getTime() - scheduledAt.getTime());
       const recorded = await db.transaction(async (tx) => {
-        const stillWanted =
-          input.scheduleToken === undefined
-            ? sql`true`
-            : sql`exists (
-          select 1 from ${epics} where ${epics.id} = ${input.epicId} and ${epics.scheduleToken} = ${input.scheduleToken})`;
+        // Recorded only if this hand-off is still the one the row names and its schedule still holds.
         const [row] = await tx
           .update(publications)
           .set({
@@ -696,7 +749,13 @@ export function createEpicActivities({
             ...(lateByMs > 0 ? { lagMs: lateByMs } : {}),
             updatedAt: now(),
           })
-          .where(and(eq(publications.id, publication.id), stillWanted))
+          .where(
+            and(
+              eq(publications.id, publication.id),
+              eq(publications.handOffKey, key),
+              fenceHolds(input.epicId, fence),
+            ),
+          )
           .returning({ id: publications.id });
         if (!row) return false;
         await recordAudit(tx, {
@@ -720,11 +779,7 @@ export function createEpicActivities({
         // The schedule was withdrawn while the platform was answering: what was just created goes too.
         await cancelOnPlatform(
           target,
-          {
-            ...publication,
-            externalId: handedOff.externalId,
-            handOffKey: key,
-          },
+          { ...publication, externalId: handedOff.externalId, handOffKey: key },
           'workflow:withdrawn-schedule',
         );
         throw withdrawn(
@@ -752,19 +807,35 @@ export function createEpicActivities({
       return askHandOff(input.epicId, input.taskId);
     },
 
-    /** One confirmation poll for every hand-off of the epic still waiting: one activity, whatever the count. */
+    /**
+     * One confirmation poll for every hand-off of the epic still waiting: one activity, whatever the count.
+     * A few questions at a time, within a time budget: a question not asked in time is asked at the next poll.
+     */
     async checkHandOffs(input: { epicId: string; taskIds: string[] }): Promise<Record<string, HandOffCheck>> {
-      const answers: Record<string, HandOffCheck> = {};
-      for (const taskId of input.taskIds) {
-        try {
-          answers[taskId] = await askHandOff(input.epicId, taskId);
-        } catch (error) {
-          // A refusal nobody can fix by waiting (the connector is gone) ends the questions; anything else
-          // is asked again at the next poll.
-          answers[taskId] =
-            error instanceof ApplicationFailure && error.nonRetryable ? 'unreachable' : 'error';
+      const context = Context.current();
+      const answerBy = Date.now() + confirmationBudgetMs;
+      const answers: Record<string, HandOffCheck> = Object.fromEntries(
+        input.taskIds.map((taskId) => [taskId, 'error' as const]),
+      );
+      const queue = [...input.taskIds];
+      const askNext = async (): Promise<void> => {
+        for (
+          let taskId = queue.shift();
+          taskId !== undefined && Date.now() < answerBy;
+          taskId = queue.shift()
+        ) {
+          context.heartbeat();
+          try {
+            answers[taskId] = await askHandOff(input.epicId, taskId);
+          } catch (error) {
+            // A refusal nobody can fix by waiting (the connector is gone) ends the questions; anything else
+            // is asked again at the next poll.
+            answers[taskId] =
+              error instanceof ApplicationFailure && error.nonRetryable ? 'unreachable' : 'error';
+          }
         }
-      }
+      };
+      await Promise.all(Array.from({ length: confirmationConcurrency }, askNext));
       return answers;
     },
 
@@ -813,7 +884,15 @@ export function createEpicActivities({
             goingLiveAt: null,
             updatedAt: now(),
           })
-          .where(eq(publications.id, publication.id));
+          // Only while the row still names this hand-off: a newer one is not ours to clear.
+          .where(
+            and(
+              eq(publications.id, publication.id),
+              publication.handOffKey === null
+                ? isNull(publications.handOffKey)
+                : eq(publications.handOffKey, publication.handOffKey),
+            ),
+          );
         await recordAudit(tx, {
           workspaceId: target.task.workspaceId,
           subjectType: 'publication',
@@ -837,7 +916,10 @@ export function createEpicActivities({
       });
     }
     if (target.connector.status !== 'connected') {
-      // Without credentials we cannot ask the platform to cancel: the hand-off may still send.
+      // Without credentials nothing can be asked of the platform. A hand-off never confirmed live is
+      // forgotten (at most a draft lingers there, which nothing sends); one that is live would still send,
+      // so the transition is refused until the connector is reconnected.
+      if (publication.status !== 'handed_off') return cancelled();
       throw ApplicationFailure.create({
         type: 'LOCKED_BY_PLATFORM',
         message: `the ${target.connector.platform} connector is ${target.connector.status.replace('_', ' ')}: reconnect it to cancel what was handed to it`,

@@ -399,11 +399,29 @@ export function createKlaviyoAdapter(options: {
     const { apiKey } = context.credentials;
     const { signal, handOffKey } = context;
     const name = `${context.epicTitle} · ${handOffKey}`;
-    const progress: KlaviyoProgress = { ...context.progress };
+    // An empty value is how progress forgets a key (it is merged, never replaced).
+    const progress: KlaviyoProgress = Object.fromEntries(
+      Object.entries(context.progress).filter(([, value]) => value !== ''),
+    );
     const save = async (update: KlaviyoProgress) => {
       Object.assign(progress, update);
       await context.saveProgress(update as PublicationProgress);
     };
+
+    if (progress.campaignId) {
+      // Resuming: the campaign an earlier attempt left may have been cancelled or deleted since (a cancel
+      // whose answer was lost); then this hand-off starts over, under the same key.
+      const current = await campaignStatus(apiKey, progress.campaignId, signal);
+      if (!current || isCancelled(current.status)) {
+        const forgotten = Object.fromEntries(
+          Object.keys(progress).map((key) => [key, '']),
+        ) as KlaviyoProgress;
+        await context.saveProgress(forgotten as PublicationProgress);
+        for (const key of Object.keys(progress)) delete progress[key as keyof KlaviyoProgress];
+      } else if (hasSendJob(current.status)) {
+        await save({ sendJobCreated: 'yes' });
+      }
+    }
 
     if (!progress.campaignId) {
       const [existing] = await findCampaigns(apiKey, handOffKey, signal);
@@ -612,12 +630,13 @@ export function createKlaviyoAdapter(options: {
     progress: PublicationProgress;
   }): Promise<void> {
     const { apiKey } = context.credentials;
-    const known = context.externalId ?? context.progress.campaignId ?? null;
-    if (known) return cancelCampaign(apiKey, known, context.progress.sendJobCreated === 'yes');
-    // No answer ever named a campaign: one may exist all the same (created, then the answer was lost).
+    const known = context.externalId || context.progress.campaignId || null;
+    if (known) await cancelCampaign(apiKey, known, context.progress.sendJobCreated === 'yes');
+    // Whatever else carries the key goes too: a campaign no answer ever named (created, then the answer was
+    // lost), or one an attempt that outlived its time-out created beside the known one.
     if (!context.handOffKey) return;
     for (const campaign of await findCampaigns(apiKey, context.handOffKey)) {
-      await cancelCampaign(apiKey, campaign.id, false);
+      if (campaign.id !== known) await cancelCampaign(apiKey, campaign.id, false);
     }
   }
 

@@ -448,7 +448,10 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
     // Photos go up unpublished (invisible) and are attached to one feed post; ids are kept as they arrive so
     // a retry reuses them. An upload whose answer was lost leaves only an invisible, unattached photo.
     const mediaUrls = content.mediaUrls ?? [];
-    const photoIds = context.progress.photoIds ? context.progress.photoIds.split(',') : [];
+    // Photos uploaded for other content (the task was edited since) are not this post's.
+    const sameContent = (context.progress.contentDigest ?? context.contentDigest) === context.contentDigest;
+    const photoIds = context.progress.photoIds && sameContent ? context.progress.photoIds.split(',') : [];
+    if (!sameContent) await context.saveProgress({ photoIds: '', contentDigest: context.contentDigest });
     for (const url of mediaUrls.slice(photoIds.length)) {
       const photo = await graph(ContainerId, {
         method: 'POST',
@@ -458,7 +461,7 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
         signal,
       });
       photoIds.push(photo.id);
-      await context.saveProgress({ photoIds: photoIds.join(',') });
+      await context.saveProgress({ photoIds: photoIds.join(','), contentDigest: context.contentDigest });
     }
 
     const params: Record<string, string | undefined> = { message: content.text };
@@ -653,7 +656,12 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
     if (containerId) {
       const status = await readStatus(containerId);
       if (status.status_code === 'PUBLISHED') return publishedFromContainer(containerId);
-      if (status.status_code === 'EXPIRED') {
+      const madeFor = context.progress.contentDigest;
+      if (madeFor !== undefined && madeFor !== context.contentDigest) {
+        // Made for content the task no longer has (edited since), and never published: not this post.
+        await context.saveProgress({ containerId: '' });
+        containerId = undefined;
+      } else if (status.status_code === 'EXPIRED') {
         // Never published (PUBLISHED would stay PUBLISHED), so starting over cannot double-post.
         await context.saveProgress({ containerId: '' });
         containerId = undefined;
@@ -666,7 +674,7 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
 
     if (!containerId) {
       containerId = await createContainer(context, call, igUserId);
-      await context.saveProgress({ containerId });
+      await context.saveProgress({ containerId, contentDigest: context.contentDigest });
     }
 
     for (;;) {

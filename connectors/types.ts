@@ -34,6 +34,11 @@ export interface PublicationContext<Credentials> {
   taskId: string;
   channel: Channel;
   content: TaskContent;
+  /**
+   * A digest of `content` as it goes out: an adapter keeps it in progress beside what it prepared (a media
+   * container, uploaded photos), so a retry after the content was edited does not publish the old one.
+   */
+  contentDigest: string;
   /** The target sub-account (null for email channels, which address content.audiences). */
   account: { kind: string; externalId: string } | null;
   credentials: Credentials;

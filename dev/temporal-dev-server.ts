@@ -220,7 +220,7 @@ export async function getFreePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-function isPortFree(host: string, port: number): Promise<boolean> {
+export function isPortFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolveFree) => {
     const server = createServer();
     server.unref();

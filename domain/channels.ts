@@ -50,3 +50,8 @@ export const Channel = z.enum(channels);
 export function channelFacts(channel: Channel): ChannelFacts {
   return channelCatalog[channel];
 }
+
+/** The channels scheduled one way (soft: we publish at the time; real: handed to the platform). */
+export function channelsOfMode(mode: ChannelMode): Channel[] {
+  return channels.filter((channel) => channelCatalog[channel].mode === mode);
+}

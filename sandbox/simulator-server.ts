@@ -57,8 +57,11 @@ export interface SimulatorServer {
   failNext(rule: FailureRule): void;
   /** The platform acts on the next matching requests (the handler runs) but the answer never arrives. */
   dropAnswerNext(rule: RequestMatch): void;
-  /** Holds the next matching request before the platform acts, until the test releases or answers it. */
-  holdNext(rule: Omit<RequestMatch, 'times'>): HeldRequest;
+  /**
+   * Holds the next matching request until the test releases or answers it: before the platform acts, or
+   * with `acted`, after (the platform has done it; only its answer waits).
+   */
+  holdNext(rule: Omit<RequestMatch, 'times'> & { acted?: boolean }): HeldRequest;
   /** Forgets every failure rule not used up yet (held requests stay held until released). */
   clearFailures(): void;
   /** Called after a response was written: lets a test act at an exact point (e.g. kill a worker). */
@@ -96,7 +99,12 @@ export async function startSimulatorServer(
   type Action =
     | { kind: 'answer'; response: SimulatorResponse }
     | { kind: 'drop' }
-    | { kind: 'hold'; arrived: (request: RecordedRequest) => void; until: Promise<SimulatorResponse | null> };
+    | {
+        kind: 'hold';
+        acted: boolean;
+        arrived: (request: RecordedRequest) => void;
+        until: Promise<SimulatorResponse | null>;
+      };
   const rules: (RequestMatch & { action: Action; remaining: number; skipped: number })[] = [];
   const addRule = (match: RequestMatch, action: Action) =>
     rules.push({ ...match, action, remaining: match.times ?? 1, skipped: 0 });
@@ -149,20 +157,22 @@ export async function startSimulatorServer(
     if (rule) rule.remaining -= 1;
     const action = rule?.action;
     if (action?.kind === 'answer') response = action.response;
-    if (action?.kind === 'hold') {
+    const act = async () => {
+      try {
+        return await handler(recorded);
+      } catch (error) {
+        return { status: 500, body: { error: { message: `simulator error: ${(error as Error).message}` } } };
+      }
+    };
+    if (action?.kind === 'hold' && action.acted) {
+      const acted = await act();
+      action.arrived(recorded);
+      response = (await action.until) ?? acted;
+    } else if (action?.kind === 'hold') {
       action.arrived(recorded);
       response = await action.until;
     }
-    if (response === null) {
-      try {
-        response = await handler(recorded);
-      } catch (error) {
-        response = {
-          status: 500,
-          body: { error: { message: `simulator error: ${(error as Error).message}` } },
-        };
-      }
-    }
+    if (response === null) response = await act();
     if (action?.kind === 'drop') {
       // The platform acted; the connection dies before its answer leaves.
       req.socket.destroy();
@@ -199,7 +209,7 @@ export async function startSimulatorServer(
       const until = new Promise<SimulatorResponse | null>((resolve) => {
         settle = resolve;
       });
-      addRule({ ...rule, times: 1 }, { kind: 'hold', arrived, until });
+      addRule({ ...rule, times: 1 }, { kind: 'hold', acted: rule.acted === true, arrived, until });
       return { reached, release: () => settle(null), answer: (response) => settle(response) };
     },
     onResponded(listener) {

@@ -27,11 +27,13 @@ const credentialsOf = async (id: string) => {
     ciphertext: row.credentials!,
   });
 };
+/** Transactions left open, idle, for more than a second (a refresh waiting on the platform inside one). */
 const openTransactions = async () =>
   (
     await stack.harness.database.sql<{ count: number }[]>`
       select count(*)::int as count from pg_stat_activity
-      where datname = current_database() and state like 'idle in transaction%'`
+      where datname = current_database() and state like 'idle in transaction%'
+      and now() - state_change > interval '1 second'`
   )[0]!.count;
 
 /** Reconnects through the consent flow; resolves with the callback's answer, or rejects after `ms`. */
@@ -64,6 +66,7 @@ async function heldRefresh(
   const request = await held.reached;
   assert.ok(isRefresh(request.body as Record<string, string>), 'the held request is the refresh');
   // The platform is answering the refresh: nothing in the database waits on it.
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
   assert.equal(await openTransactions(), 0, 'no transaction is held open across the platform call');
   const callback = await reconnectWithin(connector, workspace, 10_000);
   assert.equal(callback.statusCode, 200, callback.body);

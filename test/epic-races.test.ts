@@ -155,6 +155,70 @@ describe('transitions racing hand-offs still being attempted', () => {
   });
 });
 
+describe('transitions racing an attempt mid-request', () => {
+  it('an unschedule while a hand-off request is on its way stops it, and nothing is left on Klaviyo', async () => {
+    const setup = await connectedWorkspace(stack, 'Mid-request');
+    const { epicId } = await reviewedEpic(setup, ['klaviyo_email'], 'Mid-request');
+    const held = stack.klaviyo.holdNext({ path: /^\/api\/templates\/?$/, method: 'POST' });
+    await scheduled(setup, epicId, inSeconds(3600));
+    await held.reached;
+
+    const response = await setup.workspace.api.post(`/v1/epics/${epicId}/unschedule`);
+    assert.equal(response.statusCode, 200, response.body);
+    held.release();
+    await stack.client.workflow.getHandle(`epic-${epicId}`).result();
+    await sleep(500);
+    assert.deepEqual(queuedCampaignsOf(epicId), []);
+    assert.deepEqual(await publicationsOf(setup, epicId), ['cancelled']);
+  });
+
+  it('a reschedule while a hand-off request is on its way ends with the hand-off at the new time', async () => {
+    const setup = await connectedWorkspace(stack, 'Mid-request move');
+    const { epicId } = await reviewedEpic(setup, ['klaviyo_email'], 'Mid-request move');
+    const held = stack.klaviyo.holdNext({ path: /^\/api\/templates\/?$/, method: 'POST' });
+    await scheduled(setup, epicId, inSeconds(3600));
+    await held.reached;
+
+    const newTime = inSeconds(7200);
+    const moving = setup.workspace.api.post(`/v1/epics/${epicId}/reschedule`, { scheduledAt: newTime });
+    await sleep(300);
+    held.release();
+    const response = await moving;
+    assert.equal(response.statusCode, 200, response.body);
+    await waitFor(
+      () => publicationsOf(setup, epicId),
+      (statuses) => statuses[0] === 'handed_off',
+    );
+    const live = queuedCampaignsOf(epicId);
+    assert.equal(live.length, 1);
+    assert.equal(Date.parse(live[0]!.sendAt!), Date.parse(newTime));
+    await setup.workspace.api.post(`/v1/epics/${epicId}/unschedule`);
+  });
+
+  it('a hand-off waiting out a Retry-After does not hold back the soft posts due at the time', async () => {
+    const setup = await connectedWorkspace(stack, 'Not held back');
+    const { epicId } = await reviewedEpic(setup, ['facebook_post', 'klaviyo_email'], 'Not held back');
+    const sendJobsBefore = requestsTo('/api/campaign-send-jobs', 'POST');
+    stack.klaviyo.failWith('rate_limited', {
+      path: '/api/campaign-send-jobs',
+      method: 'POST',
+      retryAfterSeconds: 20,
+    });
+    const at = inSeconds(3);
+    const feedBefore = stack.meta.receivedMatching(/\/feed$/, 'POST').length;
+    await scheduled(setup, epicId, at);
+    const [post] = await waitFor(
+      async () => stack.meta.receivedMatching(/\/feed$/, 'POST').slice(feedBefore),
+      (posts) => posts.length === 1,
+    );
+    const lateByMs = post!.receivedAt.getTime() - Date.parse(at);
+    assert.ok(lateByMs < 3_000, `posted ${lateByMs} ms after its time`);
+    assert.equal(requestsTo('/api/campaign-send-jobs', 'POST'), sendJobsBefore + 1, 'the email still waits');
+    // The email goes out once its Retry-After is over, and the epic is published.
+    await waitForStatus(setup.workspace, epicId, 'published');
+  });
+});
+
 describe('a transition refused half-way', () => {
   it('a lock on the second of two cancels answers 409 and hands the first off again: both emails send', async () => {
     const setup = await connectedWorkspace(stack, 'Half-way');

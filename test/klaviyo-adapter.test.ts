@@ -74,6 +74,7 @@ function handOffContext(
     taskId: 'task-1',
     channel: 'klaviyo_email',
     content,
+    contentDigest: 'klaviyo-content-1',
     account: null,
     credentials: { apiKey: goodKey },
     progress: {},

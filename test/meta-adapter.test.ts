@@ -113,6 +113,7 @@ function publication(
       taskId: 'task-1',
       channel: input.channel,
       content: input.content,
+      contentDigest: JSON.stringify(input.content),
       account: input.account,
       credentials: input.credentials,
       progress: { ...stored },

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { resolveTemporalCli } from '../dev/temporal-cli.ts';
-import { getFreePort, startTemporalDevServer } from '../dev/temporal-dev-server.ts';
+import { isPortFree, startTemporalDevServer } from '../dev/temporal-dev-server.ts';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'glowtify-start-'));
 const running = new Set<ChildProcess>();
@@ -32,12 +32,23 @@ function processesUsing(directory: string): string[] {
   return found;
 }
 
+/**
+ * A free port below the ephemeral range: other test files' servers take ephemeral ports, so one picked there
+ * could be taken between this check and the stack binding it.
+ */
+async function quietPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await isPortFree('127.0.0.1', port)) return port;
+  }
+}
+
 async function startStack(
   extraEnv: Record<string, string> = {},
   script = 'start',
   readyLine = 'Press Ctrl-C to stop everything.',
 ) {
-  const [port, temporalPort, uiPort] = [await getFreePort(), await getFreePort(), await getFreePort()];
+  const [port, temporalPort, uiPort] = [await quietPort(), await quietPort(), await quietPort()];
   // Like a terminal: its own process group, so Ctrl-C (SIGINT to the group) reaches npm and its children.
   const child = spawn('npm', script === 'start' ? ['start'] : ['run', script], {
     cwd: path.resolve(import.meta.dirname, '..'),

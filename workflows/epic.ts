@@ -19,6 +19,7 @@ import {
   setHandler,
   TimeoutFailure,
   upsertSearchAttributes,
+  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { z } from 'zod';
@@ -124,6 +125,8 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     return null;
   };
 
+  /** Status writes on their way to the database: a transition's own writes wait for them, in order. */
+  let statusWrites = 0;
   const setStatus = async (
     next: EpicStatus,
     action: string,
@@ -133,7 +136,12 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     const from = status;
     status = next;
     upsertSearchAttributes([{ key: epicSearchAttributes.EpicStatus, value: next }]);
-    await recordEpicStatus({ epicId: input.epicId, from, status: next, action, actor, details });
+    statusWrites += 1;
+    try {
+      await recordEpicStatus({ epicId: input.epicId, from, status: next, action, actor, details });
+    } finally {
+      statusWrites -= 1;
+    }
   };
 
   /** One publication through its activity; a final failure is recorded, never thrown. */
@@ -141,6 +149,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     task: PlannedTask,
     activity: 'publishTask' | 'handOffTask',
     scope?: CancellationScope,
+    verify = false,
   ) => {
     const policy = plan!.policy;
     const run = proxyActivities<EpicActivities>({
@@ -165,6 +174,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
             epicId: input.epicId,
             taskId: task.taskId,
             scheduledAt: iso(scheduledAt),
+            ...(verify ? { verify } : {}),
             ...(inFlightModel
               ? scheduleToken === undefined
                 ? {}
@@ -178,7 +188,9 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
       setPublication(task.taskId, { status: outcome.status });
     } catch (error) {
       const cause = error instanceof ActivityFailure ? error.cause : error;
-      if (isCancellation(error) || (cause instanceof ApplicationFailure && cause.type === 'WITHDRAWN')) {
+      const withdrawal =
+        isCancellation(error) || (cause instanceof ApplicationFailure && cause.type === 'WITHDRAWN');
+      if (withdrawal && transitionInFlight !== null) {
         // Stopped by a transition: what it may have left on the platform is that transition's to cancel.
         setPublication(task.taskId, { status: 'pending' });
         return;
@@ -198,12 +210,10 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   };
 
   /** Starts a real task's hand-off; it counts as in flight until its outcome is recorded. */
-  const startHandOff = async (task: PlannedTask) => {
-    // One attempt per task at a time: one still letting go (its worker cut off) finishes under its fence.
-    if (inFlight.has(task.taskId)) return;
+  const startHandOff = async (task: PlannedTask, verify = false) => {
     const scope = new CancellationScope();
     inFlight.set(task.taskId, scope);
-    return runPublication(task, 'handOffTask', scope).finally(() => inFlight.delete(task.taskId));
+    return runPublication(task, 'handOffTask', scope, verify).finally(() => inFlight.delete(task.taskId));
   };
 
   const settled = (taskIds: readonly string[]) => () => taskIds.every((taskId) => !inFlight.has(taskId));
@@ -237,10 +247,14 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
       (task) => !['published', 'cancelled'].includes(publications[task.taskId]!.status),
     );
     if (candidates.length === 0) return null;
-    ({ scheduleToken } = await withdrawSchedule({ epicId: input.epicId }));
+    // Generated here, so a retried write of it writes the same token.
+    scheduleToken = uuid4();
+    await withdrawSchedule({ epicId: input.epicId, scheduleToken });
     for (const scope of inFlight.values()) scope.cancel();
-    // Bounded: an attempt the cancellation cannot reach (its worker is cut off) is stopped by the fence.
-    await condition(() => inFlight.size === 0, Math.max(1, deadline - Date.now()));
+    // Not cut short: cancels may run only once no attempt can still create something. Heartbeats bring the
+    // cancellation within seconds; a dead worker's attempt ends at its heartbeat time-out (which
+    // TRANSITION_TIMEOUT_MS must exceed, see config.ts).
+    await condition(() => inFlight.size === 0);
     const refusals = await Promise.all(
       candidates.map(async (task) => {
         const cancel = proxyActivities<EpicActivities>({
@@ -260,7 +274,11 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
           return null;
         } catch (error) {
           const refused = refusalOf(error);
-          if (refused.type === 'LOCKED_BY_PLATFORM') setPublication(task.taskId, { status: 'handed_off' });
+          // Refused: still live. Anything else (no answer, a lost one): unknown, so it is verified and,
+          // if the platform did cancel it, handed off again by the undo.
+          setPublication(task.taskId, {
+            status: refused.type === 'LOCKED_BY_PLATFORM' ? 'handed_off' : 'pending',
+          });
           return refused;
         }
       }),
@@ -270,8 +288,9 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
 
   /**
    * Undoes a refused transition: every real task whose hand-off was live or on its way before it, and is not
-   * live now, is handed off again for the current time (its key finds what a lost answer left; a confirmed
-   * cancel starts afresh). Waits for them within the transition's bound.
+   * known live now, is handed off again for the current time — checked against the platform first (its key
+   * finds what a lost answer left; a campaign the platform did cancel is replaced). Waits for them within
+   * the transition's bound.
    */
   const restoreHandOffs = async (before: Record<string, PublicationStatus>, deadline: number) => {
     const restored = realTasks().filter(
@@ -279,7 +298,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
         liveBeforeTransition.includes(before[task.taskId]!) &&
         publications[task.taskId]!.status !== 'handed_off',
     );
-    for (const task of restored) void startHandOff(task);
+    for (const task of restored) void startHandOff(task, true);
     await condition(settled(restored.map((task) => task.taskId)), Math.max(1, deadline - Date.now()));
   };
 
@@ -290,8 +309,9 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     transitionInFlight = kind;
     const actor = request.requestedBy ?? 'unknown';
     try {
-      // A request that arrives while the plan is loading applies once the tasks are known.
-      await condition(() => plan !== undefined);
+      // A request that arrives while the plan is loading applies once the tasks are known; one accepted
+      // while the epic's error is being written applies after that write, so the database ends as answered.
+      await condition(() => plan !== undefined && (!inFlightModel || statusWrites === 0));
       if (plan!.superseded) {
         throw ApplicationFailure.create({
           type: 'NOT_RUNNING',
@@ -338,7 +358,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
           for (const task of moved) void startHandOff(task);
           await condition(settled(moved.map((task) => task.taskId)), Math.max(1, deadline - Date.now()));
         } else {
-          await Promise.all(moved.map(startHandOff));
+          await Promise.all(moved.map((task) => startHandOff(task)));
         }
       } else {
         retryRequested = true;
@@ -431,7 +451,9 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   // Real tasks go to their platforms at once; the platform holds them until scheduledAt.
   for (const task of realTasks().filter((candidate) => candidate.status === 'pending'))
     void startHandOff(task);
-  await condition(() => inFlight.size === 0);
+  // Hand-offs carry on while the workflow sleeps (a Retry-After must not hold the soft posts back); runs
+  // from before waited for them here.
+  if (!inFlightModel) await condition(() => inFlight.size === 0);
 
   for (;;) {
     // Sleep until the time. Updates and signals interrupt the wait; a transition in flight holds it.
@@ -475,10 +497,15 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
         : publications[task.taskId]!.status === 'failed',
     );
     legacyHandOffRound += retryHandOffs.length > 0 ? 1 : 0;
-    await Promise.all(retryHandOffs.map(startHandOff));
+    await Promise.all(retryHandOffs.map((task) => startHandOff(task)));
     await confirmHandOffs();
 
-    const failed = tasks.filter((task) => publications[task.taskId]!.status === 'failed');
+    // Only what the platforms confirmed counts as out.
+    const failed = tasks.filter((task) =>
+      inFlightModel
+        ? publications[task.taskId]!.status !== 'published'
+        : publications[task.taskId]!.status === 'failed',
+    );
     if (failed.length === 0) {
       await setStatus('published', 'publish', 'workflow', {});
       return finish({ status: 'published' });

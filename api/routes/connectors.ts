@@ -518,6 +518,7 @@ async function waitWhileGoingLive(executor: Executor, connectorId: string) {
       .where(
         and(
           eq(tasks.connectorId, connectorId),
+          eq(publications.status, 'publishing'),
           sql`${publications.goingLiveAt} > now() - make_interval(secs => ${goingLiveWindowMs / 1000})`,
         ),
       );

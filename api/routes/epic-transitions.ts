@@ -2,13 +2,13 @@
 // edit back to draft and retry are asked of the running workflow through updates, which answer "applied" or
 // refuse with a reason (409). The db is read back afterwards: the workflow wrote it through its activities.
 import { randomUUID } from 'node:crypto';
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { recordAudit } from '../../db/audit.ts';
 import type { Database, Executor } from '../../db/client.ts';
-import { connectorAccounts, connectors, epics, tasks } from '../../db/schema.ts';
-import { type Channel, channelFacts } from '../../domain/channels.ts';
+import { connectorAccounts, connectors, epics, publications, tasks } from '../../db/schema.ts';
+import { type Channel, channelFacts, channelsOfMode } from '../../domain/channels.ts';
 import { parseScheduledTime } from '../../domain/time.ts';
 import { type EpicRow, loadEpic, lockEpic, refuseUnless } from '../epic-access.ts';
 import { viewEpic } from '../epic-views.ts';
@@ -125,10 +125,10 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
     write: (tx: Executor, epic: EpicRow, scheduleToken: string) => Promise<Date>,
   ) {
     for (let attempt = 1; ; attempt += 1) {
+      const scheduleToken = randomUUID();
       try {
         await db.transaction(async (tx) => {
           const epic = await lockEpic(tx, workspaceId, epicId);
-          const scheduleToken = randomUUID();
           const scheduledAt = await write(tx, epic, scheduleToken);
           const channels = await checkTargets(tx, epic.id);
           try {
@@ -149,7 +149,10 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
           error instanceof ApiError && (error.details as { openRun?: boolean } | undefined)?.openRun === true;
         if (!openRun || attempt > 1 || !(await workflows.awaitClosed(epicId, previousRunGraceMs))) {
           if (error instanceof ApiError) throw error;
-          // The commit itself failed after the run started: that run sees the epic unscheduled and ends.
+          // The commit's answer was lost, or the commit failed: what the epic says is what holds. Failed,
+          // the run that started sees the epic unscheduled and ends.
+          const saved = await loadEpic(db, workspaceId, epicId).catch(() => null);
+          if (saved?.scheduleToken === scheduleToken) return;
           throw new ApiError(
             503,
             'SCHEDULE_NOT_SAVED',
@@ -281,6 +284,24 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
               updatedAt: now(),
             })
             .where(eq(epics.id, epic.id));
+          // No run is open to cancel anything: a hand-off never confirmed live is forgotten (a draft it
+          // left on the platform never sends), so the next schedule hands the edited content off afresh.
+          await tx
+            .update(publications)
+            .set({ status: 'cancelled', handOffKey: null, progress: {}, externalId: null, updatedAt: now() })
+            .where(
+              and(
+                eq(publications.epicId, epic.id),
+                inArray(publications.status, ['pending', 'failed', 'cancelled']),
+                inArray(
+                  publications.taskId,
+                  tx
+                    .select({ id: tasks.id })
+                    .from(tasks)
+                    .where(and(eq(tasks.epicId, epic.id), inArray(tasks.channel, channelsOfMode('real')))),
+                ),
+              ),
+            );
           await recordAudit(tx, {
             workspaceId,
             subjectType: 'epic',
