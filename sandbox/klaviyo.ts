@@ -165,8 +165,9 @@ function klaviyoTime(date: Date): string {
 }
 
 const crockford = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+/** Klaviyo's ids are ULIDs: 26 Crockford characters whose time prefix starts with "01" these years. */
 function ulidLike(): string {
-  return Array.from(randomBytes(26), (byte) => crockford[byte % 32]).join('');
+  return `01${Array.from(randomBytes(24), (byte) => crockford[byte % 32]).join('')}`;
 }
 
 const alphanumeric = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
