@@ -103,12 +103,15 @@ const withdrawn = (message: string) =>
   ApplicationFailure.create({ type: 'WITHDRAWN', message, nonRetryable: true });
 
 /**
- * Runs an attempt with heartbeats in the background, so a cancellation from the workflow (an unschedule while
- * the attempt runs or waits) reaches it within a heartbeat; a cancelled attempt ends as cancelled.
+ * Runs an attempt with heartbeats in the background (the worker sends them on at most every 2 s), so a
+ * cancellation from the workflow (an unschedule while the attempt runs or waits) reaches it in seconds. Once
+ * cancelled they stop: an attempt that cannot stop at once is then bounded by its heartbeat time-out. A
+ * cancelled attempt ends as cancelled.
  */
 async function withHeartbeats<T>(heartbeatTimeoutMs: number, attempt: () => Promise<T>): Promise<T> {
   const context = Context.current();
-  const beat = setInterval(() => context.heartbeat(), Math.max(200, Math.floor(heartbeatTimeoutMs / 3)));
+  const beat = setInterval(() => context.heartbeat(), Math.min(1_000, Math.floor(heartbeatTimeoutMs / 3)));
+  context.cancellationSignal.addEventListener('abort', () => clearInterval(beat), { once: true });
   try {
     return await attempt();
   } catch (error) {
@@ -118,6 +121,17 @@ async function withHeartbeats<T>(heartbeatTimeoutMs: number, attempt: () => Prom
     clearInterval(beat);
   }
 }
+
+/** The publication row still names this hand-off (its key), or any row when there is no hand-off. */
+const namesHandOff = (handOffKey: string | null | undefined) =>
+  handOffKey === undefined
+    ? undefined
+    : handOffKey === null
+      ? isNull(publications.handOffKey)
+      : eq(publications.handOffKey, handOffKey);
+
+/** Set in progress right before the request that makes a publication live; only a confirmed cancel clears it. */
+const liveRequested = 'liveRequestedAt';
 
 export function createEpicActivities({
   db,
@@ -198,8 +212,11 @@ export function createEpicActivities({
         );
     };
 
-  const clearGoingLive = (publicationId: string) =>
-    db.update(publications).set({ goingLiveAt: null }).where(eq(publications.id, publicationId));
+  const clearGoingLive = (publicationId: string, handOffKey?: string) =>
+    db
+      .update(publications)
+      .set({ goingLiveAt: null })
+      .where(and(eq(publications.id, publicationId), namesHandOff(handOffKey)));
 
   /**
    * "This attempt's schedule is still the epic's", as a condition: its token, or — for runs started before
@@ -222,17 +239,31 @@ export function createEpicActivities({
   }
 
   /**
-   * The last check before the request that makes a publication live. The marker is written first: a
-   * disconnect committed after this read sees it and waits for the request to be answered (see the
+   * The last check before the request that makes a publication live, in one write: the marker is set only
+   * while the row still names this hand-off and its schedule holds (else the attempt is withdrawn), and the
+   * progress keeps a durable trace that a live request may have left. The connector is read after: a
+   * disconnect committed after this read sees the marker and waits for the request to be answered (see the
    * connector routes), and one committed before is seen here, so no attempt publishes after a disconnect
-   * answered. A withdrawn schedule (unschedule, edit, reschedule) stops the attempt the same way.
+   * answered.
    */
   const beforeGoingLive =
-    (target: Target, fence: { scheduleToken?: string; scheduledAt?: string }) => async () => {
-      await db
+    (target: Target, fence: { scheduleToken?: string; scheduledAt?: string; handOffKey?: string }) =>
+    async () => {
+      const [marked] = await db
         .update(publications)
-        .set({ goingLiveAt: sql`now()` })
-        .where(eq(publications.id, target.publication.id));
+        .set({
+          goingLiveAt: sql`now()`,
+          progress: sql`${publications.progress} || jsonb_build_object(${liveRequested}::text, now()::text)`,
+        })
+        .where(
+          and(
+            eq(publications.id, target.publication.id),
+            namesHandOff(fence.handOffKey),
+            fenceHolds(target.epic.id, fence),
+          ),
+        )
+        .returning({ id: publications.id });
+      if (!marked) throw withdrawn('the schedule was withdrawn before this went out');
       const [connector] = await db
         .select({ status: connectors.status })
         .from(connectors)
@@ -243,9 +274,6 @@ export function createEpicActivities({
           message: `the ${target.connector.platform} connector was disconnected before this went out: reconnect it`,
           nonRetryable: true,
         });
-      }
-      if (!(await scheduleStillHolds(target.epic.id, fence))) {
-        throw withdrawn('the schedule was withdrawn before this went out');
       }
     };
 
@@ -301,7 +329,12 @@ export function createEpicActivities({
   }
 
   /** Records a failed try and turns it into the failure Temporal's retry policy understands. */
-  async function failTry(target: Target, error: unknown, scheduledAt: Date | null): Promise<never> {
+  async function failTry(
+    target: Target,
+    error: unknown,
+    scheduledAt: Date | null,
+    handOffKey?: string,
+  ): Promise<never> {
     let failure: PublicationFailure =
       error instanceof PlatformError
         ? error.failure
@@ -336,7 +369,7 @@ export function createEpicActivities({
           goingLiveAt: null,
           updatedAt: now(),
         })
-        .where(eq(publications.id, target.publication.id));
+        .where(and(eq(publications.id, target.publication.id), namesHandOff(handOffKey)));
       if (reconnectClasses.includes(failure.class)) {
         await flagReconnectRequired(tx, target.connector, failure, workflowActor(), now());
       }
@@ -466,6 +499,144 @@ export function createEpicActivities({
       )
       .where(eq(publications.id, publication.id));
     return state.state;
+  }
+
+  /**
+   * One attempt of a hand-off. The hand-off key lives on the publication row from the first attempt until a
+   * cancel the platform confirmed: every attempt, retry and new run reuses it, so the adapter finds what a
+   * lost answer created instead of creating it twice. Every write names the key it read, so an attempt that
+   * outlived its schedule (or another attempt) changes nothing of a newer hand-off; `scheduleToken` fences
+   * it to its schedule, and runs started before tokens are fenced by the epic's status and time.
+   */
+  async function handOff(input: {
+    epicId: string;
+    taskId: string;
+    scheduledAt: string;
+    scheduleToken?: string;
+    handOffKey?: string;
+    verify?: boolean;
+  }): Promise<{ status: PublicationStatus }> {
+    const target = await loadTarget(input.taskId);
+    const { publication } = target;
+    const fence = {
+      ...(input.scheduleToken === undefined ? {} : { scheduleToken: input.scheduleToken }),
+      ...(input.scheduleToken === undefined && input.handOffKey !== undefined
+        ? { scheduledAt: input.scheduledAt }
+        : {}),
+    };
+    const key = input.handOffKey ?? publication.handOffKey ?? newHandOffKey(input.epicId, input.taskId);
+    if (
+      !input.verify &&
+      publication.status === 'handed_off' &&
+      publication.externalId &&
+      publication.handOffKey === key
+    ) {
+      if (!(await scheduleStillHolds(input.epicId, fence))) {
+        throw withdrawn('the schedule was withdrawn before this hand-off started');
+      }
+      return { status: 'handed_off' };
+    }
+    const adapter = adapterFor(target.connector.platform);
+    if (!adapter.handOff) {
+      throw ApplicationFailure.create({
+        type: 'INVALID_REQUEST',
+        message: `${target.task.channel} cannot be handed off now`,
+        nonRetryable: true,
+      });
+    }
+    // Progress belongs to one hand-off: a new key (after a confirmed cancel) must not resume the old one.
+    const progress = publication.handOffKey === key ? publication.progress : {};
+    const [started] = await db
+      .update(publications)
+      .set({
+        status: 'publishing',
+        handOffKey: key,
+        progress,
+        attempts: sql`${publications.attempts} + 1`,
+        updatedAt: now(),
+      })
+      .where(
+        and(
+          eq(publications.id, publication.id),
+          namesHandOff(publication.handOffKey),
+          fenceHolds(input.epicId, fence),
+        ),
+      )
+      .returning({ id: publications.id });
+    if (!started) {
+      if (!(await scheduleStillHolds(input.epicId, fence))) {
+        throw withdrawn('the schedule was withdrawn before this hand-off started');
+      }
+      // Another attempt changed the row between our read and this write: read it again next attempt.
+      throw ApplicationFailure.create({
+        type: 'TRANSIENT',
+        message: 'another attempt changed this hand-off meanwhile; trying again',
+      });
+    }
+    const scheduledAt = new Date(input.scheduledAt);
+    let handedOff: Awaited<ReturnType<NonNullable<PlatformAdapter['handOff']>>>;
+    try {
+      handedOff = await adapter.handOff({
+        ...(await publicationContext(target, progress, { ...fence, handOffKey: key })),
+        scheduledAt,
+        epicTitle: target.epic.title,
+        handOffKey: key,
+      });
+    } catch (error) {
+      if (error instanceof ApplicationFailure || Context.current().cancellationSignal.aborted) {
+        await clearGoingLive(publication.id, key);
+        throw error;
+      }
+      return failTry(target, error, scheduledAt, key);
+    }
+    // Handed over after its time (the platform was down at scheduling): it sends as soon as the platform
+    // allows, and how late is on record.
+    const lateByMs = Math.max(0, now().getTime() - scheduledAt.getTime());
+    const recorded = await db.transaction(async (tx) => {
+      // Recorded only if this hand-off is still the one the row names and its schedule still holds.
+      const [row] = await tx
+        .update(publications)
+        .set({
+          status: 'handed_off',
+          externalId: handedOff.externalId,
+          externalUrl: handedOff.externalUrl,
+          lastError: null,
+          goingLiveAt: null,
+          ...(lateByMs > 0 ? { lagMs: lateByMs } : {}),
+          updatedAt: now(),
+        })
+        .where(and(eq(publications.id, publication.id), namesHandOff(key), fenceHolds(input.epicId, fence)))
+        .returning({ id: publications.id });
+      if (!row) return false;
+      await recordAudit(tx, {
+        workspaceId: target.task.workspaceId,
+        subjectType: 'publication',
+        subjectId: publication.id,
+        action: 'hand_off',
+        fromStatus: 'publishing',
+        toStatus: 'handed_off',
+        actor: workflowActor(),
+        details: {
+          taskId: target.task.id,
+          externalId: handedOff.externalId,
+          scheduledAt: input.scheduledAt,
+          ...(lateByMs > 0 ? { lateByMs } : {}),
+        },
+      });
+      return true;
+    });
+    if (!recorded) {
+      // The schedule was withdrawn while the platform was answering: what was just created goes too.
+      await cancelOnPlatform(
+        target,
+        { ...publication, status: 'publishing', externalId: handedOff.externalId, handOffKey: key },
+        'workflow:withdrawn-schedule',
+      );
+      throw withdrawn(
+        'the schedule was withdrawn while the platform accepted the hand-off; it was cancelled',
+      );
+    }
+    return { status: 'handed_off' };
   }
 
   return {
@@ -675,118 +846,7 @@ export function createEpicActivities({
       /** Ask the platform even when the row says handed off (a cancel whose answer was lost). */
       verify?: boolean;
     }): Promise<{ status: PublicationStatus }> {
-      const target = await loadTarget(input.taskId);
-      const { publication } = target;
-      const fence = {
-        ...(input.scheduleToken === undefined ? {} : { scheduleToken: input.scheduleToken }),
-        // Runs from before schedule tokens: fenced by the epic's status and time.
-        ...(input.scheduleToken === undefined && input.handOffKey !== undefined
-          ? { scheduledAt: input.scheduledAt }
-          : {}),
-      };
-      if (!(await scheduleStillHolds(input.epicId, fence))) {
-        throw withdrawn('the schedule was withdrawn before this hand-off started');
-      }
-      const key = input.handOffKey ?? publication.handOffKey ?? newHandOffKey(input.epicId, input.taskId);
-      if (
-        !input.verify &&
-        publication.status === 'handed_off' &&
-        publication.externalId &&
-        publication.handOffKey === key
-      )
-        return { status: 'handed_off' };
-      const adapter = adapterFor(target.connector.platform);
-      if (!adapter.handOff) {
-        throw ApplicationFailure.create({
-          type: 'INVALID_REQUEST',
-          message: `${target.task.channel} cannot be handed off now`,
-          nonRetryable: true,
-        });
-      }
-      // Progress belongs to one hand-off: a new key (after a confirmed cancel) must not resume the old one.
-      const progress = publication.handOffKey === key ? publication.progress : {};
-      await db
-        .update(publications)
-        .set({
-          status: 'publishing',
-          handOffKey: key,
-          progress,
-          attempts: sql`${publications.attempts} + 1`,
-          updatedAt: now(),
-        })
-        .where(eq(publications.id, publication.id));
-      const scheduledAt = new Date(input.scheduledAt);
-      let handedOff: Awaited<ReturnType<NonNullable<PlatformAdapter['handOff']>>>;
-      try {
-        handedOff = await withHeartbeats(policy.heartbeatTimeoutMs, async () =>
-          adapter.handOff!({
-            ...(await publicationContext(target, progress, { ...fence, handOffKey: key })),
-            scheduledAt,
-            epicTitle: target.epic.title,
-            handOffKey: key,
-          }),
-        );
-      } catch (error) {
-        if (error instanceof ApplicationFailure || Context.current().cancellationSignal.aborted) {
-          await clearGoingLive(publication.id);
-          throw error;
-        }
-        return failTry(target, error, scheduledAt);
-      }
-      // Handed over after its time (the platform was down at scheduling): it sends as soon as the platform
-      // allows, and how late is on record.
-      const lateByMs = Math.max(0, now().getTime() - scheduledAt.getTime());
-      const recorded = await db.transaction(async (tx) => {
-        // Recorded only if this hand-off is still the one the row names and its schedule still holds.
-        const [row] = await tx
-          .update(publications)
-          .set({
-            status: 'handed_off',
-            externalId: handedOff.externalId,
-            externalUrl: handedOff.externalUrl,
-            lastError: null,
-            goingLiveAt: null,
-            ...(lateByMs > 0 ? { lagMs: lateByMs } : {}),
-            updatedAt: now(),
-          })
-          .where(
-            and(
-              eq(publications.id, publication.id),
-              eq(publications.handOffKey, key),
-              fenceHolds(input.epicId, fence),
-            ),
-          )
-          .returning({ id: publications.id });
-        if (!row) return false;
-        await recordAudit(tx, {
-          workspaceId: target.task.workspaceId,
-          subjectType: 'publication',
-          subjectId: publication.id,
-          action: 'hand_off',
-          fromStatus: 'publishing',
-          toStatus: 'handed_off',
-          actor: workflowActor(),
-          details: {
-            taskId: target.task.id,
-            externalId: handedOff.externalId,
-            scheduledAt: input.scheduledAt,
-            ...(lateByMs > 0 ? { lateByMs } : {}),
-          },
-        });
-        return true;
-      });
-      if (!recorded) {
-        // The schedule was withdrawn while the platform was answering: what was just created goes too.
-        await cancelOnPlatform(
-          target,
-          { ...publication, externalId: handedOff.externalId, handOffKey: key },
-          'workflow:withdrawn-schedule',
-        );
-        throw withdrawn(
-          'the schedule was withdrawn while the platform accepted the hand-off; it was cancelled',
-        );
-      }
-      return { status: 'handed_off' };
+      return withHeartbeats(policy.heartbeatTimeoutMs, () => handOff(input));
     },
 
     /**
@@ -873,7 +933,7 @@ export function createEpicActivities({
     }
     const cancelled = async () => {
       await db.transaction(async (tx) => {
-        await tx
+        const [row] = await tx
           .update(publications)
           .set({
             status: 'cancelled',
@@ -885,14 +945,9 @@ export function createEpicActivities({
             updatedAt: now(),
           })
           // Only while the row still names this hand-off: a newer one is not ours to clear.
-          .where(
-            and(
-              eq(publications.id, publication.id),
-              publication.handOffKey === null
-                ? isNull(publications.handOffKey)
-                : eq(publications.handOffKey, publication.handOffKey),
-            ),
-          );
+          .where(and(eq(publications.id, publication.id), namesHandOff(publication.handOffKey)))
+          .returning({ id: publications.id });
+        if (!row) return;
         await recordAudit(tx, {
           workspaceId: target.task.workspaceId,
           subjectType: 'publication',
@@ -916,10 +971,11 @@ export function createEpicActivities({
       });
     }
     if (target.connector.status !== 'connected') {
-      // Without credentials nothing can be asked of the platform. A hand-off never confirmed live is
-      // forgotten (at most a draft lingers there, which nothing sends); one that is live would still send,
-      // so the transition is refused until the connector is reconnected.
-      if (publication.status !== 'handed_off') return cancelled();
+      // Without credentials nothing can be asked of the platform. A hand-off that never made a request that
+      // could make it live is forgotten (at most a draft lingers there, which nothing sends); one that may
+      // be live would still send, so the transition is refused until the connector is reconnected.
+      const mayBeLive = publication.status === 'handed_off' || Boolean(publication.progress[liveRequested]);
+      if (!mayBeLive) return cancelled();
       throw ApplicationFailure.create({
         type: 'LOCKED_BY_PLATFORM',
         message: `the ${target.connector.platform} connector is ${target.connector.status.replace('_', ' ')}: reconnect it to cancel what was handed to it`,
@@ -943,7 +999,7 @@ export function createEpicActivities({
             ...(error.externalId ? { externalId: error.externalId } : {}),
             updatedAt: now(),
           })
-          .where(eq(publications.id, publication.id));
+          .where(and(eq(publications.id, publication.id), namesHandOff(publication.handOffKey)));
         throw ApplicationFailure.create({
           type: 'LOCKED_BY_PLATFORM',
           message: error.message,

@@ -10,7 +10,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import type { Config } from '../config.ts';
+import { type Config, epicTransitionWaitMs } from '../config.ts';
 import { type AdapterRegistry, createAdapters, oauthAppConfigured } from '../connectors/registry.ts';
 import type { DatabaseConnection } from '../db/client.ts';
 import { authenticateWorkspace } from './auth.ts';
@@ -102,7 +102,7 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     createEpicWorkflows(temporal, {
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
-      transitionTimeoutMs: config.TRANSITION_TIMEOUT_MS,
+      transitionWaitMs: epicTransitionWaitMs(config),
     });
   const connectorWorkflows = createConnectorWorkflows(temporal, {
     namespace: config.TEMPORAL_NAMESPACE,

@@ -70,14 +70,14 @@ export function createEpicWorkflows(
   options: {
     namespace: string;
     taskQueue: string;
-    /** How long a transition may take in the workflow (TRANSITION_TIMEOUT_MS); the API waits a little more. */
-    transitionTimeoutMs: number;
+    /** How long the API waits for a transition's answer (epicTransitionWaitMs in config.ts). */
+    transitionWaitMs: number;
     /** How long a start may take before its answer counts as lost. */
     startTimeoutMs?: number;
   },
 ): EpicWorkflows {
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
-  const updateTimeoutMs = options.transitionTimeoutMs + 10_000;
+  const updateTimeoutMs = options.transitionWaitMs;
 
   const client = async () => {
     try {

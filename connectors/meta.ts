@@ -1,5 +1,6 @@
 // Meta adapter: Facebook Page posts and Instagram posts/stories through the Graph API, plus the OAuth steps
 // (authorize URL, code → long-lived user token, Page and Instagram account discovery).
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { contentSchemas, type TaskContent } from '../domain/content.ts';
@@ -222,9 +223,10 @@ function nextPageParams(next: string): Record<string, string> {
 }
 
 /** Meta may normalise line breaks or trim what it stores; anything beyond that is another message. */
-function sameMessage(a: string, b: string): boolean {
-  const normal = (text: string) => text.replace(/\r\n?/g, '\n').trim();
-  return normal(a) === normal(b);
+/** A post's text as compared: line endings and surrounding blanks do not count. */
+function messageDigest(text: string): string {
+  const normal = text.replace(/\r\n?/g, '\n').trim();
+  return createHash('sha256').update(normal).digest('base64url').slice(0, 16);
 }
 
 const videoExtension = /\.(mp4|mov|m4v)$/i;
@@ -479,12 +481,15 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
 
     // /feed takes no idempotency key, so a worker killed between Meta's answer and saving postId would post
     // twice on the retry. The marker says a /feed call may have left; only then is the Page asked first.
+    // Every text a /feed call carried is remembered (as digests): a post an earlier attempt made is found
+    // even when the task was edited since, and is not posted again.
+    const sentTexts = (context.progress.feedMessages ?? '').split(',').filter(Boolean);
     const attemptedAt = context.progress.feedAttemptAt;
     if (attemptedAt) {
       const earlier = await findEarlierPost({
         pageId,
         token: page.accessToken,
-        message,
+        messages: [messageDigest(message), ...sentTexts],
         attemptedAt,
         signal,
       });
@@ -492,10 +497,12 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
         await context.saveProgress({ postId: earlier });
         return { externalId: earlier, externalUrl: externalUrl(earlier) };
       }
-    } else {
-      // The first marker stays: the look-up window must cover every attempt's /feed call, not just the last.
-      await context.saveProgress({ feedAttemptAt: now().toISOString() });
     }
+    // The first marker stays: the look-up window must cover every attempt's /feed call, not just the last.
+    await context.saveProgress({
+      ...(attemptedAt ? {} : { feedAttemptAt: now().toISOString() }),
+      feedMessages: [...new Set([...sentTexts, messageDigest(message)])].join(','),
+    });
 
     await context.beforeGoingLive();
     const post = await graph(ContainerId, {
@@ -510,14 +517,15 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
   }
 
   /**
-   * The Page's own post with exactly `message`, made since the first /feed call of this publication may have
+   * The Page's own post with one of these texts, made since the first /feed call of this publication may have
    * left (the id of the newest such post), or null. Any failure to read is thrown: posting blind could post
    * twice, and Temporal retries the attempt.
    */
   async function findEarlierPost(input: {
     pageId: string;
     token: string;
-    message: string;
+    /** Digests of the texts this publication may have posted. */
+    messages: string[];
     attemptedAt: string;
     signal: AbortSignal | undefined;
   }): Promise<string | null> {
@@ -547,7 +555,8 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
           olderThanWindow += 1;
           continue;
         }
-        if (post.message !== undefined && sameMessage(post.message, input.message)) return post.id;
+        if (post.message !== undefined && input.messages.includes(messageDigest(post.message)))
+          return post.id;
       }
       const next = answer.paging?.next;
       // Newest first: a page entirely before the window means the rest is too. Meta may hand out a `next`

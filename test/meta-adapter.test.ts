@@ -303,8 +303,10 @@ describe('Meta publishing', () => {
     assert.equal(published.externalUrl, `https://www.facebook.com/${published.externalId}`);
     assert.deepEqual(first.stored, {
       feedAttemptAt: new Date(harness.clock.now).toISOString(),
+      feedMessages: first.stored.feedMessages,
       postId: published.externalId,
     });
+    assert.match(first.stored.feedMessages ?? '', /^[\w-]{16}$/, 'the text sent is remembered as a digest');
     assertMarkerSavedBeforeFeed(sim, first);
     // A first attempt has nothing to look up.
     assert.equal(requestsTo(sim, /\/1001\/(posts|feed)$/, 'GET').length, 0);
@@ -650,6 +652,19 @@ describe('the Facebook Page post duplicate guard', () => {
       assert.equal(reads[0]?.headers.authorization, `Bearer ${pageToken()}`);
     });
   }
+
+  it('a post an earlier attempt made is adopted even when the text was edited before the retry', async () => {
+    const { sim, adapter, clock } = harness;
+    const first = attempt(linkPost, {}, { key: 'postId', persisted: false });
+    await assert.rejects(adapter.publish!(first.context), WorkerKilled);
+    assert.equal(sim.posts().length, 1);
+    // The task was edited back in draft and scheduled again: the new text never went out, the old one did.
+    clock.now += 60_000;
+    const retry = attempt({ ...linkPost, text: 'Autumn menu, now with soups' }, first.stored);
+    const published = await adapter.publish!(retry.context);
+    assert.equal(published.externalId, sim.posts()[0]?.id);
+    assert.equal(feedPosts().length, 1, 'a second /feed POST');
+  });
 
   it('a marker without a matching post (killed before /feed left) → the retry posts exactly once', async () => {
     const { sim, adapter, clock } = harness;

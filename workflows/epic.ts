@@ -188,9 +188,12 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
       setPublication(task.taskId, { status: outcome.status });
     } catch (error) {
       const cause = error instanceof ActivityFailure ? error.cause : error;
+      // Stopped by us: cancelled, withdrawn by the fence, or timed out after we asked it to stop.
       const withdrawal =
-        isCancellation(error) || (cause instanceof ApplicationFailure && cause.type === 'WITHDRAWN');
-      if (withdrawal && transitionInFlight !== null) {
+        isCancellation(error) ||
+        (cause instanceof ApplicationFailure && cause.type === 'WITHDRAWN') ||
+        scope?.consideredCancelled === true;
+      if (withdrawal && inFlightModel && transitionInFlight !== null) {
         // Stopped by a transition: what it may have left on the platform is that transition's to cancel.
         setPublication(task.taskId, { status: 'pending' });
         return;
@@ -242,7 +245,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
    * anything from now on), stops the attempts in flight and waits until they have let go, then cancels what
    * each task may have left on its platform, all at once. Returns the first refusal, or null.
    */
-  const withdrawHandOffs = async (actor: string, deadline: number): Promise<ApplicationFailure | null> => {
+  const withdrawHandOffs = async (actor: string): Promise<ApplicationFailure | null> => {
     const candidates = realTasks().filter(
       (task) => !['published', 'cancelled'].includes(publications[task.taskId]!.status),
     );
@@ -252,9 +255,10 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     await withdrawSchedule({ epicId: input.epicId, scheduleToken });
     for (const scope of inFlight.values()) scope.cancel();
     // Not cut short: cancels may run only once no attempt can still create something. Heartbeats bring the
-    // cancellation within seconds; a dead worker's attempt ends at its heartbeat time-out (which
-    // TRANSITION_TIMEOUT_MS must exceed, see config.ts).
+    // cancellation within seconds; an attempt that cannot stop, or whose worker died, ends at its heartbeat
+    // time-out. The transition's own time starts after.
     await condition(() => inFlight.size === 0);
+    const deadline = Date.now() + plan!.policy.transitionTimeoutMs;
     const refusals = await Promise.all(
       candidates.map(async (task) => {
         const cancel = proxyActivities<EpicActivities>({
@@ -292,14 +296,14 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
    * finds what a lost answer left; a campaign the platform did cancel is replaced). Waits for them within
    * the transition's bound.
    */
-  const restoreHandOffs = async (before: Record<string, PublicationStatus>, deadline: number) => {
+  const restoreHandOffs = async (before: Record<string, PublicationStatus>) => {
     const restored = realTasks().filter(
       (task) =>
         liveBeforeTransition.includes(before[task.taskId]!) &&
         publications[task.taskId]!.status !== 'handed_off',
     );
     for (const task of restored) void startHandOff(task, true);
-    await condition(settled(restored.map((task) => task.taskId)), Math.max(1, deadline - Date.now()));
+    await condition(settled(restored.map((task) => task.taskId)), plan!.policy.transitionTimeoutMs);
   };
 
   const runTransition = async (
@@ -318,15 +322,14 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
           message: 'this run no longer holds the epic',
         });
       }
-      const deadline = Date.now() + plan!.policy.transitionTimeoutMs;
       const before = Object.fromEntries(
         tasks.map((task) => [task.taskId, publications[task.taskId]!.status]),
       );
       const withdraw = async () => {
         if (!inFlightModel) return legacyCancelHandOffs(actor);
-        const refused = await withdrawHandOffs(actor, deadline);
+        const refused = await withdrawHandOffs(actor);
         if (refused) {
-          await restoreHandOffs(before, deadline);
+          await restoreHandOffs(before);
           throw refused;
         }
       };
@@ -356,7 +359,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
         const moved = realTasks().filter((task) => publications[task.taskId]?.status === 'cancelled');
         if (inFlightModel) {
           for (const task of moved) void startHandOff(task);
-          await condition(settled(moved.map((task) => task.taskId)), Math.max(1, deadline - Date.now()));
+          await condition(settled(moved.map((task) => task.taskId)), plan!.policy.transitionTimeoutMs);
         } else {
           await Promise.all(moved.map((task) => startHandOff(task)));
         }
@@ -541,7 +544,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     const why = cause instanceof TimeoutFailure ? 'did not answer in time' : (cause as Error).message;
     return ApplicationFailure.create({
       type: 'PLATFORM_UNAVAILABLE',
-      message: `the platform could not cancel the hand-off now (${why}); nothing changed, try again`,
+      message: `the platform could not cancel the hand-off now (${why}); the epic stays scheduled, try again`,
       nonRetryable: true,
     });
   }

@@ -151,12 +151,14 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
           if (error instanceof ApiError) throw error;
           // The commit's answer was lost, or the commit failed: what the epic says is what holds. Failed,
           // the run that started sees the epic unscheduled and ends.
-          const saved = await loadEpic(db, workspaceId, epicId).catch(() => null);
+          const saved = await loadEpic(db, workspaceId, epicId).catch(() => undefined);
           if (saved?.scheduleToken === scheduleToken) return;
           throw new ApiError(
             503,
             'SCHEDULE_NOT_SAVED',
-            `the schedule could not be saved: ${(error as Error).message}`,
+            saved === undefined
+              ? `the schedule may not have been saved (${(error as Error).message}): read the epic before trying again`
+              : `the schedule could not be saved: ${(error as Error).message}`,
           );
         }
       }

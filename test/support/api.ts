@@ -4,7 +4,7 @@ import type { FastifyBaseLogger, FastifyInstance, InjectOptions, LightMyRequestR
 import { buildApp } from '../../api/app.ts';
 import { createEpicWorkflows, type EpicWorkflows } from '../../api/epic-workflows.ts';
 import { createTemporalLink, type TemporalLink } from '../../api/temporal.ts';
-import { type Config, loadConfig } from '../../config.ts';
+import { type Config, epicTransitionWaitMs, loadConfig } from '../../config.ts';
 import { connectDatabase, type DatabaseConnection, runMigrations } from '../../db/client.ts';
 import { connectorAccounts, connectors } from '../../db/schema.ts';
 import { useTestDatabase } from './postgres.ts';
@@ -52,7 +52,7 @@ export async function startApiHarness(
     createEpicWorkflows(temporal, {
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
-      transitionTimeoutMs: config.TRANSITION_TIMEOUT_MS,
+      transitionWaitMs: epicTransitionWaitMs(config),
     }),
   );
   const app = await buildApp({
