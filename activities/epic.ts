@@ -63,6 +63,18 @@ export interface EpicPlan {
   superseded?: { status: string };
 }
 
+export interface HandOffInput {
+  epicId: string;
+  taskId: string;
+  scheduledAt: string;
+  /** The schedule the attempt serves; absent in runs started before schedules carried one. */
+  scheduleToken?: string;
+  /** What runs from before the key lived on the publication row passed. */
+  handOffKey?: string;
+  /** Ask the platform even when the row says handed off (a cancel whose answer was lost). */
+  verify?: boolean;
+}
+
 /** Where one real hand-off stands on its platform, as one confirmation poll saw it. */
 export type HandOffCheck =
   | 'sent'
@@ -508,14 +520,7 @@ export function createEpicActivities({
    * outlived its schedule (or another attempt) changes nothing of a newer hand-off; `scheduleToken` fences
    * it to its schedule, and runs started before tokens are fenced by the epic's status and time.
    */
-  async function handOff(input: {
-    epicId: string;
-    taskId: string;
-    scheduledAt: string;
-    scheduleToken?: string;
-    handOffKey?: string;
-    verify?: boolean;
-  }): Promise<{ status: PublicationStatus }> {
+  async function handOff(input: HandOffInput): Promise<{ status: PublicationStatus }> {
     const target = await loadTarget(input.taskId);
     const { publication } = target;
     const fence = {
@@ -831,21 +836,8 @@ export function createEpicActivities({
       return { status: 'published' };
     },
 
-    /**
-     * Hands a real task to its platform for `scheduledAt`. The hand-off key lives on the publication row
-     * from the first attempt until a cancel the platform confirmed: every attempt, retry and new run reuses
-     * it, so the adapter finds what a lost answer created instead of creating it twice. `handOffKey` is what
-     * runs recorded before the row kept it passed; `scheduleToken` fences the attempt to its schedule.
-     */
-    async handOffTask(input: {
-      epicId: string;
-      taskId: string;
-      scheduledAt: string;
-      scheduleToken?: string;
-      handOffKey?: string;
-      /** Ask the platform even when the row says handed off (a cancel whose answer was lost). */
-      verify?: boolean;
-    }): Promise<{ status: PublicationStatus }> {
+    /** Hands a real task to its platform for `scheduledAt` (see `handOff`), heartbeating all along. */
+    async handOffTask(input: HandOffInput): Promise<{ status: PublicationStatus }> {
       return withHeartbeats(policy.heartbeatTimeoutMs, () => handOff(input));
     },
 

@@ -6,10 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { maxTasksPerEpic } from '../domain/epic-state-machine.ts';
 import { contentExamples } from './support/examples.ts';
 import {
-  type ConnectedWorkspace,
   connectedWorkspace,
+  epicCampaigns,
+  isoInSeconds,
   readEpic,
-  replayAndRecord,
+  recordedRuns,
   reviewedEpic,
   type Stack,
   startStack,
@@ -25,17 +26,11 @@ before(async () => {
 });
 after(async () => stack?.close());
 
-const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
-const campaignsOf = (epicId: string) =>
-  stack.klaviyo.campaigns().filter((campaign) => campaign.name.includes(epicId.slice(0, 8)));
+const inSeconds = isoInSeconds;
+const campaignsOf = (epicId: string) => epicCampaigns(stack, epicId);
 
-/** The runs of this file, replayed at the end (and saved as fixtures with RECORD_HISTORIES=1). */
-const workflowIds = new Set<string>();
-
-async function schedule(setup: ConnectedWorkspace, epicId: string, at: string) {
-  workflowIds.add(`epic-${epicId}`);
-  return setup.workspace.api.post(`/v1/epics/${epicId}/schedule`, { scheduledAt: at });
-}
+const runs = recordedRuns('epic-bounds');
+const schedule = runs.schedule;
 
 async function historyOf(epicId: string) {
   return stack.client.workflow.getHandle(`epic-${epicId}`).fetchHistory();
@@ -257,12 +252,6 @@ describe("an epic's history stays small", () => {
 
 describe('the histories of these runs', () => {
   it('replay against the current workflow code', async () => {
-    const runs = Object.fromEntries(
-      [...workflowIds].map((workflowId, index) => [
-        `epic-bounds-${String(index + 1).padStart(2, '0')}`,
-        workflowId,
-      ]),
-    );
-    assert.deepEqual((await replayAndRecord(stack, runs)).failures, []);
+    assert.deepEqual((await runs.replay(stack)).failures, []);
   });
 });

@@ -9,8 +9,10 @@ import { stateQuery } from '../workflows/epic-messages.ts';
 import {
   type ConnectedWorkspace,
   connectedWorkspace,
+  epicCampaigns,
+  isoInSeconds,
   readEpic,
-  replayAndRecord,
+  recordedRuns,
   reviewedEpic,
   type Stack,
   startStack,
@@ -30,21 +32,18 @@ before(async () => {
 });
 after(async () => stack?.close());
 
-const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
-const campaignsOf = (epicId: string) =>
-  stack.klaviyo.campaigns().filter((campaign) => campaign.name.includes(epicId.slice(0, 8)));
+const inSeconds = isoInSeconds;
+const campaignsOf = (epicId: string) => epicCampaigns(stack, epicId);
 const queuedCampaignsOf = (epicId: string) =>
   campaignsOf(epicId).filter((campaign) => campaign.sendJob === 'queued' || campaign.status === 'Sent');
 const requestsTo = (path: string | RegExp, method: string) =>
   stack.klaviyo.receivedMatching(path, method).length;
 
-/** The runs of this file, replayed at the end (and saved as fixtures with RECORD_HISTORIES=1). */
-const workflowIds = new Set<string>();
+const runs = recordedRuns('epic-races');
 
 async function scheduled(setup: ConnectedWorkspace, epicId: string, at: string) {
-  const response = await setup.workspace.api.post(`/v1/epics/${epicId}/schedule`, { scheduledAt: at });
+  const response = await runs.schedule(setup, epicId, at);
   assert.equal(response.statusCode, 200, response.body);
-  workflowIds.add(`epic-${epicId}`);
 }
 
 /**
@@ -334,12 +333,6 @@ describe('a disconnect racing an attempt already running', () => {
 
 describe('the histories of these runs', () => {
   it('replay against the current workflow code', async () => {
-    const runs = Object.fromEntries(
-      [...workflowIds].map((workflowId, index) => [
-        `epic-races-${String(index + 1).padStart(2, '0')}`,
-        workflowId,
-      ]),
-    );
-    assert.deepEqual((await replayAndRecord(stack, runs)).failures, []);
+    assert.deepEqual((await runs.replay(stack)).failures, []);
   });
 });

@@ -293,6 +293,34 @@ export async function replayAndRecord(stack: Stack, runs: Record<string, string>
   return replayed;
 }
 
+/** An ISO instant this many seconds from now. */
+export const isoInSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
+
+/** The Klaviyo campaigns of one epic: their names carry the hand-off key, which begins with the epic's id. */
+export const epicCampaigns = (stack: Stack, epicId: string) =>
+  stack.klaviyo.campaigns().filter((campaign) => campaign.name.includes(epicId.slice(0, 8)));
+
+/**
+ * Schedules epics through the API and keeps their runs, so a test file replays them at its end (and saves
+ * them as fixtures `<prefix>-NN` with RECORD_HISTORIES=1).
+ */
+export function recordedRuns(prefix: string) {
+  const workflowIds = new Set<string>();
+  return {
+    schedule(setup: ConnectedWorkspace, epicId: string, scheduledAt: string) {
+      workflowIds.add(`epic-${epicId}`);
+      return setup.workspace.api.post(`/v1/epics/${epicId}/schedule`, { scheduledAt });
+    },
+    replay(stack: Stack) {
+      const runs = [...workflowIds].map((workflowId, index) => [
+        `${prefix}-${String(index + 1).padStart(2, '0')}`,
+        workflowId,
+      ]);
+      return replayAndRecord(stack, Object.fromEntries(runs));
+    },
+  };
+}
+
 /** Replays the recorded histories of the given workflows (any type) against the current workflow code. */
 export async function replayEpicHistories(stack: Stack, workflowIds: string[]) {
   const histories = await Promise.all(
