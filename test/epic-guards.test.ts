@@ -46,15 +46,6 @@ const campaignsOf = (epicId: string) => epicCampaigns(stack, epicId);
 const runs = recordedRuns('epic-guards');
 const schedule = runs.schedule;
 
-async function historyOf(epicId: string) {
-  return stack.client.workflow.getHandle(`epic-${epicId}`).fetchHistory();
-}
-
-const _scheduledActivities = (history: Awaited<ReturnType<typeof historyOf>>) =>
-  (history.events ?? []).flatMap((event) =>
-    event.activityTaskScheduledEventAttributes ? [event.activityTaskScheduledEventAttributes] : [],
-  );
-
 describe('the duplicate guard across transitions', () => {
   it('a post whose answers were lost, then an edit and a new schedule, is published once', async () => {
     const setup = await connectedWorkspace(stack, 'Guard');
