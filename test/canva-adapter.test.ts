@@ -255,6 +255,25 @@ describe('Canva token refresh', () => {
     await adapter.refreshCredentials(credentials);
   });
 
+  it('any other refusal of a refresh (a 400 invalid_request, a 403) is not a dead grant: never TOKEN_EXPIRED', async () => {
+    for (const [status, error] of [
+      [400, 'invalid_request'],
+      [403, 'access_denied'],
+    ] as const) {
+      sim.failNext({
+        path: '/rest/v1/oauth/token',
+        method: 'POST',
+        response: { status, body: { error, error_description: 'refused for another reason' } },
+      });
+      const failure = await expectFailure(adapter.refreshCredentials(credentials), 'INVALID_REQUEST', [
+        credentials.refreshToken,
+      ]);
+      assert.equal(failure.failure.platformCode, error);
+    }
+    // The refresh token is still good: nothing asked the user to reconnect for these.
+    await adapter.refreshCredentials(credentials);
+  });
+
   it("wrong app credentials are INVALID_REQUEST (configuration), not the user's dead token", async () => {
     const wrong = createCanvaAdapter({
       apiBaseUrl: sim.url,

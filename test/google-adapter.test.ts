@@ -416,6 +416,21 @@ describe('Google token refresh (both adapters)', () => {
     await expectFailure(analytics.refreshCredentials(online), 'TOKEN_EXPIRED', secretsOf(credentials));
   });
 
+  it("an app the grant is not for (unauthorized_client) is the app's configuration, not a dead token", async () => {
+    const { credentials } = await connect(analytics);
+    sim.failNext({
+      path: '/token',
+      method: 'POST',
+      response: { status: 400, body: { error: 'unauthorized_client', error_description: 'Unauthorized' } },
+    });
+    const error = await expectFailure(
+      analytics.refreshCredentials(credentials),
+      'INVALID_REQUEST',
+      secretsOf(credentials),
+    );
+    assert.equal(error.failure.platformCode, 'unauthorized_client');
+  });
+
   it('a 503 from the token endpoint is TRANSIENT, never a dead token', async () => {
     const { credentials } = await connect(analytics);
     sim.failWith('unavailable', { path: '/token' });

@@ -367,6 +367,30 @@ describe('LinkedIn token refresh', () => {
     assert.equal(error.failure.platformCode, 'invalid_grant');
   });
 
+  it('only a dead grant asks for a reconnect: invalid_request is INVALID_REQUEST, a 401 TOKEN_EXPIRED', async () => {
+    const { sim, adapter } = harness;
+    const { credentials } = await connect(adapter);
+    sim.failNext({
+      path: '/oauth/v2/accessToken',
+      method: 'POST',
+      response: { status: 400, body: { error: 'invalid_request', error_description: 'A parameter is odd' } },
+    });
+    await expectFailure(adapter.refreshCredentials(credentials), 'INVALID_REQUEST', secretsOf(credentials));
+    sim.failNext({
+      path: '/oauth/v2/accessToken',
+      method: 'POST',
+      response: {
+        status: 401,
+        body: {
+          serviceErrorCode: 65601,
+          message: 'The token used in the request has been revoked',
+          status: 401,
+        },
+      },
+    });
+    await expectFailure(adapter.refreshCredentials(credentials), 'TOKEN_EXPIRED', secretsOf(credentials));
+  });
+
   it('a 5xx, a 429, a network error and a timeout on the refresh are never a dead token', async () => {
     const { sim, adapter } = harness;
     const { credentials } = await connect(adapter);
