@@ -6,6 +6,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Channel } from '../domain/channels.ts';
@@ -166,7 +167,11 @@ export function createEpicWorkflows(
           );
         }
         if ((error as Error).message?.includes('workflow execution already completed')) return 'not_running';
-        if (/deadline/i.test((error as Error).message ?? '')) {
+        // The SDK names a call its deadline ended either way ("Deadline exceeded", "Call cancelled").
+        if (
+          error instanceof WorkflowUpdateRPCTimeoutOrCancelledError ||
+          /deadline/i.test((error as Error).message ?? '')
+        ) {
           throw new ApiError(
             503,
             'TRANSITION_PENDING',

@@ -102,7 +102,7 @@ describe('every wait is bounded', () => {
       const response = await setup.workspace.api.post(`/v1/epics/${epicId}/unschedule`);
       const tookMs = Date.now() - startedAt;
       assert.equal(response.statusCode, 503, response.body);
-      assert.equal(response.json().error.code, 'TRANSITION_PENDING');
+      assert.equal(response.json().error.code, 'TRANSITION_PENDING', response.body);
       // The heartbeat time-out (3 s) + twice TRANSITION_TIMEOUT_MS (5 s) + 10 s: epicTransitionWaitMs.
       assert.ok(tookMs >= 22_000 && tookMs < 35_000, `answered after ${tookMs} ms`);
     } finally {
