@@ -12,6 +12,7 @@ import type { PlatformAdapter, PublicationContext, PublicationProgress } from '.
 import { recordAudit } from '../db/audit.ts';
 import type { Database, Executor } from '../db/client.ts';
 import { openCredentials } from '../db/credentials-codec.ts';
+import { writeEpicTransition } from '../db/epic-transitions.ts';
 import { connectorAccounts, connectors, epics, notifications, publications, tasks } from '../db/schema.ts';
 import { type Channel, channelFacts, type Platform } from '../domain/channels.ts';
 import type { TaskContent } from '../domain/content.ts';
@@ -23,8 +24,8 @@ import {
   type PublicationFailure,
   reconnectClasses,
 } from '../domain/publication-errors.ts';
+import type { PublicationStatus } from '../domain/publications.ts';
 import { applyUtm } from '../domain/utm.ts';
-import type { PublicationStatus } from '../workflows/epic-messages.ts';
 import { flagBeyondExpiry, flagReconnectRequired } from './connector-state.ts';
 import { isRenewable } from './connector-token.ts';
 
@@ -729,53 +730,28 @@ export function createEpicActivities({
       actor: string;
       details?: Record<string, unknown>;
       scheduledAt?: string;
+      /** With `scheduledAt` (a reschedule): the zone the new time was chosen in. */
+      timeZone?: string | null;
     }): Promise<void> {
-      await db.transaction(async (tx) => {
-        const leaving = input.status === 'draft' || input.status === 'review';
-        const [epic] = await tx
-          .update(epics)
-          .set({
-            status: input.status,
-            updatedAt: now(),
-            ...(input.scheduledAt ? { scheduledAt: new Date(input.scheduledAt) } : {}),
-            ...(leaving ? { scheduledAt: null, timeZone: null, scheduleToken: null } : {}),
-          })
-          .where(eq(epics.id, input.epicId))
-          .returning();
-        if (!epic) return;
-        if (leaving) {
-          // Nothing that had not gone out will go out. What the publications did on the platforms stays
-          // recorded (progress, external ids): the next schedule asks the platform before creating anything.
-          await tx
-            .update(publications)
-            .set({ status: 'cancelled', goingLiveAt: null, updatedAt: now() })
-            .where(
-              and(
-                eq(publications.epicId, input.epicId),
-                sql`${publications.status} in ('pending', 'failed', 'publishing')`,
-              ),
-            );
-        }
-        if (input.status === 'error') {
-          await tx.insert(notifications).values({
-            workspaceId: epic.workspaceId,
-            kind: 'publication_error',
-            title: `"${epic.title}" could not be published`,
-            message: 'A publication failed after its retries. Retry it, or edit the epic back to draft.',
-            data: { epicId: epic.id, ...(input.details ?? {}) },
-          });
-        }
-        await recordAudit(tx, {
-          workspaceId: epic.workspaceId,
-          subjectType: 'epic',
-          subjectId: epic.id,
+      await db.transaction((tx) =>
+        writeEpicTransition(tx, {
+          epicId: input.epicId,
+          from: input.from,
+          to: input.status,
           action: input.action,
-          fromStatus: input.from,
-          toStatus: input.status,
           actor: input.actor,
-          details: input.details ?? {},
-        });
-      });
+          ...(input.details ? { details: input.details } : {}),
+          ...(input.scheduledAt
+            ? {
+                schedule: {
+                  scheduledAt: new Date(input.scheduledAt),
+                  ...(input.timeZone !== undefined ? { timeZone: input.timeZone } : {}),
+                },
+              }
+            : {}),
+          now: now(),
+        }),
+      );
     },
 
     async publishTask(input: {

@@ -9,6 +9,16 @@ import {
 } from '@temporalio/client';
 import { connectorSearchAttributes } from '../domain/search-attributes.ts';
 import {
+  type ConnectorCheckInput,
+  connectorCheckScheduleId,
+  connectorCheckWorkflowType,
+} from '../workflows/connector-check-messages.ts';
+import {
+  type ConnectorSyncInput,
+  connectorSyncScheduleId,
+  connectorSyncWorkflowType,
+} from '../workflows/connector-sync-messages.ts';
+import {
   type ConnectorTokenInput,
   connectorTokenWorkflowId,
   connectorTokenWorkflowType,
@@ -27,10 +37,6 @@ export interface ConnectorWorkflows {
   /** Runs the data connector's sync now (its accounts were just chosen). */
   syncNow(connectorId: string): Promise<void>;
 }
-
-export const connectorSyncScheduleId = (connectorId: string) => `connector-sync-${connectorId}`;
-
-export const connectorCheckScheduleId = (connectorId: string) => `connector-check-${connectorId}`;
 
 export function createConnectorWorkflows(
   temporal: TemporalLink,
@@ -66,10 +72,10 @@ export function createConnectorWorkflows(
           spec: { intervals: [{ every: options.checkIntervalMs }] },
           action: {
             type: 'startWorkflow',
-            workflowType: 'connectorCredentialCheck',
+            workflowType: connectorCheckWorkflowType,
             workflowId: connectorCheckScheduleId(connector.id),
             taskQueue: options.taskQueue,
-            args: [{ connectorId: connector.id }],
+            args: [{ connectorId: connector.id } satisfies ConnectorCheckInput],
             staticSummary: `Checks the ${connector.platform} connector's API key`,
           },
           state: { note: `workspace ${connector.workspaceId}, ${connector.platform}` },
@@ -86,10 +92,12 @@ export function createConnectorWorkflows(
           spec: { intervals: [{ every: options.syncIntervalMs }] },
           action: {
             type: 'startWorkflow',
-            workflowType: 'connectorSync',
+            workflowType: connectorSyncWorkflowType,
             workflowId: connectorSyncScheduleId(connector.id),
             taskQueue: options.taskQueue,
-            args: [{ connectorId: connector.id, intervalMs: options.syncIntervalMs }],
+            args: [
+              { connectorId: connector.id, intervalMs: options.syncIntervalMs } satisfies ConnectorSyncInput,
+            ],
             staticSummary: `Syncs the ${connector.platform} connector's data`,
           },
           state: { note: `workspace ${connector.workspaceId}, ${connector.platform}` },

@@ -2,11 +2,12 @@
 // editing routes and the transition routes so both answer 404 and 409 the same way.
 import { and, eq } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
+import type { EpicRow } from '../db/epic-transitions.ts';
 import { epics } from '../db/schema.ts';
 import { decideTransition, type EpicStatus, type EpicTransition } from '../domain/epic-state-machine.ts';
 import { ApiError, notFound } from './errors.ts';
 
-export type EpicRow = typeof epics.$inferSelect;
+export type { EpicRow };
 
 /** The epic, row-locked for the rest of the transaction; another workspace's epic is not found. */
 export async function lockEpic(executor: Executor, workspaceId: string, id: string): Promise<EpicRow> {

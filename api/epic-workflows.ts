@@ -52,7 +52,7 @@ export interface EpicWorkflows {
   update(
     epicId: string,
     kind: EpicUpdate,
-    request: { requestedBy: string; reason?: string; scheduledAt?: string },
+    request: { requestedBy: string; reason?: string; scheduledAt?: string; timeZone?: string },
   ): Promise<TransitionResult | 'not_running'>;
   /** Waits, at most `timeoutMs`, until no run of the epic is open; says whether none is. */
   awaitClosed(epicId: string, timeoutMs: number): Promise<boolean>;
@@ -145,7 +145,11 @@ export function createEpicWorkflows(
       try {
         const args =
           kind === 'reschedule'
-            ? { scheduledAt: request.scheduledAt!, requestedBy: request.requestedBy }
+            ? {
+                scheduledAt: request.scheduledAt!,
+                ...(request.timeZone ? { timeZone: request.timeZone } : {}),
+                requestedBy: request.requestedBy,
+              }
             : kind === 'retry'
               ? { requestedBy: request.requestedBy }
               : { requestedBy: request.requestedBy, ...(request.reason ? { reason: request.reason } : {}) };

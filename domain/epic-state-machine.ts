@@ -87,6 +87,17 @@ const refusedWhilePublishing: Partial<Record<EpicTransition, string>> = {
   reschedule: 'reschedule',
 };
 
+/** A time more than this far in the past is a mistake, not a "publish now". */
+export const schedulePastToleranceMs = 60_000;
+
+/**
+ * Why a schedule's instant cannot be taken (null: it can). One rule for the API's schedule and reschedule and
+ * for the workflow's reschedule update and signal.
+ */
+export function scheduleTooLate(instantMs: number, nowMs: number): string | null {
+  return instantMs < nowMs - schedulePastToleranceMs ? 'is more than a minute in the past' : null;
+}
+
 export function decideTransition(
   status: EpicStatus,
   transition: EpicTransition,

@@ -5,7 +5,14 @@
 // - an instant given with both an offset and a zone must use an offset the zone has at that wall time.
 import { Temporal } from 'temporal-polyfill';
 
-export type ScheduleParse = { ok: true; instant: Date } | { ok: false; field: string; message: string };
+/** A schedule as the product keeps it: the instant, and the zone it was chosen in (null: an instant alone). */
+export interface Schedule {
+  instant: Date;
+  timeZone: string | null;
+}
+
+type InstantParse = { ok: true; instant: Date } | { ok: false; field: string; message: string };
+export type ScheduleParse = ({ ok: true } & Schedule) | { ok: false; field: string; message: string };
 
 const wallTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?$/;
 const withOffset = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)([+-]\d{2}:?\d{2}|Z)$/i;
@@ -32,7 +39,7 @@ function withZoneOffset(zoned: Temporal.ZonedDateTime): string {
 }
 
 /** An instant given with an offset (and optionally the zone it must belong to). */
-function instantWithOffset(text: string, timeZone: string | undefined): ScheduleParse {
+function instantWithOffset(text: string, timeZone: string | undefined): InstantParse {
   const match = withOffset.exec(text);
   if (!match) return { ok: false, field: 'body.scheduledAt', message: 'must be an ISO 8601 date-time' };
   let instant: Temporal.Instant;
@@ -64,7 +71,7 @@ function instantWithOffset(text: string, timeZone: string | undefined): Schedule
 }
 
 /** A wall time in a zone, by the rule above. */
-export function wallTimeInZone(local: string, timeZone: string): ScheduleParse {
+export function wallTimeInZone(local: string, timeZone: string): InstantParse {
   if (!wallTime.test(local)) {
     return { ok: false, field: 'body.scheduledAt', message: 'must be an ISO 8601 date-time' };
   }
@@ -90,18 +97,20 @@ export function wallTimeInZone(local: string, timeZone: string): ScheduleParse {
   return { ok: true, instant: new Date(earlier.epochMilliseconds) };
 }
 
-/** `scheduledAt` (+ optional `timeZone`) as the API receives them → the UTC instant, or why not. */
+/** `scheduledAt` (+ optional `timeZone`) as the API receives them → the schedule, or why not. */
 export function parseScheduledTime(scheduledAt: string, timeZone?: string): ScheduleParse {
   if (timeZone !== undefined && !isValidTimeZone(timeZone)) {
     return { ok: false, field: 'body.timeZone', message: `"${timeZone}" is not an IANA time zone` };
   }
-  if (hasOffset(scheduledAt)) return instantWithOffset(scheduledAt, timeZone);
-  if (!timeZone) {
+  if (!hasOffset(scheduledAt) && !timeZone) {
     return {
       ok: false,
       field: 'body.scheduledAt',
       message: 'give an instant with an offset (…Z or …+02:00), or a timeZone',
     };
   }
-  return wallTimeInZone(scheduledAt, timeZone);
+  const parsed = hasOffset(scheduledAt)
+    ? instantWithOffset(scheduledAt, timeZone)
+    : wallTimeInZone(scheduledAt, timeZone!);
+  return parsed.ok ? { ok: true, instant: parsed.instant, timeZone: timeZone ?? null } : parsed;
 }

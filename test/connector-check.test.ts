@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { and, eq } from 'drizzle-orm';
-import { connectorCheckScheduleId } from '../api/connector-workflows.ts';
 import { auditEvents, connectors, notifications } from '../db/schema.ts';
+import { connectorCheckScheduleId } from '../workflows/connector-check-messages.ts';
 import { createWorkspace } from './support/api.ts';
 import { connectKlaviyo, type Stack, startStack, waitFor } from './support/stack.ts';
 

@@ -149,6 +149,39 @@ describe('epic transitions through the API', () => {
     await setup.workspace.api.post(`/v1/epics/${epicId}/unschedule`);
   });
 
+  it("a schedule travels whole (instant and zone) into the run and its reschedules, under the route's rule", async () => {
+    const setup = await connectedWorkspace(stack, 'Zones');
+    const { epicId } = await reviewedEpic(setup, ['facebook_post'], 'Zones');
+    const scheduled = await setup.workspace.api.post(`/v1/epics/${epicId}/schedule`, {
+      scheduledAt: '2031-07-01T09:00',
+      timeZone: 'America/New_York',
+    });
+    assert.equal(scheduled.statusCode, 200, scheduled.body);
+    const handle = stack.client.workflow.getHandle(`epic-${epicId}`);
+    const started = (await handle.fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!;
+    const input = JSON.parse(Buffer.from(started.input!.payloads![0]!.data!).toString());
+    assert.equal(input.scheduledAt, '2031-07-01T13:00:00.000Z');
+    assert.equal(input.timeZone, 'America/New_York');
+
+    const moved = await setup.workspace.api.post(`/v1/epics/${epicId}/reschedule`, {
+      scheduledAt: '2031-07-01T09:00',
+      timeZone: 'Europe/Paris',
+    });
+    assert.equal(moved.statusCode, 200, moved.body);
+    assert.equal(moved.json().scheduledAt, '2031-07-01T07:00:00.000Z');
+    assert.equal(moved.json().timeZone, 'Europe/Paris');
+
+    // Within the minute of tolerance the route takes a past time as "now": so does the workflow.
+    const feedBefore = stack.meta.receivedMatching(/\/feed$/, 'POST').length;
+    const now = await setup.workspace.api.post(`/v1/epics/${epicId}/reschedule`, {
+      scheduledAt: inSeconds(-20),
+    });
+    assert.equal(now.statusCode, 200, now.body);
+    assert.equal(now.json().timeZone, null);
+    await waitForStatus(setup.workspace, epicId, 'published');
+    assert.equal(stack.meta.receivedMatching(/\/feed$/, 'POST').length, feedBefore + 1);
+  });
+
   it('scheduling again after an unschedule starts a new run with the same workflow id', async () => {
     const setup = await connectedWorkspace(stack, 'Again');
     const { epicId } = await reviewedEpic(setup, ['facebook_post'], 'Again');

@@ -3,6 +3,7 @@
 // on its own, so one failing property or store never hides the others' results.
 import { proxyActivities } from '@temporalio/workflow';
 import type { ConnectorSyncActivities } from '../activities/connector-sync.ts';
+import type { ConnectorSyncInput } from './connector-sync-messages.ts';
 
 const { listSyncAccounts } = proxyActivities<ConnectorSyncActivities>({
   startToCloseTimeout: '30 seconds',
@@ -16,11 +17,6 @@ const { syncAccount } = proxyActivities<ConnectorSyncActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 3 },
   summary: "Read one account's data from the platform",
 });
-
-export interface ConnectorSyncInput {
-  connectorId: string;
-  intervalMs: number;
-}
 
 export async function connectorSync(
   input: ConnectorSyncInput,

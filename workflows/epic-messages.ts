@@ -3,6 +3,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { EpicStatus } from '../domain/epic-state-machine.ts';
+import type { PublicationStatus } from '../domain/publications.ts';
 
 export const epicWorkflowType = 'epic';
 export const epicWorkflowId = (epicId: string) => `epic-${epicId}`;
@@ -13,6 +14,8 @@ export interface EpicWorkflowInput {
   workspaceId: string;
   /** ISO instant (UTC). */
   scheduledAt: string;
+  /** The IANA zone the time was chosen in (shown to operators; kept across reschedules); absent: an instant. */
+  timeZone?: string;
   /**
    * The schedule this run serves (the epic row's `scheduleToken`, written in the same transaction that
    * started the run): a run whose token is not the epic's acts on nothing. Absent in runs started before.
@@ -28,6 +31,8 @@ export type TransitionRequest = z.infer<typeof TransitionRequest>;
 export const RescheduleRequest = z
   .object({
     scheduledAt: z.iso.datetime({ offset: true }),
+    /** The zone the new time was chosen in (the API parsed the two together: domain/time.ts). */
+    timeZone: z.string().min(1).max(64).optional(),
     requestedBy,
   })
   .strict();
@@ -36,13 +41,7 @@ export type RescheduleRequest = z.infer<typeof RescheduleRequest>;
 export const RetryRequest = z.object({ requestedBy }).strict();
 export type RetryRequest = z.infer<typeof RetryRequest>;
 
-export type PublicationStatus =
-  | 'pending'
-  | 'publishing'
-  | 'handed_off'
-  | 'published'
-  | 'failed'
-  | 'cancelled';
+export type { PublicationStatus };
 
 export interface PublicationState {
   channel: string;

@@ -24,7 +24,12 @@ import {
 } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { EpicActivities, EpicPlan, HandOffCheck, PlannedTask } from '../activities/epic.ts';
-import { decideTransition, type EpicStatus, type EpicTransition } from '../domain/epic-state-machine.ts';
+import {
+  decideTransition,
+  type EpicStatus,
+  type EpicTransition,
+  scheduleTooLate,
+} from '../domain/epic-state-machine.ts';
 import { nonRetryableClasses } from '../domain/publication-errors.ts';
 import { epicSearchAttributes } from '../domain/search-attributes.ts';
 import {
@@ -77,6 +82,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
 
   let status: EpicStatus = 'scheduled';
   let scheduledAt = Date.parse(input.scheduledAt);
+  let timeZone = input.timeZone;
   let scheduleToken = input.scheduleToken;
   let publishingStarted = false;
   let transitionInFlight: TransitionKind | null = null;
@@ -119,9 +125,9 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     const machineName: EpicTransition = kind;
     const decision = decideTransition(status, machineName, { publishingInProgress: publishingStarted });
     if (!decision.allowed) return { code: decision.code, message: decision.message };
-    if (kind === 'reschedule' && newTime !== undefined && Date.parse(newTime) <= Date.now()) {
-      return { code: 'INVALID_SCHEDULE', message: 'the new time must be in the future' };
-    }
+    const tooLate =
+      kind === 'reschedule' && newTime !== undefined && scheduleTooLate(Date.parse(newTime), Date.now());
+    if (tooLate) return { code: 'INVALID_SCHEDULE', message: `the new time ${tooLate}` };
     return null;
   };
 
@@ -308,7 +314,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
 
   const runTransition = async (
     kind: TransitionKind,
-    request: { requestedBy?: string; reason?: string; scheduledAt?: string },
+    request: { requestedBy?: string; reason?: string; scheduledAt?: string; timeZone?: string },
   ) => {
     transitionInFlight = kind;
     const actor = request.requestedBy ?? 'unknown';
@@ -344,6 +350,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
         await withdraw();
         const previous = scheduledAt;
         scheduledAt = next;
+        timeZone = request.timeZone;
         scheduleMoved = true;
         upsertSearchAttributes([{ key: epicSearchAttributes.ScheduledAt, value: new Date(next) }]);
         await recordEpicStatus({
@@ -354,6 +361,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
           actor,
           details: { from: iso(previous), to: iso(next) },
           scheduledAt: iso(next),
+          timeZone: request.timeZone ?? null,
         });
         legacyHandOffRound += 1;
         const moved = realTasks().filter((task) => publications[task.taskId]?.status === 'cancelled');
@@ -471,6 +479,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
           return continueAsNew<typeof epic>({
             ...input,
             scheduledAt: iso(scheduledAt),
+            timeZone,
             ...(scheduleToken === undefined ? {} : { scheduleToken }),
           });
         }

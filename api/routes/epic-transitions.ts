@@ -2,14 +2,15 @@
 // edit back to draft and retry are asked of the running workflow through updates, which answer "applied" or
 // refuse with a reason (409). The db is read back afterwards: the workflow wrote it through its activities.
 import { randomUUID } from 'node:crypto';
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { recordAudit } from '../../db/audit.ts';
 import type { Database, Executor } from '../../db/client.ts';
-import { connectorAccounts, connectors, epics, publications, tasks } from '../../db/schema.ts';
-import { type Channel, channelFacts, channelsOfMode } from '../../domain/channels.ts';
-import { parseScheduledTime } from '../../domain/time.ts';
+import { writeEpicTransition } from '../../db/epic-transitions.ts';
+import { connectorAccounts, connectors, tasks } from '../../db/schema.ts';
+import { type Channel, channelFacts } from '../../domain/channels.ts';
+import { type EpicStatus, scheduleTooLate } from '../../domain/epic-state-machine.ts';
+import { parseScheduledTime, type Schedule } from '../../domain/time.ts';
 import { type EpicRow, loadEpic, lockEpic, refuseUnless } from '../epic-access.ts';
 import { viewEpic } from '../epic-views.ts';
 import type { EpicUpdate, EpicWorkflows } from '../epic-workflows.ts';
@@ -23,18 +24,15 @@ const ScheduleBody = z.strictObject({
 const ReasonBody = z.strictObject({ reason: z.string().max(1_000).optional() });
 const EmptyBody = z.strictObject({});
 
-/** A scheduled time more than this far in the past is a mistake, not a "publish now". */
-const pastTolerance = 60_000;
 /** How long a schedule waits for the epic's previous run to finish ending before it says so (409). */
 const previousRunGraceMs = 10_000;
 
-function parseSchedule(body: z.infer<typeof ScheduleBody>, now: Date) {
+function parseSchedule(body: z.infer<typeof ScheduleBody>, now: Date): Schedule {
   const parsed = parseScheduledTime(body.scheduledAt, body.timeZone);
   if (!parsed.ok) throw invalidInput([{ field: parsed.field, message: parsed.message }]);
-  if (parsed.instant.getTime() < now.getTime() - pastTolerance) {
-    throw invalidInput([{ field: 'body.scheduledAt', message: 'is more than a minute in the past' }]);
-  }
-  return parsed.instant;
+  const tooLate = scheduleTooLate(parsed.instant.getTime(), now.getTime());
+  if (tooLate) throw invalidInput([{ field: 'body.scheduledAt', message: tooLate }]);
+  return { instant: parsed.instant, timeZone: parsed.timeZone };
 }
 
 /** Every task's target must be connected and its account enabled before anything is scheduled. */
@@ -102,7 +100,7 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
     workspaceId: string,
     epicId: string,
     kind: EpicUpdate,
-    request: { requestedBy: string; reason?: string; scheduledAt?: string },
+    request: { requestedBy: string; reason?: string; scheduledAt?: string; timeZone?: string },
     fallback?: () => Promise<void>,
   ) {
     const answer = await workflows.update(epicId, kind, request);
@@ -122,18 +120,24 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
   async function scheduleAndStart(
     workspaceId: string,
     epicId: string,
-    write: (tx: Executor, epic: EpicRow, scheduleToken: string) => Promise<Date>,
+    write: (tx: Executor, epic: EpicRow, scheduleToken: string) => Promise<Schedule>,
   ) {
     for (let attempt = 1; ; attempt += 1) {
       const scheduleToken = randomUUID();
       try {
         await db.transaction(async (tx) => {
           const epic = await lockEpic(tx, workspaceId, epicId);
-          const scheduledAt = await write(tx, epic, scheduleToken);
+          const schedule = await write(tx, epic, scheduleToken);
           const channels = await checkTargets(tx, epic.id);
           try {
             await workflows.start(
-              { epicId: epic.id, workspaceId, scheduledAt: scheduledAt.toISOString(), scheduleToken },
+              {
+                epicId: epic.id,
+                workspaceId,
+                scheduledAt: schedule.instant.toISOString(),
+                ...(schedule.timeZone ? { timeZone: schedule.timeZone } : {}),
+                scheduleToken,
+              },
               { title: epic.title, channels },
             );
           } catch (error) {
@@ -178,30 +182,20 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       const { workspaceId, actor } = request.caller;
-      const scheduledAt = parseSchedule(request.body, now());
+      const schedule = parseSchedule(request.body, now());
       await scheduleAndStart(workspaceId, request.params.id, async (tx, epic, scheduleToken) => {
-        refuseUnless(epic.status, 'schedule');
-        await tx
-          .update(epics)
-          .set({
-            status: 'scheduled',
-            scheduledAt,
-            timeZone: request.body.timeZone ?? null,
-            scheduleToken,
-            updatedAt: now(),
-          })
-          .where(eq(epics.id, epic.id));
-        await recordAudit(tx, {
-          workspaceId,
-          subjectType: 'epic',
-          subjectId: epic.id,
+        const to = refuseUnless(epic.status, 'schedule');
+        await writeEpicTransition(tx, {
+          epicId: epic.id,
+          from: epic.status as EpicStatus,
+          to,
           action: 'schedule',
-          fromStatus: epic.status,
-          toStatus: 'scheduled',
           actor,
-          details: { scheduledAt: scheduledAt.toISOString(), timeZone: request.body.timeZone ?? null },
+          details: { scheduledAt: schedule.instant.toISOString(), timeZone: schedule.timeZone },
+          schedule: { scheduledAt: schedule.instant, timeZone: schedule.timeZone, scheduleToken },
+          now: now(),
         });
-        return scheduledAt;
+        return schedule;
       });
       return viewEpic(db, workspaceId, await loadEpic(db, workspaceId, request.params.id));
     },
@@ -220,18 +214,14 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
     },
     async (request) => {
       const { workspaceId, actor } = request.caller;
-      const scheduledAt = parseSchedule(request.body, now());
+      const schedule = parseSchedule(request.body, now());
       const epic = await loadEpic(db, workspaceId, request.params.id);
       refuseUnless(epic.status, 'reschedule');
-      const view = await throughWorkflow(workspaceId, epic.id, 'reschedule', {
+      return throughWorkflow(workspaceId, epic.id, 'reschedule', {
         requestedBy: actor,
-        scheduledAt: scheduledAt.toISOString(),
+        scheduledAt: schedule.instant.toISOString(),
+        ...(schedule.timeZone ? { timeZone: schedule.timeZone } : {}),
       });
-      await db
-        .update(epics)
-        .set({ timeZone: request.body.timeZone ?? null })
-        .where(eq(epics.id, epic.id));
-      return { ...view, timeZone: request.body.timeZone ?? null };
     },
   );
 
@@ -275,44 +265,15 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
       const toDraft = async () => {
         await db.transaction(async (tx) => {
           const locked = await lockEpic(tx, workspaceId, epic.id);
-          refuseUnless(locked.status, 'edit');
-          await tx
-            .update(epics)
-            .set({
-              status: 'draft',
-              scheduledAt: null,
-              timeZone: null,
-              scheduleToken: null,
-              updatedAt: now(),
-            })
-            .where(eq(epics.id, epic.id));
-          // No run is open to cancel anything: a hand-off never confirmed live is forgotten (a draft it
-          // left on the platform never sends), so the next schedule hands the edited content off afresh.
-          await tx
-            .update(publications)
-            .set({ status: 'cancelled', handOffKey: null, progress: {}, externalId: null, updatedAt: now() })
-            .where(
-              and(
-                eq(publications.epicId, epic.id),
-                inArray(publications.status, ['pending', 'failed', 'cancelled']),
-                inArray(
-                  publications.taskId,
-                  tx
-                    .select({ id: tasks.id })
-                    .from(tasks)
-                    .where(and(eq(tasks.epicId, epic.id), inArray(tasks.channel, channelsOfMode('real')))),
-                ),
-              ),
-            );
-          await recordAudit(tx, {
-            workspaceId,
-            subjectType: 'epic',
-            subjectId: epic.id,
+          await writeEpicTransition(tx, {
+            epicId: epic.id,
+            from: locked.status as EpicStatus,
+            to: refuseUnless(locked.status, 'edit'),
             action: 'edit',
-            fromStatus: locked.status,
-            toStatus: 'draft',
             actor,
             details: request.body.reason ? { reason: request.body.reason } : {},
+            forgetUnconfirmedHandOffs: true,
+            now: now(),
           });
         });
       };
@@ -349,21 +310,16 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
       return throughWorkflow(workspaceId, epic.id, 'retry', { requestedBy: actor }, async () => {
         // The error run has closed: a new run publishes only what is not published yet.
         await scheduleAndStart(workspaceId, epic.id, async (tx, locked, scheduleToken) => {
-          refuseUnless(locked.status, 'retry');
-          await tx
-            .update(epics)
-            .set({ status: 'scheduled', scheduleToken, updatedAt: now() })
-            .where(eq(epics.id, epic.id));
-          await recordAudit(tx, {
-            workspaceId,
-            subjectType: 'epic',
-            subjectId: epic.id,
+          await writeEpicTransition(tx, {
+            epicId: epic.id,
+            from: 'error',
+            to: refuseUnless(locked.status, 'retry'),
             action: 'retry',
-            fromStatus: 'error',
-            toStatus: 'scheduled',
             actor,
+            schedule: { scheduleToken },
+            now: now(),
           });
-          return locked.scheduledAt ?? now();
+          return { instant: locked.scheduledAt ?? now(), timeZone: locked.timeZone };
         });
       });
     },

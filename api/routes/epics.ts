@@ -6,12 +6,13 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { recordAudit } from '../../db/audit.ts';
 import type { Database, Executor } from '../../db/client.ts';
+import { writeEpicTransition } from '../../db/epic-transitions.ts';
 import { connectorAccounts, connectors, epics, tasks } from '../../db/schema.ts';
 import { type Channel, channelFacts } from '../../domain/channels.ts';
 import { parseTaskContent } from '../../domain/content.ts';
-import { type EpicStatus, type EpicTransition, maxTasksPerEpic } from '../../domain/epic-state-machine.ts';
+import { type EpicStatus, maxTasksPerEpic } from '../../domain/epic-state-machine.ts';
 import type { WorkspaceCaller } from '../auth.ts';
-import { type EpicRow, lockEpic, refuseUnless } from '../epic-access.ts';
+import { lockEpic, refuseUnless } from '../epic-access.ts';
 import { toTaskView, viewEpic, viewEpics } from '../epic-views.ts';
 import { errorResponses, type FieldIssue, invalidInput, notFound } from '../errors.ts';
 import { decodeCursor, encodeCursor } from '../pagination.ts';
@@ -464,7 +465,15 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
           .where(and(eq(tasks.epicId, epic.id), eq(tasks.workspaceId, workspaceId)))
           .orderBy(asc(tasks.createdAt), asc(tasks.id));
         const to = refuseUnless(epic.status as EpicStatus, 'review', { tasks: epicTasks });
-        return moveEpic(tx, epic, to, 'review', actor);
+        const moved = await writeEpicTransition(tx, {
+          epicId: epic.id,
+          from: epic.status as EpicStatus,
+          to,
+          action: 'review',
+          actor,
+          now: new Date(),
+        });
+        return moved!;
       });
       return viewEpic(db, workspaceId, row);
     },
@@ -529,29 +538,3 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
     },
   );
 };
-
-async function moveEpic(
-  executor: Executor,
-  epic: EpicRow,
-  to: EpicStatus,
-  action: EpicTransition,
-  actor: string,
-  details: Record<string, unknown> = {},
-) {
-  const [updated] = await executor
-    .update(epics)
-    .set({ status: to, updatedAt: new Date() })
-    .where(eq(epics.id, epic.id))
-    .returning();
-  await recordAudit(executor, {
-    workspaceId: epic.workspaceId,
-    subjectType: 'epic',
-    subjectId: epic.id,
-    action,
-    fromStatus: epic.status,
-    toStatus: to,
-    actor,
-    details,
-  });
-  return updated!;
-}

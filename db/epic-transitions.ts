@@ -1,0 +1,107 @@
+// The one place an epic changes status (SPEC §4): the API's routes and the workflow's activities decide a
+// transition with domain/epic-state-machine.ts, then write it here — the epic row, what leaving the schedule
+// does to its publications, the notification of an error and the audit entry — in the caller's transaction.
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { channelsOfMode } from '../domain/channels.ts';
+import type { EpicStatus } from '../domain/epic-state-machine.ts';
+import { recordAudit } from './audit.ts';
+import type { Executor } from './client.ts';
+import { epics, notifications, publications, tasks } from './schema.ts';
+
+export type EpicRow = typeof epics.$inferSelect;
+
+export interface EpicTransitionWrite {
+  epicId: string;
+  /** The status the caller decided from (what the audit records). */
+  from: EpicStatus;
+  to: EpicStatus;
+  /** The transition's name in the audit log (`schedule`, `publish`, …). */
+  action: string;
+  actor: string;
+  details?: Record<string, unknown>;
+  /** A new time (and the zone it was chosen in); with `scheduleToken`, the schedule a new run serves. */
+  schedule?: { scheduledAt?: Date; timeZone?: string | null; scheduleToken?: string };
+  /**
+   * No run is open to cancel anything: a real hand-off never confirmed live is forgotten (a draft it left on
+   * the platform never sends), so the next schedule hands the content off afresh.
+   */
+  forgetUnconfirmedHandOffs?: boolean;
+  now: Date;
+}
+
+const leavesSchedule = (status: EpicStatus) => status === 'draft' || status === 'review';
+
+/** Writes a decided transition; the updated epic, or undefined when it no longer exists. */
+export async function writeEpicTransition(
+  executor: Executor,
+  write: EpicTransitionWrite,
+): Promise<EpicRow | undefined> {
+  const leaving = leavesSchedule(write.to);
+  const [epic] = await executor
+    .update(epics)
+    .set({
+      status: write.to,
+      updatedAt: write.now,
+      ...(write.schedule
+        ? {
+            ...(write.schedule.scheduledAt ? { scheduledAt: write.schedule.scheduledAt } : {}),
+            ...(write.schedule.timeZone !== undefined ? { timeZone: write.schedule.timeZone } : {}),
+            ...(write.schedule.scheduleToken ? { scheduleToken: write.schedule.scheduleToken } : {}),
+          }
+        : {}),
+      ...(leaving ? { scheduledAt: null, timeZone: null, scheduleToken: null } : {}),
+    })
+    .where(eq(epics.id, write.epicId))
+    .returning();
+  if (!epic) return undefined;
+  if (leaving && write.forgetUnconfirmedHandOffs) {
+    await executor
+      .update(publications)
+      .set({ status: 'cancelled', handOffKey: null, progress: {}, externalId: null, updatedAt: write.now })
+      .where(
+        and(
+          eq(publications.epicId, epic.id),
+          inArray(publications.status, ['pending', 'failed', 'cancelled']),
+          inArray(
+            publications.taskId,
+            executor
+              .select({ id: tasks.id })
+              .from(tasks)
+              .where(and(eq(tasks.epicId, epic.id), inArray(tasks.channel, channelsOfMode('real')))),
+          ),
+        ),
+      );
+  } else if (leaving) {
+    // Nothing that had not gone out will go out. What the publications did on the platforms stays recorded
+    // (progress, external ids): the next schedule asks the platform before creating anything.
+    await executor
+      .update(publications)
+      .set({ status: 'cancelled', goingLiveAt: null, updatedAt: write.now })
+      .where(
+        and(
+          eq(publications.epicId, epic.id),
+          sql`${publications.status} in ('pending', 'failed', 'publishing')`,
+        ),
+      );
+  }
+  if (write.to === 'error') {
+    await executor.insert(notifications).values({
+      workspaceId: epic.workspaceId,
+      kind: 'publication_error',
+      title: `"${epic.title}" could not be published`,
+      message: 'A publication failed after its retries. Retry it, or edit the epic back to draft.',
+      data: { epicId: epic.id, ...(write.details ?? {}) },
+    });
+  }
+  await recordAudit(executor, {
+    workspaceId: epic.workspaceId,
+    subjectType: 'epic',
+    subjectId: epic.id,
+    action: write.action,
+    fromStatus: write.from,
+    toStatus: write.to,
+    actor: write.actor,
+    details: write.details ?? {},
+  });
+  return epic;
+}

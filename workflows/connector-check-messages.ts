@@ -1,0 +1,8 @@
+// The credential check's contract, shared by the workflow and the API that schedules it.
+export const connectorCheckWorkflowType = 'connectorCredentialCheck';
+/** The Schedule's id, which is also the id of the runs it starts. */
+export const connectorCheckScheduleId = (connectorId: string) => `connector-check-${connectorId}`;
+
+export interface ConnectorCheckInput {
+  connectorId: string;
+}
