@@ -1,22 +1,11 @@
-// Builds the Fastify application (plugins, routes, error handling) without listening, so tests drive it with
-// app.inject() and api/server.ts only starts it.
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
+// Builds the Fastify application without listening, so tests drive it with app.inject() and api/server.ts only
+// starts it: the plugins (api/plugins/: OpenAPI, dependencies, workspace auth), the routes, error handling.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
-import { type Config, epicTransitionWaitMs } from '../config.ts';
-import { type AdapterRegistry, createAdapters, oauthAppConfigured } from '../connectors/registry.ts';
-import type { DatabaseConnection } from '../db/client.ts';
-import { authenticateWorkspace } from './auth.ts';
-import { createConnectorWorkflows } from './connector-workflows.ts';
-import { createEpicWorkflows, type EpicWorkflows } from './epic-workflows.ts';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { handleError, sendError } from './errors.ts';
+import { workspaceAuthPlugin } from './plugins/auth.ts';
+import { type DependencyOptions, dependenciesPlugin } from './plugins/dependencies.ts';
+import { openApiPlugin } from './plugins/swagger.ts';
 import { connectorRequestRoutes } from './routes/connector-requests.ts';
 import { connectorRoutes, oauthCallbackRoutes } from './routes/connectors.ts';
 import { epicTransitionRoutes } from './routes/epic-transitions.ts';
@@ -24,16 +13,8 @@ import { epicRoutes } from './routes/epics.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { workspaceRoutes } from './routes/workspaces.ts';
-import type { TemporalLink } from './temporal.ts';
 
-export interface AppDependencies {
-  config: Config;
-  database: DatabaseConnection;
-  temporal: TemporalLink;
-  /** Platform adapters; built from the configured hosts unless given. */
-  adapters?: AdapterRegistry;
-  /** How the API reaches epic workflows; built from `temporal` unless given. */
-  epicWorkflows?: EpicWorkflows;
+export interface AppDependencies extends DependencyOptions {
   /** A pino logger (api/server.ts passes one with secret-bearing fields redacted); absent: silent. */
   logger?: FastifyBaseLogger;
 }
@@ -74,63 +55,31 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     );
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Glowtify publishing orchestrator',
-        version: '0.1.0',
-        description: 'Epics, tasks and connectors; every epic is a durable Temporal workflow.',
-      },
-      servers: [{ url: config.PUBLIC_URL }],
-      components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Workspace API key' } },
-      },
-      security: [{ bearer: [] }],
-    },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(openApiPlugin, { publicUrl: config.PUBLIC_URL });
+  const { logger: _logger, ...dependencyOptions } = dependencies;
+  await app.register(dependenciesPlugin, dependencyOptions);
+  const { db, adapters, epicWorkflows, connectorWorkflows } = app.deps;
 
   await app.register(healthRoutes, { database, temporal, overdueThresholdMs: config.OVERDUE_THRESHOLD_MS });
-
-  const adapters = dependencies.adapters ?? createAdapters(config);
-  const epicWorkflows =
-    dependencies.epicWorkflows ??
-    createEpicWorkflows(temporal, {
-      namespace: config.TEMPORAL_NAMESPACE,
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      transitionWaitMs: epicTransitionWaitMs(config),
-    });
-  const connectorWorkflows = createConnectorWorkflows(temporal, {
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    checkIntervalMs: config.CREDENTIAL_CHECK_INTERVAL_MS,
-    syncIntervalMs: config.DATA_SYNC_INTERVAL_MS,
-  });
   const connectorOptions = {
-    db: database.db,
+    db,
     adapters,
     config,
     workflows: epicWorkflows,
     connectorWorkflows,
-    oauthAppConfigured: (platform: string) => oauthAppConfigured(config, platform),
+    oauthAppConfigured: app.deps.oauthAppConfigured,
   };
   await app.register(
     async (v1) => {
-      await v1.register(workspaceRoutes, { db: database.db, adminToken: config.ADMIN_TOKEN });
+      await v1.register(workspaceRoutes, { db, adminToken: config.ADMIN_TOKEN });
       await v1.register(oauthCallbackRoutes, connectorOptions);
       await v1.register(async (workspaceScope) => {
-        workspaceScope.addHook('onRequest', async (request) => {
-          request.caller = await authenticateWorkspace(database.db, request);
-        });
-        await workspaceScope.register(epicRoutes, { db: database.db });
+        await workspaceScope.register(workspaceAuthPlugin, { db });
+        await workspaceScope.register(epicRoutes, { db });
         await workspaceScope.register(connectorRoutes, connectorOptions);
-        await workspaceScope.register(epicTransitionRoutes, { db: database.db, workflows: epicWorkflows });
-        await workspaceScope.register(notificationRoutes, { db: database.db });
-        await workspaceScope.register(connectorRequestRoutes, { db: database.db });
+        await workspaceScope.register(epicTransitionRoutes, { db, workflows: epicWorkflows });
+        await workspaceScope.register(notificationRoutes, { db });
+        await workspaceScope.register(connectorRequestRoutes, { db });
       });
     },
     { prefix: '/v1' },
