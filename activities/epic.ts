@@ -300,7 +300,7 @@ export function createEpicActivities({
     const content = await outgoingContent(target);
     return {
       taskId: target.task.id,
-      channel: target.task.channel as Channel,
+      channel: target.task.channel,
       content,
       contentDigest: createHash('sha256').update(JSON.stringify(content)).digest('base64url').slice(0, 22),
       account: target.account ? { kind: target.account.kind, externalId: target.account.externalId } : null,
@@ -411,7 +411,7 @@ export function createEpicActivities({
         and(eq(connectors.workspaceId, target.task.workspaceId), eq(connectors.platform, 'google_analytics')),
       );
     if (!analytics || analytics.settings.autoUtm === false) return content;
-    return applyUtm(target.task.channel as Channel, content, {
+    return applyUtm(target.task.channel, content, {
       epicTitle: target.epic.title,
       taskId: target.task.id,
     });
@@ -430,7 +430,7 @@ export function createEpicActivities({
     const connectorIds = [
       ...new Set(
         epicTasks
-          .filter((task) => channelFacts(task.channel as Channel).mode === 'soft')
+          .filter((task) => channelFacts(task.channel).mode === 'soft')
           .map((task) => task.connectorId),
       ),
     ];
@@ -676,7 +676,7 @@ export function createEpicActivities({
         const byTask = new Map(existing.map((row) => [row.taskId, row]));
         const planned: PlannedTask[] = [];
         for (const task of epicTasks) {
-          const channel = task.channel as Channel;
+          const channel = task.channel;
           let publication = byTask.get(task.id);
           if (!publication) {
             [publication] = await tx
@@ -693,7 +693,7 @@ export function createEpicActivities({
               .where(eq(publications.id, publication.id))
               .returning();
           }
-          const stored = publication!.status as PublicationStatus;
+          const stored = publication!.status;
           const status: PublicationStatus =
             stored === 'published' || stored === 'handed_off' ? stored : 'pending';
           planned.push({ taskId: task.id, channel, mode: channelFacts(channel).mode, status });

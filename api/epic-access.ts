@@ -31,11 +31,11 @@ export async function loadEpic(executor: Executor, workspaceId: string, id: stri
 
 /** The status the transition leads to, or a 409 saying why the lifecycle refuses it. */
 export function refuseUnless(
-  status: string,
+  status: EpicStatus,
   transition: EpicTransition,
   facts?: Parameters<typeof decideTransition>[2],
 ): EpicStatus {
-  const decision = decideTransition(status as EpicStatus, transition, facts);
+  const decision = decideTransition(status, transition, facts);
   if (!decision.allowed) throw new ApiError(409, decision.code, decision.message, decision.details);
   return decision.to;
 }

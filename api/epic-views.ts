@@ -4,8 +4,7 @@ import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { Database } from '../db/client.ts';
 import { type epics, publications, tasks } from '../db/schema.ts';
-import { type Channel, channelFacts } from '../domain/channels.ts';
-import type { EpicStatus } from '../domain/epic-state-machine.ts';
+import { channelFacts } from '../domain/channels.ts';
 import type { EpicView, PublicationView, TaskView } from './schemas.ts';
 
 type EpicRow = typeof epics.$inferSelect;
@@ -29,7 +28,7 @@ export function toPublicationView(row: PublicationRow): z.infer<typeof Publicati
 }
 
 export function toTaskView(row: TaskRow, publication: PublicationRow | undefined): z.infer<typeof TaskView> {
-  const channel = row.channel as Channel;
+  const channel = row.channel;
   return {
     id: row.id,
     channel,
@@ -51,7 +50,7 @@ export function toEpicView(
     id: row.id,
     title: row.title,
     brief: row.brief,
-    status: row.status as EpicStatus,
+    status: row.status,
     scheduledAt: iso(row.scheduledAt),
     timeZone: row.timeZone,
     atRisk: row.atRisk,

@@ -13,6 +13,9 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import type { Channel } from '../domain/channels.ts';
+import type { EpicStatus } from '../domain/epic-state-machine.ts';
+import type { PublicationStatus } from '../domain/publications.ts';
 
 // Millisecond precision so a timestamp read into a JS Date and written back (e.g. in a keyset cursor) is exact.
 const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: 'date' });
@@ -106,7 +109,7 @@ export const epics = pgTable(
       .references(() => workspaces.id, { onDelete: 'cascade' }),
     title: text('title').notNull(),
     brief: text('brief'),
-    status: text('status').notNull().default('draft'),
+    status: text('status').$type<EpicStatus>().notNull().default('draft'),
     scheduledAt: instant('scheduled_at'),
     timeZone: text('time_zone'),
     /**
@@ -143,7 +146,7 @@ export const tasks = pgTable(
     epicId: uuid('epic_id')
       .notNull()
       .references(() => epics.id, { onDelete: 'cascade' }),
-    channel: text('channel').notNull(),
+    channel: text('channel').$type<Channel>().notNull(),
     connectorId: uuid('connector_id')
       .notNull()
       .references(() => connectors.id, { onDelete: 'restrict' }),
@@ -169,7 +172,7 @@ export const publications = pgTable(
     taskId: uuid('task_id')
       .notNull()
       .references(() => tasks.id, { onDelete: 'cascade' }),
-    status: text('status').notNull().default('pending'),
+    status: text('status').$type<PublicationStatus>().notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
     externalId: text('external_id'),
     externalUrl: text('external_url'),

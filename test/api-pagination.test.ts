@@ -51,7 +51,7 @@ describe('GET /v1/epics pagination', () => {
         times.map((at, index) => ({
           workspaceId: other.id,
           title: `S${index}`,
-          status: 'scheduled',
+          status: 'scheduled' as const,
           scheduledAt: new Date(at),
         })),
       )

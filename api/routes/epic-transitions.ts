@@ -8,8 +8,8 @@ import { z } from 'zod';
 import type { Database, Executor } from '../../db/client.ts';
 import { writeEpicTransition } from '../../db/epic-transitions.ts';
 import { connectorAccounts, connectors, tasks } from '../../db/schema.ts';
-import { type Channel, channelFacts } from '../../domain/channels.ts';
-import { type EpicStatus, scheduleTooLate } from '../../domain/epic-state-machine.ts';
+import { channelFacts } from '../../domain/channels.ts';
+import { scheduleTooLate } from '../../domain/epic-state-machine.ts';
 import { parseScheduledTime, type Schedule } from '../../domain/time.ts';
 import { type EpicRow, loadEpic, lockEpic, refuseUnless } from '../epic-access.ts';
 import { viewEpic } from '../epic-views.ts';
@@ -52,7 +52,7 @@ async function checkTargets(executor: Executor, epicId: string) {
     reason: string;
   }[] = [];
   for (const { task, connector, account } of rows) {
-    const facts = channelFacts(task.channel as Channel);
+    const facts = channelFacts(task.channel);
     const base = {
       taskId: task.id,
       channel: task.channel,
@@ -84,7 +84,7 @@ async function checkTargets(executor: Executor, epicId: string) {
       { tasks: problems },
     );
   }
-  return rows.map(({ task }) => task.channel as Channel);
+  return rows.map(({ task }) => task.channel);
 }
 
 export const epicTransitionRoutes: FastifyPluginAsyncZod<{
@@ -187,7 +187,7 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
         const to = refuseUnless(epic.status, 'schedule');
         await writeEpicTransition(tx, {
           epicId: epic.id,
-          from: epic.status as EpicStatus,
+          from: epic.status,
           to,
           action: 'schedule',
           actor,
@@ -267,7 +267,7 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
           const locked = await lockEpic(tx, workspaceId, epic.id);
           await writeEpicTransition(tx, {
             epicId: epic.id,
-            from: locked.status as EpicStatus,
+            from: locked.status,
             to: refuseUnless(locked.status, 'edit'),
             action: 'edit',
             actor,

@@ -10,7 +10,7 @@ import { writeEpicTransition } from '../../db/epic-transitions.ts';
 import { connectorAccounts, connectors, epics, tasks } from '../../db/schema.ts';
 import { type Channel, channelFacts } from '../../domain/channels.ts';
 import { parseTaskContent } from '../../domain/content.ts';
-import { type EpicStatus, maxTasksPerEpic } from '../../domain/epic-state-machine.ts';
+import { maxTasksPerEpic } from '../../domain/epic-state-machine.ts';
 import type { WorkspaceCaller } from '../auth.ts';
 import { lockEpic, refuseUnless } from '../epic-access.ts';
 import { toTaskView, viewEpic, viewEpics } from '../epic-views.ts';
@@ -221,7 +221,7 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
       const { workspaceId, actor } = request.caller;
       const row = await db.transaction(async (tx) => {
         const epic = await lockEpic(tx, workspaceId, request.params.id);
-        refuseUnless(epic.status as EpicStatus, 'editContent');
+        refuseUnless(epic.status, 'editContent');
         const [updated] = await tx
           .update(epics)
           .set({ ...request.body, updatedAt: new Date() })
@@ -255,7 +255,7 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
       const { workspaceId, actor } = request.caller;
       await db.transaction(async (tx) => {
         const epic = await lockEpic(tx, workspaceId, request.params.id);
-        refuseUnless(epic.status as EpicStatus, 'delete');
+        refuseUnless(epic.status, 'delete');
         await tx.delete(epics).where(eq(epics.id, epic.id));
         await recordAudit(tx, {
           workspaceId,
@@ -286,7 +286,7 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
       const { workspaceId, actor } = request.caller;
       const task = await db.transaction(async (tx) => {
         const epic = await lockEpic(tx, workspaceId, request.params.id);
-        refuseUnless(epic.status as EpicStatus, 'editContent');
+        refuseUnless(epic.status, 'editContent');
         const [count] = await tx
           .select({ tasks: sql<number>`count(*)::int` })
           .from(tasks)
@@ -339,9 +339,9 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
       const task = await db.transaction(async (tx) => {
         const epic = await lockEpic(tx, workspaceId, request.params.id);
         const current = await loadTask(tx, workspaceId, epic.id, request.params.taskId);
-        refuseUnless(epic.status as EpicStatus, 'editContent');
+        refuseUnless(epic.status, 'editContent');
         const next = {
-          channel: current.channel as Channel,
+          channel: current.channel,
           connectorId: request.body.connectorId ?? current.connectorId,
           accountId: request.body.accountId === undefined ? current.accountId : request.body.accountId,
           content: request.body.content ?? current.content,
@@ -392,7 +392,7 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
       await db.transaction(async (tx) => {
         const epic = await lockEpic(tx, workspaceId, request.params.id);
         const task = await loadTask(tx, workspaceId, epic.id, request.params.taskId);
-        refuseUnless(epic.status as EpicStatus, 'editContent');
+        refuseUnless(epic.status, 'editContent');
         await tx.delete(tasks).where(eq(tasks.id, task.id));
         await touchEpic(tx, epic.id);
         await recordAudit(tx, {
@@ -423,7 +423,7 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
       const task = await db.transaction(async (tx) => {
         const epic = await lockEpic(tx, workspaceId, request.params.id);
         const current = await loadTask(tx, workspaceId, epic.id, request.params.taskId);
-        refuseUnless(epic.status as EpicStatus, 'editContent');
+        refuseUnless(epic.status, 'editContent');
         if (current.approved) return current;
         const [updated] = await tx
           .update(tasks)
@@ -464,10 +464,10 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
           .from(tasks)
           .where(and(eq(tasks.epicId, epic.id), eq(tasks.workspaceId, workspaceId)))
           .orderBy(asc(tasks.createdAt), asc(tasks.id));
-        const to = refuseUnless(epic.status as EpicStatus, 'review', { tasks: epicTasks });
+        const to = refuseUnless(epic.status, 'review', { tasks: epicTasks });
         const moved = await writeEpicTransition(tx, {
           epicId: epic.id,
-          from: epic.status as EpicStatus,
+          from: epic.status,
           to,
           action: 'review',
           actor,
@@ -497,7 +497,7 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
           .from(epics)
           .where(and(eq(epics.id, request.params.id), eq(epics.workspaceId, workspaceId)));
         if (!source) throw notFound('epic');
-        refuseUnless(source.status as EpicStatus, 'duplicate');
+        refuseUnless(source.status, 'duplicate');
         const [copy] = await tx
           .insert(epics)
           .values({ workspaceId, title: source.title, brief: source.brief })
