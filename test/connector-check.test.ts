@@ -1,18 +1,14 @@
 // API-key connectors get a periodic credential check (a Temporal Schedule per connector): transient failures
 // never flip the connector; Klaviyo refusing the key does, with one notification; disconnecting removes it.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { and, eq } from 'drizzle-orm';
 import { auditEvents, connectors, notifications } from '../db/schema.ts';
 import { connectorCheckScheduleId } from '../workflows/connector-check-messages.ts';
 import { createWorkspace } from './support/api.ts';
-import { connectKlaviyo, type Stack, startStack, waitFor } from './support/stack.ts';
+import { connectKlaviyo, useStack, waitFor } from './support/stack.ts';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack({ config: { CREDENTIAL_CHECK_INTERVAL_MS: '1000' } });
-});
-after(async () => stack?.close());
+const stack = useStack({ config: { CREDENTIAL_CHECK_INTERVAL_MS: '1000' } });
 
 const connectorStatus = async (id: string) =>
   (await stack.harness.database.db.select().from(connectors).where(eq(connectors.id, id)))[0]!.status;

@@ -2,7 +2,7 @@
 // leaves to send, a reconnect that restores the same connector and retries what failed on its lost access,
 // and the notifications the workspace reads about it.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { and, eq } from 'drizzle-orm';
 import { openCredentials, sealCredentials } from '../db/credentials-codec.ts';
 import { auditEvents, connectors, notifications, publications } from '../db/schema.ts';
@@ -12,20 +12,12 @@ import {
   klaviyoKey,
   readEpic,
   reviewedEpic,
-  type Stack,
-  startStack,
+  useStack,
   waitFor,
   waitForStatus,
 } from './support/stack.ts';
 
-let stack: Stack;
-
-before(async () => {
-  stack = await startStack();
-});
-after(async () => {
-  await stack?.close();
-});
+const stack = useStack();
 
 const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000);
 

@@ -2,20 +2,16 @@
 // refresh's answer, no database transaction stays open and the reconnect goes through at once; the refresh's
 // late answer — a refusal or new tokens — then changes nothing of the credentials the reconnect brought.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { and, eq } from 'drizzle-orm';
 import { openCredentials } from '../db/credentials-codec.ts';
 import { connectors, notifications } from '../db/schema.ts';
 import type { HeldRequest } from '../sandbox/simulator-server.ts';
 import { createWorkspace } from './support/api.ts';
 import { type ConnectorBody, connectOAuth, followConsent } from './support/platforms.ts';
-import { type Stack, startStack, waitFor } from './support/stack.ts';
+import { type Stack, useStack, waitFor } from './support/stack.ts';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack({ platforms: { accessTokenSeconds: 20 } });
-});
-after(async () => stack?.close());
+const stack = useStack({ platforms: { accessTokenSeconds: 20 } });
 
 const db = () => stack.harness.database.db;
 const connectorRow = async (id: string) =>

@@ -5,23 +5,19 @@
 // notification, and a reconnect restores it; LinkedIn without a refresh token flags, ahead of time, the post
 // scheduled after the expiry. Data syncs: GA4 sessions stored, Canva designs read, a failing sync recorded.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { and, eq } from 'drizzle-orm';
 import { openCredentials } from '../db/credentials-codec.ts';
 import { analyticsSessions, auditEvents, connectors, notifications } from '../db/schema.ts';
 import { connectorTokenWorkflowId, tokenStateQuery } from '../workflows/connector-token-messages.ts';
 import { createWorkspace, type TestWorkspace } from './support/api.ts';
 import { type ConnectorBody, connectOAuth, followConsent } from './support/platforms.ts';
-import { readEpic, replayAndRecord, type Stack, startStack, waitFor } from './support/stack.ts';
+import { readEpic, replayAndRecord, useStack, waitFor } from './support/stack.ts';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack({
-    platforms: { accessTokenSeconds: 40, linkedin: { issueRefreshTokens: false } },
-    config: { DATA_SYNC_INTERVAL_MS: '3600000' },
-  });
+const stack = useStack({
+  platforms: { accessTokenSeconds: 40, linkedin: { issueRefreshTokens: false } },
+  config: { DATA_SYNC_INTERVAL_MS: '3600000' },
 });
-after(async () => stack?.close());
 
 const sims = () => stack.platforms!;
 const db = () => stack.harness.database.db;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { and, eq } from 'drizzle-orm';
 import { auditEvents, connectors, notifications } from '../db/schema.ts';
 import {
@@ -21,16 +21,11 @@ import {
   replayEpicHistories,
   repoRoot,
   reviewedEpic,
-  type Stack,
-  startStack,
+  useStack,
   waitFor,
 } from './support/stack.ts';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack({ meta: { longLivedTokenSeconds: 45 } });
-});
-after(async () => stack?.close());
+const stack = useStack({ meta: { longLivedTokenSeconds: 45 } });
 
 const connectorRow = async (id: string) =>
   (await stack.harness.database.db.select().from(connectors).where(eq(connectors.id, id)))[0]!;

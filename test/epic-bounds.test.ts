@@ -2,7 +2,7 @@
 // answer the cancel, one that applied it and lost the answer, no worker at all), rate-limit waits within the
 // lateness budget, a hand-off retried after its time, and an epic's history that stays small.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { maxTasksPerEpic } from '../domain/epic-state-machine.ts';
 import { contentExamples } from './support/examples.ts';
 import {
@@ -12,19 +12,14 @@ import {
   readEpic,
   recordedRuns,
   reviewedEpic,
-  type Stack,
-  startStack,
+  useStack,
   waitFor,
   waitForStatus,
 } from './support/stack.ts';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack({
-    config: { PUBLICATION_MAX_LATENESS_MS: '60000', TRANSITION_TIMEOUT_MS: '5000' },
-  });
+const stack = useStack({
+  config: { PUBLICATION_MAX_LATENESS_MS: '60000', TRANSITION_TIMEOUT_MS: '5000' },
 });
-after(async () => stack?.close());
 
 const inSeconds = isoInSeconds;
 const campaignsOf = (epicId: string) => epicCampaigns(stack, epicId);

@@ -2,21 +2,16 @@
 // still publishes once at its time. The dev server suggests a new run after 60 events here (Temporal's
 // default is thousands), so a few reschedules are enough.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   connectedWorkspace,
   replayEpicHistories,
   reviewedEpic,
-  type Stack,
-  startStack,
+  useStack,
   waitForStatus,
 } from './support/stack.ts';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack({ temporalDynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 } });
-});
-after(async () => stack?.close());
+const stack = useStack({ temporalDynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 } });
 
 const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
 

@@ -2,7 +2,7 @@
 // answers, content edited after a container was prepared), a run whose schedule was never committed, a
 // start whose answer was lost, and transitions around an epic's error.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ApiError } from '../api/errors.ts';
 import { contentExamples } from './support/examples.ts';
 import {
@@ -12,8 +12,7 @@ import {
   readEpic,
   recordedRuns,
   reviewedEpic,
-  type Stack,
-  startStack,
+  useStack,
   waitFor,
   waitForStatus,
 } from './support/stack.ts';
@@ -21,24 +20,20 @@ import {
 /** What the API's link to Temporal does wrong next (null: nothing). */
 let startFault: 'commit-fails' | 'answer-lost' | null = null;
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack({
-    config: { PUBLICATION_MAX_LATENESS_MS: '60000' },
-    wrapEpicWorkflows: (real) => ({
-      ...real,
-      async start(input, facts) {
-        await real.start(input, facts);
-        const fault = startFault;
-        startFault = null;
-        // The run started; then the database lost the transaction, or the answer never reached the API.
-        if (fault === 'commit-fails') throw new Error('connection terminated while committing');
-        if (fault === 'answer-lost') throw new ApiError(503, 'TEMPORAL_UNAVAILABLE', 'deadline exceeded');
-      },
-    }),
-  });
+const stack = useStack({
+  config: { PUBLICATION_MAX_LATENESS_MS: '60000' },
+  wrapEpicWorkflows: (real) => ({
+    ...real,
+    async start(input, facts) {
+      await real.start(input, facts);
+      const fault = startFault;
+      startFault = null;
+      // The run started; then the database lost the transaction, or the answer never reached the API.
+      if (fault === 'commit-fails') throw new Error('connection terminated while committing');
+      if (fault === 'answer-lost') throw new ApiError(503, 'TEMPORAL_UNAVAILABLE', 'deadline exceeded');
+    },
+  }),
 });
-after(async () => stack?.close());
 
 const inSeconds = isoInSeconds;
 const campaignsOf = (epicId: string) => epicCampaigns(stack, epicId);

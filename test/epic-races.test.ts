@@ -3,7 +3,7 @@
 // platform refusing the second of two cancels, a reschedule once publishing started, a disconnect while an
 // attempt runs. Retries wait 20 s here, so a request always lands while an attempt is waiting.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stateQuery } from '../workflows/epic-messages.ts';
 import {
@@ -14,23 +14,18 @@ import {
   readEpic,
   recordedRuns,
   reviewedEpic,
-  type Stack,
-  startStack,
+  useStack,
   waitFor,
   waitForStatus,
 } from './support/stack.ts';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack({
-    config: {
-      PUBLICATION_RETRY_INITIAL_INTERVAL_MS: '20000',
-      PUBLICATION_RETRY_MAX_INTERVAL_MS: '60000',
-      TRANSITION_TIMEOUT_MS: '20000',
-    },
-  });
+const stack = useStack({
+  config: {
+    PUBLICATION_RETRY_INITIAL_INTERVAL_MS: '20000',
+    PUBLICATION_RETRY_MAX_INTERVAL_MS: '60000',
+    TRANSITION_TIMEOUT_MS: '20000',
+  },
 });
-after(async () => stack?.close());
 
 const inSeconds = isoInSeconds;
 const campaignsOf = (epicId: string) => epicCampaigns(stack, epicId);

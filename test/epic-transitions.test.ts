@@ -2,23 +2,18 @@
 // Klaviyo's edit lock (409, the epic stays scheduled), reschedule moving the hand-off, and a new run after
 // an unschedule. Klaviyo's simulator locks campaigns within 10 minutes of their send time here.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { stateQuery } from '../workflows/epic-messages.ts';
 import {
   connectedWorkspace,
   readEpic,
   reviewedEpic,
-  type Stack,
-  startStack,
+  useStack,
   waitFor,
   waitForStatus,
 } from './support/stack.ts';
 
-let stack: Stack;
-before(async () => {
-  stack = await startStack({ klaviyoEditLockSeconds: 600 });
-});
-after(async () => stack?.close());
+const stack = useStack({ klaviyoEditLockSeconds: 600 });
 
 const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
 const handedOff = (setup: Awaited<ReturnType<typeof connectedWorkspace>>, epicId: string) =>

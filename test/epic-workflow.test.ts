@@ -1,6 +1,6 @@
 // The epic workflow end to end, through HTTP: real Temporal, real PostgreSQL, the Meta and Klaviyo simulators.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { notifications } from '../db/schema.ts';
 import { rescheduleSignal, stateQuery, unscheduleSignal } from '../workflows/epic-messages.ts';
@@ -10,21 +10,13 @@ import {
   readEpic,
   replayAndRecord,
   reviewedEpic,
-  type Stack,
-  startStack,
+  useStack,
   waitFor,
   waitForStatus,
 } from './support/stack.ts';
 
-let stack: Stack;
+const stack = useStack();
 const workflowIds: string[] = [];
-
-before(async () => {
-  stack = await startStack();
-});
-after(async () => {
-  await stack?.close();
-});
 
 const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000);
 const publishingRequests = () =>

@@ -1,27 +1,19 @@
 // Auto-UTM end to end (SPEC §5): with the workspace's Google Analytics connector's autoUtm on, what Meta and
 // Klaviyo receive carries the tags; with it off, the content goes out as written.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { and, eq } from 'drizzle-orm';
 import { connectors } from '../db/schema.ts';
 import { contentExamples } from './support/examples.ts';
 import {
   type ConnectedWorkspace,
   connectedWorkspace,
-  type Stack,
-  startStack,
+  useStack,
   waitFor,
   waitForStatus,
 } from './support/stack.ts';
 
-let stack: Stack;
-
-before(async () => {
-  stack = await startStack();
-});
-after(async () => {
-  await stack?.close();
-});
+const stack = useStack();
 
 const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000);
 

@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
@@ -37,6 +38,26 @@ export interface Stack {
   stopWorker(): Promise<void>;
   temporalCli(...args: string[]): Promise<string>;
   close(): Promise<void>;
+}
+
+export type StackOptions = NonNullable<Parameters<typeof startStack>[0]>;
+
+/**
+ * The stack of a test file: started before its tests, closed after them. The object answers once started
+ * (inside a test or a hook that runs after this one), like the `let stack` it replaces.
+ */
+export function useStack(options?: StackOptions): Stack {
+  let started: Stack | undefined;
+  before(async () => {
+    started = await startStack(options);
+  });
+  after(async () => started?.close());
+  return new Proxy({} as Stack, {
+    get: (_target, key) => {
+      if (!started) throw new Error('the test stack is started by before(): use it inside a test');
+      return Reflect.get(started, key);
+    },
+  });
 }
 
 export async function startStack(
