@@ -279,6 +279,10 @@ export type OAuthApp = { [P in Platform]: OAuthAppOf<P> }[Platform];
 export type OAuthAppVariable = `${OAuthApp}_CLIENT_${'ID' | 'SECRET'}`;
 
 export type SimulatorKey = Descriptors[Platform]['simulator'];
+/** The simulators that play an OAuth platform, so are started with an OAuth app. */
+export type OAuthSimulatorKey = {
+  [P in Platform]: [OAuthAppOf<P>] extends [never] ? never : Descriptors[P]['simulator'];
+}[Platform];
 
 /** Every setting once, in platform order. */
 export const platformSettings: readonly AnyPlatformSetting[] = [
