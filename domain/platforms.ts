@@ -35,11 +35,17 @@ export interface PlatformDescriptor {
   channels: Readonly<Record<string, ChannelDescriptor>>;
   /** The kinds of sub-accounts discovery finds; the user enables which to use. */
   accountKinds: readonly string[];
-  /** Sub-connections the page counts one by one ("2 / 4"); only Meta has several. */
+  /**
+   * Sub-connections the page counts one by one ("2 / 4"), each connected once it has an account. Only Meta
+   * has several; the others count their accounts.
+   */
   subConnections?: readonly { kind: string; name: string }[];
   /** A second consent round that adds permissions to a connected connector (Meta's Ad Account). */
   extraPermissions?: { name: 'ads'; action: string; kind: string };
-  /** Data connectors: the account kinds synced on a schedule; empty for connectors that only publish. */
+  /**
+   * Data connectors: the account kinds synced on a schedule (per-account Completed/Failed, last and next
+   * sync); empty for connectors that only publish.
+   */
   syncedKinds: readonly string[];
   settings: Readonly<Record<string, PlatformSetting>>;
   /** OAuth platforms: the prefix of `{APP}_CLIENT_ID` and `{APP}_CLIENT_SECRET`; platforms may share an app. */
