@@ -4,6 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import {
+  type AnyPlatformSetting,
+  type OAuthAppVariable,
+  oauthApps,
+  type PlatformSetting,
+  platformSettings,
+  type SettingValue,
+} from './domain/platforms.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -64,16 +72,16 @@ const url = (name: string, fallback?: string) =>
       return value.replace(/\/+$/, '');
     });
 
-/** A base URL with a `{shop}` placeholder (Shopify: every store is its own host). */
-const shopTemplate = (name: string, fallback: string) =>
+/** A base URL with a placeholder (Shopify's `{shop}`: every store is its own host). */
+const hostTemplate = (name: string, placeholder: string, fallback: string) =>
   z
     .string()
     .optional()
     .transform((raw, ctx) => {
       const value = raw === undefined || raw === '' ? fallback : raw;
-      let valid = value.includes('{shop}');
+      let valid = value.includes(placeholder);
       try {
-        const parsed = new URL(value.replaceAll('{shop}', 'example'));
+        const parsed = new URL(value.replaceAll(placeholder, 'example'));
         valid &&= parsed.protocol === 'http:' || parsed.protocol === 'https:';
       } catch {
         valid = false;
@@ -81,7 +89,7 @@ const shopTemplate = (name: string, fallback: string) =>
       if (!valid) {
         ctx.addIssue({
           code: 'custom',
-          message: `${name} must be an http(s) URL containing {shop}, got "${raw}"`,
+          message: `${name} must be an http(s) URL containing ${placeholder}, got "${raw}"`,
         });
         return z.NEVER;
       }
@@ -145,40 +153,33 @@ export interface CredentialsKeys {
   keys: Map<string, Buffer>;
 }
 
-const oauthPlatforms = ['META', 'LINKEDIN', 'TIKTOK', 'GOOGLE', 'MAILCHIMP', 'SHOPIFY', 'CANVA'] as const;
+/** Each platform's hosts and OAuth app, as its descriptor declares them (SPEC §9). */
+function platformSettingSchema(setting: PlatformSetting) {
+  switch (setting.kind) {
+    case 'url':
+      return url(setting.variable, setting.default);
+    case 'url_template':
+      return hostTemplate(setting.variable, setting.placeholder, setting.default);
+    case 'text':
+      return optionalText;
+    case 'flag':
+      return flag(setting.variable);
+  }
+}
 
-/** Each platform host is one variable; the defaults are the platforms' real hosts (SPEC §9). */
-const platformHosts = {
-  META_API_BASE_URL: 'https://graph.facebook.com',
-  META_AUTH_BASE_URL: 'https://www.facebook.com',
-  KLAVIYO_API_BASE_URL: 'https://a.klaviyo.com',
-  LINKEDIN_API_BASE_URL: 'https://api.linkedin.com',
-  LINKEDIN_AUTH_BASE_URL: 'https://www.linkedin.com',
-  TIKTOK_API_BASE_URL: 'https://open.tiktokapis.com',
-  TIKTOK_AUTH_BASE_URL: 'https://www.tiktok.com',
-  GOOGLE_AUTH_BASE_URL: 'https://accounts.google.com',
-  GOOGLE_TOKEN_BASE_URL: 'https://oauth2.googleapis.com',
-  GOOGLE_ANALYTICS_API_BASE_URL: 'https://analyticsdata.googleapis.com',
-  GOOGLE_ADS_API_BASE_URL: 'https://googleads.googleapis.com',
-  MAILCHIMP_AUTH_BASE_URL: 'https://login.mailchimp.com',
-  CYBERIMPACT_API_BASE_URL: 'https://api.cyberimpact.com',
-  CANVA_API_BASE_URL: 'https://api.canva.com',
-  CANVA_AUTH_BASE_URL: 'https://www.canva.com',
-  GOOGLE_ANALYTICS_ADMIN_API_BASE_URL: 'https://analyticsadmin.googleapis.com',
-} as const;
+// What the platform variables parse to, spelled from the descriptors' types, since Object.fromEntries below
+// cannot keep the names.
+type PlatformEnvironment = { [S in AnyPlatformSetting as S['variable']]: SettingValue<S> } & {
+  [V in OAuthAppVariable]: string | undefined;
+};
 
-type PlatformHostName = keyof typeof platformHosts;
-
-const platformHostShape = Object.fromEntries(
-  Object.entries(platformHosts).map(([name, fallback]) => [name, url(name, fallback)]),
-) as { [K in PlatformHostName]: ReturnType<typeof url> };
-
-const oauthAppShape = Object.fromEntries(
-  oauthPlatforms.flatMap((platform) => [
-    [`${platform}_CLIENT_ID`, optionalText],
-    [`${platform}_CLIENT_SECRET`, optionalText],
+const platformShape = Object.fromEntries([
+  ...platformSettings.map((setting) => [setting.variable, platformSettingSchema(setting)]),
+  ...oauthApps.flatMap((app) => [
+    [`${app}_CLIENT_ID`, optionalText],
+    [`${app}_CLIENT_SECRET`, optionalText],
   ]),
-) as Record<`${(typeof oauthPlatforms)[number]}_CLIENT_${'ID' | 'SECRET'}`, typeof optionalText>;
+]) as { [V in keyof PlatformEnvironment]: z.ZodType<PlatformEnvironment[V], string | undefined> };
 
 const environmentSchema = z.object({
   NODE_ENV: z
@@ -285,15 +286,7 @@ const environmentSchema = z.object({
         `LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${String(issue.input)}"`,
     })
     .default('info'),
-  ...platformHostShape,
-  ...oauthAppShape,
-  /** Mailchimp's API host comes from its OAuth metadata (`api_endpoint`, per data center); set only to override. */
-  MAILCHIMP_API_BASE_URL: url('MAILCHIMP_API_BASE_URL'),
-  SHOPIFY_SHOP_BASE_URL: shopTemplate('SHOPIFY_SHOP_BASE_URL', 'https://{shop}.myshopify.com'),
-  /** Google Ads retired the developer-token header in 2026-09: sent only when set. */
-  GOOGLE_ADS_DEVELOPER_TOKEN: optionalText,
-  /** Lets WordPress site URLs point at private or loopback addresses (tests, an intranet site). */
-  WORDPRESS_ALLOW_PRIVATE_HOSTS: flag('WORDPRESS_ALLOW_PRIVATE_HOSTS'),
+  ...platformShape,
   /** How often data connectors (Shopify, Google Analytics, Canva) sync (a Temporal Schedule per connector). */
   DATA_SYNC_INTERVAL_MS: integer('DATA_SYNC_INTERVAL_MS', 1_000, 7 * 86_400_000, 6 * 3_600_000),
 });

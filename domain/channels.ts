@@ -1,50 +1,37 @@
-// The channel catalog (SPEC §3): each channel's platform, scheduling mode, and whether it targets a sub-account.
+// The channel catalog (SPEC §3): each channel's platform, scheduling mode, and whether it targets a sub-account,
+// gathered from the platform descriptors (domain/platforms.ts), where each channel is declared with its platform.
 import { z } from 'zod';
+import {
+  type ChannelDescriptor,
+  type ChannelMode,
+  Platform,
+  platformDescriptor,
+  type platformDescriptors,
+  platforms,
+} from './platforms.ts';
 
-export const platforms = [
-  'meta',
-  'linkedin',
-  'tiktok',
-  'google_ads',
-  'google_analytics',
-  'mailchimp',
-  'klaviyo',
-  'cyberimpact',
-  'wordpress',
-  'shopify',
-  'canva',
-] as const;
-export const Platform = z.enum(platforms);
-export type Platform = z.infer<typeof Platform>;
+export { type ChannelMode, Platform, platforms };
 
-export type ChannelMode = 'soft' | 'real';
-
-interface ChannelFacts {
+interface ChannelFacts extends ChannelDescriptor {
   platform: Platform;
-  /** soft: we keep the content and publish at the time; real: the platform holds it and sends it. */
-  mode: ChannelMode;
-  /** Email channels address audiences instead of one sub-account. */
-  target: 'account' | 'audiences';
 }
 
-export const channelCatalog = {
-  facebook_post: { platform: 'meta', mode: 'soft', target: 'account' },
-  instagram_post: { platform: 'meta', mode: 'soft', target: 'account' },
-  instagram_story: { platform: 'meta', mode: 'soft', target: 'account' },
-  facebook_ad: { platform: 'meta', mode: 'soft', target: 'account' },
-  linkedin_post: { platform: 'linkedin', mode: 'soft', target: 'account' },
-  tiktok_video: { platform: 'tiktok', mode: 'soft', target: 'account' },
-  google_ads_campaign: { platform: 'google_ads', mode: 'soft', target: 'account' },
-  shopify_product_seo: { platform: 'shopify', mode: 'soft', target: 'account' },
-  mailchimp_email: { platform: 'mailchimp', mode: 'real', target: 'audiences' },
-  klaviyo_email: { platform: 'klaviyo', mode: 'real', target: 'audiences' },
-  cyberimpact_email: { platform: 'cyberimpact', mode: 'real', target: 'audiences' },
-  wordpress_article: { platform: 'wordpress', mode: 'real', target: 'account' },
-  shopify_article: { platform: 'shopify', mode: 'real', target: 'account' },
-} as const satisfies Record<string, ChannelFacts>;
+type Descriptors = typeof platformDescriptors;
+export type Channel = { [P in Platform]: keyof Descriptors[P]['channels'] & string }[Platform];
 
-export type Channel = keyof typeof channelCatalog;
-export const channels = Object.keys(channelCatalog) as [Channel, ...Channel[]];
+// Soft channels first, then real ones (stable within each): the order the API has always listed them in.
+const modeOrder: Record<ChannelMode, number> = { soft: 0, real: 1 };
+const channelEntries = platforms
+  .flatMap((platform) =>
+    Object.entries(platformDescriptor(platform).channels).map(
+      ([channel, facts]) => [channel as Channel, { platform, ...facts }] as const,
+    ),
+  )
+  .sort(([, a], [, b]) => modeOrder[a.mode] - modeOrder[b.mode]);
+
+export const channelCatalog = Object.fromEntries(channelEntries) as { readonly [C in Channel]: ChannelFacts };
+
+export const channels = channelEntries.map(([channel]) => channel) as [Channel, ...Channel[]];
 export const Channel = z.enum(channels);
 
 export function channelFacts(channel: Channel): ChannelFacts {

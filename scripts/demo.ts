@@ -3,50 +3,22 @@
 // post and a Klaviyo email scheduled a few seconds out, each state change printed until it is published.
 import { loadConfigOrExit } from '../config.ts';
 import { runStack, say } from '../dev/stack.ts';
-import { klaviyoScopes, startKlaviyoSimulator } from '../sandbox/klaviyo.ts';
-import { startMetaSimulator } from '../sandbox/meta.ts';
+import { klaviyoSandboxApiKey } from '../sandbox/klaviyo.ts';
 import { startSandboxPlatforms } from '../sandbox/platforms.ts';
 
-const demoKey = 'pk_demo_glowtify_sandbox_0001';
-const meta = await startMetaSimulator({
-  clientId: 'glowtify-demo',
-  clientSecret: 'glowtify-demo-secret',
-  pages: [
-    { id: '1001', name: 'Demo Coffee Co.', instagram: { id: '17841400000000001', username: 'democoffee' } },
-  ],
-});
-const klaviyo = await startKlaviyoSimulator({
-  apiKeys: {
-    [demoKey]: {
-      scopes: klaviyoScopes,
-    },
-  },
-  lists: [{ id: 'DemoList1', name: 'Newsletter' }],
-  segments: [{ id: 'DemoSeg1', name: 'Regulars' }],
-  editLockSeconds: 0,
-});
-
-// The other platforms' simulators, so every connector on the page can be connected in the demo too.
+// Every platform's simulator with the demo's data, so every connector on the page can be connected.
 const platforms = await startSandboxPlatforms();
 
 const config = loadConfigOrExit({
   DATA_DIR: '.data/demo',
   ...process.env,
   ...platforms.config,
-  META_API_BASE_URL: meta.url,
-  META_AUTH_BASE_URL: meta.url,
-  META_CLIENT_ID: 'glowtify-demo',
-  META_CLIENT_SECRET: 'glowtify-demo-secret',
-  KLAVIYO_API_BASE_URL: klaviyo.url,
   HANDOFF_CONFIRMATION_POLL_MS: process.env.HANDOFF_CONFIRMATION_POLL_MS ?? '1000',
 });
 const stack = await runStack(config);
-stack.onStop(() => meta.close());
-stack.onStop(() => klaviyo.close());
 stack.onStop(() => platforms.close());
-say(`Simulators: Meta ${meta.url}, Klaviyo ${klaviyo.url}`);
 say(
-  `Other simulators: ${Object.entries(platforms.urls)
+  `Simulators: ${Object.entries(platforms.urls)
     .map(([name, url]) => `${name} ${url}`)
     .join(', ')}`,
 );
@@ -78,7 +50,7 @@ try {
   say(`Workspace ${workspace.id} created.`);
 
   const klaviyoConnector = await call<Connector>('POST', '/v1/connectors/klaviyo/connect', key, {
-    apiKey: demoKey,
+    apiKey: klaviyoSandboxApiKey,
   });
   say(`Klaviyo connected: ${klaviyoConnector.accounts.map((account) => account.name).join(', ')}.`);
 

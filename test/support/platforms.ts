@@ -2,15 +2,14 @@
 // adapters at them, and the browser's part of an OAuth consent (follow the consent page back to the callback).
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { type CanvaSimulator, startCanvaSimulator } from '../../sandbox/canva.ts';
-import { type CyberImpactSimulator, startCyberImpactSimulator } from '../../sandbox/cyberimpact.ts';
-import { type GoogleSimulator, startGoogleSimulator } from '../../sandbox/google.ts';
-import { type LinkedInSimulator, startLinkedInSimulator } from '../../sandbox/linkedin.ts';
-import { type MailchimpSimulator, startMailchimpSimulator } from '../../sandbox/mailchimp.ts';
-import { simulatorConfig } from '../../sandbox/platforms.ts';
-import { type ShopifySimulator, startShopifySimulator } from '../../sandbox/shopify.ts';
-import { startTikTokSimulator, type TikTokSimulator } from '../../sandbox/tiktok.ts';
-import { startWordPressSimulator, type WordPressSimulator } from '../../sandbox/wordpress.ts';
+import type { OAuthSimulatorKey, SimulatorKey } from '../../domain/platforms.ts';
+import {
+  type OAuthApp,
+  type RunningSimulators,
+  type SimulatorOptions,
+  simulatorConfig,
+  startSimulators,
+} from '../../sandbox/platforms.ts';
 import type { TestWorkspace } from './api.ts';
 
 export const cyberImpactToken = 'ci-test-token-good-0001';
@@ -25,19 +24,24 @@ export const wordPressContributor = {
 };
 export const shopifyTestSecret = 'shpss_test_secret_0001';
 
-export interface PlatformSimulators {
-  linkedin: LinkedInSimulator;
-  tiktok: TikTokSimulator;
-  google: GoogleSimulator;
-  mailchimp: MailchimpSimulator;
-  canva: CanvaSimulator;
-  shopify: ShopifySimulator;
-  cyberimpact: CyberImpactSimulator;
-  wordpress: WordPressSimulator;
+/** Meta and Klaviyo are started by the stack itself (test/support/stack.ts), with each suite's options. */
+type OtherSimulator = Exclude<SimulatorKey, 'meta' | 'klaviyo'>;
+
+// The OAuth app each simulator is started with, which the configuration then names.
+const testApps: Record<Exclude<OAuthSimulatorKey, 'meta'>, OAuthApp> = {
+  linkedin: { id: 'li-test-app', secret: 'li-test-secret' },
+  tiktok: { id: 'tttestkey', secret: 'tt-test-secret' },
+  google: { id: 'test.apps.googleusercontent.com', secret: 'GOCSPX-test-secret' },
+  mailchimp: { id: '998877665544', secret: 'mc-test-secret' },
+  canva: { id: 'OC-test-app', secret: 'cnvca-test-secret' },
+  shopify: { id: 'shopify-test-app', secret: shopifyTestSecret },
+};
+
+export type PlatformSimulators = RunningSimulators<OtherSimulator> & {
   /** The configuration pointing every adapter at its simulator (with each OAuth app's id and secret). */
   config: Record<string, string>;
   close(): Promise<void>;
-}
+};
 
 export async function startPlatformSimulators(
   options: {
@@ -47,96 +51,77 @@ export async function startPlatformSimulators(
   } = {},
 ): Promise<PlatformSimulators> {
   const tokenSeconds = options.accessTokenSeconds ?? 3_600;
-  const linkedin = await startLinkedInSimulator({
-    clientId: 'li-test-app',
-    clientSecret: 'li-test-secret',
-    organizations: [
-      { id: 5001, localizedName: 'Glow Beauty', vanityName: 'glow-beauty' },
-      { id: 5002, localizedName: 'Glow Labs', vanityName: 'glow-labs' },
-    ],
-    accessTokenSeconds: options.linkedin?.accessTokenSeconds ?? tokenSeconds,
-    ...(options.linkedin?.issueRefreshTokens === undefined
-      ? {}
-      : { issueRefreshTokens: options.linkedin.issueRefreshTokens }),
-  });
-  const tiktok = await startTikTokSimulator({
-    clientKey: 'tttestkey',
-    clientSecret: 'tt-test-secret',
-    accessTokenSeconds: tokenSeconds,
-  });
-  const google = await startGoogleSimulator({
-    clientId: 'test.apps.googleusercontent.com',
-    clientSecret: 'GOCSPX-test-secret',
-    accessTokenSeconds: options.google?.accessTokenSeconds ?? tokenSeconds,
-    properties: [
-      { id: '310000001', name: 'Glow Web', accountId: '91001', accountName: 'Glow' },
-      { id: '310000002', name: 'Glow Shop', accountId: '91001', accountName: 'Glow' },
-    ],
-    customers: [{ id: '1234567890', name: 'Glow Ads' }],
-  });
-  const mailchimp = await startMailchimpSimulator({
-    clientId: '998877665544',
-    clientSecret: 'mc-test-secret',
-    lists: [
-      { id: 'a1b2c3d4e5', name: 'Newsletter' },
-      { id: 'f6g7h8i9j0', name: 'Customers' },
-    ],
-  });
-  const canva = await startCanvaSimulator({
-    clientId: 'OC-test-app',
-    clientSecret: 'cnvca-test-secret',
-    accessTokenSeconds: tokenSeconds,
-    designs: [
-      { id: 'DAF1', title: 'Spring banner' },
-      { id: 'DAF2', title: 'Story' },
-    ],
-  });
-  const shopify = await startShopifySimulator({
-    clientId: 'shopify-test-app',
-    clientSecret: shopifyTestSecret,
-    shops: [{ shop: 'glow-beauty', name: 'Glow Beauty', blogs: [{ title: 'News' }], products: 7 }],
-  });
-  const cyberimpact = await startCyberImpactSimulator({
-    apiTokens: { [cyberImpactToken]: {}, [cyberImpactNarrowToken]: { forbiddenPaths: ['/groups'] } },
-    groups: [
-      { id: 11, title: 'Clients' },
-      { id: 12, title: 'Prospects' },
-    ],
-  });
-  const wordpress = await startWordPressSimulator({
-    siteName: 'Glow Journal',
-    users: [
-      { ...wordPressAdmin, roles: ['administrator'] },
-      { ...wordPressContributor, roles: ['contributor'] },
-    ],
-  });
-  const config = simulatorConfig(
-    { linkedin, tiktok, google, mailchimp, canva, shopify, cyberimpact },
-    {
-      linkedin: { id: 'li-test-app', secret: 'li-test-secret' },
-      tiktok: { id: 'tttestkey', secret: 'tt-test-secret' },
-      google: { id: 'test.apps.googleusercontent.com', secret: 'GOCSPX-test-secret' },
-      mailchimp: { id: '998877665544', secret: 'mc-test-secret' },
-      canva: { id: 'OC-test-app', secret: 'cnvca-test-secret' },
-      shopify: { id: 'shopify-test-app', secret: shopifyTestSecret },
+  const simulatorOptions: { [K in OtherSimulator]: SimulatorOptions<K> } = {
+    linkedin: {
+      clientId: testApps.linkedin.id,
+      clientSecret: testApps.linkedin.secret,
+      organizations: [
+        { id: 5001, localizedName: 'Glow Beauty', vanityName: 'glow-beauty' },
+        { id: 5002, localizedName: 'Glow Labs', vanityName: 'glow-labs' },
+      ],
+      accessTokenSeconds: options.linkedin?.accessTokenSeconds ?? tokenSeconds,
+      ...(options.linkedin?.issueRefreshTokens === undefined
+        ? {}
+        : { issueRefreshTokens: options.linkedin.issueRefreshTokens }),
     },
-  );
+    tiktok: {
+      clientKey: testApps.tiktok.id,
+      clientSecret: testApps.tiktok.secret,
+      accessTokenSeconds: tokenSeconds,
+    },
+    google: {
+      clientId: testApps.google.id,
+      clientSecret: testApps.google.secret,
+      accessTokenSeconds: options.google?.accessTokenSeconds ?? tokenSeconds,
+      properties: [
+        { id: '310000001', name: 'Glow Web', accountId: '91001', accountName: 'Glow' },
+        { id: '310000002', name: 'Glow Shop', accountId: '91001', accountName: 'Glow' },
+      ],
+      customers: [{ id: '1234567890', name: 'Glow Ads' }],
+    },
+    mailchimp: {
+      clientId: testApps.mailchimp.id,
+      clientSecret: testApps.mailchimp.secret,
+      lists: [
+        { id: 'a1b2c3d4e5', name: 'Newsletter' },
+        { id: 'f6g7h8i9j0', name: 'Customers' },
+      ],
+    },
+    canva: {
+      clientId: testApps.canva.id,
+      clientSecret: testApps.canva.secret,
+      accessTokenSeconds: tokenSeconds,
+      designs: [
+        { id: 'DAF1', title: 'Spring banner' },
+        { id: 'DAF2', title: 'Story' },
+      ],
+    },
+    shopify: {
+      clientId: testApps.shopify.id,
+      clientSecret: testApps.shopify.secret,
+      shops: [{ shop: 'glow-beauty', name: 'Glow Beauty', blogs: [{ title: 'News' }], products: 7 }],
+    },
+    cyberimpact: {
+      apiTokens: { [cyberImpactToken]: {}, [cyberImpactNarrowToken]: { forbiddenPaths: ['/groups'] } },
+      groups: [
+        { id: 11, title: 'Clients' },
+        { id: 12, title: 'Prospects' },
+      ],
+    },
+    wordpress: {
+      siteName: 'Glow Journal',
+      users: [
+        { ...wordPressAdmin, roles: ['administrator'] },
+        { ...wordPressContributor, roles: ['contributor'] },
+      ],
+    },
+  };
+  const sims = await startSimulators(simulatorOptions);
   return {
-    linkedin,
-    tiktok,
-    google,
-    mailchimp,
-    canva,
-    shopify,
-    cyberimpact,
-    wordpress,
-    config,
+    ...sims,
+    config: simulatorConfig(sims, testApps),
     async close() {
-      await Promise.all(
-        [linkedin, tiktok, google, mailchimp, canva, shopify, cyberimpact, wordpress].map((sim) =>
-          sim.close(),
-        ),
-      );
+      await Promise.all(Object.values(sims).map((sim) => sim.close()));
     },
   };
 }

@@ -1,0 +1,312 @@
+// Every platform declared once: what the connectors page shows, the channels it publishes and their mode, the
+// environment variables of its hosts and OAuth app, and which sandbox simulator plays it. Pure data in domain/
+// because channels.ts (used by the API, activities and workflows) derives from it, and config.ts must read it
+// without loading the adapters; the adapters themselves are bound to it in connectors/registry.ts and the
+// simulators in sandbox/platforms.ts, both keyed by the ids below.
+import { z } from 'zod';
+
+export type ChannelMode = 'soft' | 'real';
+export type AuthMethod = 'oauth' | 'api_key' | 'site_credentials';
+export type Family = 'publication' | 'data' | 'both';
+
+export interface ChannelDescriptor {
+  /** soft: we keep the content and publish at the time; real: the platform holds it and sends it. */
+  mode: ChannelMode;
+  /** Email channels address audiences instead of one sub-account. */
+  target: 'account' | 'audiences';
+}
+
+/**
+ * One environment variable an adapter reads, keyed in `settings` by the adapter option it fills. A host with
+ * a default is the platform's real one (SPEC §9); a host without one is an override the adapter can do without.
+ */
+export type PlatformSetting =
+  | { variable: string; kind: 'url'; default?: string }
+  /** A host per customer, e.g. Shopify's `https://{shop}.myshopify.com`. */
+  | { variable: string; kind: 'url_template'; placeholder: string; default: string }
+  | { variable: string; kind: 'text' }
+  | { variable: string; kind: 'flag' };
+
+export interface PlatformDescriptor {
+  name: string;
+  family: Family;
+  authMethod: AuthMethod;
+  /** What it publishes; a data connector publishes nothing. */
+  channels: Readonly<Record<string, ChannelDescriptor>>;
+  /** The kinds of sub-accounts discovery finds; the user enables which to use. */
+  accountKinds: readonly string[];
+  /**
+   * Sub-connections the page counts one by one ("2 / 4"), each connected once it has an account. Only Meta
+   * has several; the others count their accounts.
+   */
+  subConnections?: readonly { kind: string; name: string }[];
+  /** A second consent round that adds permissions to a connected connector (Meta's Ad Account). */
+  extraPermissions?: { name: 'ads'; action: string; kind: string };
+  /**
+   * Data connectors: the account kinds synced on a schedule (per-account Completed/Failed, last and next
+   * sync); empty for connectors that only publish.
+   */
+  syncedKinds: readonly string[];
+  settings: Readonly<Record<string, PlatformSetting>>;
+  /** OAuth platforms: the prefix of `{APP}_CLIENT_ID` and `{APP}_CLIENT_SECRET`; platforms may share an app. */
+  oauthApp?: string;
+  /** The key of the simulator that plays it in tests and the demo (sandbox/platforms.ts). */
+  simulator: string;
+}
+
+// Google Ads and Analytics are one Google app on the same hosts, served by one simulator.
+const google = {
+  settings: {
+    authBaseUrl: { variable: 'GOOGLE_AUTH_BASE_URL', kind: 'url', default: 'https://accounts.google.com' },
+    tokenBaseUrl: {
+      variable: 'GOOGLE_TOKEN_BASE_URL',
+      kind: 'url',
+      default: 'https://oauth2.googleapis.com',
+    },
+    analyticsApiBaseUrl: {
+      variable: 'GOOGLE_ANALYTICS_API_BASE_URL',
+      kind: 'url',
+      default: 'https://analyticsdata.googleapis.com',
+    },
+    analyticsAdminApiBaseUrl: {
+      variable: 'GOOGLE_ANALYTICS_ADMIN_API_BASE_URL',
+      kind: 'url',
+      default: 'https://analyticsadmin.googleapis.com',
+    },
+    adsApiBaseUrl: {
+      variable: 'GOOGLE_ADS_API_BASE_URL',
+      kind: 'url',
+      default: 'https://googleads.googleapis.com',
+    },
+    /** Google Ads retired the developer-token header in 2026-09: sent only when set. */
+    adsDeveloperToken: { variable: 'GOOGLE_ADS_DEVELOPER_TOKEN', kind: 'text' },
+  },
+  oauthApp: 'GOOGLE',
+  simulator: 'google',
+} as const;
+
+// The order is the Platform enum's (OpenAPI); the catalog and the channel list sort on top of it.
+export const platformDescriptors = {
+  meta: {
+    name: 'Meta (Facebook & Instagram)',
+    family: 'publication',
+    authMethod: 'oauth',
+    channels: {
+      facebook_post: { mode: 'soft', target: 'account' },
+      instagram_post: { mode: 'soft', target: 'account' },
+      instagram_story: { mode: 'soft', target: 'account' },
+      facebook_ad: { mode: 'soft', target: 'account' },
+    },
+    accountKinds: ['facebook_page', 'instagram_account', 'business_account', 'ad_account'],
+    subConnections: [
+      { kind: 'instagram_account', name: 'Instagram' },
+      { kind: 'facebook_page', name: 'Facebook Pages' },
+      { kind: 'business_account', name: 'Facebook Business Account' },
+      { kind: 'ad_account', name: 'Facebook Ad Account' },
+    ],
+    extraPermissions: { name: 'ads', action: 'Enable Ad Account permissions', kind: 'ad_account' },
+    syncedKinds: [],
+    settings: {
+      apiBaseUrl: { variable: 'META_API_BASE_URL', kind: 'url', default: 'https://graph.facebook.com' },
+      authBaseUrl: { variable: 'META_AUTH_BASE_URL', kind: 'url', default: 'https://www.facebook.com' },
+    },
+    oauthApp: 'META',
+    simulator: 'meta',
+  },
+  linkedin: {
+    name: 'LinkedIn',
+    family: 'publication',
+    authMethod: 'oauth',
+    channels: { linkedin_post: { mode: 'soft', target: 'account' } },
+    accountKinds: ['linkedin_organization'],
+    syncedKinds: [],
+    settings: {
+      apiBaseUrl: { variable: 'LINKEDIN_API_BASE_URL', kind: 'url', default: 'https://api.linkedin.com' },
+      authBaseUrl: { variable: 'LINKEDIN_AUTH_BASE_URL', kind: 'url', default: 'https://www.linkedin.com' },
+    },
+    oauthApp: 'LINKEDIN',
+    simulator: 'linkedin',
+  },
+  tiktok: {
+    name: 'TikTok',
+    family: 'publication',
+    authMethod: 'oauth',
+    channels: { tiktok_video: { mode: 'soft', target: 'account' } },
+    accountKinds: ['tiktok_account'],
+    syncedKinds: [],
+    settings: {
+      apiBaseUrl: { variable: 'TIKTOK_API_BASE_URL', kind: 'url', default: 'https://open.tiktokapis.com' },
+      authBaseUrl: { variable: 'TIKTOK_AUTH_BASE_URL', kind: 'url', default: 'https://www.tiktok.com' },
+    },
+    oauthApp: 'TIKTOK',
+    simulator: 'tiktok',
+  },
+  google_ads: {
+    name: 'Google Ads',
+    family: 'publication',
+    authMethod: 'oauth',
+    channels: { google_ads_campaign: { mode: 'soft', target: 'account' } },
+    accountKinds: ['ads_customer'],
+    syncedKinds: [],
+    ...google,
+  },
+  google_analytics: {
+    name: 'Google Analytics',
+    family: 'data',
+    authMethod: 'oauth',
+    channels: {},
+    accountKinds: ['ga4_property'],
+    syncedKinds: ['ga4_property'],
+    ...google,
+  },
+  mailchimp: {
+    name: 'Mailchimp',
+    family: 'publication',
+    authMethod: 'oauth',
+    channels: { mailchimp_email: { mode: 'real', target: 'audiences' } },
+    accountKinds: ['mailchimp_audience'],
+    syncedKinds: [],
+    settings: {
+      authBaseUrl: {
+        variable: 'MAILCHIMP_AUTH_BASE_URL',
+        kind: 'url',
+        default: 'https://login.mailchimp.com',
+      },
+      /** Mailchimp's API host comes from its OAuth metadata (`api_endpoint`, per data center); set only to override. */
+      apiBaseUrl: { variable: 'MAILCHIMP_API_BASE_URL', kind: 'url' },
+    },
+    oauthApp: 'MAILCHIMP',
+    simulator: 'mailchimp',
+  },
+  klaviyo: {
+    name: 'Klaviyo',
+    family: 'publication',
+    authMethod: 'api_key',
+    channels: { klaviyo_email: { mode: 'real', target: 'audiences' } },
+    accountKinds: ['list', 'segment'],
+    syncedKinds: [],
+    settings: {
+      apiBaseUrl: { variable: 'KLAVIYO_API_BASE_URL', kind: 'url', default: 'https://a.klaviyo.com' },
+    },
+    simulator: 'klaviyo',
+  },
+  cyberimpact: {
+    name: 'CyberImpact',
+    family: 'publication',
+    authMethod: 'api_key',
+    channels: { cyberimpact_email: { mode: 'real', target: 'audiences' } },
+    accountKinds: ['cyberimpact_group'],
+    syncedKinds: [],
+    settings: {
+      apiBaseUrl: {
+        variable: 'CYBERIMPACT_API_BASE_URL',
+        kind: 'url',
+        default: 'https://api.cyberimpact.com',
+      },
+    },
+    simulator: 'cyberimpact',
+  },
+  wordpress: {
+    name: 'WordPress',
+    family: 'publication',
+    authMethod: 'site_credentials',
+    channels: { wordpress_article: { mode: 'real', target: 'account' } },
+    accountKinds: ['wordpress_site'],
+    syncedKinds: [],
+    settings: {
+      /** Lets WordPress site URLs point at private or loopback addresses (tests, an intranet site). */
+      allowPrivateHosts: { variable: 'WORDPRESS_ALLOW_PRIVATE_HOSTS', kind: 'flag' },
+    },
+    simulator: 'wordpress',
+  },
+  shopify: {
+    name: 'Shopify',
+    family: 'both',
+    authMethod: 'oauth',
+    channels: {
+      shopify_product_seo: { mode: 'soft', target: 'account' },
+      shopify_article: { mode: 'real', target: 'account' },
+    },
+    accountKinds: ['shopify_store', 'shopify_blog'],
+    syncedKinds: ['shopify_store'],
+    settings: {
+      shopBaseUrl: {
+        variable: 'SHOPIFY_SHOP_BASE_URL',
+        kind: 'url_template',
+        placeholder: '{shop}',
+        default: 'https://{shop}.myshopify.com',
+      },
+    },
+    oauthApp: 'SHOPIFY',
+    simulator: 'shopify',
+  },
+  canva: {
+    name: 'Canva',
+    family: 'data',
+    authMethod: 'oauth',
+    channels: {},
+    accountKinds: ['canva_team'],
+    syncedKinds: ['canva_team'],
+    settings: {
+      apiBaseUrl: { variable: 'CANVA_API_BASE_URL', kind: 'url', default: 'https://api.canva.com' },
+      authBaseUrl: { variable: 'CANVA_AUTH_BASE_URL', kind: 'url', default: 'https://www.canva.com' },
+    },
+    oauthApp: 'CANVA',
+    simulator: 'canva',
+  },
+} as const satisfies Record<string, PlatformDescriptor>;
+
+type Descriptors = typeof platformDescriptors;
+export type Platform = keyof Descriptors;
+export const platforms = Object.keys(platformDescriptors) as [Platform, ...Platform[]];
+export const Platform = z.enum(platforms);
+
+export function platformDescriptor(platform: Platform): PlatformDescriptor {
+  return platformDescriptors[platform];
+}
+
+/** A platform's settings, by the adapter option each fills. */
+export type SettingsOf<P extends Platform> = Descriptors[P]['settings'];
+/** Every setting of every platform (Google's once, though two platforms share it). */
+export type AnyPlatformSetting = { [P in Platform]: SettingsOf<P>[keyof SettingsOf<P>] }[Platform];
+export type PlatformVariable = AnyPlatformSetting['variable'];
+
+/** What a setting holds once parsed: a flag is a boolean, a host with a default is always there. */
+export type SettingValue<S> = S extends { kind: 'flag' }
+  ? boolean
+  : S extends { default: string }
+    ? string
+    : string | undefined;
+
+export type OAuthAppOf<P extends Platform> = Descriptors[P] extends { oauthApp: infer App extends string }
+  ? App
+  : never;
+export type OAuthApp = { [P in Platform]: OAuthAppOf<P> }[Platform];
+export type OAuthAppVariable = `${OAuthApp}_CLIENT_${'ID' | 'SECRET'}`;
+
+export type SimulatorKey = Descriptors[Platform]['simulator'];
+/** The simulators that play an OAuth platform, so are started with an OAuth app. */
+export type OAuthSimulatorKey = {
+  [P in Platform]: [OAuthAppOf<P>] extends [never] ? never : Descriptors[P]['simulator'];
+}[Platform];
+
+/** Every setting once, in platform order. */
+export const platformSettings: readonly AnyPlatformSetting[] = [
+  ...new Map(
+    platforms.flatMap((platform) =>
+      Object.values<AnyPlatformSetting>(platformDescriptors[platform].settings).map(
+        (setting) => [setting.variable, setting] as const,
+      ),
+    ),
+  ).values(),
+];
+
+/** Every OAuth app once, in platform order. */
+export const oauthApps: readonly OAuthApp[] = [
+  ...new Set(platforms.flatMap((platform) => oauthAppOf(platform) ?? [])),
+];
+
+export function oauthAppOf(platform: Platform): OAuthApp | undefined {
+  const descriptor: PlatformDescriptor = platformDescriptors[platform];
+  return descriptor.oauthApp as OAuthApp | undefined;
+}
