@@ -11,7 +11,7 @@ import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { PlatformAdapter, PublicationContext, PublicationProgress } from '../connectors/types.ts';
 import { recordAudit } from '../db/audit.ts';
 import type { Database, Executor } from '../db/client.ts';
-import { openCredentials } from '../db/credentials-codec.ts';
+import { openConnectorCredentials } from '../db/connectors/credentials.ts';
 import { connectorAccounts, connectors, epics, notifications, publications, tasks } from '../db/schema.ts';
 import { type Channel, channelFacts, type Platform } from '../domain/channels.ts';
 import type { TaskContent } from '../domain/content.ts';
@@ -198,10 +198,7 @@ export function createEpicActivities({
         nonRetryable: true,
       });
     }
-    return openCredentials(credentialsKeys, connector.id, {
-      keyId: connector.credentialsKeyId,
-      ciphertext: connector.credentials,
-    });
+    return openConnectorCredentials(credentialsKeys, connector);
   }
 
   /**
