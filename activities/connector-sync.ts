@@ -6,7 +6,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { CredentialsKeys } from '../config.ts';
 import { catalogEntry } from '../connectors/catalog.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
-import { recordAudit } from '../db/audit.ts';
+import { auditConnector } from '../db/audit.ts';
 import type { Database } from '../db/client.ts';
 import { openConnectorCredentials } from '../db/connectors/credentials.ts';
 import { flagReconnectRequired } from '../db/connectors/transitions.ts';
@@ -130,10 +130,7 @@ export function createConnectorSyncActivities({
                 set: { sessions: sql`excluded.sessions`, syncedAt: startedAt },
               });
           }
-          await recordAudit(tx, {
-            workspaceId: connector.workspaceId,
-            subjectType: 'connector',
-            subjectId: connector.id,
+          await auditConnector(tx, connector, {
             action: 'sync',
             actor: `schedule:connector-sync-${connector.id}`,
             details: { accountId: account.id, itemsRead: result.itemsRead },

@@ -18,7 +18,9 @@ import { createConnectorWorkflows } from './connector-workflows.ts';
 import { createEpicWorkflows, type EpicWorkflows } from './epic-workflows.ts';
 import { handleError, sendError } from './errors.ts';
 import { connectorRequestRoutes } from './routes/connector-requests.ts';
-import { connectorRoutes, oauthCallbackRoutes } from './routes/connectors.ts';
+import { connectorSettingsRoutes } from './routes/connector-settings.ts';
+import { oauthCallbackRoutes } from './routes/connector-sign-in.ts';
+import { connectorRoutes } from './routes/connectors.ts';
 import { epicTransitionRoutes } from './routes/epic-transitions.ts';
 import { epicRoutes } from './routes/epics.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -128,6 +130,7 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
         });
         await workspaceScope.register(epicRoutes, { db: database.db });
         await workspaceScope.register(connectorRoutes, connectorOptions);
+        await workspaceScope.register(connectorSettingsRoutes, connectorOptions);
         await workspaceScope.register(epicTransitionRoutes, { db: database.db, workflows: epicWorkflows });
         await workspaceScope.register(notificationRoutes, { db: database.db });
         await workspaceScope.register(connectorRequestRoutes, { db: database.db });

@@ -1,7 +1,7 @@
 // The one place where a connector's credentials (and an OAuth state's PKCE verifier) are opened or sealed:
 // every reader and writer of secrets goes through here, so the rules on keeping refresh tokens live once.
 import { and, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
-import { recordAudit } from '../audit.ts';
+import { auditConnector } from '../audit.ts';
 import type { Database, Executor } from '../client.ts';
 import { openCredentials, sealCredentials } from '../credentials-codec.ts';
 import { connectors, type oauthStates } from '../schema.ts';
@@ -136,10 +136,7 @@ export async function saveRefreshedCredentials(
         .where(and(eq(connectors.id, connector.id), eq(connectors.credentials, refreshedFrom)))
         .returning({ id: connectors.id });
       if (!written) return false;
-      await recordAudit(tx, {
-        workspaceId: connector.workspaceId,
-        subjectType: 'connector',
-        subjectId: connector.id,
+      await auditConnector(tx, connector, {
         action: 'token_refreshed',
         actor: input.actor,
         details: { tokenExpiresAt: input.expiresAt?.toISOString() ?? null },

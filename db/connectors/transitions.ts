@@ -1,12 +1,11 @@
 // A connector's transitions, written once for the API and the activities: connected (or reconnected, which
 // lifts the at-risk flags it caused and names the epics to retry), reconnect required (flags + one
 // notification), disconnected. "Partially connected" is not stored: it is read from which accounts are reachable.
-import { and, asc, eq, inArray, ne, type SQL, sql } from 'drizzle-orm';
-import { type PlanName, plans } from '../../domain/plans.ts';
+import { and, eq, inArray, ne, type SQL, sql } from 'drizzle-orm';
 import type { PublicationFailure } from '../../domain/publication-errors.ts';
-import { recordAudit } from '../audit.ts';
+import { auditConnector } from '../audit.ts';
 import type { Database, Executor } from '../client.ts';
-import { connectorAccounts, connectors, notifications, publications, tasks, workspaces } from '../schema.ts';
+import { connectorAccounts, connectors, notifications, publications, tasks } from '../schema.ts';
 import {
   clearAtRisk,
   countHandedOff,
@@ -16,6 +15,7 @@ import {
   flagUpcomingAtRisk,
 } from './at-risk.ts';
 import { type CredentialsKeys, keepRefreshToken, sealedColumns } from './credentials.ts';
+import { listAccounts, planOf, selectConnector } from './reads.ts';
 
 type ConnectorRow = typeof connectors.$inferSelect;
 type AccountRow = typeof connectorAccounts.$inferSelect;
@@ -37,24 +37,10 @@ export class ConnectorNotFound extends Error {
   override name = 'ConnectorNotFound';
 }
 
-/** The connector's accounts in the order the page shows them. */
-export function listAccounts(executor: Executor, connectorId: string): Promise<AccountRow[]> {
-  return executor
-    .select()
-    .from(connectorAccounts)
-    .where(eq(connectorAccounts.connectorId, connectorId))
-    .orderBy(asc(connectorAccounts.kind), asc(connectorAccounts.name), asc(connectorAccounts.id));
-}
-
 /** Several sub-accounts of one platform count once: the limit is on connected platforms. */
 export async function checkPlanLimit(executor: Executor, workspaceId: string, platform: string) {
   // Locked (inside saveConnection's transaction): two connections saved at once are counted one after the other.
-  const [workspace] = await executor
-    .select()
-    .from(workspaces)
-    .where(eq(workspaces.id, workspaceId))
-    .for('update');
-  const plan = plans[(workspace?.plan ?? 'starter') as PlanName] ?? plans.starter;
+  const plan = await planOf(executor, workspaceId, { lock: true });
   const connectedOf = (platformCondition: SQL) =>
     executor
       .select({ id: connectors.id })
@@ -115,10 +101,7 @@ export async function flagReconnectRequired(
       (atRiskEpics > 0 ? `; ${atRiskEpics} scheduled epic(s) are at risk.` : '.'),
     data: { connectorId: connector.id, platform: connector.platform, class: failure.class, atRiskEpics },
   });
-  await recordAudit(executor, {
-    workspaceId: connector.workspaceId,
-    subjectType: 'connector',
-    subjectId: connector.id,
+  await auditConnector(executor, connector, {
     action: 'reconnect_required',
     fromStatus: 'connected',
     toStatus: 'reconnect_required',
@@ -262,10 +245,7 @@ export async function saveConnection(
     const recovering = existing !== undefined && recoverableStatuses.includes(existing.status);
     const cleared = recovering ? await clearAtRisk(tx, id, now) : { publications: 0, epicIds: [] };
     const retryEpicIds = recovering ? await epicsFailedOnAccess(tx, input.workspaceId, id) : [];
-    await recordAudit(tx, {
-      workspaceId: input.workspaceId,
-      subjectType: 'connector',
-      subjectId: id,
+    await auditConnector(tx, connector!, {
       action: existing ? 'reconnect' : 'connect',
       fromStatus: existing?.status ?? null,
       toStatus: 'connected',
@@ -300,11 +280,7 @@ export async function disconnectConnector(
 ): Promise<{ connector: ConnectorRow; accounts: AccountRow[] }> {
   const { workspaceId, actor } = input;
   return db.transaction(async (tx) => {
-    const [connector] = await tx
-      .select()
-      .from(connectors)
-      .where(and(eq(connectors.id, input.connectorId), eq(connectors.workspaceId, workspaceId)))
-      .for('update');
+    const [connector] = await selectConnector(tx, workspaceId, input.connectorId).for('update');
     if (!connector) throw new ConnectorNotFound('connector');
     if (connector.status === 'not_connected' && !connector.credentials)
       return { connector, accounts: await listAccounts(tx, connector.id) };
@@ -348,10 +324,7 @@ export async function disconnectConnector(
         },
       });
     }
-    await recordAudit(tx, {
-      workspaceId,
-      subjectType: 'connector',
-      subjectId: connector.id,
+    await auditConnector(tx, connector, {
       action: 'disconnect',
       fromStatus: connector.status,
       toStatus: 'not_connected',
