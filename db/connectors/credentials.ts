@@ -3,10 +3,9 @@
 import { and, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
 import { auditConnector } from '../audit.ts';
 import type { Database, Executor } from '../client.ts';
-import { openCredentials, sealCredentials } from '../credentials-codec.ts';
+import { type CredentialsKeys, openCredentials, sealCredentials } from '../credentials-codec.ts';
 import { connectors, type oauthStates } from '../schema.ts';
 
-export type CredentialsKeys = Parameters<typeof sealCredentials>[0];
 type ConnectorRow = typeof connectors.$inferSelect;
 type SealedRow = Pick<ConnectorRow, 'id' | 'credentials' | 'credentialsKeyId'>;
 type Credentials = Record<string, unknown>;

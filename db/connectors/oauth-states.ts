@@ -2,8 +2,9 @@
 // for a reconnect, the connector) and holding the sealed PKCE verifier until the platform sends the user back.
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import type { Database } from '../client.ts';
+import type { CredentialsKeys } from '../credentials-codec.ts';
 import { oauthStates } from '../schema.ts';
-import { type CredentialsKeys, sealedVerifierColumns } from './credentials.ts';
+import { sealedVerifierColumns } from './credentials.ts';
 
 const stateLifetimeMs = 10 * 60_000;
 

@@ -5,6 +5,7 @@ import { and, eq, inArray, ne, type SQL, sql } from 'drizzle-orm';
 import type { PublicationFailure } from '../../domain/publication-errors.ts';
 import { auditConnector } from '../audit.ts';
 import type { Database, Executor } from '../client.ts';
+import type { CredentialsKeys } from '../credentials-codec.ts';
 import { connectorAccounts, connectors, notifications, publications, tasks } from '../schema.ts';
 import {
   clearAtRisk,
@@ -14,7 +15,7 @@ import {
   flagBlockedByDisconnect,
   flagUpcomingAtRisk,
 } from './at-risk.ts';
-import { type CredentialsKeys, keepRefreshToken, sealedColumns } from './credentials.ts';
+import { keepRefreshToken, sealedColumns } from './credentials.ts';
 import { listAccounts, planOf, selectConnector } from './reads.ts';
 
 type ConnectorRow = typeof connectors.$inferSelect;
