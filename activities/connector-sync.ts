@@ -6,13 +6,13 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { CredentialsKeys } from '../config.ts';
 import { catalogEntry } from '../connectors/catalog.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
-import { recordAudit } from '../db/audit.ts';
+import { auditConnector } from '../db/audit.ts';
 import type { Database } from '../db/client.ts';
-import { openCredentials } from '../db/credentials-codec.ts';
+import { openConnectorCredentials } from '../db/connectors/credentials.ts';
+import { flagReconnectRequired } from '../db/connectors/transitions.ts';
 import { analyticsSessions, connectorAccounts, connectors } from '../db/schema.ts';
 import type { Platform } from '../domain/channels.ts';
 import { PlatformError, reconnectClasses } from '../domain/publication-errors.ts';
-import { flagReconnectRequired } from './connector-state.ts';
 import { isRenewable } from './connector-token.ts';
 
 export interface ConnectorSyncActivityDependencies {
@@ -100,10 +100,7 @@ export function createConnectorSyncActivities({
           .where(eq(connectorAccounts.id, account.id));
       };
       try {
-        const credentials = openCredentials(credentialsKeys, connector.id, {
-          keyId: connector.credentialsKeyId!,
-          ciphertext: connector.credentials!,
-        });
+        const credentials = openConnectorCredentials(credentialsKeys, connector);
         const result = await adapter.sync({
           credentials,
           account: { kind: account.kind, externalId: account.externalId },
@@ -133,10 +130,7 @@ export function createConnectorSyncActivities({
                 set: { sessions: sql`excluded.sessions`, syncedAt: startedAt },
               });
           }
-          await recordAudit(tx, {
-            workspaceId: connector.workspaceId,
-            subjectType: 'connector',
-            subjectId: connector.id,
+          await auditConnector(tx, connector, {
             action: 'sync',
             actor: `schedule:connector-sync-${connector.id}`,
             details: { accountId: account.id, itemsRead: result.itemsRead },

@@ -2,17 +2,22 @@
 // adapter (sealing the new credentials at once, a rotated refresh token included), and flag the connector
 // when the platform refuses for good. A transient failure is thrown as retryable and never flips anything.
 import { ApplicationFailure } from '@temporalio/activity';
-import { and, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { CredentialsKeys } from '../config.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
 import { CredentialsRejectedError } from '../connectors/types.ts';
-import { recordAudit } from '../db/audit.ts';
 import type { Database } from '../db/client.ts';
-import { openCredentials, sealCredentials } from '../db/credentials-codec.ts';
-import { connectors, notifications } from '../db/schema.ts';
+import {
+  keepRotatedRefreshToken,
+  openConnectorCredentials,
+  releaseRefreshLease,
+  saveRefreshedCredentials,
+  takeRefreshLease,
+} from '../db/connectors/credentials.ts';
+import { flagReconnectRequired, warnBeyondExpiry } from '../db/connectors/transitions.ts';
+import { connectors } from '../db/schema.ts';
 import type { Platform } from '../domain/channels.ts';
 import { PlatformError, type PublicationFailure, reconnectClasses } from '../domain/publication-errors.ts';
-import { flagBeyondExpiry, flagReconnectRequired } from './connector-state.ts';
 
 /**
  * How long a refresh may hold the connector before another may start: longer than one attempt of the
@@ -47,12 +52,7 @@ export function isRenewable(
   const adapter = adapters[connector.platform as Platform];
   if (!adapter?.refreshCredentials) return false;
   if (!adapter.canRefresh || !connector.credentials || !connector.credentialsKeyId) return true;
-  return adapter.canRefresh(
-    openCredentials(credentialsKeys, connector.id, {
-      keyId: connector.credentialsKeyId,
-      ciphertext: connector.credentials,
-    }),
-  );
+  return adapter.canRefresh(openConnectorCredentials(credentialsKeys, connector));
 }
 
 export function createConnectorTokenActivities({
@@ -65,30 +65,6 @@ export function createConnectorTokenActivities({
     const [connector] = await db.select().from(connectors).where(eq(connectors.id, connectorId));
     return connector;
   };
-
-  /** Puts a rotated refresh token into credentials that still carry the one it replaced (compare-and-set). */
-  async function keepRotatedRefreshToken(
-    connectorId: string,
-    spent: Record<string, unknown>,
-    refreshed: Record<string, unknown>,
-  ) {
-    if (typeof spent.refreshToken !== 'string' || refreshed.refreshToken === spent.refreshToken) return;
-    const latest = await load(connectorId);
-    if (!latest?.credentials || !latest.credentialsKeyId) return;
-    const held = openCredentials<Record<string, unknown>>(credentialsKeys, connectorId, {
-      keyId: latest.credentialsKeyId,
-      ciphertext: latest.credentials,
-    });
-    if (held.refreshToken !== spent.refreshToken) return;
-    const sealed = sealCredentials(credentialsKeys, connectorId, {
-      ...held,
-      refreshToken: refreshed.refreshToken,
-    });
-    await db
-      .update(connectors)
-      .set({ credentials: sealed.ciphertext, credentialsKeyId: sealed.keyId, updatedAt: now() })
-      .where(and(eq(connectors.id, connectorId), eq(connectors.credentials, latest.credentials)));
-  }
 
   return {
     async loadConnectorToken({ connectorId }: { connectorId: string }): Promise<ConnectorTokenFacts> {
@@ -107,28 +83,7 @@ export function createConnectorTokenActivities({
     async flagPublicationsBeyondExpiry({ connectorId }: { connectorId: string }): Promise<number> {
       const connector = await load(connectorId);
       if (!connector?.tokenExpiresAt || connector.status !== 'connected') return 0;
-      const expiresAt = connector.tokenExpiresAt;
-      return db.transaction(async (tx) => {
-        const epicIds = await flagBeyondExpiry(
-          tx,
-          connector.id,
-          expiresAt,
-          `the ${connector.platform} token expires at ${expiresAt.toISOString()} and cannot be renewed`,
-          now(),
-        );
-        if (epicIds.length > 0) {
-          await tx.insert(notifications).values({
-            workspaceId: connector.workspaceId,
-            kind: 'publications_at_risk',
-            title: `Reconnect ${connector.platform} before ${expiresAt.toISOString().slice(0, 10)}`,
-            message:
-              `${epicIds.length} scheduled epic${epicIds.length === 1 ? '' : 's'} publish after the ` +
-              `${connector.platform} access expires; reconnect before then so they go out.`,
-            data: { connectorId: connector.id, epicIds, tokenExpiresAt: expiresAt.toISOString() },
-          });
-        }
-        return epicIds.length;
-      });
+      return warnBeyondExpiry(db, connector, connector.tokenExpiresAt, now());
     },
 
     /**
@@ -144,18 +99,7 @@ export function createConnectorTokenActivities({
       connectorId: string;
     }): Promise<{ tokenExpiresAt: string | null }> {
       const leaseUntil = new Date(now().getTime() + refreshLeaseMs);
-      const [connector] = await db
-        .update(connectors)
-        .set({ refreshLeaseUntil: leaseUntil })
-        .where(
-          and(
-            eq(connectors.id, connectorId),
-            eq(connectors.status, 'connected'),
-            isNotNull(connectors.credentials),
-            or(isNull(connectors.refreshLeaseUntil), lt(connectors.refreshLeaseUntil, now())),
-          ),
-        )
-        .returning();
+      const connector = await takeRefreshLease(db, connectorId, leaseUntil, now());
       if (!connector?.credentials || !connector.credentialsKeyId) {
         const current = await load(connectorId);
         if (!current?.credentials || current.status !== 'connected') {
@@ -172,11 +116,7 @@ export function createConnectorTokenActivities({
         });
       }
       const refreshedFrom = connector.credentials;
-      const releaseLease = () =>
-        db
-          .update(connectors)
-          .set({ refreshLeaseUntil: null })
-          .where(and(eq(connectors.id, connector.id), eq(connectors.refreshLeaseUntil, leaseUntil)));
+      const releaseLease = () => releaseRefreshLease(db, connector.id, leaseUntil);
       const adapter = adapters[connector.platform as Platform];
       if (!adapter?.refreshCredentials) {
         await releaseLease();
@@ -186,10 +126,7 @@ export function createConnectorTokenActivities({
           nonRetryable: true,
         });
       }
-      const current = openCredentials<Record<string, unknown>>(credentialsKeys, connector.id, {
-        keyId: connector.credentialsKeyId,
-        ciphertext: refreshedFrom,
-      });
+      const current = openConnectorCredentials<Record<string, unknown>>(credentialsKeys, connector) ?? {};
       let refreshed: Awaited<ReturnType<NonNullable<typeof adapter.refreshCredentials>>>;
       try {
         refreshed = await adapter.refreshCredentials(current);
@@ -223,56 +160,26 @@ export function createConnectorTokenActivities({
             : {}),
         });
       }
-      // A rotated refresh token replaces the old one in the same write as the new access token. The
-      // platform has spent the old one already: this write is retried here rather than lost with the attempt.
-      const sealed = sealCredentials(credentialsKeys, connector.id, {
-        ...current,
-        ...(refreshed.credentials as object),
+      const written = await saveRefreshedCredentials(db, credentialsKeys, {
+        connector,
+        refreshedFrom,
+        current,
+        refreshed: refreshed.credentials as Record<string, unknown>,
+        expiresAt: refreshed.expiresAt,
+        leaseUntil,
+        actor: `workflow:connector-token-${connector.id}`,
+        now,
       });
-      const write = () =>
-        db.transaction(async (tx) => {
-          const [written] = await tx
-            .update(connectors)
-            .set({
-              credentials: sealed.ciphertext,
-              credentialsKeyId: sealed.keyId,
-              tokenExpiresAt: refreshed.expiresAt,
-              lastError: null,
-              refreshLeaseUntil: null,
-              updatedAt: now(),
-            })
-            .where(and(eq(connectors.id, connector.id), eq(connectors.credentials, refreshedFrom)))
-            .returning({ id: connectors.id });
-          if (!written) return false;
-          await recordAudit(tx, {
-            workspaceId: connector.workspaceId,
-            subjectType: 'connector',
-            subjectId: connector.id,
-            action: 'token_refreshed',
-            actor: `workflow:connector-token-${connector.id}`,
-            details: { tokenExpiresAt: refreshed.expiresAt?.toISOString() ?? null },
-          });
-          return true;
-        });
-      let written: boolean | undefined;
-      for (let attempt = 1; written === undefined; attempt += 1) {
-        try {
-          written = await write();
-        } catch (error) {
-          // The database is away: keep trying while the lease holds, since nothing else can renew now.
-          if (Date.now() + 1_000 * 2 ** Math.min(attempt, 3) >= leaseUntil.getTime() - 5_000) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** Math.min(attempt, 3)));
-        }
-      }
       if (!written) {
         // A reconnect replaced the credentials while the platform answered: its credentials stay — but if they
         // still hold the refresh token this refresh just spent (a reconnect that kept it), the rotated one
         // takes its place, or the next renewal would be refused.
-        await keepRotatedRefreshToken(
-          connector.id,
-          current,
-          refreshed.credentials as Record<string, unknown>,
-        );
+        await keepRotatedRefreshToken(db, credentialsKeys, {
+          connectorId: connector.id,
+          spent: current,
+          refreshed: refreshed.credentials as Record<string, unknown>,
+          now: now(),
+        });
         await releaseLease();
         const replaced = await load(connectorId);
         return { tokenExpiresAt: replaced?.tokenExpiresAt?.toISOString() ?? null };
@@ -292,10 +199,7 @@ export function createConnectorTokenActivities({
       }
       const adapter = adapters[connector.platform as Platform];
       if (!adapter?.verifyCredentials) return 'ok';
-      const credentials = openCredentials(credentialsKeys, connector.id, {
-        keyId: connector.credentialsKeyId,
-        ciphertext: connector.credentials,
-      });
+      const credentials = openConnectorCredentials(credentialsKeys, connector);
       let failure: PublicationFailure | null = null;
       try {
         await adapter.verifyCredentials(credentials);

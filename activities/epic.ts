@@ -11,7 +11,9 @@ import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { PlatformAdapter, PublicationContext, PublicationProgress } from '../connectors/types.ts';
 import { recordAudit } from '../db/audit.ts';
 import type { Database, Executor } from '../db/client.ts';
-import { openCredentials } from '../db/credentials-codec.ts';
+import { flagBeyondExpiry } from '../db/connectors/at-risk.ts';
+import { openConnectorCredentials } from '../db/connectors/credentials.ts';
+import { flagReconnectRequired } from '../db/connectors/transitions.ts';
 import { writeEpicTransition } from '../db/epic-transitions.ts';
 import { connectorAccounts, connectors, epics, notifications, publications, tasks } from '../db/schema.ts';
 import { type Channel, channelFacts, type Platform } from '../domain/channels.ts';
@@ -26,7 +28,6 @@ import {
 } from '../domain/publication-errors.ts';
 import type { PublicationStatus } from '../domain/publications.ts';
 import { applyUtm } from '../domain/utm.ts';
-import { flagBeyondExpiry, flagReconnectRequired } from './connector-state.ts';
 import { isRenewable } from './connector-token.ts';
 
 export interface PublishPolicy {
@@ -199,10 +200,7 @@ export function createEpicActivities({
         nonRetryable: true,
       });
     }
-    return openCredentials(credentialsKeys, connector.id, {
-      keyId: connector.credentialsKeyId,
-      ciphertext: connector.credentials,
-    });
+    return openConnectorCredentials(credentialsKeys, connector);
   }
 
   /**

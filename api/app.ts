@@ -7,7 +7,9 @@ import { workspaceAuthPlugin } from './plugins/auth.ts';
 import { type DependencyOptions, dependenciesPlugin } from './plugins/dependencies.ts';
 import { openApiPlugin } from './plugins/swagger.ts';
 import { connectorRequestRoutes } from './routes/connector-requests.ts';
-import { connectorRoutes, oauthCallbackRoutes } from './routes/connectors.ts';
+import { connectorSettingsRoutes } from './routes/connector-settings.ts';
+import { oauthCallbackRoutes } from './routes/connector-sign-in.ts';
+import { connectorRoutes } from './routes/connectors.ts';
 import { epicTransitionRoutes } from './routes/epic-transitions.ts';
 import { epicRoutes } from './routes/epics.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -77,6 +79,7 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
         await workspaceScope.register(workspaceAuthPlugin, { db });
         await workspaceScope.register(epicRoutes, { db });
         await workspaceScope.register(connectorRoutes, connectorOptions);
+        await workspaceScope.register(connectorSettingsRoutes, connectorOptions);
         await workspaceScope.register(epicTransitionRoutes, { db, workflows: epicWorkflows });
         await workspaceScope.register(notificationRoutes, { db });
         await workspaceScope.register(connectorRequestRoutes, { db });

@@ -25,3 +25,17 @@ export async function recordAudit(executor: Executor, entry: AuditEntry): Promis
     details: entry.details ?? {},
   });
 }
+
+/** An event of one connector: its workspace and id name the subject. */
+export function auditConnector(
+  executor: Executor,
+  connector: { id: string; workspaceId: string },
+  entry: Omit<AuditEntry, 'workspaceId' | 'subjectType' | 'subjectId'>,
+): Promise<void> {
+  return recordAudit(executor, {
+    workspaceId: connector.workspaceId,
+    subjectType: 'connector',
+    subjectId: connector.id,
+    ...entry,
+  });
+}

@@ -1,7 +1,12 @@
 // Connector credentials at rest: AES-256-GCM with a key id per row, so keys can rotate while old rows stay
 // readable. The associated data binds a ciphertext to its connector: a row copied onto another fails to open.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { CredentialsKeys } from '../config.ts';
+
+/** The keys by id, and the one that seals (config.ts parses them from CREDENTIALS_KEY). */
+export interface CredentialsKeys {
+  currentId: string;
+  keys: Map<string, Buffer>;
+}
 
 const ivLength = 12;
 const tagLength = 16;
