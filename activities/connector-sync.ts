@@ -11,7 +11,6 @@ import type { Database } from '../db/client.ts';
 import { openConnectorCredentials } from '../db/connectors/credentials.ts';
 import { flagReconnectRequired } from '../db/connectors/transitions.ts';
 import { analyticsSessions, connectorAccounts, connectors } from '../db/schema.ts';
-import type { Platform } from '../domain/channels.ts';
 import { PlatformError, reconnectClasses } from '../domain/publication-errors.ts';
 import { isRenewable } from './connector-token.ts';
 
@@ -77,7 +76,7 @@ export function createConnectorSyncActivities({
       )
         return 'skipped';
       const { account, connector } = row;
-      const adapter = adapters[connector.platform as Platform];
+      const adapter = adapters[connector.platform];
       if (!adapter?.sync) return 'skipped';
       const startedAt = now();
       // After a completed sync, from the day before it; otherwise (first sync, or the last one failed) the

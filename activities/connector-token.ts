@@ -16,7 +16,6 @@ import {
 } from '../db/connectors/credentials.ts';
 import { flagReconnectRequired, warnBeyondExpiry } from '../db/connectors/transitions.ts';
 import { connectors } from '../db/schema.ts';
-import type { Platform } from '../domain/channels.ts';
 import { PlatformError, type PublicationFailure, reconnectClasses } from '../domain/publication-errors.ts';
 
 /**
@@ -49,7 +48,7 @@ export function isRenewable(
   credentialsKeys: CredentialsKeys,
   connector: Pick<typeof connectors.$inferSelect, 'id' | 'platform' | 'credentials' | 'credentialsKeyId'>,
 ): boolean {
-  const adapter = adapters[connector.platform as Platform];
+  const adapter = adapters[connector.platform];
   if (!adapter?.refreshCredentials) return false;
   if (!adapter.canRefresh || !connector.credentials || !connector.credentialsKeyId) return true;
   return adapter.canRefresh(openConnectorCredentials(credentialsKeys, connector));
@@ -117,7 +116,7 @@ export function createConnectorTokenActivities({
       }
       const refreshedFrom = connector.credentials;
       const releaseLease = () => releaseRefreshLease(db, connector.id, leaseUntil);
-      const adapter = adapters[connector.platform as Platform];
+      const adapter = adapters[connector.platform];
       if (!adapter?.refreshCredentials) {
         await releaseLease();
         throw ApplicationFailure.create({
@@ -197,7 +196,7 @@ export function createConnectorTokenActivities({
       if (!connector?.credentials || !connector.credentialsKeyId || connector.status !== 'connected') {
         return 'not_connected';
       }
-      const adapter = adapters[connector.platform as Platform];
+      const adapter = adapters[connector.platform];
       if (!adapter?.verifyCredentials) return 'ok';
       const credentials = openConnectorCredentials(credentialsKeys, connector);
       let failure: PublicationFailure | null = null;

@@ -180,8 +180,8 @@ export function createEpicActivities({
   }
   type Target = Awaited<ReturnType<typeof loadTarget>>;
 
-  function adapterFor(platform: string): PlatformAdapter<unknown> {
-    const adapter = adapters[platform as Platform];
+  function adapterFor(platform: Platform): PlatformAdapter<unknown> {
+    const adapter = adapters[platform];
     if (!adapter) {
       throw ApplicationFailure.create({
         type: 'INVALID_REQUEST',

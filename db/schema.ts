@@ -13,7 +13,8 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import type { Channel } from '../domain/channels.ts';
+import type { Channel, Platform } from '../domain/channels.ts';
+import type { ConnectorStatus } from '../domain/connectors.ts';
 import type { EpicStatus } from '../domain/epic-state-machine.ts';
 import type { PublicationStatus } from '../domain/publications.ts';
 
@@ -55,8 +56,8 @@ export const connectors = pgTable(
     workspaceId: uuid('workspace_id')
       .notNull()
       .references(() => workspaces.id, { onDelete: 'cascade' }),
-    platform: text('platform').notNull(),
-    status: text('status').notNull().default('not_connected'),
+    platform: text('platform').$type<Platform>().notNull(),
+    status: text('status').$type<ConnectorStatus>().notNull().default('not_connected'),
     /** AES-256-GCM ciphertext of the credentials JSON (db/credentials-codec.ts); null once disconnected. */
     credentials: bytea('credentials'),
     credentialsKeyId: text('credentials_key_id'),

@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { catalogEntry } from '../../connectors/catalog.ts';
 import { changeSettings, chooseAccounts } from '../../db/connectors/choices.ts';
 import { openConnectorCredentials } from '../../db/connectors/credentials.ts';
-import type { Platform } from '../../domain/channels.ts';
 import { ApiError, errorResponses, invalidInput } from '../errors.ts';
 import { IdParams } from '../schemas.ts';
 import {
@@ -116,7 +115,7 @@ export const connectorSettingsRoutes: FastifyPluginAsyncZod<ConnectorRouteOption
     },
     async (request) => {
       const connector = await loadConnector(db, request.caller.workspaceId, request.params.id);
-      const adapter = adapters[connector.platform as Platform];
+      const adapter = adapters[connector.platform];
       if (!adapter?.listAudiences) {
         throw new ApiError(400, 'NOT_AN_EMAIL_CONNECTOR', `${connector.platform} has no email audiences`);
       }

@@ -76,7 +76,11 @@ export const ConnectorsPage = z.object({
 const iso = (value: Date | null) => (value ? value.toISOString() : null);
 
 /** What the page offers for a connector in its state (each label maps to one request, see the README). */
-function actionsFor(platform: string, status: ConnectorStatus, missingKinds: readonly string[]): string[] {
+function actionsFor(
+  platform: string,
+  status: ConnectorViewStatus,
+  missingKinds: readonly string[],
+): string[] {
   if (status === 'not_connected') return ['Connect'];
   if (status === 'reconnect_required') return ['Reconnect', 'Disconnect'];
   const entry = catalogEntry(platform);
@@ -90,7 +94,7 @@ function actionsFor(platform: string, status: ConnectorStatus, missingKinds: rea
   return actions;
 }
 
-type ConnectorStatus = z.infer<typeof ConnectorView>['status'];
+type ConnectorViewStatus = z.infer<typeof ConnectorView>['status'];
 
 export function toConnectorView(
   connector: ConnectorRow,
@@ -109,7 +113,7 @@ export function toConnectorView(
     ? subConnections.length - missingKinds.length
     : reachable.filter((account) => account.enabled).length;
   const totalCount = subConnections ? subConnections.length : accounts.length;
-  let status = connector.status as ConnectorStatus;
+  let status: ConnectorViewStatus = connector.status;
   if (status === 'connected' && subConnections && missingKinds.length > 0) status = 'partially_connected';
   return {
     id: connector.id,

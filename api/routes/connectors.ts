@@ -33,12 +33,12 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
    * the connector.
    */
   async function connect(
-    target: { workspaceId: string; actor: string; platform: string; connectorId?: string },
+    target: { workspaceId: string; actor: string; platform: Platform; connectorId?: string },
     body: ConnectBody,
     log: FastifyBaseLogger,
   ): Promise<{ view: z.infer<typeof ConnectorView> } | { authorizeUrl: string }> {
     const entry = catalogEntry(target.platform);
-    const connector = adapters[target.platform as Platform]?.connector;
+    const connector = adapters[target.platform]?.connector;
     if (!entry || !connector) {
       throw new ApiError(
         400,

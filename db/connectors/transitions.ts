@@ -2,6 +2,7 @@
 // lifts the at-risk flags it caused and names the epics to retry), reconnect required (flags + one
 // notification), disconnected. "Partially connected" is not stored: it is read from which accounts are reachable.
 import { and, eq, inArray, ne, type SQL, sql } from 'drizzle-orm';
+import type { Platform } from '../../domain/channels.ts';
 import type { PublicationFailure } from '../../domain/publication-errors.ts';
 import { auditConnector } from '../audit.ts';
 import type { Database, Executor } from '../client.ts';
@@ -39,7 +40,7 @@ export class ConnectorNotFound extends Error {
 }
 
 /** Several sub-accounts of one platform count once: the limit is on connected platforms. */
-export async function checkPlanLimit(executor: Executor, workspaceId: string, platform: string) {
+export async function checkPlanLimit(executor: Executor, workspaceId: string, platform: Platform) {
   // Locked (inside saveConnection's transaction): two connections saved at once are counted one after the other.
   const plan = await planOf(executor, workspaceId, { lock: true });
   const connectedOf = (platformCondition: SQL) =>
@@ -147,7 +148,7 @@ export async function warnBeyondExpiry(
 
 export interface Connection {
   workspaceId: string;
-  platform: string;
+  platform: Platform;
   /** A reconnect names its connector; a connect updates the workspace's connector of the platform, if any. */
   connectorId?: string | null;
   credentials: unknown;
@@ -192,7 +193,7 @@ export async function saveConnection(
     const id = existing?.id ?? crypto.randomUUID();
     const now = new Date();
     const values = {
-      status: 'connected',
+      status: 'connected' as const,
       ...sealedColumns(keys, id, keepRefreshToken(keys, existing, input.credentials)),
       tokenExpiresAt: input.tokenExpiresAt,
       lastError: null,

@@ -7,6 +7,7 @@ import { createTemporalLink, type TemporalLink } from '../../api/temporal.ts';
 import { type Config, epicTransitionWaitMs, loadConfig } from '../../config.ts';
 import { connectDatabase, type DatabaseConnection, runMigrations } from '../../db/client.ts';
 import { connectorAccounts, connectors } from '../../db/schema.ts';
+import type { Platform } from '../../domain/channels.ts';
 import { useTestDatabase } from './postgres.ts';
 
 export const adminToken = 'test-admin-token-0123456789';
@@ -105,7 +106,7 @@ export interface TestWorkspace {
   apiKey: string;
   api: Caller;
   /** A connected connector per platform with one enabled account, for tasks to target. */
-  connectorFor(platform: string): Promise<{ connectorId: string; accountId: string }>;
+  connectorFor(platform: Platform): Promise<{ connectorId: string; accountId: string }>;
 }
 
 export async function createWorkspace(harness: ApiHarness, name = 'Acme'): Promise<TestWorkspace> {
