@@ -2,7 +2,8 @@
 // the member administers, and token refresh for the apps LinkedIn approved for programmatic refresh tokens.
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { redact, sendOnce } from './http.ts';
+import { createSender, redact, retryAfterField } from './http.ts';
+import { canRefreshWith, expiresAfter, parseScopes, requestToken } from './oauth2.ts';
 import {
   type Connection,
   CredentialsRejectedError,
@@ -67,7 +68,6 @@ const RestErrorBody = z.object({
   code: z.string().optional(),
   status: z.coerce.number().optional(),
 });
-const OAuthErrorBody = z.object({ error: z.string().min(1), error_description: z.string().optional() });
 const TokenAnswer = z.object({
   access_token: z.string().min(1),
   expires_in: z.coerce.number().optional(),
@@ -94,14 +94,6 @@ const Organization = z.object({
   vanityName: z.string().optional(),
 });
 
-function parseRetryAfter(value: string | null): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
 /** Maps a LinkedIn REST answer that is not a success onto a publication error class (PLATFORMS.md, LinkedIn). */
 export function mapLinkedInError(status: number, body: unknown, headers: Headers): PublicationFailure {
   const error = RestErrorBody.safeParse(body).data;
@@ -118,8 +110,7 @@ export function mapLinkedInError(status: number, body: unknown, headers: Headers
   if (status === 403) return failure('PERMISSION_REVOKED');
   if (status === 429) {
     // LinkedIn's limits are daily and it documents no Retry-After; use it only when one comes.
-    const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
-    return failure('RATE_LIMITED', retryAfterMs === undefined ? {} : { retryAfterMs });
+    return failure('RATE_LIMITED', retryAfterField(headers));
   }
   if (status === 408 || status >= 500) return failure('TRANSIENT');
   if (status === 426) {
@@ -131,17 +122,11 @@ export function mapLinkedInError(status: number, body: unknown, headers: Headers
   return failure('INVALID_REQUEST');
 }
 
-/** LinkedIn writes the granted scopes comma-separated; spaces are accepted too. */
-function parseScopes(scope: string | undefined): string[] {
-  return (scope ?? '').split(/[\s,]+/).filter((item) => item !== '');
-}
-
 function organizationId(urn: string): string | null {
   return /^urn:li:organization:(\d+)$/.exec(urn)?.[1] ?? null;
 }
 
 export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedInAdapter {
-  const doFetch = options.fetch ?? fetch;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const now = options.now ?? (() => new Date());
   const apiRoot = options.apiBaseUrl.replace(/\/+$/, '');
@@ -157,82 +142,25 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     return { clientId: options.clientId, clientSecret: options.clientSecret };
   };
 
-  const send = (url: string, init: RequestInit) =>
-    sendOnce(doFetch, url, init, { timeoutMs: requestTimeoutMs, platformName: 'LinkedIn' });
+  const send = createSender({ fetch: options.fetch, timeoutMs: requestTimeoutMs, platformName: 'LinkedIn' });
 
   /**
-   * POST /oauth/v2/accessToken. A refused code is the caller's to start over (INVALID_REQUEST); a refused
-   * refresh token means the member must consent again (TOKEN_EXPIRED).
+   * POST /oauth/v2/accessToken. A refused refresh token is a dead grant when LinkedIn says invalid_grant or
+   * answers 401 (how its token endpoint refuses an expired or revoked refresh token; unconfirmed which of the
+   * two it sends).
    */
-  async function tokenRequest(
-    form: Record<string, string>,
-    purpose: 'code' | 'refresh',
-    secrets: string[],
-  ): Promise<TokenAnswer> {
-    const { status, headers, body } = await send(`${authRoot}/oauth/v2/accessToken`, {
-      method: 'POST',
-      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(form),
+  const tokenRequest = (form: Record<string, string>, purpose: 'code' | 'refresh', secrets: string[]) =>
+    requestToken({
+      platformName: 'LinkedIn',
+      send,
+      url: `${authRoot}/oauth/v2/accessToken`,
+      form,
+      schema: TokenAnswer,
+      purpose,
+      secrets: [options.clientSecret, ...secrets],
+      deadGrant: (refusal, status) => refusal?.error === 'invalid_grant' || status === 401,
+      unreadableRefusal: 'refused',
     });
-    const allSecrets = [options.clientSecret, ...secrets];
-    if (status >= 200 && status < 300) {
-      const parsed = TokenAnswer.safeParse(body);
-      if (parsed.success) return parsed.data;
-    }
-    const oauth = OAuthErrorBody.safeParse(body).data;
-    if (status >= 500 || status === 408 || (status >= 200 && status < 300 && !oauth)) {
-      throw new PlatformError({
-        class: 'TRANSIENT',
-        message:
-          status >= 500 || status === 408
-            ? `LinkedIn answered HTTP ${status} to the token request`
-            : 'LinkedIn answered the token request in an odd shape',
-      });
-    }
-    if (status === 429) {
-      const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
-      throw new PlatformError({
-        class: 'RATE_LIMITED',
-        message: 'LinkedIn rate limit reached on the token request',
-        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-      });
-    }
-    const said = redact(
-      oauth
-        ? `${oauth.error}${oauth.error_description ? `: ${oauth.error_description}` : ''}`
-        : `HTTP ${status}`,
-      allSecrets,
-    );
-    const platformCode = oauth?.error ?? String(status);
-    if (oauth?.error === 'invalid_client') {
-      throw new PlatformError({
-        class: 'INVALID_REQUEST',
-        message: `LinkedIn refused this app's client id or secret (${said})`,
-        platformCode,
-      });
-    }
-    if (purpose === 'code') {
-      throw new PlatformError({
-        class: 'INVALID_REQUEST',
-        message: `LinkedIn refused the authorization code; start the connection again (${said})`,
-        platformCode,
-      });
-    }
-    // A dead grant only: invalid_grant, or a 401 (how LinkedIn's token endpoint refuses an expired or revoked
-    // refresh token; unconfirmed which of the two it sends). Any other refusal is not mended by a reconnect.
-    if (oauth?.error === 'invalid_grant' || status === 401) {
-      throw new PlatformError({
-        class: 'TOKEN_EXPIRED',
-        message: `LinkedIn refused the refresh token; reconnect LinkedIn (${said})`,
-        platformCode,
-      });
-    }
-    throw new PlatformError({
-      class: 'INVALID_REQUEST',
-      message: `LinkedIn refused the token refresh (${said})`,
-      platformCode,
-    });
-  }
 
   /** One REST call with the pinned version and Rest.li 2.0; every non-success is a PlatformError. */
   async function rest<T>(
@@ -242,7 +170,8 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     accessToken: string,
   ): Promise<T> {
     const query = new URLSearchParams(params);
-    const { status, headers, body } = await send(`${apiRoot}${path}${query.size > 0 ? `?${query}` : ''}`, {
+    const { status, headers, body } = await send({
+      url: `${apiRoot}${path}${query.size > 0 ? `?${query}` : ''}`,
       method: 'GET',
       headers: {
         accept: 'application/json',
@@ -268,8 +197,7 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     return parsed.data;
   }
 
-  const at = (seconds: number | undefined) =>
-    seconds === undefined ? null : new Date(now().getTime() + seconds * 1000);
+  const at = (seconds: number | undefined) => expiresAfter(now(), seconds);
 
   async function discover(accessToken: string): Promise<DiscoveredAccount[]> {
     const urns: string[] = [];
@@ -390,11 +318,8 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     connector,
     discover,
 
-    canRefresh(credentials) {
-      if (!credentials.refreshToken) return false;
-      const until = credentials.refreshTokenExpiresAt ? Date.parse(credentials.refreshTokenExpiresAt) : null;
-      return until === null || Number.isNaN(until) || until > now().getTime();
-    },
+    canRefresh: (credentials) =>
+      canRefreshWith(credentials.refreshToken, credentials.refreshTokenExpiresAt, now()),
 
     async refreshCredentials(credentials) {
       if (!credentials.refreshToken) {

@@ -2,7 +2,8 @@
 // token, and token refresh, which ROTATES the refresh token (the new one is returned in the credentials).
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { redact, sendOnce } from './http.ts';
+import { createSender, redact, retryAfterField } from './http.ts';
+import { canRefreshWith, expiresAfter, parseScopes, requestToken } from './oauth2.ts';
 import {
   type Connection,
   CredentialsRejectedError,
@@ -67,11 +68,6 @@ const ApiErrorBody = z.object({
     log_id: z.string().optional(),
   }),
 });
-const OAuthErrorBody = z.object({
-  error: z.string().min(1),
-  error_description: z.string().optional(),
-  log_id: z.string().optional(),
-});
 const TokenAnswer = z.object({
   access_token: z.string().min(1),
   expires_in: z.coerce.number().optional(),
@@ -93,14 +89,6 @@ const UserInfo = z.object({
   }),
 });
 
-function parseRetryAfter(value: string | null): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
 /**
  * Maps a TikTok API answer that is not a success onto a publication error class (PLATFORMS.md, TikTok). The
  * error code decides: access_token_invalid and scope_not_authorized are both HTTP 401.
@@ -115,6 +103,7 @@ export function mapTikTokError(status: number, body: unknown, headers: Headers):
     ...(code === undefined ? {} : { platformCode: code }),
     ...extra,
   });
+  if (code?.startsWith('spam_risk')) return failure('CONTENT_REJECTED');
   switch (code) {
     case 'access_token_invalid':
       return failure('TOKEN_EXPIRED');
@@ -123,31 +112,30 @@ export function mapTikTokError(status: number, body: unknown, headers: Headers):
       return failure('PERMISSION_REVOKED');
     case 'rate_limit_exceeded': {
       // TikTok counts on a one-minute sliding window; it documents no Retry-After, so use one only if sent.
-      const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
-      return failure('RATE_LIMITED', retryAfterMs === undefined ? {} : { retryAfterMs });
+      return failure('RATE_LIMITED', retryAfterField(headers));
     }
     case 'invalid_params':
+    case 'reached_active_user_cap':
+    case 'unaudited_client_can_only_post_to_private_accounts':
+    case 'url_ownership_unverified':
+    case 'privacy_level_option_mismatch':
+      // Direct-post refusals (often HTTP 403): the account, the app's audit or the request decide, and a
+      // reconnect would change none of them.
       return failure('INVALID_REQUEST');
     case 'internal_error':
       return failure('TRANSIENT');
   }
   if (status === 408 || status >= 500) return failure('TRANSIENT');
   if (status === 429) {
-    const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
-    return failure('RATE_LIMITED', retryAfterMs === undefined ? {} : { retryAfterMs });
+    return failure('RATE_LIMITED', retryAfterField(headers));
   }
   if (status === 401) return failure('TOKEN_EXPIRED');
-  if (status === 403) return failure('PERMISSION_REVOKED');
+  // A bare 403 is read as lost access; a 403 naming another code is a refusal a reconnect cannot fix.
+  if (status === 403 && code === undefined) return failure('PERMISSION_REVOKED');
   return failure('INVALID_REQUEST');
 }
 
-/** TikTok writes the granted scopes comma-separated. */
-function parseScopes(scope: string | undefined): string[] {
-  return (scope ?? '').split(/[\s,]+/).filter((item) => item !== '');
-}
-
 export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapter {
-  const doFetch = options.fetch ?? fetch;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const now = options.now ?? (() => new Date());
   const apiRoot = options.apiBaseUrl.replace(/\/+$/, '');
@@ -164,91 +152,27 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     return { clientKey, clientSecret: options.clientSecret };
   };
 
-  const send = (url: string, init: RequestInit) =>
-    sendOnce(doFetch, url, init, { timeoutMs: requestTimeoutMs, platformName: 'TikTok' });
+  const send = createSender({ fetch: options.fetch, timeoutMs: requestTimeoutMs, platformName: 'TikTok' });
 
-  /**
-   * POST /v2/oauth/token/. TikTok may put an OAuth error in an HTTP 200, so the body's `error` decides, not
-   * the status. A refused code is the caller's to start over (INVALID_REQUEST); a refused refresh token
-   * means the user must consent again (TOKEN_EXPIRED).
-   */
-  async function tokenRequest(
-    form: Record<string, string>,
-    purpose: 'code' | 'refresh',
-    secrets: string[],
-  ): Promise<TokenAnswer> {
-    const { status, headers, body } = await send(`${apiRoot}/v2/oauth/token/`, {
-      method: 'POST',
-      headers: {
-        accept: 'application/json',
-        'content-type': 'application/x-www-form-urlencoded',
-        'cache-control': 'no-cache',
-      },
-      body: new URLSearchParams(form),
+  /** POST /v2/oauth/token/; TikTok asks for `cache-control: no-cache` on it. */
+  const tokenRequest = (form: Record<string, string>, purpose: 'code' | 'refresh', secrets: string[]) =>
+    requestToken({
+      platformName: 'TikTok',
+      send,
+      url: `${apiRoot}/v2/oauth/token/`,
+      headers: { 'cache-control': 'no-cache' },
+      form,
+      schema: TokenAnswer,
+      purpose,
+      secrets: [options.clientSecret, ...secrets],
+      unreadableRefusal: 'refused',
     });
-    const oauth = OAuthErrorBody.safeParse(body).data;
-    if (status >= 200 && status < 300 && !oauth) {
-      const parsed = TokenAnswer.safeParse(body);
-      if (parsed.success) return parsed.data;
-      throw new PlatformError({
-        class: 'TRANSIENT',
-        message: 'TikTok answered the token request in an odd shape',
-      });
-    }
-    if (status >= 500 || status === 408) {
-      throw new PlatformError({
-        class: 'TRANSIENT',
-        message: `TikTok answered HTTP ${status} to the token request`,
-      });
-    }
-    if (status === 429) {
-      const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
-      throw new PlatformError({
-        class: 'RATE_LIMITED',
-        message: 'TikTok rate limit reached on the token request',
-        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-      });
-    }
-    const said = redact(
-      oauth
-        ? `${oauth.error}${oauth.error_description ? `: ${oauth.error_description}` : ''}${oauth.log_id ? `, log_id ${oauth.log_id}` : ''}`
-        : `HTTP ${status}`,
-      [options.clientSecret, ...secrets],
-    );
-    const platformCode = oauth?.error ?? String(status);
-    if (oauth?.error === 'invalid_client') {
-      throw new PlatformError({
-        class: 'INVALID_REQUEST',
-        message: `TikTok refused this app's client key or secret (${said})`,
-        platformCode,
-      });
-    }
-    if (purpose === 'code') {
-      throw new PlatformError({
-        class: 'INVALID_REQUEST',
-        message: `TikTok refused the authorization code; start the connection again (${said})`,
-        platformCode,
-      });
-    }
-    if (oauth?.error === 'invalid_grant') {
-      throw new PlatformError({
-        class: 'TOKEN_EXPIRED',
-        message: `TikTok refused the refresh token; reconnect TikTok (${said})`,
-        platformCode,
-      });
-    }
-    throw new PlatformError({
-      class: 'INVALID_REQUEST',
-      message: `TikTok refused the token refresh (${said})`,
-      platformCode,
-    });
-  }
 
-  const at = (seconds: number | undefined) =>
-    seconds === undefined ? null : new Date(now().getTime() + seconds * 1000);
+  const at = (seconds: number | undefined) => expiresAfter(now(), seconds);
 
   async function discover(accessToken: string): Promise<DiscoveredAccount> {
-    const { status, headers, body } = await send(`${apiRoot}/v2/user/info/?fields=${userInfoFields}`, {
+    const { status, headers, body } = await send({
+      url: `${apiRoot}/v2/user/info/?fields=${userInfoFields}`,
       method: 'GET',
       headers: { accept: 'application/json', authorization: `Bearer ${accessToken}` },
     });
@@ -357,11 +281,8 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     connector,
     discover,
 
-    canRefresh(credentials) {
-      if (!credentials.refreshToken) return false;
-      const until = credentials.refreshTokenExpiresAt ? Date.parse(credentials.refreshTokenExpiresAt) : null;
-      return until === null || Number.isNaN(until) || until > now().getTime();
-    },
+    canRefresh: (credentials) =>
+      canRefreshWith(credentials.refreshToken, credentials.refreshTokenExpiresAt, now()),
 
     async refreshCredentials(credentials) {
       const client = app();

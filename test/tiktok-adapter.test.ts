@@ -452,6 +452,24 @@ describe('mapTikTokError', () => {
     }
   });
 
+  it('a direct-post refusal (HTTP 403) keeps its code and never asks for a reconnect', () => {
+    const table: [string, PublicationErrorClass][] = [
+      ['spam_risk_too_many_posts', 'CONTENT_REJECTED'],
+      ['spam_risk_user_banned_from_posting', 'CONTENT_REJECTED'],
+      ['reached_active_user_cap', 'INVALID_REQUEST'],
+      ['unaudited_client_can_only_post_to_private_accounts', 'INVALID_REQUEST'],
+      ['url_ownership_unverified', 'INVALID_REQUEST'],
+      ['privacy_level_option_mismatch', 'INVALID_REQUEST'],
+      ['some_future_refusal', 'INVALID_REQUEST'],
+    ];
+    for (const [code, expected] of table) {
+      const failure = mapTikTokError(403, body(code), none);
+      assert.equal(failure.class, expected, code);
+      assert.equal(failure.platformCode, code);
+    }
+    assert.equal(mapTikTokError(403, null, none).class, 'PERMISSION_REVOKED', 'a bare 403 is lost access');
+  });
+
   it('falls back on the status when there is no code', () => {
     assert.equal(mapTikTokError(503, null, none).class, 'TRANSIENT');
     assert.equal(mapTikTokError(502, 'Bad Gateway', none).class, 'TRANSIENT');
