@@ -192,6 +192,27 @@ describe('Mailchimp connection', () => {
     assert.equal(error.failure.platformCode, 'invalid_client');
   });
 
+  it('the metadata endpoint refusing the token with HTTP 200 {"error":"invalid_token"} → TOKEN_EXPIRED, not TRANSIENT', async () => {
+    sim.failWith('metadata_token_refused', { path: '/oauth2/metadata', method: 'GET' });
+    const location = await consent();
+    const code = location.searchParams.get('code') ?? '';
+    const error = await expectFailure(
+      adapter.connector.completeConsent({
+        code,
+        redirectUri,
+        query: Object.fromEntries(location.searchParams),
+      }),
+      'TOKEN_EXPIRED',
+      [clientSecret, code],
+    );
+    assert.equal(error.failure.platformCode, 'invalid_token');
+    assert.equal(
+      sim.receivedMatching('/3.0/lists', 'GET').length,
+      0,
+      'no audience read with a refused token',
+    );
+  });
+
   it('the apiBaseUrl option overrides the data-center endpoint from the metadata', async () => {
     const { connection } = await connect();
     const elsewhere = await startMailchimpSimulator({ clientId, clientSecret, lists: [] });
@@ -325,6 +346,8 @@ describe('mapMailchimpError', () => {
     assert.equal(mapMailchimpError(401, body(401, 'API Key Invalid'), none).class, 'TOKEN_EXPIRED');
     assert.equal(mapMailchimpError(403, body(403, 'Forbidden'), none).class, 'PERMISSION_REVOKED');
     assert.equal(mapMailchimpError(403, null, none).class, 'RATE_LIMITED');
+    // A proxy's HTML page is not Mailchimp's problem document either: throttling, not lost access.
+    assert.equal(mapMailchimpError(403, '<html>Forbidden</html>', none).class, 'RATE_LIMITED');
     assert.equal(
       mapMailchimpError(429, body(429, 'Too Many Requests'), new Headers({ 'retry-after': '3' }))
         .retryAfterMs,
