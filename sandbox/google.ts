@@ -94,7 +94,9 @@ export type GoogleFailureKind =
   | 'internal'
   | 'rate_limited'
   | 'unauthenticated'
-  | 'permission_denied';
+  | 'permission_denied'
+  /** Google Ads: a client customer reached without the manager's `login-customer-id`. */
+  | 'customer_permission_denied';
 
 export type GoogleSimulator = SimulatorServer & {
   /** The next consent is refused by the user (Google redirects with error=access_denied). */
@@ -164,6 +166,16 @@ const notFoundPage = (path: string): SimulatorResponse => ({
   headers: { 'content-type': 'text/html; charset=UTF-8' },
   body: `<!DOCTYPE html><title>Error 404 (Not Found)!!1</title><p><b>404.</b> The requested URL <code>${path}</code> was not found on this server.</p>`,
 });
+
+const customerPermissionDenied = () =>
+  apiError(403, 'PERMISSION_DENIED', 'The caller does not have permission', [
+    adsFailure(
+      { authorizationError: 'USER_PERMISSION_DENIED' },
+      "User doesn't have permission to access customer. Note: If you're accessing a client customer, the " +
+        "manager's customer id must be set in the 'login-customer-id' header. See " +
+        'https://developers.google.com/google-ads/api/docs/concepts/call-structure#cid',
+    ),
+  ]);
 
 const adsFailure = (
   errorCode: Record<string, string>,
@@ -608,14 +620,7 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
     if ('response' in auth) return auth.response;
     const customer = customers.find((candidate) => candidate.id === customerId);
     if (!customer) {
-      return apiError(403, 'PERMISSION_DENIED', 'The caller does not have permission', [
-        adsFailure(
-          { authorizationError: 'USER_PERMISSION_DENIED' },
-          "User doesn't have permission to access customer. Note: If you're accessing a client customer, the " +
-            "manager's customer id must be set in the 'login-customer-id' header. See " +
-            'https://developers.google.com/google-ads/api/docs/concepts/call-structure#cid',
-        ),
-      ]);
+      return customerPermissionDenied();
     }
     if (customer.status === 'CANCELED') {
       return apiError(403, 'PERMISSION_DENIED', 'The caller does not have permission', [
@@ -731,6 +736,8 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
         return invalidCredentials;
       case 'permission_denied':
         return apiError(403, 'PERMISSION_DENIED', 'The caller does not have permission');
+      case 'customer_permission_denied':
+        return customerPermissionDenied();
     }
   };
 

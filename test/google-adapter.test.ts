@@ -354,6 +354,14 @@ describe('Google Ads discovery', () => {
     for (const request of adsRequests) assert.equal(request.headers['developer-token'], developerToken);
   });
 
+  it('a customer refused for its login-customer-id (USER_PERMISSION_DENIED) is INVALID_REQUEST, not a reconnect', async () => {
+    await startAll();
+    sim.failWith('customer_permission_denied', { path: /googleAds:search$/, times: 1 });
+    const error = await expectFailure(connect(ads), 'INVALID_REQUEST');
+    assert.equal(error.failure.platformCode, 'authorizationError:USER_PERMISSION_DENIED');
+    assert.match(error.message, /USER_PERMISSION_DENIED/);
+  });
+
   it('a user with no Ads account connects with nothing to pick', async () => {
     await startAll({ customers: [] });
     const connection = await connect(ads);
@@ -612,6 +620,40 @@ describe('mapGoogleApiError', () => {
     const failure = mapGoogleApiError(429, body(429, 'RESOURCE_EXHAUSTED', adsQuota), none);
     assert.equal(failure.retryAfterMs, 30_000);
     assert.equal(failure.platformCode, 'quotaError:RESOURCE_EXHAUSTED');
+  });
+
+  it('a 403 is PERMISSION_REVOKED only when it names the OAuth grant; customer or project refusals keep their reason', () => {
+    const errorInfo = (reason: string) => [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason }];
+    const adsError = (errorCode: Record<string, string>) => [
+      {
+        '@type': `type.googleapis.com/google.ads.googleads.${googleAdsApiVersion}.errors.GoogleAdsFailure`,
+        errors: [{ errorCode, message: 'said by Google Ads' }],
+      },
+    ];
+    const table: [unknown[], PublicationErrorClass, string][] = [
+      [errorInfo('ACCESS_TOKEN_SCOPE_INSUFFICIENT'), 'PERMISSION_REVOKED', 'ACCESS_TOKEN_SCOPE_INSUFFICIENT'],
+      [
+        adsError({ authenticationError: 'OAUTH_TOKEN_REVOKED' }),
+        'PERMISSION_REVOKED',
+        'authenticationError:OAUTH_TOKEN_REVOKED',
+      ],
+      [
+        adsError({ authorizationError: 'USER_PERMISSION_DENIED' }),
+        'INVALID_REQUEST',
+        'authorizationError:USER_PERMISSION_DENIED',
+      ],
+      [
+        adsError({ authorizationError: 'CUSTOMER_NOT_ENABLED' }),
+        'INVALID_REQUEST',
+        'authorizationError:CUSTOMER_NOT_ENABLED',
+      ],
+      [errorInfo('USER_PROJECT_DENIED'), 'INVALID_REQUEST', 'USER_PROJECT_DENIED'],
+    ];
+    for (const [details, expected, reason] of table) {
+      const failure = mapGoogleApiError(403, body(403, 'PERMISSION_DENIED', details), none);
+      assert.equal(failure.class, expected, reason);
+      assert.equal(failure.platformCode, reason);
+    }
   });
 
   it('a disabled API in the Cloud project is the operator’s to fix, not a revoked permission', () => {
