@@ -962,6 +962,15 @@ describe('mapMetaError', () => {
     }
   });
 
+  it('every Business Use Case limit, 80000 to 80014, is RATE_LIMITED (80004: ads management)', () => {
+    for (let code = 80000; code <= 80014; code += 1) {
+      const failure = mapMetaError(400, body({ code, message: 'x' }), none);
+      assert.equal(failure.class, 'RATE_LIMITED', `code ${code}`);
+      assert.equal(failure.platformCode, String(code));
+    }
+    assert.equal(mapMetaError(400, body({ code: 80015, message: 'x' }), none).class, 'INVALID_REQUEST');
+  });
+
   it('falls back on the HTTP status, and is_transient wins over the code', () => {
     assert.equal(mapMetaError(503, null, none).class, 'TRANSIENT');
     assert.equal(mapMetaError(500, body({ code: 12345, message: 'x' }), none).class, 'TRANSIENT');
