@@ -48,6 +48,16 @@ export interface HttpAnswer {
   body: unknown;
 }
 
+/** An answer's text as the adapters read it: parsed JSON, the raw text when it is not JSON, null when empty. */
+export function parseBody(text: string): unknown {
+  if (text === '') return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 /** What a request carries; the encoding sets its content type, so no adapter writes it by hand. */
 export type RequestBody =
   | { json: unknown; contentType?: string }
@@ -131,13 +141,7 @@ export async function send(options: TransportOptions, request: HttpRequest): Pro
       message: redact(`${options.platformName} could not be reached (${reason})`, request.secrets ?? []),
     });
   }
-  let body: unknown = null;
-  try {
-    body = text === '' ? null : JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: response.status, headers: response.headers, body };
+  return { status: response.status, headers: response.headers, body: parseBody(text) };
 }
 
 /** A sender bound to one platform's transport options. */

@@ -5,7 +5,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { setTimeout as wait } from 'node:timers/promises';
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { createSender, type HttpAnswer, parseRetryAfter, type RequestBody, redact } from './http.ts';
+import { createSender, parseRetryAfter, type RequestBody, redact } from './http.ts';
 import {
   CredentialsRejectedError,
   type DiscoveredAccount,
@@ -163,8 +163,6 @@ export function mapShopifyError(status: number, body: unknown, headers: Headers)
     return failure('TRANSIENT', `Shopify answered HTTP ${status}`);
   return failure('INVALID_REQUEST', `Shopify refused the request (HTTP ${status})`);
 }
-
-type Answer = HttpAnswer;
 
 const TokenAnswer = z.object({ access_token: z.string().min(1), scope: z.string().nullish() });
 const OAuthErrorBody = z.object({ error: z.string(), error_description: z.string().nullish() });
