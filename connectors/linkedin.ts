@@ -3,14 +3,17 @@
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, redact, retryAfterField } from './http.ts';
-import { canRefreshWith, expiresAfter, parseScopes, requestToken } from './oauth2.ts';
 import {
-  type Connection,
-  CredentialsRejectedError,
-  type DiscoveredAccount,
-  type OAuthConnector,
-  type PlatformAdapter,
-} from './types.ts';
+  appCredentials,
+  asConnectionRefusal,
+  canRefreshWith,
+  expiresAfter,
+  parseScopes,
+  refuseDeclinedConsent,
+  requestToken,
+  requireGrantedScopes,
+} from './oauth2.ts';
+import type { Connection, DiscoveredAccount, OAuthConnector, PlatformAdapter } from './types.ts';
 
 /** The one place the REST API version is pinned (`LinkedIn-Version`, YYYYMM; each is served about a year). */
 export const linkedinApiVersion = '202607';
@@ -132,15 +135,7 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
   const apiRoot = options.apiBaseUrl.replace(/\/+$/, '');
   const authRoot = (options.authBaseUrl ?? linkedinDefaultHosts.authBaseUrl).replace(/\/+$/, '');
 
-  const app = () => {
-    if (!options.clientId || !options.clientSecret) {
-      throw new PlatformError({
-        class: 'INVALID_REQUEST',
-        message: 'LinkedIn is not configured here (LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET)',
-      });
-    }
-    return { clientId: options.clientId, clientSecret: options.clientSecret };
-  };
+  const app = () => appCredentials('LinkedIn', 'LINKEDIN', options.clientId, options.clientSecret);
 
   const send = createSender({ fetch: options.fetch, timeoutMs: requestTimeoutMs, platformName: 'LinkedIn' });
 
@@ -273,11 +268,7 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     },
 
     async completeConsent({ code, redirectUri, query }): Promise<Connection<LinkedInCredentials>> {
-      if (query.error) {
-        throw new CredentialsRejectedError(
-          `The LinkedIn consent was not given (${query.error_description || query.error})`,
-        );
-      }
+      refuseDeclinedConsent('LinkedIn', query);
       const { clientId, clientSecret } = app();
       const answer = await tokenRequest(
         {
@@ -290,20 +281,10 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
         'code',
         [code],
       );
-      const grantedScopes = parseScopes(answer.scope);
       // LinkedIn reports the scopes it granted; one of ours missing means posting or discovery cannot work.
-      if (answer.scope !== undefined && !linkedinScopes.every((scope) => grantedScopes.includes(scope))) {
-        throw new CredentialsRejectedError('Scopes insufficient');
-      }
+      const grantedScopes = requireGrantedScopes(answer.scope, linkedinScopes);
       const credentials = credentialsFrom(answer);
-      let accounts: DiscoveredAccount[];
-      try {
-        accounts = await discover(credentials.accessToken);
-      } catch (error) {
-        if (error instanceof PlatformError && error.failure.class === 'PERMISSION_REVOKED')
-          throw new CredentialsRejectedError('Scopes insufficient');
-        throw error;
-      }
+      const accounts = await asConnectionRefusal(() => discover(credentials.accessToken));
       return {
         credentials,
         expiresAt: at(answer.expires_in),
@@ -345,20 +326,14 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     },
 
     async verifyCredentials(credentials) {
-      try {
+      await asConnectionRefusal(async () => {
         await rest(
           AclPage,
           '/rest/organizationAcls',
           { q: 'roleAssignee', role: 'ADMINISTRATOR', state: 'APPROVED', start: '0', count: '1' },
           credentials.accessToken,
         );
-      } catch (error) {
-        if (error instanceof PlatformError && error.failure.class === 'TOKEN_EXPIRED')
-          throw new CredentialsRejectedError('LinkedIn refused the access token: reconnect LinkedIn');
-        if (error instanceof PlatformError && error.failure.class === 'PERMISSION_REVOKED')
-          throw new CredentialsRejectedError('Scopes insufficient');
-        throw error;
-      }
+      }, 'LinkedIn refused the access token: reconnect LinkedIn');
     },
   };
 }

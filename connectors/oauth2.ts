@@ -3,6 +3,7 @@
 import type { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { type HttpAnswer, type HttpRequest, isSuccess, parseRetryAfter, redact } from './http.ts';
+import { CredentialsRejectedError } from './types.ts';
 
 /** An RFC 6749 §5.2 error body, as far as it was readable. */
 export interface OAuthRefusal {
@@ -152,4 +153,59 @@ export function expiresAfter(now: Date, seconds: number | null | undefined): Dat
 /** Granted scopes as the platforms write them: space- or comma-separated. */
 export function parseScopes(scope: string | null | undefined): string[] {
   return (scope ?? '').split(/[\s,]+/).filter((item) => item !== '');
+}
+
+/** The app's client id and secret, or an INVALID_REQUEST naming the settings an operator must fill. */
+export function appCredentials(
+  platformName: string,
+  settingsPrefix: string,
+  clientId: string | undefined,
+  clientSecret: string | undefined,
+): { clientId: string; clientSecret: string } {
+  if (!clientId || !clientSecret) {
+    throw new PlatformError({
+      class: 'INVALID_REQUEST',
+      message: `${platformName} is not configured here (${settingsPrefix}_CLIENT_ID and ${settingsPrefix}_CLIENT_SECRET)`,
+    });
+  }
+  return { clientId, clientSecret };
+}
+
+/** The consent redirect carried `error` (the user declined): said to the user, never sent on as a code. */
+export function refuseDeclinedConsent(platformName: string, query: Record<string, string>): void {
+  if (query.error) {
+    throw new CredentialsRejectedError(
+      `The ${platformName} consent was not given (${query.error_description || query.error})`,
+    );
+  }
+}
+
+/**
+ * The scopes the platform says it granted; a consent where the user unticked one of ours is refused, since
+ * nothing could be posted with it. A platform that does not say what it granted is taken at its word.
+ */
+export function requireGrantedScopes(
+  scope: string | null | undefined,
+  required: readonly string[],
+): string[] {
+  const granted = parseScopes(scope);
+  if (scope !== undefined && scope !== null && !required.every((wanted) => granted.includes(wanted)))
+    throw new CredentialsRejectedError('Scopes insufficient');
+  return granted;
+}
+
+/**
+ * Runs a call made while connecting or verifying, and says a refused token or a missing scope in the user's
+ * words (CredentialsRejectedError); every other failure passes unchanged.
+ */
+export async function asConnectionRefusal<T>(work: () => Promise<T>, refusedToken?: string): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof PlatformError && refusedToken && error.failure.class === 'TOKEN_EXPIRED')
+      throw new CredentialsRejectedError(refusedToken);
+    if (error instanceof PlatformError && error.failure.class === 'PERMISSION_REVOKED')
+      throw new CredentialsRejectedError('Scopes insufficient');
+    throw error;
+  }
 }

@@ -3,14 +3,17 @@
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, redact, retryAfterField } from './http.ts';
-import { canRefreshWith, expiresAfter, parseScopes, requestToken } from './oauth2.ts';
 import {
-  type Connection,
-  CredentialsRejectedError,
-  type DiscoveredAccount,
-  type OAuthConnector,
-  type PlatformAdapter,
-} from './types.ts';
+  appCredentials,
+  asConnectionRefusal,
+  canRefreshWith,
+  expiresAfter,
+  parseScopes,
+  refuseDeclinedConsent,
+  requestToken,
+  requireGrantedScopes,
+} from './oauth2.ts';
+import type { Connection, DiscoveredAccount, OAuthConnector, PlatformAdapter } from './types.ts';
 
 /** Only what Glowtify needs: the account's identity, and posting videos to it. */
 export const tiktokScopes = ['user.info.basic', 'video.publish'] as const;
@@ -143,13 +146,8 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
   const clientKey = options.clientKey || options.clientId;
 
   const app = () => {
-    if (!clientKey || !options.clientSecret) {
-      throw new PlatformError({
-        class: 'INVALID_REQUEST',
-        message: 'TikTok is not configured here (TIKTOK_CLIENT_ID and TIKTOK_CLIENT_SECRET)',
-      });
-    }
-    return { clientKey, clientSecret: options.clientSecret };
+    const client = appCredentials('TikTok', 'TIKTOK', clientKey, options.clientSecret);
+    return { clientKey: client.clientId, clientSecret: client.clientSecret };
   };
 
   const send = createSender({ fetch: options.fetch, timeoutMs: requestTimeoutMs, platformName: 'TikTok' });
@@ -236,11 +234,7 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     },
 
     async completeConsent({ code, redirectUri, query }): Promise<Connection<TikTokCredentials>> {
-      if (query.error) {
-        throw new CredentialsRejectedError(
-          `The TikTok consent was not given (${query.error_description || query.error})`,
-        );
-      }
+      refuseDeclinedConsent('TikTok', query);
       const client = app();
       const answer = await tokenRequest(
         {
@@ -253,20 +247,10 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
         'code',
         [code],
       );
-      const grantedScopes = parseScopes(answer.scope);
       // The user may untick scopes on TikTok's consent page; without ours nothing can be posted.
-      if (answer.scope !== undefined && !tiktokScopes.every((scope) => grantedScopes.includes(scope))) {
-        throw new CredentialsRejectedError('Scopes insufficient');
-      }
+      const grantedScopes = requireGrantedScopes(answer.scope, tiktokScopes);
       const credentials = credentialsFrom(answer);
-      let account: DiscoveredAccount;
-      try {
-        account = await discover(credentials.accessToken);
-      } catch (error) {
-        if (error instanceof PlatformError && error.failure.class === 'PERMISSION_REVOKED')
-          throw new CredentialsRejectedError('Scopes insufficient');
-        throw error;
-      }
+      const account = await asConnectionRefusal(() => discover(credentials.accessToken));
       return {
         credentials,
         expiresAt: at(answer.expires_in),
@@ -302,15 +286,9 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     },
 
     async verifyCredentials(credentials) {
-      try {
+      await asConnectionRefusal(async () => {
         await discover(credentials.accessToken);
-      } catch (error) {
-        if (error instanceof PlatformError && error.failure.class === 'TOKEN_EXPIRED')
-          throw new CredentialsRejectedError('TikTok refused the access token: reconnect TikTok');
-        if (error instanceof PlatformError && error.failure.class === 'PERMISSION_REVOKED')
-          throw new CredentialsRejectedError('Scopes insufficient');
-        throw error;
-      }
+      }, 'TikTok refused the access token: reconnect TikTok');
     },
   };
 }
