@@ -8,6 +8,7 @@ import {
   asConnectionRefusal,
   canRefreshWith,
   expiresAfter,
+  type OAuthAdapterOptions,
   parseScopes,
   refuseDeclinedConsent,
   requestToken,
@@ -39,16 +40,7 @@ export interface LinkedInCredentials {
   scopes: string[];
 }
 
-export interface LinkedInAdapterOptions {
-  apiBaseUrl: string;
-  authBaseUrl?: string;
-  clientId?: string;
-  clientSecret?: string;
-  fetch?: typeof fetch;
-  /** One request's time limit; a hung request becomes TRANSIENT instead of holding the caller. */
-  requestTimeoutMs?: number;
-  now?: () => Date;
-}
+export type LinkedInAdapterOptions = OAuthAdapterOptions;
 
 export type LinkedInAdapter = PlatformAdapter<LinkedInCredentials> &
   Required<

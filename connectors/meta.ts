@@ -354,29 +354,20 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
     }
     const grantedScopes = debug.data.scopes ?? [];
     // The Business and Ad Account sub-connections exist only once their permission was granted.
-    if (grantedScopes.includes('business_management')) {
-      const businesses = await graph(NamedNodes, {
+    const subConnections = [
+      { scope: 'business_management', path: '/me/businesses', kind: 'business_account' },
+      { scope: 'ads_management', path: '/me/adaccounts', kind: 'ad_account' },
+    ] as const;
+    for (const sub of subConnections) {
+      if (!grantedScopes.includes(sub.scope)) continue;
+      const nodes = await graph(NamedNodes, {
         method: 'GET',
-        path: '/me/businesses',
+        path: sub.path,
         params: { fields: 'id,name', limit: '100' },
         token: userAccessToken,
       });
-      for (const business of businesses.data)
-        accounts.push({
-          kind: 'business_account',
-          externalId: business.id,
-          name: business.name ?? business.id,
-        });
-    }
-    if (grantedScopes.includes('ads_management')) {
-      const adAccounts = await graph(NamedNodes, {
-        method: 'GET',
-        path: '/me/adaccounts',
-        params: { fields: 'id,name', limit: '100' },
-        token: userAccessToken,
-      });
-      for (const adAccount of adAccounts.data)
-        accounts.push({ kind: 'ad_account', externalId: adAccount.id, name: adAccount.name ?? adAccount.id });
+      for (const node of nodes.data)
+        accounts.push({ kind: sub.kind, externalId: node.id, name: node.name ?? node.id });
     }
     return { credentials, accounts, grantedScopes };
   }

@@ -5,6 +5,19 @@ import { PlatformError, type PublicationFailure } from '../domain/publication-er
 import { type HttpAnswer, type HttpRequest, isSuccess, parseRetryAfter, redact } from './http.ts';
 import { CredentialsRejectedError } from './types.ts';
 
+/** What an OAuth adapter is built from: its hosts, the app's credentials (absent where not configured), and
+ * what tests inject. */
+export interface OAuthAdapterOptions {
+  apiBaseUrl: string;
+  authBaseUrl?: string;
+  clientId?: string;
+  clientSecret?: string;
+  fetch?: typeof fetch;
+  /** One request's time limit; a hung request becomes TRANSIENT instead of holding the caller. */
+  requestTimeoutMs?: number;
+  now?: () => Date;
+}
+
 /** An RFC 6749 §5.2 error body, as far as it was readable. */
 export interface OAuthRefusal {
   error: string;

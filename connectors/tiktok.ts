@@ -8,6 +8,7 @@ import {
   asConnectionRefusal,
   canRefreshWith,
   expiresAfter,
+  type OAuthAdapterOptions,
   parseScopes,
   refuseDeclinedConsent,
   requestToken,
@@ -41,18 +42,9 @@ export interface TikTokCredentials {
   scopes: string[];
 }
 
-export interface TikTokAdapterOptions {
-  apiBaseUrl: string;
-  authBaseUrl?: string;
-  /** TikTok's name for the client id. */
+export interface TikTokAdapterOptions extends OAuthAdapterOptions {
+  /** TikTok's name for the client id; `clientId` is accepted too, so every OAuth adapter is configured alike. */
   clientKey?: string;
-  /** Accepted as the client key, so every OAuth adapter is configured alike. */
-  clientId?: string;
-  clientSecret?: string;
-  fetch?: typeof fetch;
-  /** One request's time limit; a hung request becomes TRANSIENT instead of holding the caller. */
-  requestTimeoutMs?: number;
-  now?: () => Date;
 }
 
 export type TikTokAdapter = PlatformAdapter<TikTokCredentials> &
