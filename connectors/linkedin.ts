@@ -7,12 +7,12 @@ import {
   appCredentials,
   asConnectionRefusal,
   canRefreshWith,
+  connectWithCode,
   expiresAfter,
   type OAuthAdapterOptions,
   parseScopes,
   refuseDeclinedConsent,
   requestToken,
-  requireGrantedScopes,
 } from './oauth2.ts';
 import type { Connection, DiscoveredAccount, OAuthConnector, PlatformAdapter } from './types.ts';
 
@@ -262,27 +262,25 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     async completeConsent({ code, redirectUri, query }): Promise<Connection<LinkedInCredentials>> {
       refuseDeclinedConsent('LinkedIn', query);
       const { clientId, clientSecret } = app();
-      const answer = await tokenRequest(
-        {
-          grant_type: 'authorization_code',
-          code,
-          redirect_uri: redirectUri,
-          client_id: clientId,
-          client_secret: clientSecret,
-        },
-        'code',
-        [code],
-      );
       // LinkedIn reports the scopes it granted; one of ours missing means posting or discovery cannot work.
-      const grantedScopes = requireGrantedScopes(answer.scope, linkedinScopes);
-      const credentials = credentialsFrom(answer);
-      const accounts = await asConnectionRefusal(() => discover(credentials.accessToken));
-      return {
-        credentials,
-        expiresAt: at(answer.expires_in),
-        accounts,
-        ...(answer.scope !== undefined ? { grantedScopes } : {}),
-      };
+      return connectWithCode({
+        exchange: () =>
+          tokenRequest(
+            {
+              grant_type: 'authorization_code',
+              code,
+              redirect_uri: redirectUri,
+              client_id: clientId,
+              client_secret: clientSecret,
+            },
+            'code',
+            [code],
+          ),
+        requiredScopes: linkedinScopes,
+        credentialsFrom: (answer) => credentialsFrom(answer),
+        discover: (credentials) => discover(credentials.accessToken),
+        now: now(),
+      });
     },
   };
 

@@ -3,7 +3,7 @@
 import type { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { type HttpAnswer, type HttpRequest, isSuccess, parseRetryAfter, redact } from './http.ts';
-import { CredentialsRejectedError } from './types.ts';
+import { type Connection, CredentialsRejectedError, type DiscoveredAccount } from './types.ts';
 
 /** What an OAuth adapter is built from: its hosts, the app's credentials (absent where not configured), and
  * what tests inject. */
@@ -221,4 +221,32 @@ export async function asConnectionRefusal<T>(work: () => Promise<T>, refusedToke
       throw new CredentialsRejectedError('Scopes insufficient');
     throw error;
   }
+}
+
+/**
+ * The end of a consent for a platform that says what it granted: the code exchanged, the scopes checked, the
+ * accounts behind the token discovered (a missing scope there is said as such).
+ */
+export async function connectWithCode<Answer extends TokenScopes, Credentials>(steps: {
+  exchange: () => Promise<Answer>;
+  requiredScopes: readonly string[];
+  credentialsFrom: (answer: Answer) => Credentials;
+  discover: (credentials: Credentials) => Promise<DiscoveredAccount[]>;
+  now: Date;
+}): Promise<Connection<Credentials>> {
+  const answer = await steps.exchange();
+  const grantedScopes = requireGrantedScopes(answer.scope, steps.requiredScopes);
+  const credentials = steps.credentialsFrom(answer);
+  const accounts = await asConnectionRefusal(() => steps.discover(credentials));
+  return {
+    credentials,
+    expiresAt: expiresAfter(steps.now, answer.expires_in),
+    accounts,
+    ...(answer.scope !== undefined ? { grantedScopes } : {}),
+  };
+}
+
+interface TokenScopes {
+  expires_in?: number | undefined;
+  scope?: string | undefined;
 }

@@ -7,12 +7,12 @@ import {
   appCredentials,
   asConnectionRefusal,
   canRefreshWith,
+  connectWithCode,
   expiresAfter,
   type OAuthAdapterOptions,
   parseScopes,
   refuseDeclinedConsent,
   requestToken,
-  requireGrantedScopes,
 } from './oauth2.ts';
 import type { Connection, DiscoveredAccount, OAuthConnector, PlatformAdapter } from './types.ts';
 
@@ -228,27 +228,25 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     async completeConsent({ code, redirectUri, query }): Promise<Connection<TikTokCredentials>> {
       refuseDeclinedConsent('TikTok', query);
       const client = app();
-      const answer = await tokenRequest(
-        {
-          client_key: client.clientKey,
-          client_secret: client.clientSecret,
-          code,
-          grant_type: 'authorization_code',
-          redirect_uri: redirectUri,
-        },
-        'code',
-        [code],
-      );
       // The user may untick scopes on TikTok's consent page; without ours nothing can be posted.
-      const grantedScopes = requireGrantedScopes(answer.scope, tiktokScopes);
-      const credentials = credentialsFrom(answer);
-      const account = await asConnectionRefusal(() => discover(credentials.accessToken));
-      return {
-        credentials,
-        expiresAt: at(answer.expires_in),
-        accounts: [account],
-        ...(answer.scope !== undefined ? { grantedScopes } : {}),
-      };
+      return connectWithCode({
+        exchange: () =>
+          tokenRequest(
+            {
+              client_key: client.clientKey,
+              client_secret: client.clientSecret,
+              code,
+              grant_type: 'authorization_code',
+              redirect_uri: redirectUri,
+            },
+            'code',
+            [code],
+          ),
+        requiredScopes: tiktokScopes,
+        credentialsFrom: (answer) => credentialsFrom(answer),
+        discover: async (credentials) => [await discover(credentials.accessToken)],
+        now: now(),
+      });
     },
   };
 
