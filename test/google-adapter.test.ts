@@ -1,7 +1,6 @@
 // The Google Analytics and Google Ads adapters against the Google simulator over real HTTP: one OAuth app with
 // PKCE, property and customer discovery, refresh without rotation, GA4 session reports, and error classes.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -17,16 +16,18 @@ import {
   googleAnalyticsScopes,
   mapGoogleApiError,
 } from '../connectors/google.ts';
-import { type Connection, CredentialsRejectedError } from '../connectors/types.ts';
-import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
+import type { Connection } from '../connectors/types.ts';
+import type { PublicationErrorClass } from '../domain/publication-errors.ts';
 import {
   type GoogleSimulator,
   type GoogleSimulatorOptions,
   startGoogleSimulator,
 } from '../sandbox/google.ts';
+import { expectFailureHiding, expectRejected, pkce } from './support/adapter-harness.ts';
 
 const clientId = 'glowtify-test.apps.googleusercontent.com';
 const clientSecret = 'GOCSPX-test-secret-5b8e1d';
+const expectFailure = expectFailureHiding([clientSecret]);
 const developerToken = 'dev-token-0123456789';
 const redirectUri = 'http://127.0.0.1:3000/v1/oauth/google_analytics/callback';
 const start = new Date('2031-05-01T10:00:00.000Z');
@@ -86,12 +87,6 @@ async function startAll(options: GoogleSimulatorOptions = {}, extra: Partial<Goo
   ads = createGoogleAdsAdapter(adapterOptions(sim.url, extra));
 }
 
-function pkce() {
-  const verifier = randomBytes(32).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
-  return { verifier, challenge };
-}
-
 /** The user's side of the consent: open the authorize URL, get redirected back with a code (or a refusal). */
 async function consent(adapter: GoogleAdapter, state = 'state-42') {
   const { verifier, challenge } = pkce();
@@ -107,36 +102,6 @@ async function connect(adapter: GoogleAdapter): Promise<Connection<GoogleCredent
   const { verifier, query, code } = await consent(adapter);
   assert.ok(code, `no code in the redirect: ${JSON.stringify(query)}`);
   return adapter.connector.completeConsent({ code, redirectUri, codeVerifier: verifier, query });
-}
-
-async function expectFailure(
-  promise: Promise<unknown>,
-  expected: PublicationErrorClass,
-  secrets: string[] = [],
-): Promise<PlatformError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${expected}, the call succeeded`),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof PlatformError, `expected a PlatformError, got ${String(error)}`);
-  assert.equal(error.failure.class, expected, error.message);
-  for (const secret of [clientSecret, ...secrets]) {
-    assert.ok(!JSON.stringify(error.failure).includes(secret), 'an error holds a secret');
-  }
-  return error;
-}
-
-async function expectRejected(promise: Promise<unknown>, message: string | RegExp) {
-  const error = await promise.then(
-    () => assert.fail('expected CredentialsRejectedError, the call succeeded'),
-    (caught: unknown) => caught,
-  );
-  assert.ok(
-    error instanceof CredentialsRejectedError,
-    `expected CredentialsRejectedError, got ${String(error)}`,
-  );
-  if (typeof message === 'string') assert.equal(error.message, message);
-  else assert.match(error.message, message);
 }
 
 const secretsOf = (credentials: GoogleCredentials) => [

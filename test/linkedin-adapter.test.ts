@@ -13,12 +13,14 @@ import {
   linkedinScopes,
   mapLinkedInError,
 } from '../connectors/linkedin.ts';
-import { type Connection, CredentialsRejectedError } from '../connectors/types.ts';
+import type { Connection } from '../connectors/types.ts';
 import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
 import { type LinkedInSimulator, startLinkedInSimulator } from '../sandbox/linkedin.ts';
+import { expectFailureHiding, expectRejected } from './support/adapter-harness.ts';
 
 const clientId = 'glowtify-test-linkedin';
 const clientSecret = 'glowtify-test-linkedin-secret-5b2e';
+const expectFailure = expectFailureHiding([clientSecret]);
 const redirectUri = 'http://127.0.0.1:3000/v1/oauth/linkedin/callback';
 const organizations = [
   { id: 1001, localizedName: 'Glow Café', vanityName: 'glow-cafe' },
@@ -83,36 +85,6 @@ async function connect(
   assert.ok(code, `no code in ${JSON.stringify(query)}`);
   const connection = await adapter.connector.completeConsent({ code, redirectUri, query });
   return { ...connection, code };
-}
-
-async function expectFailure(
-  promise: Promise<unknown>,
-  expected: PublicationErrorClass,
-  secrets: string[],
-): Promise<PlatformError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${expected}, the call succeeded`),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof PlatformError, `expected a PlatformError, got ${String(error)}`);
-  assert.equal(error.failure.class, expected, error.message);
-  for (const secret of [clientSecret, ...secrets]) {
-    assert.ok(!JSON.stringify(error.failure).includes(secret), `an error holds a secret: ${error.message}`);
-  }
-  return error;
-}
-
-async function expectRejected(promise: Promise<unknown>, message: string | RegExp) {
-  const error = await promise.then(
-    () => assert.fail('expected CredentialsRejectedError, the call succeeded'),
-    (caught: unknown) => caught,
-  );
-  assert.ok(
-    error instanceof CredentialsRejectedError,
-    `expected CredentialsRejectedError, got ${String(error)}`,
-  );
-  if (typeof message === 'string') assert.equal(error.message, message);
-  else assert.match(error.message, message);
 }
 
 const secretsOf = (credentials: LinkedInCredentials) =>

@@ -10,9 +10,8 @@ import {
   type MailchimpCredentials,
   mapMailchimpError,
 } from '../connectors/mailchimp.ts';
-import { CredentialsRejectedError } from '../connectors/types.ts';
-import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
 import { type MailchimpSimulator, startMailchimpSimulator } from '../sandbox/mailchimp.ts';
+import { expectFailure, expectRejected } from './support/adapter-harness.ts';
 
 const clientId = '998877665544';
 const clientSecret = 'mailchimp-test-secret-5c1d9e';
@@ -21,36 +20,6 @@ const lists = Array.from({ length: 5 }, (_, index) => ({
   id: `list${String(index + 1).padStart(6, '0')}`,
   name: `Audience ${index + 1}`,
 }));
-
-async function expectFailure(
-  promise: Promise<unknown>,
-  expected: PublicationErrorClass,
-  secrets: string[],
-): Promise<PlatformError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${expected}, the call succeeded`),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof PlatformError, `expected a PlatformError, got ${String(error)}`);
-  assert.equal(error.failure.class, expected, error.message);
-  for (const secret of secrets) {
-    assert.ok(!error.message.includes(secret), 'an error message holds a secret');
-    assert.ok(!JSON.stringify(error.failure).includes(secret), 'an error holds a secret');
-  }
-  return error;
-}
-
-async function expectRejected(promise: Promise<unknown>, message: RegExp) {
-  const error = await promise.then(
-    () => assert.fail('expected a refusal, the call succeeded'),
-    (caught: unknown) => caught,
-  );
-  assert.ok(
-    error instanceof CredentialsRejectedError,
-    `expected CredentialsRejectedError, got ${String(error)}`,
-  );
-  assert.match(error.message, message);
-}
 
 let sim: MailchimpSimulator;
 let adapter: MailchimpAdapter;

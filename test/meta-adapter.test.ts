@@ -15,8 +15,9 @@ import {
 import type { PublicationContext, PublicationProgress } from '../connectors/types.ts';
 import type { Channel } from '../domain/channels.ts';
 import type { TaskContent } from '../domain/content.ts';
-import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
+import type { PublicationErrorClass } from '../domain/publication-errors.ts';
 import { type MetaFailureKind, type MetaSimulator, startMetaSimulator } from '../sandbox/meta.ts';
+import { expectFailure } from './support/adapter-harness.ts';
 
 const clientId = 'glowtify-test-app';
 const clientSecret = 'glowtify-test-secret-7f3a9c';
@@ -143,24 +144,6 @@ function secretsOf(credentials: MetaCredentials): string[] {
     credentials.userAccessToken,
     ...Object.values(credentials.pages).map((page) => page.accessToken),
   ];
-}
-
-async function expectFailure(
-  promise: Promise<unknown>,
-  expected: PublicationErrorClass,
-  secrets: string[],
-): Promise<PlatformError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${expected}, the call succeeded`),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof PlatformError, `expected a PlatformError, got ${String(error)}`);
-  assert.equal(error.failure.class, expected, error.message);
-  for (const secret of secrets) {
-    assert.ok(!error.message.includes(secret), 'an error message holds a secret');
-    assert.ok(!JSON.stringify(error.failure).includes(secret), 'an error holds a secret');
-  }
-  return error;
 }
 
 const requestsTo = (sim: MetaSimulator, pattern: RegExp, method = 'POST') =>

@@ -16,9 +16,9 @@ import {
   shopifyScopesCover,
   verifyShopifyHmac,
 } from '../connectors/shopify.ts';
-import { CredentialsRejectedError } from '../connectors/types.ts';
 import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
 import { type ShopifySimulator, signShopifyQuery, startShopifySimulator } from '../sandbox/shopify.ts';
+import { expectFailure, expectRejected } from './support/adapter-harness.ts';
 
 const clientId = 'shopify-test-app';
 const clientSecret = 'shpss_test_secret_0a9b8c7d';
@@ -31,36 +31,6 @@ const glow = {
   products: 230,
 };
 const other = { shop: 'other-store', name: 'Other Store', blogs: [], products: 1 };
-
-async function expectFailure(
-  promise: Promise<unknown>,
-  expected: PublicationErrorClass,
-  secrets: string[],
-): Promise<PlatformError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${expected}, the call succeeded`),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof PlatformError, `expected a PlatformError, got ${String(error)}`);
-  assert.equal(error.failure.class, expected, error.message);
-  for (const secret of secrets) {
-    assert.ok(!error.message.includes(secret), 'an error message holds a secret');
-    assert.ok(!JSON.stringify(error.failure).includes(secret), 'an error holds a secret');
-  }
-  return error;
-}
-
-async function expectRejected(promise: Promise<unknown>, message: RegExp) {
-  const error = await promise.then(
-    () => assert.fail('expected a refusal, the call succeeded'),
-    (caught: unknown) => caught,
-  );
-  assert.ok(
-    error instanceof CredentialsRejectedError,
-    `expected CredentialsRejectedError, got ${String(error)}`,
-  );
-  assert.match(error.message, message);
-}
 
 let clock = start;
 let sim: ShopifySimulator;
