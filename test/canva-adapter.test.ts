@@ -1,8 +1,6 @@
 // The Canva adapter against the Canva simulator over real HTTP: the PKCE consent, the refresh that rotates the
 // refresh token (the old one then refused), the design sync across continuations, and error classes.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   type CanvaAdapter,
@@ -14,7 +12,7 @@ import {
 import { CredentialsRejectedError } from '../connectors/types.ts';
 import type { PublicationErrorClass } from '../domain/publication-errors.ts';
 import { type CanvaSimulator, startCanvaSimulator } from '../sandbox/canva.ts';
-import { expectFailure, pkce } from './support/adapter-harness.ts';
+import { closedBaseUrl, expectFailure, pkce } from './support/adapter-harness.ts';
 
 const clientId = 'OC-test-integration';
 const clientSecret = 'cnvca-test-secret-81f2a0';
@@ -212,10 +210,7 @@ describe('Canva token refresh', () => {
   it('a 5xx or no answer on refresh is TRANSIENT, never a dead token', async () => {
     sim.failWith('transient', { path: '/rest/v1/oauth/token' });
     await expectFailure(adapter.refreshCredentials(credentials), 'TRANSIENT', [credentials.refreshToken]);
-    const idle = createServer();
-    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
-    const { port } = idle.address() as AddressInfo;
-    await new Promise<void>((resolve) => idle.close(() => resolve()));
+    const { port } = new URL(await closedBaseUrl());
     const offline = createCanvaAdapter({
       apiBaseUrl: `http://127.0.0.1:${port}`,
       authBaseUrl: `http://127.0.0.1:${port}`,

@@ -1,8 +1,6 @@
 // The Google Analytics and Google Ads adapters against the Google simulator over real HTTP: one OAuth app with
 // PKCE, property and customer discovery, refresh without rotation, GA4 session reports, and error classes.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   createGoogleAdsAdapter,
@@ -23,7 +21,7 @@ import {
   type GoogleSimulatorOptions,
   startGoogleSimulator,
 } from '../sandbox/google.ts';
-import { expectFailureHiding, expectRejected, pkce } from './support/adapter-harness.ts';
+import { closedBaseUrl, expectFailureHiding, expectRejected, pkce } from './support/adapter-harness.ts';
 
 const clientId = 'glowtify-test.apps.googleusercontent.com';
 const clientSecret = 'GOCSPX-test-secret-5b8e1d';
@@ -414,10 +412,7 @@ describe('Google token refresh (both adapters)', () => {
 
   it('a closed port (no answer at all) is TRANSIENT and names no secret', async () => {
     const { credentials } = await connect(analytics);
-    const idle = createServer();
-    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
-    const { port } = idle.address() as AddressInfo;
-    await new Promise<void>((resolve) => idle.close(() => resolve()));
+    const { port } = new URL(await closedBaseUrl());
     const offline = createGoogleAnalyticsAdapter(adapterOptions(`http://127.0.0.1:${port}`));
     const error = await expectFailure(
       offline.refreshCredentials(credentials),

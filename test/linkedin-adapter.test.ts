@@ -2,8 +2,6 @@
 // discovery, refused codes and scopes, refresh tokens (only for approved apps, their end never pushed back),
 // and every LinkedIn error landing in its publication error class.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   createLinkedInAdapter,
@@ -16,7 +14,12 @@ import {
 import type { Connection } from '../connectors/types.ts';
 import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
 import { type LinkedInSimulator, startLinkedInSimulator } from '../sandbox/linkedin.ts';
-import { expectFailureHiding, expectRejected } from './support/adapter-harness.ts';
+import {
+  closedBaseUrl,
+  expectFailureHiding,
+  expectRejected,
+  withHungServer,
+} from './support/adapter-harness.ts';
 
 const clientId = 'glowtify-test-linkedin';
 const clientSecret = 'glowtify-test-linkedin-secret-5b2e';
@@ -371,10 +374,7 @@ describe('LinkedIn token refresh', () => {
     sim.failWith('rate_limited', { path: '/oauth/v2/accessToken' });
     await expectFailure(adapter.refreshCredentials(credentials), 'RATE_LIMITED', secretsOf(credentials));
 
-    const idle = createServer();
-    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
-    const { port } = idle.address() as AddressInfo;
-    await new Promise<void>((resolve) => idle.close(() => resolve()));
+    const { port } = new URL(await closedBaseUrl());
     const offline = createLinkedInAdapter({
       apiBaseUrl: `http://127.0.0.1:${port}`,
       authBaseUrl: `http://127.0.0.1:${port}`,
@@ -389,12 +389,10 @@ describe('LinkedIn token refresh', () => {
     assert.match(unreachable.message, /could not be reached/);
 
     // A server that accepts and never answers: the request's own time limit ends it.
-    const hung = createServer(() => {});
-    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
-    try {
+    await withHungServer(async (base) => {
       const slow = createLinkedInAdapter({
-        apiBaseUrl: `http://127.0.0.1:${(hung.address() as AddressInfo).port}`,
-        authBaseUrl: `http://127.0.0.1:${(hung.address() as AddressInfo).port}`,
+        apiBaseUrl: base,
+        authBaseUrl: base,
         clientId,
         clientSecret,
         requestTimeoutMs: 200,
@@ -405,10 +403,7 @@ describe('LinkedIn token refresh', () => {
         secretsOf(credentials),
       );
       assert.match(timedOut.message, /no answer within/);
-    } finally {
-      hung.closeAllConnections();
-      await new Promise<void>((resolve) => hung.close(() => resolve()));
-    }
+    });
     // Still a good refresh token after all that.
     await adapter.refreshCredentials(credentials);
   });

@@ -1,8 +1,6 @@
 // The Mailchimp adapter against the Mailchimp simulator over real HTTP: the OAuth connection (code → token
 // that never expires → the data center from the metadata → audiences), the credential check, and error classes.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   createMailchimpAdapter,
@@ -11,7 +9,7 @@ import {
   mapMailchimpError,
 } from '../connectors/mailchimp.ts';
 import { type MailchimpSimulator, startMailchimpSimulator } from '../sandbox/mailchimp.ts';
-import { expectFailure, expectRejected } from './support/adapter-harness.ts';
+import { closedBaseUrl, expectFailure, expectRejected, withHungServer } from './support/adapter-harness.ts';
 
 const clientId = '998877665544';
 const clientSecret = 'mailchimp-test-secret-5c1d9e';
@@ -263,10 +261,7 @@ describe('Mailchimp credentials and audiences', () => {
   });
 
   it('a network error (nothing listening) is TRANSIENT and names no secret', async () => {
-    const idle = createServer();
-    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
-    const { port } = idle.address() as AddressInfo;
-    await new Promise<void>((resolve) => idle.close(() => resolve()));
+    const { port } = new URL(await closedBaseUrl());
     const offline = `http://127.0.0.1:${port}`;
     const error = await expectFailure(
       adapter.verifyCredentials({ ...credentials, apiEndpoint: offline }),
@@ -283,12 +278,7 @@ describe('Mailchimp credentials and audiences', () => {
   });
 
   it('a request left unanswered past requestTimeoutMs is TRANSIENT', async () => {
-    const hung = createServer(() => {
-      // Never answers.
-    });
-    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
-    const { port } = hung.address() as AddressInfo;
-    try {
+    await withHungServer(async (base) => {
       const impatient = createMailchimpAdapter({
         authBaseUrl: sim.url,
         clientId,
@@ -296,15 +286,12 @@ describe('Mailchimp credentials and audiences', () => {
         requestTimeoutMs: 200,
       });
       const error = await expectFailure(
-        impatient.verifyCredentials({ ...credentials, apiEndpoint: `http://127.0.0.1:${port}` }),
+        impatient.verifyCredentials({ ...credentials, apiEndpoint: base }),
         'TRANSIENT',
         [credentials.accessToken],
       );
       assert.match(error.message, /no answer within/);
-    } finally {
-      hung.closeAllConnections();
-      await new Promise<void>((resolve) => hung.close(() => resolve()));
-    }
+    });
   });
 });
 

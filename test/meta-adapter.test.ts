@@ -1,8 +1,6 @@
 // The Meta adapter against the Meta simulator over real HTTP: OAuth and discovery, one post per publication,
 // the Instagram duplicate guard, and every Graph error landing in its publication error class.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   createMetaAdapter,
@@ -17,7 +15,7 @@ import type { Channel } from '../domain/channels.ts';
 import type { TaskContent } from '../domain/content.ts';
 import type { PublicationErrorClass } from '../domain/publication-errors.ts';
 import { type MetaFailureKind, type MetaSimulator, startMetaSimulator } from '../sandbox/meta.ts';
-import { expectFailure } from './support/adapter-harness.ts';
+import { closedBaseUrl, expectFailure } from './support/adapter-harness.ts';
 
 const clientId = 'glowtify-test-app';
 const clientSecret = 'glowtify-test-secret-7f3a9c';
@@ -896,10 +894,7 @@ describe('Meta errors', () => {
   });
 
   it('a network error (nothing listening) is TRANSIENT and names no secret', async () => {
-    const idle = createServer();
-    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
-    const { port } = idle.address() as AddressInfo;
-    await new Promise<void>((resolve) => idle.close(() => resolve()));
+    const { port } = new URL(await closedBaseUrl());
     const offline = createMetaAdapter({
       apiBaseUrl: `http://127.0.0.1:${port}`,
       authBaseUrl: `http://127.0.0.1:${port}`,

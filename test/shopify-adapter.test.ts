@@ -2,8 +2,6 @@
 // wrong shop and tampered hmac refused, offline token, granted scopes checked), discovery of the store and its
 // blogs, the credential check, the product sync paced by Shopify's cost bucket, and error classes.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   createShopifyAdapter,
@@ -18,7 +16,7 @@ import {
 } from '../connectors/shopify.ts';
 import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
 import { type ShopifySimulator, signShopifyQuery, startShopifySimulator } from '../sandbox/shopify.ts';
-import { expectFailure, expectRejected } from './support/adapter-harness.ts';
+import { closedBaseUrl, expectFailure, expectRejected } from './support/adapter-harness.ts';
 
 const clientId = 'shopify-test-app';
 const clientSecret = 'shpss_test_secret_0a9b8c7d';
@@ -277,10 +275,7 @@ describe('Shopify install', () => {
       'TRANSIENT',
       [query.code ?? '', clientSecret],
     );
-    const idle = createServer();
-    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
-    const { port } = idle.address() as AddressInfo;
-    await new Promise<void>((resolve) => idle.close(() => resolve()));
+    const { port } = new URL(await closedBaseUrl());
     const offline = createShopifyAdapter({
       shopBaseUrl: `http://127.0.0.1:${port}/shops/{shop}`,
       clientId,

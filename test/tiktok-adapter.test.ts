@@ -2,8 +2,6 @@
 // behind the token, refused codes and unticked scopes, refresh-token rotation (the old one dies), and every
 // TikTok error landing in its publication error class.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   createTikTokAdapter,
@@ -15,7 +13,12 @@ import {
 import type { Connection } from '../connectors/types.ts';
 import type { PublicationErrorClass } from '../domain/publication-errors.ts';
 import { startTikTokSimulator, type TikTokFailureKind, type TikTokSimulator } from '../sandbox/tiktok.ts';
-import { expectFailureHiding, expectRejected } from './support/adapter-harness.ts';
+import {
+  closedBaseUrl,
+  expectFailureHiding,
+  expectRejected,
+  withHungServer,
+} from './support/adapter-harness.ts';
 
 const clientKey = 'glowtifytestkey';
 const clientSecret = 'glowtify-test-tiktok-secret-9c1d';
@@ -294,10 +297,7 @@ describe('TikTok token refresh', () => {
     sim.failWith('rate_limited', { path: '/v2/oauth/token/' });
     await expectFailure(adapter.refreshCredentials(credentials), 'RATE_LIMITED', secretsOf(credentials));
 
-    const idle = createServer();
-    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
-    const { port } = idle.address() as AddressInfo;
-    await new Promise<void>((resolve) => idle.close(() => resolve()));
+    const { port } = new URL(await closedBaseUrl());
     const offline = createTikTokAdapter({
       apiBaseUrl: `http://127.0.0.1:${port}`,
       authBaseUrl: `http://127.0.0.1:${port}`,
@@ -311,10 +311,7 @@ describe('TikTok token refresh', () => {
     );
     assert.match(unreachable.message, /could not be reached/);
 
-    const hung = createServer(() => {});
-    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
-    try {
-      const base = `http://127.0.0.1:${(hung.address() as AddressInfo).port}`;
+    await withHungServer(async (base) => {
       const slow = createTikTokAdapter({
         apiBaseUrl: base,
         authBaseUrl: base,
@@ -328,10 +325,7 @@ describe('TikTok token refresh', () => {
         secretsOf(credentials),
       );
       assert.match(timedOut.message, /no answer within/);
-    } finally {
-      hung.closeAllConnections();
-      await new Promise<void>((resolve) => hung.close(() => resolve()));
-    }
+    });
     // None of those consumed the refresh token.
     await adapter.refreshCredentials(credentials);
   });
