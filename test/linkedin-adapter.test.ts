@@ -18,6 +18,7 @@ import {
   closedBaseUrl,
   expectFailureHiding,
   expectRejected,
+  followConsent,
   withHungServer,
 } from './support/adapter-harness.ts';
 
@@ -70,15 +71,8 @@ async function startHarness(options: Parameters<typeof startLinkedInSimulator>[0
   return { sim, adapter, clock };
 }
 
-/** The member's trip: the consent page answers with a redirect to our callback. */
-async function consent(adapter: LinkedInAdapter, state = 'state-42') {
-  const response = await fetch(adapter.connector.authorizeUrl({ state, redirectUri }), {
-    redirect: 'manual',
-  });
-  assert.equal(response.status, 302, 'the consent page did not redirect');
-  const location = new URL(response.headers.get('location') ?? '');
-  return { location, query: Object.fromEntries(location.searchParams) };
-}
+const consent = (adapter: LinkedInAdapter, state = 'state-42') =>
+  followConsent(adapter.connector.authorizeUrl({ state, redirectUri }));
 
 async function connect(
   adapter: LinkedInAdapter,

@@ -17,6 +17,7 @@ import {
   closedBaseUrl,
   expectFailureHiding,
   expectRejected,
+  followConsent,
   withHungServer,
 } from './support/adapter-harness.ts';
 
@@ -62,15 +63,8 @@ async function startHarness(options: Parameters<typeof startTikTokSimulator>[0] 
   return { sim, adapter, clock };
 }
 
-/** The user's trip: the consent page answers with a redirect to our callback. */
-async function consent(adapter: TikTokAdapter, state = 'state-42') {
-  const response = await fetch(adapter.connector.authorizeUrl({ state, redirectUri }), {
-    redirect: 'manual',
-  });
-  assert.equal(response.status, 302, 'the consent page did not redirect');
-  const location = new URL(response.headers.get('location') ?? '');
-  return { location, query: Object.fromEntries(location.searchParams) };
-}
+const consent = (adapter: TikTokAdapter, state = 'state-42') =>
+  followConsent(adapter.connector.authorizeUrl({ state, redirectUri }));
 
 async function connect(adapter: TikTokAdapter): Promise<Connection<TikTokCredentials> & { code: string }> {
   const { query } = await consent(adapter);
