@@ -110,7 +110,7 @@ export function createGrantStore<Code extends IssuedCode = IssuedCode>(options: 
 
     /** The live access token an `Authorization` header carries under `scheme`, or null. */
     authenticate(authorization: string | undefined, scheme = 'Bearer'): IssuedAccessToken | null {
-      const value = new RegExp(`^${scheme}\\s+(.+)$`, 'i').exec(authorization ?? '')?.[1];
+      const value = new RegExp(`^${scheme}\\s+(.+)$`, 'i').exec(authorization ?? '')?.[1]?.trim();
       const found = value ? accessTokens.get(value) : undefined;
       return found && !found.revoked && clock() < found.expiresAt ? found : null;
     },
