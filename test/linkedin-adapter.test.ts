@@ -15,11 +15,10 @@ import type { Connection } from '../connectors/types.ts';
 import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
 import { type LinkedInSimulator, startLinkedInSimulator } from '../sandbox/linkedin.ts';
 import {
-  closedBaseUrl,
   expectFailureHiding,
+  expectRefreshOutagesTransient,
   expectRejected,
   followConsent,
-  withHungServer,
 } from './support/adapter-harness.ts';
 
 const clientId = 'glowtify-test-linkedin';
@@ -368,35 +367,17 @@ describe('LinkedIn token refresh', () => {
     sim.failWith('rate_limited', { path: '/oauth/v2/accessToken' });
     await expectFailure(adapter.refreshCredentials(credentials), 'RATE_LIMITED', secretsOf(credentials));
 
-    const { port } = new URL(await closedBaseUrl());
-    const offline = createLinkedInAdapter({
-      apiBaseUrl: `http://127.0.0.1:${port}`,
-      authBaseUrl: `http://127.0.0.1:${port}`,
-      clientId,
-      clientSecret,
-    });
-    const unreachable = await expectFailure(
-      offline.refreshCredentials(credentials),
-      'TRANSIENT',
-      secretsOf(credentials),
-    );
-    assert.match(unreachable.message, /could not be reached/);
-
-    // A server that accepts and never answers: the request's own time limit ends it.
-    await withHungServer(async (base) => {
-      const slow = createLinkedInAdapter({
-        apiBaseUrl: base,
-        authBaseUrl: base,
-        clientId,
-        clientSecret,
-        requestTimeoutMs: 200,
-      });
-      const timedOut = await expectFailure(
-        slow.refreshCredentials(credentials),
-        'TRANSIENT',
-        secretsOf(credentials),
-      );
-      assert.match(timedOut.message, /no answer within/);
+    await expectRefreshOutagesTransient({
+      adapterAt: (base, requestTimeoutMs) =>
+        createLinkedInAdapter({
+          apiBaseUrl: base,
+          authBaseUrl: base,
+          clientId,
+          clientSecret,
+          ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+        }),
+      credentials,
+      secrets: [clientSecret, ...secretsOf(credentials)],
     });
     // Still a good refresh token after all that.
     await adapter.refreshCredentials(credentials);

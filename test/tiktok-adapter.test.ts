@@ -14,11 +14,10 @@ import type { Connection } from '../connectors/types.ts';
 import type { PublicationErrorClass } from '../domain/publication-errors.ts';
 import { startTikTokSimulator, type TikTokFailureKind, type TikTokSimulator } from '../sandbox/tiktok.ts';
 import {
-  closedBaseUrl,
   expectFailureHiding,
+  expectRefreshOutagesTransient,
   expectRejected,
   followConsent,
-  withHungServer,
 } from './support/adapter-harness.ts';
 
 const clientKey = 'glowtifytestkey';
@@ -291,34 +290,17 @@ describe('TikTok token refresh', () => {
     sim.failWith('rate_limited', { path: '/v2/oauth/token/' });
     await expectFailure(adapter.refreshCredentials(credentials), 'RATE_LIMITED', secretsOf(credentials));
 
-    const { port } = new URL(await closedBaseUrl());
-    const offline = createTikTokAdapter({
-      apiBaseUrl: `http://127.0.0.1:${port}`,
-      authBaseUrl: `http://127.0.0.1:${port}`,
-      clientKey,
-      clientSecret,
-    });
-    const unreachable = await expectFailure(
-      offline.refreshCredentials(credentials),
-      'TRANSIENT',
-      secretsOf(credentials),
-    );
-    assert.match(unreachable.message, /could not be reached/);
-
-    await withHungServer(async (base) => {
-      const slow = createTikTokAdapter({
-        apiBaseUrl: base,
-        authBaseUrl: base,
-        clientKey,
-        clientSecret,
-        requestTimeoutMs: 200,
-      });
-      const timedOut = await expectFailure(
-        slow.refreshCredentials(credentials),
-        'TRANSIENT',
-        secretsOf(credentials),
-      );
-      assert.match(timedOut.message, /no answer within/);
+    await expectRefreshOutagesTransient({
+      adapterAt: (base, requestTimeoutMs) =>
+        createTikTokAdapter({
+          apiBaseUrl: base,
+          authBaseUrl: base,
+          clientKey,
+          clientSecret,
+          ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+        }),
+      credentials,
+      secrets: [clientSecret, ...secretsOf(credentials)],
     });
     // None of those consumed the refresh token.
     await adapter.refreshCredentials(credentials);

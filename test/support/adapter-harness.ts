@@ -84,3 +84,35 @@ export async function withHungServer(use: (baseUrl: string) => Promise<void>): P
     await new Promise<void>((resolve) => hung.close(() => resolve()));
   }
 }
+
+/**
+ * A refresh against a host that does not answer (nothing listening, or a server that never replies) must be
+ * TRANSIENT with the reason said, never a dead token: a network hiccup must not flip a connector.
+ */
+export async function expectRefreshOutagesTransient<Credentials>(input: {
+  /** The adapter under test, pointed at `baseUrl` for every host it uses. */
+  adapterAt: (
+    baseUrl: string,
+    requestTimeoutMs?: number,
+  ) => { refreshCredentials(credentials: Credentials): Promise<unknown> };
+  credentials: Credentials;
+  secrets: readonly string[];
+}): Promise<void> {
+  const offline = input.adapterAt(await closedBaseUrl());
+  const unreachable = await expectFailure(
+    offline.refreshCredentials(input.credentials),
+    'TRANSIENT',
+    input.secrets,
+  );
+  assert.match(unreachable.message, /could not be reached/);
+  // A server that accepts and never answers: the request's own time limit ends it.
+  await withHungServer(async (base) => {
+    const slow = input.adapterAt(base, 200);
+    const timedOut = await expectFailure(
+      slow.refreshCredentials(input.credentials),
+      'TRANSIENT',
+      input.secrets,
+    );
+    assert.match(timedOut.message, /no answer within/);
+  });
+}
