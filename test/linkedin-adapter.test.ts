@@ -495,6 +495,10 @@ describe('mapLinkedInError', () => {
     );
     assert.equal(mapLinkedInError(429, body(429), new Headers({ 'retry-after': '30' })).retryAfterMs, 30_000);
     assert.equal(mapLinkedInError(429, body(429), none).retryAfterMs, undefined);
+    // Retry-After as an HTTP date (RFC 9110) is read too, as the time left until then.
+    const inAMinute = new Date(Date.now() + 60_000).toUTCString();
+    const fromDate = mapLinkedInError(429, body(429), new Headers({ 'retry-after': inAMinute })).retryAfterMs;
+    assert.ok(fromDate !== undefined && fromDate > 55_000 && fromDate <= 60_000, `read ${fromDate}`);
     assert.match(
       mapLinkedInError(426, body(426, { code: 'NONEXISTENT_VERSION' }), none).message,
       /LinkedIn-Version/,
