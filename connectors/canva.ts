@@ -2,7 +2,8 @@
 // refresh that rotates the refresh token, and the sync that reads the team's designs through the Connect API.
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { type HttpAnswer, redact, sendOnce } from './http.ts';
+import { createSender, type HttpAnswer, isSuccess, parseRetryAfter, redact } from './http.ts';
+import { expiresAfter, readOAuthError, requestToken } from './oauth2.ts';
 import {
   CredentialsRejectedError,
   type OAuthConnector,
@@ -48,7 +49,6 @@ const defaultRateLimitRetryMs = 60_000;
 const maxDesignPages = 1000;
 
 const ApiErrorBody = z.object({ code: z.string(), message: z.string().nullish() });
-const OAuthErrorBody = z.object({ error: z.string(), error_description: z.string().nullish() });
 
 const TokenAnswer = z.object({
   access_token: z.string().min(1),
@@ -65,8 +65,7 @@ const DesignsPage = z.object({
 });
 
 function retryAfterMs(headers: Headers): number {
-  const seconds = Number(headers.get('retry-after'));
-  return Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : defaultRateLimitRetryMs;
+  return parseRetryAfter(headers.get('retry-after')) || defaultRateLimitRetryMs;
 }
 
 /** Maps a Connect API answer that is not a success (`{code, message}`) onto a publication error. */
@@ -88,7 +87,6 @@ export function mapCanvaError(status: number, body: unknown, headers: Headers): 
 type Answer = HttpAnswer;
 
 export function createCanvaAdapter(options: CanvaAdapterOptions): CanvaAdapter {
-  const doFetch = options.fetch ?? fetch;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const now = options.now ?? (() => new Date());
   const apiRoot = `${options.apiBaseUrl.replace(/\/+$/, '')}/rest/${canvaApiVersion}`;
@@ -100,21 +98,7 @@ export function createCanvaAdapter(options: CanvaAdapterOptions): CanvaAdapter {
     message: redact(failure.message, [options.clientSecret, basic, ...secrets]),
   });
 
-  /** One HTTP try (connectors/http.ts), asking for JSON on every call. */
-  const send = (
-    url: string,
-    init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: URLSearchParams },
-  ) =>
-    sendOnce(
-      doFetch,
-      url,
-      {
-        method: init.method,
-        headers: { accept: 'application/json', ...init.headers },
-        ...(init.body ? { body: init.body } : {}),
-      },
-      { timeoutMs: requestTimeoutMs, platformName: 'Canva' },
-    );
+  const send = createSender({ fetch: options.fetch, timeoutMs: requestTimeoutMs, platformName: 'Canva' });
 
   function read<T>(schema: z.ZodType<T>, answer: Answer, what: string): T {
     const parsed = schema.safeParse(answer.body);
@@ -124,11 +108,12 @@ export function createCanvaAdapter(options: CanvaAdapterOptions): CanvaAdapter {
   }
 
   async function api<T>(schema: z.ZodType<T>, accessToken: string, path: string, what: string): Promise<T> {
-    const answer = await send(`${apiRoot}${path}`, {
+    const answer = await send({
+      url: `${apiRoot}${path}`,
       method: 'GET',
-      headers: { authorization: `Bearer ${accessToken}` },
+      headers: { accept: 'application/json', authorization: `Bearer ${accessToken}` },
     });
-    if (answer.status < 200 || answer.status >= 300)
+    if (!isSuccess(answer.status))
       throw new PlatformError(
         scrub(mapCanvaError(answer.status, answer.body, answer.headers), [accessToken]),
       );
@@ -136,38 +121,34 @@ export function createCanvaAdapter(options: CanvaAdapterOptions): CanvaAdapter {
   }
 
   /**
-   * The token endpoint, for a code or a refresh token. Its refusals come as `{error, error_description}`
-   * (Canva's API shape `{code, message}` is read too). `refusal` says what a definitive no means here.
+   * The token endpoint, for a code or a refresh token, with the app authenticated by HTTP Basic. Its refusals
+   * come as `{error, error_description}`; Canva's API shape `{code, message}` is read too, and a 401 there is
+   * the app's credentials, not the grant.
    */
-  async function token(
-    form: Record<string, string>,
-    secrets: readonly string[],
-    refusal: (platformCode: string | undefined, status: number) => PublicationFailure,
-  ) {
-    const answer = await send(`${apiRoot}/oauth/token`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${basic}`,
-        'content-type': 'application/x-www-form-urlencoded',
+  const token = (form: Record<string, string>, purpose: 'code' | 'refresh', secrets: readonly string[]) =>
+    requestToken({
+      platformName: 'Canva',
+      send,
+      url: `${apiRoot}/oauth/token`,
+      headers: { authorization: `Basic ${basic}` },
+      form,
+      schema: TokenAnswer,
+      purpose,
+      secrets: [options.clientSecret, basic, ...secrets],
+      readError: (body) => {
+        const api = ApiErrorBody.safeParse(body).data;
+        return (
+          readOAuthError(body) ??
+          (api ? { error: api.code, description: api.message ?? undefined } : undefined)
+        );
       },
-      body: new URLSearchParams(form),
+      appRefused: (refusal, status) => refusal?.error === 'invalid_client' || status === 401,
+      unreadableRefusal: 'refused',
+      successStatus: (status) => status === 200,
+      defaultRetryAfterMs: defaultRateLimitRetryMs,
     });
-    if (answer.status === 200) return read(TokenAnswer, answer, 'token');
-    if (answer.status === 429 || answer.status === 408 || answer.status >= 500)
-      throw new PlatformError(scrub(mapCanvaError(answer.status, answer.body, answer.headers), secrets));
-    const oauth = OAuthErrorBody.safeParse(answer.body).data;
-    const platformCode = oauth?.error ?? ApiErrorBody.safeParse(answer.body).data?.code;
-    if (platformCode === 'invalid_client' || answer.status === 401) {
-      throw new PlatformError({
-        class: 'INVALID_REQUEST',
-        message: "Canva refused Glowtify's app credentials (CANVA_CLIENT_ID / CANVA_CLIENT_SECRET)",
-        ...(platformCode ? { platformCode } : {}),
-      });
-    }
-    throw new PlatformError(scrub(refusal(platformCode, answer.status), secrets));
-  }
 
-  const expiry = (expiresIn: number) => new Date(now().getTime() + expiresIn * 1000);
+  const expiry = (expiresIn: number) => expiresAfter(now(), expiresIn) ?? now();
 
   const connector: OAuthConnector<CanvaCredentials> = {
     kind: 'oauth',
@@ -191,15 +172,8 @@ export function createCanvaAdapter(options: CanvaAdapterOptions): CanvaAdapter {
         throw new PlatformError({ class: 'INVALID_REQUEST', message: 'The PKCE code verifier is missing' });
       const issued = await token(
         { grant_type: 'authorization_code', code_verifier: codeVerifier, code, redirect_uri: redirectUri },
+        'code',
         [code, codeVerifier],
-        (platformCode, status) => ({
-          class: 'INVALID_REQUEST',
-          message:
-            platformCode === 'invalid_grant'
-              ? 'The Canva authorization code is invalid, expired or already used: connect again'
-              : `Canva refused the authorization code (HTTP ${status})`,
-          ...(platformCode ? { platformCode } : {}),
-        }),
       );
       const grantedScopes = issued.scope ? issued.scope.split(/\s+/).filter(Boolean) : [...canvaScopes];
       if (!canvaScopes.every((scope) => grantedScopes.includes(scope)))
@@ -232,23 +206,11 @@ export function createCanvaAdapter(options: CanvaAdapterOptions): CanvaAdapter {
     canRefresh: (credentials) => credentials.refreshToken !== '',
 
     async refreshCredentials(credentials) {
+      // Only a dead grant (a refresh token Canva says is revoked, expired or used) asks for a reconnect.
       const issued = await token(
         { grant_type: 'refresh_token', refresh_token: credentials.refreshToken },
+        'refresh',
         [credentials.refreshToken, credentials.accessToken],
-        (platformCode, status) =>
-          // Only a dead grant (a refresh token Canva says is revoked, expired or used) asks for a reconnect;
-          // any other refusal is about the request or the app, which a reconnect would not mend.
-          platformCode === 'invalid_grant'
-            ? {
-                class: 'TOKEN_EXPIRED',
-                message: 'Canva refused the refresh token (revoked, expired or already used): reconnect',
-                platformCode,
-              }
-            : {
-                class: 'INVALID_REQUEST',
-                message: `Canva refused the refresh (HTTP ${status}${platformCode ? ` ${platformCode}` : ''})`,
-                ...(platformCode ? { platformCode } : {}),
-              },
       );
       return {
         // The rotated refresh token is part of the credentials: the caller saves them in one write.

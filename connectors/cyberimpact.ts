@@ -2,7 +2,7 @@
 // groups (the audiences a mailing is sent to), and re-checks the token periodically. Hand-offs come later.
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { networkReason } from './http.ts';
+import { createSender, isSuccess, parseRetryAfter, redact } from './http.ts';
 import {
   type ApiKeyConnector,
   type Audience,
@@ -66,14 +66,6 @@ const GroupsPage = z.object({
   totalCount: z.coerce.number().optional(),
 });
 
-function parseRetryAfter(value: string | null): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
 /**
  * Maps a CyberImpact answer that is not a success (status 0: no answer at all) onto a publication error.
  * CyberImpact documents little about its errors, so the status decides (PLATFORMS.md).
@@ -113,44 +105,25 @@ function rejection(error: unknown): never {
 
 export function createCyberImpactAdapter(options: CyberImpactAdapterOptions): CyberImpactAdapter {
   const base = options.apiBaseUrl.replace(/\/+$/, '');
-  const doFetch = options.fetch ?? globalThis.fetch;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
 
-  const scrub = (text: string, apiKey: string) =>
-    apiKey === '' ? text : text.split(apiKey).join('[redacted]');
+  const send = createSender({
+    fetch: options.fetch,
+    timeoutMs: requestTimeoutMs,
+    platformName: 'CyberImpact',
+  });
 
   /** Exactly one HTTP try; every non-success becomes a PlatformError (Temporal decides about retries). */
   async function get<T>(schema: z.ZodType<T>, apiKey: string, path: string, what: string): Promise<T> {
-    const timeout = AbortSignal.timeout(requestTimeoutMs);
-    let response: Response;
-    let text: string;
-    try {
-      response = await doFetch(`${base}${path}`, {
-        method: 'GET',
-        headers: { Accept: 'application/json', Authorization: `Bearer ${apiKey}` },
-        signal: timeout,
-      });
-      text = await response.text();
-    } catch (error) {
-      const reason = timeout.aborted
-        ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
-        : networkReason(error);
-      throw new PlatformError({
-        class: 'TRANSIENT',
-        message: scrub(`CyberImpact could not be reached (${reason})`, apiKey),
-      });
-    }
-    let body: unknown = null;
-    if (text !== '') {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        body = text;
-      }
-    }
-    if (!response.ok) {
-      const failure = mapCyberImpactError(response.status, body, response.headers);
-      throw new PlatformError({ ...failure, message: scrub(failure.message, apiKey) });
+    const { status, headers, body } = await send({
+      method: 'GET',
+      url: `${base}${path}`,
+      headers: { Accept: 'application/json', Authorization: `Bearer ${apiKey}` },
+      secrets: [apiKey],
+    });
+    if (!isSuccess(status)) {
+      const failure = mapCyberImpactError(status, body, headers);
+      throw new PlatformError({ ...failure, message: redact(failure.message, [apiKey]) });
     }
     const parsed = schema.safeParse(body);
     if (!parsed.success) {

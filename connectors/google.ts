@@ -2,7 +2,8 @@
 // Google Ads (customer discovery), two platforms behind one Google OAuth app and one OAuth helper.
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { networkReason, redact } from './http.ts';
+import { createSender, isSuccess, parseRetryAfter, redact } from './http.ts';
+import { expiresAfter, requestToken } from './oauth2.ts';
 import {
   type Connection,
   CredentialsRejectedError,
@@ -87,11 +88,6 @@ const GoogleApiErrorBody = z.object({
   }),
 });
 
-const OAuthErrorBody = z.object({
-  error: z.string(),
-  error_description: z.string().optional(),
-});
-
 /** "30s" / "1.5s" (google.protobuf.Duration in JSON) → milliseconds. */
 function durationMs(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
@@ -100,13 +96,8 @@ function durationMs(value: unknown): number | undefined {
 }
 
 function retryAfterMs(headers: Headers, details: Record<string, unknown>[]): number | undefined {
-  const header = headers.get('retry-after');
-  if (header !== null && header.trim() !== '') {
-    const seconds = Number(header);
-    if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-    const at = Date.parse(header);
-    if (!Number.isNaN(at)) return Math.max(0, at - Date.now());
-  }
+  const fromHeader = parseRetryAfter(headers.get('retry-after'));
+  if (fromHeader !== undefined) return fromHeader;
   for (const detail of details) {
     // google.rpc.RetryInfo (GA4 and most Google APIs).
     const fromRetryInfo = durationMs(detail.retryDelay);
@@ -144,6 +135,9 @@ function googleReason(details: Record<string, unknown>[]): string | undefined {
   return undefined;
 }
 
+// ErrorInfo reasons that name the OAuth grant (a scope unticked or taken back), not the resource asked for.
+const grantReasons = new Set(['ACCESS_TOKEN_SCOPE_INSUFFICIENT']);
+
 /**
  * Maps a Google API error answer (`{"error":{"code","message","status","details"}}`, GA4 and Google Ads
  * alike) onto a publication error class. The HTTP status decides; the canonical `status` breaks ties.
@@ -168,20 +162,17 @@ export function mapGoogleApiError(status: number, body: unknown, headers: Header
     return failure('TRANSIENT');
   if (status === 401 || canonical === 'UNAUTHENTICATED') return failure('TOKEN_EXPIRED');
   if (status === 403 || canonical === 'PERMISSION_DENIED') {
-    // The API is not enabled in the app's Cloud project: the operator fixes it, reconnecting cannot.
-    if (reason === 'SERVICE_DISABLED') return failure('INVALID_REQUEST');
-    return failure('PERMISSION_REVOKED');
+    // Only a refusal of the OAuth grant itself is mended by a reconnect. One that names something else — the
+    // customer id or login-customer-id (USER_PERMISSION_DENIED), a disabled customer, the Cloud project
+    // (SERVICE_DISABLED) — stays whatever the user consents to again. A 403 naming no reason is read as the grant.
+    if (reason === undefined || grantReasons.has(reason) || reason.startsWith('authenticationError:'))
+      return failure('PERMISSION_REVOKED');
+    return { ...failure('INVALID_REQUEST'), message: `${message} (${reason})` };
   }
   return failure('INVALID_REQUEST');
 }
 
 // ——— transport ———
-
-interface Answer {
-  status: number;
-  body: unknown;
-  headers: Headers;
-}
 
 interface GoogleRequest {
   method: 'GET' | 'POST';
@@ -189,7 +180,6 @@ interface GoogleRequest {
   /** For messages: what was asked, without ids or secrets (e.g. "runReport"). */
   what: string;
   token?: string;
-  form?: Record<string, string | undefined>;
   json?: unknown;
   headers?: Record<string, string>;
   /** Values that must never reach an error message (tokens, the client secret, an OAuth code). */
@@ -200,49 +190,12 @@ const trimSlash = (url: string) => url.replace(/\/+$/, '');
 
 /** What both adapters share: one HTTP try with a timeout, and the OAuth steps of the one Google app. */
 function createGoogleClient(options: GoogleAdapterOptions) {
-  const doFetch = options.fetch ?? fetch;
   const requestTimeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
   const now = options.now ?? (() => new Date());
   const authBase = trimSlash(options.authBaseUrl ?? googleHosts.authBaseUrl);
   const tokenBase = trimSlash(options.tokenBaseUrl ?? googleHosts.tokenBaseUrl);
 
-  /** One HTTP try: no answer at all (network error, timeout) is TRANSIENT; every answer is returned. */
-  async function send(request: GoogleRequest): Promise<Answer> {
-    const headers: Record<string, string> = { accept: 'application/json', ...(request.headers ?? {}) };
-    if (request.token) headers.authorization = `Bearer ${request.token}`;
-    let body: string | URLSearchParams | undefined;
-    if (request.form) {
-      const form = new URLSearchParams();
-      for (const [name, value] of Object.entries(request.form))
-        if (value !== undefined) form.set(name, value);
-      body = form;
-    } else if (request.json !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(request.json);
-    }
-    const timeout = AbortSignal.timeout(requestTimeoutMs);
-    try {
-      const response = await doFetch(request.url, {
-        method: request.method,
-        headers,
-        ...(body === undefined ? {} : { body }),
-        signal: timeout,
-      });
-      const text = await response.text();
-      let parsed: unknown = null;
-      try {
-        parsed = text === '' ? null : JSON.parse(text);
-      } catch {
-        parsed = null;
-      }
-      return { status: response.status, body: parsed, headers: response.headers };
-    } catch (error) {
-      const reason = timeout.aborted
-        ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
-        : networkReason(error);
-      throw new PlatformError({ class: 'TRANSIENT', message: `Google could not be reached (${reason})` });
-    }
-  }
+  const send = createSender({ fetch: options.fetch, timeoutMs: requestTimeoutMs, platformName: 'Google' });
 
   const secretsOf = (request: GoogleRequest) => [
     options.clientSecret,
@@ -253,8 +206,17 @@ function createGoogleClient(options: GoogleAdapterOptions) {
 
   /** A Google API call: non-2xx answers become PlatformErrors through mapGoogleApiError. */
   async function api<T>(schema: z.ZodType<T>, request: GoogleRequest): Promise<T> {
-    const answer = await send(request);
-    if (answer.status < 200 || answer.status >= 300) {
+    const answer = await send({
+      method: request.method,
+      url: request.url,
+      headers: {
+        accept: 'application/json',
+        ...(request.headers ?? {}),
+        ...(request.token ? { authorization: `Bearer ${request.token}` } : {}),
+      },
+      ...(request.json === undefined ? {} : { body: { json: request.json } }),
+    });
+    if (!isSuccess(answer.status)) {
       const failure = mapGoogleApiError(answer.status, answer.body, answer.headers);
       throw new PlatformError({ ...failure, message: redact(failure.message, secretsOf(request)) });
     }
@@ -278,60 +240,23 @@ function createGoogleClient(options: GoogleAdapterOptions) {
     token_type: z.string().optional(),
   });
 
-  /**
-   * `POST {token}/token`. OAuth errors come as `{"error","error_description"}`; `refusal` is the class of a
-   * definitive invalid_grant (a bad code at consent, a dead refresh token later).
-   */
+  /** `POST {token}/token`; Google names a dead refresh token `invalid_grant`, a deleted app `deleted_client`. */
   async function tokenRequest(
     form: Record<string, string | undefined>,
+    purpose: 'code' | 'refresh',
     secrets: string[],
-    onInvalidGrant: (description: string) => PublicationFailure,
   ) {
-    const request: GoogleRequest = {
-      method: 'POST',
+    const token = await requestToken({
+      platformName: 'Google',
+      send,
       url: `${tokenBase}/token`,
-      what: 'the token request',
       form: { client_id: options.clientId, client_secret: options.clientSecret, ...form },
-      secrets,
-    };
-    const answer = await send(request);
-    if (answer.status >= 200 && answer.status < 300) {
-      const token = read(TokenAnswer, answer.body, request.what);
-      const expiresAt =
-        token.expires_in === undefined ? null : new Date(now().getTime() + token.expires_in * 1000);
-      return { ...token, expiresAt };
-    }
-    const oauthError = OAuthErrorBody.safeParse(answer.body).data;
-    const code = oauthError?.error;
-    const description = redact(oauthError?.error_description ?? '', secretsOf(request));
-    const said = description ? `${code}: ${description}` : (code ?? `HTTP ${answer.status}`);
-    const failure = (errorClass: PublicationFailure['class'], message: string): PublicationFailure => ({
-      class: errorClass,
-      message,
-      ...(code ? { platformCode: code } : {}),
+      schema: TokenAnswer,
+      purpose,
+      secrets: [options.clientSecret, ...secrets],
+      appRefused: (refusal) => refusal?.error === 'invalid_client' || refusal?.error === 'deleted_client',
     });
-    if (answer.status === 429) {
-      const delayMs = retryAfterMs(answer.headers, []);
-      throw new PlatformError({
-        ...failure('RATE_LIMITED', `Google's token endpoint is rate limiting (${said})`),
-        ...(delayMs === undefined ? {} : { retryAfterMs: delayMs }),
-      });
-    }
-    if (answer.status >= 500 || answer.status === 408 || !code) {
-      // (unconfirmed) the body of a 5xx from oauth2.googleapis.com; whatever it is, it is not a dead token.
-      throw new PlatformError(failure('TRANSIENT', `Google's token endpoint answered HTTP ${answer.status}`));
-    }
-    if (code === 'invalid_grant') throw new PlatformError(onInvalidGrant(description));
-    if (code === 'invalid_client' || code === 'deleted_client') {
-      throw new PlatformError(
-        failure(
-          'INVALID_REQUEST',
-          `Google refused the app's client id or secret (${said}): check the configuration`,
-        ),
-      );
-    }
-    // unauthorized_client: this app may not use the grant (its configuration), not a dead refresh token.
-    throw new PlatformError(failure('INVALID_REQUEST', `Google refused the token request (${said})`));
+    return { ...token, expiresAt: expiresAfter(now(), token.expires_in) };
   }
 
   function authorizeUrl(
@@ -372,14 +297,8 @@ function createGoogleClient(options: GoogleAdapterOptions) {
         redirect_uri: input.redirectUri,
         code_verifier: input.codeVerifier,
       },
+      'code',
       [input.code, ...(input.codeVerifier ? [input.codeVerifier] : [])],
-      (description) => ({
-        class: 'INVALID_REQUEST',
-        message:
-          'Google refused the authorization code (expired, already used, or not matching this sign-in): ' +
-          `start the connection again${description ? ` (${description})` : ''}`,
-        platformCode: 'invalid_grant',
-      }),
     );
     // Google always says what it granted; with granular consent the user may have unticked a scope.
     const granted = (token.scope ?? '').split(/\s+/).filter(Boolean);
@@ -409,14 +328,8 @@ function createGoogleClient(options: GoogleAdapterOptions) {
     }
     const token = await tokenRequest(
       { grant_type: 'refresh_token', refresh_token: refreshToken },
+      'refresh',
       [refreshToken, credentials.accessToken],
-      (description) => ({
-        class: 'TOKEN_EXPIRED',
-        message:
-          'Google refused the refresh token (expired, revoked, or unused for too long): reconnect required' +
-          (description ? ` (${description})` : ''),
-        platformCode: 'invalid_grant',
-      }),
     );
     const scopes = token.scope ? token.scope.split(/\s+/).filter(Boolean) : credentials.scopes;
     return {

@@ -1,8 +1,13 @@
-// What every adapter's HTTP calls share: why a request got no answer, and keeping secrets out of messages.
+// The transport every adapter sends through: one HTTP try with a time-out and the caller's abort signal, the
+// body encodings the platforms take, Retry-After, and keeping secrets out of messages. Mapping an answer onto
+// an error class stays in each adapter: the platforms disagree on what the same status means.
 import { PlatformError } from '../domain/publication-errors.ts';
 
 /** The network reason a request got no answer (ECONNREFUSED, ETIMEDOUT, …), for a TRANSIENT failure's message. */
 export function networkReason(error: unknown): string {
+  // node:http puts the code on the error itself, fetch (undici) on its cause.
+  const own = (error as { code?: unknown } | null)?.code;
+  if (typeof own === 'string') return own;
   const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
   if (cause && typeof cause.code === 'string') return cause.code;
   return error instanceof Error ? error.name : 'network error';
@@ -16,6 +21,26 @@ export function redact(text: string, secrets: readonly (string | undefined)[]): 
   return result;
 }
 
+/**
+ * A `Retry-After` header in milliseconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when
+ * absent or unreadable, so each platform picks its own fallback.
+ */
+export function parseRetryAfter(value: string | null | undefined, nowMs = Date.now()): number | undefined {
+  if (value === null || value === undefined || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/** The delay to report with a RATE_LIMITED failure, as an optional field to spread into it. */
+export function retryAfterField(headers: Headers): { retryAfterMs?: number } {
+  const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
+  return retryAfterMs === undefined ? {} : { retryAfterMs };
+}
+
+export const isSuccess = (status: number) => status >= 200 && status < 300;
+
 export interface HttpAnswer {
   status: number;
   headers: Headers;
@@ -23,36 +48,103 @@ export interface HttpAnswer {
   body: unknown;
 }
 
+/** An answer's text as the adapters read it: parsed JSON, the raw text when it is not JSON, null when empty. */
+export function parseBody(text: string): unknown {
+  if (text === '') return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** What a request carries; the encoding sets its content type, so no adapter writes it by hand. */
+export type RequestBody =
+  | { json: unknown; contentType?: string }
+  | { form: Record<string, string | undefined> | URLSearchParams }
+  | { graphql: string; variables?: Record<string, unknown> };
+
+export interface HttpRequest {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  body?: RequestBody;
+  /** The caller's cancellation (an activity's); a cancelled request rethrows as cancelled, not TRANSIENT. */
+  signal?: AbortSignal | undefined;
+  /** Values that must never reach the TRANSIENT message (a URL may carry them in its reason). */
+  secrets?: readonly (string | undefined)[];
+}
+
+export interface TransportOptions {
+  /** The platform's name in messages ("LinkedIn could not be reached …"). */
+  platformName: string;
+  /** One request's time limit; a hung request becomes TRANSIENT instead of holding the caller. */
+  timeoutMs: number;
+  /** Tests inject a fetch; production uses the global one. */
+  fetch?: typeof fetch | undefined;
+}
+
+function encode(body: RequestBody): { contentType: string; payload: string | URLSearchParams } {
+  if ('form' in body) {
+    if (body.form instanceof URLSearchParams)
+      return { contentType: 'application/x-www-form-urlencoded', payload: body.form };
+    const form = new URLSearchParams();
+    for (const [name, value] of Object.entries(body.form)) if (value !== undefined) form.set(name, value);
+    return { contentType: 'application/x-www-form-urlencoded', payload: form };
+  }
+  if ('graphql' in body) {
+    return {
+      contentType: 'application/json',
+      payload: JSON.stringify({ query: body.graphql, variables: body.variables ?? {} }),
+    };
+  }
+  return { contentType: body.contentType ?? 'application/json', payload: JSON.stringify(body.json) };
+}
+
+function hasHeader(headers: Record<string, string>, name: string): boolean {
+  return Object.keys(headers).some((key) => key.toLowerCase() === name);
+}
+
 /**
  * Exactly one HTTP try (retries belong to Temporal): every status is an answer for the adapter to map; only
- * no answer at all (network error, time-out) throws, as TRANSIENT.
+ * no answer at all (network error, time-out) throws, as TRANSIENT. A cancellation by the caller rethrows the
+ * abort as it came, so a cancelled activity looks cancelled.
  */
-export async function sendOnce(
-  doFetch: typeof fetch,
-  url: string,
-  init: RequestInit,
-  options: { timeoutMs: number; platformName: string },
-): Promise<HttpAnswer> {
+export async function send(options: TransportOptions, request: HttpRequest): Promise<HttpAnswer> {
+  const doFetch = options.fetch ?? fetch;
+  const headers: Record<string, string> = { ...(request.headers ?? {}) };
+  let payload: string | URLSearchParams | undefined;
+  if (request.body !== undefined) {
+    const encoded = encode(request.body);
+    if (!hasHeader(headers, 'content-type')) headers['content-type'] = encoded.contentType;
+    payload = encoded.payload;
+  }
   const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
   let response: Response;
   let text: string;
   try {
-    response = await doFetch(url, { ...init, signal: timeout });
+    response = await doFetch(request.url, {
+      method: request.method,
+      headers,
+      ...(payload === undefined ? {} : { body: payload }),
+      signal,
+    });
     text = await response.text();
   } catch (error) {
+    if (request.signal?.aborted) throw error;
     const reason = timeout.aborted
       ? `no answer within ${Math.round(options.timeoutMs / 1000)} s`
       : networkReason(error);
     throw new PlatformError({
       class: 'TRANSIENT',
-      message: `${options.platformName} could not be reached (${reason})`,
+      message: redact(`${options.platformName} could not be reached (${reason})`, request.secrets ?? []),
     });
   }
-  let body: unknown = null;
-  try {
-    body = text === '' ? null : JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: response.status, headers: response.headers, body };
+  return { status: response.status, headers: response.headers, body: parseBody(text) };
+}
+
+/** A sender bound to one platform's transport options. */
+export function createSender(options: TransportOptions): (request: HttpRequest) => Promise<HttpAnswer> {
+  return (request) => send(options, request);
 }

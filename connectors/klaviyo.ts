@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { contentSchemas, type TaskContent } from '../domain/content.ts';
 import { HandOffLockedError, PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import { createSender, type HttpAnswer, isSuccess, parseRetryAfter, redact } from './http.ts';
 import {
   type Audience,
   CredentialsRejectedError,
@@ -63,14 +64,6 @@ const ErrorsBody = z.object({
     }),
   ),
 });
-
-function parseRetryAfter(value: string | null): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
 
 /** Private keys look like `pk_…`; none must ever reach a message that is stored or shown. */
 function redactKeys(text: string): string {
@@ -158,12 +151,7 @@ const AccountsDocument = z.object({
   ),
 });
 
-interface Answer {
-  ok: boolean;
-  status: number;
-  body: unknown;
-  headers: Headers;
-}
+type Answer = HttpAnswer;
 
 /** Klaviyo writes ISO instants with an explicit +00:00 offset; seconds precision when that is exact. */
 function klaviyoDateTime(date: Date): string {
@@ -198,12 +186,18 @@ export function createKlaviyoAdapter(options: {
 }): KlaviyoAdapter {
   const base = options.apiBaseUrl.replace(/\/+$/, '');
   const origin = new URL(base).origin;
-  const fetchImpl = options.fetch ?? globalThis.fetch;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const now = options.now ?? (() => new Date());
 
-  const scrub = (failure: PublicationFailure, apiKey: string): PublicationFailure =>
-    apiKey === '' ? failure : { ...failure, message: failure.message.split(apiKey).join('[redacted]') };
+  const scrub = (failure: PublicationFailure, apiKey: string): PublicationFailure => ({
+    ...failure,
+    message: redactKeys(redact(failure.message, [apiKey])),
+  });
+  const transport = createSender({
+    fetch: options.fetch,
+    timeoutMs: requestTimeoutMs,
+    platformName: 'Klaviyo',
+  });
 
   /** Resolves a path or a `links.next` URL against the configured host only: the key never goes elsewhere. */
   const resolve = (target: string) => {
@@ -220,41 +214,18 @@ export function createKlaviyoAdapter(options: {
     body?: unknown,
     signal?: AbortSignal,
   ): Promise<Answer> {
-    const headers: Record<string, string> = {
-      Accept: jsonApi,
-      Authorization: `Klaviyo-API-Key ${apiKey}`,
-      revision: klaviyoRevision,
-    };
-    if (body !== undefined) headers['Content-Type'] = jsonApi;
-    const timeout = AbortSignal.timeout(requestTimeoutMs);
-    try {
-      const response = await fetchImpl(resolve(target), {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-      const text = await response.text();
-      let parsed: unknown = null;
-      if (text !== '') {
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          parsed = text;
-        }
-      }
-      return { ok: response.ok, status: response.status, body: parsed, headers: response.headers };
-    } catch (error) {
-      if (signal?.aborted) throw error;
-      const reason = timeout.aborted
-        ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
-        : error instanceof Error
-          ? error.message
-          : String(error);
-      throw new PlatformError(
-        scrub({ class: 'TRANSIENT', message: redactKeys(`Klaviyo could not be reached: ${reason}`) }, apiKey),
-      );
-    }
+    return transport({
+      method,
+      url: resolve(target),
+      headers: {
+        Accept: jsonApi,
+        Authorization: `Klaviyo-API-Key ${apiKey}`,
+        revision: klaviyoRevision,
+      },
+      ...(body === undefined ? {} : { body: { json: body, contentType: jsonApi } }),
+      signal,
+      secrets: [apiKey],
+    });
   }
 
   const failureOf = (answer: Answer, apiKey: string) =>
@@ -268,7 +239,7 @@ export function createKlaviyoAdapter(options: {
     signal?: AbortSignal,
   ): Promise<unknown> {
     const answer = await send(apiKey, method, target, body, signal);
-    if (!answer.ok) throw new PlatformError(failureOf(answer, apiKey));
+    if (!isSuccess(answer.status)) throw new PlatformError(failureOf(answer, apiKey));
     return answer.body;
   }
 
@@ -362,7 +333,7 @@ export function createKlaviyoAdapter(options: {
       signal,
     );
     if (answer.status === 404) return null;
-    if (!answer.ok) throw new PlatformError(failureOf(answer, apiKey));
+    if (!isSuccess(answer.status)) throw new PlatformError(failureOf(answer, apiKey));
     return read(CampaignDocument, answer.body, 'campaign').data.attributes;
   }
 
@@ -574,7 +545,7 @@ export function createKlaviyoAdapter(options: {
         { data: { type: 'campaign-send-job', id: campaignId } },
         signal,
       );
-      if (!answer.ok) {
+      if (!isSuccess(answer.status)) {
         const failure = failureOf(answer, apiKey);
         // Klaviyo refuses a second send job: if a crashed attempt created one, the campaign status shows it.
         if (failure.class === 'INVALID_REQUEST') {
@@ -604,14 +575,14 @@ export function createKlaviyoAdapter(options: {
       if (!current || isCancelled(current.status)) return;
       if (current.status === 'Draft') {
         const answer = await send(apiKey, 'DELETE', `/api/campaigns/${id}`);
-        if (answer.ok || answer.status === 404) return;
+        if (isSuccess(answer.status) || answer.status === 404) return;
         throw new PlatformError(failureOf(answer, apiKey));
       }
     }
     const answer = await send(apiKey, 'PATCH', `/api/campaign-send-jobs/${id}`, {
       data: { type: 'campaign-send-job', id: campaignId, attributes: { action: 'cancel' } },
     });
-    if (answer.ok || answer.status === 404) return;
+    if (isSuccess(answer.status) || answer.status === 404) return;
     const failure = failureOf(answer, apiKey);
     if (failure.class !== 'INVALID_REQUEST' && failure.class !== 'CONTENT_REJECTED') {
       throw new PlatformError(failure);

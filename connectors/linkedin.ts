@@ -2,14 +2,19 @@
 // the member administers, and token refresh for the apps LinkedIn approved for programmatic refresh tokens.
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { redact, sendOnce } from './http.ts';
+import { createSender, redact, retryAfterField } from './http.ts';
 import {
-  type Connection,
-  CredentialsRejectedError,
-  type DiscoveredAccount,
-  type OAuthConnector,
-  type PlatformAdapter,
-} from './types.ts';
+  appCredentials,
+  asConnectionRefusal,
+  canRefreshWith,
+  connectWithCode,
+  expiresAfter,
+  type OAuthAdapterOptions,
+  parseScopes,
+  refuseDeclinedConsent,
+  requestToken,
+} from './oauth2.ts';
+import type { Connection, DiscoveredAccount, OAuthConnector, PlatformAdapter } from './types.ts';
 
 /** The one place the REST API version is pinned (`LinkedIn-Version`, YYYYMM; each is served about a year). */
 export const linkedinApiVersion = '202607';
@@ -35,16 +40,7 @@ export interface LinkedInCredentials {
   scopes: string[];
 }
 
-export interface LinkedInAdapterOptions {
-  apiBaseUrl: string;
-  authBaseUrl?: string;
-  clientId?: string;
-  clientSecret?: string;
-  fetch?: typeof fetch;
-  /** One request's time limit; a hung request becomes TRANSIENT instead of holding the caller. */
-  requestTimeoutMs?: number;
-  now?: () => Date;
-}
+export type LinkedInAdapterOptions = OAuthAdapterOptions;
 
 export type LinkedInAdapter = PlatformAdapter<LinkedInCredentials> &
   Required<
@@ -67,7 +63,6 @@ const RestErrorBody = z.object({
   code: z.string().optional(),
   status: z.coerce.number().optional(),
 });
-const OAuthErrorBody = z.object({ error: z.string().min(1), error_description: z.string().optional() });
 const TokenAnswer = z.object({
   access_token: z.string().min(1),
   expires_in: z.coerce.number().optional(),
@@ -94,14 +89,6 @@ const Organization = z.object({
   vanityName: z.string().optional(),
 });
 
-function parseRetryAfter(value: string | null): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
 /** Maps a LinkedIn REST answer that is not a success onto a publication error class (PLATFORMS.md, LinkedIn). */
 export function mapLinkedInError(status: number, body: unknown, headers: Headers): PublicationFailure {
   const error = RestErrorBody.safeParse(body).data;
@@ -118,8 +105,7 @@ export function mapLinkedInError(status: number, body: unknown, headers: Headers
   if (status === 403) return failure('PERMISSION_REVOKED');
   if (status === 429) {
     // LinkedIn's limits are daily and it documents no Retry-After; use it only when one comes.
-    const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
-    return failure('RATE_LIMITED', retryAfterMs === undefined ? {} : { retryAfterMs });
+    return failure('RATE_LIMITED', retryAfterField(headers));
   }
   if (status === 408 || status >= 500) return failure('TRANSIENT');
   if (status === 426) {
@@ -131,108 +117,37 @@ export function mapLinkedInError(status: number, body: unknown, headers: Headers
   return failure('INVALID_REQUEST');
 }
 
-/** LinkedIn writes the granted scopes comma-separated; spaces are accepted too. */
-function parseScopes(scope: string | undefined): string[] {
-  return (scope ?? '').split(/[\s,]+/).filter((item) => item !== '');
-}
-
 function organizationId(urn: string): string | null {
   return /^urn:li:organization:(\d+)$/.exec(urn)?.[1] ?? null;
 }
 
 export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedInAdapter {
-  const doFetch = options.fetch ?? fetch;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const now = options.now ?? (() => new Date());
   const apiRoot = options.apiBaseUrl.replace(/\/+$/, '');
   const authRoot = (options.authBaseUrl ?? linkedinDefaultHosts.authBaseUrl).replace(/\/+$/, '');
 
-  const app = () => {
-    if (!options.clientId || !options.clientSecret) {
-      throw new PlatformError({
-        class: 'INVALID_REQUEST',
-        message: 'LinkedIn is not configured here (LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET)',
-      });
-    }
-    return { clientId: options.clientId, clientSecret: options.clientSecret };
-  };
+  const app = () => appCredentials('LinkedIn', 'LINKEDIN', options.clientId, options.clientSecret);
 
-  const send = (url: string, init: RequestInit) =>
-    sendOnce(doFetch, url, init, { timeoutMs: requestTimeoutMs, platformName: 'LinkedIn' });
+  const send = createSender({ fetch: options.fetch, timeoutMs: requestTimeoutMs, platformName: 'LinkedIn' });
 
   /**
-   * POST /oauth/v2/accessToken. A refused code is the caller's to start over (INVALID_REQUEST); a refused
-   * refresh token means the member must consent again (TOKEN_EXPIRED).
+   * POST /oauth/v2/accessToken. A refused refresh token is a dead grant when LinkedIn says invalid_grant or
+   * answers 401 (how its token endpoint refuses an expired or revoked refresh token; unconfirmed which of the
+   * two it sends).
    */
-  async function tokenRequest(
-    form: Record<string, string>,
-    purpose: 'code' | 'refresh',
-    secrets: string[],
-  ): Promise<TokenAnswer> {
-    const { status, headers, body } = await send(`${authRoot}/oauth/v2/accessToken`, {
-      method: 'POST',
-      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(form),
+  const tokenRequest = (form: Record<string, string>, purpose: 'code' | 'refresh', secrets: string[]) =>
+    requestToken({
+      platformName: 'LinkedIn',
+      send,
+      url: `${authRoot}/oauth/v2/accessToken`,
+      form,
+      schema: TokenAnswer,
+      purpose,
+      secrets: [options.clientSecret, ...secrets],
+      deadGrant: (refusal, status) => refusal?.error === 'invalid_grant' || status === 401,
+      unreadableRefusal: 'refused',
     });
-    const allSecrets = [options.clientSecret, ...secrets];
-    if (status >= 200 && status < 300) {
-      const parsed = TokenAnswer.safeParse(body);
-      if (parsed.success) return parsed.data;
-    }
-    const oauth = OAuthErrorBody.safeParse(body).data;
-    if (status >= 500 || status === 408 || (status >= 200 && status < 300 && !oauth)) {
-      throw new PlatformError({
-        class: 'TRANSIENT',
-        message:
-          status >= 500 || status === 408
-            ? `LinkedIn answered HTTP ${status} to the token request`
-            : 'LinkedIn answered the token request in an odd shape',
-      });
-    }
-    if (status === 429) {
-      const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
-      throw new PlatformError({
-        class: 'RATE_LIMITED',
-        message: 'LinkedIn rate limit reached on the token request',
-        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-      });
-    }
-    const said = redact(
-      oauth
-        ? `${oauth.error}${oauth.error_description ? `: ${oauth.error_description}` : ''}`
-        : `HTTP ${status}`,
-      allSecrets,
-    );
-    const platformCode = oauth?.error ?? String(status);
-    if (oauth?.error === 'invalid_client') {
-      throw new PlatformError({
-        class: 'INVALID_REQUEST',
-        message: `LinkedIn refused this app's client id or secret (${said})`,
-        platformCode,
-      });
-    }
-    if (purpose === 'code') {
-      throw new PlatformError({
-        class: 'INVALID_REQUEST',
-        message: `LinkedIn refused the authorization code; start the connection again (${said})`,
-        platformCode,
-      });
-    }
-    // A dead grant only: invalid_grant, or a 401 (how LinkedIn's token endpoint refuses an expired or revoked
-    // refresh token; unconfirmed which of the two it sends). Any other refusal is not mended by a reconnect.
-    if (oauth?.error === 'invalid_grant' || status === 401) {
-      throw new PlatformError({
-        class: 'TOKEN_EXPIRED',
-        message: `LinkedIn refused the refresh token; reconnect LinkedIn (${said})`,
-        platformCode,
-      });
-    }
-    throw new PlatformError({
-      class: 'INVALID_REQUEST',
-      message: `LinkedIn refused the token refresh (${said})`,
-      platformCode,
-    });
-  }
 
   /** One REST call with the pinned version and Rest.li 2.0; every non-success is a PlatformError. */
   async function rest<T>(
@@ -242,7 +157,8 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     accessToken: string,
   ): Promise<T> {
     const query = new URLSearchParams(params);
-    const { status, headers, body } = await send(`${apiRoot}${path}${query.size > 0 ? `?${query}` : ''}`, {
+    const { status, headers, body } = await send({
+      url: `${apiRoot}${path}${query.size > 0 ? `?${query}` : ''}`,
       method: 'GET',
       headers: {
         accept: 'application/json',
@@ -268,8 +184,7 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     return parsed.data;
   }
 
-  const at = (seconds: number | undefined) =>
-    seconds === undefined ? null : new Date(now().getTime() + seconds * 1000);
+  const at = (seconds: number | undefined) => expiresAfter(now(), seconds);
 
   async function discover(accessToken: string): Promise<DiscoveredAccount[]> {
     const urns: string[] = [];
@@ -345,43 +260,27 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     },
 
     async completeConsent({ code, redirectUri, query }): Promise<Connection<LinkedInCredentials>> {
-      if (query.error) {
-        throw new CredentialsRejectedError(
-          `The LinkedIn consent was not given (${query.error_description || query.error})`,
-        );
-      }
+      refuseDeclinedConsent('LinkedIn', query);
       const { clientId, clientSecret } = app();
-      const answer = await tokenRequest(
-        {
-          grant_type: 'authorization_code',
-          code,
-          redirect_uri: redirectUri,
-          client_id: clientId,
-          client_secret: clientSecret,
-        },
-        'code',
-        [code],
-      );
-      const grantedScopes = parseScopes(answer.scope);
       // LinkedIn reports the scopes it granted; one of ours missing means posting or discovery cannot work.
-      if (answer.scope !== undefined && !linkedinScopes.every((scope) => grantedScopes.includes(scope))) {
-        throw new CredentialsRejectedError('Scopes insufficient');
-      }
-      const credentials = credentialsFrom(answer);
-      let accounts: DiscoveredAccount[];
-      try {
-        accounts = await discover(credentials.accessToken);
-      } catch (error) {
-        if (error instanceof PlatformError && error.failure.class === 'PERMISSION_REVOKED')
-          throw new CredentialsRejectedError('Scopes insufficient');
-        throw error;
-      }
-      return {
-        credentials,
-        expiresAt: at(answer.expires_in),
-        accounts,
-        ...(answer.scope !== undefined ? { grantedScopes } : {}),
-      };
+      return connectWithCode({
+        exchange: () =>
+          tokenRequest(
+            {
+              grant_type: 'authorization_code',
+              code,
+              redirect_uri: redirectUri,
+              client_id: clientId,
+              client_secret: clientSecret,
+            },
+            'code',
+            [code],
+          ),
+        requiredScopes: linkedinScopes,
+        credentialsFrom: (answer) => credentialsFrom(answer),
+        discover: (credentials) => discover(credentials.accessToken),
+        now: now(),
+      });
     },
   };
 
@@ -390,11 +289,8 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     connector,
     discover,
 
-    canRefresh(credentials) {
-      if (!credentials.refreshToken) return false;
-      const until = credentials.refreshTokenExpiresAt ? Date.parse(credentials.refreshTokenExpiresAt) : null;
-      return until === null || Number.isNaN(until) || until > now().getTime();
-    },
+    canRefresh: (credentials) =>
+      canRefreshWith(credentials.refreshToken, credentials.refreshTokenExpiresAt, now()),
 
     async refreshCredentials(credentials) {
       if (!credentials.refreshToken) {
@@ -420,20 +316,14 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     },
 
     async verifyCredentials(credentials) {
-      try {
+      await asConnectionRefusal(async () => {
         await rest(
           AclPage,
           '/rest/organizationAcls',
           { q: 'roleAssignee', role: 'ADMINISTRATOR', state: 'APPROVED', start: '0', count: '1' },
           credentials.accessToken,
         );
-      } catch (error) {
-        if (error instanceof PlatformError && error.failure.class === 'TOKEN_EXPIRED')
-          throw new CredentialsRejectedError('LinkedIn refused the access token: reconnect LinkedIn');
-        if (error instanceof PlatformError && error.failure.class === 'PERMISSION_REVOKED')
-          throw new CredentialsRejectedError('Scopes insufficient');
-        throw error;
-      }
+      }, 'LinkedIn refused the access token: reconnect LinkedIn');
     },
   };
 }

@@ -3,7 +3,8 @@
 // (campaign hand-offs) is not part of it yet.
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { type HttpAnswer, redact, sendOnce } from './http.ts';
+import { createSender, type HttpAnswer, isSuccess, parseRetryAfter, redact } from './http.ts';
+import { readOAuthError, requestToken } from './oauth2.ts';
 import {
   type Audience,
   CredentialsRejectedError,
@@ -63,7 +64,6 @@ const ProblemBody = z.object({
   detail: z.string().nullish(),
   instance: z.string().nullish(),
 });
-const OAuthErrorBody = z.object({ error: z.string(), error_description: z.string().nullish() });
 
 const TokenAnswer = z.object({
   access_token: z.string().min(1),
@@ -84,8 +84,7 @@ const ListsPage = z.object({
 });
 
 function retryAfterMs(headers: Headers): number {
-  const seconds = Number(headers.get('retry-after'));
-  return Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : defaultRateLimitRetryMs;
+  return parseRetryAfter(headers.get('retry-after')) || defaultRateLimitRetryMs;
 }
 
 /** Maps a Marketing API answer that is not a success (application/problem+json) onto a publication error. */
@@ -118,7 +117,6 @@ function trimSlash(url: string): string {
 }
 
 export function createMailchimpAdapter(options: MailchimpAdapterOptions): MailchimpAdapter {
-  const doFetch = options.fetch ?? fetch;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const authBase = trimSlash(options.authBaseUrl);
 
@@ -127,21 +125,7 @@ export function createMailchimpAdapter(options: MailchimpAdapterOptions): Mailch
     message: redact(failure.message, [options.clientSecret, ...secrets]),
   });
 
-  /** One HTTP try (connectors/http.ts), asking for JSON on every call. */
-  const send = (
-    url: string,
-    init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: URLSearchParams },
-  ) =>
-    sendOnce(
-      doFetch,
-      url,
-      {
-        method: init.method,
-        headers: { accept: 'application/json', ...init.headers },
-        ...(init.body ? { body: init.body } : {}),
-      },
-      { timeoutMs: requestTimeoutMs, platformName: 'Mailchimp' },
-    );
+  const send = createSender({ fetch: options.fetch, timeoutMs: requestTimeoutMs, platformName: 'Mailchimp' });
 
   function read<T>(schema: z.ZodType<T>, answer: Answer, what: string): T {
     const parsed = schema.safeParse(answer.body);
@@ -164,74 +148,73 @@ export function createMailchimpAdapter(options: MailchimpAdapterOptions): Mailch
     what: string,
   ): Promise<T> {
     const secrets = [credentials.accessToken];
-    const answer = await send(`${apiRoot(credentials)}${path}`, {
+    const answer = await send({
+      url: `${apiRoot(credentials)}${path}`,
       method: 'GET',
-      headers: { authorization: `Bearer ${credentials.accessToken}` },
+      headers: { accept: 'application/json', authorization: `Bearer ${credentials.accessToken}` },
     });
-    if (answer.status < 200 || answer.status >= 300)
+    if (!isSuccess(answer.status))
       throw new PlatformError(scrub(mapMailchimpError(answer.status, answer.body, answer.headers), secrets));
     return read(schema, answer, what);
   }
 
-  /** The OAuth endpoints answer `{error, error_description}`; any refusal of a code is the caller's to redo. */
-  function oauthFailure(answer: Answer, secrets: readonly string[], what: string): PlatformError {
-    const oauth = OAuthErrorBody.safeParse(answer.body).data;
-    const platformCode = oauth?.error;
-    const described = oauth?.error_description ? `: ${oauth.error_description}` : '';
-    if (answer.status >= 500 || answer.status === 408 || answer.status === 429) {
-      return new PlatformError(
-        scrub(
-          {
-            class: answer.status === 429 ? 'RATE_LIMITED' : 'TRANSIENT',
-            message: `Mailchimp could not ${what} (HTTP ${answer.status})${described}`,
-            ...(answer.status === 429 ? { retryAfterMs: retryAfterMs(answer.headers) } : {}),
-          },
-          secrets,
-        ),
-      );
-    }
-    const message =
-      platformCode === 'invalid_grant'
-        ? 'The Mailchimp authorization code is invalid, expired or already used: connect again'
-        : platformCode === 'invalid_client'
-          ? "Mailchimp refused Glowtify's app credentials (MAILCHIMP_CLIENT_ID / MAILCHIMP_CLIENT_SECRET)"
-          : `Mailchimp refused to ${what} (HTTP ${answer.status})${described}`;
-    return new PlatformError(
-      scrub({ class: 'INVALID_REQUEST', message, ...(platformCode ? { platformCode } : {}) }, secrets),
-    );
-  }
-
+  /** Code → token: Mailchimp's tokens never expire, so this is the only token request there is. */
   async function exchangeCode(code: string, redirectUri: string): Promise<string> {
-    const secrets = [code];
-    const answer = await send(`${authBase}/oauth2/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
+    const answer = await requestToken({
+      platformName: 'Mailchimp',
+      send,
+      url: `${authBase}/oauth2/token`,
+      form: {
         grant_type: 'authorization_code',
         client_id: options.clientId,
         client_secret: options.clientSecret,
         redirect_uri: redirectUri,
         code,
-      }),
+      },
+      schema: TokenAnswer,
+      purpose: 'code',
+      secrets: [options.clientSecret, code],
+      unreadableRefusal: 'refused',
+      successStatus: (status) => status === 200,
+      defaultRetryAfterMs: defaultRateLimitRetryMs,
     });
-    if (answer.status !== 200) throw oauthFailure(answer, secrets, 'exchange the authorization code');
-    return read(TokenAnswer, answer, 'token').access_token;
+    return answer.access_token;
   }
 
   async function metadata(accessToken: string) {
-    const secrets = [accessToken];
-    const answer = await send(
-      `${authBase}/oauth2/metadata`,
+    const answer = await send({
+      url: `${authBase}/oauth2/metadata`,
+      method: 'GET',
       // The metadata endpoint takes the token with the `OAuth` scheme, not `Bearer`.
-      { method: 'GET', headers: { authorization: `OAuth ${accessToken}` } },
-    );
-    if (answer.status === 401) {
+      headers: { accept: 'application/json', authorization: `OAuth ${accessToken}` },
+    });
+    // Reported (community) to refuse a bad token with HTTP 200 `{"error":"invalid_token"}`: a refused token
+    // whatever the status, not an odd answer to retry.
+    const refusal = readOAuthError(answer.body);
+    if (answer.status === 401 || refusal?.error === 'invalid_token') {
       throw new PlatformError({
         class: 'TOKEN_EXPIRED',
         message: 'Mailchimp refused the new access token when reading its account',
+        platformCode: refusal?.error ?? '401',
       });
     }
-    if (answer.status !== 200) throw oauthFailure(answer, secrets, 'read the account metadata');
+    if (answer.status !== 200 || refusal) {
+      const failure =
+        answer.status === 200
+          ? { class: 'INVALID_REQUEST' as const, message: `Mailchimp refused to read the account metadata` }
+          : mapMailchimpError(answer.status, answer.body, answer.headers);
+      const said = refusal?.description ? ` (${refusal.error}: ${refusal.description})` : '';
+      throw new PlatformError(
+        scrub(
+          {
+            ...failure,
+            message: `${failure.message}${said}`,
+            ...(refusal ? { platformCode: refusal.error } : {}),
+          },
+          [accessToken],
+        ),
+      );
+    }
     const found = read(Metadata, answer, 'metadata');
     let endpoint: URL;
     try {

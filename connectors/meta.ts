@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { contentSchemas, type TaskContent } from '../domain/content.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { networkReason, redact } from './http.ts';
+import { createSender, isSuccess, parseRetryAfter, redact } from './http.ts';
 import {
   CredentialsRejectedError,
   type DiscoveredAccount,
@@ -83,7 +83,9 @@ export type MetaAdapter = PlatformAdapter<MetaCredentials> & MetaOAuth;
 
 // Meta does not send Retry-After; when no usage header says how long, wait this long before the next attempt.
 const defaultRateLimitRetryMs = 60_000;
-const rateLimitCodes = new Set([4, 17, 32, 613, 80001, 80002]);
+const rateLimitCodes = new Set([4, 17, 32, 613]);
+// Business Use Case rate limits (80004 is ads management), all one kind of throttle.
+const isBusinessUseCaseLimit = (code: number) => code >= 80000 && code <= 80014;
 const contentRejectedCodes = new Set([368, 506, 1609005]);
 // media_publish before the container is FINISHED (subcode 2207027 is unconfirmed, so the code alone decides).
 const mediaNotReadyCode = '9007';
@@ -130,7 +132,8 @@ export function mapMetaError(status: number, body: unknown, headers: Headers): P
   if (code !== undefined) {
     if (code === 190 || code === 102) return failure('TOKEN_EXPIRED');
     if (code === 10 || (code >= 200 && code <= 299)) return failure('PERMISSION_REVOKED');
-    if (rateLimitCodes.has(code)) return failure('RATE_LIMITED', rateLimitDelayMs(headers));
+    if (rateLimitCodes.has(code) || isBusinessUseCaseLimit(code))
+      return failure('RATE_LIMITED', rateLimitDelayMs(headers));
     if (contentRejectedCodes.has(code)) return failure('CONTENT_REJECTED');
     if (code === 1 || code === 2) return failure('TRANSIENT');
   }
@@ -140,8 +143,8 @@ export function mapMetaError(status: number, body: unknown, headers: Headers): P
 }
 
 function rateLimitDelayMs(headers: Headers): number {
-  const retryAfter = Number(headers.get('retry-after'));
-  if (Number.isFinite(retryAfter) && retryAfter > 0) return Math.round(retryAfter * 1000);
+  const retryAfter = parseRetryAfter(headers.get('retry-after'));
+  if (retryAfter) return retryAfter;
   // (unconfirmed) X-Business-Use-Case-Usage: {"<object id>": [{"type": "pages", …,
   // "estimated_time_to_regain_access": <minutes>}]}; the longest wait of any listed object applies.
   const usage = headers.get('x-business-use-case-usage');
@@ -236,12 +239,12 @@ function mediaParams(url: string): { image_url: string } | { video_url: string }
 }
 
 export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
-  const doFetch = options.fetch ?? fetch;
   const poll = options.containerPoll ?? { intervalMs: 1000, maxWaitMs: 60_000 };
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const now = options.now ?? (() => new Date());
   const apiRoot = `${options.apiBaseUrl.replace(/\/+$/, '')}/${metaGraphVersion}`;
   const appSecrets = [options.clientSecret];
+  const send = createSender({ fetch: options.fetch, timeoutMs: requestTimeoutMs, platformName: 'Meta' });
 
   /** Exactly one HTTP try: every failure becomes a PlatformError for Temporal to retry (or not). */
   async function graph<T>(schema: z.ZodType<T>, request: GraphRequest): Promise<T> {
@@ -252,40 +255,22 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
     const query = request.method === 'GET' && params.size > 0 ? `?${params}` : '';
     const headers: Record<string, string> = { accept: 'application/json' };
     if (request.token) headers.authorization = `Bearer ${request.token}`;
-    const timeout = AbortSignal.timeout(requestTimeoutMs);
-    const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
+    const {
+      status,
+      headers: responseHeaders,
+      body,
+    } = await send({
+      method: request.method,
+      url: `${apiRoot}${request.path}${query}`,
+      headers,
+      ...(request.method === 'POST' ? { body: { form: params } } : {}),
+      signal: request.signal,
+      secrets,
+    });
 
-    let status: number;
-    let responseHeaders: Headers;
-    let text: string;
-    try {
-      const response = await doFetch(`${apiRoot}${request.path}${query}`, {
-        method: request.method,
-        headers,
-        ...(request.method === 'POST' ? { body: params } : {}),
-        signal,
-      });
-      status = response.status;
-      responseHeaders = response.headers;
-      text = await response.text();
-    } catch (error) {
-      // A cancelled activity must look cancelled, not like a platform hiccup.
-      if (request.signal?.aborted) throw error;
-      const reason = timeout.aborted
-        ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
-        : networkReason(error);
-      throw new PlatformError({ class: 'TRANSIENT', message: `Meta could not be reached (${reason})` });
-    }
-
-    let body: unknown = null;
-    try {
-      body = text === '' ? null : JSON.parse(text);
-    } catch {
-      body = null;
-    }
     // Graph occasionally wraps an error in a 200; the error body decides, not the status.
     const hasError = typeof body === 'object' && body !== null && 'error' in body;
-    if (status < 200 || status >= 300 || hasError) {
+    if (!isSuccess(status) || hasError) {
       const failure = mapMetaError(status, body, responseHeaders);
       throw new PlatformError({ ...failure, message: redact(failure.message, secrets) });
     }
@@ -369,29 +354,20 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
     }
     const grantedScopes = debug.data.scopes ?? [];
     // The Business and Ad Account sub-connections exist only once their permission was granted.
-    if (grantedScopes.includes('business_management')) {
-      const businesses = await graph(NamedNodes, {
+    const subConnections = [
+      { scope: 'business_management', path: '/me/businesses', kind: 'business_account' },
+      { scope: 'ads_management', path: '/me/adaccounts', kind: 'ad_account' },
+    ] as const;
+    for (const sub of subConnections) {
+      if (!grantedScopes.includes(sub.scope)) continue;
+      const nodes = await graph(NamedNodes, {
         method: 'GET',
-        path: '/me/businesses',
+        path: sub.path,
         params: { fields: 'id,name', limit: '100' },
         token: userAccessToken,
       });
-      for (const business of businesses.data)
-        accounts.push({
-          kind: 'business_account',
-          externalId: business.id,
-          name: business.name ?? business.id,
-        });
-    }
-    if (grantedScopes.includes('ads_management')) {
-      const adAccounts = await graph(NamedNodes, {
-        method: 'GET',
-        path: '/me/adaccounts',
-        params: { fields: 'id,name', limit: '100' },
-        token: userAccessToken,
-      });
-      for (const adAccount of adAccounts.data)
-        accounts.push({ kind: 'ad_account', externalId: adAccount.id, name: adAccount.name ?? adAccount.id });
+      for (const node of nodes.data)
+        accounts.push({ kind: sub.kind, externalId: node.id, name: node.name ?? node.id });
     }
     return { credentials, accounts, grantedScopes };
   }

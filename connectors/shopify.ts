@@ -5,7 +5,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { setTimeout as wait } from 'node:timers/promises';
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { networkReason } from './http.ts';
+import { createSender, parseRetryAfter, type RequestBody, redact } from './http.ts';
 import {
   CredentialsRejectedError,
   type DiscoveredAccount,
@@ -128,10 +128,7 @@ function throttleDelayMs(body: z.infer<typeof GraphQLBody> | undefined, headers:
     const missing = (cost?.requestedQueryCost ?? status.restoreRate) - status.currentlyAvailable;
     return Math.max(minimumRateLimitRetryMs, Math.ceil((missing / status.restoreRate) * 1000));
   }
-  const retryAfter = Number(headers.get('retry-after'));
-  return Number.isFinite(retryAfter) && retryAfter > 0
-    ? Math.ceil(retryAfter * 1000)
-    : defaultRateLimitRetryMs;
+  return parseRetryAfter(headers.get('retry-after')) || defaultRateLimitRetryMs;
 }
 
 /** Maps an Admin API answer that is not a clean success (HTTP status, or GraphQL `errors`) onto an error. */
@@ -167,12 +164,6 @@ export function mapShopifyError(status: number, body: unknown, headers: Headers)
   return failure('INVALID_REQUEST', `Shopify refused the request (HTTP ${status})`);
 }
 
-interface Answer {
-  status: number;
-  body: unknown;
-  headers: Headers;
-}
-
 const TokenAnswer = z.object({ access_token: z.string().min(1), scope: z.string().nullish() });
 const OAuthErrorBody = z.object({ error: z.string(), error_description: z.string().nullish() });
 const PageInfo = z.object({ hasNextPage: z.boolean(), endCursor: z.string().nullish() });
@@ -201,17 +192,14 @@ const productsQuery = `query GlowtifyProducts($after: String) {
 export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAdapter {
   if (!options.shopBaseUrl.includes('{shop}'))
     throw new Error('shopBaseUrl must hold {shop}, e.g. https://{shop}.myshopify.com');
-  const doFetch = options.fetch ?? fetch;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const sleep = options.sleep ?? ((ms: number) => wait(ms));
   const shopBase = (shop: string) => options.shopBaseUrl.replace('{shop}', shop).replace(/\/+$/, '');
 
-  const scrub = (failure: PublicationFailure, secrets: readonly string[]): PublicationFailure => {
-    let message = failure.message;
-    for (const secret of [options.clientSecret, ...secrets])
-      if (secret.length >= 6) message = message.split(secret).join('[redacted]');
-    return { ...failure, message };
-  };
+  const scrub = (failure: PublicationFailure, secrets: readonly string[]): PublicationFailure => ({
+    ...failure,
+    message: redact(failure.message, [options.clientSecret, ...secrets]),
+  });
 
   function requireShop(input: string | undefined): string {
     const shop = input === undefined ? null : normalizeShop(input);
@@ -224,38 +212,24 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     return shop;
   }
 
-  /** Exactly one HTTP try; answers every status, throws TRANSIENT only when no answer came. */
-  async function send(
+  const transport = createSender({
+    fetch: options.fetch,
+    timeoutMs: requestTimeoutMs,
+    platformName: 'Shopify',
+  });
+  const send = (
     url: string,
     headers: Record<string, string>,
-    body: unknown,
+    body: RequestBody,
     secrets: readonly string[],
-  ): Promise<Answer> {
-    const timeout = AbortSignal.timeout(requestTimeoutMs);
-    try {
-      const response = await doFetch(url, {
-        method: 'POST',
-        headers: { accept: 'application/json', 'content-type': 'application/json', ...headers },
-        body: JSON.stringify(body),
-        signal: timeout,
-      });
-      const text = await response.text();
-      let parsed: unknown = null;
-      try {
-        parsed = text === '' ? null : JSON.parse(text);
-      } catch {
-        parsed = null;
-      }
-      return { status: response.status, body: parsed, headers: response.headers };
-    } catch (error) {
-      const reason = timeout.aborted
-        ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
-        : networkReason(error);
-      throw new PlatformError(
-        scrub({ class: 'TRANSIENT', message: `Shopify could not be reached (${reason})` }, secrets),
-      );
-    }
-  }
+  ) =>
+    transport({
+      method: 'POST',
+      url,
+      headers: { accept: 'application/json', ...headers },
+      body,
+      secrets: [options.clientSecret, ...secrets],
+    });
 
   async function graphql<T>(
     schema: z.ZodType<T>,
@@ -277,7 +251,7 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     const answer = await send(
       `${shopBase(credentials.shop)}/admin/api/${shopifyApiVersion}/graphql.json`,
       { 'x-shopify-access-token': credentials.accessToken },
-      { query, variables },
+      { graphql: query, variables },
       secrets,
     );
     const body = GraphQLBody.safeParse(answer.body).data;
@@ -299,7 +273,7 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     const answer = await send(
       `${shopBase(shop)}/admin/oauth/access_token`,
       {},
-      { client_id: options.clientId, client_secret: options.clientSecret, code },
+      { json: { client_id: options.clientId, client_secret: options.clientSecret, code } },
       secrets,
     );
     if (answer.status === 200) {

@@ -2,14 +2,19 @@
 // token, and token refresh, which ROTATES the refresh token (the new one is returned in the credentials).
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { redact, sendOnce } from './http.ts';
+import { createSender, redact, retryAfterField } from './http.ts';
 import {
-  type Connection,
-  CredentialsRejectedError,
-  type DiscoveredAccount,
-  type OAuthConnector,
-  type PlatformAdapter,
-} from './types.ts';
+  appCredentials,
+  asConnectionRefusal,
+  canRefreshWith,
+  connectWithCode,
+  expiresAfter,
+  type OAuthAdapterOptions,
+  parseScopes,
+  refuseDeclinedConsent,
+  requestToken,
+} from './oauth2.ts';
+import type { Connection, DiscoveredAccount, OAuthConnector, PlatformAdapter } from './types.ts';
 
 /** Only what Glowtify needs: the account's identity, and posting videos to it. */
 export const tiktokScopes = ['user.info.basic', 'video.publish'] as const;
@@ -37,18 +42,9 @@ export interface TikTokCredentials {
   scopes: string[];
 }
 
-export interface TikTokAdapterOptions {
-  apiBaseUrl: string;
-  authBaseUrl?: string;
-  /** TikTok's name for the client id. */
+export interface TikTokAdapterOptions extends OAuthAdapterOptions {
+  /** TikTok's name for the client id; `clientId` is accepted too, so every OAuth adapter is configured alike. */
   clientKey?: string;
-  /** Accepted as the client key, so every OAuth adapter is configured alike. */
-  clientId?: string;
-  clientSecret?: string;
-  fetch?: typeof fetch;
-  /** One request's time limit; a hung request becomes TRANSIENT instead of holding the caller. */
-  requestTimeoutMs?: number;
-  now?: () => Date;
 }
 
 export type TikTokAdapter = PlatformAdapter<TikTokCredentials> &
@@ -66,11 +62,6 @@ const ApiErrorBody = z.object({
     message: z.string().optional(),
     log_id: z.string().optional(),
   }),
-});
-const OAuthErrorBody = z.object({
-  error: z.string().min(1),
-  error_description: z.string().optional(),
-  log_id: z.string().optional(),
 });
 const TokenAnswer = z.object({
   access_token: z.string().min(1),
@@ -93,14 +84,6 @@ const UserInfo = z.object({
   }),
 });
 
-function parseRetryAfter(value: string | null): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
 /**
  * Maps a TikTok API answer that is not a success onto a publication error class (PLATFORMS.md, TikTok). The
  * error code decides: access_token_invalid and scope_not_authorized are both HTTP 401.
@@ -115,6 +98,7 @@ export function mapTikTokError(status: number, body: unknown, headers: Headers):
     ...(code === undefined ? {} : { platformCode: code }),
     ...extra,
   });
+  if (code?.startsWith('spam_risk')) return failure('CONTENT_REJECTED');
   switch (code) {
     case 'access_token_invalid':
       return failure('TOKEN_EXPIRED');
@@ -123,31 +107,30 @@ export function mapTikTokError(status: number, body: unknown, headers: Headers):
       return failure('PERMISSION_REVOKED');
     case 'rate_limit_exceeded': {
       // TikTok counts on a one-minute sliding window; it documents no Retry-After, so use one only if sent.
-      const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
-      return failure('RATE_LIMITED', retryAfterMs === undefined ? {} : { retryAfterMs });
+      return failure('RATE_LIMITED', retryAfterField(headers));
     }
     case 'invalid_params':
+    case 'reached_active_user_cap':
+    case 'unaudited_client_can_only_post_to_private_accounts':
+    case 'url_ownership_unverified':
+    case 'privacy_level_option_mismatch':
+      // Direct-post refusals (often HTTP 403): the account, the app's audit or the request decide, and a
+      // reconnect would change none of them.
       return failure('INVALID_REQUEST');
     case 'internal_error':
       return failure('TRANSIENT');
   }
   if (status === 408 || status >= 500) return failure('TRANSIENT');
   if (status === 429) {
-    const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
-    return failure('RATE_LIMITED', retryAfterMs === undefined ? {} : { retryAfterMs });
+    return failure('RATE_LIMITED', retryAfterField(headers));
   }
   if (status === 401) return failure('TOKEN_EXPIRED');
-  if (status === 403) return failure('PERMISSION_REVOKED');
+  // A bare 403 is read as lost access; a 403 naming another code is a refusal a reconnect cannot fix.
+  if (status === 403 && code === undefined) return failure('PERMISSION_REVOKED');
   return failure('INVALID_REQUEST');
 }
 
-/** TikTok writes the granted scopes comma-separated. */
-function parseScopes(scope: string | undefined): string[] {
-  return (scope ?? '').split(/[\s,]+/).filter((item) => item !== '');
-}
-
 export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapter {
-  const doFetch = options.fetch ?? fetch;
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const now = options.now ?? (() => new Date());
   const apiRoot = options.apiBaseUrl.replace(/\/+$/, '');
@@ -155,100 +138,31 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
   const clientKey = options.clientKey || options.clientId;
 
   const app = () => {
-    if (!clientKey || !options.clientSecret) {
-      throw new PlatformError({
-        class: 'INVALID_REQUEST',
-        message: 'TikTok is not configured here (TIKTOK_CLIENT_ID and TIKTOK_CLIENT_SECRET)',
-      });
-    }
-    return { clientKey, clientSecret: options.clientSecret };
+    const client = appCredentials('TikTok', 'TIKTOK', clientKey, options.clientSecret);
+    return { clientKey: client.clientId, clientSecret: client.clientSecret };
   };
 
-  const send = (url: string, init: RequestInit) =>
-    sendOnce(doFetch, url, init, { timeoutMs: requestTimeoutMs, platformName: 'TikTok' });
+  const send = createSender({ fetch: options.fetch, timeoutMs: requestTimeoutMs, platformName: 'TikTok' });
 
-  /**
-   * POST /v2/oauth/token/. TikTok may put an OAuth error in an HTTP 200, so the body's `error` decides, not
-   * the status. A refused code is the caller's to start over (INVALID_REQUEST); a refused refresh token
-   * means the user must consent again (TOKEN_EXPIRED).
-   */
-  async function tokenRequest(
-    form: Record<string, string>,
-    purpose: 'code' | 'refresh',
-    secrets: string[],
-  ): Promise<TokenAnswer> {
-    const { status, headers, body } = await send(`${apiRoot}/v2/oauth/token/`, {
-      method: 'POST',
-      headers: {
-        accept: 'application/json',
-        'content-type': 'application/x-www-form-urlencoded',
-        'cache-control': 'no-cache',
-      },
-      body: new URLSearchParams(form),
+  /** POST /v2/oauth/token/; TikTok asks for `cache-control: no-cache` on it. */
+  const tokenRequest = (form: Record<string, string>, purpose: 'code' | 'refresh', secrets: string[]) =>
+    requestToken({
+      platformName: 'TikTok',
+      send,
+      url: `${apiRoot}/v2/oauth/token/`,
+      headers: { 'cache-control': 'no-cache' },
+      form,
+      schema: TokenAnswer,
+      purpose,
+      secrets: [options.clientSecret, ...secrets],
+      unreadableRefusal: 'refused',
     });
-    const oauth = OAuthErrorBody.safeParse(body).data;
-    if (status >= 200 && status < 300 && !oauth) {
-      const parsed = TokenAnswer.safeParse(body);
-      if (parsed.success) return parsed.data;
-      throw new PlatformError({
-        class: 'TRANSIENT',
-        message: 'TikTok answered the token request in an odd shape',
-      });
-    }
-    if (status >= 500 || status === 408) {
-      throw new PlatformError({
-        class: 'TRANSIENT',
-        message: `TikTok answered HTTP ${status} to the token request`,
-      });
-    }
-    if (status === 429) {
-      const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
-      throw new PlatformError({
-        class: 'RATE_LIMITED',
-        message: 'TikTok rate limit reached on the token request',
-        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-      });
-    }
-    const said = redact(
-      oauth
-        ? `${oauth.error}${oauth.error_description ? `: ${oauth.error_description}` : ''}${oauth.log_id ? `, log_id ${oauth.log_id}` : ''}`
-        : `HTTP ${status}`,
-      [options.clientSecret, ...secrets],
-    );
-    const platformCode = oauth?.error ?? String(status);
-    if (oauth?.error === 'invalid_client') {
-      throw new PlatformError({
-        class: 'INVALID_REQUEST',
-        message: `TikTok refused this app's client key or secret (${said})`,
-        platformCode,
-      });
-    }
-    if (purpose === 'code') {
-      throw new PlatformError({
-        class: 'INVALID_REQUEST',
-        message: `TikTok refused the authorization code; start the connection again (${said})`,
-        platformCode,
-      });
-    }
-    if (oauth?.error === 'invalid_grant') {
-      throw new PlatformError({
-        class: 'TOKEN_EXPIRED',
-        message: `TikTok refused the refresh token; reconnect TikTok (${said})`,
-        platformCode,
-      });
-    }
-    throw new PlatformError({
-      class: 'INVALID_REQUEST',
-      message: `TikTok refused the token refresh (${said})`,
-      platformCode,
-    });
-  }
 
-  const at = (seconds: number | undefined) =>
-    seconds === undefined ? null : new Date(now().getTime() + seconds * 1000);
+  const at = (seconds: number | undefined) => expiresAfter(now(), seconds);
 
   async function discover(accessToken: string): Promise<DiscoveredAccount> {
-    const { status, headers, body } = await send(`${apiRoot}/v2/user/info/?fields=${userInfoFields}`, {
+    const { status, headers, body } = await send({
+      url: `${apiRoot}/v2/user/info/?fields=${userInfoFields}`,
       method: 'GET',
       headers: { accept: 'application/json', authorization: `Bearer ${accessToken}` },
     });
@@ -312,43 +226,27 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     },
 
     async completeConsent({ code, redirectUri, query }): Promise<Connection<TikTokCredentials>> {
-      if (query.error) {
-        throw new CredentialsRejectedError(
-          `The TikTok consent was not given (${query.error_description || query.error})`,
-        );
-      }
+      refuseDeclinedConsent('TikTok', query);
       const client = app();
-      const answer = await tokenRequest(
-        {
-          client_key: client.clientKey,
-          client_secret: client.clientSecret,
-          code,
-          grant_type: 'authorization_code',
-          redirect_uri: redirectUri,
-        },
-        'code',
-        [code],
-      );
-      const grantedScopes = parseScopes(answer.scope);
       // The user may untick scopes on TikTok's consent page; without ours nothing can be posted.
-      if (answer.scope !== undefined && !tiktokScopes.every((scope) => grantedScopes.includes(scope))) {
-        throw new CredentialsRejectedError('Scopes insufficient');
-      }
-      const credentials = credentialsFrom(answer);
-      let account: DiscoveredAccount;
-      try {
-        account = await discover(credentials.accessToken);
-      } catch (error) {
-        if (error instanceof PlatformError && error.failure.class === 'PERMISSION_REVOKED')
-          throw new CredentialsRejectedError('Scopes insufficient');
-        throw error;
-      }
-      return {
-        credentials,
-        expiresAt: at(answer.expires_in),
-        accounts: [account],
-        ...(answer.scope !== undefined ? { grantedScopes } : {}),
-      };
+      return connectWithCode({
+        exchange: () =>
+          tokenRequest(
+            {
+              client_key: client.clientKey,
+              client_secret: client.clientSecret,
+              code,
+              grant_type: 'authorization_code',
+              redirect_uri: redirectUri,
+            },
+            'code',
+            [code],
+          ),
+        requiredScopes: tiktokScopes,
+        credentialsFrom: (answer) => credentialsFrom(answer),
+        discover: async (credentials) => [await discover(credentials.accessToken)],
+        now: now(),
+      });
     },
   };
 
@@ -357,11 +255,8 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     connector,
     discover,
 
-    canRefresh(credentials) {
-      if (!credentials.refreshToken) return false;
-      const until = credentials.refreshTokenExpiresAt ? Date.parse(credentials.refreshTokenExpiresAt) : null;
-      return until === null || Number.isNaN(until) || until > now().getTime();
-    },
+    canRefresh: (credentials) =>
+      canRefreshWith(credentials.refreshToken, credentials.refreshTokenExpiresAt, now()),
 
     async refreshCredentials(credentials) {
       const client = app();
@@ -381,15 +276,9 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     },
 
     async verifyCredentials(credentials) {
-      try {
+      await asConnectionRefusal(async () => {
         await discover(credentials.accessToken);
-      } catch (error) {
-        if (error instanceof PlatformError && error.failure.class === 'TOKEN_EXPIRED')
-          throw new CredentialsRejectedError('TikTok refused the access token: reconnect TikTok');
-        if (error instanceof PlatformError && error.failure.class === 'PERMISSION_REVOKED')
-          throw new CredentialsRejectedError('Scopes insufficient');
-        throw error;
-      }
+      }, 'TikTok refused the access token: reconnect TikTok');
     },
   };
 }

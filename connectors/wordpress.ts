@@ -15,6 +15,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import { networkReason, parseBody, parseRetryAfter, redact } from './http.ts';
 import {
   type Connection,
   CredentialsRejectedError,
@@ -376,14 +377,6 @@ export function plainText(html: string): string {
     .trim();
 }
 
-function parseRetryAfter(value: string | null): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
 /**
  * Maps a WordPress answer that is not a success (status 0: no answer at all) onto a publication error, from
  * its `{"code","message","data":{"status"}}` body where there is one (a proxy or WAF may answer in HTML).
@@ -573,8 +566,6 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
     const basic = Buffer.from(`${login.username}:${login.applicationPassword}`, 'utf8').toString('base64');
     return { basic, secrets: [login.applicationPassword, basic].filter((secret) => secret.length >= 4) };
   };
-  const scrub = (text: string, secrets: readonly string[]) =>
-    secrets.reduce((result, secret) => result.split(secret).join('[redacted]'), text);
 
   /**
    * One GET, following redirects by hand: each hop's host is checked, and connected to only at an address that
@@ -628,17 +619,10 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
           : networkReason(error);
         throw new PlatformError({
           class: 'TRANSIENT',
-          message: scrub(`The WordPress site could not be reached (${reason})`, secrets),
+          message: redact(`The WordPress site could not be reached (${reason})`, secrets),
         });
       }
-      let body: unknown = null;
-      if (text !== '') {
-        try {
-          body = JSON.parse(text);
-        } catch {
-          body = text;
-        }
-      }
+      const body = parseBody(text);
       const ok = response.status >= 200 && response.status <= 299;
       return { status: response.status, ok, body, headers: response.headers, leftOriginTo };
     }
@@ -646,7 +630,7 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
 
   const failureOf = (answer: Answer, login: Login): PlatformError => {
     const failure = mapWordPressError(answer.status, answer.body, answer.headers);
-    return new PlatformError({ ...failure, message: scrub(failure.message, secretsOf(login).secrets) });
+    return new PlatformError({ ...failure, message: redact(failure.message, secretsOf(login).secrets) });
   };
 
   /** Answers that say the REST API is not at this base (a theme's 404 page, a non-JSON page). */
@@ -745,12 +729,4 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
     connector: { kind: 'site_credentials', connectWithSite },
     verifyCredentials,
   };
-}
-
-function networkReason(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') return code;
-  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  return error instanceof Error ? error.name : 'network error';
 }

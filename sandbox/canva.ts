@@ -2,6 +2,7 @@
 // api.canva.com's token endpoint and Connect API (users, profile, designs): PKCE (S256) checked, refresh tokens
 // single use and rotated, access tokens expiring, errors in Canva's shapes.
 import { createHash, randomBytes } from 'node:crypto';
+import { createGrantStore, type IssuedAccessToken, type IssuedCode, tokenForm } from './oauth2.ts';
 import {
   type RecordedRequest,
   type SimulatorResponse,
@@ -74,18 +75,8 @@ export type CanvaSimulator = SimulatorServer & {
   failWith(kind: CanvaFailureKind, rule: { path: string | RegExp; method?: string; times?: number }): void;
 };
 
-interface AuthorizationCode {
-  redirectUri: string;
+interface AuthorizationCode extends IssuedCode {
   challenge: string;
-  scopes: string[];
-  issuedAt: number;
-  used: boolean;
-}
-
-interface AccessToken {
-  scopes: string[];
-  expiresAt: number;
-  revoked: boolean;
 }
 
 const apiError = (status: number, code: string, message: string): SimulatorResponse => ({
@@ -118,27 +109,29 @@ export async function startCanvaSimulator(options: CanvaSimulatorOptions = {}): 
   const pageSize = options.designsPageSize ?? 25;
   const accessTokenSeconds = options.accessTokenSeconds ?? 14_400;
   const clock = () => (options.now ?? (() => new Date()))().getTime();
-  const codes = new Map<string, AuthorizationCode>();
-  const accessTokens = new Map<string, AccessToken>();
-  const refreshTokens = new Map<string, { scopes: string[]; used: boolean; revoked: boolean }>();
+  const grants = createGrantStore<AuthorizationCode>({
+    clock,
+    accessTokenSeconds,
+    codeLifetimeMs,
+    // Single use, and no end of its own: each refresh answers a new refresh token.
+    refresh: 'rotate',
+    mint: {
+      access: () => `eyJ${randomBytes(32).toString('base64url')}`,
+      refresh: () => `rt_${randomBytes(32).toString('base64url')}`,
+    },
+  });
   let denyNext = false;
 
-  const issueTokens = (scopes: string[]) => {
-    const accessToken = `eyJ${randomBytes(32).toString('base64url')}`;
-    const refreshToken = `rt_${randomBytes(32).toString('base64url')}`;
-    accessTokens.set(accessToken, { scopes, expiresAt: clock() + accessTokenSeconds * 1000, revoked: false });
-    refreshTokens.set(refreshToken, { scopes, used: false, revoked: false });
-    return {
-      status: 200,
-      body: {
-        access_token: accessToken,
-        refresh_token: refreshToken,
-        token_type: 'Bearer',
-        expires_in: accessTokenSeconds,
-        scope: scopes.join(' '),
-      },
-    };
-  };
+  const issueTokens = (scopes: string[]) => ({
+    status: 200,
+    body: {
+      access_token: grants.issueAccessToken(scopes),
+      refresh_token: grants.issueRefreshToken(scopes),
+      token_type: 'Bearer',
+      expires_in: accessTokenSeconds,
+      scope: scopes.join(' '),
+    },
+  });
 
   const consent = (request: RecordedRequest): SimulatorResponse => {
     const q = request.query;
@@ -170,7 +163,7 @@ export async function startCanvaSimulator(options: CanvaSimulatorOptions = {}): 
       ? asked.filter((scope) => simulator.grantScopes?.includes(scope))
       : asked;
     const code = randomBytes(24).toString('base64url');
-    codes.set(code, {
+    grants.issueCode(code, {
       redirectUri: q.redirect_uri,
       challenge: q.code_challenge,
       scopes: granted,
@@ -193,35 +186,30 @@ export async function startCanvaSimulator(options: CanvaSimulatorOptions = {}): 
   };
 
   const token = (request: RecordedRequest): SimulatorResponse => {
-    if (!(request.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded'))
-      return oauthError(400, 'invalid_request', 'The request must be form encoded');
-    const form = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<
-      string,
-      string
-    >;
+    const form = tokenForm(request);
+    if (!form) return oauthError(400, 'invalid_request', 'The request must be form encoded');
     const client = clientOf(request, form);
     if (client.id !== clientId || client.secret !== clientSecret)
       return oauthError(401, 'invalid_client', 'Client authentication failed');
     if (form.grant_type === 'authorization_code') {
-      const code = form.code ? codes.get(form.code) : undefined;
-      if (!code || code.used || clock() - code.issuedAt > codeLifetimeMs)
+      const code = grants.redeemCode(form.code, form.redirect_uri);
+      if (code === 'unknown' || code === 'spent')
         return oauthError(400, 'invalid_grant', 'The authorization code is invalid or expired');
-      if (form.redirect_uri !== code.redirectUri)
+      if (code === 'redirect_mismatch')
         return oauthError(400, 'invalid_grant', 'redirect_uri does not match the authorization request');
       const verifier = form.code_verifier ?? '';
       if (!/^[A-Za-z0-9._~-]{43,128}$/.test(verifier))
         return oauthError(400, 'invalid_request', 'code_verifier is missing or malformed');
       if (base64Url(createHash('sha256').update(verifier).digest()) !== code.challenge)
         return oauthError(400, 'invalid_grant', 'code_verifier does not match the code_challenge');
-      code.used = true;
+      grants.spendCode(code);
       return issueTokens(code.scopes);
     }
     if (form.grant_type === 'refresh_token') {
-      const refresh = form.refresh_token ? refreshTokens.get(form.refresh_token) : undefined;
-      if (!refresh || refresh.used || refresh.revoked)
-        return oauthError(400, 'invalid_grant', 'The refresh token is invalid, revoked or already used');
       // Single use: the old refresh token dies as the new pair is issued.
-      refresh.used = true;
+      const refresh = grants.redeemRefreshToken(form.refresh_token);
+      if (!refresh)
+        return oauthError(400, 'invalid_grant', 'The refresh token is invalid, revoked or already used');
       return issueTokens(refresh.scopes);
     }
     return oauthError(
@@ -231,15 +219,13 @@ export async function startCanvaSimulator(options: CanvaSimulatorOptions = {}): 
     );
   };
 
-  const authenticate = (request: RecordedRequest): AccessToken | SimulatorResponse => {
-    const value = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim();
-    const found = value ? accessTokens.get(value) : undefined;
-    if (!found || found.revoked || clock() >= found.expiresAt)
-      return apiError(401, 'invalid_access_token', 'Access token is invalid');
+  const authenticate = (request: RecordedRequest): IssuedAccessToken | SimulatorResponse => {
+    const found = grants.authenticate(request.headers.authorization);
+    if (!found) return apiError(401, 'invalid_access_token', 'Access token is invalid');
     return found;
   };
 
-  const needScope = (token: AccessToken, scope: string) =>
+  const needScope = (token: IssuedAccessToken, scope: string) =>
     token.scopes.includes(scope) ? null : apiError(403, 'missing_scope', `Missing scope: [${scope}]`);
 
   const designsPage = (request: RecordedRequest): SimulatorResponse => {
@@ -317,10 +303,11 @@ export async function startCanvaSimulator(options: CanvaSimulatorOptions = {}): 
       denyNext = true;
     },
     revokeRefreshTokens() {
-      for (const refresh of refreshTokens.values()) refresh.revoked = true;
+      grants.revokeRefreshTokens();
     },
     expireAccessTokens() {
-      for (const access of accessTokens.values()) access.revoked = true;
+      // Canva answers an expired token as it answers a revoked one.
+      grants.revokeAccessTokens();
     },
     failWith(kind: CanvaFailureKind, rule: { path: string | RegExp; method?: string; times?: number }) {
       server.failNext({ ...rule, response: failure(kind) });

@@ -2,6 +2,7 @@
 // (their paths differ): the consent page, the token endpoint, the GA4 Admin and Data APIs and the Google Ads
 // API (v26), as strict as Google about tokens and scopes, in Google's error shapes.
 import { createHash, randomBytes } from 'node:crypto';
+import { createGrantStore, type IssuedAccessToken, type IssuedCode } from './oauth2.ts';
 import {
   type RecordedRequest,
   type SimulatorResponse,
@@ -94,7 +95,9 @@ export type GoogleFailureKind =
   | 'internal'
   | 'rate_limited'
   | 'unauthenticated'
-  | 'permission_denied';
+  | 'permission_denied'
+  /** Google Ads: a client customer reached without the manager's `login-customer-id`. */
+  | 'customer_permission_denied';
 
 export type GoogleSimulator = SimulatorServer & {
   /** The next consent is refused by the user (Google redirects with error=access_denied). */
@@ -109,24 +112,9 @@ export type GoogleSimulator = SimulatorServer & {
   failWith(kind: GoogleFailureKind, rule: { path: string | RegExp; method?: string; times?: number }): void;
 };
 
-interface AuthorizationCode {
-  redirectUri: string;
-  scopes: string[];
+interface AuthorizationCode extends IssuedCode {
   offline: boolean;
   challenge: { value: string; method: 'S256' | 'plain' } | null;
-  issuedAt: number;
-  used: boolean;
-}
-
-interface AccessToken {
-  scopes: string[];
-  expiresAt: number;
-  revoked: boolean;
-}
-
-interface RefreshToken {
-  scopes: string[];
-  revoked: boolean;
 }
 
 const ok = (body: unknown): SimulatorResponse => ({ status: 200, body });
@@ -164,6 +152,16 @@ const notFoundPage = (path: string): SimulatorResponse => ({
   headers: { 'content-type': 'text/html; charset=UTF-8' },
   body: `<!DOCTYPE html><title>Error 404 (Not Found)!!1</title><p><b>404.</b> The requested URL <code>${path}</code> was not found on this server.</p>`,
 });
+
+const customerPermissionDenied = () =>
+  apiError(403, 'PERMISSION_DENIED', 'The caller does not have permission', [
+    adsFailure(
+      { authorizationError: 'USER_PERMISSION_DENIED' },
+      "User doesn't have permission to access customer. Note: If you're accessing a client customer, the " +
+        "manager's customer id must be set in the 'login-customer-id' header. See " +
+        'https://developers.google.com/google-ads/api/docs/concepts/call-structure#cid',
+    ),
+  ]);
 
 const adsFailure = (
   errorCode: Record<string, string>,
@@ -218,19 +216,21 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
   const summariesPageLimit = options.accountSummariesPageLimit ?? 200;
   const clock = () => (options.now ?? (() => new Date()))().getTime();
 
-  const codes = new Map<string, AuthorizationCode>();
-  const accessTokens = new Map<string, AccessToken>();
-  const refreshTokens = new Map<string, RefreshToken>();
+  const grants = createGrantStore<AuthorizationCode>({
+    clock,
+    accessTokenSeconds,
+    codeLifetimeMs,
+    // Google does not rotate: the refresh token stays good until revoked.
+    refresh: 'keep',
+    mint: {
+      access: () => `ya29.${base64url(randomBytes(48))}`,
+      refresh: () => `1//0${base64url(randomBytes(48))}`,
+    },
+  });
   /** What the simulated user granted the app so far (include_granted_scopes adds it to new grants). */
   const grantedBefore = new Set<string>();
   let denyNext = false;
   let grantOnly: string[] | null = null;
-
-  const issueAccessToken = (scopes: string[]) => {
-    const value = `ya29.${base64url(randomBytes(48))}`;
-    accessTokens.set(value, { scopes, expiresAt: clock() + accessTokenSeconds * 1000, revoked: false });
-    return value;
-  };
 
   // ——— OAuth ———
 
@@ -299,7 +299,7 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
     ];
     for (const scope of ticked) grantedBefore.add(scope);
     const code = `4/0${base64url(randomBytes(40))}`;
-    codes.set(code, {
+    grants.issueCode(code, {
       redirectUri,
       scopes,
       offline: query.access_type === 'offline',
@@ -338,12 +338,10 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
     if (params.grant_type === 'authorization_code') {
       if (!params.code) return oauthError(400, 'invalid_request', 'Missing required parameter: code');
       if (!params.redirect_uri) return oauthError(400, 'invalid_request', 'Missing parameter: redirect_uri');
-      const code = codes.get(params.code);
-      if (!code) return oauthError(400, 'invalid_grant', 'Malformed auth code.');
-      if (code.used || clock() - code.issuedAt > codeLifetimeMs)
-        return oauthError(400, 'invalid_grant', 'Bad Request');
-      if (code.redirectUri !== params.redirect_uri)
-        return oauthError(400, 'redirect_uri_mismatch', 'Bad Request');
+      const code = grants.redeemCode(params.code, params.redirect_uri);
+      if (code === 'unknown') return oauthError(400, 'invalid_grant', 'Malformed auth code.');
+      if (code === 'spent') return oauthError(400, 'invalid_grant', 'Bad Request');
+      if (code === 'redirect_mismatch') return oauthError(400, 'redirect_uri_mismatch', 'Bad Request');
       if (code.challenge) {
         const verifier = params.code_verifier;
         if (!verifier) return oauthError(400, 'invalid_grant', 'Missing code verifier.');
@@ -354,13 +352,9 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
         if (!pkceVerifier.test(verifier) || computed !== code.challenge.value)
           return oauthError(400, 'invalid_grant', 'Invalid code verifier.');
       }
-      code.used = true;
-      const accessToken = issueAccessToken(code.scopes);
-      let refreshToken: string | undefined;
-      if (code.offline) {
-        refreshToken = `1//0${base64url(randomBytes(48))}`;
-        refreshTokens.set(refreshToken, { scopes: code.scopes, revoked: false });
-      }
+      grants.spendCode(code);
+      const accessToken = grants.issueAccessToken(code.scopes);
+      const refreshToken = code.offline ? grants.issueRefreshToken(code.scopes) : undefined;
       return ok({
         access_token: accessToken,
         expires_in: accessTokenSeconds,
@@ -373,12 +367,11 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
     if (params.grant_type === 'refresh_token') {
       if (!params.refresh_token)
         return oauthError(400, 'invalid_request', 'Missing required parameter: refresh_token');
-      const refresh = refreshTokens.get(params.refresh_token);
-      if (!refresh || refresh.revoked)
-        return oauthError(400, 'invalid_grant', 'Token has been expired or revoked.');
+      const refresh = grants.redeemRefreshToken(params.refresh_token);
+      if (!refresh) return oauthError(400, 'invalid_grant', 'Token has been expired or revoked.');
       // Google does not rotate: no refresh_token in the answer, the old one stays good.
       return ok({
-        access_token: issueAccessToken(refresh.scopes),
+        access_token: grants.issueAccessToken(refresh.scopes),
         expires_in: accessTokenSeconds,
         scope: refresh.scopes.join(' '),
         token_type: 'Bearer',
@@ -390,7 +383,7 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
 
   // ——— bearer checks ———
 
-  type Authenticated = { token: AccessToken } | { response: SimulatorResponse };
+  type Authenticated = { token: IssuedAccessToken } | { response: SimulatorResponse };
   const invalidCredentials = apiError(
     401,
     'UNAUTHENTICATED',
@@ -424,7 +417,7 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
         ),
       };
     }
-    const token = accessTokens.get(value);
+    const token = grants.findAccessToken(value);
     if (!token || token.revoked || clock() >= token.expiresAt) {
       return {
         response: {
@@ -608,14 +601,7 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
     if ('response' in auth) return auth.response;
     const customer = customers.find((candidate) => candidate.id === customerId);
     if (!customer) {
-      return apiError(403, 'PERMISSION_DENIED', 'The caller does not have permission', [
-        adsFailure(
-          { authorizationError: 'USER_PERMISSION_DENIED' },
-          "User doesn't have permission to access customer. Note: If you're accessing a client customer, the " +
-            "manager's customer id must be set in the 'login-customer-id' header. See " +
-            'https://developers.google.com/google-ads/api/docs/concepts/call-structure#cid',
-        ),
-      ]);
+      return customerPermissionDenied();
     }
     if (customer.status === 'CANCELED') {
       return apiError(403, 'PERMISSION_DENIED', 'The caller does not have permission', [
@@ -731,6 +717,8 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
         return invalidCredentials;
       case 'permission_denied':
         return apiError(403, 'PERMISSION_DENIED', 'The caller does not have permission');
+      case 'customer_permission_denied':
+        return customerPermissionDenied();
     }
   };
 
@@ -745,10 +733,11 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
       grantOnly = [...scopes];
     },
     revokeRefreshTokens: () => {
-      for (const refresh of refreshTokens.values()) refresh.revoked = true;
+      grants.revokeRefreshTokens();
     },
     expireAccessTokens: () => {
-      for (const access of accessTokens.values()) access.revoked = true;
+      // Google answers an expired token as it answers a revoked one.
+      grants.revokeAccessTokens();
     },
     failWith: (kind: GoogleFailureKind, rule: { path: string | RegExp; method?: string; times?: number }) => {
       server.failNext({ ...rule, response: failure(kind, rule.path) });

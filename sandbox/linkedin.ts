@@ -3,6 +3,15 @@
 // version header and tokens, answering in LinkedIn's shapes.
 import { randomBytes } from 'node:crypto';
 import {
+  consentErrorPage,
+  createGrantStore,
+  type IssuedAccessToken,
+  missingParameter,
+  redirectAllowed,
+  redirectBack,
+  tokenForm,
+} from './oauth2.ts';
+import {
   type RecordedRequest,
   type SimulatorResponse,
   type SimulatorServer,
@@ -82,26 +91,6 @@ export type LinkedInSimulator = SimulatorServer & {
   failWith(kind: LinkedInFailureKind, rule: { path: string | RegExp; method?: string; times?: number }): void;
 };
 
-interface AccessToken {
-  scopes: string[];
-  expiresAt: number;
-  revoked: boolean;
-}
-
-interface RefreshToken {
-  scopes: string[];
-  /** Fixed at consent: LinkedIn does not extend it on refresh. */
-  expiresAt: number;
-  revoked: boolean;
-}
-
-interface AuthorizationCode {
-  redirectUri: string;
-  scopes: string[];
-  issuedAt: number;
-  used: boolean;
-}
-
 const ok = (body: unknown, headers?: Record<string, string>): SimulatorResponse => ({
   status: 200,
   body,
@@ -121,27 +110,6 @@ function oauthError(status: number, error: string, description: string): Simulat
   return { status, body: { error, error_description: description } };
 }
 
-/** What LinkedIn shows in the browser when it cannot trust the redirect_uri (it does not redirect then). */
-function errorPage(text: string): SimulatorResponse {
-  return {
-    status: 400,
-    headers: { 'content-type': 'text/html; charset=utf-8' },
-    body: `<html><body>${text}</body></html>`,
-  };
-}
-
-function redirect(to: string, params: Record<string, string>): SimulatorResponse {
-  const url = new URL(to);
-  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
-  return { status: 302, headers: { location: url.toString() } };
-}
-
-function formOf(request: RecordedRequest): Record<string, string> | null {
-  if (!(request.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded')) return null;
-  if (typeof request.body !== 'object' || request.body === null) return {};
-  return request.body as Record<string, string>;
-}
-
 export async function startLinkedInSimulator(
   options: LinkedInSimulatorOptions = {},
 ): Promise<LinkedInSimulator> {
@@ -158,38 +126,32 @@ export async function startLinkedInSimulator(
   const aclsPageLimit = options.aclsPageLimit ?? 100;
   const clock = () => (options.now ?? (() => new Date()))().getTime();
 
-  const accessTokens = new Map<string, AccessToken>();
-  const refreshTokens = new Map<string, RefreshToken>();
-  const codes = new Map<string, AuthorizationCode>();
+  const grants = createGrantStore({
+    clock,
+    accessTokenSeconds,
+    refreshTokenSeconds,
+    codeLifetimeMs,
+    // LinkedIn returns the same refresh token on refresh, its end fixed at consent.
+    refresh: 'keep',
+    mint: {
+      access: () => `AQV${randomBytes(36).toString('base64url')}`,
+      refresh: () => `AQW${randomBytes(48).toString('base64url')}`,
+    },
+  });
   let denyNext = false;
   let grantOnly: string[] | null = options.grantScopes ?? null;
-
-  const issueAccessToken = (scopes: string[]) => {
-    const value = `AQV${randomBytes(36).toString('base64url')}`;
-    accessTokens.set(value, { scopes, expiresAt: clock() + accessTokenSeconds * 1000, revoked: false });
-    return value;
-  };
-
-  const redirectAllowed = (uri: string) => {
-    if (options.redirectUris) return options.redirectUris.includes(uri);
-    try {
-      return ['http:', 'https:'].includes(new URL(uri).protocol);
-    } catch {
-      return false;
-    }
-  };
 
   // ——— www.linkedin.com ———
 
   const authorization = (request: RecordedRequest): SimulatorResponse => {
     const { query } = request;
-    if (query.client_id !== clientId) return errorPage('invalid_client: the client_id is unknown');
+    if (query.client_id !== clientId) return consentErrorPage('invalid_client: the client_id is unknown');
     const redirectUri = query.redirect_uri ?? '';
-    if (!redirectAllowed(redirectUri))
-      return errorPage('The redirect_uri does not match the registered value');
+    if (!redirectAllowed(options.redirectUris, redirectUri))
+      return consentErrorPage('The redirect_uri does not match the registered value');
     const state: Record<string, string> = query.state === undefined ? {} : { state: query.state };
     if (query.response_type !== 'code') {
-      return redirect(redirectUri, {
+      return redirectBack(redirectUri, {
         error: 'unsupported_response_type',
         error_description: 'response_type must be code',
         ...state,
@@ -198,7 +160,7 @@ export async function startLinkedInSimulator(
     // LinkedIn's scope parameter is space-delimited.
     const asked = (query.scope ?? '').split(' ').filter(Boolean);
     if (asked.length === 0) {
-      return redirect(redirectUri, {
+      return redirectBack(redirectUri, {
         error: 'invalid_request',
         error_description: 'A required parameter "scope" is missing',
         ...state,
@@ -206,7 +168,7 @@ export async function startLinkedInSimulator(
     }
     const unknown = asked.find((scope) => !knownScopes.has(scope));
     if (unknown) {
-      return redirect(redirectUri, {
+      return redirectBack(redirectUri, {
         error: 'unauthorized_scope_error',
         error_description: `Scope "${unknown}" is not authorized for your application`,
         ...state,
@@ -214,7 +176,7 @@ export async function startLinkedInSimulator(
     }
     if (denyNext) {
       denyNext = false;
-      return redirect(redirectUri, {
+      return redirectBack(redirectUri, {
         error: 'user_cancelled_authorize',
         error_description: 'The user cancelled the authorization',
         ...state,
@@ -222,34 +184,30 @@ export async function startLinkedInSimulator(
     }
     const scopes = grantOnly ? asked.filter((scope) => grantOnly?.includes(scope)) : asked;
     const code = `AQT${randomBytes(48).toString('base64url')}`;
-    codes.set(code, { redirectUri, scopes, issuedAt: clock(), used: false });
-    return redirect(redirectUri, { code, ...state });
+    grants.issueCode(code, { redirectUri, scopes, issuedAt: clock(), used: false });
+    return redirectBack(redirectUri, { code, ...state });
   };
 
   const accessToken = (request: RecordedRequest): SimulatorResponse => {
-    const form = formOf(request);
     // LinkedIn wants application/x-www-form-urlencoded; anything else reads as no parameters at all.
-    const params = form ?? {};
-    for (const name of ['grant_type', 'client_id', 'client_secret']) {
-      if (!params[name])
-        return oauthError(400, 'invalid_request', `A required parameter "${name}" is missing`);
-    }
+    const params = tokenForm(request) ?? {};
+    const missing = missingParameter(params, ['grant_type', 'client_id', 'client_secret']);
+    if (missing) return oauthError(400, 'invalid_request', `A required parameter "${missing}" is missing`);
     if (params.client_id !== clientId || params.client_secret !== clientSecret)
       return oauthError(401, 'invalid_client', 'Client authentication failed');
 
     if (params.grant_type === 'authorization_code') {
-      for (const name of ['code', 'redirect_uri']) {
-        if (!params[name])
-          return oauthError(400, 'invalid_request', `A required parameter "${name}" is missing`);
-      }
-      const code = codes.get(params.code ?? '');
-      if (!code)
+      const missingForCode = missingParameter(params, ['code', 'redirect_uri']);
+      if (missingForCode)
+        return oauthError(400, 'invalid_request', `A required parameter "${missingForCode}" is missing`);
+      const code = grants.redeemCode(params.code, params.redirect_uri);
+      if (code === 'unknown')
         return oauthError(
           401,
           'invalid_request',
           'Unable to retrieve access token: authorization code not found',
         );
-      if (code.used || clock() - code.issuedAt > codeLifetimeMs || code.redirectUri !== params.redirect_uri) {
+      if (code === 'spent' || code === 'redirect_mismatch') {
         return oauthError(
           400,
           'invalid_request',
@@ -257,19 +215,13 @@ export async function startLinkedInSimulator(
             'code. Or authorization code expired. Or external member binding exists',
         );
       }
-      code.used = true;
+      grants.spendCode(code);
       const body: Record<string, unknown> = {
-        access_token: issueAccessToken(code.scopes),
+        access_token: grants.issueAccessToken(code.scopes),
         expires_in: accessTokenSeconds,
       };
       if (issueRefreshTokens) {
-        const refresh = `AQW${randomBytes(48).toString('base64url')}`;
-        refreshTokens.set(refresh, {
-          scopes: code.scopes,
-          expiresAt: clock() + refreshTokenSeconds * 1000,
-          revoked: false,
-        });
-        body.refresh_token = refresh;
+        body.refresh_token = grants.issueRefreshToken(code.scopes);
         body.refresh_token_expires_in = refreshTokenSeconds;
       }
       body.scope = code.scopes.join(',');
@@ -279,16 +231,16 @@ export async function startLinkedInSimulator(
     if (params.grant_type === 'refresh_token') {
       if (!params.refresh_token)
         return oauthError(400, 'invalid_request', 'A required parameter "refresh_token" is missing');
-      const refresh = refreshTokens.get(params.refresh_token);
+      const refresh = grants.redeemRefreshToken(params.refresh_token);
       // (unconfirmed) the description LinkedIn gives for a dead refresh token.
-      if (!refresh || refresh.revoked || clock() >= refresh.expiresAt)
+      if (!refresh)
         return oauthError(400, 'invalid_grant', 'The provided refresh token is invalid, expired or revoked');
       // The same refresh token comes back with what is left of its fixed lifetime.
       return ok({
-        access_token: issueAccessToken(refresh.scopes),
+        access_token: grants.issueAccessToken(refresh.scopes),
         expires_in: accessTokenSeconds,
         refresh_token: params.refresh_token,
-        refresh_token_expires_in: Math.floor((refresh.expiresAt - clock()) / 1000),
+        refresh_token_expires_in: grants.secondsLeft(refresh),
         scope: refresh.scopes.join(','),
       });
     }
@@ -299,7 +251,7 @@ export async function startLinkedInSimulator(
 
   const authenticate = (
     request: RecordedRequest,
-  ): { token: AccessToken } | { response: SimulatorResponse } => {
+  ): { token: IssuedAccessToken } | { response: SimulatorResponse } => {
     const header = request.headers.authorization ?? '';
     const value = /^Bearer (.+)$/.exec(header)?.[1];
     if (!value)
@@ -310,7 +262,7 @@ export async function startLinkedInSimulator(
           message: 'Empty oauth2 access token',
         }),
       };
-    const token = accessTokens.get(value);
+    const token = grants.findAccessToken(value);
     if (!token)
       return {
         response: restError(401, {
@@ -366,12 +318,13 @@ export async function startLinkedInSimulator(
       message: `Not enough permissions to access: ${resource}.${simulatedVersion}01`,
     });
 
-  const canReadAdmin = (token: AccessToken) => token.scopes.some((scope) => adminReadScopes.includes(scope));
+  const canReadAdmin = (token: IssuedAccessToken) =>
+    token.scopes.some((scope) => adminReadScopes.includes(scope));
   const administered = (organization: LinkedInSimulatorOrganization) =>
     (organization.role ?? 'ADMINISTRATOR') === 'ADMINISTRATOR' &&
     (organization.state ?? 'APPROVED') === 'APPROVED';
 
-  const organizationAcls = (request: RecordedRequest, token: AccessToken): SimulatorResponse => {
+  const organizationAcls = (request: RecordedRequest, token: IssuedAccessToken): SimulatorResponse => {
     const { query } = request;
     if (query.q !== 'roleAssignee') {
       return restError(400, {
@@ -402,7 +355,7 @@ export async function startLinkedInSimulator(
     });
   };
 
-  const organization = (id: string, token: AccessToken): SimulatorResponse => {
+  const organization = (id: string, token: IssuedAccessToken): SimulatorResponse => {
     const found = organizations.find((candidate) => String(candidate.id) === id);
     if (!found) return restError(404, { code: 'NOT_FOUND', message: `Organization ${id} not found` });
     if (!canReadAdmin(token) || !administered(found)) return accessDenied('organizations.GET');
@@ -464,10 +417,10 @@ export async function startLinkedInSimulator(
       grantOnly = scopes;
     },
     revokeRefreshTokens: () => {
-      for (const token of refreshTokens.values()) token.revoked = true;
+      grants.revokeRefreshTokens();
     },
     revokeAccessTokens: () => {
-      for (const token of accessTokens.values()) token.revoked = true;
+      grants.revokeAccessTokens();
     },
     failWith: (
       kind: LinkedInFailureKind,

@@ -38,7 +38,9 @@ export type MailchimpFailureKind =
   | 'rate_limited'
   | 'forbidden'
   | 'throttled_403'
-  | 'token_invalid';
+  | 'token_invalid'
+  /** The metadata endpoint's refusal of a token: HTTP 200 `{"error":"invalid_token"}`. */
+  | 'metadata_token_refused';
 
 export type MailchimpSimulator = SimulatorServer & {
   /** The next visit of the consent page redirects with `error=access_denied` and no code. */
@@ -156,8 +158,8 @@ export async function startMailchimpSimulator(
   };
 
   const metadata = (request: RecordedRequest): SimulatorResponse => {
-    // (unconfirmed) the metadata endpoint's refusal shape.
-    if (!validToken(tokenOf(request, 'OAuth'))) return oauthError(401, 'invalid_token', 'Invalid token');
+    // (community report, unconfirmed) the metadata endpoint refuses a bad token with HTTP 200.
+    if (!validToken(tokenOf(request, 'OAuth'))) return oauthError(200, 'invalid_token', 'Invalid token');
     return {
       status: 200,
       body: {
@@ -240,6 +242,8 @@ export async function startMailchimpSimulator(
         return { status: 403, body: '' };
       case 'token_invalid':
         return apiKeyInvalid();
+      case 'metadata_token_refused':
+        return oauthError(200, 'invalid_token', 'Invalid token');
     }
   };
 

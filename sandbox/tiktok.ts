@@ -3,6 +3,15 @@
 // TikTok about tokens and scopes, answering in TikTok's shapes.
 import { randomBytes } from 'node:crypto';
 import {
+  consentErrorPage,
+  createGrantStore,
+  type IssuedAccessToken,
+  missingParameter,
+  redirectAllowed,
+  redirectBack,
+  tokenForm,
+} from './oauth2.ts';
+import {
   type RecordedRequest,
   type SimulatorResponse,
   type SimulatorServer,
@@ -85,27 +94,6 @@ export type TikTokSimulator = SimulatorServer & {
   failWith(kind: TikTokFailureKind, rule: { path: string | RegExp; method?: string; times?: number }): void;
 };
 
-interface AccessToken {
-  scopes: string[];
-  expiresAt: number;
-  revoked: boolean;
-}
-
-interface RefreshToken {
-  scopes: string[];
-  expiresAt: number;
-  /** Set once it was exchanged: rotation makes it useless afterwards. */
-  used: boolean;
-  revoked: boolean;
-}
-
-interface AuthorizationCode {
-  redirectUri: string;
-  scopes: string[];
-  issuedAt: number;
-  used: boolean;
-}
-
 /** TikTok's log ids: a timestamp followed by hex. */
 function logId(): string {
   const stamp = new Date()
@@ -135,21 +123,6 @@ function apiError(code: string, message: string): SimulatorResponse {
   return { status, body: { data: {}, error: { code, message, log_id: logId() } } };
 }
 
-/** The page TikTok shows when it cannot trust the request enough to redirect. */
-function errorPage(text: string): SimulatorResponse {
-  return {
-    status: 400,
-    headers: { 'content-type': 'text/html; charset=utf-8' },
-    body: `<html><body>${text}</body></html>`,
-  };
-}
-
-function redirect(to: string, params: Record<string, string>): SimulatorResponse {
-  const url = new URL(to);
-  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
-  return { status: 302, headers: { location: url.toString() } };
-}
-
 export async function startTikTokSimulator(options: TikTokSimulatorOptions = {}): Promise<TikTokSimulator> {
   const clientKey = options.clientKey ?? tiktokSandboxClientId;
   const clientSecret = options.clientSecret ?? tiktokSandboxClientSecret;
@@ -164,56 +137,47 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
   const codeLifetimeMs = (options.codeLifetimeSeconds ?? 600) * 1000;
   const clock = () => (options.now ?? (() => new Date()))().getTime();
 
-  const accessTokens = new Map<string, AccessToken>();
-  const refreshTokens = new Map<string, RefreshToken>();
-  const codes = new Map<string, AuthorizationCode>();
+  const grants = createGrantStore({
+    clock,
+    accessTokenSeconds,
+    refreshTokenSeconds,
+    codeLifetimeMs,
+    // A refresh spends the refresh token it was given: only the newest one works.
+    refresh: 'rotate',
+    mint: {
+      access: () => `act.${randomBytes(36).toString('base64url')}!${randomBytes(2).readUInt16BE()}`,
+      refresh: () => `rft.${randomBytes(36).toString('base64url')}!${randomBytes(2).readUInt16BE()}`,
+    },
+  });
   let denyNext = false;
   let grantOnly: string[] | null = options.grantScopes ?? null;
 
-  const redirectAllowed = (uri: string) => {
-    if (options.redirectUris) return options.redirectUris.includes(uri);
-    try {
-      return ['http:', 'https:'].includes(new URL(uri).protocol);
-    } catch {
-      return false;
-    }
-  };
-
   /** A fresh access + refresh token pair, as both the code exchange and a refresh answer it. */
-  const tokenAnswer = (scopes: string[]): SimulatorResponse => {
-    const access = `act.${randomBytes(36).toString('base64url')}!${randomBytes(2).readUInt16BE()}`;
-    const refresh = `rft.${randomBytes(36).toString('base64url')}!${randomBytes(2).readUInt16BE()}`;
-    accessTokens.set(access, { scopes, expiresAt: clock() + accessTokenSeconds * 1000, revoked: false });
-    refreshTokens.set(refresh, {
-      scopes,
-      expiresAt: clock() + refreshTokenSeconds * 1000,
-      used: false,
-      revoked: false,
-    });
-    return {
-      status: 200,
-      body: {
-        access_token: access,
-        expires_in: accessTokenSeconds,
-        open_id: user.openId,
-        refresh_expires_in: refreshTokenSeconds,
-        refresh_token: refresh,
-        scope: scopes.join(','),
-        token_type: 'Bearer',
-      },
-    };
-  };
+  const tokenAnswer = (scopes: string[]): SimulatorResponse => ({
+    status: 200,
+    body: {
+      access_token: grants.issueAccessToken(scopes),
+      expires_in: accessTokenSeconds,
+      open_id: user.openId,
+      refresh_expires_in: refreshTokenSeconds,
+      refresh_token: grants.issueRefreshToken(scopes),
+      scope: scopes.join(','),
+      token_type: 'Bearer',
+    },
+  });
 
   // ——— www.tiktok.com ———
 
   const authorize = (request: RecordedRequest): SimulatorResponse => {
     const { query } = request;
-    if (query.client_key !== clientKey) return errorPage('client_key: Client info is illegal or malformed.');
+    if (query.client_key !== clientKey)
+      return consentErrorPage('client_key: Client info is illegal or malformed.');
     const redirectUri = query.redirect_uri ?? '';
-    if (!redirectAllowed(redirectUri)) return errorPage('redirect_uri: the redirect URI is not registered.');
+    if (!redirectAllowed(options.redirectUris, redirectUri))
+      return consentErrorPage('redirect_uri: the redirect URI is not registered.');
     const state: Record<string, string> = query.state === undefined ? {} : { state: query.state };
     if (query.response_type !== 'code') {
-      return redirect(redirectUri, {
+      return redirectBack(redirectUri, {
         error: 'unsupported_response_type',
         error_description: 'response_type must be code',
         ...state,
@@ -223,14 +187,14 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
     const asked = (query.scope ?? '').split(',').filter(Boolean);
     const unknown = asked.find((scope) => !knownScopes.has(scope));
     if (asked.length === 0 || unknown) {
-      return redirect(redirectUri, {
+      return redirectBack(redirectUri, {
         error: 'invalid_scope',
         error_description: unknown ? `The scope ${unknown} is invalid.` : 'The scope is missing.',
         ...state,
       });
     }
     if (query.code_challenge && query.code_challenge_method !== 'S256') {
-      return redirect(redirectUri, {
+      return redirectBack(redirectUri, {
         error: 'invalid_request',
         error_description: 'code_challenge_method must be S256',
         ...state,
@@ -239,7 +203,7 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
     if (denyNext) {
       denyNext = false;
       // (unconfirmed) TikTok's exact error_description for a declined consent.
-      return redirect(redirectUri, {
+      return redirectBack(redirectUri, {
         error: 'access_denied',
         error_description: 'The user denied the authorization request.',
         ...state,
@@ -248,46 +212,39 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
     const scopes = grantOnly ? asked.filter((scope) => grantOnly?.includes(scope)) : asked;
     // TikTok's codes carry characters that must be URL-decoded before the exchange, as this one does.
     const code = `${randomBytes(36).toString('base64url')}*!${randomBytes(2).readUInt16BE()}`;
-    codes.set(code, { redirectUri, scopes, issuedAt: clock(), used: false });
-    return redirect(redirectUri, { code, scopes: scopes.join(','), ...state });
+    grants.issueCode(code, { redirectUri, scopes, issuedAt: clock(), used: false });
+    return redirectBack(redirectUri, { code, scopes: scopes.join(','), ...state });
   };
 
   // ——— open.tiktokapis.com ———
 
   const token = (request: RecordedRequest): SimulatorResponse => {
-    if (!(request.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded'))
+    const params = tokenForm(request);
+    if (!params)
       return oauthError(400, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded.');
-    const params =
-      typeof request.body === 'object' && request.body !== null
-        ? (request.body as Record<string, string>)
-        : {};
-    for (const name of ['client_key', 'client_secret', 'grant_type']) {
-      if (!params[name]) return oauthError(400, 'invalid_request', `The parameter ${name} is missing.`);
-    }
+    const missing = missingParameter(params, ['client_key', 'client_secret', 'grant_type']);
+    if (missing) return oauthError(400, 'invalid_request', `The parameter ${missing} is missing.`);
     if (params.client_key !== clientKey || params.client_secret !== clientSecret)
       return oauthError(401, 'invalid_client', 'Client key or secret is invalid.');
 
     if (params.grant_type === 'authorization_code') {
-      for (const name of ['code', 'redirect_uri']) {
-        if (!params[name]) return oauthError(400, 'invalid_request', `The parameter ${name} is missing.`);
-      }
-      const code = codes.get(params.code ?? '');
-      if (!code || code.used || clock() - code.issuedAt > codeLifetimeMs)
+      const missingForCode = missingParameter(params, ['code', 'redirect_uri']);
+      if (missingForCode)
+        return oauthError(400, 'invalid_request', `The parameter ${missingForCode} is missing.`);
+      const code = grants.redeemCode(params.code, params.redirect_uri);
+      if (code === 'unknown' || code === 'spent')
         return oauthError(400, 'invalid_grant', 'Authorization code is expired.');
-      if (code.redirectUri !== params.redirect_uri)
+      if (code === 'redirect_mismatch')
         return oauthError(400, 'invalid_grant', 'The redirect_uri does not match the authorization request.');
-      code.used = true;
+      grants.spendCode(code);
       return tokenAnswer(code.scopes);
     }
 
     if (params.grant_type === 'refresh_token') {
       if (!params.refresh_token)
         return oauthError(400, 'invalid_request', 'The parameter refresh_token is missing.');
-      const refresh = refreshTokens.get(params.refresh_token);
-      if (!refresh || refresh.used || refresh.revoked || clock() >= refresh.expiresAt)
-        return oauthError(400, 'invalid_grant', 'Refresh token is invalid or expired.');
-      // Rotation: the refresh token sent stops working once a new one is issued.
-      refresh.used = true;
+      const refresh = grants.redeemRefreshToken(params.refresh_token);
+      if (!refresh) return oauthError(400, 'invalid_grant', 'Refresh token is invalid or expired.');
       return tokenAnswer(refresh.scopes);
     }
     return oauthError(400, 'unsupported_grant_type', `The grant_type ${params.grant_type} is not supported.`);
@@ -295,10 +252,9 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
 
   const authenticate = (
     request: RecordedRequest,
-  ): { token: AccessToken } | { response: SimulatorResponse } => {
-    const value = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
-    const found = value ? accessTokens.get(value) : undefined;
-    if (!found || found.revoked || clock() >= found.expiresAt) {
+  ): { token: IssuedAccessToken } | { response: SimulatorResponse } => {
+    const found = grants.authenticate(request.headers.authorization);
+    if (!found) {
       return {
         response: apiError(
           'access_token_invalid',
@@ -309,7 +265,7 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
     return { token: found };
   };
 
-  const userInfo = (request: RecordedRequest, accessToken: AccessToken): SimulatorResponse => {
+  const userInfo = (request: RecordedRequest, accessToken: IssuedAccessToken): SimulatorResponse => {
     const fields = (request.query.fields ?? '').split(',').filter(Boolean);
     if (fields.length === 0) return apiError('invalid_params', 'The fields parameter is required.');
     const unknown = fields.find((field) => !(field in fieldScopes));
@@ -385,10 +341,10 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
       grantOnly = scopes;
     },
     revokeRefreshTokens: () => {
-      for (const refresh of refreshTokens.values()) refresh.revoked = true;
+      grants.revokeRefreshTokens();
     },
     revokeAccessTokens: () => {
-      for (const access of accessTokens.values()) access.revoked = true;
+      grants.revokeAccessTokens();
     },
     failWith: (kind: TikTokFailureKind, rule: { path: string | RegExp; method?: string; times?: number }) => {
       server.failNext({ ...rule, response: failure(kind) });

@@ -1,9 +1,6 @@
 // The Canva adapter against the Canva simulator over real HTTP: the PKCE consent, the refresh that rotates the
 // refresh token (the old one then refused), the design sync across continuations, and error classes.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   type CanvaAdapter,
@@ -13,8 +10,9 @@ import {
   mapCanvaError,
 } from '../connectors/canva.ts';
 import { CredentialsRejectedError } from '../connectors/types.ts';
-import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
+import type { PublicationErrorClass } from '../domain/publication-errors.ts';
 import { type CanvaSimulator, startCanvaSimulator } from '../sandbox/canva.ts';
+import { closedBaseUrl, expectFailure, pkce } from './support/adapter-harness.ts';
 
 const clientId = 'OC-test-integration';
 const clientSecret = 'cnvca-test-secret-81f2a0';
@@ -22,30 +20,6 @@ const redirectUri = 'http://127.0.0.1:3000/v1/oauth/canva/callback';
 const user = { userId: 'UAF0000001', teamId: 'TAF0000001', displayName: 'Glow Studio' };
 const designs = Array.from({ length: 7 }, (_, index) => ({ id: `DAF${index}`, title: `Design ${index}` }));
 const start = new Date('2031-05-01T10:00:00.000Z');
-
-async function expectFailure(
-  promise: Promise<unknown>,
-  expected: PublicationErrorClass,
-  secrets: string[],
-): Promise<PlatformError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${expected}, the call succeeded`),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof PlatformError, `expected a PlatformError, got ${String(error)}`);
-  assert.equal(error.failure.class, expected, error.message);
-  for (const secret of secrets) {
-    assert.ok(!error.message.includes(secret), 'an error message holds a secret');
-    assert.ok(!JSON.stringify(error.failure).includes(secret), 'an error holds a secret');
-  }
-  return error;
-}
-
-/** What the connect route does: a fresh verifier, its S256 challenge. */
-function pkce() {
-  const verifier = randomBytes(48).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-}
 
 let clock = start;
 let sim: CanvaSimulator;
@@ -236,10 +210,7 @@ describe('Canva token refresh', () => {
   it('a 5xx or no answer on refresh is TRANSIENT, never a dead token', async () => {
     sim.failWith('transient', { path: '/rest/v1/oauth/token' });
     await expectFailure(adapter.refreshCredentials(credentials), 'TRANSIENT', [credentials.refreshToken]);
-    const idle = createServer();
-    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
-    const { port } = idle.address() as AddressInfo;
-    await new Promise<void>((resolve) => idle.close(() => resolve()));
+    const { port } = new URL(await closedBaseUrl());
     const offline = createCanvaAdapter({
       apiBaseUrl: `http://127.0.0.1:${port}`,
       authBaseUrl: `http://127.0.0.1:${port}`,

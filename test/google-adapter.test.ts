@@ -1,9 +1,6 @@
 // The Google Analytics and Google Ads adapters against the Google simulator over real HTTP: one OAuth app with
 // PKCE, property and customer discovery, refresh without rotation, GA4 session reports, and error classes.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   createGoogleAdsAdapter,
@@ -17,16 +14,18 @@ import {
   googleAnalyticsScopes,
   mapGoogleApiError,
 } from '../connectors/google.ts';
-import { type Connection, CredentialsRejectedError } from '../connectors/types.ts';
-import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
+import type { Connection } from '../connectors/types.ts';
+import type { PublicationErrorClass } from '../domain/publication-errors.ts';
 import {
   type GoogleSimulator,
   type GoogleSimulatorOptions,
   startGoogleSimulator,
 } from '../sandbox/google.ts';
+import { closedBaseUrl, expectFailureHiding, expectRejected, pkce } from './support/adapter-harness.ts';
 
 const clientId = 'glowtify-test.apps.googleusercontent.com';
 const clientSecret = 'GOCSPX-test-secret-5b8e1d';
+const expectFailure = expectFailureHiding([clientSecret]);
 const developerToken = 'dev-token-0123456789';
 const redirectUri = 'http://127.0.0.1:3000/v1/oauth/google_analytics/callback';
 const start = new Date('2031-05-01T10:00:00.000Z');
@@ -86,12 +85,6 @@ async function startAll(options: GoogleSimulatorOptions = {}, extra: Partial<Goo
   ads = createGoogleAdsAdapter(adapterOptions(sim.url, extra));
 }
 
-function pkce() {
-  const verifier = randomBytes(32).toString('base64url');
-  const challenge = createHash('sha256').update(verifier).digest('base64url');
-  return { verifier, challenge };
-}
-
 /** The user's side of the consent: open the authorize URL, get redirected back with a code (or a refusal). */
 async function consent(adapter: GoogleAdapter, state = 'state-42') {
   const { verifier, challenge } = pkce();
@@ -107,36 +100,6 @@ async function connect(adapter: GoogleAdapter): Promise<Connection<GoogleCredent
   const { verifier, query, code } = await consent(adapter);
   assert.ok(code, `no code in the redirect: ${JSON.stringify(query)}`);
   return adapter.connector.completeConsent({ code, redirectUri, codeVerifier: verifier, query });
-}
-
-async function expectFailure(
-  promise: Promise<unknown>,
-  expected: PublicationErrorClass,
-  secrets: string[] = [],
-): Promise<PlatformError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${expected}, the call succeeded`),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof PlatformError, `expected a PlatformError, got ${String(error)}`);
-  assert.equal(error.failure.class, expected, error.message);
-  for (const secret of [clientSecret, ...secrets]) {
-    assert.ok(!JSON.stringify(error.failure).includes(secret), 'an error holds a secret');
-  }
-  return error;
-}
-
-async function expectRejected(promise: Promise<unknown>, message: string | RegExp) {
-  const error = await promise.then(
-    () => assert.fail('expected CredentialsRejectedError, the call succeeded'),
-    (caught: unknown) => caught,
-  );
-  assert.ok(
-    error instanceof CredentialsRejectedError,
-    `expected CredentialsRejectedError, got ${String(error)}`,
-  );
-  if (typeof message === 'string') assert.equal(error.message, message);
-  else assert.match(error.message, message);
 }
 
 const secretsOf = (credentials: GoogleCredentials) => [
@@ -354,6 +317,14 @@ describe('Google Ads discovery', () => {
     for (const request of adsRequests) assert.equal(request.headers['developer-token'], developerToken);
   });
 
+  it('a customer refused for its login-customer-id (USER_PERMISSION_DENIED) is INVALID_REQUEST, not a reconnect', async () => {
+    await startAll();
+    sim.failWith('customer_permission_denied', { path: /googleAds:search$/, times: 1 });
+    const error = await expectFailure(connect(ads), 'INVALID_REQUEST');
+    assert.equal(error.failure.platformCode, 'authorizationError:USER_PERMISSION_DENIED');
+    assert.match(error.message, /USER_PERMISSION_DENIED/);
+  });
+
   it('a user with no Ads account connects with nothing to pick', async () => {
     await startAll({ customers: [] });
     const connection = await connect(ads);
@@ -441,10 +412,7 @@ describe('Google token refresh (both adapters)', () => {
 
   it('a closed port (no answer at all) is TRANSIENT and names no secret', async () => {
     const { credentials } = await connect(analytics);
-    const idle = createServer();
-    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
-    const { port } = idle.address() as AddressInfo;
-    await new Promise<void>((resolve) => idle.close(() => resolve()));
+    const { port } = new URL(await closedBaseUrl());
     const offline = createGoogleAnalyticsAdapter(adapterOptions(`http://127.0.0.1:${port}`));
     const error = await expectFailure(
       offline.refreshCredentials(credentials),
@@ -612,6 +580,40 @@ describe('mapGoogleApiError', () => {
     const failure = mapGoogleApiError(429, body(429, 'RESOURCE_EXHAUSTED', adsQuota), none);
     assert.equal(failure.retryAfterMs, 30_000);
     assert.equal(failure.platformCode, 'quotaError:RESOURCE_EXHAUSTED');
+  });
+
+  it('a 403 is PERMISSION_REVOKED only when it names the OAuth grant; customer or project refusals keep their reason', () => {
+    const errorInfo = (reason: string) => [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason }];
+    const adsError = (errorCode: Record<string, string>) => [
+      {
+        '@type': `type.googleapis.com/google.ads.googleads.${googleAdsApiVersion}.errors.GoogleAdsFailure`,
+        errors: [{ errorCode, message: 'said by Google Ads' }],
+      },
+    ];
+    const table: [unknown[], PublicationErrorClass, string][] = [
+      [errorInfo('ACCESS_TOKEN_SCOPE_INSUFFICIENT'), 'PERMISSION_REVOKED', 'ACCESS_TOKEN_SCOPE_INSUFFICIENT'],
+      [
+        adsError({ authenticationError: 'OAUTH_TOKEN_REVOKED' }),
+        'PERMISSION_REVOKED',
+        'authenticationError:OAUTH_TOKEN_REVOKED',
+      ],
+      [
+        adsError({ authorizationError: 'USER_PERMISSION_DENIED' }),
+        'INVALID_REQUEST',
+        'authorizationError:USER_PERMISSION_DENIED',
+      ],
+      [
+        adsError({ authorizationError: 'CUSTOMER_NOT_ENABLED' }),
+        'INVALID_REQUEST',
+        'authorizationError:CUSTOMER_NOT_ENABLED',
+      ],
+      [errorInfo('USER_PROJECT_DENIED'), 'INVALID_REQUEST', 'USER_PROJECT_DENIED'],
+    ];
+    for (const [details, expected, reason] of table) {
+      const failure = mapGoogleApiError(403, body(403, 'PERMISSION_DENIED', details), none);
+      assert.equal(failure.class, expected, reason);
+      assert.equal(failure.platformCode, reason);
+    }
   });
 
   it('a disabled API in the Cloud project is the operator’s to fix, not a revoked permission', () => {

@@ -2,8 +2,6 @@
 // discovery, refused codes and scopes, refresh tokens (only for approved apps, their end never pushed back),
 // and every LinkedIn error landing in its publication error class.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   createLinkedInAdapter,
@@ -13,12 +11,19 @@ import {
   linkedinScopes,
   mapLinkedInError,
 } from '../connectors/linkedin.ts';
-import { type Connection, CredentialsRejectedError } from '../connectors/types.ts';
+import type { Connection } from '../connectors/types.ts';
 import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
 import { type LinkedInSimulator, startLinkedInSimulator } from '../sandbox/linkedin.ts';
+import {
+  expectFailureHiding,
+  expectRefreshOutagesTransient,
+  expectRejected,
+  followConsent,
+} from './support/adapter-harness.ts';
 
 const clientId = 'glowtify-test-linkedin';
 const clientSecret = 'glowtify-test-linkedin-secret-5b2e';
+const expectFailure = expectFailureHiding([clientSecret]);
 const redirectUri = 'http://127.0.0.1:3000/v1/oauth/linkedin/callback';
 const organizations = [
   { id: 1001, localizedName: 'Glow Café', vanityName: 'glow-cafe' },
@@ -65,15 +70,8 @@ async function startHarness(options: Parameters<typeof startLinkedInSimulator>[0
   return { sim, adapter, clock };
 }
 
-/** The member's trip: the consent page answers with a redirect to our callback. */
-async function consent(adapter: LinkedInAdapter, state = 'state-42') {
-  const response = await fetch(adapter.connector.authorizeUrl({ state, redirectUri }), {
-    redirect: 'manual',
-  });
-  assert.equal(response.status, 302, 'the consent page did not redirect');
-  const location = new URL(response.headers.get('location') ?? '');
-  return { location, query: Object.fromEntries(location.searchParams) };
-}
+const consent = (adapter: LinkedInAdapter, state = 'state-42') =>
+  followConsent(adapter.connector.authorizeUrl({ state, redirectUri }));
 
 async function connect(
   adapter: LinkedInAdapter,
@@ -83,36 +81,6 @@ async function connect(
   assert.ok(code, `no code in ${JSON.stringify(query)}`);
   const connection = await adapter.connector.completeConsent({ code, redirectUri, query });
   return { ...connection, code };
-}
-
-async function expectFailure(
-  promise: Promise<unknown>,
-  expected: PublicationErrorClass,
-  secrets: string[],
-): Promise<PlatformError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${expected}, the call succeeded`),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof PlatformError, `expected a PlatformError, got ${String(error)}`);
-  assert.equal(error.failure.class, expected, error.message);
-  for (const secret of [clientSecret, ...secrets]) {
-    assert.ok(!JSON.stringify(error.failure).includes(secret), `an error holds a secret: ${error.message}`);
-  }
-  return error;
-}
-
-async function expectRejected(promise: Promise<unknown>, message: string | RegExp) {
-  const error = await promise.then(
-    () => assert.fail('expected CredentialsRejectedError, the call succeeded'),
-    (caught: unknown) => caught,
-  );
-  assert.ok(
-    error instanceof CredentialsRejectedError,
-    `expected CredentialsRejectedError, got ${String(error)}`,
-  );
-  if (typeof message === 'string') assert.equal(error.message, message);
-  else assert.match(error.message, message);
 }
 
 const secretsOf = (credentials: LinkedInCredentials) =>
@@ -399,44 +367,18 @@ describe('LinkedIn token refresh', () => {
     sim.failWith('rate_limited', { path: '/oauth/v2/accessToken' });
     await expectFailure(adapter.refreshCredentials(credentials), 'RATE_LIMITED', secretsOf(credentials));
 
-    const idle = createServer();
-    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
-    const { port } = idle.address() as AddressInfo;
-    await new Promise<void>((resolve) => idle.close(() => resolve()));
-    const offline = createLinkedInAdapter({
-      apiBaseUrl: `http://127.0.0.1:${port}`,
-      authBaseUrl: `http://127.0.0.1:${port}`,
-      clientId,
-      clientSecret,
+    await expectRefreshOutagesTransient({
+      adapterAt: (base, requestTimeoutMs) =>
+        createLinkedInAdapter({
+          apiBaseUrl: base,
+          authBaseUrl: base,
+          clientId,
+          clientSecret,
+          ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+        }),
+      credentials,
+      secrets: [clientSecret, ...secretsOf(credentials)],
     });
-    const unreachable = await expectFailure(
-      offline.refreshCredentials(credentials),
-      'TRANSIENT',
-      secretsOf(credentials),
-    );
-    assert.match(unreachable.message, /could not be reached/);
-
-    // A server that accepts and never answers: the request's own time limit ends it.
-    const hung = createServer(() => {});
-    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
-    try {
-      const slow = createLinkedInAdapter({
-        apiBaseUrl: `http://127.0.0.1:${(hung.address() as AddressInfo).port}`,
-        authBaseUrl: `http://127.0.0.1:${(hung.address() as AddressInfo).port}`,
-        clientId,
-        clientSecret,
-        requestTimeoutMs: 200,
-      });
-      const timedOut = await expectFailure(
-        slow.refreshCredentials(credentials),
-        'TRANSIENT',
-        secretsOf(credentials),
-      );
-      assert.match(timedOut.message, /no answer within/);
-    } finally {
-      hung.closeAllConnections();
-      await new Promise<void>((resolve) => hung.close(() => resolve()));
-    }
     // Still a good refresh token after all that.
     await adapter.refreshCredentials(credentials);
   });
@@ -553,6 +495,10 @@ describe('mapLinkedInError', () => {
     );
     assert.equal(mapLinkedInError(429, body(429), new Headers({ 'retry-after': '30' })).retryAfterMs, 30_000);
     assert.equal(mapLinkedInError(429, body(429), none).retryAfterMs, undefined);
+    // Retry-After as an HTTP date (RFC 9110) is read too, as the time left until then.
+    const inAMinute = new Date(Date.now() + 60_000).toUTCString();
+    const fromDate = mapLinkedInError(429, body(429), new Headers({ 'retry-after': inAMinute })).retryAfterMs;
+    assert.ok(fromDate !== undefined && fromDate > 55_000 && fromDate <= 60_000, `read ${fromDate}`);
     assert.match(
       mapLinkedInError(426, body(426, { code: 'NONEXISTENT_VERSION' }), none).message,
       /LinkedIn-Version/,

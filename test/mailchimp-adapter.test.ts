@@ -1,8 +1,6 @@
 // The Mailchimp adapter against the Mailchimp simulator over real HTTP: the OAuth connection (code → token
 // that never expires → the data center from the metadata → audiences), the credential check, and error classes.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   createMailchimpAdapter,
@@ -10,9 +8,8 @@ import {
   type MailchimpCredentials,
   mapMailchimpError,
 } from '../connectors/mailchimp.ts';
-import { CredentialsRejectedError } from '../connectors/types.ts';
-import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
 import { type MailchimpSimulator, startMailchimpSimulator } from '../sandbox/mailchimp.ts';
+import { closedBaseUrl, expectFailure, expectRejected, withHungServer } from './support/adapter-harness.ts';
 
 const clientId = '998877665544';
 const clientSecret = 'mailchimp-test-secret-5c1d9e';
@@ -21,36 +18,6 @@ const lists = Array.from({ length: 5 }, (_, index) => ({
   id: `list${String(index + 1).padStart(6, '0')}`,
   name: `Audience ${index + 1}`,
 }));
-
-async function expectFailure(
-  promise: Promise<unknown>,
-  expected: PublicationErrorClass,
-  secrets: string[],
-): Promise<PlatformError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${expected}, the call succeeded`),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof PlatformError, `expected a PlatformError, got ${String(error)}`);
-  assert.equal(error.failure.class, expected, error.message);
-  for (const secret of secrets) {
-    assert.ok(!error.message.includes(secret), 'an error message holds a secret');
-    assert.ok(!JSON.stringify(error.failure).includes(secret), 'an error holds a secret');
-  }
-  return error;
-}
-
-async function expectRejected(promise: Promise<unknown>, message: RegExp) {
-  const error = await promise.then(
-    () => assert.fail('expected a refusal, the call succeeded'),
-    (caught: unknown) => caught,
-  );
-  assert.ok(
-    error instanceof CredentialsRejectedError,
-    `expected CredentialsRejectedError, got ${String(error)}`,
-  );
-  assert.match(error.message, message);
-}
 
 let sim: MailchimpSimulator;
 let adapter: MailchimpAdapter;
@@ -192,6 +159,27 @@ describe('Mailchimp connection', () => {
     assert.equal(error.failure.platformCode, 'invalid_client');
   });
 
+  it('the metadata endpoint refusing the token with HTTP 200 {"error":"invalid_token"} → TOKEN_EXPIRED, not TRANSIENT', async () => {
+    sim.failWith('metadata_token_refused', { path: '/oauth2/metadata', method: 'GET' });
+    const location = await consent();
+    const code = location.searchParams.get('code') ?? '';
+    const error = await expectFailure(
+      adapter.connector.completeConsent({
+        code,
+        redirectUri,
+        query: Object.fromEntries(location.searchParams),
+      }),
+      'TOKEN_EXPIRED',
+      [clientSecret, code],
+    );
+    assert.equal(error.failure.platformCode, 'invalid_token');
+    assert.equal(
+      sim.receivedMatching('/3.0/lists', 'GET').length,
+      0,
+      'no audience read with a refused token',
+    );
+  });
+
   it('the apiBaseUrl option overrides the data-center endpoint from the metadata', async () => {
     const { connection } = await connect();
     const elsewhere = await startMailchimpSimulator({ clientId, clientSecret, lists: [] });
@@ -273,10 +261,7 @@ describe('Mailchimp credentials and audiences', () => {
   });
 
   it('a network error (nothing listening) is TRANSIENT and names no secret', async () => {
-    const idle = createServer();
-    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
-    const { port } = idle.address() as AddressInfo;
-    await new Promise<void>((resolve) => idle.close(() => resolve()));
+    const { port } = new URL(await closedBaseUrl());
     const offline = `http://127.0.0.1:${port}`;
     const error = await expectFailure(
       adapter.verifyCredentials({ ...credentials, apiEndpoint: offline }),
@@ -293,12 +278,7 @@ describe('Mailchimp credentials and audiences', () => {
   });
 
   it('a request left unanswered past requestTimeoutMs is TRANSIENT', async () => {
-    const hung = createServer(() => {
-      // Never answers.
-    });
-    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
-    const { port } = hung.address() as AddressInfo;
-    try {
+    await withHungServer(async (base) => {
       const impatient = createMailchimpAdapter({
         authBaseUrl: sim.url,
         clientId,
@@ -306,15 +286,12 @@ describe('Mailchimp credentials and audiences', () => {
         requestTimeoutMs: 200,
       });
       const error = await expectFailure(
-        impatient.verifyCredentials({ ...credentials, apiEndpoint: `http://127.0.0.1:${port}` }),
+        impatient.verifyCredentials({ ...credentials, apiEndpoint: base }),
         'TRANSIENT',
         [credentials.accessToken],
       );
       assert.match(error.message, /no answer within/);
-    } finally {
-      hung.closeAllConnections();
-      await new Promise<void>((resolve) => hung.close(() => resolve()));
-    }
+    });
   });
 });
 
@@ -325,6 +302,8 @@ describe('mapMailchimpError', () => {
     assert.equal(mapMailchimpError(401, body(401, 'API Key Invalid'), none).class, 'TOKEN_EXPIRED');
     assert.equal(mapMailchimpError(403, body(403, 'Forbidden'), none).class, 'PERMISSION_REVOKED');
     assert.equal(mapMailchimpError(403, null, none).class, 'RATE_LIMITED');
+    // A proxy's HTML page is not Mailchimp's problem document either: throttling, not lost access.
+    assert.equal(mapMailchimpError(403, '<html>Forbidden</html>', none).class, 'RATE_LIMITED');
     assert.equal(
       mapMailchimpError(429, body(429, 'Too Many Requests'), new Headers({ 'retry-after': '3' }))
         .retryAfterMs,

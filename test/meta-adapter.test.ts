@@ -1,8 +1,6 @@
 // The Meta adapter against the Meta simulator over real HTTP: OAuth and discovery, one post per publication,
 // the Instagram duplicate guard, and every Graph error landing in its publication error class.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   createMetaAdapter,
@@ -15,8 +13,9 @@ import {
 import type { PublicationContext, PublicationProgress } from '../connectors/types.ts';
 import type { Channel } from '../domain/channels.ts';
 import type { TaskContent } from '../domain/content.ts';
-import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
+import type { PublicationErrorClass } from '../domain/publication-errors.ts';
 import { type MetaFailureKind, type MetaSimulator, startMetaSimulator } from '../sandbox/meta.ts';
+import { closedBaseUrl, expectFailure } from './support/adapter-harness.ts';
 
 const clientId = 'glowtify-test-app';
 const clientSecret = 'glowtify-test-secret-7f3a9c';
@@ -143,24 +142,6 @@ function secretsOf(credentials: MetaCredentials): string[] {
     credentials.userAccessToken,
     ...Object.values(credentials.pages).map((page) => page.accessToken),
   ];
-}
-
-async function expectFailure(
-  promise: Promise<unknown>,
-  expected: PublicationErrorClass,
-  secrets: string[],
-): Promise<PlatformError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${expected}, the call succeeded`),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof PlatformError, `expected a PlatformError, got ${String(error)}`);
-  assert.equal(error.failure.class, expected, error.message);
-  for (const secret of secrets) {
-    assert.ok(!error.message.includes(secret), 'an error message holds a secret');
-    assert.ok(!JSON.stringify(error.failure).includes(secret), 'an error holds a secret');
-  }
-  return error;
 }
 
 const requestsTo = (sim: MetaSimulator, pattern: RegExp, method = 'POST') =>
@@ -913,10 +894,7 @@ describe('Meta errors', () => {
   });
 
   it('a network error (nothing listening) is TRANSIENT and names no secret', async () => {
-    const idle = createServer();
-    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
-    const { port } = idle.address() as AddressInfo;
-    await new Promise<void>((resolve) => idle.close(() => resolve()));
+    const { port } = new URL(await closedBaseUrl());
     const offline = createMetaAdapter({
       apiBaseUrl: `http://127.0.0.1:${port}`,
       authBaseUrl: `http://127.0.0.1:${port}`,
@@ -960,6 +938,15 @@ describe('mapMetaError', () => {
     for (const [code, expected] of table) {
       assert.equal(mapMetaError(400, body({ code, message: 'x' }), none).class, expected, `code ${code}`);
     }
+  });
+
+  it('every Business Use Case limit, 80000 to 80014, is RATE_LIMITED (80004: ads management)', () => {
+    for (let code = 80000; code <= 80014; code += 1) {
+      const failure = mapMetaError(400, body({ code, message: 'x' }), none);
+      assert.equal(failure.class, 'RATE_LIMITED', `code ${code}`);
+      assert.equal(failure.platformCode, String(code));
+    }
+    assert.equal(mapMetaError(400, body({ code: 80015, message: 'x' }), none).class, 'INVALID_REQUEST');
   });
 
   it('falls back on the HTTP status, and is_transient wins over the code', () => {

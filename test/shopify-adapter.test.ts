@@ -2,8 +2,6 @@
 // wrong shop and tampered hmac refused, offline token, granted scopes checked), discovery of the store and its
 // blogs, the credential check, the product sync paced by Shopify's cost bucket, and error classes.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   createShopifyAdapter,
@@ -16,9 +14,9 @@ import {
   shopifyScopesCover,
   verifyShopifyHmac,
 } from '../connectors/shopify.ts';
-import { CredentialsRejectedError } from '../connectors/types.ts';
 import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
 import { type ShopifySimulator, signShopifyQuery, startShopifySimulator } from '../sandbox/shopify.ts';
+import { closedBaseUrl, expectFailure, expectRejected } from './support/adapter-harness.ts';
 
 const clientId = 'shopify-test-app';
 const clientSecret = 'shpss_test_secret_0a9b8c7d';
@@ -31,36 +29,6 @@ const glow = {
   products: 230,
 };
 const other = { shop: 'other-store', name: 'Other Store', blogs: [], products: 1 };
-
-async function expectFailure(
-  promise: Promise<unknown>,
-  expected: PublicationErrorClass,
-  secrets: string[],
-): Promise<PlatformError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${expected}, the call succeeded`),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof PlatformError, `expected a PlatformError, got ${String(error)}`);
-  assert.equal(error.failure.class, expected, error.message);
-  for (const secret of secrets) {
-    assert.ok(!error.message.includes(secret), 'an error message holds a secret');
-    assert.ok(!JSON.stringify(error.failure).includes(secret), 'an error holds a secret');
-  }
-  return error;
-}
-
-async function expectRejected(promise: Promise<unknown>, message: RegExp) {
-  const error = await promise.then(
-    () => assert.fail('expected a refusal, the call succeeded'),
-    (caught: unknown) => caught,
-  );
-  assert.ok(
-    error instanceof CredentialsRejectedError,
-    `expected CredentialsRejectedError, got ${String(error)}`,
-  );
-  assert.match(error.message, message);
-}
 
 let clock = start;
 let sim: ShopifySimulator;
@@ -307,10 +275,7 @@ describe('Shopify install', () => {
       'TRANSIENT',
       [query.code ?? '', clientSecret],
     );
-    const idle = createServer();
-    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
-    const { port } = idle.address() as AddressInfo;
-    await new Promise<void>((resolve) => idle.close(() => resolve()));
+    const { port } = new URL(await closedBaseUrl());
     const offline = createShopifyAdapter({
       shopBaseUrl: `http://127.0.0.1:${port}/shops/{shop}`,
       clientId,

@@ -2,8 +2,6 @@
 // behind the token, refused codes and unticked scopes, refresh-token rotation (the old one dies), and every
 // TikTok error landing in its publication error class.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   createTikTokAdapter,
@@ -12,12 +10,19 @@ import {
   type TikTokCredentials,
   tiktokScopes,
 } from '../connectors/tiktok.ts';
-import { type Connection, CredentialsRejectedError } from '../connectors/types.ts';
-import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
+import type { Connection } from '../connectors/types.ts';
+import type { PublicationErrorClass } from '../domain/publication-errors.ts';
 import { startTikTokSimulator, type TikTokFailureKind, type TikTokSimulator } from '../sandbox/tiktok.ts';
+import {
+  expectFailureHiding,
+  expectRefreshOutagesTransient,
+  expectRejected,
+  followConsent,
+} from './support/adapter-harness.ts';
 
 const clientKey = 'glowtifytestkey';
 const clientSecret = 'glowtify-test-tiktok-secret-9c1d';
+const expectFailure = expectFailureHiding([clientSecret]);
 const redirectUri = 'http://127.0.0.1:3000/v1/oauth/tiktok/callback';
 const user = {
   openId: '-000TestOpenId0123456789abcdef',
@@ -57,15 +62,8 @@ async function startHarness(options: Parameters<typeof startTikTokSimulator>[0] 
   return { sim, adapter, clock };
 }
 
-/** The user's trip: the consent page answers with a redirect to our callback. */
-async function consent(adapter: TikTokAdapter, state = 'state-42') {
-  const response = await fetch(adapter.connector.authorizeUrl({ state, redirectUri }), {
-    redirect: 'manual',
-  });
-  assert.equal(response.status, 302, 'the consent page did not redirect');
-  const location = new URL(response.headers.get('location') ?? '');
-  return { location, query: Object.fromEntries(location.searchParams) };
-}
+const consent = (adapter: TikTokAdapter, state = 'state-42') =>
+  followConsent(adapter.connector.authorizeUrl({ state, redirectUri }));
 
 async function connect(adapter: TikTokAdapter): Promise<Connection<TikTokCredentials> & { code: string }> {
   const { query } = await consent(adapter);
@@ -73,36 +71,6 @@ async function connect(adapter: TikTokAdapter): Promise<Connection<TikTokCredent
   assert.ok(code, `no code in ${JSON.stringify(query)}`);
   const connection = await adapter.connector.completeConsent({ code, redirectUri, query });
   return { ...connection, code };
-}
-
-async function expectFailure(
-  promise: Promise<unknown>,
-  expected: PublicationErrorClass,
-  secrets: string[],
-): Promise<PlatformError> {
-  const error = await promise.then(
-    () => assert.fail(`expected ${expected}, the call succeeded`),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof PlatformError, `expected a PlatformError, got ${String(error)}`);
-  assert.equal(error.failure.class, expected, error.message);
-  for (const secret of [clientSecret, ...secrets]) {
-    assert.ok(!JSON.stringify(error.failure).includes(secret), `an error holds a secret: ${error.message}`);
-  }
-  return error;
-}
-
-async function expectRejected(promise: Promise<unknown>, message: string | RegExp) {
-  const error = await promise.then(
-    () => assert.fail('expected CredentialsRejectedError, the call succeeded'),
-    (caught: unknown) => caught,
-  );
-  assert.ok(
-    error instanceof CredentialsRejectedError,
-    `expected CredentialsRejectedError, got ${String(error)}`,
-  );
-  if (typeof message === 'string') assert.equal(error.message, message);
-  else assert.match(error.message, message);
 }
 
 const secretsOf = (credentials: TikTokCredentials) => [credentials.accessToken, credentials.refreshToken];
@@ -322,44 +290,18 @@ describe('TikTok token refresh', () => {
     sim.failWith('rate_limited', { path: '/v2/oauth/token/' });
     await expectFailure(adapter.refreshCredentials(credentials), 'RATE_LIMITED', secretsOf(credentials));
 
-    const idle = createServer();
-    await new Promise<void>((resolve) => idle.listen(0, '127.0.0.1', resolve));
-    const { port } = idle.address() as AddressInfo;
-    await new Promise<void>((resolve) => idle.close(() => resolve()));
-    const offline = createTikTokAdapter({
-      apiBaseUrl: `http://127.0.0.1:${port}`,
-      authBaseUrl: `http://127.0.0.1:${port}`,
-      clientKey,
-      clientSecret,
+    await expectRefreshOutagesTransient({
+      adapterAt: (base, requestTimeoutMs) =>
+        createTikTokAdapter({
+          apiBaseUrl: base,
+          authBaseUrl: base,
+          clientKey,
+          clientSecret,
+          ...(requestTimeoutMs === undefined ? {} : { requestTimeoutMs }),
+        }),
+      credentials,
+      secrets: [clientSecret, ...secretsOf(credentials)],
     });
-    const unreachable = await expectFailure(
-      offline.refreshCredentials(credentials),
-      'TRANSIENT',
-      secretsOf(credentials),
-    );
-    assert.match(unreachable.message, /could not be reached/);
-
-    const hung = createServer(() => {});
-    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
-    try {
-      const base = `http://127.0.0.1:${(hung.address() as AddressInfo).port}`;
-      const slow = createTikTokAdapter({
-        apiBaseUrl: base,
-        authBaseUrl: base,
-        clientKey,
-        clientSecret,
-        requestTimeoutMs: 200,
-      });
-      const timedOut = await expectFailure(
-        slow.refreshCredentials(credentials),
-        'TRANSIENT',
-        secretsOf(credentials),
-      );
-      assert.match(timedOut.message, /no answer within/);
-    } finally {
-      hung.closeAllConnections();
-      await new Promise<void>((resolve) => hung.close(() => resolve()));
-    }
     // None of those consumed the refresh token.
     await adapter.refreshCredentials(credentials);
   });
@@ -450,6 +392,24 @@ describe('mapTikTokError', () => {
       assert.equal(failure.class, expected, code);
       assert.equal(failure.platformCode, code);
     }
+  });
+
+  it('a direct-post refusal (HTTP 403) keeps its code and never asks for a reconnect', () => {
+    const table: [string, PublicationErrorClass][] = [
+      ['spam_risk_too_many_posts', 'CONTENT_REJECTED'],
+      ['spam_risk_user_banned_from_posting', 'CONTENT_REJECTED'],
+      ['reached_active_user_cap', 'INVALID_REQUEST'],
+      ['unaudited_client_can_only_post_to_private_accounts', 'INVALID_REQUEST'],
+      ['url_ownership_unverified', 'INVALID_REQUEST'],
+      ['privacy_level_option_mismatch', 'INVALID_REQUEST'],
+      ['some_future_refusal', 'INVALID_REQUEST'],
+    ];
+    for (const [code, expected] of table) {
+      const failure = mapTikTokError(403, body(code), none);
+      assert.equal(failure.class, expected, code);
+      assert.equal(failure.platformCode, code);
+    }
+    assert.equal(mapTikTokError(403, null, none).class, 'PERMISSION_REVOKED', 'a bare 403 is lost access');
   });
 
   it('falls back on the status when there is no code', () => {
