@@ -22,6 +22,12 @@ import type { PublicationStatus } from '../domain/publications.ts';
 const instant = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: 'date' });
 const createdAt = () => instant('created_at').notNull().defaultNow();
 const updatedAt = () => instant('updated_at').notNull().defaultNow();
+const id = () => uuid('id').primaryKey().defaultRandom();
+/** Every row belongs to a workspace and goes with it. */
+const workspaceRef = () =>
+  uuid('workspace_id')
+    .notNull()
+    .references(() => workspaces.id, { onDelete: 'cascade' });
 
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
 
@@ -35,10 +41,8 @@ export const workspaces = pgTable('workspaces', {
 export const apiKeys = pgTable(
   'api_keys',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
-    workspaceId: uuid('workspace_id')
-      .notNull()
-      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    id: id(),
+    workspaceId: workspaceRef(),
     /** The key's public prefix, to find the row without scanning hashes. */
     prefix: text('prefix').notNull(),
     /** SHA-256 of the whole key: keys are long random strings, so a fast hash is enough and lookups stay cheap. */
@@ -52,10 +56,8 @@ export const apiKeys = pgTable(
 export const connectors = pgTable(
   'connectors',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
-    workspaceId: uuid('workspace_id')
-      .notNull()
-      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    id: id(),
+    workspaceId: workspaceRef(),
     platform: text('platform').$type<Platform>().notNull(),
     status: text('status').$type<ConnectorStatus>().notNull().default('not_connected'),
     /** AES-256-GCM ciphertext of the credentials JSON (db/credentials-codec.ts); null once disconnected. */
@@ -75,10 +77,8 @@ export const connectors = pgTable(
 export const connectorAccounts = pgTable(
   'connector_accounts',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
-    workspaceId: uuid('workspace_id')
-      .notNull()
-      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    id: id(),
+    workspaceId: workspaceRef(),
     connectorId: uuid('connector_id')
       .notNull()
       .references(() => connectors.id, { onDelete: 'cascade' }),
@@ -104,10 +104,8 @@ export const connectorAccounts = pgTable(
 export const epics = pgTable(
   'epics',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
-    workspaceId: uuid('workspace_id')
-      .notNull()
-      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    id: id(),
+    workspaceId: workspaceRef(),
     title: text('title').notNull(),
     brief: text('brief'),
     status: text('status').$type<EpicStatus>().notNull().default('draft'),
@@ -140,10 +138,8 @@ export const epics = pgTable(
 export const tasks = pgTable(
   'tasks',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
-    workspaceId: uuid('workspace_id')
-      .notNull()
-      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    id: id(),
+    workspaceId: workspaceRef(),
     epicId: uuid('epic_id')
       .notNull()
       .references(() => epics.id, { onDelete: 'cascade' }),
@@ -163,10 +159,8 @@ export const tasks = pgTable(
 export const publications = pgTable(
   'publications',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
-    workspaceId: uuid('workspace_id')
-      .notNull()
-      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    id: id(),
+    workspaceId: workspaceRef(),
     epicId: uuid('epic_id')
       .notNull()
       .references(() => epics.id, { onDelete: 'cascade' }),
@@ -206,10 +200,8 @@ export const publications = pgTable(
 export const notifications = pgTable(
   'notifications',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
-    workspaceId: uuid('workspace_id')
-      .notNull()
-      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    id: id(),
+    workspaceId: workspaceRef(),
     kind: text('kind').notNull(),
     title: text('title').notNull(),
     message: text('message').notNull(),
@@ -223,10 +215,8 @@ export const notifications = pgTable(
 export const connectorRequests = pgTable(
   'connector_requests',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
-    workspaceId: uuid('workspace_id')
-      .notNull()
-      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    id: id(),
+    workspaceId: workspaceRef(),
     platform: text('platform').notNull(),
     note: text('note'),
     createdAt: createdAt(),
@@ -237,10 +227,8 @@ export const connectorRequests = pgTable(
 export const auditEvents = pgTable(
   'audit_events',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
-    workspaceId: uuid('workspace_id')
-      .notNull()
-      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    id: id(),
+    workspaceId: workspaceRef(),
     subjectType: text('subject_type').notNull(),
     subjectId: uuid('subject_id').notNull(),
     action: text('action').notNull(),
@@ -258,10 +246,8 @@ export const auditEvents = pgTable(
 export const oauthStates = pgTable(
   'oauth_states',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
-    workspaceId: uuid('workspace_id')
-      .notNull()
-      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    id: id(),
+    workspaceId: workspaceRef(),
     platform: text('platform').notNull(),
     stateHash: bytea('state_hash').notNull(),
     /** PKCE verifier where the platform supports it, sealed like credentials (AAD = this row's id). */
@@ -282,10 +268,8 @@ export const oauthStates = pgTable(
 export const analyticsSessions = pgTable(
   'analytics_sessions',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
-    workspaceId: uuid('workspace_id')
-      .notNull()
-      .references(() => workspaces.id, { onDelete: 'cascade' }),
+    id: id(),
+    workspaceId: workspaceRef(),
     accountId: uuid('account_id')
       .notNull()
       .references(() => connectorAccounts.id, { onDelete: 'cascade' }),
