@@ -159,7 +159,9 @@ export function createConnectorSyncActivities({
           isRenewable(adapters, credentialsKeys, connector);
         if (failure && reconnectClasses.includes(failure.class) && !expiredButRenewable) {
           await db.transaction((tx) =>
-            flagReconnectRequired(tx, connector, failure, `schedule:connector-sync-${connector.id}`, now()),
+            flagReconnectRequired(tx, connector, failure, `schedule:connector-sync-${connector.id}`, now(), {
+              ...(connector.credentials ? { onlyIfCredentials: connector.credentials } : {}),
+            }),
           );
         }
         return 'failed';

@@ -216,7 +216,10 @@ export function createConnectorTokenActivities({
       if (!failure) return 'ok';
       const refused = failure;
       await db.transaction((tx) =>
-        flagReconnectRequired(tx, connector, refused, `schedule:connector-check-${connector.id}`, now()),
+        flagReconnectRequired(tx, connector, refused, `schedule:connector-check-${connector.id}`, now(), {
+          // A refusal of the key a reconnect replaced meanwhile says nothing about the new one.
+          ...(connector.credentials ? { onlyIfCredentials: connector.credentials } : {}),
+        }),
       );
       return 'refused';
     },

@@ -382,7 +382,9 @@ export function createEpicActivities({
         })
         .where(and(eq(publications.id, target.publication.id), namesHandOff(handOffKey)));
       if (reconnectClasses.includes(failure.class)) {
-        await flagReconnectRequired(tx, target.connector, failure, workflowActor(), now());
+        await flagReconnectRequired(tx, target.connector, failure, workflowActor(), now(), {
+          ...(target.connector.credentials ? { onlyIfCredentials: target.connector.credentials } : {}),
+        });
       }
     });
     throw ApplicationFailure.create({

@@ -13,11 +13,11 @@ export function networkReason(error: unknown): string {
   return error instanceof Error ? error.name : 'network error';
 }
 
-/** Replaces each secret (a token, a code) in a text that may reach a log or an error message. */
+/** Replaces each secret (a token, a code, a password of 4 characters or more) in a text that may reach a log. */
 export function redact(text: string, secrets: readonly (string | undefined)[]): string {
   let result = text;
   for (const secret of secrets)
-    if (secret && secret.length >= 6) result = result.split(secret).join('[redacted]');
+    if (secret && secret.length >= 4) result = result.split(secret).join('[redacted]');
   return result;
 }
 

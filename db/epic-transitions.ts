@@ -36,7 +36,8 @@ export async function writeEpicTransition(
   executor: Executor,
   write: EpicTransitionWrite,
 ): Promise<EpicRow | undefined> {
-  const leaving = leavesSchedule(write.to);
+  // Draft → review leaves nothing: only an epic that was scheduled (or in review, by the edit fallback) does.
+  const leaving = leavesSchedule(write.to) && write.from !== 'draft';
   const [epic] = await executor
     .update(epics)
     .set({

@@ -69,7 +69,11 @@ const { loadEpicPlan, recordEpicStatus, recordPublicationOutcome, withdrawSchedu
  * (test/fixtures/histories). `in-flight-hand-offs`: hand-offs being attempted are part of every transition,
  * schedules are fenced, refusals undone, confirmations asked in one activity per poll.
  */
-export const epicPatches = { inFlightHandOffs: 'in-flight-hand-offs' } as const;
+export const epicPatches = {
+  inFlightHandOffs: 'in-flight-hand-offs',
+  /** A reschedule up to a minute in the past means "now", as at the API; before, anything not ahead was refused. */
+  reschedulePastTolerance: 'reschedule-past-tolerance',
+} as const;
 
 type TransitionKind = 'unschedule' | 'edit' | 'reschedule' | 'retry';
 
@@ -79,6 +83,8 @@ const liveBeforeTransition: readonly PublicationStatus[] = ['handed_off', 'publi
 export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   // False only while replaying a history from before the change (those runs keep their old behaviour).
   const inFlightModel = patched(epicPatches.inFlightHandOffs);
+  // Signals are validated again on replay: a run that ignored one under the old rule must ignore it still.
+  const pastTolerance = patched(epicPatches.reschedulePastTolerance);
 
   let status: EpicStatus = 'scheduled';
   let scheduledAt = Date.parse(input.scheduledAt);
@@ -125,9 +131,12 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     const machineName: EpicTransition = kind;
     const decision = decideTransition(status, machineName, { publishingInProgress: publishingStarted });
     if (!decision.allowed) return { code: decision.code, message: decision.message };
-    const tooLate =
-      kind === 'reschedule' && newTime !== undefined && scheduleTooLate(Date.parse(newTime), Date.now());
-    if (tooLate) return { code: 'INVALID_SCHEDULE', message: `the new time ${tooLate}` };
+    if (kind === 'reschedule' && newTime !== undefined) {
+      const tooLate = pastTolerance
+        ? scheduleTooLate(Date.parse(newTime), Date.now())
+        : Date.parse(newTime) <= Date.now() && 'is not in the future';
+      if (tooLate) return { code: 'INVALID_SCHEDULE', message: `the new time ${tooLate}` };
+    }
     return null;
   };
 
