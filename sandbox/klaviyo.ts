@@ -47,6 +47,8 @@ export type KlaviyoFailureKind =
 
 export type KlaviyoSimulator = SimulatorServer & {
   campaigns(): KlaviyoCampaignView[];
+  /** Klaviyo's answer for this failure, for a held request to get instead of its own. */
+  failureAnswer(kind: KlaviyoFailureKind): SimulatorResponse;
   /** Makes the next matching requests fail the way Klaviyo fails them (its status, headers and body). */
   failWith(
     kind: KlaviyoFailureKind,
@@ -1407,6 +1409,7 @@ export async function startKlaviyoSimulator(
           sendJob: campaign.sendJob,
         };
       }),
+    failureAnswer: (kind) => failure(kind, 1),
     failWith(kind, rule) {
       server.failNext({
         path: rule.path,

@@ -6,7 +6,7 @@ import { and, eq } from 'drizzle-orm';
 import { auditEvents, connectors, notifications } from '../db/schema.ts';
 import { connectorCheckScheduleId } from '../workflows/connector-check-messages.ts';
 import { createWorkspace } from './support/api.ts';
-import { connectKlaviyo, useStack, waitFor } from './support/stack.ts';
+import { connectKlaviyo, klaviyoKey, useStack, waitFor } from './support/stack.ts';
 
 const stack = useStack({ config: { CREDENTIAL_CHECK_INTERVAL_MS: '1000' } });
 
@@ -54,5 +54,31 @@ describe('the periodic credential check', () => {
     const removed = await workspace.api.delete(`/v1/connectors/${connector.id}`);
     assert.equal(removed.statusCode, 200, removed.body);
     await assert.rejects(schedule.describe(), 'the schedule is gone');
+  });
+
+  it('a refusal of the key a reconnect replaced while the check waited flips nothing', async () => {
+    const workspace = await createWorkspace(stack.harness, 'Replaced');
+    const connector = await connectKlaviyo(workspace);
+    // The next check's request waits; meanwhile the user reconnects (new sealed credentials).
+    const held = stack.klaviyo.holdNext({ path: /^\/api\/accounts$/, method: 'GET' });
+    await held.reached;
+    const reconnected = await workspace.api.post(`/v1/connectors/${connector.id}/reconnect`, {
+      apiKey: klaviyoKey,
+    });
+    assert.equal(reconnected.statusCode, 200, reconnected.body);
+    const checksBefore = accountChecks();
+    held.answer(stack.klaviyo.failureAnswer('invalid_key'));
+    // Later checks (with the new credentials) go through; the connector is never flipped.
+    const settled = await waitFor(
+      async () => ({ status: await connectorStatus(connector.id), checks: accountChecks() }),
+      ({ status, checks }) => status !== 'connected' || checks >= checksBefore + 3,
+      200,
+    );
+    assert.equal(settled.status, 'connected');
+    const flips = await stack.harness.database.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.subjectId, connector.id), eq(auditEvents.action, 'reconnect_required')));
+    assert.equal(flips.length, 0);
   });
 });
