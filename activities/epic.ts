@@ -27,6 +27,7 @@ import {
   reconnectClasses,
 } from '../domain/publication-errors.ts';
 import type { PublicationStatus } from '../domain/publications.ts';
+import { isValidTimeZone } from '../domain/time.ts';
 import { applyUtm } from '../domain/utm.ts';
 import { isRenewable } from './connector-token.ts';
 
@@ -745,7 +746,10 @@ export function createEpicActivities({
             ? {
                 schedule: {
                   scheduledAt: new Date(input.scheduledAt),
-                  ...(input.timeZone !== undefined ? { timeZone: input.timeZone } : {}),
+                  // The API checked its zone; an admin tool's signal may name none that exists: kept as none.
+                  ...(input.timeZone !== undefined
+                    ? { timeZone: input.timeZone && isValidTimeZone(input.timeZone) ? input.timeZone : null }
+                    : {}),
                 },
               }
             : {}),

@@ -3,7 +3,7 @@
 // an unschedule. Klaviyo's simulator locks campaigns within 10 minutes of their send time here.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { stateQuery } from '../workflows/epic-messages.ts';
+import { rescheduleSignal, stateQuery } from '../workflows/epic-messages.ts';
 import {
   connectedWorkspace,
   readEpic,
@@ -165,6 +165,18 @@ describe('epic transitions through the API', () => {
     assert.equal(moved.statusCode, 200, moved.body);
     assert.equal(moved.json().scheduledAt, '2031-07-01T07:00:00.000Z');
     assert.equal(moved.json().timeZone, 'Europe/Paris');
+
+    // An admin tool's signal is not checked by the API: a zone that does not exist is kept as none.
+    await handle.signal(rescheduleSignal, {
+      scheduledAt: '2031-07-02T07:00:00.000Z',
+      timeZone: 'Mars/Olympus',
+      requestedBy: 'admin',
+    });
+    const signalled = await waitFor(
+      () => readEpic(setup.workspace, epicId),
+      (epic) => epic.scheduledAt === '2031-07-02T07:00:00.000Z',
+    );
+    assert.equal(signalled.timeZone, null);
 
     // Within the minute of tolerance the route takes a past time as "now": so does the workflow.
     const feedBefore = stack.meta.receivedMatching(/\/feed$/, 'POST').length;

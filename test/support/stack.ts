@@ -268,6 +268,7 @@ export interface EpicBody {
   id: string;
   status: string;
   scheduledAt: string | null;
+  timeZone: string | null;
   tasks: {
     id: string;
     channel: string;
