@@ -10,9 +10,9 @@ import {
   connectWithCode,
   expiresAfter,
   type OAuthAdapterOptions,
-  parseScopes,
   refuseDeclinedConsent,
   requestToken,
+  tokenCredentials,
 } from './oauth2.ts';
 import type { Connection, DiscoveredAccount, OAuthConnector, PlatformAdapter } from './types.ts';
 
@@ -230,17 +230,19 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
   }
 
   function credentialsFrom(answer: TokenAnswer, previous?: LinkedInCredentials): LinkedInCredentials {
-    const refreshToken = answer.refresh_token ?? previous?.refreshToken;
-    const refreshExpiresAt =
-      answer.refresh_token_expires_in !== undefined
-        ? (at(answer.refresh_token_expires_in)?.toISOString() ?? null)
-        : (previous?.refreshTokenExpiresAt ?? null);
-    return {
-      accessToken: answer.access_token,
-      accessTokenExpiresAt: at(answer.expires_in)?.toISOString() ?? null,
-      ...(refreshToken ? { refreshToken, refreshTokenExpiresAt: refreshExpiresAt } : {}),
-      scopes: answer.scope !== undefined ? parseScopes(answer.scope) : (previous?.scopes ?? []),
-    };
+    return tokenCredentials(
+      now(),
+      {
+        accessToken: answer.access_token,
+        expiresIn: answer.expires_in,
+        refreshToken: answer.refresh_token,
+        refreshExpiresIn: answer.refresh_token_expires_in,
+        scope: answer.scope,
+      },
+      previous,
+      // LinkedIn keeps one refresh token until its fixed end.
+      { rotates: false },
+    );
   }
 
   const connector: OAuthConnector<LinkedInCredentials> = {

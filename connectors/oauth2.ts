@@ -164,6 +164,46 @@ export function expiresAfter(now: Date, seconds: number | null | undefined): Dat
 }
 
 /** Granted scopes as the platforms write them: space- or comma-separated. */
+/** The token fields an OAuth platform's answer gives, merged over the credentials they refresh. */
+export interface TokenCredentials {
+  accessToken: string;
+  accessTokenExpiresAt: string | null;
+  refreshToken?: string;
+  refreshTokenExpiresAt?: string | null;
+  scopes: string[];
+}
+
+/**
+ * Reads a token answer over the credentials it renews. A refresh token the answer leaves out is the one kept
+ * (a refresh never wipes it); its expiry comes from the answer when given, else stays — unless the platform
+ * rotates refresh tokens (`rotates`), where a new token without an expiry has none known.
+ */
+export function tokenCredentials(
+  now: Date,
+  answer: {
+    accessToken: string;
+    expiresIn?: number | undefined;
+    refreshToken?: string | undefined;
+    refreshExpiresIn?: number | undefined;
+    scope?: string | undefined;
+  },
+  previous: Partial<TokenCredentials> | undefined,
+  options: { rotates: boolean },
+): TokenCredentials {
+  const refreshToken = answer.refreshToken ?? previous?.refreshToken;
+  const expiryFromAnswer =
+    answer.refreshExpiresIn !== undefined || (options.rotates && answer.refreshToken !== undefined);
+  const refreshTokenExpiresAt = expiryFromAnswer
+    ? (expiresAfter(now, answer.refreshExpiresIn)?.toISOString() ?? null)
+    : (previous?.refreshTokenExpiresAt ?? null);
+  return {
+    accessToken: answer.accessToken,
+    accessTokenExpiresAt: expiresAfter(now, answer.expiresIn)?.toISOString() ?? null,
+    ...(refreshToken ? { refreshToken, refreshTokenExpiresAt } : {}),
+    scopes: answer.scope !== undefined ? parseScopes(answer.scope) : (previous?.scopes ?? []),
+  };
+}
+
 export function parseScopes(scope: string | null | undefined): string[] {
   return (scope ?? '').split(/[\s,]+/).filter((item) => item !== '');
 }

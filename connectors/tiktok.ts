@@ -10,9 +10,9 @@ import {
   connectWithCode,
   expiresAfter,
   type OAuthAdapterOptions,
-  parseScopes,
   refuseDeclinedConsent,
   requestToken,
+  tokenCredentials,
 } from './oauth2.ts';
 import type { Connection, DiscoveredAccount, OAuthConnector, PlatformAdapter } from './types.ts';
 
@@ -188,8 +188,19 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
   }
 
   function credentialsFrom(answer: TokenAnswer, previous?: TikTokCredentials): TikTokCredentials {
-    const rotated = answer.refresh_token !== undefined;
-    const refreshToken = answer.refresh_token ?? previous?.refreshToken;
+    const { refreshToken, refreshTokenExpiresAt, ...access } = tokenCredentials(
+      now(),
+      {
+        accessToken: answer.access_token,
+        expiresIn: answer.expires_in,
+        refreshToken: answer.refresh_token,
+        refreshExpiresIn: answer.refresh_expires_in,
+        scope: answer.scope,
+      },
+      previous,
+      // A refresh rotates the refresh token: the spent one stops working (PLATFORMS.md).
+      { rotates: true },
+    );
     if (!refreshToken) {
       throw new PlatformError({
         class: 'TRANSIENT',
@@ -197,15 +208,10 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
       });
     }
     return {
-      accessToken: answer.access_token,
-      accessTokenExpiresAt: at(answer.expires_in)?.toISOString() ?? null,
+      ...access,
       refreshToken,
-      refreshTokenExpiresAt:
-        rotated || answer.refresh_expires_in !== undefined
-          ? (at(answer.refresh_expires_in)?.toISOString() ?? null)
-          : (previous?.refreshTokenExpiresAt ?? null),
+      refreshTokenExpiresAt: refreshTokenExpiresAt ?? null,
       openId: answer.open_id,
-      scopes: answer.scope !== undefined ? parseScopes(answer.scope) : (previous?.scopes ?? []),
     };
   }
 
