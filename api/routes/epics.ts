@@ -12,7 +12,7 @@ import { type Channel, channelFacts } from '../../domain/channels.ts';
 import { parseTaskContent } from '../../domain/content.ts';
 import { maxTasksPerEpic } from '../../domain/epic-state-machine.ts';
 import type { WorkspaceCaller } from '../auth.ts';
-import { lockEpic, refuseUnless } from '../epic-access.ts';
+import { loadEpic, lockEpic, refuseUnless } from '../epic-access.ts';
 import { toTaskView, viewEpic, viewEpics } from '../epic-views.ts';
 import { errorResponses, type FieldIssue, invalidInput, notFound } from '../errors.ts';
 import { decodeCursor, encodeCursor } from '../pagination.ts';
@@ -197,12 +197,7 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
     },
     async (request) => {
       const { workspaceId } = request.caller;
-      const [row] = await db
-        .select()
-        .from(epics)
-        .where(and(eq(epics.id, request.params.id), eq(epics.workspaceId, workspaceId)));
-      if (!row) throw notFound('epic');
-      return viewEpic(db, workspaceId, row);
+      return viewEpic(db, workspaceId, await loadEpic(db, workspaceId, request.params.id));
     },
   );
 
@@ -492,11 +487,7 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
     async (request, reply) => {
       const { workspaceId, actor } = request.caller;
       const row = await db.transaction(async (tx) => {
-        const [source] = await tx
-          .select()
-          .from(epics)
-          .where(and(eq(epics.id, request.params.id), eq(epics.workspaceId, workspaceId)));
-        if (!source) throw notFound('epic');
+        const source = await loadEpic(tx, workspaceId, request.params.id);
         refuseUnless(source.status, 'duplicate');
         const [copy] = await tx
           .insert(epics)
