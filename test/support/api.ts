@@ -12,6 +12,18 @@ import { useTestDatabase } from './postgres.ts';
 
 export const adminToken = 'test-admin-token-0123456789';
 
+/** The tables a workspace's own requests write: the workspace, its keys, connectors, epics and their trail. */
+export const workspaceTables = [
+  'workspaces',
+  'api_keys',
+  'connectors',
+  'connector_accounts',
+  'epics',
+  'tasks',
+  'publications',
+  'audit_events',
+] as const;
+
 export interface ApiHarness {
   app: FastifyInstance;
   config: Config;
