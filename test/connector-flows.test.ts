@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type MetaSimulator, startMetaSimulator } from '../sandbox/meta.ts';
+import { simulatorConfig } from '../sandbox/platforms.ts';
 import { signShopifyQuery } from '../sandbox/shopify.ts';
 import { type ApiHarness, createWorkspace, startApiHarness } from './support/api.ts';
 import {
@@ -22,12 +23,14 @@ import {
 let harness: ApiHarness;
 let sims: PlatformSimulators;
 let meta: MetaSimulator;
+// Its own Meta app, beside the other platforms' test apps.
+const metaApp = { id: 'flows-meta-app', secret: 'flows-meta-secret' };
 
 before(async () => {
   sims = await startPlatformSimulators();
   meta = await startMetaSimulator({
-    clientId: 'flows-meta-app',
-    clientSecret: 'flows-meta-secret',
+    clientId: metaApp.id,
+    clientSecret: metaApp.secret,
     pages: [
       { id: '3001', name: 'Glow Café', instagram: { id: '17841400000000301', username: 'glowcafe' } },
       { id: '3002', name: 'Glow Outlet' },
@@ -38,10 +41,7 @@ before(async () => {
   harness = await startApiHarness({
     config: {
       ...sims.config,
-      META_API_BASE_URL: meta.url,
-      META_AUTH_BASE_URL: meta.url,
-      META_CLIENT_ID: 'flows-meta-app',
-      META_CLIENT_SECRET: 'flows-meta-secret',
+      ...simulatorConfig({ meta }, { meta: metaApp }),
     },
   });
 });
