@@ -215,25 +215,24 @@ describe('LinkedIn consent and discovery', () => {
     );
   });
 
-  it('a consent without w_organization_social is refused: Scopes insufficient, nothing discovered', async () => {
+  /** A consent that grants only `scopes`, which the adapter must refuse in the member's words. */
+  async function expectGrantRefused(scopes: string[]) {
     const { sim, adapter } = harness;
-    sim.grantOnlyScopes(['r_organization_admin']);
+    sim.grantOnlyScopes(scopes);
     const { query } = await consent(adapter);
     await expectRejected(
       adapter.connector.completeConsent({ code: query.code ?? '', redirectUri, query }),
       'Scopes insufficient',
     );
-    assert.equal(sim.receivedMatching('/rest/').length, 0, 'discovery ran on an insufficient grant');
+  }
+
+  it('a consent without w_organization_social is refused: Scopes insufficient, nothing discovered', async () => {
+    await expectGrantRefused(['r_organization_admin']);
+    assert.equal(harness.sim.receivedMatching('/rest/').length, 0, 'discovery ran on an insufficient grant');
   });
 
   it('a consent without r_organization_admin is refused too: discovery could not read the organizations', async () => {
-    const { sim, adapter } = harness;
-    sim.grantOnlyScopes(['w_organization_social']);
-    const { query } = await consent(adapter);
-    await expectRejected(
-      adapter.connector.completeConsent({ code: query.code ?? '', redirectUri, query }),
-      'Scopes insufficient',
-    );
+    await expectGrantRefused(['w_organization_social']);
   });
 
   it('the simulator refuses what LinkedIn refuses: no version, a retired version, no bearer', async () => {
