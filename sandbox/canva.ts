@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createGrantStore, type IssuedAccessToken, type IssuedCode, tokenForm } from './oauth2.ts';
 import {
+  type FailureMatch,
   type RecordedRequest,
   type SimulatorResponse,
   type SimulatorServer,
@@ -72,7 +73,7 @@ export type CanvaSimulator = SimulatorServer & {
   /** Every access token issued so far is refused (401 invalid_access_token). */
   expireAccessTokens(): void;
   /** Makes the next matching requests fail the way Canva fails them (its status and body). */
-  failWith(kind: CanvaFailureKind, rule: { path: string | RegExp; method?: string; times?: number }): void;
+  failWith(kind: CanvaFailureKind, rule: FailureMatch): void;
 };
 
 interface AuthorizationCode extends IssuedCode {
@@ -309,7 +310,7 @@ export async function startCanvaSimulator(options: CanvaSimulatorOptions = {}): 
       // Canva answers an expired token as it answers a revoked one.
       grants.revokeAccessTokens();
     },
-    failWith(kind: CanvaFailureKind, rule: { path: string | RegExp; method?: string; times?: number }) {
+    failWith(kind: CanvaFailureKind, rule: FailureMatch) {
       server.failNext({ ...rule, response: failure(kind) });
     },
   });

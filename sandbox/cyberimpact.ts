@@ -2,6 +2,7 @@
 // `GET /groups`), checking the Bearer token like CyberImpact and answering in the shapes its public clients
 // read. CyberImpact publishes little about its errors: bodies here are `{"message"}` (unconfirmed).
 import {
+  type FailureMatch,
   type RecordedRequest,
   type SimulatorResponse,
   type SimulatorServer,
@@ -42,10 +43,7 @@ export type CyberImpactSimulator = SimulatorServer & {
   /** Makes a token stop working (revoked in CyberImpact → Developers → API tokens). */
   revokeToken(token: string): void;
   /** Makes the next matching requests fail the way CyberImpact would (status, headers, body). */
-  failWith(
-    kind: CyberImpactFailureKind,
-    rule: { path: string | RegExp; method?: string; times?: number; retryAfterSeconds?: number },
-  ): void;
+  failWith(kind: CyberImpactFailureKind, rule: FailureMatch & { retryAfterSeconds?: number }): void;
 };
 
 /** The token `npm run demo` connects with; any string works once it is listed in `apiTokens`. */
@@ -189,13 +187,8 @@ export async function startCyberImpactSimulator(
     revokeToken(token) {
       tokens.delete(token);
     },
-    failWith(kind, rule) {
-      server.failNext({
-        path: rule.path,
-        ...(rule.method ? { method: rule.method } : {}),
-        times: rule.times ?? 1,
-        response: failure(kind, rule.retryAfterSeconds ?? 1),
-      });
+    failWith(kind, { retryAfterSeconds, ...match }) {
+      server.failNext({ ...match, response: failure(kind, retryAfterSeconds ?? 1) });
     },
   };
 }

@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createGrantStore, type IssuedAccessToken, type IssuedCode } from './oauth2.ts';
 import {
+  type FailureMatch,
   type RecordedRequest,
   type SimulatorResponse,
   type SimulatorServer,
@@ -109,7 +110,7 @@ export type GoogleSimulator = SimulatorServer & {
   /** Every access token issued so far now answers 401 UNAUTHENTICATED. */
   expireAccessTokens(): void;
   /** Makes the next matching requests fail the way Google fails them. */
-  failWith(kind: GoogleFailureKind, rule: { path: string | RegExp; method?: string; times?: number }): void;
+  failWith(kind: GoogleFailureKind, rule: FailureMatch): void;
 };
 
 interface AuthorizationCode extends IssuedCode {
@@ -739,7 +740,7 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
       // Google answers an expired token as it answers a revoked one.
       grants.revokeAccessTokens();
     },
-    failWith: (kind: GoogleFailureKind, rule: { path: string | RegExp; method?: string; times?: number }) => {
+    failWith: (kind: GoogleFailureKind, rule: FailureMatch) => {
       server.failNext({ ...rule, response: failure(kind, rule.path) });
     },
   });

@@ -3,6 +3,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   type RecordedRequest,
+  type RequestMatch,
   type SimulatorResponse,
   type SimulatorServer,
   startSimulatorServer,
@@ -50,17 +51,7 @@ export type KlaviyoSimulator = SimulatorServer & {
   /** Klaviyo's answer for this failure, for a held request to get instead of its own. */
   failureAnswer(kind: KlaviyoFailureKind): SimulatorResponse;
   /** Makes the next matching requests fail the way Klaviyo fails them (its status, headers and body). */
-  failWith(
-    kind: KlaviyoFailureKind,
-    rule: {
-      path: string | RegExp;
-      method?: string;
-      times?: number;
-      /** Matching requests let through first (e.g. refuse the second of two cancels). */
-      skip?: number;
-      retryAfterSeconds?: number;
-    },
-  ): void;
+  failWith(kind: KlaviyoFailureKind, rule: RequestMatch & { retryAfterSeconds?: number }): void;
 };
 
 export const klaviyoScopes = [
@@ -1410,14 +1401,8 @@ export async function startKlaviyoSimulator(
         };
       }),
     failureAnswer: (kind) => failure(kind, 1),
-    failWith(kind, rule) {
-      server.failNext({
-        path: rule.path,
-        ...(rule.method ? { method: rule.method } : {}),
-        times: rule.times ?? 1,
-        ...(rule.skip ? { skip: rule.skip } : {}),
-        response: failure(kind, rule.retryAfterSeconds ?? 1),
-      });
+    failWith(kind, { retryAfterSeconds, ...match }) {
+      server.failNext({ ...match, response: failure(kind, retryAfterSeconds ?? 1) });
     },
   };
 }

@@ -3,15 +3,16 @@
 // version header and tokens, answering in LinkedIn's shapes.
 import { randomBytes } from 'node:crypto';
 import {
-  consentErrorPage,
+  type ConsentControls,
+  consentSteering,
   createGrantStore,
   type IssuedAccessToken,
   missingParameter,
-  redirectAllowed,
-  redirectBack,
+  openConsent,
   tokenForm,
 } from './oauth2.ts';
 import {
+  type FailureMatch,
   type RecordedRequest,
   type SimulatorResponse,
   type SimulatorServer,
@@ -78,18 +79,12 @@ export interface LinkedInSimulatorOptions {
 
 export type LinkedInFailureKind = 'transient' | 'rate_limited' | 'token_expired' | 'permission_revoked';
 
-export type LinkedInSimulator = SimulatorServer & {
-  /** The next consent redirects with LinkedIn's denial (error=user_cancelled_authorize). */
-  denyNextConsent(): void;
-  /** Later consents grant only these scopes (null: what is asked again). */
-  grantOnlyScopes(scopes: string[] | null): void;
-  /** Every refresh token issued so far answers invalid_grant from now on. */
-  revokeRefreshTokens(): void;
-  /** Every access token issued so far answers 401 from now on (as after the member revokes the app). */
-  revokeAccessTokens(): void;
-  /** Makes the next matching requests fail the way LinkedIn fails them (its status and body). */
-  failWith(kind: LinkedInFailureKind, rule: { path: string | RegExp; method?: string; times?: number }): void;
-};
+export type LinkedInSimulator = SimulatorServer &
+  // The denial is error=user_cancelled_authorize; a revoked access token answers 401.
+  ConsentControls & {
+    /** Makes the next matching requests fail the way LinkedIn fails them (its status and body). */
+    failWith(kind: LinkedInFailureKind, rule: FailureMatch): void;
+  };
 
 const ok = (body: unknown, headers?: Record<string, string>): SimulatorResponse => ({
   status: 200,
@@ -138,54 +133,46 @@ export async function startLinkedInSimulator(
       refresh: () => `AQW${randomBytes(48).toString('base64url')}`,
     },
   });
-  let denyNext = false;
-  let grantOnly: string[] | null = options.grantScopes ?? null;
+  const consent = consentSteering(grants, options.grantScopes ?? null);
 
   // ——— www.linkedin.com ———
 
   const authorization = (request: RecordedRequest): SimulatorResponse => {
     const { query } = request;
-    if (query.client_id !== clientId) return consentErrorPage('invalid_client: the client_id is unknown');
-    const redirectUri = query.redirect_uri ?? '';
-    if (!redirectAllowed(options.redirectUris, redirectUri))
-      return consentErrorPage('The redirect_uri does not match the registered value');
-    const state: Record<string, string> = query.state === undefined ? {} : { state: query.state };
-    if (query.response_type !== 'code') {
-      return redirectBack(redirectUri, {
-        error: 'unsupported_response_type',
-        error_description: 'response_type must be code',
-        ...state,
-      });
-    }
+    const opened = openConsent(query, {
+      clientParameter: 'client_id',
+      clientId,
+      redirectUris: options.redirectUris,
+      unknownClient: 'invalid_client: the client_id is unknown',
+      unregisteredRedirect: 'The redirect_uri does not match the registered value',
+    });
+    if ('response' in opened) return opened.response;
+    const { redirectUri, back } = opened;
     // LinkedIn's scope parameter is space-delimited.
     const asked = (query.scope ?? '').split(' ').filter(Boolean);
     if (asked.length === 0) {
-      return redirectBack(redirectUri, {
+      return back({
         error: 'invalid_request',
         error_description: 'A required parameter "scope" is missing',
-        ...state,
       });
     }
     const unknown = asked.find((scope) => !knownScopes.has(scope));
     if (unknown) {
-      return redirectBack(redirectUri, {
+      return back({
         error: 'unauthorized_scope_error',
         error_description: `Scope "${unknown}" is not authorized for your application`,
-        ...state,
       });
     }
-    if (denyNext) {
-      denyNext = false;
-      return redirectBack(redirectUri, {
+    if (consent.denies()) {
+      return back({
         error: 'user_cancelled_authorize',
         error_description: 'The user cancelled the authorization',
-        ...state,
       });
     }
-    const scopes = grantOnly ? asked.filter((scope) => grantOnly?.includes(scope)) : asked;
+    const scopes = consent.granted(asked);
     const code = `AQT${randomBytes(48).toString('base64url')}`;
     grants.issueCode(code, { redirectUri, scopes, issuedAt: clock(), used: false });
-    return redirectBack(redirectUri, { code, ...state });
+    return back({ code });
   };
 
   const accessToken = (request: RecordedRequest): SimulatorResponse => {
@@ -410,22 +397,8 @@ export async function startLinkedInSimulator(
     ...(options.port === undefined ? {} : { port: options.port }),
   });
   const simulator: LinkedInSimulator = Object.assign(server, {
-    denyNextConsent: () => {
-      denyNext = true;
-    },
-    grantOnlyScopes: (scopes: string[] | null) => {
-      grantOnly = scopes;
-    },
-    revokeRefreshTokens: () => {
-      grants.revokeRefreshTokens();
-    },
-    revokeAccessTokens: () => {
-      grants.revokeAccessTokens();
-    },
-    failWith: (
-      kind: LinkedInFailureKind,
-      rule: { path: string | RegExp; method?: string; times?: number },
-    ) => {
+    ...consent.controls,
+    failWith: (kind: LinkedInFailureKind, rule: FailureMatch) => {
       server.failNext({ ...rule, response: failure(kind) });
     },
   });

@@ -3,6 +3,7 @@
 // as Mailchimp about codes and tokens and answering in its shapes (OAuth errors, application/problem+json).
 import { randomBytes } from 'node:crypto';
 import {
+  type FailureMatch,
   type RecordedRequest,
   type SimulatorResponse,
   type SimulatorServer,
@@ -48,10 +49,7 @@ export type MailchimpSimulator = SimulatorServer & {
   /** The user disconnected the app in Mailchimp: every token issued so far is refused (401). */
   revokeTokens(): void;
   /** Makes the next matching requests fail the way Mailchimp fails them (its status, headers and body). */
-  failWith(
-    kind: MailchimpFailureKind,
-    rule: { path: string | RegExp; method?: string; times?: number },
-  ): void;
+  failWith(kind: MailchimpFailureKind, rule: FailureMatch): void;
 };
 
 interface AuthorizationCode {
@@ -258,7 +256,7 @@ export async function startMailchimpSimulator(
     revokeTokens() {
       for (const issued of tokens.values()) issued.revoked = true;
     },
-    failWith(kind: MailchimpFailureKind, rule: { path: string | RegExp; method?: string; times?: number }) {
+    failWith(kind: MailchimpFailureKind, rule: FailureMatch) {
       server.failNext({ ...rule, response: failure(kind) });
     },
   });

@@ -2,6 +2,7 @@
 // Graph API (v26.0) for Pages and Instagram publishing: as strict as Meta about tokens, in its error shape.
 import { randomBytes } from 'node:crypto';
 import {
+  type FailureMatch,
   type RecordedRequest,
   type SimulatorResponse,
   type SimulatorServer,
@@ -94,7 +95,7 @@ export type MetaSimulator = SimulatorServer & {
   /** Every token issued so far now answers 190. */
   expireTokens(): void;
   /** Makes the next matching requests fail the way Meta fails them (Meta's status, headers and body). */
-  failWith(kind: MetaFailureKind, rule: { path: string | RegExp; method?: string; times?: number }): void;
+  failWith(kind: MetaFailureKind, rule: FailureMatch): void;
 };
 
 interface IssuedToken {
@@ -170,6 +171,16 @@ function graphError(
     body: { error: { ...rest, type, fbtrace_id: randomBytes(8).toString('base64url') } },
   };
 }
+
+// A publish that comes before the container finished processing, or a failure a test injects as one.
+const mediaNotReady = () =>
+  graphError(400, {
+    message: 'Media ID is not available',
+    code: 9007,
+    error_subcode: 2207027,
+    error_user_title: 'Media not ready for publishing',
+    error_user_msg: 'The media is not ready for publishing, please wait for a moment',
+  });
 
 const missingParameter = (name: string) =>
   graphError(400, { message: `(#100) The parameter ${name} is required`, code: 100 });
@@ -898,13 +909,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     }
     const status = containerStatus(container);
     if (status === 'IN_PROGRESS') {
-      return graphError(400, {
-        message: 'Media ID is not available',
-        code: 9007,
-        error_subcode: 2207027,
-        error_user_title: 'Media not ready for publishing',
-        error_user_msg: 'The media is not ready for publishing, please wait for a moment',
-      });
+      return mediaNotReady();
     }
     // Meta's exact answers for the next three are unconfirmed; what matters is that none of them posts.
     if (status !== 'FINISHED') {
@@ -1205,13 +1210,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
           error_user_msg: "Your post couldn't be shared because it goes against our Community Standards.",
         });
       case 'media_not_ready':
-        return graphError(400, {
-          message: 'Media ID is not available',
-          code: 9007,
-          error_subcode: 2207027,
-          error_user_title: 'Media not ready for publishing',
-          error_user_msg: 'The media is not ready for publishing, please wait for a moment',
-        });
+        return mediaNotReady();
     }
   };
 
@@ -1230,7 +1229,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     expireTokens: () => {
       for (const token of tokens.values()) token.revoked = true;
     },
-    failWith: (kind: MetaFailureKind, rule: { path: string | RegExp; method?: string; times?: number }) => {
+    failWith: (kind: MetaFailureKind, rule: FailureMatch) => {
       server.failNext({ ...rule, response: failure(kind, rule.path) });
     },
   });

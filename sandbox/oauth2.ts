@@ -168,3 +168,88 @@ export function consentErrorPage(text: string): SimulatorResponse {
     body: `<html><body>${text}</body></html>`,
   };
 }
+
+/** What a test steers on a platform whose consent and grants it may spoil at will. */
+export interface ConsentControls {
+  /** The next consent redirects with the platform's denial. */
+  denyNextConsent(): void;
+  /** Later consents grant only these scopes (null: what is asked again). */
+  grantOnlyScopes(scopes: string[] | null): void;
+  /** Every refresh token issued so far answers invalid_grant from now on. */
+  revokeRefreshTokens(): void;
+  /** Every access token issued so far is refused from now on (as after the user revokes the app). */
+  revokeAccessTokens(): void;
+}
+
+/**
+ * The consent state those controls steer, for a platform whose user cannot change their mind between
+ * consents: a denial is used up by one consent, a narrowed grant lasts until lifted.
+ */
+export function consentSteering(
+  grants: Pick<GrantStore, 'revokeAccessTokens' | 'revokeRefreshTokens'>,
+  grantScopes: string[] | null,
+) {
+  let denyNext = false;
+  let grantOnly = grantScopes;
+  const controls: ConsentControls = {
+    denyNextConsent: () => {
+      denyNext = true;
+    },
+    grantOnlyScopes: (scopes) => {
+      grantOnly = scopes;
+    },
+    revokeRefreshTokens: () => grants.revokeRefreshTokens(),
+    revokeAccessTokens: () => grants.revokeAccessTokens(),
+  };
+  return {
+    controls,
+    /** Whether this consent is the one to deny; it spends the denial. */
+    denies(): boolean {
+      const deny = denyNext;
+      denyNext = false;
+      return deny;
+    },
+    /** What the user ends up granting of what the app asked. */
+    granted(asked: string[]): string[] {
+      return grantOnly ? asked.filter((scope) => grantOnly?.includes(scope)) : asked;
+    },
+  };
+}
+
+/** How a consent page recognises the app asking, in the platform's own words when it does not. */
+export interface ConsentGate {
+  /** The query parameter naming the app (TikTok calls it `client_key`). */
+  clientParameter: string;
+  clientId: string;
+  /** Redirect URIs registered on the app; absent: any http(s) URL is accepted. */
+  redirectUris: readonly string[] | undefined;
+  /** The error page's text for an unknown app and for a redirect URI it did not register. */
+  unknownClient: string;
+  unregisteredRedirect: string;
+}
+
+/**
+ * The checks a consent page makes before anything else. An unknown app or redirect URI only gets an error page
+ * (redirecting there would hand a stranger the answer); after that every answer, `back`, is a redirect to the
+ * app carrying the state it sent.
+ */
+export function openConsent(
+  query: Record<string, string>,
+  gate: ConsentGate,
+):
+  | { response: SimulatorResponse }
+  | { redirectUri: string; back: (params: Record<string, string>) => SimulatorResponse } {
+  if (query[gate.clientParameter] !== gate.clientId)
+    return { response: consentErrorPage(gate.unknownClient) };
+  const redirectUri = query.redirect_uri ?? '';
+  if (!redirectAllowed(gate.redirectUris, redirectUri))
+    return { response: consentErrorPage(gate.unregisteredRedirect) };
+  const state: Record<string, string> = query.state === undefined ? {} : { state: query.state };
+  const back = (params: Record<string, string>) => redirectBack(redirectUri, { ...params, ...state });
+  if (query.response_type !== 'code') {
+    return {
+      response: back({ error: 'unsupported_response_type', error_description: 'response_type must be code' }),
+    };
+  }
+  return { redirectUri, back };
+}

@@ -4,6 +4,7 @@
 // reads, with Shopify's query costs, its leaky bucket, THROTTLED and ACCESS_DENIED answers, in its shapes.
 import { createHmac, randomBytes } from 'node:crypto';
 import {
+  type FailureMatch,
   type RecordedRequest,
   type SimulatorResponse,
   type SimulatorServer,
@@ -53,6 +54,9 @@ export interface ShopifySimulatorOptions {
   now?: () => Date;
 }
 
+/** A throttle failure carries the bucket it reports: what is left of it and how fast it refills. */
+export type ShopifyFailureRule = FailureMatch & { currentlyAvailable?: number; restoreRate?: number };
+
 export type ShopifyFailureKind =
   | 'transient'
   | 'unauthorized'
@@ -68,16 +72,7 @@ export type ShopifySimulator = SimulatorServer & {
   /** The app was uninstalled: every token issued so far (for `shop`, or every shop) answers 401. */
   revokeTokens(shop?: string): void;
   /** Makes the next matching requests fail the way Shopify fails them (its status and body). */
-  failWith(
-    kind: ShopifyFailureKind,
-    rule: {
-      path: string | RegExp;
-      method?: string;
-      times?: number;
-      currentlyAvailable?: number;
-      restoreRate?: number;
-    },
-  ): void;
+  failWith(kind: ShopifyFailureKind, rule: ShopifyFailureRule): void;
 };
 
 /** Signs a callback query as Shopify does (hex HMAC-SHA256 of the sorted, form-encoded rest); tests tamper with it. */
@@ -254,34 +249,20 @@ type FieldType =
   | { kind: 'object'; of: string }
   | { kind: 'connection'; of: string; needs?: string };
 
+/** Fields that hold a value: the schema subset needs no more of their type than that. */
+const scalars = (...names: string[]): Record<string, FieldType> =>
+  Object.fromEntries(names.map((name) => [name, { kind: 'scalar' }]));
+
 const schema: Record<string, Record<string, FieldType>> = {
   QueryRoot: {
     shop: { kind: 'object', of: 'Shop' },
     blogs: { kind: 'connection', of: 'Blog', needs: 'read_content' },
     products: { kind: 'connection', of: 'Product', needs: 'read_products' },
   },
-  Shop: {
-    id: { kind: 'scalar' },
-    name: { kind: 'scalar' },
-    myshopifyDomain: { kind: 'scalar' },
-    email: { kind: 'scalar' },
-    currencyCode: { kind: 'scalar' },
-    url: { kind: 'scalar' },
-  },
-  Blog: { id: { kind: 'scalar' }, title: { kind: 'scalar' }, handle: { kind: 'scalar' } },
-  Product: {
-    id: { kind: 'scalar' },
-    title: { kind: 'scalar' },
-    handle: { kind: 'scalar' },
-    status: { kind: 'scalar' },
-    updatedAt: { kind: 'scalar' },
-  },
-  PageInfo: {
-    hasNextPage: { kind: 'scalar' },
-    hasPreviousPage: { kind: 'scalar' },
-    startCursor: { kind: 'scalar' },
-    endCursor: { kind: 'scalar' },
-  },
+  Shop: scalars('id', 'name', 'myshopifyDomain', 'email', 'currencyCode', 'url'),
+  Blog: scalars('id', 'title', 'handle'),
+  Product: scalars('id', 'title', 'handle', 'status', 'updatedAt'),
+  PageInfo: scalars('hasNextPage', 'hasPreviousPage', 'startCursor', 'endCursor'),
 };
 const connectionArgs = new Set(['first', 'after', 'last', 'before', 'query', 'sortKey', 'reverse']);
 
@@ -804,16 +785,7 @@ export async function startShopifySimulator(
     revokeTokens(shop?: string) {
       for (const token of tokens.values()) if (!shop || token.shop === shop) token.revoked = true;
     },
-    failWith(
-      kind: ShopifyFailureKind,
-      rule: {
-        path: string | RegExp;
-        method?: string;
-        times?: number;
-        currentlyAvailable?: number;
-        restoreRate?: number;
-      },
-    ) {
+    failWith(kind: ShopifyFailureKind, rule: ShopifyFailureRule) {
       const { currentlyAvailable = 2, restoreRate = 50, ...match } = rule;
       const response: SimulatorResponse =
         kind === 'transient'

@@ -34,6 +34,9 @@ export interface RequestMatch {
   skip?: number;
 }
 
+/** Which requests a simulator's `failWith` spoils: the platform's failure is its own, the match is shared. */
+export type FailureMatch = Omit<RequestMatch, 'skip'>;
+
 export interface FailureRule extends RequestMatch {
   /** The answer they get instead (the platform's own error shape, built by the simulator). */
   response: SimulatorResponse;

@@ -3,15 +3,16 @@
 // TikTok about tokens and scopes, answering in TikTok's shapes.
 import { randomBytes } from 'node:crypto';
 import {
-  consentErrorPage,
+  type ConsentControls,
+  consentSteering,
   createGrantStore,
   type IssuedAccessToken,
   missingParameter,
-  redirectAllowed,
-  redirectBack,
+  openConsent,
   tokenForm,
 } from './oauth2.ts';
 import {
+  type FailureMatch,
   type RecordedRequest,
   type SimulatorResponse,
   type SimulatorServer,
@@ -81,18 +82,12 @@ export type TikTokFailureKind =
   | 'permission_revoked'
   | 'invalid_params';
 
-export type TikTokSimulator = SimulatorServer & {
-  /** The next consent redirects with TikTok's denial (error=access_denied). */
-  denyNextConsent(): void;
-  /** Later consents grant only these scopes (null: what is asked again). */
-  grantOnlyScopes(scopes: string[] | null): void;
-  /** Every refresh token issued so far answers invalid_grant from now on. */
-  revokeRefreshTokens(): void;
-  /** Every access token issued so far answers access_token_invalid from now on. */
-  revokeAccessTokens(): void;
-  /** Makes the next matching requests fail the way TikTok fails them (its status and body). */
-  failWith(kind: TikTokFailureKind, rule: { path: string | RegExp; method?: string; times?: number }): void;
-};
+export type TikTokSimulator = SimulatorServer &
+  // The denial is error=access_denied; a revoked access token answers access_token_invalid.
+  ConsentControls & {
+    /** Makes the next matching requests fail the way TikTok fails them (its status and body). */
+    failWith(kind: TikTokFailureKind, rule: FailureMatch): void;
+  };
 
 /** TikTok's log ids: a timestamp followed by hex. */
 function logId(): string {
@@ -149,8 +144,7 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
       refresh: () => `rft.${randomBytes(36).toString('base64url')}!${randomBytes(2).readUInt16BE()}`,
     },
   });
-  let denyNext = false;
-  let grantOnly: string[] | null = options.grantScopes ?? null;
+  const consent = consentSteering(grants, options.grantScopes ?? null);
 
   /** A fresh access + refresh token pair, as both the code exchange and a refresh answer it. */
   const tokenAnswer = (scopes: string[]): SimulatorResponse => ({
@@ -170,50 +164,42 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
 
   const authorize = (request: RecordedRequest): SimulatorResponse => {
     const { query } = request;
-    if (query.client_key !== clientKey)
-      return consentErrorPage('client_key: Client info is illegal or malformed.');
-    const redirectUri = query.redirect_uri ?? '';
-    if (!redirectAllowed(options.redirectUris, redirectUri))
-      return consentErrorPage('redirect_uri: the redirect URI is not registered.');
-    const state: Record<string, string> = query.state === undefined ? {} : { state: query.state };
-    if (query.response_type !== 'code') {
-      return redirectBack(redirectUri, {
-        error: 'unsupported_response_type',
-        error_description: 'response_type must be code',
-        ...state,
-      });
-    }
+    const opened = openConsent(query, {
+      clientParameter: 'client_key',
+      clientId: clientKey,
+      redirectUris: options.redirectUris,
+      unknownClient: 'client_key: Client info is illegal or malformed.',
+      unregisteredRedirect: 'redirect_uri: the redirect URI is not registered.',
+    });
+    if ('response' in opened) return opened.response;
+    const { redirectUri, back } = opened;
     // TikTok's scope parameter is comma-separated.
     const asked = (query.scope ?? '').split(',').filter(Boolean);
     const unknown = asked.find((scope) => !knownScopes.has(scope));
     if (asked.length === 0 || unknown) {
-      return redirectBack(redirectUri, {
+      return back({
         error: 'invalid_scope',
         error_description: unknown ? `The scope ${unknown} is invalid.` : 'The scope is missing.',
-        ...state,
       });
     }
     if (query.code_challenge && query.code_challenge_method !== 'S256') {
-      return redirectBack(redirectUri, {
+      return back({
         error: 'invalid_request',
         error_description: 'code_challenge_method must be S256',
-        ...state,
       });
     }
-    if (denyNext) {
-      denyNext = false;
+    if (consent.denies()) {
       // (unconfirmed) TikTok's exact error_description for a declined consent.
-      return redirectBack(redirectUri, {
+      return back({
         error: 'access_denied',
         error_description: 'The user denied the authorization request.',
-        ...state,
       });
     }
-    const scopes = grantOnly ? asked.filter((scope) => grantOnly?.includes(scope)) : asked;
+    const scopes = consent.granted(asked);
     // TikTok's codes carry characters that must be URL-decoded before the exchange, as this one does.
     const code = `${randomBytes(36).toString('base64url')}*!${randomBytes(2).readUInt16BE()}`;
     grants.issueCode(code, { redirectUri, scopes, issuedAt: clock(), used: false });
-    return redirectBack(redirectUri, { code, scopes: scopes.join(','), ...state });
+    return back({ code, scopes: scopes.join(',') });
   };
 
   // ——— open.tiktokapis.com ———
@@ -334,19 +320,8 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
     ...(options.port === undefined ? {} : { port: options.port }),
   });
   const simulator: TikTokSimulator = Object.assign(server, {
-    denyNextConsent: () => {
-      denyNext = true;
-    },
-    grantOnlyScopes: (scopes: string[] | null) => {
-      grantOnly = scopes;
-    },
-    revokeRefreshTokens: () => {
-      grants.revokeRefreshTokens();
-    },
-    revokeAccessTokens: () => {
-      grants.revokeAccessTokens();
-    },
-    failWith: (kind: TikTokFailureKind, rule: { path: string | RegExp; method?: string; times?: number }) => {
+    ...consent.controls,
+    failWith: (kind: TikTokFailureKind, rule: FailureMatch) => {
       server.failNext({ ...rule, response: failure(kind) });
     },
   });

@@ -3,6 +3,7 @@
 // answers 401 rest_not_logged_in), capabilities from the default roles, and plain permalinks, where only the
 // `?rest_route=` form works and `/wp-json/…` is the theme's 404 page.
 import {
+  type FailureMatch,
   type RecordedRequest,
   type SimulatorResponse,
   type SimulatorServer,
@@ -41,10 +42,7 @@ export type WordPressSimulator = SimulatorServer & {
   revokeApplicationPasswords(username: string): void;
   setPrettyPermalinks(pretty: boolean): void;
   /** Makes the next matching requests fail the way a WordPress site (or its host's WAF) fails them. */
-  failWith(
-    kind: WordPressFailureKind,
-    rule: { path: string | RegExp; method?: string; times?: number; retryAfterSeconds?: number },
-  ): void;
+  failWith(kind: WordPressFailureKind, rule: FailureMatch & { retryAfterSeconds?: number }): void;
 };
 
 export const wordPressSandboxUsername = 'glowtify';
@@ -376,13 +374,8 @@ export async function startWordPressSimulator(
     setPrettyPermalinks(value) {
       pretty = value;
     },
-    failWith(kind, rule) {
-      server.failNext({
-        path: rule.path,
-        ...(rule.method ? { method: rule.method } : {}),
-        times: rule.times ?? 1,
-        response: failure(kind, rule.retryAfterSeconds ?? 1),
-      });
+    failWith(kind, { retryAfterSeconds, ...match }) {
+      server.failNext({ ...match, response: failure(kind, retryAfterSeconds ?? 1) });
     },
   };
 }

@@ -2,7 +2,13 @@
 // is written to the database.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type ApiHarness, createWorkspace, startApiHarness, type TestWorkspace } from './support/api.ts';
+import {
+  type ApiHarness,
+  createWorkspace,
+  startApiHarness,
+  type TestWorkspace,
+  workspaceTables,
+} from './support/api.ts';
 import { contentExamples } from './support/examples.ts';
 
 let harness: ApiHarness;
@@ -27,18 +33,8 @@ before(async () => {
 after(async () => harness?.close());
 
 async function snapshot() {
-  const tables = [
-    'workspaces',
-    'api_keys',
-    'connectors',
-    'connector_accounts',
-    'epics',
-    'tasks',
-    'publications',
-    'audit_events',
-  ];
   const counts: Record<string, unknown> = {};
-  for (const table of tables) {
+  for (const table of workspaceTables) {
     const rows = await harness.database.sql.unsafe(
       `select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as digest from ${table} t`,
     );

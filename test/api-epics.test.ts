@@ -1,32 +1,29 @@
 // Epics through HTTP: the draft → review → draft path, approvals, duplicates, and each channel's content.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { and, eq } from 'drizzle-orm';
 import { auditEvents } from '../db/schema.ts';
 import { channelCatalog, channels } from '../domain/channels.ts';
-import { type ApiHarness, createWorkspace, startApiHarness, type TestWorkspace } from './support/api.ts';
+import { useApiWorkspace } from './support/api.ts';
 import { contentExamples } from './support/examples.ts';
 
-let harness: ApiHarness;
-let workspace: TestWorkspace;
-before(async () => {
-  harness = await startApiHarness();
-  workspace = await createWorkspace(harness);
-});
-after(async () => harness?.close());
+const setup = useApiWorkspace();
 
 async function addTask(epicId: string, channel: keyof typeof channelCatalog) {
-  const target = await workspace.connectorFor(channelCatalog[channel].platform);
+  const target = await setup.workspace.connectorFor(channelCatalog[channel].platform);
   const body =
     channelCatalog[channel].target === 'account'
       ? { channel, ...target, content: contentExamples[channel] }
       : { channel, connectorId: target.connectorId, content: contentExamples[channel] };
-  return workspace.api.post(`/v1/epics/${epicId}/tasks`, body);
+  return setup.workspace.api.post(`/v1/epics/${epicId}/tasks`, body);
 }
 
 describe('epics and tasks over HTTP', () => {
   it('goes draft → review → draft, keeping the content, and records who did each step', async () => {
-    const created = await workspace.api.post('/v1/epics', { title: 'Spring launch', brief: 'Sell linen' });
+    const created = await setup.workspace.api.post('/v1/epics', {
+      title: 'Spring launch',
+      brief: 'Sell linen',
+    });
     assert.equal(created.statusCode, 201);
     const epic = created.json();
     assert.equal(epic.status, 'draft');
@@ -38,36 +35,39 @@ describe('epics and tasks over HTTP', () => {
     assert.equal(klaviyo.mode, 'real');
     assert.equal(klaviyo.accountId, null);
 
-    const notYet = await workspace.api.post(`/v1/epics/${epic.id}/review`);
+    const notYet = await setup.workspace.api.post(`/v1/epics/${epic.id}/review`);
     assert.equal(notYet.statusCode, 409);
     assert.equal(notYet.json().error.code, 'TASKS_NOT_APPROVED');
     assert.deepEqual(notYet.json().error.details.unapprovedTaskIds, [instagram.id, klaviyo.id]);
 
     assert.equal(
-      (await workspace.api.post(`/v1/epics/${epic.id}/tasks/${instagram.id}/approve`)).json().approved,
+      (await setup.workspace.api.post(`/v1/epics/${epic.id}/tasks/${instagram.id}/approve`)).json().approved,
       true,
     );
-    const stillOne = await workspace.api.post(`/v1/epics/${epic.id}/review`);
+    const stillOne = await setup.workspace.api.post(`/v1/epics/${epic.id}/review`);
     assert.equal(stillOne.statusCode, 409);
     assert.deepEqual(stillOne.json().error.details.unapprovedTaskIds, [klaviyo.id]);
     assert.match(stillOne.json().error.message, new RegExp(klaviyo.id));
 
-    await workspace.api.post(`/v1/epics/${epic.id}/tasks/${klaviyo.id}/approve`);
-    const reviewed = await workspace.api.post(`/v1/epics/${epic.id}/review`);
+    await setup.workspace.api.post(`/v1/epics/${epic.id}/tasks/${klaviyo.id}/approve`);
+    const reviewed = await setup.workspace.api.post(`/v1/epics/${epic.id}/review`);
     assert.equal(reviewed.statusCode, 200);
     assert.equal(reviewed.json().status, 'review');
 
-    const locked = await workspace.api.patch(`/v1/epics/${epic.id}/tasks/${instagram.id}`, {
+    const locked = await setup.workspace.api.patch(`/v1/epics/${epic.id}/tasks/${instagram.id}`, {
       content: { caption: 'changed', mediaUrls: ['https://cdn.acme.example/x.jpg'] },
     });
     assert.equal(locked.statusCode, 409);
     assert.equal(locked.json().error.code, 'EPIC_NOT_EDITABLE');
 
-    const unconfirmed = await workspace.api.post(`/v1/epics/${epic.id}/edit`, {});
+    const unconfirmed = await setup.workspace.api.post(`/v1/epics/${epic.id}/edit`, {});
     assert.equal(unconfirmed.statusCode, 400);
     assert.match(unconfirmed.json().error.message, /body\.confirm/);
 
-    const back = await workspace.api.post(`/v1/epics/${epic.id}/edit`, { confirm: true, reason: 'typo' });
+    const back = await setup.workspace.api.post(`/v1/epics/${epic.id}/edit`, {
+      confirm: true,
+      reason: 'typo',
+    });
     assert.equal(back.statusCode, 200);
     const draft = back.json();
     assert.equal(draft.status, 'draft');
@@ -76,7 +76,7 @@ describe('epics and tasks over HTTP', () => {
       [contentExamples.instagram_post, contentExamples.klaviyo_email],
     );
 
-    const trail = await harness.database.db
+    const trail = await setup.harness.database.db
       .select()
       .from(auditEvents)
       .where(and(eq(auditEvents.subjectId, epic.id), eq(auditEvents.subjectType, 'epic')))
@@ -93,28 +93,28 @@ describe('epics and tasks over HTTP', () => {
   });
 
   it('withdraws a task’s approval when its content changes', async () => {
-    const epic = (await workspace.api.post('/v1/epics', { title: 'Edits' })).json();
+    const epic = (await setup.workspace.api.post('/v1/epics', { title: 'Edits' })).json();
     const task = (await addTask(epic.id, 'facebook_post')).json();
-    await workspace.api.post(`/v1/epics/${epic.id}/tasks/${task.id}/approve`);
-    const edited = await workspace.api.patch(`/v1/epics/${epic.id}/tasks/${task.id}`, {
+    await setup.workspace.api.post(`/v1/epics/${epic.id}/tasks/${task.id}/approve`);
+    const edited = await setup.workspace.api.patch(`/v1/epics/${epic.id}/tasks/${task.id}`, {
       content: { text: 'New text' },
     });
     assert.equal(edited.statusCode, 200);
     assert.equal(edited.json().approved, false);
     assert.deepEqual(edited.json().content, { text: 'New text' });
-    const review = await workspace.api.post(`/v1/epics/${epic.id}/review`);
+    const review = await setup.workspace.api.post(`/v1/epics/${epic.id}/review`);
     assert.deepEqual(review.json().error.details.unapprovedTaskIds, [task.id]);
   });
 
   it('duplicates any epic into a new draft with approvals reset', async () => {
-    const epic = (await workspace.api.post('/v1/epics', { title: 'Original', brief: 'b' })).json();
+    const epic = (await setup.workspace.api.post('/v1/epics', { title: 'Original', brief: 'b' })).json();
     const first = (await addTask(epic.id, 'linkedin_post')).json();
     const second = (await addTask(epic.id, 'wordpress_article')).json();
     for (const task of [first, second])
-      await workspace.api.post(`/v1/epics/${epic.id}/tasks/${task.id}/approve`);
-    await workspace.api.post(`/v1/epics/${epic.id}/review`);
+      await setup.workspace.api.post(`/v1/epics/${epic.id}/tasks/${task.id}/approve`);
+    await setup.workspace.api.post(`/v1/epics/${epic.id}/review`);
 
-    const copy = await workspace.api.post(`/v1/epics/${epic.id}/duplicate`);
+    const copy = await setup.workspace.api.post(`/v1/epics/${epic.id}/duplicate`);
     assert.equal(copy.statusCode, 201);
     const duplicate = copy.json();
     assert.notEqual(duplicate.id, epic.id);
@@ -131,29 +131,32 @@ describe('epics and tasks over HTTP', () => {
       ],
     );
     assert.ok(duplicate.tasks.every((task: { id: string }) => task.id !== first.id && task.id !== second.id));
-    const original = (await workspace.api.get(`/v1/epics/${epic.id}`)).json();
+    const original = (await setup.workspace.api.get(`/v1/epics/${epic.id}`)).json();
     assert.equal(original.status, 'review');
     assert.ok(original.tasks.every((task: { approved: boolean }) => task.approved));
   });
 
   it('edits title and brief only in draft, and deletes drafts and reviews', async () => {
-    const epic = (await workspace.api.post('/v1/epics', { title: 'Draft' })).json();
-    const renamed = await workspace.api.patch(`/v1/epics/${epic.id}`, { title: 'Renamed', brief: null });
+    const epic = (await setup.workspace.api.post('/v1/epics', { title: 'Draft' })).json();
+    const renamed = await setup.workspace.api.patch(`/v1/epics/${epic.id}`, {
+      title: 'Renamed',
+      brief: null,
+    });
     assert.equal(renamed.json().title, 'Renamed');
-    const removed = await workspace.api.delete(`/v1/epics/${epic.id}`);
+    const removed = await setup.workspace.api.delete(`/v1/epics/${epic.id}`);
     assert.equal(removed.statusCode, 204);
-    assert.equal((await workspace.api.get(`/v1/epics/${epic.id}`)).statusCode, 404);
+    assert.equal((await setup.workspace.api.get(`/v1/epics/${epic.id}`)).statusCode, 404);
   });
 
   for (const channel of channels) {
     it(`${channel}: accepts a valid example and refuses an unknown field with a 400 naming it`, async () => {
-      const epic = (await workspace.api.post('/v1/epics', { title: channel })).json();
+      const epic = (await setup.workspace.api.post('/v1/epics', { title: channel })).json();
       const accepted = await addTask(epic.id, channel);
       assert.equal(accepted.statusCode, 201, accepted.body);
       assert.deepEqual(accepted.json().content, contentExamples[channel]);
 
-      const target = await workspace.connectorFor(channelCatalog[channel].platform);
-      const refused = await workspace.api.post(`/v1/epics/${epic.id}/tasks`, {
+      const target = await setup.workspace.connectorFor(channelCatalog[channel].platform);
+      const refused = await setup.workspace.api.post(`/v1/epics/${epic.id}/tasks`, {
         channel,
         ...(channelCatalog[channel].target === 'account' ? target : { connectorId: target.connectorId }),
         content: { ...contentExamples[channel], unexpectedField: 'x' },
@@ -164,15 +167,15 @@ describe('epics and tasks over HTTP', () => {
       assert.deepEqual(error.details.issues, [
         { field: 'body.content.unexpectedField', message: `unknown field "unexpectedField" for ${channel}` },
       ]);
-      const after = (await workspace.api.get(`/v1/epics/${epic.id}`)).json();
+      const after = (await setup.workspace.api.get(`/v1/epics/${epic.id}`)).json();
       assert.equal(after.tasks.length, 1, 'the refused task was not written');
     });
   }
 
   it('requires an account for account channels and refuses one for email channels', async () => {
-    const epic = (await workspace.api.post('/v1/epics', { title: 'Targets' })).json();
-    const meta = await workspace.connectorFor('meta');
-    const missing = await workspace.api.post(`/v1/epics/${epic.id}/tasks`, {
+    const epic = (await setup.workspace.api.post('/v1/epics', { title: 'Targets' })).json();
+    const meta = await setup.workspace.connectorFor('meta');
+    const missing = await setup.workspace.api.post(`/v1/epics/${epic.id}/tasks`, {
       channel: 'instagram_story',
       connectorId: meta.connectorId,
       content: contentExamples.instagram_story,
@@ -181,8 +184,8 @@ describe('epics and tasks over HTTP', () => {
     assert.deepEqual(missing.json().error.details.issues, [
       { field: 'body.accountId', message: 'is required for instagram_story' },
     ]);
-    const klaviyo = await workspace.connectorFor('klaviyo');
-    const wrongPlatform = await workspace.api.post(`/v1/epics/${epic.id}/tasks`, {
+    const klaviyo = await setup.workspace.connectorFor('klaviyo');
+    const wrongPlatform = await setup.workspace.api.post(`/v1/epics/${epic.id}/tasks`, {
       channel: 'instagram_story',
       ...klaviyo,
       content: contentExamples.instagram_story,

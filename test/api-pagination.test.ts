@@ -1,22 +1,16 @@
 // Keyset pagination of GET /v1/epics: pages never repeat or skip an epic, even while epics are inserted.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { epics } from '../db/schema.ts';
-import { type ApiHarness, createWorkspace, startApiHarness, type TestWorkspace } from './support/api.ts';
+import { createWorkspace, useApiWorkspace } from './support/api.ts';
 
-let harness: ApiHarness;
-let workspace: TestWorkspace;
-before(async () => {
-  harness = await startApiHarness();
-  workspace = await createWorkspace(harness);
-});
-after(async () => harness?.close());
+const setup = useApiWorkspace();
 
 describe('GET /v1/epics pagination', () => {
   it('walks 250 epics in pages of 100 with no duplicate and no gap while new epics arrive', async () => {
     const original = new Set<string>();
     for (let index = 0; index < 250; index += 1) {
-      const response = await workspace.api.post('/v1/epics', { title: `Epic ${index}` });
+      const response = await setup.workspace.api.post('/v1/epics', { title: `Epic ${index}` });
       original.add(response.json().id);
     }
     const seen: string[] = [];
@@ -24,7 +18,7 @@ describe('GET /v1/epics pagination', () => {
     let pages = 0;
     do {
       const query: string = cursor ? `?limit=100&cursor=${encodeURIComponent(cursor)}` : '?limit=100';
-      const response = await workspace.api.get(`/v1/epics${query}`);
+      const response = await setup.workspace.api.get(`/v1/epics${query}`);
       assert.equal(response.statusCode, 200);
       const page = response.json() as { items: { id: string }[]; nextCursor: string | null };
       assert.ok(page.items.length <= 100);
@@ -33,7 +27,7 @@ describe('GET /v1/epics pagination', () => {
       pages += 1;
       // New epics arrive between pages, as they would while a user scrolls.
       for (let index = 0; index < 7; index += 1)
-        await workspace.api.post('/v1/epics', { title: `Late ${pages}.${index}` });
+        await setup.workspace.api.post('/v1/epics', { title: `Late ${pages}.${index}` });
     } while (cursor);
 
     assert.equal(new Set(seen).size, seen.length, 'no epic appears twice');
@@ -42,10 +36,10 @@ describe('GET /v1/epics pagination', () => {
   });
 
   it('filters by status and by a scheduledAt window, ordered by scheduledAt', async () => {
-    const other = await createWorkspace(harness, 'Calendar');
+    const other = await createWorkspace(setup.harness, 'Calendar');
     const times = ['2027-03-01T10:00:00.000Z', '2027-03-02T10:00:00.000Z', '2027-04-01T10:00:00.000Z'];
     // Scheduling goes through the epic workflow (next issue); the read model is what the list serves.
-    const rows = await harness.database.db
+    const rows = await setup.harness.database.db
       .insert(epics)
       .values(
         times.map((at, index) => ({
@@ -95,7 +89,7 @@ describe('GET /v1/epics pagination', () => {
       ['?sort=title', 'querystring.sort'],
     ];
     for (const [query, field] of cases) {
-      const response = await workspace.api.get(`/v1/epics${query}`);
+      const response = await setup.workspace.api.get(`/v1/epics${query}`);
       assert.equal(response.statusCode, 400, query);
       assert.match(response.json().error.message, new RegExp(field.replace('.', '\\.')), query);
     }

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type MetaSimulator, startMetaSimulator } from '../sandbox/meta.ts';
+import { simulatorConfig } from '../sandbox/platforms.ts';
 import { signShopifyQuery } from '../sandbox/shopify.ts';
 import { type ApiHarness, createWorkspace, startApiHarness } from './support/api.ts';
 import {
@@ -22,12 +23,14 @@ import {
 let harness: ApiHarness;
 let sims: PlatformSimulators;
 let meta: MetaSimulator;
+// Its own Meta app, beside the other platforms' test apps.
+const metaApp = { id: 'flows-meta-app', secret: 'flows-meta-secret' };
 
 before(async () => {
   sims = await startPlatformSimulators();
   meta = await startMetaSimulator({
-    clientId: 'flows-meta-app',
-    clientSecret: 'flows-meta-secret',
+    clientId: metaApp.id,
+    clientSecret: metaApp.secret,
     pages: [
       { id: '3001', name: 'Glow Café', instagram: { id: '17841400000000301', username: 'glowcafe' } },
       { id: '3002', name: 'Glow Outlet' },
@@ -38,10 +41,7 @@ before(async () => {
   harness = await startApiHarness({
     config: {
       ...sims.config,
-      META_API_BASE_URL: meta.url,
-      META_AUTH_BASE_URL: meta.url,
-      META_CLIENT_ID: 'flows-meta-app',
-      META_CLIENT_SECRET: 'flows-meta-secret',
+      ...simulatorConfig({ meta }, { meta: metaApp }),
     },
   });
 });
@@ -76,33 +76,34 @@ async function startConnect(
   return new URL(started.json().authorizeUrl as string);
 }
 
+/**
+ * The browser's part: through the platform's consent page and back to the API's callback, as it answers;
+ * `beforeConsent` sets the platform up once the connect has started, before the user reaches its page.
+ */
+async function throughConsent(authorizeUrl: URL, beforeConsent?: () => void) {
+  beforeConsent?.();
+  return harness.app.inject({ method: 'GET', url: await followConsent(authorizeUrl.toString()) });
+}
+
 const oauthPlatforms = [
-  {
-    platform: 'linkedin',
-    kind: 'linkedin_organization',
-    count: 2,
-    pkce: false,
-    host: () => sims.linkedin.url,
-  },
-  { platform: 'tiktok', kind: 'tiktok_account', count: 1, pkce: false, host: () => sims.tiktok.url },
-  { platform: 'google_analytics', kind: 'ga4_property', count: 2, pkce: true, host: () => sims.google.url },
-  { platform: 'google_ads', kind: 'ads_customer', count: 1, pkce: true, host: () => sims.google.url },
-  {
-    platform: 'mailchimp',
-    kind: 'mailchimp_audience',
-    count: 2,
-    pkce: false,
-    host: () => sims.mailchimp.url,
-  },
-  { platform: 'canva', kind: 'canva_team', count: 1, pkce: true, host: () => sims.canva.url },
+  { platform: 'linkedin', kind: 'linkedin_organization', count: 2, pkce: false, simulator: 'linkedin' },
+  { platform: 'tiktok', kind: 'tiktok_account', count: 1, pkce: false, simulator: 'tiktok' },
+  { platform: 'google_analytics', kind: 'ga4_property', count: 2, pkce: true, simulator: 'google' },
+  { platform: 'google_ads', kind: 'ads_customer', count: 1, pkce: true, simulator: 'google' },
+  { platform: 'mailchimp', kind: 'mailchimp_audience', count: 2, pkce: false, simulator: 'mailchimp' },
+  { platform: 'canva', kind: 'canva_team', count: 1, pkce: true, simulator: 'canva' },
 ] as const;
 
 describe('OAuth connection flows', () => {
-  for (const { platform, kind, count, pkce, host } of oauthPlatforms) {
+  for (const { platform, kind, count, pkce, simulator } of oauthPlatforms) {
     it(`${platform}: consent → callback → ${kind} accounts; the state cannot be replayed`, async () => {
       const workspace = await createWorkspace(harness, `OAuth ${platform}`);
       const authorizeUrl = await startConnect(workspace, platform);
-      assert.equal(authorizeUrl.origin, new URL(host()).origin, 'the consent page is on the platform host');
+      assert.equal(
+        authorizeUrl.origin,
+        new URL(sims[simulator].url).origin,
+        'the consent page is on the platform host',
+      );
       assert.equal(
         authorizeUrl.searchParams.get('redirect_uri'),
         `${harness.config.PUBLIC_URL}/v1/oauth/${platform}/callback`,
@@ -152,12 +153,7 @@ describe('OAuth connection flows', () => {
       canva: () => sims.canva.denyNextConsent(),
     };
     for (const [platform, denyNext] of Object.entries(deny)) {
-      const authorizeUrl = await startConnect(workspace, platform);
-      denyNext();
-      const callback = await harness.app.inject({
-        method: 'GET',
-        url: await followConsent(authorizeUrl.toString()),
-      });
+      const callback = await throughConsent(await startConnect(workspace, platform), denyNext);
       assert.equal(callback.statusCode, 400, `${platform}: ${callback.body}`);
       assert.equal(callback.json().error.code, 'CONSENT_DENIED', platform);
     }
@@ -177,12 +173,7 @@ describe('OAuth connection flows', () => {
     };
     try {
       for (const [platform, grantLess] of Object.entries(narrow)) {
-        const authorizeUrl = await startConnect(workspace, platform);
-        grantLess();
-        const callback = await harness.app.inject({
-          method: 'GET',
-          url: await followConsent(authorizeUrl.toString()),
-        });
+        const callback = await throughConsent(await startConnect(workspace, platform), grantLess);
         assert.equal(callback.statusCode, 400, `${platform}: ${callback.body}`);
         assert.equal(callback.json().error.code, 'INVALID_CREDENTIALS', platform);
         assert.equal(callback.json().error.message, 'Scopes insufficient', platform);
@@ -419,10 +410,7 @@ describe('the connectors page', () => {
       /ads_management/,
       'the second round asks for ads',
     );
-    const callback = await harness.app.inject({
-      method: 'GET',
-      url: await followConsent(authorizeUrl.toString()),
-    });
+    const callback = await throughConsent(authorizeUrl);
     assert.equal(callback.statusCode, 200, callback.body);
     const full = callback.json() as ConnectorBody;
     assert.equal(full.id, partial.id, 'the same connector');

@@ -4,25 +4,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { and, eq } from 'drizzle-orm';
-import { openCredentials } from '../db/credentials-codec.ts';
-import { connectors, notifications } from '../db/schema.ts';
+import { notifications } from '../db/schema.ts';
 import type { HeldRequest } from '../sandbox/simulator-server.ts';
 import { createWorkspace } from './support/api.ts';
 import { type ConnectorBody, connectOAuth, followConsent } from './support/platforms.ts';
-import { type Stack, useStack, waitFor } from './support/stack.ts';
+import { type Stack, storedConnector, storedCredentials, useStack, waitFor } from './support/stack.ts';
 
 const stack = useStack({ platforms: { accessTokenSeconds: 20 } });
 
 const db = () => stack.harness.database.db;
-const connectorRow = async (id: string) =>
-  (await db().select().from(connectors).where(eq(connectors.id, id)))[0]!;
-const credentialsOf = async (id: string) => {
-  const row = await connectorRow(id);
-  return openCredentials<Record<string, string>>(stack.harness.config.CREDENTIALS_KEY, id, {
-    keyId: row.credentialsKeyId!,
-    ciphertext: row.credentials!,
-  });
-};
+const connectorRow = (id: string) => storedConnector(stack, id);
+const credentialsOf = (id: string) => storedCredentials(stack, id);
 /** Transactions left open, idle, for more than a second (a refresh waiting on the platform inside one). */
 const openTransactions = async () =>
   (

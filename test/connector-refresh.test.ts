@@ -7,12 +7,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { and, eq } from 'drizzle-orm';
-import { openCredentials } from '../db/credentials-codec.ts';
 import { analyticsSessions, auditEvents, connectors, notifications } from '../db/schema.ts';
 import { connectorTokenWorkflowId, tokenStateQuery } from '../workflows/connector-token-messages.ts';
 import { createWorkspace, type TestWorkspace } from './support/api.ts';
 import { type ConnectorBody, connectOAuth, followConsent } from './support/platforms.ts';
-import { readEpic, replayAndRecord, useStack, waitFor } from './support/stack.ts';
+import {
+  readEpic,
+  replayAndRecord,
+  storedConnector,
+  storedCredentials,
+  useStack,
+  waitFor,
+} from './support/stack.ts';
 
 const stack = useStack({
   platforms: { accessTokenSeconds: 40, linkedin: { issueRefreshTokens: false } },
@@ -21,15 +27,8 @@ const stack = useStack({
 
 const sims = () => stack.platforms!;
 const db = () => stack.harness.database.db;
-const connectorRow = async (id: string) =>
-  (await db().select().from(connectors).where(eq(connectors.id, id)))[0]!;
-const credentialsOf = async (id: string) => {
-  const row = await connectorRow(id);
-  return openCredentials<Record<string, string>>(stack.harness.config.CREDENTIALS_KEY, id, {
-    keyId: row.credentialsKeyId!,
-    ciphertext: row.credentials!,
-  });
-};
+const connectorRow = (id: string) => storedConnector(stack, id);
+const credentialsOf = (id: string) => storedCredentials(stack, id);
 const auditActions = async (id: string) =>
   (await db().select().from(auditEvents).where(eq(auditEvents.subjectId, id))).map((event) => event.action);
 const notificationsOf = (workspaceId: string, kind: string) =>

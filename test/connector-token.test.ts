@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { and, eq } from 'drizzle-orm';
-import { auditEvents, connectors, notifications } from '../db/schema.ts';
+import { auditEvents, notifications } from '../db/schema.ts';
 import {
   connectorTokenWorkflowId,
   refreshMarginMs,
@@ -21,14 +21,14 @@ import {
   replayEpicHistories,
   repoRoot,
   reviewedEpic,
+  storedConnector,
   useStack,
   waitFor,
 } from './support/stack.ts';
 
 const stack = useStack({ meta: { longLivedTokenSeconds: 45 } });
 
-const connectorRow = async (id: string) =>
-  (await stack.harness.database.db.select().from(connectors).where(eq(connectors.id, id)))[0]!;
+const connectorRow = (id: string) => storedConnector(stack, id);
 const auditActions = async (id: string) =>
   (await stack.harness.database.db.select().from(auditEvents).where(eq(auditEvents.subjectId, id))).map(
     (event) => event.action,

@@ -4,18 +4,20 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type KlaviyoSimulator, klaviyoScopes, startKlaviyoSimulator } from '../sandbox/klaviyo.ts';
 import { type MetaSimulator, startMetaSimulator } from '../sandbox/meta.ts';
+import { simulatorConfig } from '../sandbox/platforms.ts';
 import { type ApiHarness, createWorkspace, startApiHarness } from './support/api.ts';
 
 const goodKey = 'pk_test_connectors_good_0001';
 const narrowKey = 'pk_test_connectors_narrow_0001';
+const metaApp = { id: 'connectors-app', secret: 'connectors-secret' };
 let harness: ApiHarness;
 let meta: MetaSimulator;
 let klaviyo: KlaviyoSimulator;
 
 before(async () => {
   meta = await startMetaSimulator({
-    clientId: 'connectors-app',
-    clientSecret: 'connectors-secret',
+    clientId: metaApp.id,
+    clientSecret: metaApp.secret,
     pages: [
       { id: '2001', name: 'Bakery', instagram: { id: '17841400000000201', username: 'bakery' } },
       { id: '2002', name: 'Bakery Outlet' },
@@ -32,13 +34,7 @@ before(async () => {
     segments: [{ id: 'S1', name: 'VIP' }],
   });
   harness = await startApiHarness({
-    config: {
-      META_API_BASE_URL: meta.url,
-      META_AUTH_BASE_URL: meta.url,
-      META_CLIENT_ID: 'connectors-app',
-      META_CLIENT_SECRET: 'connectors-secret',
-      KLAVIYO_API_BASE_URL: klaviyo.url,
-    },
+    config: simulatorConfig({ meta, klaviyo }, { meta: metaApp }),
   });
 });
 after(async () => {
@@ -110,7 +106,7 @@ describe('connectors over HTTP', () => {
   it("connects Meta through its consent page: Pages and their Instagram accounts, then the user's choice", async () => {
     const workspace = await createWorkspace(harness, 'Meta shop');
     const { authorizeUrl, callback } = await consent(workspace);
-    assert.equal(authorizeUrl.searchParams.get('client_id'), 'connectors-app');
+    assert.equal(authorizeUrl.searchParams.get('client_id'), metaApp.id);
     assert.equal(
       authorizeUrl.searchParams.get('redirect_uri'),
       `${harness.config.PUBLIC_URL}/v1/oauth/meta/callback`,

@@ -14,6 +14,7 @@ import { searchAttributes } from '../dev/temporal-dev-server.ts';
 import { resolveTimeSkippingServer } from '../dev/time-skipping-server.ts';
 import { epicSearchAttributes } from '../domain/search-attributes.ts';
 import { type MetaSimulator, startMetaSimulator } from '../sandbox/meta.ts';
+import { simulatorConfig } from '../sandbox/platforms.ts';
 import type { epic } from '../workflows/epic.ts';
 import { epicWorkflowId, epicWorkflowType, retryUpdate } from '../workflows/epic-messages.ts';
 import { type ApiHarness, createWorkspace, startApiHarness, type TestWorkspace } from './support/api.ts';
@@ -55,19 +56,13 @@ before(async () => {
       Object.entries(searchAttributes).map(([name, type]) => [name, indexedValueType[type]]),
     ),
   });
+  const metaApp = { id: 'glowtify-test-app', secret: 'glowtify-test-secret' };
   meta = await startMetaSimulator({
-    clientId: 'glowtify-test-app',
-    clientSecret: 'glowtify-test-secret',
+    clientId: metaApp.id,
+    clientSecret: metaApp.secret,
     pages: [{ id: '1001', name: 'Acme Page' }],
   });
-  harness = await startApiHarness({
-    config: {
-      META_API_BASE_URL: meta.url,
-      META_AUTH_BASE_URL: meta.url,
-      META_CLIENT_ID: 'glowtify-test-app',
-      META_CLIENT_SECRET: 'glowtify-test-secret',
-    },
-  });
+  harness = await startApiHarness({ config: simulatorConfig({ meta }, { meta: metaApp }) });
   const { config } = harness;
   worker = await Worker.create({
     connection: env.nativeConnection,

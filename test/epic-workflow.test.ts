@@ -6,6 +6,7 @@ import { notifications } from '../db/schema.ts';
 import { rescheduleSignal, stateQuery, unscheduleSignal } from '../workflows/epic-messages.ts';
 import {
   connectedWorkspace,
+  epicCampaigns,
   klaviyoKey,
   readEpic,
   replayAndRecord,
@@ -33,6 +34,23 @@ async function schedule(setup: Awaited<ReturnType<typeof connectedWorkspace>>, e
   return response.json();
 }
 
+/**
+ * An epic scheduled 30 s ahead whose Klaviyo campaign is already handed off: the workflow sleeps until the
+ * Instagram post is due, so whatever a test sends now lands during that sleep.
+ */
+async function sleepingAfterKlaviyoHandOff(workspaceName: string, title: string) {
+  const setup = await connectedWorkspace(stack, workspaceName);
+  const { epicId } = await reviewedEpic(setup, ['instagram_post', 'klaviyo_email'], title);
+  const postsBefore = stack.meta.posts().length;
+  await schedule(setup, epicId, inSeconds(30));
+  await waitFor(
+    async () =>
+      (await readEpic(setup.workspace, epicId)).tasks.find((task) => task.channel === 'klaviyo_email'),
+    (task) => task?.publication?.status === 'handed_off',
+  );
+  return { setup, epicId, postsBefore };
+}
+
 describe('the epic workflow', () => {
   it('hands Klaviyo the campaign at once, publishes Instagram once at the time, and ends published', async () => {
     const setup = await connectedWorkspace(stack, 'Full path');
@@ -44,7 +62,7 @@ describe('the epic workflow', () => {
     assert.equal(scheduled.scheduledAt, scheduledAt.toISOString());
 
     const campaigns = await waitFor(
-      async () => stack.klaviyo.campaigns().filter((campaign) => campaign.name.includes(epicId.slice(0, 8))),
+      async () => epicCampaigns(stack, epicId),
       (list) => list.some((campaign) => campaign.sendJob === 'queued'),
     );
     assert.equal(campaigns.length, 1, 'exactly one campaign');
@@ -84,24 +102,13 @@ describe('the epic workflow', () => {
   });
 
   it('unschedule through the API while the workflow sleeps cancels the Klaviyo send and publishes nothing', async () => {
-    const setup = await connectedWorkspace(stack, 'Unschedule');
-    const { epicId } = await reviewedEpic(setup, ['instagram_post', 'klaviyo_email'], 'To unschedule');
-    const postsBefore = stack.meta.posts().length;
-    await schedule(setup, epicId, inSeconds(30));
-    await waitFor(
-      async () =>
-        (await readEpic(setup.workspace, epicId)).tasks.find((task) => task.channel === 'klaviyo_email'),
-      (task) => task?.publication?.status === 'handed_off',
-    );
+    const { setup, epicId, postsBefore } = await sleepingAfterKlaviyoHandOff('Unschedule', 'To unschedule');
     const response = await setup.workspace.api.post(`/v1/epics/${epicId}/unschedule`);
     assert.equal(response.statusCode, 200, response.body);
     assert.equal(response.json().status, 'review');
     const outcome = await stack.client.workflow.getHandle(`epic-${epicId}`).result();
     assert.equal(outcome.status, 'review');
-    const campaign = stack.klaviyo
-      .campaigns()
-      .find((candidate) => candidate.name.includes(epicId.slice(0, 8)))!;
-    assert.equal(campaign.sendJob, 'cancelled');
+    assert.equal(epicCampaigns(stack, epicId)[0]?.sendJob, 'cancelled');
     assert.equal(stack.meta.posts().length, postsBefore, 'nothing was published');
     const epic = await readEpic(setup.workspace, epicId);
     assert.equal(epic.status, 'review');
@@ -109,15 +116,7 @@ describe('the epic workflow', () => {
   });
 
   it('editBackToDraft sent by the temporal CLI while the workflow sleeps cancels and goes to draft', async () => {
-    const setup = await connectedWorkspace(stack, 'CLI edit');
-    const { epicId } = await reviewedEpic(setup, ['instagram_post', 'klaviyo_email'], 'To edit');
-    const postsBefore = stack.meta.posts().length;
-    await schedule(setup, epicId, inSeconds(30));
-    await waitFor(
-      async () =>
-        (await readEpic(setup.workspace, epicId)).tasks.find((task) => task.channel === 'klaviyo_email'),
-      (task) => task?.publication?.status === 'handed_off',
-    );
+    const { setup, epicId, postsBefore } = await sleepingAfterKlaviyoHandOff('CLI edit', 'To edit');
     await stack.temporalCli(
       'workflow',
       'signal',
@@ -130,10 +129,7 @@ describe('the epic workflow', () => {
     );
     const outcome = await stack.client.workflow.getHandle(`epic-${epicId}`).result();
     assert.equal(outcome.status, 'draft');
-    const campaign = stack.klaviyo
-      .campaigns()
-      .find((candidate) => candidate.name.includes(epicId.slice(0, 8)))!;
-    assert.equal(campaign.sendJob, 'cancelled');
+    assert.equal(epicCampaigns(stack, epicId)[0]?.sendJob, 'cancelled');
     assert.equal(stack.meta.posts().length, postsBefore);
     const epic = await readEpic(setup.workspace, epicId);
     assert.equal(epic.status, 'draft');

@@ -246,20 +246,17 @@ describe('cancelling and confirming a hand-off', () => {
   it('cancels the send job: the campaign is Cancelled on Klaviyo, and cancelling again is fine', async () => {
     const { context, stored } = handOffContext();
     const { externalId } = await adapter.handOff(context);
-    await adapter.cancelHandOff({
-      externalId,
-      handOffKey: null,
-      credentials: { apiKey: goodKey },
-      progress: stored,
-    });
+    const cancel = () =>
+      adapter.cancelHandOff({
+        externalId,
+        handOffKey: null,
+        credentials: { apiKey: goodKey },
+        progress: stored,
+      });
+    await cancel();
     assert.equal(simulator.campaigns()[0]?.status, 'Cancelled');
     assert.equal(simulator.campaigns()[0]?.sendJob, 'cancelled');
-    await adapter.cancelHandOff({
-      externalId,
-      handOffKey: null,
-      credentials: { apiKey: goodKey },
-      progress: stored,
-    });
+    await cancel();
     assert.equal(simulator.campaigns()[0]?.status, 'Cancelled');
     assert.deepEqual(await adapter.handOffStatus({ externalId, credentials: { apiKey: goodKey } }), {
       state: 'cancelled',

@@ -2,7 +2,7 @@
 // discovery, refused codes and scopes, refresh tokens (only for approved apps, their end never pushed back),
 // and every LinkedIn error landing in its publication error class.
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import {
   createLinkedInAdapter,
   type LinkedInAdapter,
@@ -19,6 +19,7 @@ import {
   expectRefreshOutagesTransient,
   expectRejected,
   followConsent,
+  harnessPerTest,
 } from './support/adapter-harness.ts';
 
 const clientId = 'glowtify-test-linkedin';
@@ -87,11 +88,7 @@ const secretsOf = (credentials: LinkedInCredentials) =>
   [credentials.accessToken, credentials.refreshToken].filter((value): value is string => Boolean(value));
 
 describe('LinkedIn consent and discovery', () => {
-  let harness: Harness;
-  beforeEach(async () => {
-    harness = await startHarness();
-  });
-  afterEach(() => harness.sim.close());
+  const harness = harnessPerTest(startHarness);
 
   it('authorize → consent → code → token dated by expires_in → the organizations the member administers', async () => {
     const { sim, adapter, clock } = harness;
@@ -218,25 +215,24 @@ describe('LinkedIn consent and discovery', () => {
     );
   });
 
-  it('a consent without w_organization_social is refused: Scopes insufficient, nothing discovered', async () => {
+  /** A consent that grants only `scopes`, which the adapter must refuse in the member's words. */
+  async function expectGrantRefused(scopes: string[]) {
     const { sim, adapter } = harness;
-    sim.grantOnlyScopes(['r_organization_admin']);
+    sim.grantOnlyScopes(scopes);
     const { query } = await consent(adapter);
     await expectRejected(
       adapter.connector.completeConsent({ code: query.code ?? '', redirectUri, query }),
       'Scopes insufficient',
     );
-    assert.equal(sim.receivedMatching('/rest/').length, 0, 'discovery ran on an insufficient grant');
+  }
+
+  it('a consent without w_organization_social is refused: Scopes insufficient, nothing discovered', async () => {
+    await expectGrantRefused(['r_organization_admin']);
+    assert.equal(harness.sim.receivedMatching('/rest/').length, 0, 'discovery ran on an insufficient grant');
   });
 
   it('a consent without r_organization_admin is refused too: discovery could not read the organizations', async () => {
-    const { sim, adapter } = harness;
-    sim.grantOnlyScopes(['w_organization_social']);
-    const { query } = await consent(adapter);
-    await expectRejected(
-      adapter.connector.completeConsent({ code: query.code ?? '', redirectUri, query }),
-      'Scopes insufficient',
-    );
+    await expectGrantRefused(['w_organization_social']);
   });
 
   it('the simulator refuses what LinkedIn refuses: no version, a retired version, no bearer', async () => {
@@ -264,11 +260,7 @@ describe('LinkedIn consent and discovery', () => {
 });
 
 describe('LinkedIn token refresh', () => {
-  let harness: Harness;
-  beforeEach(async () => {
-    harness = await startHarness();
-  });
-  afterEach(() => harness.sim.close());
+  const harness = harnessPerTest(startHarness);
 
   it('a refresh gives a working access token; the refresh token and its end stay as LinkedIn returns them', async () => {
     const { sim, adapter, clock } = harness;
@@ -302,8 +294,7 @@ describe('LinkedIn token refresh', () => {
   });
 
   it('without refresh tokens (an app LinkedIn has not approved): canRefresh is false and no refresh is tried', async () => {
-    await harness.sim.close();
-    harness = await startHarness({ issueRefreshTokens: false });
+    await harness.restart({ issueRefreshTokens: false });
     const { sim, adapter } = harness;
     const { credentials } = await connect(adapter);
     assert.equal(credentials.refreshToken, undefined);
@@ -413,13 +404,11 @@ describe('LinkedIn token refresh', () => {
 });
 
 describe('LinkedIn API errors', () => {
-  let harness: Harness;
+  const harness = harnessPerTest(startHarness);
   let credentials: LinkedInCredentials;
   beforeEach(async () => {
-    harness = await startHarness();
     credentials = (await connect(harness.adapter)).credentials;
   });
-  afterEach(() => harness.sim.close());
 
   const cases: { kind: Parameters<LinkedInSimulator['failWith']>[0]; expected: PublicationErrorClass }[] = [
     { kind: 'token_expired', expected: 'TOKEN_EXPIRED' },

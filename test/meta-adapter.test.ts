@@ -1,7 +1,7 @@
 // The Meta adapter against the Meta simulator over real HTTP: OAuth and discovery, one post per publication,
 // the Instagram duplicate guard, and every Graph error landing in its publication error class.
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import {
   createMetaAdapter,
   type MetaAdapter,
@@ -15,7 +15,7 @@ import type { Channel } from '../domain/channels.ts';
 import type { TaskContent } from '../domain/content.ts';
 import type { PublicationErrorClass } from '../domain/publication-errors.ts';
 import { type MetaFailureKind, type MetaSimulator, startMetaSimulator } from '../sandbox/meta.ts';
-import { closedBaseUrl, expectFailure } from './support/adapter-harness.ts';
+import { closedBaseUrl, expectFailure, harnessPerTest } from './support/adapter-harness.ts';
 
 const clientId = 'glowtify-test-app';
 const clientSecret = 'glowtify-test-secret-7f3a9c';
@@ -171,11 +171,7 @@ function assertMarkerSavedBeforeFeed(sim: MetaSimulator, run: Publication) {
 }
 
 describe('Meta OAuth and discovery', () => {
-  let harness: Harness;
-  beforeEach(async () => {
-    harness = await startHarness({ longLivedTokenSeconds: 1_234_567 });
-  });
-  afterEach(() => harness.sim.close());
+  const harness = harnessPerTest(startHarness, { longLivedTokenSeconds: 1_234_567 });
 
   it('authorize → consent → code → long-lived token as Meta dates it → Pages and IG accounts', async () => {
     const { sim, adapter } = harness;
@@ -259,13 +255,11 @@ describe('Meta OAuth and discovery', () => {
 });
 
 describe('Meta publishing', () => {
-  let harness: Harness;
+  const harness = harnessPerTest(startHarness);
   let credentials: MetaCredentials;
   beforeEach(async () => {
-    harness = await startHarness();
     credentials = (await connect(harness)).credentials;
   });
-  afterEach(() => harness.sim.close());
 
   it('facebook_post publishes exactly one Page post; a retry with its progress posts nothing', async () => {
     const { sim, adapter } = harness;
@@ -425,7 +419,7 @@ describe('Meta publishing', () => {
 });
 
 describe('the Instagram duplicate guard', () => {
-  let harness: Harness;
+  const harness = harnessPerTest(startHarness);
   let credentials: MetaCredentials;
   const content = { caption: 'Spring!', mediaUrls: ['https://cdn.acme.example/1.jpg'] };
   const attempt = (progress: PublicationProgress = {}) =>
@@ -438,10 +432,8 @@ describe('the Instagram duplicate guard', () => {
     });
 
   beforeEach(async () => {
-    harness = await startHarness();
     credentials = (await connect(harness)).credentials;
   });
-  afterEach(() => harness.sim.close());
 
   it('with the container and media ids of an attempt that published, a retry publishes nothing', async () => {
     const { sim, adapter } = harness;
@@ -544,8 +536,7 @@ describe('the Instagram duplicate guard', () => {
   });
 
   it('a container still processing at maxWaitMs is TRANSIENT and kept for the next attempt', async () => {
-    await harness.sim.close();
-    harness = await startHarness({ containerReadyAfterPolls: 1_000_000 }, { intervalMs: 10, maxWaitMs: 60 });
+    await harness.restart({ containerReadyAfterPolls: 1_000_000 }, { intervalMs: 10, maxWaitMs: 60 });
     credentials = (await connect(harness)).credentials;
     const run = attempt();
     const error = await expectFailure(
@@ -561,7 +552,7 @@ describe('the Instagram duplicate guard', () => {
 });
 
 describe('the Facebook Page post duplicate guard', () => {
-  let harness: Harness;
+  const harness = harnessPerTest(startHarness);
   let credentials: MetaCredentials;
   const linkPost = { text: 'Autumn menu', link: 'https://acme.example/autumn' };
   const attempt = (
@@ -582,10 +573,8 @@ describe('the Facebook Page post duplicate guard', () => {
   const pageToken = () => credentials.pages[cafe.id]?.accessToken ?? '';
 
   beforeEach(async () => {
-    harness = await startHarness();
     credentials = (await connect(harness)).credentials;
   });
-  afterEach(() => harness.sim.close());
 
   const variants = [
     { name: 'a link post', content: linkPost as TaskContent, message: 'Autumn menu' },
@@ -673,8 +662,7 @@ describe('the Facebook Page post duplicate guard', () => {
   });
 
   it('follows paging.next by its cursor (not the token it carries) to reach the post', async () => {
-    await harness.sim.close();
-    harness = await startHarness({ postsPageLimit: 2 });
+    await harness.restart({ postsPageLimit: 2 });
     credentials = (await connect(harness)).credentials;
     const { sim, adapter, clock } = harness;
     const first = attempt(linkPost, {}, { key: 'postId', persisted: false });
@@ -784,7 +772,7 @@ describe('the Facebook Page post duplicate guard', () => {
 });
 
 describe('Meta errors', () => {
-  let harness: Harness;
+  const harness = harnessPerTest(startHarness);
   let credentials: MetaCredentials;
   const post = () =>
     publication(harness.sim, {
@@ -795,10 +783,8 @@ describe('Meta errors', () => {
     });
 
   beforeEach(async () => {
-    harness = await startHarness();
     credentials = (await connect(harness)).credentials;
   });
-  afterEach(() => harness.sim.close());
 
   const cases: { kind: MetaFailureKind; expected: PublicationErrorClass; platformCode: string }[] = [
     { kind: 'transient', expected: 'TRANSIENT', platformCode: '2' },

@@ -11,7 +11,7 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { pino } from 'pino';
 import { openCredentials } from '../db/credentials-codec.ts';
 import { auditEvents, connectors } from '../db/schema.ts';
-import { createWorkspace } from './support/api.ts';
+import { createWorkspace, workspaceTables } from './support/api.ts';
 import { connectOAuth, cyberImpactToken, wordPressAdmin } from './support/platforms.ts';
 import {
   connectedWorkspace,
@@ -141,17 +141,8 @@ describe('secrets', () => {
     }
     assert.ok(histories.length >= 3, 'epic and token workflows ran');
 
-    const tables = [
-      'workspaces',
-      'api_keys',
-      'connectors',
-      'connector_accounts',
-      'epics',
-      'tasks',
-      'publications',
-    ];
     const rows: string[] = [];
-    for (const table of [...tables, 'notifications', 'audit_events', 'oauth_states', 'analytics_sessions']) {
+    for (const table of [...workspaceTables, 'notifications', 'oauth_states', 'analytics_sessions']) {
       const dump = await stack.harness.database.sql.unsafe(`select t::text as row from ${table} t`);
       rows.push(...dump.map((row) => String(row.row)));
     }

@@ -2,7 +2,7 @@
 // behind the token, refused codes and unticked scopes, refresh-token rotation (the old one dies), and every
 // TikTok error landing in its publication error class.
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import {
   createTikTokAdapter,
   mapTikTokError,
@@ -18,6 +18,7 @@ import {
   expectRefreshOutagesTransient,
   expectRejected,
   followConsent,
+  harnessPerTest,
 } from './support/adapter-harness.ts';
 
 const clientKey = 'glowtifytestkey';
@@ -76,11 +77,7 @@ async function connect(adapter: TikTokAdapter): Promise<Connection<TikTokCredent
 const secretsOf = (credentials: TikTokCredentials) => [credentials.accessToken, credentials.refreshToken];
 
 describe('TikTok consent and discovery', () => {
-  let harness: Harness;
-  beforeEach(async () => {
-    harness = await startHarness();
-  });
-  afterEach(() => harness.sim.close());
+  const harness = harnessPerTest(startHarness);
 
   it('authorize → consent → code → tokens dated by expires_in and refresh_expires_in → the TikTok account', async () => {
     const { sim, adapter, clock } = harness;
@@ -230,11 +227,7 @@ describe('TikTok consent and discovery', () => {
 });
 
 describe('TikTok token refresh', () => {
-  let harness: Harness;
-  beforeEach(async () => {
-    harness = await startHarness();
-  });
-  afterEach(() => harness.sim.close());
+  const harness = harnessPerTest(startHarness);
 
   it('a refresh rotates the refresh token: the new pair works, the old refresh token is refused', async () => {
     const { sim, adapter, clock } = harness;
@@ -324,13 +317,11 @@ describe('TikTok token refresh', () => {
 });
 
 describe('TikTok API errors', () => {
-  let harness: Harness;
+  const harness = harnessPerTest(startHarness);
   let credentials: TikTokCredentials;
   beforeEach(async () => {
-    harness = await startHarness();
     credentials = (await connect(harness.adapter)).credentials;
   });
-  afterEach(() => harness.sim.close());
 
   const cases: { kind: TikTokFailureKind; expected: PublicationErrorClass; code: string }[] = [
     { kind: 'token_expired', expected: 'TOKEN_EXPIRED', code: 'access_token_invalid' },

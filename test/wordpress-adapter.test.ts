@@ -51,6 +51,10 @@ afterEach(async () => {
 const connectAs = (username: string, applicationPassword: string, siteUrl = simulator.url) =>
   adapter.connector.connectWithSite({ siteUrl, username, applicationPassword });
 
+/** The editor connecting a site through an adapter wired to its own DNS answers and fetch. */
+const connectEditor = (through: WordPressAdapter, siteUrl: string) =>
+  through.connector.connectWithSite({ siteUrl, username: 'editor', applicationPassword: editorPassword });
+
 async function rejection(promise: Promise<unknown>): Promise<string> {
   const error = await promise.then(
     () => assert.fail('expected the call to be refused'),
@@ -263,13 +267,7 @@ describe('refusing private and loopback sites', () => {
       `http://[::1]:${port}/`,
       `http://[::ffff:127.0.0.1]:${port}/`,
     ]) {
-      const message = await rejection(
-        strict.connector.connectWithSite({
-          siteUrl,
-          username: 'editor',
-          applicationPassword: editorPassword,
-        }),
-      );
+      const message = await rejection(connectEditor(strict, siteUrl));
       assert.equal(message, wordPressMessages.privateAddress, siteUrl);
     }
     assert.equal(simulator.received.length, 0, 'the simulator recorded nothing');
@@ -282,13 +280,7 @@ describe('refusing private and loopback sites', () => {
       lookup: publicLookup({ 'blog.brand.example': ['10.0.0.5'] }, asked),
       fetch: routedFetch('blog.brand.example', calls),
     });
-    const message = await rejection(
-      strict.connector.connectWithSite({
-        siteUrl: 'https://blog.brand.example',
-        username: 'editor',
-        applicationPassword: editorPassword,
-      }),
-    );
+    const message = await rejection(connectEditor(strict, 'https://blog.brand.example'));
     assert.equal(message, wordPressMessages.privateAddress);
     assert.deepEqual(asked, ['blog.brand.example']);
     assert.deepEqual(calls, [], 'no request was sent');
@@ -299,13 +291,7 @@ describe('refusing private and loopback sites', () => {
       lookup: publicLookup({ 'blog.brand.example': ['93.184.215.14', 'fd00:ec2::254'] }),
       fetch: routedFetch('blog.brand.example', []),
     });
-    await rejection(
-      strict.connector.connectWithSite({
-        siteUrl: 'https://blog.brand.example',
-        username: 'editor',
-        applicationPassword: editorPassword,
-      }),
-    );
+    await rejection(connectEditor(strict, 'https://blog.brand.example'));
   });
 
   it('lets a host that resolves to a public address through the check', async () => {
@@ -316,11 +302,7 @@ describe('refusing private and loopback sites', () => {
       }),
       fetch: routedFetch('blog.brand.example', calls),
     });
-    const connection = await strict.connector.connectWithSite({
-      siteUrl: 'https://blog.brand.example/',
-      username: 'editor',
-      applicationPassword: editorPassword,
-    });
+    const connection = await connectEditor(strict, 'https://blog.brand.example/');
     assert.equal(connection.accounts[0]?.externalId, 'https://blog.brand.example');
     assert.equal(calls[0], 'https://blog.brand.example/wp-json/wp/v2/users/me?context=edit');
     assert.equal(
@@ -339,26 +321,14 @@ describe('refusing private and loopback sites', () => {
       path: '/wp-json/wp/v2/users/me',
       response: { status: 302, headers: { location: 'http://169.254.169.254/latest/meta-data/' } },
     });
-    const message = await rejection(
-      strict.connector.connectWithSite({
-        siteUrl: 'https://blog.brand.example',
-        username: 'editor',
-        applicationPassword: editorPassword,
-      }),
-    );
+    const message = await rejection(connectEditor(strict, 'https://blog.brand.example'));
     assert.equal(message, wordPressMessages.redirectToPrivate);
     assert.equal(calls.length, 1, 'the redirect was not followed');
   });
 
   it('refuses a site whose host name does not resolve', async () => {
     const strict = createWordPressAdapter({ lookup: publicLookup({}) });
-    const message = await rejection(
-      strict.connector.connectWithSite({
-        siteUrl: 'https://nowhere.brand.example',
-        username: 'editor',
-        applicationPassword: editorPassword,
-      }),
-    );
+    const message = await rejection(connectEditor(strict, 'https://nowhere.brand.example'));
     assert.match(message, /does not resolve/);
   });
 });
@@ -395,13 +365,7 @@ describe('DNS rebinding: the address checked is the address connected to', () =>
     const asked: string[] = [];
     const strict = createWordPressAdapter({ lookup: rebinding('93.184.215.14', 1, asked) });
     const port = new URL(simulator.url).port;
-    const message = await rejection(
-      strict.connector.connectWithSite({
-        siteUrl: `http://rebind.brand.example:${port}`,
-        username: 'editor',
-        applicationPassword: editorPassword,
-      }),
-    );
+    const message = await rejection(connectEditor(strict, `http://rebind.brand.example:${port}`));
     assert.equal(message, wordPressMessages.privateAddress);
     assert.deepEqual(
       asked,
@@ -417,13 +381,7 @@ describe('DNS rebinding: the address checked is the address connected to', () =>
     const port = new URL(simulator.url).port;
     const sockets = watchSockets('rebind.brand.example');
     try {
-      const failure = await failureOf(
-        strict.connector.connectWithSite({
-          siteUrl: `http://rebind.brand.example:${port}`,
-          username: 'editor',
-          applicationPassword: editorPassword,
-        }),
-      );
+      const failure = await failureOf(connectEditor(strict, `http://rebind.brand.example:${port}`));
       assert.equal(failure.class, 'TRANSIENT', 'the test stopped the socket: no answer');
     } finally {
       sockets.stop();
@@ -440,11 +398,7 @@ describe('DNS rebinding: the address checked is the address connected to', () =>
       lookup: publicLookup({ 'blog.brand.example': ['127.0.0.1'] }),
     });
     const port = new URL(simulator.url).port;
-    const connection = await loopback.connector.connectWithSite({
-      siteUrl: `http://blog.brand.example:${port}`,
-      username: 'editor',
-      applicationPassword: editorPassword,
-    });
+    const connection = await connectEditor(loopback, `http://blog.brand.example:${port}`);
     assert.equal(connection.accounts[0]?.name, siteName);
     const [me] = simulator.receivedMatching('/wp-json/wp/v2/users/me');
     assert.equal(me?.headers.host, `blog.brand.example:${port}`);
@@ -457,13 +411,7 @@ describe('DNS rebinding: the address checked is the address connected to', () =>
     try {
       const { port } = hung.address() as AddressInfo;
       const impatient = createWordPressAdapter({ allowPrivateHosts: true, requestTimeoutMs: 200 });
-      const failure = await failureOf(
-        impatient.connector.connectWithSite({
-          siteUrl: `http://127.0.0.1:${port}`,
-          username: 'editor',
-          applicationPassword: editorPassword,
-        }),
-      );
+      const failure = await failureOf(connectEditor(impatient, `http://127.0.0.1:${port}`));
       assert.equal(failure.class, 'TRANSIENT');
       assert.match(failure.message, /no answer within/);
     } finally {

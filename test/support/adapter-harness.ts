@@ -1,9 +1,11 @@
 // What the adapter suites share: expecting a failure in its class with no secret in it, expecting a refusal
-// in the user's words, the consent round trip, PKCE, and the two ways a platform can fail to answer.
+// in the user's words, the consent round trip, PKCE, the two ways a platform can fail to answer, and a fresh
+// simulator for every test.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach } from 'node:test';
 import { CredentialsRejectedError } from '../../connectors/types.ts';
 import { PlatformError, type PublicationErrorClass } from '../../domain/publication-errors.ts';
 
@@ -114,5 +116,32 @@ export async function expectRefreshOutagesTransient<Credentials>(input: {
       input.secrets,
     );
     assert.match(timedOut.message, /no answer within/);
+  });
+}
+
+/**
+ * A simulator and its adapter started for each test of the describe block this is called in, and closed after
+ * it, so no test sees another's tokens or failures. Read it inside a test, or a hook declared after this call;
+ * `restart` swaps it, mid-test, for one started with other options.
+ */
+export function harnessPerTest<
+  Start extends (...args: never[]) => Promise<{ sim: { close(): Promise<void> } }>,
+>(start: Start, ...initial: Parameters<Start>) {
+  type Harness = Awaited<ReturnType<Start>>;
+  let current: Harness | undefined;
+  const restart = async (...args: Parameters<Start>) => {
+    await current?.sim.close();
+    current = (await start(...args)) as Harness;
+  };
+  beforeEach(async () => {
+    current = (await start(...initial)) as Harness;
+  });
+  afterEach(() => current?.sim.close());
+  return new Proxy({} as Harness & { restart: typeof restart }, {
+    get: (_target, key) => {
+      if (key === 'restart') return restart;
+      if (!current) throw new Error('the harness is started by beforeEach(): use it inside a test');
+      return Reflect.get(current, key);
+    },
   });
 }

@@ -1,5 +1,6 @@
 // Test harness for the REST API: a real PostgreSQL database (fresh per test file), migrations, and the app
 // driven through app.inject(). Temporal is a real link; by default it points at a port nobody listens on.
+import { after, before } from 'node:test';
 import type { FastifyBaseLogger, FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../api/app.ts';
 import { createEpicWorkflows, type EpicWorkflows } from '../../api/epic-workflows.ts';
@@ -11,6 +12,18 @@ import type { Platform } from '../../domain/channels.ts';
 import { useTestDatabase } from './postgres.ts';
 
 export const adminToken = 'test-admin-token-0123456789';
+
+/** The tables a workspace's own requests write: the workspace, its keys, connectors, epics and their trail. */
+export const workspaceTables = [
+  'workspaces',
+  'api_keys',
+  'connectors',
+  'connector_accounts',
+  'epics',
+  'tasks',
+  'publications',
+  'audit_events',
+] as const;
 
 export interface ApiHarness {
   app: FastifyInstance;
@@ -140,6 +153,31 @@ export async function createWorkspace(harness: ApiHarness, name = 'Acme'): Promi
       const target = { connectorId: connector!.id, accountId: account!.id };
       made.set(platform, target);
       return target;
+    },
+  };
+}
+
+/**
+ * An API harness with one workspace, for a test file: started before its tests, closed after them. Read it
+ * inside a test (or a hook declared after this call), once `before` has run.
+ */
+export function useApiWorkspace(): { readonly harness: ApiHarness; readonly workspace: TestWorkspace } {
+  let started: { harness: ApiHarness; workspace: TestWorkspace } | undefined;
+  before(async () => {
+    const harness = await startApiHarness();
+    started = { harness, workspace: await createWorkspace(harness) };
+  });
+  after(async () => started?.harness.close());
+  const ready = () => {
+    if (!started) throw new Error('the API harness is started by before(): use it inside a test');
+    return started;
+  };
+  return {
+    get harness() {
+      return ready().harness;
+    },
+    get workspace() {
+      return ready().workspace;
     },
   };
 }

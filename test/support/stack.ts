@@ -7,8 +7,11 @@ import { after, before } from 'node:test';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
+import { eq } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import type { EpicWorkflows } from '../../api/epic-workflows.ts';
+import { openCredentials } from '../../db/credentials-codec.ts';
+import { connectors } from '../../db/schema.ts';
 import { resolveTemporalCli } from '../../dev/temporal-cli.ts';
 import { startTemporalDevServer, type TemporalDevServer } from '../../dev/temporal-dev-server.ts';
 import { klaviyoScopes, startKlaviyoSimulator } from '../../sandbox/klaviyo.ts';
@@ -359,4 +362,20 @@ export async function replayEpicHistories(stack: Stack, workflowIds: string[]) {
     if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
   }
   return { histories, failures };
+}
+
+/** A connector's row as the database holds it now. */
+export async function storedConnector(stack: Stack, id: string) {
+  const [row] = await stack.harness.database.db.select().from(connectors).where(eq(connectors.id, id));
+  if (!row) throw new Error(`no connector ${id}`);
+  return row;
+}
+
+/** The credentials a connector holds now, opened with the stack's key (what the worker would send). */
+export async function storedCredentials(stack: Stack, id: string) {
+  const row = await storedConnector(stack, id);
+  return openCredentials<Record<string, string>>(stack.harness.config.CREDENTIALS_KEY, id, {
+    keyId: row.credentialsKeyId!,
+    ciphertext: row.credentials!,
+  });
 }
