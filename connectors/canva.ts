@@ -1,6 +1,7 @@
 // Canva adapter (a data connector): the OAuth connection with PKCE (code → tokens → the user's team), the
 // refresh that rotates the refresh token, and the sync that reads the team's designs through the Connect API.
 import { z } from 'zod';
+import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, type HttpAnswer, isSuccess, parseRetryAfter, redact } from './http.ts';
 import { expiresAfter, readOAuthError, requestToken } from './oauth2.ts';
@@ -14,8 +15,7 @@ import {
 /** The one Connect API version this adapter speaks (the path prefix `/rest/v1`). */
 export const canvaApiVersion = 'v1';
 
-/** Read only: design metadata for the sync, the profile to name the account. */
-export const canvaScopes = ['design:meta:read', 'profile:read'] as const;
+export const canvaScopes = platformDescriptors.canva.scopes;
 
 export interface CanvaCredentials {
   accessToken: string;

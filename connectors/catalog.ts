@@ -1,6 +1,6 @@
 // The connector catalog: every platform the connectors page shows, how it connects, what it is for (its
 // channels and their scheduling mode), the scopes it asks for and the kinds of sub-accounts it finds. Read off
-// the platform descriptors (domain/platforms.ts), with the scopes of the adapters (registry.ts).
+// the platform descriptors (domain/platforms.ts).
 import { type Channel, type ChannelMode, channelCatalog } from '../domain/channels.ts';
 import {
   type AuthMethod,
@@ -10,20 +10,24 @@ import {
   platformDescriptor,
   platforms,
 } from '../domain/platforms.ts';
-import { adapterScopes } from './registry.ts';
 
 export type { AuthMethod, Family };
 
 export interface CatalogEntry
   extends Pick<
     PlatformDescriptor,
-    'name' | 'family' | 'authMethod' | 'accountKinds' | 'subConnections' | 'extraPermissions' | 'syncedKinds'
+    | 'name'
+    | 'family'
+    | 'authMethod'
+    | 'scopes'
+    | 'accountKinds'
+    | 'subConnections'
+    | 'extraPermissions'
+    | 'syncedKinds'
   > {
   platform: Platform;
   /** What it publishes, and whether we publish at the time (soft) or the platform holds it (real). */
   channels: readonly { channel: Channel; mode: ChannelMode }[];
-  /** What the consent asks for (OAuth) or what the key must allow (API keys): only what we use. */
-  scopes: readonly string[];
 }
 
 const channelsOf = (platform: Platform) =>
@@ -36,7 +40,7 @@ const familyOrder: Record<Family, number> = { publication: 0, both: 1, data: 2 }
 
 export const catalog: readonly CatalogEntry[] = platforms
   .map((platform): CatalogEntry => {
-    const { name, family, authMethod, accountKinds, subConnections, extraPermissions, syncedKinds } =
+    const { name, family, authMethod, scopes, accountKinds, subConnections, extraPermissions, syncedKinds } =
       platformDescriptor(platform);
     return {
       platform,
@@ -44,7 +48,7 @@ export const catalog: readonly CatalogEntry[] = platforms
       family,
       authMethod,
       channels: channelsOf(platform),
-      scopes: adapterScopes(platform),
+      scopes,
       accountKinds,
       ...(subConnections ? { subConnections } : {}),
       ...(extraPermissions ? { extraPermissions } : {}),

@@ -1,6 +1,7 @@
 // Google adapters: Google Analytics 4 (a data connector: properties, sessions by source/medium/campaign) and
 // Google Ads (customer discovery), two platforms behind one Google OAuth app and one OAuth helper.
 import { z } from 'zod';
+import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, isSuccess, parseRetryAfter, redact } from './http.ts';
 import { expiresAfter, requestToken } from './oauth2.ts';
@@ -18,10 +19,8 @@ export const googleAdsApiVersion = 'v26';
 /** GA4 Data API and Admin API versions (`accountSummaries` and `runReport` are both served under v1beta). */
 export const googleAnalyticsApiVersion = 'v1beta';
 
-/** Read-only: reports need nothing more. */
-export const googleAnalyticsScopes = ['https://www.googleapis.com/auth/analytics.readonly'] as const;
-/** Google Ads has one scope for everything. */
-export const googleAdsScopes = ['https://www.googleapis.com/auth/adwords'] as const;
+export const googleAnalyticsScopes = platformDescriptors.google_analytics.scopes;
+export const googleAdsScopes = platformDescriptors.google_ads.scopes;
 
 /** The real hosts (SPEC §9 defaults); tests and the demo point them at `sandbox/google.ts`. */
 export const googleHosts = {

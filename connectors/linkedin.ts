@@ -1,6 +1,7 @@
 // LinkedIn adapter, connection side: the OAuth consent (no PKCE for web apps), code → token, the organizations
 // the member administers, and token refresh for the apps LinkedIn approved for programmatic refresh tokens.
 import { z } from 'zod';
+import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, redact, retryAfterField } from './http.ts';
 import {
@@ -19,8 +20,7 @@ import type { Connection, DiscoveredAccount, OAuthConnector, PlatformAdapter } f
 /** The one place the REST API version is pinned (`LinkedIn-Version`, YYYYMM; each is served about a year). */
 export const linkedinApiVersion = '202607';
 
-/** Only what Glowtify needs: posting as an organization, and finding the organizations the member administers. */
-export const linkedinScopes = ['w_organization_social', 'r_organization_admin'] as const;
+export const linkedinScopes = platformDescriptors.linkedin.scopes;
 
 /** The real hosts, for when the configuration leaves them out. */
 export const linkedinDefaultHosts = {

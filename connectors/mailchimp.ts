@@ -2,6 +2,7 @@
 // the metadata endpoint → its audiences), the credential check (`/ping`) and audience listing. Publishing
 // (campaign hand-offs) is not part of it yet.
 import { z } from 'zod';
+import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, type HttpAnswer, isSuccess, parseRetryAfter, redact } from './http.ts';
 import { readOAuthError, requestToken } from './oauth2.ts';
@@ -16,8 +17,7 @@ import {
 /** The one Marketing API version this adapter speaks (the path prefix `/3.0`). */
 export const mailchimpApiVersion = '3.0';
 
-/** Mailchimp's OAuth has no scopes: a token acts with the connecting user's role. */
-export const mailchimpScopes = [] as const;
+export const mailchimpScopes = platformDescriptors.mailchimp.scopes;
 
 /**
  * Roles that may schedule and send campaigns. (unconfirmed) The metadata endpoint's `role` spellings; an

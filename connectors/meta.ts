@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { contentSchemas, type TaskContent } from '../domain/content.ts';
+import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, isSuccess, parseRetryAfter, redact } from './http.ts';
 import {
@@ -18,19 +19,9 @@ import {
 /** The one place the Graph API version is pinned (PLATFORMS.md). */
 export const metaGraphVersion = 'v26.0';
 
-/** Only what publishing needs; ads_management comes with the Ad Account sub-connection. */
-export const metaScopes = [
-  'pages_show_list',
-  'pages_read_engagement',
-  'pages_manage_posts',
-  'instagram_basic',
-  'instagram_content_publish',
-  // The Facebook Business Account sub-connection: reading which businesses own the Pages.
-  'business_management',
-] as const;
-
-/** The second round, "Enable Ad Account permissions": asked only when the user wants ads. */
-export const metaAdsScopes = ['ads_management'] as const;
+export const metaScopes = platformDescriptors.meta.scopes;
+/** The second round, "Enable Ad Account permissions". */
+export const metaAdsScopes = platformDescriptors.meta.extraPermissions.scopes;
 
 /** Meta's four sub-connections, as the connectors page counts them ("2 / 4"). */
 export const metaSubConnections = [

@@ -1,6 +1,6 @@
 // The adapters this build has, wired to the hosts of the configuration (the platforms' real ones, or the
 // sandbox simulators in tests and the demo). Each platform's descriptor (domain/platforms.ts) says which
-// variables fill which adapter options; this file binds each platform to its adapter module.
+// variables fill which adapter options; this file binds each platform to its adapter's factory.
 import type { Config } from '../config.ts';
 import {
   type OAuthAppOf,
@@ -14,20 +14,15 @@ import {
   type SettingsOf,
   type SettingValue,
 } from '../domain/platforms.ts';
-import { canvaScopes, createCanvaAdapter } from './canva.ts';
+import { createCanvaAdapter } from './canva.ts';
 import { createCyberImpactAdapter } from './cyberimpact.ts';
-import {
-  createGoogleAdsAdapter,
-  createGoogleAnalyticsAdapter,
-  googleAdsScopes,
-  googleAnalyticsScopes,
-} from './google.ts';
+import { createGoogleAdsAdapter, createGoogleAnalyticsAdapter } from './google.ts';
 import { createKlaviyoAdapter } from './klaviyo.ts';
-import { createLinkedInAdapter, linkedinScopes } from './linkedin.ts';
-import { createMailchimpAdapter, mailchimpScopes } from './mailchimp.ts';
-import { createMetaAdapter, metaScopes } from './meta.ts';
-import { createShopifyAdapter, shopifyScopes } from './shopify.ts';
-import { createTikTokAdapter, tiktokScopes } from './tiktok.ts';
+import { createLinkedInAdapter } from './linkedin.ts';
+import { createMailchimpAdapter } from './mailchimp.ts';
+import { createMetaAdapter } from './meta.ts';
+import { createShopifyAdapter } from './shopify.ts';
+import { createTikTokAdapter } from './tiktok.ts';
 import type { PlatformAdapter } from './types.ts';
 import { createWordPressAdapter } from './wordpress.ts';
 
@@ -47,41 +42,25 @@ export type AdapterOptionsFor<P extends Platform> = {
   [O in keyof SettingsOf<P> as undefined extends SettingValue<SettingsOf<P>[O]> ? O : never]?: string;
 } & ([OAuthAppOf<P>] extends [never] ? unknown : { clientId: string; clientSecret: string });
 
-interface AdapterModule<P extends Platform> {
-  create: (options: AdapterOptionsFor<P>) => PlatformAdapter<unknown>;
-  /**
-   * What the consent asks for (OAuth: the adapter's own constant, declared next to the code that asks) or what
-   * the key or user must be allowed (the others); the catalog shows it.
-   */
-  scopes: readonly string[];
-}
+type AdapterFactory<P extends Platform> = (options: AdapterOptionsFor<P>) => PlatformAdapter<unknown>;
 
 // The compiler checks each descriptor's settings against its adapter's options.
-const adapterModules = {
-  meta: { create: createMetaAdapter, scopes: metaScopes },
-  linkedin: { create: createLinkedInAdapter, scopes: linkedinScopes },
-  tiktok: { create: createTikTokAdapter, scopes: tiktokScopes },
-  google_ads: { create: createGoogleAdsAdapter, scopes: googleAdsScopes },
-  google_analytics: { create: createGoogleAnalyticsAdapter, scopes: googleAnalyticsScopes },
-  // Mailchimp's OAuth has no scopes: a token has the user's access.
-  mailchimp: { create: createMailchimpAdapter, scopes: mailchimpScopes },
-  klaviyo: {
-    create: createKlaviyoAdapter,
-    scopes: ['accounts:read', 'campaigns:write', 'templates:write', 'lists:read', 'segments:read'],
-  },
-  cyberimpact: { create: createCyberImpactAdapter, scopes: [] },
-  // Not an OAuth scope: the WordPress capability the user must have.
-  wordpress: { create: createWordPressAdapter, scopes: ['publish_posts'] },
-  shopify: { create: createShopifyAdapter, scopes: shopifyScopes },
-  canva: { create: createCanvaAdapter, scopes: canvaScopes },
-} as const satisfies { [P in Platform]: AdapterModule<P> };
+const adapterFactories = {
+  meta: createMetaAdapter,
+  linkedin: createLinkedInAdapter,
+  tiktok: createTikTokAdapter,
+  google_ads: createGoogleAdsAdapter,
+  google_analytics: createGoogleAnalyticsAdapter,
+  mailchimp: createMailchimpAdapter,
+  klaviyo: createKlaviyoAdapter,
+  cyberimpact: createCyberImpactAdapter,
+  wordpress: createWordPressAdapter,
+  shopify: createShopifyAdapter,
+  canva: createCanvaAdapter,
+} as const satisfies { [P in Platform]: AdapterFactory<P> };
 
-type AdapterModules = typeof adapterModules;
-export type Adapters = { [P in Platform]: ReturnType<AdapterModules[P]['create']> };
-
-export function adapterScopes(platform: Platform): readonly string[] {
-  return adapterModules[platform].scopes;
-}
+type AdapterFactories = typeof adapterFactories;
+export type Adapters = { [P in Platform]: ReturnType<AdapterFactories[P]> };
 
 /** Whether the server has the platform's OAuth app; without it a consent could never complete. */
 export function oauthAppConfigured(config: AdapterConfig, platform: string): boolean {
@@ -107,6 +86,6 @@ export function adapterOptions<P extends Platform>(config: AdapterConfig, platfo
 
 export function createAdapters(config: AdapterConfig): Adapters {
   const create = <P extends Platform>(platform: P) =>
-    (adapterModules[platform].create as AdapterModule<P>['create'])(adapterOptions(config, platform));
+    (adapterFactories[platform] as AdapterFactory<P>)(adapterOptions(config, platform));
   return Object.fromEntries(platforms.map((platform) => [platform, create(platform)])) as Adapters;
 }

@@ -4,6 +4,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { setTimeout as wait } from 'node:timers/promises';
 import { z } from 'zod';
+import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, parseRetryAfter, type RequestBody, redact } from './http.ts';
 import {
@@ -17,8 +18,7 @@ import {
 /** The one Admin API version this adapter speaks (PLATFORMS.md: newest seen `2026-10`). */
 export const shopifyApiVersion = '2026-10';
 
-/** write_content: blog articles; write_products: product/collection SEO; read_products: the data sync. */
-export const shopifyScopes = ['write_content', 'write_products', 'read_products'] as const;
+export const shopifyScopes = platformDescriptors.shopify.scopes;
 
 export interface ShopifyCredentials {
   /** Offline access token (`shpat_…`): it does not expire; uninstalling the app revokes it. */

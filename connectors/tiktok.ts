@@ -1,6 +1,7 @@
 // TikTok adapter, connection side: the Login Kit consent (web: no PKCE), code → token, the account behind the
 // token, and token refresh, which ROTATES the refresh token (the new one is returned in the credentials).
 import { z } from 'zod';
+import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, redact, retryAfterField } from './http.ts';
 import {
@@ -16,8 +17,7 @@ import {
 } from './oauth2.ts';
 import type { Connection, DiscoveredAccount, OAuthConnector, PlatformAdapter } from './types.ts';
 
-/** Only what Glowtify needs: the account's identity, and posting videos to it. */
-export const tiktokScopes = ['user.info.basic', 'video.publish'] as const;
+export const tiktokScopes = platformDescriptors.tiktok.scopes;
 
 /** The real hosts, for when the configuration leaves them out. */
 export const tiktokDefaultHosts = {

@@ -1,8 +1,8 @@
 // Every platform declared once: what the connectors page shows, the channels it publishes and their mode, the
-// environment variables of its hosts and OAuth app, and which sandbox simulator plays it. Pure data in domain/
-// because channels.ts (used by the API, activities and workflows) derives from it, and config.ts must read it
-// without loading the adapters; the adapters themselves are bound to it in connectors/registry.ts and the
-// simulators in sandbox/platforms.ts, both keyed by the ids below.
+// scopes it asks for, the environment variables of its hosts and OAuth app, and which sandbox simulator plays
+// it. Pure data in domain/ because channels.ts (used by the API, activities and workflows) derives from it, and
+// config.ts must read it without loading the adapters; the adapters themselves are bound to it in
+// connectors/registry.ts and the simulators in sandbox/platforms.ts, both keyed by the ids below.
 import { z } from 'zod';
 
 export type ChannelMode = 'soft' | 'real';
@@ -33,6 +33,11 @@ export interface PlatformDescriptor {
   authMethod: AuthMethod;
   /** What it publishes; a data connector publishes nothing. */
   channels: Readonly<Record<string, ChannelDescriptor>>;
+  /**
+   * Only what Glowtify uses. OAuth platforms: what the consent asks for, in this order (the URL carries it as
+   * is). The others cannot ask, so these say what the key or site user must be allowed. The catalog shows them.
+   */
+  scopes: readonly string[];
   /** The kinds of sub-accounts discovery finds; the user enables which to use. */
   accountKinds: readonly string[];
   /**
@@ -40,8 +45,8 @@ export interface PlatformDescriptor {
    * has several; the others count their accounts.
    */
   subConnections?: readonly { kind: string; name: string }[];
-  /** A second consent round that adds permissions to a connected connector (Meta's Ad Account). */
-  extraPermissions?: { name: 'ads'; action: string; kind: string };
+  /** A second consent round that asks for `scopes` besides the platform's own (Meta's Ad Account). */
+  extraPermissions?: { name: 'ads'; action: string; kind: string; scopes: readonly string[] };
   /**
    * Data connectors: the account kinds synced on a schedule (per-account Completed/Failed, last and next
    * sync); empty for connectors that only publish.
@@ -97,6 +102,16 @@ export const platformDescriptors = {
       instagram_story: { mode: 'soft', target: 'account' },
       facebook_ad: { mode: 'soft', target: 'account' },
     },
+    // Only what publishing needs; ads_management comes with the Ad Account round below.
+    scopes: [
+      'pages_show_list',
+      'pages_read_engagement',
+      'pages_manage_posts',
+      'instagram_basic',
+      'instagram_content_publish',
+      // The Facebook Business Account sub-connection: reading which businesses own the Pages.
+      'business_management',
+    ],
     accountKinds: ['facebook_page', 'instagram_account', 'business_account', 'ad_account'],
     subConnections: [
       { kind: 'instagram_account', name: 'Instagram' },
@@ -104,7 +119,13 @@ export const platformDescriptors = {
       { kind: 'business_account', name: 'Facebook Business Account' },
       { kind: 'ad_account', name: 'Facebook Ad Account' },
     ],
-    extraPermissions: { name: 'ads', action: 'Enable Ad Account permissions', kind: 'ad_account' },
+    // Asked only when the user wants ads.
+    extraPermissions: {
+      name: 'ads',
+      action: 'Enable Ad Account permissions',
+      kind: 'ad_account',
+      scopes: ['ads_management'],
+    },
     syncedKinds: [],
     settings: {
       apiBaseUrl: { variable: 'META_API_BASE_URL', kind: 'url', default: 'https://graph.facebook.com' },
@@ -118,6 +139,8 @@ export const platformDescriptors = {
     family: 'publication',
     authMethod: 'oauth',
     channels: { linkedin_post: { mode: 'soft', target: 'account' } },
+    // Posting as an organization, and finding the organizations the member administers.
+    scopes: ['w_organization_social', 'r_organization_admin'],
     accountKinds: ['linkedin_organization'],
     syncedKinds: [],
     settings: {
@@ -132,6 +155,8 @@ export const platformDescriptors = {
     family: 'publication',
     authMethod: 'oauth',
     channels: { tiktok_video: { mode: 'soft', target: 'account' } },
+    // The account's identity, and posting videos to it.
+    scopes: ['user.info.basic', 'video.publish'],
     accountKinds: ['tiktok_account'],
     syncedKinds: [],
     settings: {
@@ -146,6 +171,8 @@ export const platformDescriptors = {
     family: 'publication',
     authMethod: 'oauth',
     channels: { google_ads_campaign: { mode: 'soft', target: 'account' } },
+    // Google Ads has one scope for everything.
+    scopes: ['https://www.googleapis.com/auth/adwords'],
     accountKinds: ['ads_customer'],
     syncedKinds: [],
     ...google,
@@ -155,6 +182,8 @@ export const platformDescriptors = {
     family: 'data',
     authMethod: 'oauth',
     channels: {},
+    // Read-only: reports need nothing more.
+    scopes: ['https://www.googleapis.com/auth/analytics.readonly'],
     accountKinds: ['ga4_property'],
     syncedKinds: ['ga4_property'],
     ...google,
@@ -164,6 +193,8 @@ export const platformDescriptors = {
     family: 'publication',
     authMethod: 'oauth',
     channels: { mailchimp_email: { mode: 'real', target: 'audiences' } },
+    // Mailchimp's OAuth has no scopes: a token acts with the connecting user's role.
+    scopes: [],
     accountKinds: ['mailchimp_audience'],
     syncedKinds: [],
     settings: {
@@ -183,6 +214,7 @@ export const platformDescriptors = {
     family: 'publication',
     authMethod: 'api_key',
     channels: { klaviyo_email: { mode: 'real', target: 'audiences' } },
+    scopes: ['accounts:read', 'campaigns:write', 'templates:write', 'lists:read', 'segments:read'],
     accountKinds: ['list', 'segment'],
     syncedKinds: [],
     settings: {
@@ -195,6 +227,7 @@ export const platformDescriptors = {
     family: 'publication',
     authMethod: 'api_key',
     channels: { cyberimpact_email: { mode: 'real', target: 'audiences' } },
+    scopes: [],
     accountKinds: ['cyberimpact_group'],
     syncedKinds: [],
     settings: {
@@ -211,6 +244,8 @@ export const platformDescriptors = {
     family: 'publication',
     authMethod: 'site_credentials',
     channels: { wordpress_article: { mode: 'real', target: 'account' } },
+    // Not an OAuth scope: the WordPress capability the user must have.
+    scopes: ['publish_posts'],
     accountKinds: ['wordpress_site'],
     syncedKinds: [],
     settings: {
@@ -227,6 +262,8 @@ export const platformDescriptors = {
       shopify_product_seo: { mode: 'soft', target: 'account' },
       shopify_article: { mode: 'real', target: 'account' },
     },
+    // write_content: blog articles; write_products: product/collection SEO; read_products: the data sync.
+    scopes: ['write_content', 'write_products', 'read_products'],
     accountKinds: ['shopify_store', 'shopify_blog'],
     syncedKinds: ['shopify_store'],
     settings: {
@@ -245,6 +282,8 @@ export const platformDescriptors = {
     family: 'data',
     authMethod: 'oauth',
     channels: {},
+    // Read only: design metadata for the sync, the profile to name the account.
+    scopes: ['design:meta:read', 'profile:read'],
     accountKinds: ['canva_team'],
     syncedKinds: ['canva_team'],
     settings: {
