@@ -4,18 +4,19 @@
 // another origin. Publishing comes later.
 //
 // DNS rebinding: checking a host's addresses and then letting an HTTP client resolve the name again would let a
-// host answer a public address to the check and 169.254.169.254 to the request. So requests go through
-// node:http(s) with a `lookup` of our own: it resolves the host once, refuses if any address is non-public, and
-// hands exactly those checked addresses to the socket (the host name stays in the URL: Host, SNI and certificate
-// checks are unchanged). IP-literal hosts, which are never looked up, are checked as they are.
+// host answer a public address to the check and 169.254.169.254 to the request. So the shared transport
+// (http.ts) is handed a fetch of our own over node:http(s) with a `lookup` of our own: it resolves the host once,
+// refuses if any address is non-public, and hands exactly those checked addresses to the socket (the host name
+// stays in the URL: Host, SNI and certificate checks are unchanged). IP-literal hosts, which are never looked
+// up, are checked as they are. Redirects are followed here, hop by hop, each hop checked the same way.
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { z } from 'zod';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { networkReason, parseBody, parseRetryAfter, redact } from './http.ts';
+import { type HttpAnswer, isSuccess, parseRetryAfter, redact, send } from './http.ts';
 import {
   type Connection,
   CredentialsRejectedError,
@@ -47,8 +48,9 @@ export interface WordPressAdapterOptions {
   /** Lets a site on a private or loopback address be connected (tests, the demo); never in production. */
   allowPrivateHosts?: boolean;
   /**
-   * Tests only: replaces the HTTP transport. Each hop's host is still checked first, but the injected fetch
-   * resolves the name itself, so the checked address is not pinned: never in production.
+   * Tests only: replaces the pinned connection under the shared transport. Each hop's host is still checked
+   * first, but the injected fetch resolves the name itself, so the checked address is not pinned: never in
+   * production.
    */
   fetch?: typeof fetch;
   /** One request's time limit, redirects included; a hung site becomes TRANSIENT. */
@@ -444,22 +446,11 @@ type Mode = 'connect' | 'verify';
 
 const isJsonObject = (body: unknown) => typeof body === 'object' && body !== null && !Array.isArray(body);
 
-/** One hop's answer, whatever carried it. */
-interface HopResponse {
-  status: number;
-  headers: Headers;
-  text(): Promise<string>;
-  /** Drops the body unread (a redirect's). */
-  discard(): Promise<void>;
-}
-
-/** One GET without following redirects; throws when no answer came. */
-type Hop = (
-  url: URL,
-  headers: Record<string, string>,
-  signal: AbortSignal,
-  refusal: Refusal,
-) => Promise<HopResponse>;
+/**
+ * How one hop reaches the site, as the fetch the shared transport calls: it refuses the hop's host unless the
+ * host is allowed (throwing the refusal as the check raised it), and never follows a redirect.
+ */
+type HopFetch = (refusal: Refusal) => typeof fetch;
 
 const decoders: Record<string, (body: Buffer) => Buffer> = {
   gzip: gunzipSync,
@@ -468,7 +459,10 @@ const decoders: Record<string, (body: Buffer) => Buffer> = {
   br: brotliDecompressSync,
 };
 
-function headersOf(response: IncomingMessage): Headers {
+// A Response must be built without a body for these.
+const nullBodyStatuses = new Set([101, 103, 204, 205, 304]);
+
+function headersOf(response: http.IncomingMessage): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(response.headers)) {
     for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
@@ -483,73 +477,91 @@ function headersOf(response: IncomingMessage): Headers {
 }
 
 /**
- * A hop over node:http(s) whose socket connects only to addresses checked by the same look-up (checkedLookup);
- * an IP-literal host is checked as it is, since it is never looked up. No connection pooling: a pooled socket
- * is keyed by host name, not by the address it was opened to.
+ * An answer's body for a Response, read whole when first asked for and decoded as its Content-Encoding says;
+ * a body that is not what it says it is, is read as it came (fetch would fail the whole answer).
  */
-function pinnedHop(guard: HostGuard): Hop {
-  return (url, headers, signal, refusal) => {
-    const hostname = hostnameOf(url);
-    checkLiteralHost(hostname, guard, refusal);
-    return new Promise<HopResponse>((resolve, reject) => {
-      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      const request = send(
-        {
+function bodyOf(response: http.IncomingMessage): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of response) chunks.push(chunk as Buffer);
+      let body: Buffer = Buffer.concat(chunks);
+      const decode = decoders[(response.headers['content-encoding'] ?? '').trim().toLowerCase()];
+      if (decode) {
+        try {
+          body = decode(body);
+        } catch {
+          // Read as it came.
+        }
+      }
+      controller.enqueue(body);
+      controller.close();
+    },
+    cancel() {
+      response.destroy();
+    },
+  });
+}
+
+/**
+ * A fetch over node:http(s) whose socket connects only to addresses checked by the same look-up
+ * (checkedLookup), so nothing resolves the name again between the check and the connection; an IP-literal host
+ * is checked as it is, since it is never looked up. No connection pooling: a pooled socket is keyed by host
+ * name, not by the address it was opened to. A redirect comes back as an answer, as with `redirect: 'manual'`.
+ * It takes what the shared transport sends: a URL, and a text or form body.
+ */
+function pinnedFetch(guard: HostGuard): HopFetch {
+  return (refusal) =>
+    async (input, init = {}) => {
+      if (input instanceof Request) throw new TypeError('The pinned fetch takes a URL, not a Request');
+      init.signal?.throwIfAborted();
+      const url = new URL(input);
+      const hostname = hostnameOf(url);
+      checkLiteralHost(hostname, guard, refusal);
+      const body = init.body;
+      if (body != null && typeof body !== 'string' && !(body instanceof URLSearchParams)) {
+        throw new TypeError('The pinned fetch sends text and form bodies only');
+      }
+      return new Promise<Response>((resolve, reject) => {
+        const options: http.RequestOptions = {
           protocol: url.protocol,
           hostname,
           port: url.port === '' ? undefined : Number(url.port),
           path: `${url.pathname}${url.search}`,
-          method: 'GET',
-          headers,
+          method: init.method ?? 'GET',
+          headers: Object.fromEntries(new Headers(init.headers).entries()),
           lookup: checkedLookup(guard, refusal),
           agent: false,
-          signal,
-        },
-        (response) => {
-          resolve({
-            status: response.statusCode ?? 0,
-            headers: headersOf(response),
-            async text() {
-              const chunks: Buffer[] = [];
-              for await (const chunk of response) chunks.push(chunk as Buffer);
-              let body: Buffer = Buffer.concat(chunks);
-              const encoding = (response.headers['content-encoding'] ?? '').trim().toLowerCase();
-              const decode = decoders[encoding];
-              if (decode) {
-                try {
-                  body = decode(body);
-                } catch {
-                  // Not what it says it is: read as it came.
-                }
-              }
-              // Like fetch's text(): UTF-8, a byte-order mark dropped.
-              return new TextDecoder().decode(body);
-            },
-            async discard() {
-              response.destroy();
-            },
-          });
-        },
-      );
-      request.on('error', reject);
-      request.end();
-    });
-  };
+          signal: init.signal ?? undefined,
+        };
+        const request = (url.protocol === 'https:' ? https.request : http.request)(options, (response) => {
+          const status = response.statusCode ?? 0;
+          const nullBody = nullBodyStatuses.has(status);
+          if (nullBody) response.resume();
+          try {
+            resolve(
+              new Response(nullBody ? null : bodyOf(response), { status, headers: headersOf(response) }),
+            );
+          } catch (error) {
+            // A status a Response cannot carry (outside 200-599): no answer anyone could read.
+            response.destroy();
+            reject(error);
+          }
+        });
+        request.on('error', reject);
+        request.end(body == null ? undefined : String(body));
+      });
+    };
 }
 
-/** A hop through an injected fetch (tests): the host is checked first, but fetch resolves it again. */
-function fetchHop(doFetch: typeof fetch, guard: HostGuard): Hop {
-  return async (url, headers, signal, refusal) => {
-    await guardHost(url, guard, refusal);
-    const response = await doFetch(url, { method: 'GET', headers, redirect: 'manual', signal });
-    return {
-      status: response.status,
-      headers: response.headers,
-      text: () => response.text(),
-      discard: async () => {
-        await response.body?.cancel().catch(() => {});
-      },
-    };
+/**
+ * Tests only: the injected fetch behind the same host check, but it resolves the name again itself, so the
+ * checked address is not pinned. Redirects are left to the adapter, as with the pinned fetch.
+ */
+function checkedFetch(injected: typeof fetch, guard: HostGuard): HopFetch {
+  return (refusal) => async (input, init) => {
+    await guardHost(new URL(input instanceof Request ? input.url : input), guard, refusal);
+    return injected(input, { ...init, redirect: 'manual' });
   };
 }
 
@@ -560,7 +572,7 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
     allowPrivateHosts: options.allowPrivateHosts ?? false,
     lookup: options.lookup ?? systemLookup,
   };
-  const hop = options.fetch ? fetchHop(options.fetch, guard) : pinnedHop(guard);
+  const hopFetch = options.fetch ? checkedFetch(options.fetch, guard) : pinnedFetch(guard);
 
   const secretsOf = (login: Login) => {
     const basic = Buffer.from(`${login.username}:${login.applicationPassword}`, 'utf8').toString('base64');
@@ -568,13 +580,42 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
   };
 
   /**
+   * One GET without following redirects, through the shared transport. The transport names every failure as
+   * the site being unreachable; a refused host is not that, so the refusal is rethrown as the check raised it.
+   */
+  async function hop(
+    url: URL,
+    headers: Record<string, string>,
+    refusal: Refusal,
+    timeoutMs: number,
+    secrets: string[],
+  ): Promise<HttpAnswer> {
+    const reach = hopFetch(refusal);
+    let refused: unknown;
+    const noting: typeof fetch = (input, init) =>
+      reach(input, init).catch((error: unknown) => {
+        if (error instanceof CredentialsRejectedError || error instanceof PlatformError) refused = error;
+        throw error;
+      });
+    try {
+      return await send(
+        { platformName: 'The WordPress site', timeoutMs, fetch: noting },
+        { method: 'GET', url: url.toString(), headers, secrets },
+      );
+    } catch (error) {
+      throw refused ?? error;
+    }
+  }
+
+  /**
    * One GET, following redirects by hand: each hop's host is checked, and connected to only at an address that
-   * was checked (see pinnedHop); the Authorization header goes only to the site's own origin. Answers every
+   * was checked (see pinnedFetch); the Authorization header goes only to the site's own origin. Answers every
    * status; throws only when no answer came (TRANSIENT) or a hop is refused (CredentialsRejectedError).
    */
   async function get(target: string, login: Login, mode: Mode): Promise<Answer> {
     const { basic, secrets } = secretsOf(login);
-    const timeout = AbortSignal.timeout(requestTimeoutMs);
+    // The time limit covers the redirects too: each hop gets what is left of it.
+    const started = Date.now();
     let url = new URL(target);
     const siteOrigin = url.origin;
     let leftOriginTo: string | null = null;
@@ -585,46 +626,30 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
       };
       const headers: Record<string, string> = { Accept: 'application/json' };
       if (url.origin === siteOrigin) headers.Authorization = `Basic ${basic}`;
-      let response: HopResponse;
-      let text = '';
-      try {
-        response = await hop(url, headers, timeout, refusal);
-        const location = response.headers.get('location');
-        if (redirectStatuses.has(response.status) && location) {
-          await response.discard();
-          if (hops >= maxRedirects) throw rejected(wordPressMessages.tooManyRedirects);
-          let next: URL;
-          try {
-            next = new URL(location, url);
-          } catch {
-            throw rejected(wordPressMessages.redirectNotHttp);
-          }
-          if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-            throw rejected(wordPressMessages.redirectNotHttp);
-          }
-          // Credentials in a Location are dropped: only the Authorization header authenticates.
-          next.username = '';
-          next.password = '';
-          next.hash = '';
-          leftOriginTo = next.origin === siteOrigin ? null : next.origin;
-          url = next;
-          continue;
+      const timeoutMs = Math.max(0, requestTimeoutMs - (Date.now() - started));
+      const answer = await hop(url, headers, refusal, timeoutMs, secrets);
+      const location = answer.headers.get('location');
+      if (redirectStatuses.has(answer.status) && location) {
+        if (hops >= maxRedirects) throw rejected(wordPressMessages.tooManyRedirects);
+        let next: URL;
+        try {
+          next = new URL(location, url);
+        } catch {
+          throw rejected(wordPressMessages.redirectNotHttp);
         }
-        text = await response.text();
-      } catch (error) {
-        // A refused host, or a host name that did not resolve: as the check said it.
-        if (error instanceof CredentialsRejectedError || error instanceof PlatformError) throw error;
-        const reason = timeout.aborted
-          ? `no answer within ${Math.round(requestTimeoutMs / 1000)} s`
-          : networkReason(error);
-        throw new PlatformError({
-          class: 'TRANSIENT',
-          message: redact(`The WordPress site could not be reached (${reason})`, secrets),
-        });
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+          throw rejected(wordPressMessages.redirectNotHttp);
+        }
+        // Credentials in a Location are dropped: only the Authorization header authenticates.
+        next.username = '';
+        next.password = '';
+        next.hash = '';
+        leftOriginTo = next.origin === siteOrigin ? null : next.origin;
+        url = next;
+        continue;
       }
-      const body = parseBody(text);
-      const ok = response.status >= 200 && response.status <= 299;
-      return { status: response.status, ok, body, headers: response.headers, leftOriginTo };
+      const { status, headers: answerHeaders, body } = answer;
+      return { status, ok: isSuccess(status), body, headers: answerHeaders, leftOriginTo };
     }
   }
 

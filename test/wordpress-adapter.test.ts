@@ -6,6 +6,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { CredentialsRejectedError } from '../connectors/types.ts';
 import {
   checkSiteUrl,
@@ -208,6 +209,25 @@ describe('connecting a WordPress site', () => {
     assert.equal(failure.class, 'TRANSIENT');
     assert.equal(failure.platformCode, 'internal_server_error');
     assert.ok(!failure.message.includes('<p>'), 'HTML is stripped from the message');
+  });
+
+  it('reads a site that compresses its answers without being asked', async () => {
+    const zipped = createServer((request, response) => {
+      const body = request.url?.startsWith('/wp-json/wp/v2/users/me')
+        ? { id: 1, capabilities: { publish_posts: true } }
+        : { name: 'Zipped &amp; Co' };
+      response
+        .writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' })
+        .end(gzipSync(JSON.stringify(body)));
+    });
+    await new Promise<void>((resolve) => zipped.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = zipped.address() as AddressInfo;
+      const connection = await connectAs('editor', editorPassword, `http://127.0.0.1:${port}`);
+      assert.equal(connection.accounts[0]?.name, 'Zipped & Co');
+    } finally {
+      await new Promise<void>((resolve) => zipped.close(() => resolve()));
+    }
   });
 
   it('reports a site that refuses connections as TRANSIENT', async () => {
