@@ -82,7 +82,10 @@ export function createConnectorTokenActivities({
     async flagPublicationsBeyondExpiry({ connectorId }: { connectorId: string }): Promise<number> {
       const connector = await load(connectorId);
       if (!connector?.tokenExpiresAt || connector.status !== 'connected') return 0;
-      return warnBeyondExpiry(db, connector, connector.tokenExpiresAt, now());
+      const flagged = await db.transaction((tx) =>
+        warnBeyondExpiry(tx, connector, connector.tokenExpiresAt!, now()),
+      );
+      return flagged.length;
     },
 
     /**

@@ -11,11 +11,10 @@ import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { PlatformAdapter, PublicationContext, PublicationProgress } from '../connectors/types.ts';
 import { recordAudit } from '../db/audit.ts';
 import type { Database, Executor } from '../db/client.ts';
-import { flagBeyondExpiry } from '../db/connectors/at-risk.ts';
 import { openConnectorCredentials } from '../db/connectors/credentials.ts';
-import { flagReconnectRequired } from '../db/connectors/transitions.ts';
+import { flagReconnectRequired, warnBeyondExpiry } from '../db/connectors/transitions.ts';
 import { writeEpicTransition } from '../db/epic-transitions.ts';
-import { connectorAccounts, connectors, epics, notifications, publications, tasks } from '../db/schema.ts';
+import { connectorAccounts, connectors, epics, publications, tasks } from '../db/schema.ts';
 import { type Channel, channelFacts, type Platform } from '../domain/channels.ts';
 import type { TaskContent } from '../domain/content.ts';
 import type { EpicStatus } from '../domain/epic-state-machine.ts';
@@ -442,25 +441,7 @@ export function createEpicActivities({
       .where(and(inArray(connectors.id, connectorIds), lt(connectors.tokenExpiresAt, epic.scheduledAt)));
     for (const connector of expiring) {
       if (connector.status !== 'connected' || isRenewable(adapters, credentialsKeys, connector)) continue;
-      const flagged = await flagBeyondExpiry(
-        tx,
-        connector.id,
-        connector.tokenExpiresAt!,
-        `the ${connector.platform} token expires at ${connector.tokenExpiresAt!.toISOString()} and cannot be renewed`,
-        now(),
-      );
-      if (flagged.length > 0) {
-        const expiry = connector.tokenExpiresAt!.toISOString();
-        await tx.insert(notifications).values({
-          workspaceId: connector.workspaceId,
-          kind: 'publications_at_risk',
-          title: `Reconnect ${connector.platform} before ${expiry.slice(0, 10)}`,
-          message:
-            `"${epic.title}" publishes after the ${connector.platform} access expires (${expiry}); ` +
-            'reconnect before then so it goes out.',
-          data: { connectorId: connector.id, epicIds: flagged, tokenExpiresAt: expiry },
-        });
-      }
+      await warnBeyondExpiry(tx, connector, connector.tokenExpiresAt!, now(), { epicTitle: epic.title });
     }
   }
 

@@ -115,35 +115,40 @@ export async function flagReconnectRequired(
 
 /**
  * Flags the publications scheduled after an expiry nothing can renew and notifies the workspace (each
- * publication is flagged once, so it is never announced twice). Returns how many epics were flagged.
+ * publication is flagged once, so it is never announced twice), in the caller's transaction. With `epicTitle`,
+ * the one epic being scheduled is named. Returns the epics flagged.
  */
 export async function warnBeyondExpiry(
-  db: Database,
+  executor: Executor,
   connector: Pick<ConnectorRow, 'id' | 'workspaceId' | 'platform'>,
   expiresAt: Date,
   now: Date,
-): Promise<number> {
-  return db.transaction(async (tx) => {
-    const epicIds = await flagBeyondExpiry(
-      tx,
-      connector.id,
-      expiresAt,
-      `the ${connector.platform} token expires at ${expiresAt.toISOString()} and cannot be renewed`,
-      now,
-    );
-    if (epicIds.length > 0) {
-      await tx.insert(notifications).values({
-        workspaceId: connector.workspaceId,
-        kind: 'publications_at_risk',
-        title: `Reconnect ${connector.platform} before ${expiresAt.toISOString().slice(0, 10)}`,
-        message:
-          `${epicIds.length} scheduled epic${epicIds.length === 1 ? '' : 's'} publish after the ` +
-          `${connector.platform} access expires; reconnect before then so they go out.`,
-        data: { connectorId: connector.id, epicIds, tokenExpiresAt: expiresAt.toISOString() },
-      });
-    }
-    return epicIds.length;
-  });
+  about: { epicTitle?: string } = {},
+): Promise<string[]> {
+  const epicIds = await flagBeyondExpiry(
+    executor,
+    connector.id,
+    expiresAt,
+    `the ${connector.platform} token expires at ${expiresAt.toISOString()} and cannot be renewed`,
+    now,
+  );
+  if (epicIds.length > 0) {
+    const expiry = expiresAt.toISOString();
+    const who =
+      about.epicTitle !== undefined
+        ? `"${about.epicTitle}" publishes`
+        : `${epicIds.length} scheduled epic${epicIds.length === 1 ? '' : 's'} publish`;
+    const where = about.epicTitle !== undefined ? ` (${expiry})` : '';
+    const what = about.epicTitle !== undefined ? 'it goes out' : 'they go out';
+    await executor.insert(notifications).values({
+      workspaceId: connector.workspaceId,
+      kind: 'publications_at_risk',
+      title: `Reconnect ${connector.platform} before ${expiry.slice(0, 10)}`,
+      message: `${who} after the ${connector.platform} access expires${where}; reconnect before then so ${what}.`,
+      data: { connectorId: connector.id, epicIds, tokenExpiresAt: expiry },
+    });
+  }
+  return epicIds;
 }
 
 export interface Connection {
