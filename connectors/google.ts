@@ -5,14 +5,8 @@ import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, isSuccess, parseRetryAfter, redact } from './http.ts';
 import { expiresAfter, requestToken } from './oauth2.ts';
-import {
-  type Connection,
-  CredentialsRejectedError,
-  type DiscoveredAccount,
-  type OAuthConnector,
-  type PlatformAdapter,
-  type SyncResult,
-} from './types.ts';
+import type { Connection, DiscoveredAccount, OAuthConnector, PlatformAdapter, SyncResult } from './types.ts';
+import { CredentialsRejectedError } from './types.ts';
 
 /** The one place the Google Ads API version is pinned (PLATFORMS.md). */
 export const googleAdsApiVersion = 'v26';

@@ -4,17 +4,7 @@ import { z } from 'zod';
 import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, redact, retryAfterField } from './http.ts';
-import {
-  appCredentials,
-  asConnectionRefusal,
-  canRefreshWith,
-  connectWithCode,
-  expiresAfter,
-  type OAuthAdapterOptions,
-  refuseDeclinedConsent,
-  requestToken,
-  tokenCredentials,
-} from './oauth2.ts';
+import * as oauth2 from './oauth2.ts';
 import type { Connection, DiscoveredAccount, OAuthConnector, PlatformAdapter } from './types.ts';
 
 /** The one place the REST API version is pinned (`LinkedIn-Version`, YYYYMM; each is served about a year). */
@@ -40,7 +30,7 @@ export interface LinkedInCredentials {
   scopes: string[];
 }
 
-export type LinkedInAdapterOptions = OAuthAdapterOptions;
+export type LinkedInAdapterOptions = oauth2.OAuthAdapterOptions;
 
 export type LinkedInAdapter = PlatformAdapter<LinkedInCredentials> &
   Required<
@@ -127,7 +117,7 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
   const apiRoot = options.apiBaseUrl.replace(/\/+$/, '');
   const authRoot = (options.authBaseUrl ?? linkedinDefaultHosts.authBaseUrl).replace(/\/+$/, '');
 
-  const app = () => appCredentials('LinkedIn', 'LINKEDIN', options.clientId, options.clientSecret);
+  const app = () => oauth2.appCredentials('LinkedIn', 'LINKEDIN', options.clientId, options.clientSecret);
 
   const send = createSender({ fetch: options.fetch, timeoutMs: requestTimeoutMs, platformName: 'LinkedIn' });
 
@@ -137,7 +127,7 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
    * two it sends).
    */
   const tokenRequest = (form: Record<string, string>, purpose: 'code' | 'refresh', secrets: string[]) =>
-    requestToken({
+    oauth2.requestToken({
       platformName: 'LinkedIn',
       send,
       url: `${authRoot}/oauth/v2/accessToken`,
@@ -184,7 +174,7 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     return parsed.data;
   }
 
-  const at = (seconds: number | undefined) => expiresAfter(now(), seconds);
+  const at = (seconds: number | undefined) => oauth2.expiresAfter(now(), seconds);
 
   async function discover(accessToken: string): Promise<DiscoveredAccount[]> {
     const urns: string[] = [];
@@ -230,7 +220,7 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
   }
 
   function credentialsFrom(answer: TokenAnswer, previous?: LinkedInCredentials): LinkedInCredentials {
-    return tokenCredentials(
+    return oauth2.tokenCredentials(
       now(),
       {
         accessToken: answer.access_token,
@@ -262,10 +252,10 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     },
 
     async completeConsent({ code, redirectUri, query }): Promise<Connection<LinkedInCredentials>> {
-      refuseDeclinedConsent('LinkedIn', query);
+      oauth2.refuseDeclinedConsent('LinkedIn', query);
       const { clientId, clientSecret } = app();
       // LinkedIn reports the scopes it granted; one of ours missing means posting or discovery cannot work.
-      return connectWithCode({
+      return oauth2.connectWithCode({
         exchange: () =>
           tokenRequest(
             {
@@ -292,7 +282,7 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     discover,
 
     canRefresh: (credentials) =>
-      canRefreshWith(credentials.refreshToken, credentials.refreshTokenExpiresAt, now()),
+      oauth2.canRefreshWith(credentials.refreshToken, credentials.refreshTokenExpiresAt, now()),
 
     async refreshCredentials(credentials) {
       if (!credentials.refreshToken) {
@@ -318,7 +308,7 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     },
 
     async verifyCredentials(credentials) {
-      await asConnectionRefusal(async () => {
+      await oauth2.asConnectionRefusal(async () => {
         await rest(
           AclPage,
           '/rest/organizationAcls',

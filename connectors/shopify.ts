@@ -7,13 +7,8 @@ import { z } from 'zod';
 import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, parseRetryAfter, type RequestBody, redact } from './http.ts';
-import {
-  CredentialsRejectedError,
-  type DiscoveredAccount,
-  type OAuthConnector,
-  type PlatformAdapter,
-  type SyncResult,
-} from './types.ts';
+import type { DiscoveredAccount, OAuthConnector, PlatformAdapter, SyncResult } from './types.ts';
+import { CredentialsRejectedError } from './types.ts';
 
 /** The one Admin API version this adapter speaks (PLATFORMS.md: newest seen `2026-10`). */
 export const shopifyApiVersion = '2026-10';

@@ -4,17 +4,7 @@ import { z } from 'zod';
 import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, redact, retryAfterField } from './http.ts';
-import {
-  appCredentials,
-  asConnectionRefusal,
-  canRefreshWith,
-  connectWithCode,
-  expiresAfter,
-  type OAuthAdapterOptions,
-  refuseDeclinedConsent,
-  requestToken,
-  tokenCredentials,
-} from './oauth2.ts';
+import * as oauth2 from './oauth2.ts';
 import type { Connection, DiscoveredAccount, OAuthConnector, PlatformAdapter } from './types.ts';
 
 export const tiktokScopes = platformDescriptors.tiktok.scopes;
@@ -42,7 +32,7 @@ export interface TikTokCredentials {
   scopes: string[];
 }
 
-export interface TikTokAdapterOptions extends OAuthAdapterOptions {
+export interface TikTokAdapterOptions extends oauth2.OAuthAdapterOptions {
   /** TikTok's name for the client id; `clientId` is accepted too, so every OAuth adapter is configured alike. */
   clientKey?: string;
 }
@@ -138,7 +128,7 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
   const clientKey = options.clientKey || options.clientId;
 
   const app = () => {
-    const client = appCredentials('TikTok', 'TIKTOK', clientKey, options.clientSecret);
+    const client = oauth2.appCredentials('TikTok', 'TIKTOK', clientKey, options.clientSecret);
     return { clientKey: client.clientId, clientSecret: client.clientSecret };
   };
 
@@ -146,7 +136,7 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
 
   /** POST /v2/oauth/token/; TikTok asks for `cache-control: no-cache` on it. */
   const tokenRequest = (form: Record<string, string>, purpose: 'code' | 'refresh', secrets: string[]) =>
-    requestToken({
+    oauth2.requestToken({
       platformName: 'TikTok',
       send,
       url: `${apiRoot}/v2/oauth/token/`,
@@ -158,7 +148,7 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
       unreadableRefusal: 'refused',
     });
 
-  const at = (seconds: number | undefined) => expiresAfter(now(), seconds);
+  const at = (seconds: number | undefined) => oauth2.expiresAfter(now(), seconds);
 
   async function discover(accessToken: string): Promise<DiscoveredAccount> {
     const { status, headers, body } = await send({
@@ -188,7 +178,7 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
   }
 
   function credentialsFrom(answer: TokenAnswer, previous?: TikTokCredentials): TikTokCredentials {
-    const { refreshToken, refreshTokenExpiresAt, ...access } = tokenCredentials(
+    const { refreshToken, refreshTokenExpiresAt, ...access } = oauth2.tokenCredentials(
       now(),
       {
         accessToken: answer.access_token,
@@ -232,10 +222,10 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     },
 
     async completeConsent({ code, redirectUri, query }): Promise<Connection<TikTokCredentials>> {
-      refuseDeclinedConsent('TikTok', query);
+      oauth2.refuseDeclinedConsent('TikTok', query);
       const client = app();
       // The user may untick scopes on TikTok's consent page; without ours nothing can be posted.
-      return connectWithCode({
+      return oauth2.connectWithCode({
         exchange: () =>
           tokenRequest(
             {
@@ -262,7 +252,7 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     discover,
 
     canRefresh: (credentials) =>
-      canRefreshWith(credentials.refreshToken, credentials.refreshTokenExpiresAt, now()),
+      oauth2.canRefreshWith(credentials.refreshToken, credentials.refreshTokenExpiresAt, now()),
 
     async refreshCredentials(credentials) {
       const client = app();
@@ -282,7 +272,7 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     },
 
     async verifyCredentials(credentials) {
-      await asConnectionRefusal(async () => {
+      await oauth2.asConnectionRefusal(async () => {
         await discover(credentials.accessToken);
       }, 'TikTok refused the access token: reconnect TikTok');
     },
