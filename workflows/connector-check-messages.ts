@@ -6,3 +6,6 @@ export const connectorCheckScheduleId = (connectorId: string) => `connector-chec
 export interface ConnectorCheckInput {
   connectorId: string;
 }
+
+/** `unknown`: the platform could not be asked through every attempt; the next run asks again. */
+export type ConnectorCheckOutcome = 'ok' | 'refused' | 'not_connected' | 'unknown';

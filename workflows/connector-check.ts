@@ -3,7 +3,7 @@
 // flips the connector to reconnect_required, a transient failure waits for the next run.
 import { ActivityFailure, proxyActivities } from '@temporalio/workflow';
 import type { ConnectorTokenActivities } from '../activities/connector-token.ts';
-import type { ConnectorCheckInput } from './connector-check-messages.ts';
+import type { ConnectorCheckInput, ConnectorCheckOutcome } from './connector-check-messages.ts';
 
 const { checkConnectorCredentials } = proxyActivities<ConnectorTokenActivities>({
   startToCloseTimeout: '1 minute',
@@ -11,9 +11,7 @@ const { checkConnectorCredentials } = proxyActivities<ConnectorTokenActivities>(
   summary: 'Ask the platform whether the API key still works',
 });
 
-export async function connectorCredentialCheck(
-  input: ConnectorCheckInput,
-): Promise<'ok' | 'refused' | 'not_connected' | 'unknown'> {
+export async function connectorCredentialCheck(input: ConnectorCheckInput): Promise<ConnectorCheckOutcome> {
   try {
     return await checkConnectorCredentials(input);
   } catch (error) {

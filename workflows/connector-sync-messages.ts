@@ -7,3 +7,10 @@ export interface ConnectorSyncInput {
   connectorId: string;
   intervalMs: number;
 }
+
+/** How many enabled accounts the run read, failed to read, or skipped (not due yet). */
+export interface ConnectorSyncOutcome {
+  completed: number;
+  failed: number;
+  skipped: number;
+}

@@ -3,7 +3,7 @@
 // on its own, so one failing property or store never hides the others' results.
 import { proxyActivities } from '@temporalio/workflow';
 import type { ConnectorSyncActivities } from '../activities/connector-sync.ts';
-import type { ConnectorSyncInput } from './connector-sync-messages.ts';
+import type { ConnectorSyncInput, ConnectorSyncOutcome } from './connector-sync-messages.ts';
 
 const { listSyncAccounts } = proxyActivities<ConnectorSyncActivities>({
   startToCloseTimeout: '30 seconds',
@@ -18,9 +18,7 @@ const { syncAccount } = proxyActivities<ConnectorSyncActivities>({
   summary: "Read one account's data from the platform",
 });
 
-export async function connectorSync(
-  input: ConnectorSyncInput,
-): Promise<{ completed: number; failed: number; skipped: number }> {
+export async function connectorSync(input: ConnectorSyncInput): Promise<ConnectorSyncOutcome> {
   const accountIds = await listSyncAccounts({ connectorId: input.connectorId });
   const outcomes = await Promise.all(
     accountIds.map((accountId) =>
