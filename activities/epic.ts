@@ -14,7 +14,15 @@ import type { Database, Executor } from '../db/client.ts';
 import { openConnectorCredentials } from '../db/connectors/credentials.ts';
 import { flagReconnectRequired, warnBeyondExpiry } from '../db/connectors/transitions.ts';
 import { writeEpicTransition } from '../db/epic-transitions.ts';
-import { connectorAccounts, connectors, epics, publications, tasks } from '../db/schema.ts';
+import {
+  type ConnectorRow,
+  connectorAccounts,
+  connectors,
+  type EpicRow,
+  epics,
+  publications,
+  tasks,
+} from '../db/schema.ts';
 import { type Channel, channelFacts, type Platform } from '../domain/channels.ts';
 import type { TaskContent } from '../domain/content.ts';
 import type { EpicStatus } from '../domain/epic-state-machine.ts';
@@ -192,7 +200,7 @@ export function createEpicActivities({
     return adapter;
   }
 
-  function credentialsOf(connector: typeof connectors.$inferSelect): unknown {
+  function credentialsOf(connector: ConnectorRow): unknown {
     if (connector.status !== 'connected' || !connector.credentials || !connector.credentialsKeyId) {
       throw ApplicationFailure.create({
         type: 'TOKEN_EXPIRED',
@@ -423,7 +431,7 @@ export function createEpicActivities({
    */
   async function flagTargetsExpiringBefore(
     tx: Executor,
-    epic: typeof epics.$inferSelect,
+    epic: EpicRow,
     epicTasks: (typeof tasks.$inferSelect)[],
   ) {
     if (!epic.scheduledAt || epic.status !== 'scheduled') return;

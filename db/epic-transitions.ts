@@ -6,9 +6,9 @@ import { channelsOfMode } from '../domain/channels.ts';
 import type { EpicStatus } from '../domain/epic-state-machine.ts';
 import { recordAudit } from './audit.ts';
 import type { Executor } from './client.ts';
-import { epics, notifications, publications, tasks } from './schema.ts';
+import { type EpicRow, epics, notifications, publications, tasks } from './schema.ts';
 
-export type EpicRow = typeof epics.$inferSelect;
+export type { EpicRow };
 
 export interface EpicTransitionWrite {
   epicId: string;

@@ -284,3 +284,8 @@ export const analyticsSessions = pgTable(
     index('analytics_sessions_workspace_idx').on(table.workspaceId, table.day),
   ],
 );
+
+/** Rows as the queries return them, named once for every module that passes them around. */
+export type EpicRow = typeof epics.$inferSelect;
+export type ConnectorRow = typeof connectors.$inferSelect;
+export type AccountRow = typeof connectorAccounts.$inferSelect;

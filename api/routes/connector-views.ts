@@ -5,12 +5,9 @@ import { type CatalogEntry, catalogEntry } from '../../connectors/catalog.ts';
 import type { Connector } from '../../connectors/types.ts';
 import type { Executor } from '../../db/client.ts';
 import { listAccounts } from '../../db/connectors/reads.ts';
-import type { connectorAccounts, connectors } from '../../db/schema.ts';
+import type { AccountRow, ConnectorRow } from '../../db/schema.ts';
 import { Platform } from '../../domain/channels.ts';
 import { connectFieldsByMethod } from './connector-body.ts';
-
-type ConnectorRow = typeof connectors.$inferSelect;
-type AccountRow = typeof connectorAccounts.$inferSelect;
 
 const AccountView = z.object({
   id: z.uuid(),

@@ -3,12 +3,9 @@
 import { eq } from 'drizzle-orm';
 import { auditConnector } from '../audit.ts';
 import type { Database } from '../client.ts';
-import { connectorAccounts, connectors } from '../schema.ts';
+import { type AccountRow, type ConnectorRow, connectorAccounts, connectors } from '../schema.ts';
 import { listAccounts, selectConnector } from './reads.ts';
 import { ConnectorNotFound } from './transitions.ts';
-
-type ConnectorRow = typeof connectors.$inferSelect;
-type AccountRow = typeof connectorAccounts.$inferSelect;
 
 /**
  * Merges settings into the connector's. `refuse` sees the locked connector first and throws to refuse a

@@ -4,9 +4,8 @@ import { and, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
 import { auditConnector } from '../audit.ts';
 import type { Database, Executor } from '../client.ts';
 import { type CredentialsKeys, openCredentials, sealCredentials } from '../credentials-codec.ts';
-import { connectors, type oauthStates } from '../schema.ts';
+import { type ConnectorRow, connectors, type oauthStates } from '../schema.ts';
 
-type ConnectorRow = typeof connectors.$inferSelect;
 type SealedRow = Pick<ConnectorRow, 'id' | 'credentials' | 'credentialsKeyId'>;
 type Credentials = Record<string, unknown>;
 

@@ -3,9 +3,7 @@
 import { and, asc, eq } from 'drizzle-orm';
 import { type PlanName, plans } from '../../domain/plans.ts';
 import type { Executor } from '../client.ts';
-import { connectorAccounts, connectors, workspaces } from '../schema.ts';
-
-type AccountRow = typeof connectorAccounts.$inferSelect;
+import { type AccountRow, connectorAccounts, connectors, workspaces } from '../schema.ts';
 
 /** The workspace's connector (a query: lock it with `.for('update')`); another workspace's finds nothing. */
 export function selectConnector(executor: Executor, workspaceId: string, connectorId: string) {

@@ -7,7 +7,15 @@ import type { PublicationFailure } from '../../domain/publication-errors.ts';
 import { auditConnector } from '../audit.ts';
 import type { Database, Executor } from '../client.ts';
 import type { CredentialsKeys } from '../credentials-codec.ts';
-import { connectorAccounts, connectors, notifications, publications, tasks } from '../schema.ts';
+import {
+  type AccountRow,
+  type ConnectorRow,
+  connectorAccounts,
+  connectors,
+  notifications,
+  publications,
+  tasks,
+} from '../schema.ts';
 import {
   clearAtRisk,
   countHandedOff,
@@ -18,9 +26,6 @@ import {
 } from './at-risk.ts';
 import { keepRefreshToken, sealedColumns } from './credentials.ts';
 import { listAccounts, planOf, selectConnector } from './reads.ts';
-
-type ConnectorRow = typeof connectors.$inferSelect;
-type AccountRow = typeof connectorAccounts.$inferSelect;
 
 /** A connection would take the workspace past its plan's number of platforms. */
 export class ConnectorLimitReached extends Error {
