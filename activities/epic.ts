@@ -21,6 +21,7 @@ import {
   type EpicRow,
   epics,
   publications,
+  type TaskRow,
   tasks,
 } from '../db/schema.ts';
 import { type Channel, channelFacts, type Platform } from '../domain/channels.ts';
@@ -429,11 +430,7 @@ export function createEpicActivities({
    * A soft publication due after its connector's token expires, when nothing can renew that token, is at
    * risk from the moment it is scheduled (the user has until then to reconnect).
    */
-  async function flagTargetsExpiringBefore(
-    tx: Executor,
-    epic: EpicRow,
-    epicTasks: (typeof tasks.$inferSelect)[],
-  ) {
+  async function flagTargetsExpiringBefore(tx: Executor, epic: EpicRow, epicTasks: TaskRow[]) {
     if (!epic.scheduledAt || epic.status !== 'scheduled') return;
     const connectorIds = [
       ...new Set(

@@ -3,11 +3,10 @@
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { z } from 'zod';
 import type { Database } from '../db/client.ts';
-import { type EpicRow, publications, tasks } from '../db/schema.ts';
+import { type EpicRow, publications, type TaskRow, tasks } from '../db/schema.ts';
 import { channelFacts } from '../domain/channels.ts';
 import type { EpicView, PublicationView, TaskView } from './schemas.ts';
 
-type TaskRow = typeof tasks.$inferSelect;
 type PublicationRow = typeof publications.$inferSelect;
 
 const iso = (value: Date | null) => (value ? value.toISOString() : null);

@@ -287,5 +287,6 @@ export const analyticsSessions = pgTable(
 
 /** Rows as the queries return them, named once for every module that passes them around. */
 export type EpicRow = typeof epics.$inferSelect;
+export type TaskRow = typeof tasks.$inferSelect;
 export type ConnectorRow = typeof connectors.$inferSelect;
 export type AccountRow = typeof connectorAccounts.$inferSelect;

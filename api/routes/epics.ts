@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { recordAudit } from '../../db/audit.ts';
 import type { Database, Executor } from '../../db/client.ts';
 import { writeEpicTransition } from '../../db/epic-transitions.ts';
-import { connectorAccounts, connectors, epics, tasks } from '../../db/schema.ts';
+import { connectorAccounts, connectors, type EpicRow, epics, type TaskRow, tasks } from '../../db/schema.ts';
 import { type Channel, channelFacts } from '../../domain/channels.ts';
 import { parseTaskContent } from '../../domain/content.ts';
 import { maxTasksPerEpic } from '../../domain/epic-state-machine.ts';
@@ -95,8 +95,54 @@ async function loadTask(executor: Executor, workspaceId: string, epicId: string,
   return row;
 }
 
-async function touchEpic(executor: Executor, id: string) {
-  await executor.update(epics).set({ updatedAt: new Date() }).where(eq(epics.id, id));
+/** What a change to a draft's tasks did: the task to answer with, and its audit entry (none if nothing changed). */
+interface TaskChange {
+  task: TaskRow;
+  audit?: { action: string; details?: Record<string, unknown> };
+}
+
+/**
+ * Changes a draft's tasks in one transaction: the epic is locked and the task read (so a missing task is a 404
+ * before the lifecycle's 409), editing is asked of the lifecycle, then the change is written with the epic's
+ * updatedAt and the task's audit entry.
+ */
+function changeDraftTasks(
+  db: Database,
+  caller: WorkspaceCaller,
+  target: { id: string; taskId: string },
+  change: (tx: Executor, epic: EpicRow, current: TaskRow) => Promise<TaskChange>,
+): Promise<TaskRow>;
+function changeDraftTasks(
+  db: Database,
+  caller: WorkspaceCaller,
+  target: { id: string },
+  change: (tx: Executor, epic: EpicRow) => Promise<TaskChange>,
+): Promise<TaskRow>;
+function changeDraftTasks(
+  db: Database,
+  caller: WorkspaceCaller,
+  target: { id: string; taskId?: string },
+  change: (tx: Executor, epic: EpicRow, current: TaskRow) => Promise<TaskChange>,
+): Promise<TaskRow> {
+  const { workspaceId, actor } = caller;
+  return db.transaction(async (tx) => {
+    const epic = await lockEpic(tx, workspaceId, target.id);
+    const current = target.taskId ? await loadTask(tx, workspaceId, epic.id, target.taskId) : undefined;
+    refuseUnless(epic.status, 'editContent');
+    const { task, audit } = await change(tx, epic, current as TaskRow);
+    if (audit) {
+      await tx.update(epics).set({ updatedAt: new Date() }).where(eq(epics.id, epic.id));
+      await recordAudit(tx, {
+        workspaceId,
+        subjectType: 'task',
+        subjectId: task.id,
+        action: audit.action,
+        actor,
+        details: { epicId: epic.id, ...audit.details },
+      });
+    }
+    return task;
+  });
 }
 
 function listQuery(db: Database, workspaceId: string, query: z.infer<typeof ListEpicsQuery>) {
@@ -278,10 +324,8 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
       },
     },
     async (request, reply) => {
-      const { workspaceId, actor } = request.caller;
-      const task = await db.transaction(async (tx) => {
-        const epic = await lockEpic(tx, workspaceId, request.params.id);
-        refuseUnless(epic.status, 'editContent');
+      const { workspaceId } = request.caller;
+      const task = await changeDraftTasks(db, request.caller, request.params, async (tx, epic) => {
         const [count] = await tx
           .select({ tasks: sql<number>`count(*)::int` })
           .from(tasks)
@@ -303,16 +347,7 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
             content,
           })
           .returning();
-        await touchEpic(tx, epic.id);
-        await recordAudit(tx, {
-          workspaceId,
-          subjectType: 'task',
-          subjectId: created!.id,
-          action: 'create',
-          actor,
-          details: { epicId: epic.id, channel: request.body.channel },
-        });
-        return created!;
+        return { task: created!, audit: { action: 'create', details: { channel: request.body.channel } } };
       });
       return reply.code(201).send(toTaskView(task, undefined));
     },
@@ -330,11 +365,8 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
       },
     },
     async (request) => {
-      const { workspaceId, actor } = request.caller;
-      const task = await db.transaction(async (tx) => {
-        const epic = await lockEpic(tx, workspaceId, request.params.id);
-        const current = await loadTask(tx, workspaceId, epic.id, request.params.taskId);
-        refuseUnless(epic.status, 'editContent');
+      const { workspaceId } = request.caller;
+      const task = await changeDraftTasks(db, request.caller, request.params, async (tx, _epic, current) => {
         const next = {
           channel: current.channel,
           connectorId: request.body.connectorId ?? current.connectorId,
@@ -353,20 +385,13 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
           })
           .where(eq(tasks.id, current.id))
           .returning();
-        await touchEpic(tx, epic.id);
-        await recordAudit(tx, {
-          workspaceId,
-          subjectType: 'task',
-          subjectId: current.id,
-          action: 'edit',
-          actor,
-          details: {
-            epicId: epic.id,
-            fields: Object.keys(request.body),
-            approvalWithdrawn: current.approved,
+        return {
+          task: updated!,
+          audit: {
+            action: 'edit',
+            details: { fields: Object.keys(request.body), approvalWithdrawn: current.approved },
           },
-        });
-        return updated!;
+        };
       });
       return toTaskView(task, undefined);
     },
@@ -383,21 +408,9 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
       },
     },
     async (request, reply) => {
-      const { workspaceId, actor } = request.caller;
-      await db.transaction(async (tx) => {
-        const epic = await lockEpic(tx, workspaceId, request.params.id);
-        const task = await loadTask(tx, workspaceId, epic.id, request.params.taskId);
-        refuseUnless(epic.status, 'editContent');
+      await changeDraftTasks(db, request.caller, request.params, async (tx, _epic, task) => {
         await tx.delete(tasks).where(eq(tasks.id, task.id));
-        await touchEpic(tx, epic.id);
-        await recordAudit(tx, {
-          workspaceId,
-          subjectType: 'task',
-          subjectId: task.id,
-          action: 'delete',
-          actor,
-          details: { epicId: epic.id, channel: task.channel },
-        });
+        return { task, audit: { action: 'delete', details: { channel: task.channel } } };
       });
       return reply.code(204).send(null);
     },
@@ -414,27 +427,14 @@ export const epicRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, {
       },
     },
     async (request) => {
-      const { workspaceId, actor } = request.caller;
-      const task = await db.transaction(async (tx) => {
-        const epic = await lockEpic(tx, workspaceId, request.params.id);
-        const current = await loadTask(tx, workspaceId, epic.id, request.params.taskId);
-        refuseUnless(epic.status, 'editContent');
-        if (current.approved) return current;
+      const task = await changeDraftTasks(db, request.caller, request.params, async (tx, _epic, current) => {
+        if (current.approved) return { task: current };
         const [updated] = await tx
           .update(tasks)
           .set({ approved: true, updatedAt: new Date() })
           .where(eq(tasks.id, current.id))
           .returning();
-        await touchEpic(tx, epic.id);
-        await recordAudit(tx, {
-          workspaceId,
-          subjectType: 'task',
-          subjectId: current.id,
-          action: 'approve',
-          actor,
-          details: { epicId: epic.id },
-        });
-        return updated!;
+        return { task: updated!, audit: { action: 'approve' } };
       });
       return toTaskView(task, undefined);
     },
