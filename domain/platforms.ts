@@ -14,6 +14,11 @@ export interface ChannelDescriptor {
   mode: ChannelMode;
   /** Email channels address audiences instead of one sub-account. */
   target: 'account' | 'audiences';
+  /**
+   * The platform schedules only at whole multiples of this many minutes (UTC): another time is refused when
+   * the epic is scheduled, before anything is created anywhere.
+   */
+  scheduleStepMinutes?: number;
 }
 
 /**
@@ -192,7 +197,8 @@ export const platformDescriptors = {
     name: 'Mailchimp',
     family: 'publication',
     authMethod: 'oauth',
-    channels: { mailchimp_email: { mode: 'real', target: 'audiences' } },
+    // Mailchimp's actions/schedule takes quarter-hours only.
+    channels: { mailchimp_email: { mode: 'real', target: 'audiences', scheduleStepMinutes: 15 } },
     // Mailchimp's OAuth has no scopes: a token acts with the connecting user's role.
     scopes: [],
     accountKinds: ['mailchimp_audience'],

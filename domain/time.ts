@@ -114,3 +114,21 @@ export function parseScheduledTime(scheduledAt: string, timeZone?: string): Sche
     : wallTimeInZone(scheduledAt, timeZone!);
   return parsed.ok ? { ok: true, instant: parsed.instant, timeZone: timeZone ?? null } : parsed;
 }
+
+/**
+ * Whether a schedule falls on a platform's step (e.g. Mailchimp's quarter-hours, counted in UTC); if not, the
+ * two nearest times that do, written as the client wrote it: in its zone with the offset, else in UTC.
+ */
+export function offStepChoices(schedule: Schedule, stepMinutes: number): [string, string] | null {
+  const stepMs = stepMinutes * 60_000;
+  const at = schedule.instant.getTime();
+  if (at % stepMs === 0) return null;
+  const earlier = Math.floor(at / stepMs) * stepMs;
+  const write = (epochMilliseconds: number) => {
+    const instant = Temporal.Instant.fromEpochMilliseconds(epochMilliseconds);
+    return schedule.timeZone
+      ? withZoneOffset(instant.toZonedDateTimeISO(schedule.timeZone))
+      : instant.toString({ smallestUnit: 'minute' });
+  };
+  return [write(earlier), write(earlier + stepMs)];
+}

@@ -2,7 +2,7 @@
 // is refused naming its two valid readings; a repeated time is its first occurrence unless an offset says.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseScheduledTime } from '../domain/time.ts';
+import { offStepChoices, parseScheduledTime } from '../domain/time.ts';
 
 const instantOf = (scheduledAt: string, timeZone?: string) => {
   const parsed = parseScheduledTime(scheduledAt, timeZone);
@@ -63,5 +63,27 @@ describe('scheduled times at daylight-saving changes', () => {
     assert.equal(refusal('2027-01-15T09:00').field, 'body.scheduledAt');
     assert.equal(refusal('2027-01-15T09:00', 'Mars/Olympus').field, 'body.timeZone');
     assert.equal(refusal('2027-01-15T09:00', '+02:00').field, 'body.timeZone');
+  });
+
+  it('names the two nearest quarter-hours of a time off them, as the client wrote it (UTC or its zone)', () => {
+    const quarterHours = (scheduledAt: string, timeZone?: string) => {
+      const parsed = parseScheduledTime(scheduledAt, timeZone);
+      assert.ok(parsed.ok);
+      return offStepChoices(parsed, 15);
+    };
+    assert.deepEqual(quarterHours('2027-05-10T10:07:00Z'), ['2027-05-10T10:00Z', '2027-05-10T10:15Z']);
+    assert.equal(quarterHours('2027-05-10T10:15:00Z'), null);
+    assert.deepEqual(quarterHours('2027-05-10T10:15:30Z'), ['2027-05-10T10:15Z', '2027-05-10T10:30Z']);
+    assert.deepEqual(quarterHours('2027-05-10T23:50', 'America/Toronto'), [
+      '2027-05-10T23:45-04:00',
+      '2027-05-11T00:00-04:00',
+    ]);
+    // Kathmandu is 5:45 ahead of UTC: its quarter-hours are UTC's.
+    assert.equal(quarterHours('2027-05-10T10:30', 'Asia/Kathmandu'), null);
+    // Across a fall-back change the choices keep the offsets of their own instants.
+    assert.deepEqual(quarterHours('2027-11-07T01:59:00-05:00', 'America/New_York'), [
+      '2027-11-07T01:45-05:00',
+      '2027-11-07T02:00-05:00',
+    ]);
   });
 });

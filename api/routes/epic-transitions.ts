@@ -10,7 +10,8 @@ import { writeEpicTransition } from '../../db/epic-transitions.ts';
 import { connectorAccounts, connectors, tasks } from '../../db/schema.ts';
 import { channelFacts } from '../../domain/channels.ts';
 import { scheduleTooLate } from '../../domain/epic-state-machine.ts';
-import { parseScheduledTime, type Schedule } from '../../domain/time.ts';
+import { platformDescriptor } from '../../domain/platforms.ts';
+import { offStepChoices, parseScheduledTime, type Schedule } from '../../domain/time.ts';
 import { type EpicRow, loadEpic, lockEpic, refuseUnless } from '../epic-access.ts';
 import { viewEpic } from '../epic-views.ts';
 import type { EpicUpdate, EpicWorkflows } from '../epic-workflows.ts';
@@ -33,6 +34,33 @@ function parseSchedule(body: z.infer<typeof ScheduleBody>, now: Date): Schedule 
   const tooLate = scheduleTooLate(parsed.instant.getTime(), now.getTime());
   if (tooLate) throw invalidInput([{ field: 'body.scheduledAt', message: tooLate }]);
   return { instant: parsed.instant, timeZone: parsed.timeZone };
+}
+
+/**
+ * A platform that schedules only on its steps (Mailchimp: quarter-hours) would refuse the hand-off: the time is
+ * refused here instead, naming each task and the two nearest times its platform takes.
+ */
+async function refuseOffStepTimes(executor: Executor, epicId: string, schedule: Schedule) {
+  const rows = await executor
+    .select({ id: tasks.id, channel: tasks.channel })
+    .from(tasks)
+    .where(eq(tasks.epicId, epicId))
+    .orderBy(asc(tasks.createdAt), asc(tasks.id));
+  const issues = rows.flatMap((task) => {
+    const facts = channelFacts(task.channel);
+    const choices = facts.scheduleStepMinutes && offStepChoices(schedule, facts.scheduleStepMinutes);
+    if (!choices) return [];
+    const platform = platformDescriptor(facts.platform).name;
+    return [
+      {
+        field: 'body.scheduledAt',
+        message:
+          `task ${task.id} (${task.channel}): ${platform} schedules only every ${facts.scheduleStepMinutes} ` +
+          `minutes (UTC): choose ${choices[0]} or ${choices[1]}`,
+      },
+    ];
+  });
+  if (issues.length > 0) throw invalidInput(issues);
 }
 
 /** Every task's target must be connected and its account enabled before anything is scheduled. */
@@ -185,6 +213,7 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
       const schedule = parseSchedule(request.body, now());
       await scheduleAndStart(workspaceId, request.params.id, async (tx, epic, scheduleToken) => {
         const to = refuseUnless(epic.status, 'schedule');
+        await refuseOffStepTimes(tx, epic.id, schedule);
         await writeEpicTransition(tx, {
           epicId: epic.id,
           from: epic.status,
@@ -217,6 +246,7 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
       const schedule = parseSchedule(request.body, now());
       const epic = await loadEpic(db, workspaceId, request.params.id);
       refuseUnless(epic.status, 'reschedule');
+      await refuseOffStepTimes(db, epic.id, schedule);
       return throughWorkflow(workspaceId, epic.id, 'reschedule', {
         requestedBy: actor,
         scheduledAt: schedule.instant.toISOString(),
