@@ -1,10 +1,19 @@
 // `npm run demo`: the stack of `npm start` plus every platform simulator (platform hosts pointed at
-// them), then a full scenario over the REST API: a workspace, both connections, an epic with an Instagram
-// post and a Klaviyo email scheduled a few seconds out, each state change printed until it is published.
+// them), then a full scenario over the REST API: a workspace, its connections, one epic scheduled a little
+// ahead, each state change printed until it is published.
+// - default: an Instagram post (soft: published by Glowtify at the time) and a Klaviyo email (real: handed
+//   to Klaviyo at once, which sends it at the time);
+// - `-- --email-blog`: a CyberImpact email and a WordPress article, both real: handed off at once (the
+//   mailing scheduled, the post `future`), sent and published by the platforms, confirmed afterwards.
+import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '../config.ts';
 import { runStack, say } from '../dev/stack.ts';
+import { cyberImpactSandboxApiToken } from '../sandbox/cyberimpact.ts';
 import { klaviyoSandboxApiKey } from '../sandbox/klaviyo.ts';
 import { startSandboxPlatforms } from '../sandbox/platforms.ts';
+import { wordPressSandboxApplicationPassword, wordPressSandboxUsername } from '../sandbox/wordpress.ts';
+
+const { values: options } = parseArgs({ options: { 'email-blog': { type: 'boolean', default: false } } });
 
 // Every platform's simulator with the demo's data, so every connector on the page can be connected.
 const platforms = await startSandboxPlatforms();
@@ -39,16 +48,18 @@ async function call<T>(method: string, path: string, token: string, body?: unkno
 
 interface Connector {
   id: string;
-  accounts: { id: string; kind: string; name: string }[];
+  accounts: { id: string; kind: string; name: string; externalId: string }[];
 }
 
-try {
-  const workspace = await call<{ id: string; apiKey: string }>('POST', '/v1/workspaces', config.ADMIN_TOKEN, {
-    name: 'Demo Coffee Co.',
-  });
-  const key = workspace.apiKey;
-  say(`Workspace ${workspace.id} created.`);
+interface Scenario {
+  title: string;
+  brief: string;
+  tasks: { channel: string; connectorId: string; accountId?: string; content: unknown }[];
+  /** How far ahead it is scheduled: a WordPress post is scheduled (`future`) only a minute ahead or more. */
+  leadMs: number;
+}
 
+async function instagramAndKlaviyo(key: string): Promise<Scenario> {
   const klaviyoConnector = await call<Connector>('POST', '/v1/connectors/klaviyo/connect', key, {
     apiKey: klaviyoSandboxApiKey,
   });
@@ -69,41 +80,103 @@ try {
   say(
     `Meta connected: ${metaConnector.accounts.map((account) => `${account.kind} ${account.name}`).join(', ')}.`,
   );
-
-  const epic = await call<{ id: string }>('POST', '/v1/epics', key, {
+  const instagram = metaConnector.accounts.find((account) => account.kind === 'instagram_account')!;
+  return {
     title: 'Winter blend launch',
     brief: 'Announce the winter blend on Instagram and by email.',
+    leadMs: 10_000,
+    tasks: [
+      {
+        channel: 'instagram_post',
+        connectorId: metaConnector.id,
+        accountId: instagram.id,
+        content: {
+          caption: 'Our winter blend is here ☕',
+          mediaUrls: ['https://cdn.example.com/winter-blend.jpg'],
+        },
+      },
+      {
+        channel: 'klaviyo_email',
+        connectorId: klaviyoConnector.id,
+        content: {
+          subject: 'The winter blend is here',
+          fromName: 'Demo Coffee Co.',
+          fromEmail: 'hello@democoffee.example',
+          html: '<h1>Winter blend</h1><p><a href="https://democoffee.example/winter">Order now</a></p>',
+          audiences: { included: ['DemoList1'] },
+          smartSending: false,
+        },
+      },
+    ],
+  };
+}
+
+async function emailAndBlog(key: string, wordPressUrl: string): Promise<Scenario> {
+  const cyberImpact = await call<Connector>('POST', '/v1/connectors/cyberimpact/connect', key, {
+    apiKey: cyberImpactSandboxApiToken,
   });
-  const instagram = metaConnector.accounts.find((account) => account.kind === 'instagram_account')!;
-  const tasks = [
-    {
-      channel: 'instagram_post',
-      connectorId: metaConnector.id,
-      accountId: instagram.id,
-      content: {
-        caption: 'Our winter blend is here ☕',
-        mediaUrls: ['https://cdn.example.com/winter-blend.jpg'],
+  say(`CyberImpact connected: ${cyberImpact.accounts.map((account) => account.name).join(', ')}.`);
+  const wordPress = await call<Connector>('POST', '/v1/connectors/wordpress/connect', key, {
+    siteUrl: wordPressUrl,
+    username: wordPressSandboxUsername,
+    applicationPassword: wordPressSandboxApplicationPassword,
+  });
+  await call('PUT', `/v1/connectors/${wordPress.id}/accounts`, key, {
+    enabled: wordPress.accounts.map((account) => account.id),
+  });
+  say(`WordPress connected: ${wordPress.accounts.map((account) => account.name).join(', ')}.`);
+  const group = cyberImpact.accounts[0]!;
+  return {
+    title: 'Harvest notes',
+    brief: 'The harvest story on the blog, and an email to our clients pointing to it.',
+    leadMs: 75_000,
+    tasks: [
+      {
+        channel: 'cyberimpact_email',
+        connectorId: cyberImpact.id,
+        content: {
+          subject: 'Notes from this year’s harvest',
+          fromName: 'Demo Coffee Co.',
+          fromEmail: 'hello@democoffee.example',
+          html: '<h1>Harvest notes</h1><p><a href="https://democoffee.example/journal/harvest">Read the story</a></p>',
+          text: 'Harvest notes: https://democoffee.example/journal/harvest',
+          audiences: { included: [group.externalId] },
+        },
       },
-    },
-    {
-      channel: 'klaviyo_email',
-      connectorId: klaviyoConnector.id,
-      content: {
-        subject: 'The winter blend is here',
-        fromName: 'Demo Coffee Co.',
-        fromEmail: 'hello@democoffee.example',
-        html: '<h1>Winter blend</h1><p><a href="https://democoffee.example/winter">Order now</a></p>',
-        audiences: { included: ['DemoList1'] },
-        smartSending: false,
+      {
+        channel: 'wordpress_article',
+        connectorId: wordPress.id,
+        accountId: wordPress.accounts[0]!.id,
+        content: {
+          title: 'Notes from this year’s harvest',
+          html: '<p>Three farms, one winter blend: how this year’s beans were picked.</p>',
+          excerpt: 'How this year’s beans were picked.',
+        },
       },
-    },
-  ];
-  for (const task of tasks) {
+    ],
+  };
+}
+
+try {
+  const workspace = await call<{ id: string; apiKey: string }>('POST', '/v1/workspaces', config.ADMIN_TOKEN, {
+    name: 'Demo Coffee Co.',
+  });
+  const key = workspace.apiKey;
+  say(`Workspace ${workspace.id} created.`);
+
+  const scenario = options['email-blog']
+    ? await emailAndBlog(key, platforms.urls.wordpress!)
+    : await instagramAndKlaviyo(key);
+  const epic = await call<{ id: string }>('POST', '/v1/epics', key, {
+    title: scenario.title,
+    brief: scenario.brief,
+  });
+  for (const task of scenario.tasks) {
     const created = await call<{ id: string }>('POST', `/v1/epics/${epic.id}/tasks`, key, task);
     await call('POST', `/v1/epics/${epic.id}/tasks/${created.id}/approve`, key);
   }
   await call('POST', `/v1/epics/${epic.id}/review`, key);
-  const scheduledAt = new Date(Date.now() + 10_000).toISOString();
+  const scheduledAt = new Date(Date.now() + scenario.leadMs).toISOString();
   await call('POST', `/v1/epics/${epic.id}/schedule`, key, { scheduledAt });
   say(`Epic ${epic.id} scheduled for ${scheduledAt}.`);
   if (stack.temporalUiUrl) {
