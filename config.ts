@@ -12,6 +12,7 @@ import {
   platformSettings,
   type SettingValue,
 } from './domain/platforms.ts';
+import { isValidTimeZone } from './domain/time.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -107,6 +108,19 @@ const flag = (name: string) =>
       return z.NEVER;
     });
 
+const timeZone = (name: string, fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const value = raw === undefined || raw === '' ? fallback : raw;
+      if (!isValidTimeZone(value)) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an IANA time zone, got "${raw}"` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
 const optionalText = z
   .string()
   .optional()
@@ -164,6 +178,8 @@ function platformSettingSchema(setting: PlatformSetting) {
       return optionalText;
     case 'flag':
       return flag(setting.variable);
+    case 'time_zone':
+      return timeZone(setting.variable, setting.default);
   }
 }
 

@@ -78,7 +78,15 @@ export const contentSchemas = {
   }),
   mailchimp_email: emailCampaign,
   klaviyo_email: emailCampaign.extend({ smartSending: z.boolean().optional() }),
-  cyberimpact_email: emailCampaign,
+  // CyberImpact needs the mailing's language (the adapter sends en_ca when absent) and sends to whole groups:
+  // it has no way to leave people out, so an exclusion would be silently ignored there.
+  cyberimpact_email: emailCampaign.extend({
+    language: z.enum(['en_ca', 'fr_ca']).optional(),
+    audiences: z.strictObject({
+      included: z.array(audienceId).min(1).max(100),
+      excluded: z.array(audienceId).max(0, 'CyberImpact cannot exclude groups').optional(),
+    }),
+  }),
   wordpress_article: article,
   shopify_article: article,
 } as const satisfies Record<Channel, z.ZodType>;

@@ -30,7 +30,9 @@ export type PlatformSetting =
   /** A host per customer, e.g. Shopify's `https://{shop}.myshopify.com`. */
   | { variable: string; kind: 'url_template'; placeholder: string; default: string }
   | { variable: string; kind: 'text' }
-  | { variable: string; kind: 'flag' };
+  | { variable: string; kind: 'flag' }
+  /** An IANA time zone, e.g. the one a platform reads wall times in when its API does not say. */
+  | { variable: string; kind: 'time_zone'; default: string };
 
 export interface PlatformDescriptor {
   name: string;
@@ -241,6 +243,15 @@ export const platformDescriptors = {
         variable: 'CYBERIMPACT_API_BASE_URL',
         kind: 'url',
         default: 'https://api.cyberimpact.com',
+      },
+      /**
+       * The zone `POST /mailings` reads `sendAt` ("YYYY-MM-DD HH:MM:SS") in, which the API does not state.
+       * CyberImpact is a Quebec service and its API reference says it returns dates in EST/EDT.
+       */
+      sendAtTimeZone: {
+        variable: 'CYBERIMPACT_SEND_AT_TIME_ZONE',
+        kind: 'time_zone',
+        default: 'America/Toronto',
       },
     },
     simulator: 'cyberimpact',

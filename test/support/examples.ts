@@ -49,7 +49,7 @@ export const contentExamples: Record<Channel, Record<string, unknown>> = {
   },
   mailchimp_email: email,
   klaviyo_email: { ...email, smartSending: false },
-  cyberimpact_email: email,
+  cyberimpact_email: { ...email, language: 'fr_ca', audiences: { included: ['11', '12'] } },
   wordpress_article: {
     title: 'Our story',
     html: '<p>Once</p>',
