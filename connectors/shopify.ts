@@ -77,7 +77,7 @@ const blogsPageSize = 50;
  * A time closer than this is handed over as "visible now": Shopify refuses a visible article with a future
  * date (INVALID_PUBLISH_DATE), and a hidden one with a date already past is not documented to go visible.
  */
-const publishNowWithinMs = 5_000;
+const publishNowWithinMs = 2_000;
 // How much of the title the handle keeps before the hand-off key (Shopify's handles run to 255).
 const handleTitleLength = 60;
 /** Shown as the author when the task names none (`author` is required): the shop's own name, else this. */
@@ -578,26 +578,23 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     // time that has come (a hand-off retried late) is published now, so it goes out as soon as it can.
     const publishNow = context.scheduledAt.getTime() <= now().getTime() + publishNowWithinMs;
     await context.beforeGoingLive();
-    const created = await graphql(
-      ArticleCreated,
-      credentials,
-      articleCreateMutation,
-      {
-        article: {
-          blogId: blog.externalId,
-          title: content.title,
-          author: { name: content.authorName ?? (lookup.shopName.trim() || fallbackAuthor) },
-          body: content.html,
-          handle,
-          ...(content.excerpt ? { summary: escapeHtml(content.excerpt) } : {}),
-          ...(content.tags?.length ? { tags: content.tags } : {}),
-          ...(publishNow
-            ? { isPublished: true }
-            : { isPublished: false, publishDate: context.scheduledAt.toISOString() }),
-        },
+    // Not aborted by a cancellation: Shopify may apply a create whose connection we dropped, after the cancel
+    // that follows has looked for it. Waiting for its answer (bounded by the request time-out) means either
+    // this attempt records the article, or finds its schedule withdrawn and deletes it, or the cancel finds it.
+    const created = await graphql(ArticleCreated, credentials, articleCreateMutation, {
+      article: {
+        blogId: blog.externalId,
+        title: content.title,
+        author: { name: content.authorName ?? (lookup.shopName.trim() || fallbackAuthor) },
+        body: content.html,
+        handle,
+        ...(content.excerpt ? { summary: escapeHtml(content.excerpt) } : {}),
+        ...(content.tags?.length ? { tags: content.tags } : {}),
+        ...(publishNow
+          ? { isPublished: true }
+          : { isPublished: false, publishDate: context.scheduledAt.toISOString() }),
       },
-      signal,
-    );
+    });
     const { article, userErrors } = created.articleCreate;
     if (article && userErrors.length === 0) {
       await save({ articleId: article.id });
