@@ -231,6 +231,9 @@ const blogsQuery = `query GlowtifyBlogs($after: String) {
   blogs(first: ${blogsPageSize}, after: $after) { nodes { id title } pageInfo { hasNextPage endCursor } }
 }`;
 const verifyQuery = '{ shop { name } }';
+const productsQuery = `query GlowtifyProducts($after: String) {
+  products(first: ${productsPageSize}, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } }
+}`;
 
 const ArticleNode = z.object({
   id: z.string(),
@@ -301,9 +304,6 @@ export function mapShopifyUserErrors(errors: UserErrors): PublicationFailure {
     message: `Shopify refused the article: ${said || 'no reason given'}`.slice(0, 500),
   });
 }
-const productsQuery = `query GlowtifyProducts($after: String) {
-  products(first: ${productsPageSize}, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } }
-}`;
 
 export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAdapter {
   if (!options.shopBaseUrl.includes('{shop}'))
