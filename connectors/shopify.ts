@@ -1,13 +1,25 @@
 // Shopify adapter: the OAuth install of one shop (signed callback checked, offline token, granted scopes
-// checked), discovery of the store and its blogs, the credential check, and the data sync that counts the
-// store's products through the Admin GraphQL API. Publishing (articles, SEO) is not part of it yet.
+// checked), discovery of the store and its blogs, the credential check, the data sync that counts the store's
+// products, and shopify_article hand-offs (an article created hidden, published by Shopify at its date;
+// cancelled by deleting it; confirmed by reading it back), all through the Admin GraphQL API. Product and
+// collection SEO (soft) is not part of it yet.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { setTimeout as wait } from 'node:timers/promises';
 import { z } from 'zod';
+import { contentSchemas } from '../domain/content.ts';
 import { platformDescriptors } from '../domain/platforms.ts';
-import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import { HandOffLockedError, PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, parseRetryAfter, type RequestBody, redact } from './http.ts';
-import type { DiscoveredAccount, OAuthConnector, PlatformAdapter, SyncResult } from './types.ts';
+import type {
+  DiscoveredAccount,
+  HandOffContext,
+  HandOffStatus,
+  OAuthConnector,
+  PlatformAdapter,
+  PublicationProgress,
+  Published,
+  SyncResult,
+} from './types.ts';
 import { CredentialsRejectedError } from './types.ts';
 
 /** The one Admin API version this adapter speaks (PLATFORMS.md: newest seen `2026-10`). */
@@ -34,10 +46,17 @@ export interface ShopifyAdapterOptions {
   requestTimeoutMs?: number;
   /** How the sync waits for Shopify's cost bucket to refill between pages (injectable for tests). */
   sleep?: (ms: number) => Promise<void>;
+  /** Our clock: whether a hand-off's time has come, whether an article's publish date has passed. */
+  now?: () => Date;
 }
 
 export type ShopifyAdapter = PlatformAdapter<ShopifyCredentials> &
-  Required<Pick<PlatformAdapter<ShopifyCredentials>, 'verifyCredentials' | 'sync'>> & {
+  Required<
+    Pick<
+      PlatformAdapter<ShopifyCredentials>,
+      'verifyCredentials' | 'sync' | 'handOff' | 'cancelHandOff' | 'handOffStatus'
+    >
+  > & {
     connector: OAuthConnector<ShopifyCredentials>;
   };
 
@@ -54,6 +73,38 @@ const maxPacingMs = 60_000;
 const maxPages = 10_000;
 const productsPageSize = 100;
 const blogsPageSize = 50;
+/**
+ * A time closer than this is handed over as "visible now": Shopify refuses a visible article with a future
+ * date (INVALID_PUBLISH_DATE), and a hidden one with a date already past is not documented to go visible.
+ */
+const publishNowWithinMs = 2_000;
+// How much of the title the handle keeps before the hand-off key (Shopify's handles run to 255).
+const handleTitleLength = 60;
+/** Shown as the author when the task names none (`author` is required): the shop's own name, else this. */
+const fallbackAuthor = 'Glowtify';
+/** userError fields that hold what the user wrote: a refusal there is the content's, not the request's. */
+const contentFields = new Set(['title', 'body', 'summary', 'tags', 'author']);
+
+/**
+ * The article's handle: the title's words, then the hand-off key, so the look-up before creating (and a
+ * cancel) finds what an attempt whose answer was lost created, and Shopify itself refuses a second article
+ * under it (TAKEN).
+ */
+export function articleHandle(title: string, handOffKey: string): string {
+  const slug = (text: string) =>
+    text
+      .normalize('NFKD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '');
+  const words = slug(title).slice(0, handleTitleLength).replace(/-+$/, '');
+  const key = slug(handOffKey);
+  return words ? `${words}-${key}` : key;
+}
+
+const escapeHtml = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /**
  * The shop's subdomain from what a user typed (`glow-beauty`, `Glow-Beauty.myshopify.com`, or its https URL),
@@ -184,11 +235,82 @@ const productsQuery = `query GlowtifyProducts($after: String) {
   products(first: ${productsPageSize}, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } }
 }`;
 
+const ArticleNode = z.object({
+  id: z.string(),
+  handle: z.string(),
+  isPublished: z.boolean(),
+  publishedAt: z.string().nullish(),
+  blog: z.object({ id: z.string(), handle: z.string() }).nullish(),
+});
+type ArticleNode = z.infer<typeof ArticleNode>;
+const UserErrors = z.array(
+  z.object({ field: z.array(z.string()).nullish(), message: z.string(), code: z.string().nullish() }),
+);
+type UserErrors = z.infer<typeof UserErrors>;
+const ArticleCreated = z.object({
+  articleCreate: z.object({ article: ArticleNode.nullish(), userErrors: UserErrors }),
+});
+const ArticleDeleted = z.object({
+  articleDelete: z.object({ deletedArticleId: z.string().nullish(), userErrors: UserErrors }),
+});
+const ArticleRead = z.object({ article: ArticleNode.nullish() });
+const ArticleLookup = z.object({
+  shop: z.object({ name: z.string() }),
+  articles: z.object({ nodes: z.array(ArticleNode) }),
+});
+
+const articleFields = 'id handle isPublished publishedAt blog { id handle }';
+const articleCreateMutation = `mutation GlowtifyArticleCreate($article: ArticleCreateInput!) {
+  articleCreate(article: $article) { article { ${articleFields} } userErrors { field message code } }
+}`;
+const articleDeleteMutation = `mutation GlowtifyArticleDelete($id: ID!) {
+  articleDelete(id: $id) { deletedArticleId userErrors { field message code } }
+}`;
+const articleQuery = `query GlowtifyArticle($id: ID!) { article(id: $id) { ${articleFields} } }`;
+const articleLookupQuery = `query GlowtifyArticleByHandle($query: String!) {
+  shop { name }
+  articles(first: 5, query: $query) { nodes { ${articleFields} } }
+}`;
+
+/** Keys in progress, written the moment they are known. */
+interface ShopifyArticleProgress {
+  /** Saved BEFORE the create: what names an article whose answer was lost, for the retry and for a cancel. */
+  articleHandle?: string;
+  /** Saved the moment Shopify answers the create (or a look-up finds it). */
+  articleId?: string;
+}
+
+/** Maps `userErrors` (HTTP 200) onto a failure: the content's fault, or a request that cannot succeed. */
+export function mapShopifyUserErrors(errors: UserErrors): PublicationFailure {
+  const said = errors
+    .slice(0, 3)
+    .map((error) => (error.field?.length ? `${error.field.join('.')}: ${error.message}` : error.message))
+    .join('; ');
+  const code = errors.find((error) => error.code)?.code ?? undefined;
+  const withCode = (failure: PublicationFailure): PublicationFailure =>
+    code ? { ...failure, platformCode: code } : failure;
+  if (errors.some((error) => error.code === 'NOT_FOUND' && error.field?.at(-1) === 'blogId'))
+    return withCode({
+      class: 'INVALID_REQUEST',
+      message: `The Shopify blog of this task no longer exists: choose another blog (${said})`.slice(0, 500),
+    });
+  const aboutContent = errors.some(
+    (error) =>
+      ['BLANK', 'TOO_LONG', 'INVALID'].includes(error.code ?? '') &&
+      contentFields.has(error.field?.[1] ?? ''),
+  );
+  return withCode({
+    class: aboutContent ? 'CONTENT_REJECTED' : 'INVALID_REQUEST',
+    message: `Shopify refused the article: ${said || 'no reason given'}`.slice(0, 500),
+  });
+}
+
 export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAdapter {
   if (!options.shopBaseUrl.includes('{shop}'))
     throw new Error('shopBaseUrl must hold {shop}, e.g. https://{shop}.myshopify.com');
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const sleep = options.sleep ?? ((ms: number) => wait(ms));
+  const now = options.now ?? (() => new Date());
   const shopBase = (shop: string) => options.shopBaseUrl.replace('{shop}', shop).replace(/\/+$/, '');
 
   const scrub = (failure: PublicationFailure, secrets: readonly string[]): PublicationFailure => ({
@@ -217,12 +339,14 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     headers: Record<string, string>,
     body: RequestBody,
     secrets: readonly string[],
+    signal?: AbortSignal,
   ) =>
     transport({
       method: 'POST',
       url,
       headers: { accept: 'application/json', ...headers },
       body,
+      signal,
       secrets: [options.clientSecret, ...secrets],
     });
 
@@ -231,8 +355,9 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     credentials: Pick<ShopifyCredentials, 'accessToken' | 'shop'>,
     query: string,
     variables: Record<string, unknown> = {},
+    signal?: AbortSignal,
   ): Promise<T> {
-    return (await graphqlWithCost(schema, credentials, query, variables)).data;
+    return (await graphqlWithCost(schema, credentials, query, variables, signal)).data;
   }
 
   /** One GraphQL call; also gives the query's cost and the bucket after it, for pacing the next call. */
@@ -241,6 +366,7 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     credentials: Pick<ShopifyCredentials, 'accessToken' | 'shop'>,
     query: string,
     variables: Record<string, unknown> = {},
+    signal?: AbortSignal,
   ): Promise<{ data: T; cost: QueryCost | null }> {
     const secrets = [credentials.accessToken];
     const answer = await send(
@@ -248,6 +374,7 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
       { 'x-shopify-access-token': credentials.accessToken },
       { graphql: query, variables },
       secrets,
+      signal,
     );
     const body = GraphQLBody.safeParse(answer.body).data;
     // Throttling, missing scopes and validation come with HTTP 200: `errors` decides as much as the status.
@@ -368,10 +495,187 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     },
   };
 
+  /** The articles under one handle (normally one: Shopify refuses a second under the same handle in a blog). */
+  async function findArticles(credentials: ShopifyCredentials, handle: string, signal?: AbortSignal) {
+    const found = await graphql(
+      ArticleLookup,
+      credentials,
+      articleLookupQuery,
+      { query: `handle:${handle}` },
+      signal,
+    );
+    // Shopify's search is a search: only the exact handle is ours.
+    return {
+      shopName: found.shop.name,
+      articles: found.articles.nodes.filter((article) => article.handle === handle),
+    };
+  }
+
+  async function readArticle(credentials: ShopifyCredentials, id: string, signal?: AbortSignal) {
+    return (await graphql(ArticleRead, credentials, articleQuery, { id }, signal)).article ?? null;
+  }
+
+  const handedOff = (credentials: ShopifyCredentials, article: ArticleNode): Published => ({
+    externalId: article.id,
+    // Where readers find it once it is visible (myshopify.com redirects to the shop's own domain).
+    externalUrl: article.blog
+      ? `${shopBase(credentials.shop)}/blogs/${article.blog.handle}/${article.handle}`
+      : null,
+  });
+
+  async function handOff(context: HandOffContext<ShopifyCredentials>): Promise<Published> {
+    if (context.channel !== 'shopify_article')
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: `Shopify takes hand-offs of blog articles only, not ${context.channel}`,
+      });
+    const parsed = contentSchemas.shopify_article.safeParse(context.content);
+    if (!parsed.success)
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: 'The shopify_article content is not valid',
+      });
+    const content = parsed.data;
+    const blog = context.account;
+    if (blog?.kind !== 'shopify_blog')
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: "A Shopify article goes into a blog: choose one of the store's blogs as the task's account",
+      });
+    const { credentials, signal } = context;
+    // An empty value is how progress forgets a key (it is merged, never replaced).
+    const progress: ShopifyArticleProgress = Object.fromEntries(
+      Object.entries(context.progress).filter(([, value]) => value !== ''),
+    );
+    const save = async (update: ShopifyArticleProgress) => {
+      Object.assign(progress, update);
+      await context.saveProgress(update as PublicationProgress);
+    };
+    /** Of the articles under our handle, the one in the task's blog. */
+    const ours = (articles: ArticleNode[]) =>
+      articles.find((article) => article.blog?.id === blog.externalId) ?? articles[0];
+
+    if (progress.articleId) {
+      const current = await readArticle(credentials, progress.articleId, signal);
+      if (current) return handedOff(credentials, current);
+      // Deleted since (in Shopify, or by a cancel whose answer was lost): this hand-off starts over, under
+      // the same key and handle, which the deletion freed.
+      await save({ articleId: '' });
+      delete progress.articleId;
+    }
+
+    const handle = progress.articleHandle || articleHandle(content.title, context.handOffKey);
+    const lookup = await findArticles(credentials, handle, signal);
+    const existing = ours(lookup.articles);
+    if (existing) {
+      await save({ articleHandle: handle, articleId: existing.id });
+      return handedOff(credentials, existing);
+    }
+    await save({ articleHandle: handle });
+
+    // Scheduling on Shopify is a hidden article with a future publish date (Shopify refuses isPublished:
+    // true with a future date: INVALID_PUBLISH_DATE); Shopify makes it visible at that date by itself. A
+    // time that has come (a hand-off retried late) is published now, so it goes out as soon as it can.
+    const publishNow = context.scheduledAt.getTime() <= now().getTime() + publishNowWithinMs;
+    await context.beforeGoingLive();
+    // Not aborted by a cancellation: Shopify may apply a create whose connection we dropped, after the cancel
+    // that follows has looked for it. Waiting for its answer (bounded by the request time-out) means either
+    // this attempt records the article, or finds its schedule withdrawn and deletes it, or the cancel finds it.
+    const created = await graphql(ArticleCreated, credentials, articleCreateMutation, {
+      article: {
+        blogId: blog.externalId,
+        title: content.title,
+        author: { name: content.authorName ?? (lookup.shopName.trim() || fallbackAuthor) },
+        body: content.html,
+        handle,
+        ...(content.excerpt ? { summary: escapeHtml(content.excerpt) } : {}),
+        ...(content.tags?.length ? { tags: content.tags } : {}),
+        ...(publishNow
+          ? { isPublished: true }
+          : { isPublished: false, publishDate: context.scheduledAt.toISOString() }),
+      },
+    });
+    const { article, userErrors } = created.articleCreate;
+    if (article && userErrors.length === 0) {
+      await save({ articleId: article.id });
+      return handedOff(credentials, article);
+    }
+    if (userErrors.some((error) => error.code === 'TAKEN' && error.field?.at(-1) === 'handle')) {
+      // The handle carries this hand-off's key: an earlier attempt created the article and lost the answer,
+      // and the look-up above ran before Shopify's search index held it. Adopt it once the search shows it.
+      const again = ours((await findArticles(credentials, handle, signal)).articles);
+      if (again) {
+        await save({ articleId: again.id });
+        return handedOff(credentials, again);
+      }
+      throw new PlatformError({
+        class: 'TRANSIENT',
+        message: "Shopify holds this hand-off's article, which its search does not show yet; trying again",
+        platformCode: 'TAKEN',
+      });
+    }
+    throw new PlatformError(mapShopifyUserErrors(userErrors));
+  }
+
+  /** Deletes one article unless it is already visible; resolves once it can no longer go visible. */
+  async function cancelArticle(credentials: ShopifyCredentials, id: string): Promise<void> {
+    const current = await readArticle(credentials, id);
+    if (!current) return;
+    // Readers may have seen it: a cancel cannot take a published article back (the API answers 409).
+    if (current.isPublished)
+      throw new HandOffLockedError('The article is already published on the Shopify store', id);
+    // Deleted rather than unpublished: `articleUpdate(isPublished: false)` on a scheduled article is not
+    // documented to drop its publish date, and a hidden Glowtify copy would linger in the blog after every
+    // reschedule (which re-creates under a new key). A deleted article cannot go visible, and reads as null.
+    const deleted = await graphql(ArticleDeleted, credentials, articleDeleteMutation, { id });
+    const { userErrors } = deleted.articleDelete;
+    if (userErrors.length === 0 || userErrors.every((error) => error.code === 'NOT_FOUND')) return;
+    throw new PlatformError(mapShopifyUserErrors(userErrors));
+  }
+
+  async function cancelHandOff(input: {
+    externalId: string | null;
+    handOffKey: string | null;
+    credentials: ShopifyCredentials;
+    progress: PublicationProgress;
+  }): Promise<void> {
+    const progress = input.progress as ShopifyArticleProgress;
+    const ids = [input.externalId || progress.articleId].filter((id): id is string => Boolean(id));
+    // An article no answer named (created, then the answer was lost) carries the handle saved before the
+    // create: the key alone cannot find it (the handle also holds the title), the saved handle can.
+    if (progress.articleHandle) {
+      for (const article of (await findArticles(input.credentials, progress.articleHandle)).articles)
+        if (!ids.includes(article.id)) ids.push(article.id);
+    }
+    for (const id of ids) await cancelArticle(input.credentials, id);
+  }
+
+  async function handOffStatus(input: {
+    externalId: string;
+    credentials: ShopifyCredentials;
+  }): Promise<HandOffStatus> {
+    const article = await readArticle(input.credentials, input.externalId);
+    if (!article)
+      return {
+        state: 'failed',
+        platformStatus: 'Not found',
+        message: 'The article no longer exists in Shopify',
+      };
+    const publishedAt = article.publishedAt ? new Date(article.publishedAt) : null;
+    if (article.isPublished && (!publishedAt || publishedAt.getTime() <= now().getTime()))
+      return { state: 'sent', sentAt: publishedAt };
+    // Hidden with no date: someone hid it in Shopify, and nothing will publish it.
+    if (!publishedAt) return { state: 'cancelled', platformStatus: 'Hidden' };
+    return { state: 'pending', platformStatus: `Scheduled for ${publishedAt.toISOString()}` };
+  }
+
   return {
     platform: 'shopify',
     connector,
     verifyCredentials,
+    handOff,
+    cancelHandOff,
+    handOffStatus,
 
     async sync({ credentials, account }): Promise<SyncResult> {
       if (account.kind !== 'shopify_store' || account.externalId !== `${credentials.shop}.myshopify.com`) {

@@ -1,7 +1,9 @@
 // Shopify simulator (tests and `npm run demo`): one loopback server playing every shop it knows under
 // `/shops/{shop}` (the adapter's template is http://127.0.0.1:PORT/shops/{shop}): the install page (a redirect
 // signed with `hmac`), the access-token endpoint, and the Admin GraphQL API (2026-10) for the fields Glowtify
-// reads, with Shopify's query costs, its leaky bucket, THROTTLED and ACCESS_DENIED answers, in its shapes.
+// reads and the article mutations it sends, with Shopify's query costs, its leaky bucket, variable coercion,
+// userErrors, THROTTLED and ACCESS_DENIED answers, in its shapes. A scheduled article (hidden, with a future
+// publish date) becomes visible once that date has passed by the simulator's clock.
 import { createHmac, randomBytes } from 'node:crypto';
 import {
   type FailureMatch,
@@ -50,12 +52,40 @@ export interface ShopifySimulatorOptions {
   grantScopes?: string[];
   /** The app's cost bucket per shop (Shopify's standard plans: 2,000 points refilled at 100 a second). */
   throttle?: { maximumAvailable: number; restoreRate: number };
-  /** The simulator's clock: codes, `timestamp` and the bucket's refill follow it. */
+  /** The simulator's clock: codes, `timestamp`, the bucket's refill and articles going visible follow it. */
   now?: () => Date;
+  /** How long a new article stays out of `articles(query:)` results (Shopify's search index lags); default 0. */
+  searchIndexDelayMs?: number;
 }
 
-/** A throttle failure carries the bucket it reports: what is left of it and how fast it refills. */
-export type ShopifyFailureRule = FailureMatch & { currentlyAvailable?: number; restoreRate?: number };
+/** An article as a test reads it (deleted ones too, with `deletedAt`). */
+export interface SimulatedArticle {
+  id: string;
+  shop: string;
+  blogId: string;
+  title: string;
+  handle: string;
+  body: string;
+  summary: string | null;
+  tags: string[];
+  authorName: string;
+  /** When it becomes or became visible; null: hidden. */
+  publishedAt: Date | null;
+  /** Visible on the storefront now, by the simulator's clock. */
+  visible: boolean;
+  createdAt: Date;
+  deletedAt: Date | null;
+}
+
+/**
+ * A throttle failure carries the bucket it reports: what is left of it, how fast it refills, and what the
+ * refused request would have cost (a products page 102, a mutation 10).
+ */
+export type ShopifyFailureRule = FailureMatch & {
+  currentlyAvailable?: number;
+  restoreRate?: number;
+  requestedQueryCost?: number;
+};
 
 export type ShopifyFailureKind =
   | 'transient'
@@ -71,6 +101,12 @@ export type ShopifySimulator = SimulatorServer & {
   denyNextConsent(): void;
   /** The app was uninstalled: every token issued so far (for `shop`, or every shop) answers 401. */
   revokeTokens(shop?: string): void;
+  /** Every article created, in creation order. */
+  articles(): SimulatedArticle[];
+  /** The merchant makes the article visible now, in Shopify's admin. */
+  publishArticleNow(id: string): void;
+  /** The merchant hides the article in Shopify's admin (no date: it will not go visible by itself). */
+  hideArticle(id: string): void;
   /** Makes the next matching requests fail the way Shopify fails them (its status and body). */
   failWith(kind: ShopifyFailureKind, rule: ShopifyFailureRule): void;
 };
@@ -98,7 +134,11 @@ function covers(granted: string[], scope: string): boolean {
 
 // ——— A small GraphQL reader: the query language subset the adapter and tests use ———
 
-type Value = { kind: 'variable'; name: string } | { kind: 'literal'; value: unknown };
+type Value =
+  | { kind: 'variable'; name: string }
+  | { kind: 'literal'; value: unknown }
+  | { kind: 'object'; fields: Record<string, Value> }
+  | { kind: 'list'; items: Value[] };
 
 interface Field {
   name: string;
@@ -109,8 +149,16 @@ interface Field {
   column: number;
 }
 
+interface VariableDefinition {
+  /** As written, e.g. `ArticleCreateInput!`. */
+  type: string;
+  line: number;
+  column: number;
+}
+
 interface Operation {
-  variables: Set<string>;
+  kind: 'query' | 'mutation';
+  variables: Map<string, VariableDefinition>;
   selections: Field[];
 }
 
@@ -162,17 +210,38 @@ function parseOperation(source: string): Operation {
       throw new GraphQLSyntaxError(`Parse error on "${token.text}" at [${token.line}, ${token.column}]`);
     return token;
   };
-  const parseType = (): void => {
+  const parseType = (): string => {
+    let type: string;
     if (peek() === '[') {
       next();
-      parseType();
+      type = `[${parseType()}]`;
       expect(']');
-    } else name();
-    if (peek() === '!') next();
+    } else type = name().text;
+    if (peek() === '!') {
+      next();
+      type += '!';
+    }
+    return type;
   };
   const parseValue = (): Value => {
     const token = next();
     if (token.text === '$') return { kind: 'variable', name: name().text };
+    if (token.text === '[') {
+      const items: Value[] = [];
+      while (peek() !== ']') items.push(parseValue());
+      next();
+      return { kind: 'list', items };
+    }
+    if (token.text === '{') {
+      const fields: Record<string, Value> = {};
+      while (peek() !== '}') {
+        const field = name().text;
+        expect(':');
+        fields[field] = parseValue();
+      }
+      next();
+      return { kind: 'object', fields };
+    }
     if (token.text.startsWith('"')) return { kind: 'literal', value: JSON.parse(token.text) };
     if (/^-?\d/.test(token.text)) return { kind: 'literal', value: Number(token.text) };
     if (token.text === 'true' || token.text === 'false')
@@ -213,19 +282,27 @@ function parseOperation(source: string): Operation {
     return fields;
   };
 
-  const variables = new Set<string>();
+  const variables = new Map<string, VariableDefinition>();
+  let kind: Operation['kind'] = 'query';
   if (peek() !== '{') {
     const keyword = name();
-    if (keyword.text !== 'query')
-      throw new GraphQLSyntaxError(`Parse error on "${keyword.text}": only queries are simulated`);
+    if (keyword.text !== 'query' && keyword.text !== 'mutation')
+      throw new GraphQLSyntaxError(
+        `Parse error on "${keyword.text}": only queries and mutations are simulated`,
+      );
+    kind = keyword.text;
     if (peek() !== '(' && peek() !== '{') name();
     if (peek() === '(') {
       next();
       while (peek() !== ')') {
         expect('$');
-        variables.add(name().text);
+        const variable = name();
         expect(':');
-        parseType();
+        variables.set(variable.text, {
+          type: parseType(),
+          line: variable.line,
+          column: variable.column,
+        });
         if (peek() === '=') {
           next();
           parseValue();
@@ -239,32 +316,167 @@ function parseOperation(source: string): Operation {
     const extra = tokens[index]!;
     throw new GraphQLSyntaxError(`Parse error on "${extra.text}" at [${extra.line}, ${extra.column}]`);
   }
-  return { variables, selections };
+  return { kind, variables, selections };
+}
+
+/** An argument's value with the request's variables put in. */
+function resolveValue(value: Value, variables: Record<string, unknown>): unknown {
+  if (value.kind === 'variable') return variables[value.name];
+  if (value.kind === 'literal') return value.value;
+  if (value.kind === 'list') return value.items.map((item) => resolveValue(item, variables));
+  return Object.fromEntries(
+    Object.entries(value.fields).map(([key, item]) => [key, resolveValue(item, variables)]),
+  );
 }
 
 // ——— The schema subset ———
 
 type FieldType =
   | { kind: 'scalar' }
-  | { kind: 'object'; of: string }
+  /** `args`: each argument's type as written in Shopify's schema (`ID!`); `needs`: the scope it takes. */
+  | { kind: 'object'; of: string; needs?: string; args?: Record<string, string> }
+  | { kind: 'list'; of: string }
   | { kind: 'connection'; of: string; needs?: string };
 
 /** Fields that hold a value: the schema subset needs no more of their type than that. */
 const scalars = (...names: string[]): Record<string, FieldType> =>
   Object.fromEntries(names.map((name) => [name, { kind: 'scalar' }]));
 
+const userError = scalars('field', 'message', 'code');
 const schema: Record<string, Record<string, FieldType>> = {
   QueryRoot: {
     shop: { kind: 'object', of: 'Shop' },
     blogs: { kind: 'connection', of: 'Blog', needs: 'read_content' },
     products: { kind: 'connection', of: 'Product', needs: 'read_products' },
+    article: { kind: 'object', of: 'Article', needs: 'read_content', args: { id: 'ID!' } },
+    articles: { kind: 'connection', of: 'Article', needs: 'read_content' },
+  },
+  Mutation: {
+    // `blog:` (a blog created with the article) is left out: Glowtify writes into blogs that exist.
+    articleCreate: {
+      kind: 'object',
+      of: 'ArticleCreatePayload',
+      needs: 'write_content',
+      args: { article: 'ArticleCreateInput!' },
+    },
+    articleDelete: {
+      kind: 'object',
+      of: 'ArticleDeletePayload',
+      needs: 'write_content',
+      args: { id: 'ID!' },
+    },
   },
   Shop: scalars('id', 'name', 'myshopifyDomain', 'email', 'currencyCode', 'url'),
   Blog: scalars('id', 'title', 'handle'),
   Product: scalars('id', 'title', 'handle', 'status', 'updatedAt'),
+  Article: {
+    ...scalars(
+      'id',
+      'title',
+      'handle',
+      'body',
+      'summary',
+      'tags',
+      'templateSuffix',
+      'isPublished',
+      'publishedAt',
+      'createdAt',
+      'updatedAt',
+    ),
+    author: { kind: 'object', of: 'ArticleAuthor' },
+    blog: { kind: 'object', of: 'Blog' },
+  },
+  ArticleAuthor: scalars('name'),
+  ArticleCreatePayload: {
+    article: { kind: 'object', of: 'Article' },
+    userErrors: { kind: 'list', of: 'ArticleCreateUserError' },
+  },
+  ArticleDeletePayload: {
+    ...scalars('deletedArticleId'),
+    userErrors: { kind: 'list', of: 'ArticleDeleteUserError' },
+  },
+  ArticleCreateUserError: userError,
+  ArticleDeleteUserError: userError,
   PageInfo: scalars('hasNextPage', 'hasPreviousPage', 'startCursor', 'endCursor'),
 };
 const connectionArgs = new Set(['first', 'after', 'last', 'before', 'query', 'sortKey', 'reverse']);
+
+/** The input objects of the fields above, each field's type as in Shopify's schema (2026-10). */
+const inputTypes: Record<string, Record<string, string>> = {
+  ArticleCreateInput: {
+    author: 'AuthorInput!',
+    blogId: 'ID',
+    body: 'HTML',
+    handle: 'String',
+    image: 'ArticleImageInput',
+    isPublished: 'Boolean',
+    metafields: '[MetafieldInput!]',
+    publishDate: 'DateTime',
+    summary: 'HTML',
+    tags: '[String!]',
+    templateSuffix: 'String',
+    title: 'String!',
+  },
+  AuthorInput: { name: 'String', userId: 'ID' },
+  ArticleImageInput: { altText: 'String', url: 'String' },
+  MetafieldInput: { id: 'ID', namespace: 'String', key: 'String', value: 'String', type: 'String' },
+};
+const scalarTypes = new Set(['String', 'ID', 'HTML', 'DateTime', 'Boolean', 'Int', 'URL']);
+const isoDateTime = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
+interface InputProblem {
+  path: (string | number)[];
+  explanation: string;
+}
+
+/** GraphQL input coercion of one value against a type as written (`[String!]`, `ArticleCreateInput!`). */
+function coerceInput(type: string, value: unknown, path: (string | number)[] = []): InputProblem[] {
+  const nonNull = type.endsWith('!');
+  const base = nonNull ? type.slice(0, -1) : type;
+  if (value === null || value === undefined)
+    return nonNull ? [{ path, explanation: 'Expected value to not be null' }] : [];
+  if (base.startsWith('[')) {
+    const item = base.slice(1, -1);
+    // A single value where a list is expected counts as a list of one (GraphQL input coercion).
+    return Array.isArray(value)
+      ? value.flatMap((entry, index) => coerceInput(item, entry, [...path, index]))
+      : coerceInput(item, value, path);
+  }
+  const couldNot = [{ path, explanation: `Could not coerce value ${JSON.stringify(value)} to ${base}` }];
+  const fields = inputTypes[base];
+  if (fields) {
+    if (typeof value !== 'object' || Array.isArray(value)) return couldNot;
+    const given = value as Record<string, unknown>;
+    return [
+      ...Object.keys(given)
+        .filter((key) => !(key in fields))
+        .map((key) => ({ path: [...path, key], explanation: `Field is not defined on ${base}` })),
+      ...Object.entries(fields).flatMap(([key, fieldType]) =>
+        coerceInput(fieldType, given[key], [...path, key]),
+      ),
+    ];
+  }
+  const fits =
+    base === 'Boolean'
+      ? typeof value === 'boolean'
+      : base === 'Int'
+        ? Number.isInteger(value)
+        : base === 'ID'
+          ? typeof value === 'string' || Number.isInteger(value)
+          : base === 'DateTime'
+            ? typeof value === 'string' && isoDateTime.test(value) && !Number.isNaN(Date.parse(value))
+            : typeof value === 'string';
+  return fits ? [] : couldNot;
+}
+
+const knownInputType = (type: string) => {
+  const base = type.replace(/[[\]!]/g, '');
+  return scalarTypes.has(base) || base in inputTypes;
+};
+
+/** A variable fits an argument when the types match, or a non-null variable fills a nullable argument. */
+const variableFits = (declared: string, expected: string) =>
+  declared === expected || declared === `${expected}!`;
 
 interface GraphQLErrorShape {
   message: string;
@@ -280,8 +492,9 @@ function validate(
   fields: Field[],
   typeName: string,
   path: string[],
-  variables: Set<string>,
+  variables: Map<string, VariableDefinition>,
   errors: GraphQLErrorShape[],
+  used: Set<string>,
 ) {
   const type = schema[typeName] ?? {};
   for (const field of fields) {
@@ -297,13 +510,15 @@ function validate(
       continue;
     }
     for (const value of Object.values(field.args)) {
-      if (value.kind === 'variable' && !variables.has(value.name)) {
-        errors.push({
-          message: `Variable $${value.name} is used by anonymous query but not declared`,
-          locations: at(field),
-          path: fieldPath,
-          extensions: { code: 'variableNotDefined', variableName: value.name },
-        });
+      for (const name of variablesIn(value)) {
+        used.add(name);
+        if (!variables.has(name))
+          errors.push({
+            message: `Variable $${name} is used by anonymous query but not declared`,
+            locations: at(field),
+            path: fieldPath,
+            extensions: { code: 'variableNotDefined', variableName: name },
+          });
       }
     }
     if (fieldType.kind === 'scalar') {
@@ -314,6 +529,8 @@ function validate(
           path: fieldPath,
           extensions: { code: 'selectionMismatch', nodeName: `field '${field.name}'`, typeName: 'String' },
         });
+      if (Object.keys(field.args).length > 0)
+        errors.push(notAccepted(field, fieldPath, Object.keys(field.args)[0]!));
       continue;
     }
     if (!field.selections) {
@@ -325,23 +542,14 @@ function validate(
       });
       continue;
     }
-    if (fieldType.kind === 'object') {
-      validate(field.selections, fieldType.of, fieldPath, variables, errors);
+    if (fieldType.kind === 'object' || fieldType.kind === 'list') {
+      const specs = fieldType.kind === 'object' ? (fieldType.args ?? {}) : {};
+      validateArguments(field, fieldPath, specs, variables, errors);
+      validate(field.selections, fieldType.of, fieldPath, variables, errors, used);
       continue;
     }
     for (const argument of Object.keys(field.args)) {
-      if (!connectionArgs.has(argument))
-        errors.push({
-          message: `Field '${field.name}' doesn't accept argument '${argument}'`,
-          locations: at(field),
-          path: fieldPath,
-          extensions: {
-            code: 'argumentNotAccepted',
-            name: field.name,
-            typeName: 'Field',
-            argumentName: argument,
-          },
-        });
+      if (!connectionArgs.has(argument)) errors.push(notAccepted(field, fieldPath, argument));
     }
     for (const sub of field.selections) {
       const subPath = [...fieldPath, sub.alias];
@@ -353,14 +561,21 @@ function validate(
           extensions: { code: 'selectionMismatch', nodeName: `field '${sub.name}'` },
         });
       else if (sub.name === 'nodes' && sub.selections)
-        validate(sub.selections, fieldType.of, subPath, variables, errors);
+        validate(sub.selections, fieldType.of, subPath, variables, errors, used);
       else if (sub.name === 'pageInfo' && sub.selections)
-        validate(sub.selections, 'PageInfo', subPath, variables, errors);
+        validate(sub.selections, 'PageInfo', subPath, variables, errors, used);
       else if (sub.name === 'edges' && sub.selections) {
         for (const edgeField of sub.selections) {
           if (edgeField.name === 'cursor' && !edgeField.selections) continue;
           if (edgeField.name === 'node' && edgeField.selections)
-            validate(edgeField.selections, fieldType.of, [...subPath, edgeField.alias], variables, errors);
+            validate(
+              edgeField.selections,
+              fieldType.of,
+              [...subPath, edgeField.alias],
+              variables,
+              errors,
+              used,
+            );
           else
             errors.push({
               message: `Field '${edgeField.name}' doesn't exist on type '${fieldType.of}Edge'`,
@@ -384,10 +599,109 @@ function validate(
   }
 }
 
+function variablesIn(value: Value): string[] {
+  if (value.kind === 'variable') return [value.name];
+  if (value.kind === 'list') return value.items.flatMap(variablesIn);
+  if (value.kind === 'object') return Object.values(value.fields).flatMap(variablesIn);
+  return [];
+}
+
+function notAccepted(field: Field, path: string[], argument: string): GraphQLErrorShape {
+  return {
+    message: `Field '${field.name}' doesn't accept argument '${argument}'`,
+    locations: at(field),
+    path,
+    extensions: { code: 'argumentNotAccepted', name: field.name, typeName: 'Field', argumentName: argument },
+  };
+}
+
+/** Arguments of an object field: known, required ones given, variables of the argument's type, literals valid. */
+function validateArguments(
+  field: Field,
+  path: string[],
+  specs: Record<string, string>,
+  variables: Map<string, VariableDefinition>,
+  errors: GraphQLErrorShape[],
+) {
+  for (const argument of Object.keys(field.args))
+    if (!(argument in specs)) errors.push(notAccepted(field, path, argument));
+  const missing = Object.entries(specs)
+    .filter(([argument, type]) => type.endsWith('!') && !(argument in field.args))
+    .map(([argument]) => argument);
+  if (missing.length > 0)
+    errors.push({
+      message: `Field '${field.name}' is missing required arguments: ${missing.join(', ')}`,
+      locations: at(field),
+      path,
+      extensions: {
+        code: 'missingRequiredArguments',
+        className: 'Field',
+        name: field.name,
+        arguments: missing.join(', '),
+      },
+    });
+  for (const [argument, value] of Object.entries(field.args)) {
+    const expected = specs[argument];
+    if (!expected) continue;
+    if (value.kind === 'variable') {
+      const declared = variables.get(value.name)?.type;
+      if (declared && !variableFits(declared, expected))
+        errors.push({
+          message: `Type mismatch on variable $${value.name} and argument ${argument} (${declared} / ${expected})`,
+          locations: at(field),
+          path: [...path, argument],
+          extensions: {
+            code: 'variableMismatch',
+            variableName: value.name,
+            typeName: declared,
+            argumentName: argument,
+            errorMessage: 'Type mismatch',
+          },
+        });
+    } else if (variablesIn(value).length === 0 && coerceInput(expected, resolveValue(value, {})).length > 0)
+      errors.push({
+        message: `Argument '${argument}' on Field '${field.name}' has an invalid value (${JSON.stringify(resolveValue(value, {}))}). Expected type '${expected}'.`,
+        locations: at(field),
+        path: [...path, argument],
+        extensions: { code: 'argumentLiteralsIncompatible', typeName: 'Field', argumentName: argument },
+      });
+  }
+}
+
+/** The request's variables against their declared types, as Shopify coerces them before running anything. */
+function validateVariables(
+  operation: Operation,
+  values: Record<string, unknown>,
+  errors: GraphQLErrorShape[],
+) {
+  for (const [name, definition] of operation.variables) {
+    const location = [{ line: definition.line, column: definition.column }];
+    if (!knownInputType(definition.type)) {
+      errors.push({
+        message: `${definition.type.replace(/[[\]!]/g, '')} isn't a defined input type (on $${name})`,
+        locations: location,
+        extensions: { code: 'variableRequiresValidType', typeName: definition.type, variableName: name },
+      });
+      continue;
+    }
+    const problems = coerceInput(definition.type, values[name]);
+    if (problems.length === 0) continue;
+    const where = problems
+      .filter((problem) => problem.path.length > 0)
+      .map((problem) => `${problem.path.join('.')} (${problem.explanation})`);
+    errors.push({
+      message:
+        `Variable $${name} of type ${definition.type} was provided invalid value` +
+        (where.length > 0 ? ` for ${where.join(', ')}` : ''),
+      locations: location,
+      extensions: { code: 'INVALID_VARIABLE', value: values[name] ?? null, problems },
+    });
+  }
+}
+
 function argument(field: Field, name: string, variables: Record<string, unknown>): unknown {
   const value = field.args[name];
-  if (!value) return undefined;
-  return value.kind === 'literal' ? value.value : variables[value.name];
+  return value ? resolveValue(value, variables) : undefined;
 }
 
 /** The node part of a connection's selection (`nodes { … }` or `edges { node { … } }`). */
@@ -410,6 +724,7 @@ function queryCost(fields: Field[], typeName: string, variables: Record<string, 
     const fieldType = schema[typeName]?.[field.name];
     if (!fieldType || fieldType.kind === 'scalar') continue;
     if (fieldType.kind === 'object') total += 1 + queryCost(field.selections ?? [], fieldType.of, variables);
+    else if (fieldType.kind === 'list') total += queryCost(field.selections ?? [], fieldType.of, variables);
     else {
       const size = Number(argument(field, 'first', variables) ?? argument(field, 'last', variables) ?? 0);
       total += 2 + size * (1 + queryCost(nodeSelections(field), fieldType.of, variables));
@@ -418,10 +733,80 @@ function queryCost(fields: Field[], typeName: string, variables: Record<string, 
   return total;
 }
 
+/** A mutation costs 10 points whatever it selects (Shopify's rate-limit documentation). */
+const mutationCost = 10;
+
+/** Shapes a resolved value (plain objects in the schema's field names) as the selection asks. */
+function project(value: unknown, selections: Field[], typeName: string): unknown {
+  if (value === null || value === undefined || typeof value !== 'object') return null;
+  const source = value as Record<string, unknown>;
+  const shaped: Record<string, unknown> = {};
+  for (const sub of selections) {
+    const fieldType = schema[typeName]?.[sub.name];
+    const inner = source[sub.name];
+    if (!fieldType || fieldType.kind === 'scalar') shaped[sub.alias] = inner ?? null;
+    else if (fieldType.kind === 'list')
+      shaped[sub.alias] = Array.isArray(inner)
+        ? inner.map((item) => project(item, sub.selections ?? [], fieldType.of))
+        : null;
+    else shaped[sub.alias] = project(inner, sub.selections ?? [], fieldType.of);
+  }
+  return shaped;
+}
+
+/**
+ * The part of Shopify's search syntax the simulator reads: `handle:x`, `blog_id:n`, `id:n` and free words
+ * (matched in title or handle), all of which must hold. Other `field:value` terms are ignored, as Shopify
+ * ignores a filter it does not know (with a search warning).
+ */
+function matchesSearch(article: ArticleRecord, query: unknown): boolean {
+  if (typeof query !== 'string' || query.trim() === '') return true;
+  const numeric = (gid: string) => gid.slice(gid.lastIndexOf('/') + 1);
+  for (const term of query.match(/[A-Za-z_]+:(?:"[^"]*"|'[^']*'|\S+)|\S+/g) ?? []) {
+    const filter = /^([A-Za-z_]+):(.*)$/.exec(term);
+    if (!filter) {
+      const word = term.toLowerCase();
+      if (!article.title.toLowerCase().includes(word) && !article.handle.includes(word)) return false;
+      continue;
+    }
+    const value = filter[2]!.replace(/^["']|["']$/g, '');
+    if (filter[1] === 'handle' && article.handle !== value) return false;
+    if (filter[1] === 'blog_id' && numeric(article.blogId) !== value) return false;
+    if (filter[1] === 'id' && numeric(article.id) !== value) return false;
+  }
+  return true;
+}
+
+/** Shopify makes handles of lowercase letters, digits and hyphens. */
+function slugify(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
+interface ArticleRecord {
+  id: string;
+  blogId: string;
+  title: string;
+  handle: string;
+  body: string;
+  summary: string | null;
+  tags: string[];
+  authorName: string;
+  templateSuffix: string | null;
+  /** When it becomes (or became) visible; null: hidden. Visible = this has passed by the simulator's clock. */
+  publishedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+  deletedAt: number | null;
+}
+
 interface ShopState {
   config: ShopifySimulatorShop;
   blogs: { id: string; title: string; handle: string }[];
   products: { id: string; title: string; handle: string; updatedAt: string }[];
+  articles: ArticleRecord[];
   bucket: { available: number; at: number };
 }
 
@@ -460,6 +845,7 @@ export async function startShopifySimulator(
         handle: handle(product.title),
         updatedAt: new Date(clock()).toISOString(),
       })),
+      articles: [],
       bucket: { available: throttle.maximumAvailable, at: clock() },
     });
   }
@@ -546,11 +932,156 @@ export async function startShopifySimulator(
       at: now,
     };
   };
+
   const throttleStatus = (available: number) => ({
     maximumAvailable: throttle.maximumAvailable,
     currentlyAvailable: Math.floor(available),
     restoreRate: throttle.restoreRate,
   });
+
+  // ——— Articles ———
+
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  const isVisible = (article: ArticleRecord) =>
+    article.publishedAt !== null && article.publishedAt <= clock();
+  const liveArticles = (state: ShopState) => state.articles.filter((article) => article.deletedAt === null);
+  /** An article as the Admin API shows it. */
+  const articleView = (state: ShopState, article: ArticleRecord) => ({
+    id: article.id,
+    title: article.title,
+    handle: article.handle,
+    body: article.body,
+    summary: article.summary,
+    tags: article.tags,
+    templateSuffix: article.templateSuffix,
+    isPublished: isVisible(article),
+    publishedAt: iso(article.publishedAt),
+    createdAt: iso(article.createdAt),
+    updatedAt: iso(article.updatedAt),
+    author: { name: article.authorName },
+    blog: state.blogs.find((blog) => blog.id === article.blogId) ?? null,
+  });
+  const articleError = (field: string[] | null, message: string, code: string) => ({ field, message, code });
+
+  function articleCreate(state: ShopState, input: Record<string, unknown>) {
+    const errors: ReturnType<typeof articleError>[] = [];
+    const title = typeof input.title === 'string' ? input.title : '';
+    // (unconfirmed) the wording of the title, blog and handle refusals; the codes are Shopify's enum values.
+    if (title.trim() === '') errors.push(articleError(['article', 'title'], "Title can't be blank", 'BLANK'));
+    else if (title.length > 255)
+      errors.push(
+        articleError(['article', 'title'], 'Title is too long (maximum is 255 characters)', 'TOO_LONG'),
+      );
+    const blogId = typeof input.blogId === 'string' ? input.blogId : null;
+    const blog = blogId === null ? undefined : state.blogs.find((candidate) => candidate.id === blogId);
+    if (blogId === null)
+      errors.push(
+        articleError(
+          ['article'],
+          'Must reference or create a blog when creating an article.',
+          'BLOG_REFERENCE_REQUIRED',
+        ),
+      );
+    else if (!blog) errors.push(articleError(['article', 'blogId'], 'Blog not found', 'NOT_FOUND'));
+    const author = (input.author ?? {}) as { name?: string | null; userId?: string | null };
+    const name = author.name?.trim() ?? '';
+    const userId = author.userId?.trim() ?? '';
+    if (name !== '' && userId !== '')
+      errors.push(
+        articleError(
+          ['article'],
+          "Can't create an article author if both author name and user ID are supplied.",
+          'AMBIGUOUS_AUTHOR',
+        ),
+      );
+    else if (name === '' && userId === '')
+      errors.push(
+        articleError(
+          ['article'],
+          "Can't create an article if both author name and user ID are blank.",
+          'AUTHOR_FIELD_REQUIRED',
+        ),
+      );
+    else if (userId !== '')
+      // The simulator has no staff: a user id names nobody.
+      errors.push(
+        articleError(['article'], 'User must exist if a user ID is supplied.', 'AUTHOR_MUST_EXIST'),
+      );
+    // Shopify's default is visible; a visible article cannot also wait for a future date.
+    const isPublished = input.isPublished !== false;
+    const publishDate = typeof input.publishDate === 'string' ? Date.parse(input.publishDate) : null;
+    if (isPublished && publishDate !== null && publishDate > clock())
+      errors.push(
+        articleError(
+          ['article'],
+          'Can’t set isPublished to true and also set a future publish date.',
+          'INVALID_PUBLISH_DATE',
+        ),
+      );
+    let handle: string;
+    if (typeof input.handle === 'string' && slugify(input.handle) !== '') {
+      handle = slugify(input.handle);
+      if (liveArticles(state).some((article) => article.blogId === blogId && article.handle === handle))
+        errors.push(articleError(['article', 'handle'], 'Handle has already been taken', 'TAKEN'));
+    } else {
+      const base = slugify(title) || 'article';
+      handle = base;
+      for (let suffix = 1; liveArticles(state).some((article) => article.handle === handle); suffix += 1)
+        handle = `${base}-${suffix}`;
+    }
+    if (errors.length > 0 || !blog) return { article: null, userErrors: errors };
+
+    const now = clock();
+    // A date makes it wait (hidden) until then; without one, visible now or hidden. (unconfirmed) a past date
+    // with isPublished false: read as hidden here; Glowtify never sends it.
+    const publishedAt =
+      publishDate === null
+        ? isPublished
+          ? now
+          : null
+        : isPublished || publishDate > now
+          ? publishDate
+          : null;
+    const article: ArticleRecord = {
+      id: `gid://shopify/Article/${600_000_000 + nextId++}`,
+      blogId: blog.id,
+      title,
+      handle,
+      body: typeof input.body === 'string' ? input.body : '',
+      summary: typeof input.summary === 'string' ? input.summary : null,
+      tags: Array.isArray(input.tags)
+        ? (input.tags as string[])
+        : typeof input.tags === 'string'
+          ? [input.tags]
+          : [],
+      authorName: name,
+      templateSuffix: typeof input.templateSuffix === 'string' ? input.templateSuffix : null,
+      publishedAt,
+      createdAt: now,
+      updatedAt: now,
+      deletedAt: null,
+    };
+    state.articles.push(article);
+    return { article: articleView(state, article), userErrors: [] };
+  }
+
+  function articleDelete(state: ShopState, id: unknown) {
+    const article = liveArticles(state).find((candidate) => candidate.id === id);
+    if (!article)
+      return {
+        deletedArticleId: null,
+        userErrors: [articleError(['id'], 'Article does not exist', 'NOT_FOUND')],
+      };
+    article.deletedAt = clock();
+    return { deletedArticleId: article.id, userErrors: [] };
+  }
+
+  /** What a search sees: Shopify's index takes a moment to hold a new article. */
+  const searchable = (state: ShopState) =>
+    liveArticles(state).filter((article) => article.createdAt + searchIndexDelayMs <= clock());
+  const searchIndexDelayMs = options.searchIndexDelayMs ?? 0;
+
+  // ——— The Admin GraphQL endpoint ———
 
   const graphql = (state: ShopState, request: RecordedRequest): SimulatorResponse => {
     const value = request.headers['x-shopify-access-token'];
@@ -575,10 +1106,21 @@ export async function startShopifySimulator(
       if (!(error instanceof GraphQLSyntaxError)) throw error;
       return { status: 200, body: { errors: [{ message: error.message }] } };
     }
+    const root = operation.kind === 'mutation' ? 'Mutation' : 'QueryRoot';
     const errors: GraphQLErrorShape[] = [];
-    validate(operation.selections, 'QueryRoot', ['query'], operation.variables, errors);
+    const used = new Set<string>();
+    validate(operation.selections, root, [operation.kind], operation.variables, errors, used);
+    for (const [name, definition] of operation.variables)
+      if (!used.has(name))
+        errors.push({
+          message: `Variable $${name} is declared by anonymous ${operation.kind} but not used`,
+          locations: [{ line: definition.line, column: definition.column }],
+          path: [operation.kind],
+          extensions: { code: 'variableNotUsed', variableName: name },
+        });
+    if (errors.length === 0) validateVariables(operation, variables, errors);
     for (const field of operation.selections) {
-      const fieldType = schema.QueryRoot?.[field.name];
+      const fieldType = schema[root]?.[field.name];
       if (fieldType?.kind !== 'connection') continue;
       const first = argument(field, 'first', variables);
       const last = argument(field, 'last', variables);
@@ -599,7 +1141,10 @@ export async function startShopifySimulator(
     if (errors.length > 0) return { status: 200, body: { errors } };
 
     refill(state);
-    const requested = queryCost(operation.selections, 'QueryRoot', variables);
+    const requested =
+      operation.kind === 'mutation'
+        ? mutationCost * operation.selections.length
+        : queryCost(operation.selections, 'QueryRoot', variables);
     if (requested > maxQueryCost) {
       return {
         status: 200,
@@ -623,29 +1168,12 @@ export async function startShopifySimulator(
     if (requested > state.bucket.available)
       return throttled(requested, state.bucket.available, throttle.restoreRate, 200);
 
-    // Run it.
-    let actual = 0;
+    // Run it, field after field (mutations in order, as GraphQL requires).
+    let actual = operation.kind === 'mutation' ? requested : 0;
     const data: Record<string, unknown> = {};
-    const scalarsOf = (source: Record<string, unknown>, selections: Field[]) =>
-      Object.fromEntries(selections.map((sub) => [sub.alias, source[sub.name] ?? null]));
     for (const field of operation.selections) {
-      const fieldType = schema.QueryRoot?.[field.name];
-      if (fieldType?.kind === 'object') {
-        actual += 1;
-        data[field.alias] = scalarsOf(
-          {
-            id: `gid://shopify/Shop/${60_000_000 + state.config.shop.length}`,
-            name: state.config.name,
-            myshopifyDomain: `${state.config.shop}.myshopify.com`,
-            email: `owner@${state.config.shop}.example`,
-            currencyCode: 'CAD',
-            url: `https://${state.config.shop}.example`,
-          },
-          field.selections ?? [],
-        );
-        continue;
-      }
-      if (fieldType?.kind !== 'connection') continue;
+      const fieldType = schema[root]?.[field.name];
+      if (!fieldType || fieldType.kind === 'scalar' || fieldType.kind === 'list') continue;
       if (fieldType.needs && !covers(token.scopes, fieldType.needs)) {
         data[field.alias] = null;
         errors.push({
@@ -660,7 +1188,40 @@ export async function startShopifySimulator(
         });
         continue;
       }
-      const all: Record<string, unknown>[] = field.name === 'blogs' ? state.blogs : state.products;
+      if (fieldType.kind === 'object') {
+        if (operation.kind === 'query')
+          actual += 1 + queryCost(field.selections ?? [], fieldType.of, variables);
+        const resolved =
+          field.name === 'shop'
+            ? {
+                id: `gid://shopify/Shop/${60_000_000 + state.config.shop.length}`,
+                name: state.config.name,
+                myshopifyDomain: `${state.config.shop}.myshopify.com`,
+                email: `owner@${state.config.shop}.example`,
+                currencyCode: 'CAD',
+                url: `https://${state.config.shop}.example`,
+              }
+            : field.name === 'article'
+              ? (() => {
+                  const found = liveArticles(state).find(
+                    (article) => article.id === argument(field, 'id', variables),
+                  );
+                  return found ? articleView(state, found) : null;
+                })()
+              : field.name === 'articleCreate'
+                ? articleCreate(state, argument(field, 'article', variables) as Record<string, unknown>)
+                : articleDelete(state, argument(field, 'id', variables));
+        data[field.alias] = project(resolved, field.selections ?? [], fieldType.of);
+        continue;
+      }
+      const all: Record<string, unknown>[] =
+        field.name === 'blogs'
+          ? state.blogs
+          : field.name === 'products'
+            ? state.products
+            : searchable(state)
+                .filter((article) => matchesSearch(article, argument(field, 'query', variables)))
+                .map((article) => articleView(state, article));
       const after = argument(field, 'after', variables);
       let start = 0;
       if (typeof after === 'string') {
@@ -687,7 +1248,7 @@ export async function startShopifySimulator(
       const connection: Record<string, unknown> = {};
       for (const sub of field.selections ?? []) {
         if (sub.name === 'nodes')
-          connection[sub.alias] = slice.map((node) => scalarsOf(node, sub.selections ?? []));
+          connection[sub.alias] = slice.map((node) => project(node, sub.selections ?? [], fieldType.of));
         else if (sub.name === 'edges')
           connection[sub.alias] = slice.map((node, offset) =>
             Object.fromEntries(
@@ -695,12 +1256,12 @@ export async function startShopifySimulator(
                 edgeField.alias,
                 edgeField.name === 'cursor'
                   ? cursor(start + offset)
-                  : scalarsOf(node, edgeField.selections ?? []),
+                  : project(node, edgeField.selections ?? [], fieldType.of),
               ]),
             ),
           );
         else if (sub.name === 'pageInfo')
-          connection[sub.alias] = scalarsOf(
+          connection[sub.alias] = project(
             {
               hasNextPage: start + slice.length < all.length,
               hasPreviousPage: start > 0,
@@ -708,6 +1269,7 @@ export async function startShopifySimulator(
               endCursor: slice.length > 0 ? cursor(start + slice.length - 1) : null,
             },
             sub.selections ?? [],
+            'PageInfo',
           );
       }
       data[field.alias] = connection;
@@ -774,6 +1336,14 @@ export async function startShopifySimulator(
     return { status: 404, body: { errors: 'Not Found' } };
   };
 
+  const findArticle = (id: string) => {
+    for (const state of shops.values()) {
+      const article = liveArticles(state).find((candidate) => candidate.id === id);
+      if (article) return article;
+    }
+    throw new Error(`no article ${id} in the Shopify simulator`);
+  };
+
   const server = await startSimulatorServer(handler, {
     ...(options.port === undefined ? {} : { port: options.port }),
   });
@@ -785,8 +1355,37 @@ export async function startShopifySimulator(
     revokeTokens(shop?: string) {
       for (const token of tokens.values()) if (!shop || token.shop === shop) token.revoked = true;
     },
+    articles(): SimulatedArticle[] {
+      return [...shops.values()].flatMap((state) =>
+        state.articles.map((article) => ({
+          id: article.id,
+          shop: state.config.shop,
+          blogId: article.blogId,
+          title: article.title,
+          handle: article.handle,
+          body: article.body,
+          summary: article.summary,
+          tags: article.tags,
+          authorName: article.authorName,
+          publishedAt: article.publishedAt === null ? null : new Date(article.publishedAt),
+          visible: article.deletedAt === null && isVisible(article),
+          createdAt: new Date(article.createdAt),
+          deletedAt: article.deletedAt === null ? null : new Date(article.deletedAt),
+        })),
+      );
+    },
+    publishArticleNow(id: string) {
+      const article = findArticle(id);
+      article.publishedAt = clock();
+      article.updatedAt = clock();
+    },
+    hideArticle(id: string) {
+      const article = findArticle(id);
+      article.publishedAt = null;
+      article.updatedAt = clock();
+    },
     failWith(kind: ShopifyFailureKind, rule: ShopifyFailureRule) {
-      const { currentlyAvailable = 2, restoreRate = 50, ...match } = rule;
+      const { currentlyAvailable = 2, restoreRate = 50, requestedQueryCost = 102, ...match } = rule;
       const response: SimulatorResponse =
         kind === 'transient'
           ? {
@@ -818,7 +1417,12 @@ export async function startShopifySimulator(
                     ],
                   },
                 }
-              : throttled(102, currentlyAvailable, restoreRate, kind === 'throttled_429' ? 429 : 200);
+              : throttled(
+                  requestedQueryCost,
+                  currentlyAvailable,
+                  restoreRate,
+                  kind === 'throttled_429' ? 429 : 200,
+                );
       server.failNext({ ...match, response });
     },
   });

@@ -28,6 +28,11 @@ export interface RequestMatch {
   method?: string;
   /** Matches the request path: a string is a substring, a RegExp is tested. */
   path: string | RegExp;
+  /**
+   * Matches the request body as text (JSON re-serialized), like `path`: what tells apart the operations of an
+   * API with one path for all (GraphQL: `articleCreate` or `articles(`).
+   */
+  body?: string | RegExp;
   /** How many matching requests the rule applies to; default 1. */
   times?: number;
   /** Matching requests that pass untouched before the rule applies (e.g. refuse the second of two calls). */
@@ -74,6 +79,10 @@ export interface SimulatorServer {
 
 function matches(path: string, pattern: string | RegExp) {
   return typeof pattern === 'string' ? path.includes(pattern) : pattern.test(path);
+}
+
+function bodyText(body: unknown): string {
+  return typeof body === 'string' ? body : JSON.stringify(body ?? '');
 }
 
 async function readBody(request: IncomingMessage): Promise<unknown> {
@@ -147,7 +156,8 @@ export async function startSimulatorServer(
       if (
         candidate.remaining <= 0 ||
         (candidate.method && candidate.method !== recorded.method) ||
-        !matches(recorded.path, candidate.path)
+        !matches(recorded.path, candidate.path) ||
+        (candidate.body !== undefined && !matches(bodyText(recorded.body), candidate.body))
       ) {
         return false;
       }

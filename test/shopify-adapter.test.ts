@@ -1,11 +1,15 @@
 // The Shopify adapter against the Shopify simulator over real HTTP: the install of one shop (signed callback,
 // wrong shop and tampered hmac refused, offline token, granted scopes checked), discovery of the store and its
-// blogs, the credential check, the product sync paced by Shopify's cost bucket, and error classes.
+// blogs, the credential check, the product sync paced by Shopify's cost bucket, article hand-offs (one hidden
+// article for exactly the time, never two after a lost answer, cancel by deletion, confirmation by reading it
+// back), and error classes.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
+  articleHandle,
   createShopifyAdapter,
   mapShopifyError,
+  mapShopifyUserErrors,
   normalizeShop,
   type ShopifyAdapter,
   type ShopifyCredentials,
@@ -14,7 +18,13 @@ import {
   shopifyScopesCover,
   verifyShopifyHmac,
 } from '../connectors/shopify.ts';
-import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
+import type { HandOffContext, PublicationProgress } from '../connectors/types.ts';
+import type { TaskContent } from '../domain/content.ts';
+import {
+  HandOffLockedError,
+  PlatformError,
+  type PublicationErrorClass,
+} from '../domain/publication-errors.ts';
 import { type ShopifySimulator, signShopifyQuery, startShopifySimulator } from '../sandbox/shopify.ts';
 import { closedBaseUrl, expectFailure, expectRejected } from './support/adapter-harness.ts';
 
@@ -54,6 +64,7 @@ async function startHarness(options: Parameters<typeof startShopifySimulator>[0]
       slept.push(ms);
       clock = new Date(clock.getTime() + ms);
     },
+    now: () => clock,
   });
 }
 
@@ -386,6 +397,378 @@ describe('Shopify credentials and sync', () => {
   });
 });
 
+describe('handing a shopify_article to Shopify', () => {
+  let credentials: ShopifyCredentials;
+  let blogs: { kind: string; externalId: string }[];
+  const content: TaskContent<'shopify_article'> = {
+    title: 'Crème de la crème: our spring care guide',
+    html: '<p>Wash <strong>cold</strong>. <a href="https://glow.example/care">More</a></p>',
+    excerpt: 'Care tips & tricks <3',
+    tags: ['care', 'spring'],
+    authorName: 'Marie Tremblay',
+  };
+  const inTwoHours = new Date(start.getTime() + 2 * 60 * 60 * 1000);
+  const key = 'e1a2b3c4-t5d6e7f8-k9a0b1c2';
+  const creates = () =>
+    sim.receivedMatching('/graphql.json').filter((r) => bodyOf(r).includes('articleCreate'));
+  const bodyOf = (request: { body: unknown }) => JSON.stringify(request.body);
+  /** The `article` input of the first create sent. */
+  const createdInput = () => {
+    const [create] = creates();
+    assert.ok(create, 'no articleCreate was sent');
+    return (create.body as { variables: { article: Record<string, unknown> } }).variables.article;
+  };
+  const liveArticles = () => sim.articles().filter((article) => article.deletedAt === null);
+
+  /** A hand-off context whose saved progress lands in `stored`, as the publication row keeps it. */
+  function handOffContext(
+    overrides: Partial<HandOffContext<ShopifyCredentials>> = {},
+    crashOn?: string,
+  ): { context: HandOffContext<ShopifyCredentials>; stored: PublicationProgress; goingLive: number[] } {
+    const stored: PublicationProgress = { ...(overrides.progress ?? {}) };
+    const goingLive: number[] = [];
+    const context: HandOffContext<ShopifyCredentials> = {
+      taskId: 'task-1',
+      channel: 'shopify_article',
+      content,
+      contentDigest: 'shopify-content-1',
+      account: blogs[0]!,
+      credentials,
+      progress: {},
+      async saveProgress(update) {
+        // A worker killed right after Shopify answered: the answer is never persisted.
+        if (crashOn && crashOn in update) throw new Error('worker killed');
+        Object.assign(stored, update);
+      },
+      heartbeat() {},
+      async beforeGoingLive() {
+        goingLive.push(creates().length);
+      },
+      scheduledAt: inTwoHours,
+      epicTitle: 'Spring launch',
+      handOffKey: key,
+      ...overrides,
+    };
+    return { context, stored, goingLive };
+  }
+  const cancel = (externalId: string | null, progress: PublicationProgress) =>
+    adapter.cancelHandOff({ externalId, handOffKey: key, credentials, progress });
+
+  beforeEach(async () => {
+    await startHarness();
+    const { connection } = await connect();
+    credentials = connection.credentials;
+    blogs = connection.accounts.filter((account) => account.kind === 'shopify_blog');
+  });
+  afterEach(() => sim.close());
+
+  it('creates one hidden article in the task’s blog, to go visible at exactly scheduledAt', async () => {
+    const { context, stored, goingLive } = handOffContext();
+    const published = await adapter.handOff(context);
+
+    const [article, ...others] = sim.articles();
+    assert.ok(article);
+    assert.deepEqual(others, []);
+    assert.equal(published.externalId, article.id);
+    assert.equal(article.blogId, blogs[0]!.externalId);
+    assert.equal(article.publishedAt?.toISOString(), inTwoHours.toISOString());
+    assert.equal(article.visible, false);
+    assert.equal(article.title, content.title);
+    assert.equal(article.body, content.html);
+    assert.equal(article.summary, 'Care tips &amp; tricks &lt;3');
+    assert.deepEqual(article.tags, ['care', 'spring']);
+    assert.equal(article.authorName, 'Marie Tremblay');
+    assert.equal(article.handle, `creme-de-la-creme-our-spring-care-guide-${key}`);
+    assert.equal(article.handle, articleHandle(content.title, key));
+    assert.equal(published.externalUrl, `${sim.url}/shops/glow-beauty/blogs/news/${article.handle}`);
+    assert.deepEqual(stored, { articleHandle: article.handle, articleId: article.id });
+    assert.deepEqual(goingLive, [0], 'beforeGoingLive is asked once, right before the create');
+
+    const input = createdInput();
+    assert.equal(input.isPublished, false);
+    assert.equal(input.publishDate, inTwoHours.toISOString());
+    assert.deepEqual(input.author, { name: 'Marie Tremblay' });
+    for (const request of sim.receivedMatching('/graphql.json'))
+      assert.equal(request.headers['x-shopify-access-token'], credentials.accessToken);
+  });
+
+  it('names the shop as the author when the task names none (Shopify requires one)', async () => {
+    const { authorName: _none, ...anonymous } = content;
+    await adapter.handOff(handOffContext({ content: anonymous }).context);
+    assert.equal(sim.articles()[0]?.authorName, 'Glow Beauty');
+  });
+
+  it('a lost answer to the create, then the retry: the article is found by its handle, never made twice', async () => {
+    sim.dropAnswerNext({ path: '/graphql.json', body: 'articleCreate' });
+    const first = handOffContext();
+    await expectFailure(adapter.handOff(first.context), 'TRANSIENT', [credentials.accessToken]);
+    assert.equal(liveArticles().length, 1, 'Shopify created it');
+    assert.deepEqual(Object.keys(first.stored), ['articleHandle'], 'the handle was saved before the create');
+
+    const retry = handOffContext({ progress: { ...first.stored } });
+    const published = await adapter.handOff(retry.context);
+    assert.equal(published.externalId, liveArticles()[0]?.id);
+    assert.equal(retry.stored.articleId, published.externalId);
+    assert.equal(creates().length, 1, 'created once');
+    assert.deepEqual(retry.goingLive, [], 'nothing went live again');
+  });
+
+  it('a lost answer while Shopify’s search lags: its TAKEN handle stops a second article until search shows it', async () => {
+    await sim.close();
+    await startHarness({ searchIndexDelayMs: 30_000 });
+    const { connection } = await connect();
+    credentials = connection.credentials;
+    blogs = connection.accounts.filter((account) => account.kind === 'shopify_blog');
+
+    sim.dropAnswerNext({ path: '/graphql.json', body: 'articleCreate' });
+    const first = handOffContext();
+    await expectFailure(adapter.handOff(first.context), 'TRANSIENT', [credentials.accessToken]);
+    const retry = handOffContext({ progress: { ...first.stored } });
+    const lagging = await expectFailure(adapter.handOff(retry.context), 'TRANSIENT', [
+      credentials.accessToken,
+    ]);
+    assert.equal(lagging.failure.platformCode, 'TAKEN');
+    assert.equal(liveArticles().length, 1, 'Shopify refused the second create');
+
+    clock = new Date(clock.getTime() + 31_000);
+    const published = await adapter.handOff(handOffContext({ progress: { ...retry.stored } }).context);
+    assert.equal(published.externalId, liveArticles()[0]?.id);
+    assert.equal(liveArticles().length, 1);
+  });
+
+  it('a worker killed before it saved the article id: the retry adopts that article', async () => {
+    const crashed = handOffContext({}, 'articleId');
+    await assert.rejects(adapter.handOff(crashed.context), /worker killed/);
+    const resumed = handOffContext({ progress: { ...crashed.stored } });
+    const published = await adapter.handOff(resumed.context);
+    assert.equal(published.externalId, sim.articles()[0]?.id);
+    assert.equal(creates().length, 1);
+  });
+
+  it('an article deleted since the last attempt is created again under the same handle', async () => {
+    const { context, stored } = handOffContext();
+    const { externalId } = await adapter.handOff(context);
+    await cancel(externalId, stored);
+    const again = await adapter.handOff(handOffContext({ progress: { ...stored } }).context);
+    assert.notEqual(again.externalId, externalId);
+    assert.equal(liveArticles().length, 1);
+    assert.equal(liveArticles()[0]?.handle, stored.articleHandle);
+  });
+
+  it('a hand-off whose time has come publishes now (visible, no future date)', async () => {
+    const late = new Date(start.getTime() - 60_000);
+    const { context } = handOffContext({ scheduledAt: late });
+    await adapter.handOff(context);
+    const [article] = sim.articles();
+    assert.equal(article?.visible, true);
+    assert.equal(article?.publishedAt?.toISOString(), start.toISOString());
+    const input = createdInput();
+    assert.equal(input.isPublished, true);
+    assert.equal('publishDate' in input, false);
+  });
+
+  it('reports pending until the date, then sent at that date', async () => {
+    const { externalId } = await adapter.handOff(handOffContext().context);
+    assert.deepEqual(await adapter.handOffStatus({ externalId, credentials }), {
+      state: 'pending',
+      platformStatus: `Scheduled for ${inTwoHours.toISOString()}`,
+    });
+    clock = new Date(inTwoHours.getTime() + 5_000);
+    assert.deepEqual(await adapter.handOffStatus({ externalId, credentials }), {
+      state: 'sent',
+      sentAt: inTwoHours,
+    });
+    assert.equal(sim.articles()[0]?.visible, true);
+  });
+
+  it('an article hidden by the merchant is cancelled there; one deleted there has failed', async () => {
+    const { externalId } = await adapter.handOff(handOffContext().context);
+    sim.hideArticle(externalId);
+    assert.deepEqual(await adapter.handOffStatus({ externalId, credentials }), {
+      state: 'cancelled',
+      platformStatus: 'Hidden',
+    });
+    await cancel(externalId, {});
+    assert.equal((await adapter.handOffStatus({ externalId, credentials })).state, 'failed');
+  });
+
+  it('cancel deletes the article, so nothing can go visible; cancelling again is fine', async () => {
+    const { context, stored } = handOffContext();
+    const { externalId } = await adapter.handOff(context);
+    await cancel(externalId, stored);
+    assert.deepEqual(liveArticles(), []);
+    assert.ok(sim.articles()[0]?.deletedAt, 'deleted on Shopify');
+    await cancel(externalId, stored);
+    clock = new Date(inTwoHours.getTime() + 60_000);
+    assert.deepEqual(
+      sim.articles().filter((article) => article.visible),
+      [],
+    );
+  });
+
+  it('cancel after a lost answer finds the article by the handle saved before the create, and deletes it', async () => {
+    sim.dropAnswerNext({ path: '/graphql.json', body: 'articleCreate' });
+    const { context, stored } = handOffContext();
+    await expectFailure(adapter.handOff(context), 'TRANSIENT', [credentials.accessToken]);
+    await cancel(null, stored);
+    assert.deepEqual(liveArticles(), []);
+  });
+
+  it('an article already visible is not taken back: HandOffLockedError naming it, and it stays', async () => {
+    const { context, stored } = handOffContext();
+    const { externalId } = await adapter.handOff(context);
+    sim.publishArticleNow(externalId);
+    await assert.rejects(
+      cancel(null, stored),
+      (error: unknown) =>
+        error instanceof HandOffLockedError &&
+        error.externalId === externalId &&
+        /already published/.test(error.message),
+    );
+    assert.equal(liveArticles()[0]?.visible, true);
+  });
+
+  it('refuses another channel, or an account that is not a blog, before any request', async () => {
+    const before = sim.received.length;
+    await expectFailure(
+      adapter.handOff(handOffContext({ channel: 'shopify_product_seo' }).context),
+      'INVALID_REQUEST',
+    );
+    await expectFailure(
+      adapter.handOff(
+        handOffContext({ account: { kind: 'shopify_store', externalId: 'glow-beauty.myshopify.com' } })
+          .context,
+      ),
+      'INVALID_REQUEST',
+    );
+    assert.equal(sim.received.length, before);
+  });
+});
+
+describe('Shopify article failures become publication error classes, one HTTP try each', () => {
+  let credentials: ShopifyCredentials;
+  let blog: { kind: string; externalId: string };
+  const content: TaskContent<'shopify_article'> = { title: 'Care guide', html: '<p>Wash cold</p>' };
+  const handOff = (overrides: Partial<HandOffContext<ShopifyCredentials>> = {}) =>
+    adapter.handOff({
+      taskId: 'task-2',
+      channel: 'shopify_article',
+      content,
+      contentDigest: 'd',
+      account: blog,
+      credentials,
+      progress: {},
+      async saveProgress() {},
+      heartbeat() {},
+      async beforeGoingLive() {},
+      scheduledAt: new Date(start.getTime() + 3_600_000),
+      epicTitle: 'Errors',
+      handOffKey: 'e2e2e2e2-t3t3t3t3-k4k4k4k4',
+      ...overrides,
+    });
+  const graphqlCalls = () => sim.receivedMatching('/graphql.json').length;
+
+  beforeEach(async () => {
+    await startHarness();
+    const { connection } = await connect();
+    credentials = connection.credentials;
+    blog = connection.accounts.find((account) => account.kind === 'shopify_blog')!;
+  });
+  afterEach(() => sim.close());
+
+  it('a title Shopify finds too long → CONTENT_REJECTED with its userError', async () => {
+    const error = await expectFailure(
+      handOff({ content: { ...content, title: 'A'.repeat(300) } }),
+      'CONTENT_REJECTED',
+      [credentials.accessToken],
+    );
+    assert.equal(error.failure.platformCode, 'TOO_LONG');
+    assert.match(error.message, /article\.title: Title is too long/);
+    assert.deepEqual(sim.articles(), []);
+  });
+
+  it('a blog deleted in Shopify → INVALID_REQUEST saying so', async () => {
+    const error = await expectFailure(
+      handOff({ account: { kind: 'shopify_blog', externalId: 'gid://shopify/Blog/1' } }),
+      'INVALID_REQUEST',
+      [credentials.accessToken],
+    );
+    assert.equal(error.failure.platformCode, 'NOT_FOUND');
+    assert.match(error.message, /blog of this task no longer exists/);
+  });
+
+  it('THROTTLED on the create (HTTP 200, then 429) → RATE_LIMITED after the wait its cost needs', async () => {
+    for (const kind of ['throttled', 'throttled_429'] as const) {
+      sim.failWith(kind, {
+        path: '/graphql.json',
+        body: 'articleCreate',
+        requestedQueryCost: 10,
+        currentlyAvailable: 4,
+        restoreRate: 2,
+      });
+      const error = await expectFailure(handOff(), 'RATE_LIMITED', [credentials.accessToken]);
+      // (10 − 4) points at 2 a second.
+      assert.equal(error.failure.retryAfterMs, 3000);
+      assert.equal(error.failure.platformCode, 'THROTTLED');
+    }
+    assert.deepEqual(sim.articles(), []);
+  });
+
+  it('401 → TOKEN_EXPIRED; ACCESS_DENIED → PERMISSION_REVOKED; 5xx → TRANSIENT; one request each', async () => {
+    const cases: [Parameters<ShopifySimulator['failWith']>[0], PublicationErrorClass][] = [
+      ['unauthorized', 'TOKEN_EXPIRED'],
+      ['access_denied', 'PERMISSION_REVOKED'],
+      ['transient', 'TRANSIENT'],
+    ];
+    for (const [kind, expected] of cases) {
+      sim.failWith(kind, { path: '/graphql.json', body: 'articleCreate' });
+      const before = graphqlCalls();
+      await expectFailure(handOff(), expected, [credentials.accessToken]);
+      // The look-up, then the one create that failed.
+      assert.equal(graphqlCalls(), before + 2, `${kind}: not exactly one create`);
+    }
+    assert.deepEqual(sim.articles(), []);
+  });
+
+  it('cancel and status map failures too (a 401 while cancelling is TOKEN_EXPIRED)', async () => {
+    const { externalId } = await handOff();
+    sim.failWith('unauthorized', { path: '/graphql.json' });
+    await expectFailure(
+      adapter.cancelHandOff({ externalId, handOffKey: null, credentials, progress: {} }),
+      'TOKEN_EXPIRED',
+      [credentials.accessToken],
+    );
+    sim.failWith('transient', { path: '/graphql.json' });
+    await expectFailure(adapter.handOffStatus({ externalId, credentials }), 'TRANSIENT', [
+      credentials.accessToken,
+    ]);
+    assert.equal(sim.articles().filter((article) => article.deletedAt === null).length, 1);
+  });
+
+  it('mapShopifyUserErrors: the content’s own fields are CONTENT_REJECTED, the rest INVALID_REQUEST', () => {
+    assert.equal(
+      mapShopifyUserErrors([{ field: ['article', 'body'], message: 'Body is invalid', code: 'INVALID' }])
+        .class,
+      'CONTENT_REJECTED',
+    );
+    assert.deepEqual(
+      mapShopifyUserErrors([
+        {
+          field: ['article'],
+          message: 'Can’t set isPublished to true and also set a future publish date.',
+          code: 'INVALID_PUBLISH_DATE',
+        },
+      ]),
+      {
+        class: 'INVALID_REQUEST',
+        message:
+          'Shopify refused the article: article: Can’t set isPublished to true and also set a future publish date.',
+        platformCode: 'INVALID_PUBLISH_DATE',
+      },
+    );
+  });
+});
+
 describe('the Shopify simulator as a GraphQL server', () => {
   beforeEach(() => startHarness());
   afterEach(() => sim.close());
@@ -416,6 +799,69 @@ describe('the Shopify simulator as a GraphQL server', () => {
     };
     assert.deepEqual(ok.data, { shop: { name: 'Glow Beauty' } });
     assert.equal(ok.extensions.cost.requestedQueryCost, 1);
+  });
+
+  it('refuses article inputs Shopify refuses: a visible article with a future date, bad variables, a taken handle', async () => {
+    const { connection } = await connect();
+    const blogId = connection.accounts.find((account) => account.kind === 'shopify_blog')!.externalId;
+    const create = async (article: Record<string, unknown>, declared = 'ArticleCreateInput!') => {
+      const answer = await fetch(`${sim.url}/shops/glow-beauty/admin/api/${shopifyApiVersion}/graphql.json`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-shopify-access-token': connection.credentials.accessToken,
+        },
+        body: JSON.stringify({
+          query: `mutation M($article: ${declared}) { articleCreate(article: $article) { article { id handle isPublished publishedAt } userErrors { field message code } } }`,
+          variables: { article },
+        }),
+      });
+      assert.equal(answer.status, 200);
+      return (await answer.json()) as {
+        data?: {
+          articleCreate: {
+            article: { id: string; handle: string; isPublished: boolean; publishedAt: string | null } | null;
+            userErrors: { field: string[]; message: string; code: string }[];
+          };
+        };
+        errors?: { message: string; extensions: { code: string; problems?: { path: string[] }[] } }[];
+        extensions: { cost: { requestedQueryCost: number } };
+      };
+    };
+    const later = new Date(start.getTime() + 3_600_000).toISOString();
+    const base = { blogId, title: 'Later', author: { name: 'Ana' }, body: '<p>x</p>' };
+
+    const visibleLater = await create({ ...base, publishDate: later });
+    assert.deepEqual(visibleLater.data?.articleCreate.userErrors, [
+      {
+        field: ['article'],
+        message: 'Can’t set isPublished to true and also set a future publish date.',
+        code: 'INVALID_PUBLISH_DATE',
+      },
+    ]);
+    assert.equal(visibleLater.extensions.cost.requestedQueryCost, 10, 'a mutation costs 10');
+
+    const unknownField = await create({ ...base, bodyHtml: '<p>x</p>' });
+    assert.equal(unknownField.errors?.[0]?.extensions.code, 'INVALID_VARIABLE');
+    assert.match(
+      unknownField.errors?.[0]?.message ?? '',
+      /bodyHtml \(Field is not defined on ArticleCreateInput\)/,
+    );
+    const { author: _author, ...anonymous } = base;
+    const noAuthor = await create(anonymous);
+    assert.deepEqual(noAuthor.errors?.[0]?.extensions.problems?.[0]?.path, ['author']);
+    const mismatch = await create(base, 'String!');
+    assert.match(mismatch.errors?.[0]?.message ?? '', /Type mismatch on variable \$article/);
+
+    const scheduled = await create({ ...base, handle: 'later', isPublished: false, publishDate: later });
+    assert.deepEqual(scheduled.data?.articleCreate.userErrors, []);
+    assert.equal(scheduled.data?.articleCreate.article?.isPublished, false);
+    assert.equal(scheduled.data?.articleCreate.article?.publishedAt, later);
+    const taken = await create({ ...base, handle: 'later', isPublished: false, publishDate: later });
+    assert.deepEqual(taken.data?.articleCreate.userErrors, [
+      { field: ['article', 'handle'], message: 'Handle has already been taken', code: 'TAKEN' },
+    ]);
+    assert.equal(sim.articles().length, 1, 'only the valid article exists');
   });
 });
 
