@@ -970,18 +970,21 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
 
   /**
    * The posts carrying this slug, in any status but trash (a trashed post's slug gets `__trashed`, so it is
-   * never found: it is not live and cannot become so by itself). Statuses other than `publish` are listed only
-   * to a user who may edit posts, in the edit context.
+   * never found: it is not live and cannot become so by itself). WordPress gives a second post with a taken
+   * slug `-2` (then `-3`…): two attempts creating at once (one that outlived its time-out) would leave one of
+   * those, so they are asked for in the same request. Statuses other than `publish` are listed only to a user
+   * who may edit posts, in the edit context. Live ones first.
    */
   async function findPosts(credentials: WordPressCredentials, slug: string, signal?: AbortSignal) {
+    const variants = [slug, ...[2, 3, 4, 5].map((suffix) => `${slug}-${suffix}`)];
     const answer = await rest(credentials, `/${wordPressRestNamespace}/posts`, {
-      query: { slug, status: ownStatuses, context: 'edit', per_page: '100' },
+      query: { slug: variants.join(','), status: ownStatuses, context: 'edit', per_page: '100' },
       ...(signal ? { signal } : {}),
     });
     if (!answer.ok) throw failureOf(answer, credentials);
     const live = ['publish', 'private', 'future'];
     return readAs(z.array(Post), answer.body, 'posts')
-      .filter((post) => post.slug === slug)
+      .filter((post) => variants.includes(post.slug))
       .sort((a, b) => Number(live.includes(b.status)) - Number(live.includes(a.status)));
   }
 

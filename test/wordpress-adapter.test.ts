@@ -788,7 +788,7 @@ describe('handing a wordpress_article task to WordPress', () => {
     assert.equal(simulator.receivedMatching(postsPath, 'POST').length, 1, 'no second create');
     const [lookup] = simulator.receivedMatching(postsPath, 'GET');
     assert.deepEqual(lookup?.query, {
-      slug: posts[0]!.slug,
+      slug: [posts[0]!.slug, ...[2, 3, 4, 5].map((n) => `${posts[0]!.slug}-${n}`)].join(','),
       status: 'future,draft,pending,private,publish',
       context: 'edit',
       per_page: '100',
@@ -946,6 +946,32 @@ describe('cancelling a WordPress hand-off', () => {
     await failureOf(adapter.handOff(context));
     await cancelWith(stored, null, context.handOffKey);
     assert.equal(simulator.posts()[0]?.status, 'draft');
+  });
+
+  it('also takes back the `-2` twin that an attempt which outlived its time-out created beside it', async () => {
+    frozen = start;
+    const { context, stored } = handOffContext();
+    const { externalId } = await adapter.handOff(context);
+    const twin = await fetch(`${simulator.url}/wp-json/wp/v2/posts`, {
+      method: 'POST',
+      headers: { authorization: basicOf('editor', editorPassword), 'content-type': 'application/json' },
+      body: JSON.stringify({
+        title: article.title,
+        slug: stored.slug,
+        status: 'future',
+        date_gmt: '2031-05-01T12:00:00',
+      }),
+    });
+    assert.equal(
+      ((await twin.json()) as { slug: string }).slug,
+      `${stored.slug}-2`,
+      'WordPress keeps slugs unique',
+    );
+    await cancelWith(stored, externalId, context.handOffKey);
+    assert.deepEqual(
+      simulator.posts().map((post) => post.status),
+      ['draft', 'draft'],
+    );
   });
 
   it('refuses once the post is published: HandOffLockedError, and the post stays live', async () => {
