@@ -1104,11 +1104,12 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
           },
           signal,
         );
-    if (!answer.ok) {
-      // The post was deleted between our read and this update: created anew by the next attempt.
-      if (post && postIsGone(answer)) await save({ postId: '' });
-      throw failureOf(answer, credentials);
+    if (post && postIsGone(answer)) {
+      // Deleted between our read and this update: the next attempt creates it anew.
+      await save({ postId: '' });
+      throw new PlatformError({ class: 'TRANSIENT', message: 'The post was deleted in WordPress meanwhile' });
     }
+    if (!answer.ok) throw failureOf(answer, credentials);
     const written = readAs(Post, answer.body, 'written post');
     await save({ postId: String(written.id) });
     // A `publish` answer to a `future` request means the site's clock ran more than the margin ahead of ours:
