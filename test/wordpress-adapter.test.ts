@@ -1,13 +1,19 @@
 // The WordPress adapter against the WordPress simulator over real HTTP: connecting with an application
 // password (publish_posts required, plain-permalink fallback), the periodic check, the refusal of private
-// and loopback sites (before any request, and on every redirect hop), and the error classes.
+// and loopback sites (before any request, and on every redirect hop), the error classes, and real scheduling:
+// hand-offs that never create a post twice nor publish one early, cancels back to draft, and confirmations
+// that request wp-cron.php on an idle site.
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { CredentialsRejectedError } from '../connectors/types.ts';
+import {
+  CredentialsRejectedError,
+  type HandOffContext,
+  type PublicationProgress,
+} from '../connectors/types.ts';
 import {
   checkSiteUrl,
   createWordPressAdapter,
@@ -16,9 +22,13 @@ import {
   mapWordPressError,
   normaliseSiteUrl,
   type WordPressAdapter,
+  type WordPressCredentials,
+  wordPressDateGmt,
   wordPressMessages,
+  wordPressPostSlug,
 } from '../connectors/wordpress.ts';
-import { PlatformError } from '../domain/publication-errors.ts';
+import type { TaskContent } from '../domain/content.ts';
+import { HandOffLockedError, PlatformError } from '../domain/publication-errors.ts';
 import { startWordPressSimulator, type WordPressSimulator } from '../sandbox/wordpress.ts';
 
 const editorPassword = 'Ab12 Cd34 Ef56 Gh78 Ij90 Kl12';
@@ -38,11 +48,15 @@ const siteName = 'Glow & Co — Blog';
 
 let simulator: WordPressSimulator;
 let adapter: WordPressAdapter;
+/** One clock for the site and the adapter: the real one, unless a test sets a time. */
+let frozen: Date | null = null;
+const clock = () => frozen ?? new Date();
 
 beforeEach(async () => {
-  simulator = await startWordPressSimulator({ users, siteName });
+  frozen = null;
+  simulator = await startWordPressSimulator({ users, siteName, now: clock });
   // The simulator is on 127.0.0.1: these tests allow private hosts; the refusals are tested apart.
-  adapter = createWordPressAdapter({ allowPrivateHosts: true });
+  adapter = createWordPressAdapter({ allowPrivateHosts: true, now: clock });
 });
 
 afterEach(async () => {
@@ -627,5 +641,494 @@ describe('mapWordPressError', () => {
       12_000,
       'Retry-After seconds become milliseconds',
     );
+  });
+
+  it('reads the refusal behind a rest_invalid_param on `status` (arguments are checked before permissions)', () => {
+    const forbiddenStatus = (status: number) => ({
+      code: 'rest_invalid_param',
+      message: 'Invalid parameter(s): status',
+      data: {
+        status: 400,
+        params: { status: 'Status is forbidden.' },
+        details: {
+          status: { code: 'rest_forbidden_status', message: 'Status is forbidden.', data: { status } },
+        },
+      },
+    });
+    assert.equal(mapWordPressError(400, forbiddenStatus(401), none).class, 'TOKEN_EXPIRED');
+    assert.equal(mapWordPressError(400, forbiddenStatus(403), none).class, 'PERMISSION_REVOKED');
+    assert.equal(
+      mapWordPressError(
+        400,
+        { code: 'empty_content', message: 'Content, title, and excerpt are empty.' },
+        none,
+      ).class,
+      'CONTENT_REJECTED',
+    );
+  });
+});
+
+// --- real scheduling ------------------------------------------------------------------------------------
+
+const start = new Date('2031-05-01T10:00:00.000Z');
+const inTwoHours = new Date(start.getTime() + 2 * 60 * 60 * 1000);
+const article: TaskContent<'wordpress_article'> = {
+  title: 'Spring skin care: the routine',
+  html: '<p>Cleanse, <a href="https://brand.example/serum">serum</a>, moisturise.</p>',
+  excerpt: 'A routine for spring',
+  tags: ['spring', 'routine'],
+  authorName: 'Ann',
+};
+const editorCredentials = () => ({
+  siteUrl: simulator.url,
+  restBase: `${simulator.url}/wp-json`,
+  username: 'editor',
+  applicationPassword: editorPassword,
+});
+const postsPath = /^\/wp-json\/wp\/v2\/posts$/;
+const postPath = /^\/wp-json\/wp\/v2\/posts\/\d+$/;
+
+/** A hand-off context whose saved progress lands in `stored`, as the publication row would keep it. */
+function handOffContext(
+  overrides: Partial<HandOffContext<WordPressCredentials>> = {},
+  crashOn?: string,
+): { context: HandOffContext<WordPressCredentials>; stored: PublicationProgress; events: string[] } {
+  const stored: PublicationProgress = { ...(overrides.progress ?? {}) };
+  const events: string[] = [];
+  const context: HandOffContext<WordPressCredentials> = {
+    taskId: 'task-1',
+    channel: 'wordpress_article',
+    content: article,
+    contentDigest: 'wordpress-content-1',
+    account: { kind: 'wordpress_site', externalId: simulator.url },
+    credentials: editorCredentials(),
+    progress: { ...stored },
+    async saveProgress(update) {
+      // A worker killed right after WordPress answered: the answer is never persisted.
+      if (crashOn && crashOn in update) throw new Error('worker killed');
+      Object.assign(stored, update);
+    },
+    heartbeat() {
+      events.push('heartbeat');
+    },
+    async beforeGoingLive() {
+      events.push(`live at ${clock().toISOString()}`);
+    },
+    scheduledAt: inTwoHours,
+    epicTitle: 'Spring launch',
+    handOffKey: '1a2b3c4d-5e6f7a8b-9c0d1e2f',
+    ...overrides,
+  };
+  return { context, stored, events };
+}
+
+const cancelWith = (
+  stored: PublicationProgress,
+  externalId: string | null,
+  handOffKey: string | null = null,
+) => adapter.cancelHandOff({ externalId, handOffKey, credentials: editorCredentials(), progress: stored });
+const statusOf = (externalId: string) =>
+  adapter.handOffStatus({ externalId, credentials: editorCredentials() });
+
+describe('handing a wordpress_article task to WordPress', () => {
+  it('creates one post `future` at exactly scheduledAt, its slug carrying the hand-off key', async () => {
+    frozen = start;
+    const { context, stored, events } = handOffContext();
+    const published = await adapter.handOff(context);
+
+    const [post, ...others] = simulator.posts();
+    assert.ok(post);
+    assert.equal(others.length, 0);
+    assert.equal(post.status, 'future');
+    assert.equal(post.dateGmt, '2031-05-01 12:00:00');
+    assert.equal(post.slug, 'spring-skin-care-the-routine-1a2b3c4d-5e6f7a8b-9c0d1e2f');
+    assert.equal(post.title, article.title);
+    assert.equal(post.content, article.html);
+    assert.equal(post.excerpt, article.excerpt);
+    assert.equal(post.author, 1, 'written as the connected user');
+    assert.deepEqual(published, {
+      externalId: String(post.id),
+      externalUrl: `${simulator.url}/?p=${post.id}`,
+    });
+    assert.deepEqual(stored, { slug: post.slug, postId: String(post.id) });
+    assert.deepEqual(events, [`live at ${start.toISOString()}`]);
+
+    const [create] = simulator.receivedMatching(postsPath, 'POST');
+    assert.deepEqual(create?.body, {
+      title: article.title,
+      content: article.html,
+      excerpt: article.excerpt,
+      slug: post.slug,
+      status: 'future',
+      date_gmt: '2031-05-01T12:00:00',
+    });
+    assert.equal(create?.headers.authorization, basicOf('editor', editorPassword));
+    assert.equal(
+      simulator.receivedMatching(postsPath, 'GET').length,
+      0,
+      'a first attempt has nothing to look up',
+    );
+  });
+
+  it('a lost answer, then the retry: the post is found by its slug, and there is still exactly one', async () => {
+    frozen = start;
+    simulator.dropAnswerNext({ method: 'POST', path: postsPath });
+    const first = handOffContext();
+    const failure = await failureOf(adapter.handOff(first.context));
+    assert.equal(failure.class, 'TRANSIENT');
+    assert.equal(simulator.posts().length, 1, 'WordPress created it all the same');
+    assert.deepEqual(Object.keys(first.stored), ['slug'], 'the slug was saved before the request');
+
+    const retry = handOffContext({ progress: { ...first.stored } });
+    const published = await adapter.handOff(retry.context);
+    const posts = simulator.posts();
+    assert.equal(posts.length, 1);
+    assert.equal(published.externalId, String(posts[0]!.id));
+    assert.equal(retry.stored.postId, String(posts[0]!.id));
+    assert.equal(simulator.receivedMatching(postsPath, 'POST').length, 1, 'no second create');
+    const [lookup] = simulator.receivedMatching(postsPath, 'GET');
+    assert.deepEqual(lookup?.query, {
+      slug: [posts[0]!.slug, ...[2, 3, 4, 5].map((n) => `${posts[0]!.slug}-${n}`)].join(','),
+      status: 'future,draft,pending,private,publish',
+      context: 'edit',
+      per_page: '100',
+    });
+    assert.deepEqual(retry.events, [], 'nothing went live again');
+  });
+
+  it('a crash before the post id was saved: the retry finds the post, nothing is created twice', async () => {
+    frozen = start;
+    const crashed = handOffContext({}, 'postId');
+    await assert.rejects(adapter.handOff(crashed.context), /worker killed/);
+    const retry = handOffContext({ progress: { ...crashed.stored } });
+    await adapter.handOff(retry.context);
+    assert.equal(simulator.posts().length, 1);
+    assert.equal(retry.stored.postId, String(simulator.posts()[0]!.id));
+  });
+
+  it('resumes with the post id it saved: one read, no look-up, no request that changes anything', async () => {
+    frozen = start;
+    const first = handOffContext();
+    await adapter.handOff(first.context);
+    const before = simulator.received.length;
+    const again = handOffContext({ progress: { ...first.stored } });
+    await adapter.handOff(again.context);
+    assert.deepEqual(
+      simulator.received.slice(before).map((request) => `${request.method} ${request.path}`),
+      [`GET /wp-json/wp/v2/posts/${first.stored.postId}`],
+    );
+  });
+
+  it('schedules again the draft a cancel left under the same key (a cancel whose answer was lost)', async () => {
+    frozen = start;
+    const first = handOffContext();
+    const { externalId } = await adapter.handOff(first.context);
+    await cancelWith(first.stored, externalId);
+    assert.equal(simulator.posts()[0]?.status, 'draft');
+    const again = handOffContext({ progress: { ...first.stored } });
+    assert.equal((await adapter.handOff(again.context)).externalId, externalId);
+    assert.equal(simulator.posts().length, 1);
+    assert.equal(simulator.posts()[0]?.status, 'future');
+    assert.equal(again.events.length, 1, 'beforeGoingLive before scheduling it again');
+  });
+
+  it('works through ?rest_route= on a site with plain permalinks', async () => {
+    frozen = start;
+    simulator.setPrettyPermalinks(false);
+    const credentials = { ...editorCredentials(), restBase: `${simulator.url}/?rest_route=` };
+    const { externalId } = await adapter.handOff(handOffContext({ credentials }).context);
+    assert.equal(simulator.posts()[0]?.status, 'future');
+    assert.deepEqual(await adapter.handOffStatus({ externalId, credentials }), {
+      state: 'pending',
+      platformStatus: 'future',
+    });
+    assert.ok(simulator.received.every((request) => request.path === '/'));
+  });
+});
+
+describe("WordPress's one-minute rule: never published early", () => {
+  it('the simulator follows wp_insert_post: `future` under 60 s is published, `publish` 60 s ahead is `future`', async () => {
+    frozen = start;
+    const create = async (status: string, secondsAhead: number) => {
+      const response = await fetch(`${simulator.url}/wp-json/wp/v2/posts`, {
+        method: 'POST',
+        headers: { authorization: basicOf('editor', editorPassword), 'content-type': 'application/json' },
+        body: JSON.stringify({
+          title: `${status} ${secondsAhead}`,
+          status,
+          date_gmt: new Date(start.getTime() + secondsAhead * 1000).toISOString().slice(0, 19),
+        }),
+      });
+      assert.equal(response.status, 201);
+      return ((await response.json()) as { status: string }).status;
+    };
+    assert.equal(await create('future', 59), 'publish');
+    assert.equal(await create('future', 60), 'future');
+    assert.equal(await create('publish', 60), 'future');
+    assert.equal(await create('publish', 59), 'publish');
+  });
+
+  it('a time less than a minute away: the hand-off waits for it, then publishes, never before', async () => {
+    const scheduledAt = new Date(Math.ceil((Date.now() + 1_500) / 1000) * 1000);
+    const { context, events } = handOffContext({ scheduledAt });
+    const published = await adapter.handOff(context);
+    const [post] = simulator.posts();
+    assert.equal(post?.status, 'publish');
+    assert.ok(post.publishedAt!.getTime() >= scheduledAt.getTime(), 'published at its time, not before');
+    assert.equal(post.publishedBy, 'request');
+    assert.equal(published.externalId, String(post.id));
+    const [create] = simulator.receivedMatching(postsPath, 'POST');
+    assert.ok(create!.receivedAt.getTime() >= scheduledAt.getTime(), 'the post was created at the time');
+    assert.equal((create!.body as { status: string }).status, 'publish');
+    assert.equal(post.dateGmt, wordPressDateGmt(scheduledAt).replace('T', ' '));
+    assert.ok(events.includes('heartbeat'), 'Temporal heard from the wait');
+    const live = events.find((event) => event.startsWith('live at '))!;
+    assert.ok(
+      Date.parse(live.slice(8)) >= scheduledAt.getTime(),
+      'beforeGoingLive right before, at the time',
+    );
+  });
+
+  it('an unschedule during that wait (the activity cancelled) publishes nothing', async () => {
+    const scheduledAt = new Date(Date.now() + 30_000);
+    const abort = new AbortController();
+    const { context } = handOffContext({ scheduledAt, signal: abort.signal });
+    setTimeout(() => abort.abort(), 200);
+    await assert.rejects(adapter.handOff(context), { name: 'AbortError' });
+    assert.equal(simulator.posts().length, 0);
+  });
+
+  it('a hand-off retried after its time publishes at once', async () => {
+    const scheduledAt = new Date(Date.now() - 60_000);
+    await adapter.handOff(handOffContext({ scheduledAt }).context);
+    assert.equal(simulator.posts()[0]?.status, 'publish');
+  });
+
+  it('rounds a time with a fraction of a second up: WordPress keeps whole seconds', () => {
+    assert.equal(wordPressDateGmt(new Date('2031-05-01T12:00:00.000Z')), '2031-05-01T12:00:00');
+    assert.equal(wordPressDateGmt(new Date('2031-05-01T12:00:00.001Z')), '2031-05-01T12:00:01');
+  });
+
+  it('writes slugs the way WordPress keeps them', () => {
+    assert.equal(
+      wordPressPostSlug('Été: 10 soins « bio » & co.', 'AbC_12-x'),
+      'ete-10-soins-bio-co-abc_12-x',
+    );
+    assert.equal(wordPressPostSlug('!!!', 'k1'), 'k1');
+    assert.ok(wordPressPostSlug('x'.repeat(300), 'k1').length <= 63);
+  });
+});
+
+describe('cancelling a WordPress hand-off', () => {
+  it('takes the post back to draft, its date kept; cancelling again is fine', async () => {
+    frozen = start;
+    const { context, stored } = handOffContext();
+    const { externalId } = await adapter.handOff(context);
+    await cancelWith(stored, externalId, context.handOffKey);
+    const [post] = simulator.posts();
+    assert.equal(post?.status, 'draft');
+    assert.equal(post.dateGmt, '2031-05-01 12:00:00');
+    const [update] = simulator.receivedMatching(postPath, 'POST');
+    assert.deepEqual(update?.body, { status: 'draft' });
+    await cancelWith(stored, externalId, context.handOffKey);
+    assert.equal(simulator.receivedMatching(postPath, 'POST').length, 1, 'a draft needs nothing more');
+    assert.deepEqual(await statusOf(externalId), { state: 'cancelled', platformStatus: 'draft' });
+
+    frozen = new Date(inTwoHours.getTime() + 60_000);
+    simulator.runCron();
+    assert.equal(simulator.posts()[0]?.status, 'draft', 'WP-Cron publishes no draft');
+  });
+
+  it('finds and cancels a post no answer ever named', async () => {
+    frozen = start;
+    simulator.dropAnswerNext({ method: 'POST', path: postsPath });
+    const { context, stored } = handOffContext();
+    await failureOf(adapter.handOff(context));
+    await cancelWith(stored, null, context.handOffKey);
+    assert.equal(simulator.posts()[0]?.status, 'draft');
+  });
+
+  it('also takes back the `-2` twin that an attempt which outlived its time-out created beside it', async () => {
+    frozen = start;
+    const { context, stored } = handOffContext();
+    const { externalId } = await adapter.handOff(context);
+    const twin = await fetch(`${simulator.url}/wp-json/wp/v2/posts`, {
+      method: 'POST',
+      headers: { authorization: basicOf('editor', editorPassword), 'content-type': 'application/json' },
+      body: JSON.stringify({
+        title: article.title,
+        slug: stored.slug,
+        status: 'future',
+        date_gmt: '2031-05-01T12:00:00',
+      }),
+    });
+    assert.equal(
+      ((await twin.json()) as { slug: string }).slug,
+      `${stored.slug}-2`,
+      'WordPress keeps slugs unique',
+    );
+    await cancelWith(stored, externalId, context.handOffKey);
+    assert.deepEqual(
+      simulator.posts().map((post) => post.status),
+      ['draft', 'draft'],
+    );
+  });
+
+  it('refuses once the post is published: HandOffLockedError, and the post stays live', async () => {
+    frozen = start;
+    const { context, stored } = handOffContext();
+    const { externalId } = await adapter.handOff(context);
+    frozen = new Date(inTwoHours.getTime() + 10_000);
+    simulator.runCron();
+    await assert.rejects(
+      cancelWith(stored, externalId, context.handOffKey),
+      (error: unknown) => error instanceof HandOffLockedError && error.externalId === externalId,
+    );
+    assert.equal(simulator.posts()[0]?.status, 'publish');
+  });
+
+  it('refuses at the very moment WP-Cron may be publishing it; takes back one long overdue on an idle site', async () => {
+    frozen = start;
+    const { context, stored } = handOffContext();
+    const { externalId } = await adapter.handOff(context);
+    frozen = new Date(inTwoHours.getTime() - 2_000);
+    await assert.rejects(cancelWith(stored, externalId), HandOffLockedError);
+    assert.equal(simulator.posts()[0]?.status, 'future');
+    frozen = new Date(inTwoHours.getTime() + 60 * 60_000);
+    await cancelWith(stored, externalId);
+    assert.equal(simulator.posts()[0]?.status, 'draft');
+  });
+
+  it('a move (cancel, then a hand-off under a new key) leaves exactly one scheduled post, at the new time', async () => {
+    frozen = start;
+    const first = handOffContext();
+    const { externalId } = await adapter.handOff(first.context);
+    await cancelWith(first.stored, externalId, first.context.handOffKey);
+    const later = new Date(inTwoHours.getTime() + 24 * 60 * 60_000);
+    await adapter.handOff(
+      handOffContext({ scheduledAt: later, handOffKey: 'feedbeef-00000000-11111111' }).context,
+    );
+    const scheduled = simulator.posts().filter((post) => post.status === 'future');
+    assert.equal(scheduled.length, 1);
+    assert.equal(scheduled[0]?.dateGmt, '2031-05-02 12:00:00');
+  });
+});
+
+describe('confirming a WordPress hand-off', () => {
+  it('pending before the time; after it, on an idle site, requests wp-cron.php once and reports when that published it', async () => {
+    frozen = start;
+    const { externalId } = await adapter.handOff(handOffContext().context);
+    assert.deepEqual(await statusOf(externalId), { state: 'pending', platformStatus: 'future' });
+    assert.equal(simulator.receivedMatching('/wp-cron.php').length, 0);
+
+    const late = new Date(inTwoHours.getTime() + 7 * 60_000);
+    frozen = late;
+    assert.equal(simulator.posts()[0]?.status, 'future', 'nobody visited: still future past its time');
+    assert.deepEqual(await statusOf(externalId), { state: 'sent', sentAt: late });
+    const crons = simulator.receivedMatching('/wp-cron.php', 'GET');
+    assert.equal(crons.length, 1);
+    assert.equal(crons[0]?.headers.authorization, undefined, 'wp-cron.php gets no credentials');
+    assert.equal(simulator.posts()[0]?.publishedBy, 'cron');
+  });
+
+  it('found published at the first read (visitors ran WP-Cron): sent, the moment unknown, no cron request', async () => {
+    frozen = start;
+    const { externalId } = await adapter.handOff(handOffContext().context);
+    frozen = new Date(inTwoHours.getTime() + 1_000);
+    simulator.setTraffic(true);
+    while (simulator.posts()[0]?.status !== 'publish')
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(simulator.posts()[0]?.publishedBy, 'cron');
+    assert.deepEqual(await statusOf(externalId), { state: 'sent', sentAt: null });
+    assert.equal(simulator.receivedMatching('/wp-cron.php').length, 0);
+  });
+
+  it('still pending when wp-cron.php fails, so the next poll asks again', async () => {
+    frozen = start;
+    const { externalId } = await adapter.handOff(handOffContext().context);
+    frozen = new Date(inTwoHours.getTime() + 1_000);
+    simulator.failWith('transient', { path: '/wp-cron.php' });
+    assert.deepEqual(await statusOf(externalId), { state: 'pending', platformStatus: 'future' });
+    assert.deepEqual(await statusOf(externalId), { state: 'sent', sentAt: frozen });
+  });
+
+  it('a post trashed or deleted in WordPress is cancelled or failed', async () => {
+    frozen = start;
+    const { externalId } = await adapter.handOff(handOffContext().context);
+    const remove = (query: string) =>
+      fetch(`${simulator.url}/wp-json/wp/v2/posts/${externalId}${query}`, {
+        method: 'DELETE',
+        headers: { authorization: basicOf('editor', editorPassword) },
+      });
+    assert.equal((await remove('')).status, 200);
+    assert.deepEqual(await statusOf(externalId), { state: 'cancelled', platformStatus: 'trash' });
+    assert.equal((await remove('?force=true')).status, 200);
+    assert.deepEqual(await statusOf(externalId), {
+      state: 'failed',
+      platformStatus: 'Not found',
+      message: 'The post no longer exists in WordPress',
+    });
+  });
+});
+
+describe('WordPress error classes during hand-offs', () => {
+  it('a revoked application password is TOKEN_EXPIRED, on the create and on the look-up alike', async () => {
+    frozen = start;
+    simulator.revokeApplicationPasswords('editor');
+    const create = await failureOf(adapter.handOff(handOffContext().context));
+    assert.deepEqual(
+      [create.class, create.platformCode],
+      ['TOKEN_EXPIRED', 'rest_cannot_create'],
+      'POST /posts answers 401 rest_cannot_create',
+    );
+    // Arguments are checked before permissions: the anonymous look-up of non-public statuses is a 400.
+    const lookup = await failureOf(adapter.handOff(handOffContext({ progress: { slug: 'x-1' } }).context));
+    assert.deepEqual([lookup.class, lookup.platformCode], ['TOKEN_EXPIRED', 'rest_invalid_param']);
+    assert.equal(simulator.posts().length, 0);
+  });
+
+  it('a user who may no longer publish is PERMISSION_REVOKED (403 rest_cannot_publish)', async () => {
+    frozen = start;
+    simulator.setRoles('editor', ['contributor']);
+    const failure = await failureOf(adapter.handOff(handOffContext().context));
+    assert.deepEqual([failure.class, failure.platformCode], ['PERMISSION_REVOKED', 'rest_cannot_publish']);
+    assert.equal(failure.message, 'Sorry, you are not allowed to publish posts in this post type.');
+    simulator.setRoles('editor', ['subscriber']);
+    const lookup = await failureOf(adapter.handOff(handOffContext({ progress: { slug: 'x-1' } }).context));
+    assert.equal(lookup.class, 'PERMISSION_REVOKED');
+  });
+
+  it('rest_invalid_param on what the user wrote is CONTENT_REJECTED; on anything else INVALID_REQUEST', async () => {
+    frozen = start;
+    const invalid = (param: string) => ({
+      status: 400,
+      body: {
+        code: 'rest_invalid_param',
+        message: `Invalid parameter(s): ${param}`,
+        data: { status: 400, params: { [param]: 'Invalid.' }, details: {} },
+      },
+    });
+    simulator.failNext({ method: 'POST', path: postsPath, response: invalid('content') });
+    const content = await failureOf(adapter.handOff(handOffContext().context));
+    assert.deepEqual([content.class, content.platformCode], ['CONTENT_REJECTED', 'rest_invalid_param']);
+    simulator.failNext({ method: 'POST', path: postsPath, response: invalid('date_gmt') });
+    assert.equal((await failureOf(adapter.handOff(handOffContext().context))).class, 'INVALID_REQUEST');
+  });
+
+  it('throttling is RATE_LIMITED with its delay; a 5xx is TRANSIENT', async () => {
+    frozen = start;
+    simulator.failWith('rate_limited', { method: 'POST', path: postsPath, retryAfterSeconds: 20 });
+    const limited = await failureOf(adapter.handOff(handOffContext().context));
+    assert.equal(limited.class, 'RATE_LIMITED');
+    assert.equal(limited.retryAfterMs, 20_000);
+    simulator.failWith('transient', { method: 'POST', path: postPath });
+    const { context, stored } = handOffContext();
+    const { externalId } = await adapter.handOff(context);
+    const error = await cancelWith(stored, externalId).then(
+      () => assert.fail('expected the cancel to fail'),
+      (reason: unknown) => reason,
+    );
+    assert.ok(error instanceof PlatformError && error.failure.class === 'TRANSIENT');
+    assert.equal(simulator.posts().find((post) => post.id === Number(externalId))?.status, 'future');
   });
 });
