@@ -12,7 +12,7 @@ import { readEpic, useStack, waitFor, waitForStatus } from './support/stack.ts';
 const stack = useStack({ platforms: {} });
 
 const quarterHourMs = 15 * 60 * 1000;
-/** The simulator's Newsletter list. */
+/** The audience the example content addresses (the simulator's Newsletter list). */
 const newsletter = 'a1b2c3d4e5';
 /** A day far enough ahead that every time of it is in the future, whatever time the suite runs. */
 const day = new Date(Date.now() + 2 * 24 * 60 * 60 * 1000).toISOString().slice(0, 10);
@@ -48,7 +48,7 @@ async function reviewedEmail(title: string) {
   const task = await workspace.api.post(`/v1/epics/${epic.id}/tasks`, {
     channel: 'mailchimp_email',
     connectorId,
-    content: { ...contentExamples.mailchimp_email, audiences: { included: [newsletter] } },
+    content: contentExamples.mailchimp_email,
   });
   assert.equal(task.statusCode, 201, task.body);
   await workspace.api.post(`/v1/epics/${epic.id}/tasks/${task.json().id}/approve`);
@@ -73,6 +73,23 @@ async function schedule(workspace: TestWorkspace, epicId: string, scheduledAt: s
 }
 
 describe('Mailchimp real scheduling', () => {
+  it('an email for two audiences, or leaving one out, is refused when the task is written', async () => {
+    const { workspace, connectorId } = await setup();
+    const epic = (await workspace.api.post('/v1/epics', { title: 'Two lists' })).json() as { id: string };
+    for (const audiences of [
+      { included: [newsletter, 'f6g7h8i9j0'] },
+      { included: [newsletter], excluded: ['f6g7h8i9j0'] },
+    ]) {
+      const refused = await workspace.api.post(`/v1/epics/${epic.id}/tasks`, {
+        channel: 'mailchimp_email',
+        connectorId,
+        content: { ...contentExamples.mailchimp_email, audiences },
+      });
+      assert.equal(refused.statusCode, 400, refused.body);
+      assert.match(refused.json().error.message, /body\.content\.audiences\.(included|excluded): Mailchimp/);
+    }
+  });
+
   it('10:07 is refused naming 10:00 and 10:15; 10:15 is handed off for exactly 10:15; unschedule deletes it', async () => {
     const { workspace, epicId } = await reviewedEmail('Quarter hours');
     const refused = await workspace.api.post(`/v1/epics/${epicId}/schedule`, { scheduledAt: at('10:07') });
