@@ -469,7 +469,12 @@ export function createMailchimpAdapter(options: MailchimpAdapterOptions): Mailch
   async function handOff(context: HandOffContext<MailchimpCredentials>): Promise<Published> {
     if (context.channel !== 'mailchimp_email') throw invalid(`Mailchimp cannot hand off ${context.channel}`);
     const parsed = contentSchemas.mailchimp_email.safeParse(context.content);
-    if (!parsed.success) throw invalid('The mailchimp_email content is not valid');
+    if (!parsed.success) {
+      const issues = parsed.error.issues
+        .slice(0, 3)
+        .map((issue) => `content.${issue.path.join('.')}: ${issue.message}`);
+      throw invalid(`The mailchimp_email content is not valid (${issues.join('; ')})`);
+    }
     const content: MailchimpEmailContent = parsed.data;
     const listId = audienceOf(content);
     const { credentials, signal, handOffKey, scheduledAt } = context;
