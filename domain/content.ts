@@ -76,7 +76,14 @@ export const contentSchemas = {
     seoTitle: z.string().min(1).max(70),
     seoDescription: z.string().min(1).max(320),
   }),
-  mailchimp_email: emailCampaign,
+  // A Mailchimp campaign goes to one audience (list) and cannot leave another out: refused when the task is
+  // written, not when it is handed off.
+  mailchimp_email: emailCampaign.extend({
+    audiences: z.strictObject({
+      included: z.array(audienceId).length(1, 'Mailchimp sends a campaign to exactly one audience'),
+      excluded: z.array(audienceId).max(0, 'Mailchimp cannot leave an audience out of a campaign').optional(),
+    }),
+  }),
   klaviyo_email: emailCampaign.extend({ smartSending: z.boolean().optional() }),
   // CyberImpact needs the mailing's language (the adapter sends en_ca when absent) and sends to whole groups:
   // it has no way to leave people out, so an exclusion would be silently ignored there.

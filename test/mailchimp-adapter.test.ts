@@ -1,5 +1,7 @@
 // The Mailchimp adapter against the Mailchimp simulator over real HTTP: the OAuth connection (code → token
-// that never expires → the data center from the metadata → audiences), the credential check, and error classes.
+// that never expires → the data center from the metadata → audiences), the credential check, campaign
+// hand-offs that never create or schedule twice, cancel and its refusal once sending, confirmation, and
+// error classes from Mailchimp's own error bodies.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
@@ -8,6 +10,9 @@ import {
   type MailchimpCredentials,
   mapMailchimpError,
 } from '../connectors/mailchimp.ts';
+import type { HandOffContext, PublicationProgress } from '../connectors/types.ts';
+import type { TaskContent } from '../domain/content.ts';
+import { HandOffLockedError } from '../domain/publication-errors.ts';
 import { type MailchimpSimulator, startMailchimpSimulator } from '../sandbox/mailchimp.ts';
 import { closedBaseUrl, expectFailure, expectRejected, withHungServer } from './support/adapter-harness.ts';
 
@@ -295,6 +300,491 @@ describe('Mailchimp credentials and audiences', () => {
   });
 });
 
+describe('handing a mailchimp_email task to Mailchimp', () => {
+  const epochStart = new Date('2031-05-01T10:00:00.000Z');
+  const noon = new Date('2031-05-01T12:00:00.000Z');
+  const content: TaskContent<'mailchimp_email'> = {
+    subject: 'Spring is here',
+    previewText: 'Our new collection',
+    fromName: 'Glowtify Beauty',
+    fromEmail: 'news@brand.example',
+    replyTo: 'hello@brand.example',
+    html: '<html><body><a href="https://brand.example/spring">Shop</a></body></html>',
+    text: 'Shop: https://brand.example/spring',
+    audiences: { included: ['list000002'] },
+  };
+  let clock: () => Date = () => epochStart;
+  let credentials: MailchimpCredentials;
+
+  beforeEach(async () => {
+    clock = () => epochStart;
+    sim = await startMailchimpSimulator({ clientId, clientSecret, lists, now: () => clock() });
+    adapter = createMailchimpAdapter({ authBaseUrl: sim.url, clientId, clientSecret, now: () => clock() });
+    credentials = (await connect()).connection.credentials;
+  });
+  afterEach(() => sim.close());
+
+  /** A hand-off context whose saved progress lands in `stored`, as the publication row would keep it. */
+  function handOffContext(
+    overrides: Partial<HandOffContext<MailchimpCredentials>> = {},
+    crashOn?: string,
+  ): { context: HandOffContext<MailchimpCredentials>; stored: PublicationProgress; live: string[] } {
+    const stored: PublicationProgress = { ...(overrides.progress ?? {}) };
+    const live: string[] = [];
+    const context: HandOffContext<MailchimpCredentials> = {
+      taskId: 'task-1',
+      channel: 'mailchimp_email',
+      content,
+      contentDigest: 'mailchimp-content-1',
+      account: null,
+      credentials,
+      progress: {},
+      async saveProgress(update) {
+        // A worker killed right after Mailchimp answered: the answer is never persisted.
+        if (crashOn && crashOn in update) throw new Error('worker killed');
+        Object.assign(stored, update);
+      },
+      heartbeat() {},
+      async beforeGoingLive() {
+        live.push(clock().toISOString());
+      },
+      scheduledAt: noon,
+      epicTitle: 'Spring launch',
+      handOffKey: 'ho-task-1-a1',
+      ...overrides,
+    };
+    return { context, stored, live };
+  }
+
+  const requests = (path: RegExp, method: string) => sim.receivedMatching(path, method);
+  const creates = () => requests(/^\/3\.0\/campaigns$/, 'POST').length;
+  const schedules = () => requests(/\/actions\/schedule$/, 'POST').length;
+  const cancelWith = (
+    externalId: string | null,
+    progress: PublicationProgress = {},
+    handOffKey: string | null = null,
+  ) => adapter.cancelHandOff({ externalId, handOffKey, credentials, progress });
+
+  it('creates one campaign for its audience, sets its HTML and schedules it for exactly scheduledAt', async () => {
+    const { context, stored, live } = handOffContext();
+    const published = await adapter.handOff(context);
+
+    const [campaign, ...others] = sim.campaigns();
+    assert.ok(campaign);
+    assert.equal(others.length, 0);
+    assert.equal(published.externalId, campaign.id);
+    assert.equal(
+      published.externalUrl,
+      `https://us19.admin.mailchimp.com/campaigns/show/?id=${campaign.webId}`,
+    );
+    assert.equal(campaign.status, 'schedule');
+    assert.equal(campaign.scheduleTime, noon.toISOString());
+    assert.equal(campaign.title, 'Spring launch · ho-task-1-a1');
+    assert.equal(campaign.listId, 'list000002');
+    assert.equal(campaign.subjectLine, content.subject);
+    assert.equal(campaign.previewText, content.previewText);
+    assert.equal(campaign.fromName, content.fromName);
+    assert.equal(campaign.replyTo, content.replyTo);
+    assert.equal(campaign.html, content.html);
+    assert.equal(campaign.plainText, content.text);
+    assert.deepEqual(Object.keys(stored).sort(), [
+      'campaignId',
+      'contentSet',
+      'createdAfter',
+      'scheduled',
+      'webId',
+    ]);
+    assert.equal(live.length, 1, 'beforeGoingLive is asked once, before the schedule');
+
+    const [create] = requests(/^\/3\.0\/campaigns$/, 'POST');
+    assert.deepEqual(create?.body, {
+      type: 'regular',
+      recipients: { list_id: 'list000002' },
+      settings: {
+        subject_line: content.subject,
+        preview_text: content.previewText,
+        title: 'Spring launch · ho-task-1-a1',
+        from_name: content.fromName,
+        reply_to: content.replyTo,
+      },
+    });
+    const [schedule] = requests(/\/actions\/schedule$/, 'POST');
+    assert.deepEqual(schedule?.body, { schedule_time: '2031-05-01T12:00:00+00:00' });
+    assert.equal(requests(/\/actions\/send$/, 'POST').length, 0);
+    for (const request of sim.receivedMatching(/^\/3\.0\/campaigns/))
+      assert.equal(request.headers.authorization, `Bearer ${credentials.accessToken}`);
+  });
+
+  it('uses the from address as reply_to when the task has no reply-to', async () => {
+    const { replyTo: _, ...withoutReplyTo } = content;
+    await adapter.handOff(handOffContext({ content: withoutReplyTo }).context);
+    assert.equal(sim.campaigns()[0]?.replyTo, content.fromEmail);
+  });
+
+  it('refuses content for several audiences or with excluded ones before creating anything', async () => {
+    for (const audiences of [
+      { included: ['list000001', 'list000002'] },
+      { included: ['list000001'], excluded: ['list000003'] },
+    ]) {
+      const error = await expectFailure(
+        adapter.handOff(handOffContext({ content: { ...content, audiences } }).context),
+        'INVALID_REQUEST',
+      );
+      assert.match(error.message, /exactly one audience|cannot leave an audience out/);
+    }
+    assert.equal(sim.receivedMatching(/^\/3\.0\/campaigns/).length, 0);
+  });
+
+  it('refuses a time off the quarter-hours before creating anything, naming the two nearest', async () => {
+    const error = await expectFailure(
+      adapter.handOff(handOffContext({ scheduledAt: new Date('2031-05-01T12:07:00.000Z') }).context),
+      'INVALID_REQUEST',
+    );
+    assert.match(error.message, /2031-05-01T12:00Z or 2031-05-01T12:15Z/);
+    assert.equal(sim.receivedMatching(/^\/3\.0\/campaigns/).length, 0);
+  });
+
+  it('a lost answer to the create, then the retry: found by its key, exactly one campaign, scheduled once', async () => {
+    sim.dropAnswerNext({ path: /^\/3\.0\/campaigns$/, method: 'POST' });
+    const first = handOffContext();
+    await expectFailure(adapter.handOff(first.context), 'TRANSIENT', [credentials.accessToken]);
+    assert.equal(sim.campaigns().length, 1, 'Mailchimp created it');
+    assert.deepEqual(Object.keys(first.stored), ['createdAfter']);
+
+    const retry = handOffContext({ progress: { ...first.stored } });
+    const published = await adapter.handOff(retry.context);
+    assert.equal(sim.campaigns().length, 1);
+    assert.equal(creates(), 1, 'created once');
+    assert.equal(published.externalId, sim.campaigns()[0]?.id);
+    assert.equal(sim.campaigns()[0]?.status, 'schedule');
+    assert.equal(schedules(), 1);
+    const [lookup] = requests(/^\/3\.0\/campaigns$/, 'GET').slice(-1);
+    assert.equal(lookup?.query.type, 'regular');
+    assert.ok(lookup?.query.since_create_time, 'the look-up is bounded by when the hand-off began');
+  });
+
+  it('resumes after a crash once the campaign was saved: no second campaign, no look-up', async () => {
+    const crashed = handOffContext({}, 'contentSet');
+    await assert.rejects(adapter.handOff(crashed.context), /worker killed/);
+    assert.equal(sim.campaigns()[0]?.status, 'save');
+    const lookups = requests(/^\/3\.0\/campaigns$/, 'GET').length;
+
+    const resumed = handOffContext({ progress: { ...crashed.stored } });
+    const published = await adapter.handOff(resumed.context);
+    assert.equal(published.externalId, crashed.stored.campaignId);
+    assert.equal(creates(), 1);
+    assert.equal(requests(/^\/3\.0\/campaigns$/, 'GET').length, lookups, 'no look-up on resume');
+    assert.equal(sim.campaigns()[0]?.status, 'schedule');
+  });
+
+  it('a lost answer to the schedule, then the retry: scheduled once, at the same time', async () => {
+    sim.dropAnswerNext({ path: /\/actions\/schedule$/, method: 'POST' });
+    const first = handOffContext();
+    await expectFailure(adapter.handOff(first.context), 'TRANSIENT');
+    assert.equal(sim.campaigns()[0]?.status, 'schedule', 'Mailchimp scheduled it');
+
+    const retry = handOffContext({ progress: { ...first.stored } });
+    await adapter.handOff(retry.context);
+    assert.equal(retry.stored.scheduled, 'yes');
+    assert.equal(schedules(), 1, 'not scheduled twice');
+    assert.equal(sim.campaigns().length, 1);
+    assert.equal(sim.campaigns()[0]?.scheduleTime, noon.toISOString());
+  });
+
+  it('starts over when the campaign it had was deleted since (a cancel whose answer was lost)', async () => {
+    const first = handOffContext();
+    const { externalId } = await adapter.handOff(first.context);
+    await cancelWith(externalId, first.stored);
+    assert.equal(sim.campaigns().length, 0);
+
+    const again = handOffContext({ progress: { ...first.stored } });
+    const published = await adapter.handOff(again.context);
+    assert.notEqual(published.externalId, externalId);
+    assert.equal(sim.campaigns().length, 1);
+    assert.equal(sim.campaigns()[0]?.status, 'schedule');
+  });
+
+  it('nothing goes live when beforeGoingLive refuses: the campaign stays a draft', async () => {
+    const { context } = handOffContext({
+      async beforeGoingLive() {
+        throw new Error('withdrawn');
+      },
+    });
+    await assert.rejects(adapter.handOff(context), /withdrawn/);
+    assert.equal(schedules(), 0);
+    assert.equal(sim.campaigns()[0]?.status, 'save');
+  });
+
+  it('past its time (retries ran late): sent at once with actions/send, never scheduled', async () => {
+    clock = () => new Date(noon.getTime() + 5 * 60 * 1000);
+    const { context, stored, live } = handOffContext();
+    await adapter.handOff(context);
+    assert.equal(schedules(), 0);
+    assert.equal(requests(/\/actions\/send$/, 'POST').length, 1);
+    assert.equal(live.length, 1);
+    assert.equal(stored.sentNow, 'yes');
+    assert.equal(sim.campaigns()[0]?.status, 'sent');
+  });
+
+  it('a time only seconds ahead is waited for, then sent: never before it', async () => {
+    const skew = noon.getTime() - 1_500 - Date.now();
+    clock = () => new Date(Date.now() + skew);
+    const { context } = handOffContext();
+    await adapter.handOff(context);
+    const [send] = requests(/\/actions\/send$/, 'POST');
+    assert.ok(send);
+    assert.ok(send.receivedAt.getTime() + skew >= noon.getTime(), 'sent before its time');
+    assert.equal(schedules(), 0);
+  });
+
+  it('cancel unschedules then deletes the campaign; a second cancel is fine', async () => {
+    const { context, stored } = handOffContext();
+    const { externalId } = await adapter.handOff(context);
+    await cancelWith(externalId, stored);
+    assert.equal(requests(/\/actions\/unschedule$/, 'POST').length, 1);
+    assert.equal(sim.receivedMatching(/^\/3\.0\/campaigns\/[^/]+$/, 'DELETE').length, 1);
+    assert.deepEqual(sim.campaigns(), []);
+    await cancelWith(externalId, stored);
+    assert.deepEqual(await adapter.handOffStatus({ externalId, credentials }), {
+      state: 'failed',
+      platformStatus: 'not found',
+      message: 'The campaign no longer exists in Mailchimp',
+    });
+  });
+
+  it('cancel finds and deletes the campaign a lost answer created, by its key', async () => {
+    sim.dropAnswerNext({ path: /^\/3\.0\/campaigns$/, method: 'POST' });
+    const lost = handOffContext();
+    await expectFailure(adapter.handOff(lost.context), 'TRANSIENT');
+    // Another hand-off's campaign (another key) is left alone.
+    await adapter.handOff(handOffContext({ handOffKey: 'ho-task-2-b2' }).context);
+    assert.equal(sim.campaigns().length, 2);
+    await cancelWith(null, lost.stored, 'ho-task-1-a1');
+    assert.deepEqual(
+      sim.campaigns().map((campaign) => campaign.title),
+      ['Spring launch · ho-task-2-b2'],
+    );
+  });
+
+  it('cancel is refused with HandOffLockedError once Mailchimp is sending it; it stays sending', async () => {
+    const { context, stored } = handOffContext();
+    const { externalId } = await adapter.handOff(context);
+    sim.beginSending(externalId);
+    await assert.rejects(
+      cancelWith(externalId, stored, 'ho-task-1-a1'),
+      (error: unknown) =>
+        error instanceof HandOffLockedError &&
+        error.externalId === externalId &&
+        /sending/.test(error.message),
+    );
+    assert.equal(sim.campaigns()[0]?.status, 'sending');
+    assert.equal(sim.receivedMatching(/^\/3\.0\/campaigns\/[^/]+$/, 'DELETE').length, 0);
+  });
+
+  it('cancel is refused when Mailchimp refuses the unschedule of a campaign it still has scheduled', async () => {
+    const { context, stored } = handOffContext();
+    const { externalId } = await adapter.handOff(context);
+    sim.failNext({
+      path: /\/actions\/unschedule$/,
+      method: 'POST',
+      response: {
+        status: 400,
+        headers: { 'content-type': 'application/problem+json' },
+        body: {
+          type: 'x',
+          title: 'Bad Request',
+          status: 400,
+          detail: 'This campaign cannot be unscheduled.',
+        },
+      },
+    });
+    await assert.rejects(cancelWith(externalId, stored), HandOffLockedError);
+    assert.equal(sim.campaigns()[0]?.status, 'schedule');
+  });
+
+  it('reports pending while scheduled and sending, then sent at its send time', async () => {
+    await sim.close();
+    sim = await startMailchimpSimulator({
+      clientId,
+      clientSecret,
+      lists,
+      now: () => clock(),
+      sendingSeconds: 60,
+    });
+    adapter = createMailchimpAdapter({ authBaseUrl: sim.url, clientId, clientSecret, now: () => clock() });
+    credentials = (await connect()).connection.credentials;
+    const { externalId } = await adapter.handOff(handOffContext().context);
+    assert.deepEqual(await adapter.handOffStatus({ externalId, credentials }), {
+      state: 'pending',
+      platformStatus: 'schedule',
+    });
+    clock = () => new Date(noon.getTime() + 30_000);
+    assert.deepEqual(await adapter.handOffStatus({ externalId, credentials }), {
+      state: 'pending',
+      platformStatus: 'sending',
+    });
+    clock = () => new Date(noon.getTime() + 90_000);
+    assert.deepEqual(await adapter.handOffStatus({ externalId, credentials }), {
+      state: 'sent',
+      sentAt: noon,
+    });
+  });
+
+  it('reports cancelled when someone unscheduled it in Mailchimp', async () => {
+    const { externalId } = await adapter.handOff(handOffContext().context);
+    await fetch(`${sim.url}/3.0/campaigns/${externalId}/actions/unschedule`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${credentials.accessToken}` },
+    });
+    assert.deepEqual(await adapter.handOffStatus({ externalId, credentials }), {
+      state: 'cancelled',
+      platformStatus: 'save',
+    });
+  });
+
+  describe('Mailchimp failures become publication error classes, one HTTP try each', () => {
+    it('401 → TOKEN_EXPIRED', async () => {
+      sim.revokeTokens();
+      const error = await expectFailure(adapter.handOff(handOffContext().context), 'TOKEN_EXPIRED', [
+        credentials.accessToken,
+      ]);
+      assert.equal(error.failure.platformCode, 'API Key Invalid');
+    });
+
+    it('429 → RATE_LIMITED with a delay', async () => {
+      sim.failWith('rate_limited', { path: /^\/3\.0\/campaigns$/, method: 'POST' });
+      const error = await expectFailure(adapter.handOff(handOffContext().context), 'RATE_LIMITED');
+      assert.ok((error.failure.retryAfterMs ?? 0) > 0);
+      assert.equal(creates(), 1);
+    });
+
+    it('a 403 without a JSON body (throttling) → RATE_LIMITED, never PERMISSION_REVOKED', async () => {
+      sim.failWith('throttled_403', { path: /\/actions\/schedule$/, method: 'POST' });
+      await expectFailure(adapter.handOff(handOffContext().context), 'RATE_LIMITED');
+      assert.equal(schedules(), 1);
+    });
+
+    it('a 403 with its problem document → PERMISSION_REVOKED', async () => {
+      sim.failWith('forbidden', { path: /^\/3\.0\/campaigns$/, method: 'POST' });
+      await expectFailure(adapter.handOff(handOffContext().context), 'PERMISSION_REVOKED');
+    });
+
+    it('5xx → TRANSIENT after exactly one request, nothing created', async () => {
+      sim.failWith('transient', { path: /^\/3\.0\/campaigns$/, method: 'POST', times: 3 });
+      await expectFailure(adapter.handOff(handOffContext().context), 'TRANSIENT');
+      assert.equal(creates(), 1);
+      assert.equal(sim.campaigns().length, 0);
+    });
+
+    it('a subject line Mailchimp refuses (Invalid Resource on settings.subject_line) → CONTENT_REJECTED', async () => {
+      const error = await expectFailure(
+        adapter.handOff(handOffContext({ content: { ...content, subject: 'S'.repeat(200) } }).context),
+        'CONTENT_REJECTED',
+      );
+      assert.match(error.message, /settings\.subject_line/);
+      assert.equal(error.failure.platformCode, 'Invalid Resource');
+    });
+
+    it('an audience Mailchimp does not have (Invalid Resource on recipients.list_id) → INVALID_REQUEST', async () => {
+      const error = await expectFailure(
+        adapter.handOff(
+          handOffContext({ content: { ...content, audiences: { included: ['gone000000'] } } }).context,
+        ),
+        'INVALID_REQUEST',
+      );
+      assert.match(error.message, /recipients\.list_id/);
+    });
+
+    it('a schedule Mailchimp refuses (400 Bad Request) → INVALID_REQUEST with its words', async () => {
+      sim.failNext({
+        path: /\/actions\/schedule$/,
+        method: 'POST',
+        response: {
+          status: 400,
+          headers: { 'content-type': 'application/problem+json' },
+          body: {
+            type: 'x',
+            title: 'Bad Request',
+            status: 400,
+            detail: 'This campaign cannot be scheduled: .',
+          },
+        },
+      });
+      const error = await expectFailure(adapter.handOff(handOffContext().context), 'INVALID_REQUEST');
+      assert.match(error.message, /cannot be scheduled/);
+    });
+  });
+
+  describe('the simulator refuses what Mailchimp refuses', () => {
+    const call = (path: string, method: string, body?: unknown) =>
+      fetch(`${sim.url}/3.0${path}`, {
+        method,
+        headers: { authorization: `Bearer ${credentials.accessToken}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    async function draft() {
+      const created = await call('/campaigns', 'POST', {
+        type: 'regular',
+        recipients: { list_id: 'list000001' },
+        settings: { subject_line: 's', from_name: 'n', reply_to: 'a@b.example', title: 't' },
+      });
+      assert.equal(created.status, 200);
+      const { id } = (await created.json()) as { id: string };
+      return id;
+    }
+
+    it('a schedule_time off the quarter-hour or in the past → 400 problem+json; a draft without content is not ready', async () => {
+      const id = await draft();
+      const notReady = await call(`/campaigns/${id}/actions/schedule`, 'POST', {
+        schedule_time: '2031-05-01T12:00:00+00:00',
+      });
+      assert.equal(notReady.status, 400);
+      assert.equal(
+        ((await notReady.json()) as { detail: string }).detail,
+        'Your Campaign is not ready to send.',
+      );
+      assert.equal((await call(`/campaigns/${id}/content`, 'PUT', { html: '<p>x</p>' })).status, 200);
+      for (const time of ['2031-05-01T12:07:00+00:00', '2031-05-01T12:00:30Z', '2031-05-01T09:45:00Z']) {
+        const refused = await call(`/campaigns/${id}/actions/schedule`, 'POST', { schedule_time: time });
+        assert.equal(refused.status, 400, time);
+        assert.match(refused.headers.get('content-type') ?? '', /application\/problem\+json/);
+        const body = (await refused.json()) as { title: string; detail: string };
+        assert.equal(body.title, 'Bad Request');
+        assert.match(body.detail, /^This campaign cannot be scheduled/);
+      }
+      const ok = await call(`/campaigns/${id}/actions/schedule`, 'POST', {
+        schedule_time: '2031-05-01T12:15:00Z',
+      });
+      assert.equal(ok.status, 204);
+      assert.equal(
+        (await call(`/campaigns/${id}`, 'DELETE')).status,
+        400,
+        'a scheduled campaign is not deleted',
+      );
+      assert.equal((await call(`/campaigns/${id}/actions/unschedule`, 'POST')).status, 204);
+      assert.equal((await call(`/campaigns/${id}/actions/unschedule`, 'POST')).status, 400);
+      assert.equal((await call(`/campaigns/${id}`, 'DELETE')).status, 204);
+      assert.equal((await call(`/campaigns/${id}`, 'GET')).status, 404);
+    });
+
+    it('a campaign list answers only the fields asked for, filtered by type and creation time', async () => {
+      await draft();
+      const listed = await call(
+        `/campaigns?type=regular&since_create_time=2031-05-01T09:00:00%2B00:00&fields=campaigns.id,campaigns.settings.title,total_items`,
+        'GET',
+      );
+      assert.equal(listed.status, 200);
+      const body = (await listed.json()) as { campaigns: Record<string, unknown>[]; total_items: number };
+      assert.equal(body.total_items, 1);
+      assert.deepEqual(Object.keys(body.campaigns[0] ?? {}).sort(), ['id', 'settings']);
+      assert.deepEqual(body.campaigns[0]?.settings, { title: 't' });
+      const later = await call('/campaigns?since_create_time=2031-05-01T11:00:00Z', 'GET');
+      assert.equal(((await later.json()) as { total_items: number }).total_items, 0);
+      assert.equal((await call('/campaigns?status=scheduled', 'GET')).status, 400);
+    });
+  });
+});
+
 describe('mapMailchimpError', () => {
   const body = (status: number, title: string) => ({ type: 'x', title, status, detail: 'd', instance: 'i' });
   it('maps each status onto its class', () => {
@@ -311,5 +801,14 @@ describe('mapMailchimpError', () => {
     );
     assert.equal(mapMailchimpError(500, null, none).class, 'TRANSIENT');
     assert.equal(mapMailchimpError(400, body(400, 'Invalid Resource'), none).class, 'INVALID_REQUEST');
+    const onHtml = {
+      ...body(400, 'Invalid Resource'),
+      errors: [{ field: 'html', message: 'Bad merge tag' }],
+    };
+    assert.deepEqual(mapMailchimpError(400, onHtml, none), {
+      class: 'CONTENT_REJECTED',
+      message: 'Invalid Resource: d; html: Bad merge tag',
+      platformCode: 'Invalid Resource',
+    });
   });
 });

@@ -47,7 +47,8 @@ export const contentExamples: Record<Channel, Record<string, unknown>> = {
     seoTitle: 'Linen shirt',
     seoDescription: 'A light linen shirt',
   },
-  mailchimp_email: email,
+  // Mailchimp: one audience, none excluded.
+  mailchimp_email: { ...email, audiences: { included: ['a1b2c3d4e5'] } },
   klaviyo_email: { ...email, smartSending: false },
   cyberimpact_email: { ...email, language: 'fr_ca', audiences: { included: ['11', '12'] } },
   wordpress_article: {
