@@ -445,7 +445,7 @@ $_SERVER['WORDPRESS_CONFIG'] = $p['configName'];
 $_SERVER['HTTP_HOST'] = 'localhost';
 $_SERVER['REQUEST_URI'] = '/';
 define('WP_INSTALLING', true);
-// Nothing to mail to, and no site to reach yet (the server starts after the install).
+// Nothing to mail to, and nothing to request while the site is half-installed (its pretty-permalink probe).
 function wp_new_blog_notification() {}
 require ${phpString(`${WORDPRESS_ROOT}/wp-load.php`)};
 require_once ABSPATH . 'wp-admin/includes/upgrade.php';
