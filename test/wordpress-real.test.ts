@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type RealWordPress, startRealWordPress } from '../dev/wordpress.ts';
 import { createWorkspace } from './support/api.ts';
+import { contentExamples } from './support/examples.ts';
 import type { ConnectorBody } from './support/platforms.ts';
-import { useStack } from './support/stack.ts';
+import { readEpic, useStack, waitFor } from './support/stack.ts';
 
 const stack = useStack({ config: { WORDPRESS_ALLOW_PRIVATE_HOSTS: 'true' } });
 // Started at once, so it comes up while the stack does; a failure is reported by the hook below.
@@ -114,5 +115,80 @@ describe('the real WordPress behaves as PLATFORMS.md says', () => {
     assert.equal(created.status, 201, JSON.stringify(created.json));
     assert.equal(created.json.status, 'publish');
     assert.equal(created.json.date_gmt, dateGmt(at), 'published now, dated as asked');
+  });
+});
+
+describe('an article scheduled on a real WordPress', () => {
+  it('is a future post at the instant; unschedule makes it a draft; scheduled again, WP-Cron publishes it at the time and the epic is published', async () => {
+    const workspace = await createWorkspace(stack.harness, 'Real WordPress schedule');
+    const connected = await workspace.api.post('/v1/connectors/wordpress/connect', {
+      siteUrl: wp.siteUrl,
+      ...wp.admin,
+    });
+    assert.equal(connected.statusCode, 201, connected.body);
+    const connector = connected.json() as ConnectorBody;
+    const enabled = await workspace.api.request({
+      method: 'PUT',
+      url: `/v1/connectors/${connector.id}/accounts`,
+      payload: { enabled: connector.accounts.map((account) => account.id) },
+    });
+    assert.equal(enabled.statusCode, 200, enabled.body);
+
+    const epic = (await workspace.api.post('/v1/epics', { title: 'Harvest notes' })).json() as { id: string };
+    const task = await workspace.api.post(`/v1/epics/${epic.id}/tasks`, {
+      channel: 'wordpress_article',
+      connectorId: connector.id,
+      accountId: connector.accounts[0]!.id,
+      content: { ...contentExamples.wordpress_article, title: 'Harvest notes' },
+    });
+    assert.equal(task.statusCode, 201, task.body);
+    await workspace.api.post(`/v1/epics/${epic.id}/tasks/${task.json().id}/approve`);
+    assert.equal((await workspace.api.post(`/v1/epics/${epic.id}/review`)).statusCode, 200);
+
+    const publication = async () => (await readEpic(workspace, epic.id)).tasks[0]!.publication;
+    // WordPress schedules (`future`) only a minute ahead or more; the adapter wants 70 s of margin.
+    const schedule = async () => {
+      const at = new Date(Math.ceil((Date.now() + 75_000) / 1000) * 1000);
+      const scheduled = await workspace.api.post(`/v1/epics/${epic.id}/schedule`, {
+        scheduledAt: at.toISOString(),
+      });
+      assert.equal(scheduled.statusCode, 200, scheduled.body);
+      const handedOff = await waitFor(publication, (current) => current?.status === 'handed_off');
+      return { at, postId: Number(handedOff!.externalId) };
+    };
+
+    const first = await schedule();
+    const future = await rest('GET', `/posts/${first.postId}?context=edit`);
+    assert.equal(future.json.status, 'future', 'scheduled in WordPress itself');
+    assert.equal(future.json.date_gmt, dateGmt(first.at), 'for exactly the epic instant');
+    assert.equal((future.json.title as { raw: string }).raw, 'Harvest notes');
+
+    const unscheduled = await workspace.api.post(`/v1/epics/${epic.id}/unschedule`);
+    assert.equal(unscheduled.statusCode, 200, unscheduled.body);
+    assert.equal(await wp.postStatus(first.postId), 'draft', 'unschedule took it back to draft');
+
+    const second = await schedule();
+    assert.equal(await wp.postStatus(second.postId), 'future');
+    // The site has no visitors (WP-Cron does not run on page loads here): only the confirmation poll's
+    // request to wp-cron.php, once the time has passed, publishes the post.
+    const published = await waitFor(
+      () => readEpic(workspace, epic.id),
+      (current) => current.status === 'published' || current.status === 'error',
+      500,
+    );
+    assert.equal(published.status, 'published');
+    assert.equal(await wp.postStatus(second.postId), 'publish');
+    const done = published.tasks[0]!.publication!;
+    assert.equal(done.status, 'published');
+    assert.ok(done.lagMs !== null && done.lagMs >= 0, 'how late the site published is recorded');
+    assert.ok(Date.parse(done.publishedAt!) >= second.at.getTime(), 'never before the time');
+    // The hand-off key in each slug begins with the epic's id: one post of this epic is live, the first a draft.
+    const posts = (await rest('GET', '/posts?status=publish,future,draft&context=edit&per_page=100'))
+      .json as unknown as { id: number; slug: string; status: string }[];
+    const ofEpic = posts.filter((post) => post.slug.includes(epic.id.slice(0, 8)));
+    assert.deepEqual(
+      ofEpic.filter((post) => post.status !== 'draft').map((post) => [post.id, post.status]),
+      [[second.postId, 'publish']],
+    );
   });
 });

@@ -281,6 +281,7 @@ export interface EpicBody {
       externalId: string | null;
       lastError: { class: string; message: string } | null;
       publishedAt: string | null;
+      lagMs: number | null;
     } | null;
   }[];
 }
