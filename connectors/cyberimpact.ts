@@ -557,7 +557,10 @@ export function createCyberImpactAdapter(options: CyberImpactAdapterOptions): Cy
     };
     // The mailing is scheduled the moment CyberImpact creates it: this request is the one that goes live.
     await context.beforeGoingLive();
-    const answer = await send(apiKey, 'POST', '/mailings', { json: body, signal });
+    // Not aborted by a cancellation: the platform may apply a request whose connection we dropped after the
+    // cancel that follows has looked for it. Waiting for its answer (bounded by the request time-out) lets
+    // the transition's cancel, which waits for this attempt to settle, find what it made.
+    const answer = await send(apiKey, 'POST', '/mailings', { json: body });
     if (!isSuccess(answer.status)) throw new PlatformError(failureOf(answer, apiKey));
     const created = read(Mailing, answer.body, 'created mailing');
     await context.saveProgress({ mailingId: created.id } satisfies CyberImpactProgress);

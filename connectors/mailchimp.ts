@@ -432,7 +432,10 @@ export function createMailchimpAdapter(options: MailchimpAdapterOptions): Mailch
         call(credentials, 'GET', `/campaigns?${query}`, undefined, signal),
       );
       const body = read(CampaignsPage, answer, 'campaigns');
-      found.push(...body.campaigns.filter((campaign) => campaign.settings?.title?.includes(handOffKey)));
+      // The key ends the title Glowtify wrote: a copy the user replicated in Mailchimp ("… (copy 01)") is theirs.
+      found.push(
+        ...body.campaigns.filter((campaign) => campaign.settings?.title?.endsWith(` · ${handOffKey}`)),
+      );
       offset += body.campaigns.length;
       if (body.campaigns.length === 0 || offset >= (body.total_items ?? 0)) break;
     }
@@ -592,17 +595,15 @@ export function createMailchimpAdapter(options: MailchimpAdapterOptions): Mailch
           left = scheduledAt.getTime() - now().getTime();
         }
         await context.beforeGoingLive();
-        await goLive(credentials, campaignId, 'send', undefined, signal);
+        // Not aborted by a cancellation: the platform may apply a request whose connection we dropped after the
+        // cancel that follows has looked for it. Waiting for its answer (bounded by the request time-out) lets
+        // the transition's cancel, which waits for this attempt to settle, find what it made.
+        await goLive(credentials, campaignId, 'send', undefined);
         await save({ scheduled: 'yes', sentNow: 'yes' });
       } else {
         await context.beforeGoingLive();
-        await goLive(
-          credentials,
-          campaignId,
-          'schedule',
-          { schedule_time: mailchimpTime(scheduledAt) },
-          signal,
-        );
+        // Not aborted by a cancellation either (see above).
+        await goLive(credentials, campaignId, 'schedule', { schedule_time: mailchimpTime(scheduledAt) });
         await save({ scheduled: 'yes' });
       }
     }

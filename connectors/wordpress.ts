@@ -417,6 +417,9 @@ export function plainText(html: string): string {
  * Maps a WordPress answer that is not a success (status 0: no answer at all) onto a publication error, from
  * its `{"code","message","data":{"status"}}` body where there is one (a proxy or WAF may answer in HTML).
  */
+/** The refusals of a user's capabilities, which a user with the right role fixes. */
+const capabilityRefusals = new Set(['rest_cannot_publish', 'rest_cannot_create', 'rest_forbidden_status']);
+
 export function mapWordPressError(status: number, body: unknown, headers: Headers): PublicationFailure {
   const error = WordPressErrorBody.safeParse(body).data;
   const said = error?.message ? plainText(error.message).slice(0, 500) : '';
@@ -430,13 +433,21 @@ export function mapWordPressError(status: number, body: unknown, headers: Header
   );
   const effective = status === 400 && forbidden?.data ? forbidden.data.status : status;
   if (effective === 401) return failure({ class: 'TOKEN_EXPIRED', message: wordPressMessages.invalidLogin });
-  if (effective === 403) {
+  // Only WordPress's own capability refusals ask for another user: a 403 page from a firewall or the host
+  // (no WordPress error body) or a refusal about one post (rest_cannot_edit) is not fixed by reconnecting.
+  if (effective === 403 && (forbidden || (error && capabilityRefusals.has(error.code)))) {
     return failure({
       class: 'PERMISSION_REVOKED',
       message: forbidden
         ? 'This WordPress user may no longer edit posts'
-        : said || 'WordPress refused the request (HTTP 403)',
+        : said || 'WordPress refused the request',
     });
+  }
+  if (effective === 403 && !error) {
+    return {
+      class: 'TRANSIENT',
+      message: 'The WordPress site (or a firewall before it) refused the request (HTTP 403)',
+    };
   }
   if (status === 429) {
     const retryAfterMs = parseRetryAfter(headers.get('retry-after'));
@@ -1090,20 +1101,18 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
           date_gmt: wordPressDateGmt(new Date(Math.max(at, Math.floor(now().getTime() / 1000) * 1000))),
         }
       : { status: 'future', date_gmt: wordPressDateGmt(new Date(at)) };
+    // Not aborted by a cancellation: the platform may apply a request whose connection we dropped after the
+    // cancel that follows has looked for it. Waiting for its answer (bounded by the request time-out) lets
+    // the transition's cancel, which waits for this attempt to settle, find what it made.
     const answer = post
-      ? await writePost(credentials, String(post.id), schedule, signal)
-      : await writePost(
-          credentials,
-          null,
-          {
-            title: content.title,
-            content: content.html,
-            ...(content.excerpt ? { excerpt: content.excerpt } : {}),
-            slug,
-            ...schedule,
-          },
-          signal,
-        );
+      ? await writePost(credentials, String(post.id), schedule)
+      : await writePost(credentials, null, {
+          title: content.title,
+          content: content.html,
+          ...(content.excerpt ? { excerpt: content.excerpt } : {}),
+          slug,
+          ...schedule,
+        });
     if (post && postIsGone(answer)) {
       // Deleted between our read and this update: the next attempt creates it anew.
       await save({ postId: '' });

@@ -159,4 +159,22 @@ describe('CyberImpact real scheduling', () => {
       ['sending'],
     );
   });
+
+  it('an unschedule while the create is on its way: the mailing CyberImpact makes after it is deleted', async () => {
+    const setup = await reviewedCyberImpactEpic('CyberImpact mid-create');
+    const held = cyberImpact().holdNext({ method: 'POST', path: /^\/mailings$/ });
+    await schedule(setup, wholeSecondIn(3600));
+    await held.reached;
+    const unscheduled = await setup.workspace.api.post(`/v1/epics/${setup.epicId}/unschedule`);
+    assert.equal(unscheduled.statusCode, 200, unscheduled.body);
+    // CyberImpact applies the create only now: the attempt waiting for its answer finds its schedule
+    // withdrawn and deletes what it made.
+    held.release();
+    const mailings = await waitFor(
+      async () => epicMailings(setup.epicId),
+      (found) => found.length > 0 && found.every((mailing) => mailing.status === 'deleted'),
+    );
+    assert.equal(mailings.length, 1, 'exactly one mailing was made, and it is deleted');
+    assert.equal((await readEpic(setup.workspace, setup.epicId)).status, 'review');
+  });
 });

@@ -633,6 +633,9 @@ describe('mapWordPressError', () => {
       platformCode: 'rest_not_logged_in',
     });
     assert.equal(mapWordPressError(403, body('rest_cannot_publish', 403), none).class, 'PERMISSION_REVOKED');
+    // A firewall's 403 page, or a refusal about one post, is not fixed by reconnecting another user.
+    assert.equal(mapWordPressError(403, '<html>Attention Required</html>', none).class, 'TRANSIENT');
+    assert.equal(mapWordPressError(403, body('rest_cannot_edit', 403), none).class, 'INVALID_REQUEST');
     assert.equal(mapWordPressError(400, body('rest_invalid_param', 400), none).class, 'INVALID_REQUEST');
     assert.equal(mapWordPressError(503, '<html>Maintenance</html>', none).class, 'TRANSIENT');
     assert.equal(mapWordPressError(0, null, none).class, 'TRANSIENT');

@@ -156,6 +156,26 @@ describe('WordPress real scheduling', () => {
     assert.deepEqual(postsOf(epicId), [], 'no post was created');
   });
 
+  it('an unschedule while the create is on its way: the post WordPress makes after it goes back to draft', async () => {
+    const blog = await connectedBlog('Blog mid-create');
+    const epicId = await reviewedArticle(blog, 'Caught in flight');
+    const held = wordpress.holdNext({ method: 'POST', path: /^\/wp-json\/wp\/v2\/posts$/ });
+    await schedule(blog, epicId, inSeconds(2 * 3600));
+    await held.reached;
+    const unscheduled = await blog.workspace.api.post(`/v1/epics/${epicId}/unschedule`);
+    assert.equal(unscheduled.statusCode, 200, unscheduled.body);
+    // WordPress applies the create only now: the attempt waiting for its answer finds its schedule withdrawn
+    // and cancels what it made.
+    held.release();
+    const [post, ...others] = await waitFor(
+      async () => postsOf(epicId),
+      (posts) => posts.length > 0 && posts.every((one) => one.status === 'draft'),
+    );
+    assert.equal(others.length, 0, 'exactly one post');
+    assert.equal(post?.status, 'draft', 'nothing stays scheduled after the unschedule');
+    assert.equal((await readEpic(blog.workspace, epicId)).status, 'review');
+  });
+
   it('a lost answer on the create, then the retry: exactly one post', async () => {
     const blog = await connectedBlog('Blog lost answer');
     const epicId = await reviewedArticle(blog, 'Lost and found');
