@@ -1,13 +1,13 @@
 // Mailchimp adapter: the OAuth connection (code → token that never expires → the account's data center from
 // the metadata endpoint → its audiences), the credential check (`/ping`), audience listing, and mailchimp_email
 // hand-offs (campaign → content → actions/schedule), resumable so a retry never creates or schedules twice.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { channelFacts } from '../domain/channels.ts';
 import { contentSchemas, type TaskContent } from '../domain/content.ts';
 import { platformDescriptors } from '../domain/platforms.ts';
 import { HandOffLockedError, PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { offStepChoices } from '../domain/time.ts';
+import { waitForInstant } from './hand-off-timing.ts';
 import { createSender, type HttpAnswer, isSuccess, parseRetryAfter, redact } from './http.ts';
 import { readOAuthError, requestToken } from './oauth2.ts';
 import {
@@ -590,10 +590,7 @@ export function createMailchimpAdapter(options: MailchimpAdapterOptions): Mailch
       }
       if (sendsNow()) {
         // Never before the epic's time: a time a few seconds ahead is waited for (the activity heartbeats).
-        for (let left = scheduledAt.getTime() - now().getTime(); left > 0; ) {
-          await sleep(Math.min(left, scheduleLeadMs), undefined, signal ? { signal } : {});
-          left = scheduledAt.getTime() - now().getTime();
-        }
+        await waitForInstant(scheduledAt.getTime(), context, now);
         await context.beforeGoingLive();
         // Not aborted by a cancellation: the platform may apply a request whose connection we dropped after the
         // cancel that follows has looked for it. Waiting for its answer (bounded by the request time-out) lets

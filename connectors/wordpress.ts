@@ -14,11 +14,11 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { z } from 'zod';
 import { contentSchemas } from '../domain/content.ts';
 import { HandOffLockedError, PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import { waitForInstant } from './hand-off-timing.ts';
 import { type HttpAnswer, isSuccess, parseRetryAfter, redact, send } from './http.ts';
 import {
   type Connection,
@@ -1019,13 +1019,6 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
   });
 
   /** Waits until `at` (our clock), telling Temporal it is alive; an activity cancellation ends the wait. */
-  async function waitUntil(at: number, context: HandOffContext<WordPressCredentials>) {
-    for (let left = at - now().getTime(); left > 0; left = at - now().getTime()) {
-      context.heartbeat();
-      await sleep(Math.min(left, 1_000), undefined, context.signal ? { signal: context.signal } : {});
-    }
-  }
-
   /**
    * Hands a wordpress_article task to WordPress: a post `future` at the epic's time, which WordPress publishes
    * by itself (through WP-Cron). The slug carries the hand-off key and is saved before the post is created, so
@@ -1092,7 +1085,7 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
     if (post?.status === 'future' && instantOf(post.date_gmt) === at) return handedOver(post);
 
     const publishAtOnce = at - now().getTime() < wordPressFutureLeadMs;
-    if (publishAtOnce) await waitUntil(at, context);
+    if (publishAtOnce) await waitForInstant(at, context, now);
     await context.beforeGoingLive();
     const schedule = publishAtOnce
       ? // Dated the second it goes live (never after it: WordPress would make a date ahead `future` again).
