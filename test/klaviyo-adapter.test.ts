@@ -9,10 +9,11 @@ import {
   klaviyoRevision,
   mapKlaviyoError,
 } from '../connectors/klaviyo.ts';
-import type { HandOffContext, PublicationProgress } from '../connectors/types.ts';
+import type { HandOffContext } from '../connectors/types.ts';
 import type { TaskContent } from '../domain/content.ts';
 import { HandOffLockedError, PlatformError } from '../domain/publication-errors.ts';
 import { type KlaviyoSimulator, klaviyoScopes, startKlaviyoSimulator } from '../sandbox/klaviyo.ts';
+import { recordingHandOffContext } from './support/adapter-harness.ts';
 
 const goodKey = 'pk_live_glowtify_0123456789abcdef';
 const noCampaignsKey = 'pk_no_campaigns_0123456789';
@@ -64,33 +65,24 @@ afterEach(async () => {
   await simulator.close();
 });
 
-/** A hand-off context whose saved progress lands in `stored`, as the publication row would keep it. */
-function handOffContext(
-  overrides: Partial<HandOffContext<KlaviyoCredentials>> = {},
-  crashOn?: string,
-): { context: HandOffContext<KlaviyoCredentials>; stored: PublicationProgress } {
-  const stored: PublicationProgress = { ...(overrides.progress ?? {}) };
-  const context: HandOffContext<KlaviyoCredentials> = {
-    taskId: 'task-1',
-    channel: 'klaviyo_email',
-    content,
-    contentDigest: 'klaviyo-content-1',
-    account: null,
-    credentials: { apiKey: goodKey },
-    progress: {},
-    async saveProgress(update) {
-      // A worker killed right after Klaviyo answered: the answer is never persisted.
-      if (crashOn && crashOn in update) throw new Error('worker killed');
-      Object.assign(stored, update);
+/** A Klaviyo hand-off context (see recordingHandOffContext). */
+function handOffContext(overrides: Partial<HandOffContext<KlaviyoCredentials>> = {}, crashOn?: string) {
+  return recordingHandOffContext<KlaviyoCredentials>(
+    {
+      taskId: 'task-1',
+      channel: 'klaviyo_email',
+      content,
+      contentDigest: 'klaviyo-content-1',
+      account: null,
+      credentials: { apiKey: goodKey },
+      progress: {},
+      scheduledAt: inTwoHours,
+      epicTitle: 'Spring launch',
+      handOffKey: 'ho-task-1-a1',
     },
-    heartbeat() {},
-    async beforeGoingLive() {},
-    scheduledAt: inTwoHours,
-    epicTitle: 'Spring launch',
-    handOffKey: 'ho-task-1-a1',
-    ...overrides,
-  };
-  return { context, stored };
+    overrides,
+    { crashOn },
+  );
 }
 
 async function failureOf(promise: Promise<unknown>) {

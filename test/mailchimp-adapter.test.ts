@@ -14,7 +14,13 @@ import type { HandOffContext, PublicationProgress } from '../connectors/types.ts
 import type { TaskContent } from '../domain/content.ts';
 import { HandOffLockedError } from '../domain/publication-errors.ts';
 import { type MailchimpSimulator, startMailchimpSimulator } from '../sandbox/mailchimp.ts';
-import { closedBaseUrl, expectFailure, expectRejected, withHungServer } from './support/adapter-harness.ts';
+import {
+  closedBaseUrl,
+  expectFailure,
+  expectRejected,
+  recordingHandOffContext,
+  withHungServer,
+} from './support/adapter-harness.ts';
 
 const clientId = '998877665544';
 const clientSecret = 'mailchimp-test-secret-5c1d9e';
@@ -324,36 +330,26 @@ describe('handing a mailchimp_email task to Mailchimp', () => {
   });
   afterEach(() => sim.close());
 
-  /** A hand-off context whose saved progress lands in `stored`, as the publication row would keep it. */
-  function handOffContext(
-    overrides: Partial<HandOffContext<MailchimpCredentials>> = {},
-    crashOn?: string,
-  ): { context: HandOffContext<MailchimpCredentials>; stored: PublicationProgress; live: string[] } {
-    const stored: PublicationProgress = { ...(overrides.progress ?? {}) };
+  /** A Mailchimp hand-off context (see recordingHandOffContext); `live` holds when each went live. */
+  function handOffContext(overrides: Partial<HandOffContext<MailchimpCredentials>> = {}, crashOn?: string) {
     const live: string[] = [];
-    const context: HandOffContext<MailchimpCredentials> = {
-      taskId: 'task-1',
-      channel: 'mailchimp_email',
-      content,
-      contentDigest: 'mailchimp-content-1',
-      account: null,
-      credentials,
-      progress: {},
-      async saveProgress(update) {
-        // A worker killed right after Mailchimp answered: the answer is never persisted.
-        if (crashOn && crashOn in update) throw new Error('worker killed');
-        Object.assign(stored, update);
+    const recorded = recordingHandOffContext<MailchimpCredentials>(
+      {
+        taskId: 'task-1',
+        channel: 'mailchimp_email',
+        content,
+        contentDigest: 'mailchimp-content-1',
+        account: null,
+        credentials,
+        progress: {},
+        scheduledAt: noon,
+        epicTitle: 'Spring launch',
+        handOffKey: 'ho-task-1-a1',
       },
-      heartbeat() {},
-      async beforeGoingLive() {
-        live.push(clock().toISOString());
-      },
-      scheduledAt: noon,
-      epicTitle: 'Spring launch',
-      handOffKey: 'ho-task-1-a1',
-      ...overrides,
-    };
-    return { context, stored, live };
+      overrides,
+      { crashOn, onGoingLive: () => live.push(clock().toISOString()) },
+    );
+    return { ...recorded, live };
   }
 
   const requests = (path: RegExp, method: string) => sim.receivedMatching(path, method);

@@ -26,7 +26,12 @@ import {
   type PublicationErrorClass,
 } from '../domain/publication-errors.ts';
 import { type ShopifySimulator, signShopifyQuery, startShopifySimulator } from '../sandbox/shopify.ts';
-import { closedBaseUrl, expectFailure, expectRejected } from './support/adapter-harness.ts';
+import {
+  closedBaseUrl,
+  expectFailure,
+  expectRejected,
+  recordingHandOffContext,
+} from './support/adapter-harness.ts';
 
 const clientId = 'shopify-test-app';
 const clientSecret = 'shpss_test_secret_0a9b8c7d';
@@ -420,36 +425,26 @@ describe('handing a shopify_article to Shopify', () => {
   };
   const liveArticles = () => sim.articles().filter((article) => article.deletedAt === null);
 
-  /** A hand-off context whose saved progress lands in `stored`, as the publication row keeps it. */
-  function handOffContext(
-    overrides: Partial<HandOffContext<ShopifyCredentials>> = {},
-    crashOn?: string,
-  ): { context: HandOffContext<ShopifyCredentials>; stored: PublicationProgress; goingLive: number[] } {
-    const stored: PublicationProgress = { ...(overrides.progress ?? {}) };
+  /** A Shopify hand-off context (see recordingHandOffContext); `goingLive` counts creates at each last check. */
+  function handOffContext(overrides: Partial<HandOffContext<ShopifyCredentials>> = {}, crashOn?: string) {
     const goingLive: number[] = [];
-    const context: HandOffContext<ShopifyCredentials> = {
-      taskId: 'task-1',
-      channel: 'shopify_article',
-      content,
-      contentDigest: 'shopify-content-1',
-      account: blogs[0]!,
-      credentials,
-      progress: {},
-      async saveProgress(update) {
-        // A worker killed right after Shopify answered: the answer is never persisted.
-        if (crashOn && crashOn in update) throw new Error('worker killed');
-        Object.assign(stored, update);
+    const recorded = recordingHandOffContext<ShopifyCredentials>(
+      {
+        taskId: 'task-1',
+        channel: 'shopify_article',
+        content,
+        contentDigest: 'shopify-content-1',
+        account: blogs[0]!,
+        credentials,
+        progress: {},
+        scheduledAt: inTwoHours,
+        epicTitle: 'Spring launch',
+        handOffKey: key,
       },
-      heartbeat() {},
-      async beforeGoingLive() {
-        goingLive.push(creates().length);
-      },
-      scheduledAt: inTwoHours,
-      epicTitle: 'Spring launch',
-      handOffKey: key,
-      ...overrides,
-    };
-    return { context, stored, goingLive };
+      overrides,
+      { crashOn, onGoingLive: () => goingLive.push(creates().length) },
+    );
+    return { ...recorded, goingLive };
   }
   const cancel = (externalId: string | null, progress: PublicationProgress) =>
     adapter.cancelHandOff({ externalId, handOffKey: key, credentials, progress });

@@ -6,7 +6,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach } from 'node:test';
-import { CredentialsRejectedError } from '../../connectors/types.ts';
+import {
+  CredentialsRejectedError,
+  type HandOffContext,
+  type PublicationProgress,
+} from '../../connectors/types.ts';
 import { PlatformError, type PublicationErrorClass } from '../../domain/publication-errors.ts';
 
 /** Awaits a call that must fail: a PlatformError of the expected class that holds none of the secrets. */
@@ -144,4 +148,31 @@ export function harnessPerTest<
       return Reflect.get(current, key);
     },
   });
+}
+
+/**
+ * A hand-off context as the activity gives one, whose saved progress lands in `stored` as the publication row
+ * keeps it. `crashOn` names a progress key whose save fails: a worker killed right after the platform
+ * answered, so the answer is never persisted. `onGoingLive` sees the last check before the request that
+ * makes the content live.
+ */
+export function recordingHandOffContext<Credentials>(
+  base: Omit<HandOffContext<Credentials>, 'saveProgress' | 'heartbeat' | 'beforeGoingLive'>,
+  overrides: Partial<HandOffContext<Credentials>> = {},
+  options: { crashOn?: string | undefined; onGoingLive?: () => void } = {},
+): { context: HandOffContext<Credentials>; stored: PublicationProgress } {
+  const stored: PublicationProgress = { ...(overrides.progress ?? {}) };
+  const context: HandOffContext<Credentials> = {
+    ...base,
+    async saveProgress(update) {
+      if (options.crashOn && options.crashOn in update) throw new Error('worker killed');
+      Object.assign(stored, update);
+    },
+    heartbeat() {},
+    async beforeGoingLive() {
+      options.onGoingLive?.();
+    },
+    ...overrides,
+  };
+  return { context, stored };
 }
