@@ -180,6 +180,8 @@ function platformSettingSchema(setting: PlatformSetting) {
       return flag(setting.variable);
     case 'time_zone':
       return timeZone(setting.variable, setting.default);
+    case 'milliseconds':
+      return integer(setting.variable, setting.min, setting.max, setting.default);
   }
 }
 
@@ -282,6 +284,11 @@ const environmentSchema = z.object({
   /** An epic due for longer than this with nothing attempted is reported overdue by /readyz. */
   OVERDUE_THRESHOLD_MS: integer('OVERDUE_THRESHOLD_MS', 1_000, 86_400_000, 300_000),
   HANDOFF_CONFIRMATION_POLL_MS: integer('HANDOFF_CONFIRMATION_POLL_MS', 100, 3_600_000, 60_000),
+  /**
+   * How long past its time a hand-off may still wait on the platform's own scheduler before Glowtify publishes
+   * it by request, where the platform allows (a WordPress post WP-Cron missed, a Shopify article left hidden).
+   */
+  HANDOFF_MISSED_SCHEDULE_GRACE_MS: integer('HANDOFF_MISSED_SCHEDULE_GRACE_MS', 1_000, 86_400_000, 300_000),
   CREDENTIALS_KEY: credentialsKey,
   ADMIN_TOKEN: z
     .string()

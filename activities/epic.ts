@@ -47,6 +47,8 @@ export interface PublishPolicy {
   heartbeatTimeoutMs: number;
   confirmationWindowMs: number;
   confirmPollMs: number;
+  /** Past its time by this much, a hand-off still waiting on the platform's scheduler is published by request. */
+  missedScheduleGraceMs: number;
   errorRunOpenMs: number;
   /** A rate-limit wait that would publish later than scheduledAt + this fails instead (RATE_LIMITED). */
   maxLatenessMs: number;
@@ -155,6 +157,14 @@ const namesHandOff = (handOffKey: string | null | undefined) =>
 
 /** Set in progress right before the request that makes a publication live; only a confirmed cancel clears it. */
 const liveRequested = 'liveRequestedAt';
+
+/** When the last live request was sent, as PostgreSQL wrote it (`now()::text`); null when none was. */
+function liveRequestedAt(progress: PublicationProgress): Date | null {
+  const written = progress[liveRequested];
+  if (typeof written !== 'string') return null;
+  const at = new Date(written.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00'));
+  return Number.isNaN(at.getTime()) ? null : at;
+}
 
 export function createEpicActivities({
   db,
@@ -468,16 +478,20 @@ export function createEpicActivities({
     if (publication.status !== 'handed_off' || !publication.externalId) return 'failed';
     const adapter = adapterFor(target.connector.platform);
     if (!adapter.handOffStatus) return 'pending';
-    const state = await adapter.handOffStatus({
-      externalId: publication.externalId,
-      credentials: credentialsOf(target.connector),
-    });
-    if (state.state === 'pending') return 'pending';
-    const sentAt = state.state === 'sent' ? (state.sentAt ?? now()) : null;
     const [epic] = await db
       .select({ scheduledAt: epics.scheduledAt })
       .from(epics)
       .where(eq(epics.id, epicId));
+    const overdue =
+      epic?.scheduledAt != null &&
+      now().getTime() - epic.scheduledAt.getTime() >= policy.missedScheduleGraceMs;
+    const state = await adapter.handOffStatus({
+      externalId: publication.externalId,
+      credentials: credentialsOf(target.connector),
+      overdue,
+    });
+    if (state.state === 'pending') return 'pending';
+    const sentAt = state.state === 'sent' ? (state.sentAt ?? now()) : null;
     await db
       .update(publications)
       .set(
@@ -946,6 +960,7 @@ export function createEpicActivities({
         handOffKey: publication.handOffKey,
         credentials: credentialsOf(target.connector),
         progress: publication.progress,
+        liveRequestedAt: liveRequestedAt(publication.progress),
       });
     } catch (error) {
       if (error instanceof HandOffLockedError) {

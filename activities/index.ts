@@ -26,6 +26,7 @@ export function publishPolicyFrom(config: Config): PublishPolicy {
     heartbeatTimeoutMs: config.PUBLICATION_HEARTBEAT_TIMEOUT_MS,
     confirmationWindowMs: config.HANDOFF_CONFIRMATION_WINDOW_MS,
     confirmPollMs: config.HANDOFF_CONFIRMATION_POLL_MS,
+    missedScheduleGraceMs: config.HANDOFF_MISSED_SCHEDULE_GRACE_MS,
     errorRunOpenMs: Math.round(config.EPIC_ERROR_RUN_OPEN_DAYS * 86_400_000),
     maxLatenessMs: config.PUBLICATION_MAX_LATENESS_MS,
     transitionTimeoutMs: config.TRANSITION_TIMEOUT_MS,

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { contentSchemas } from '../domain/content.ts';
 import { platformDescriptors } from '../domain/platforms.ts';
 import { HandOffLockedError, PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import { waitForInstant } from './hand-off-timing.ts';
 import { createSender, parseRetryAfter, type RequestBody, redact } from './http.ts';
 import type {
   DiscoveredAccount,
@@ -48,6 +49,16 @@ export interface ShopifyAdapterOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Our clock: whether a hand-off's time has come, whether an article's publish date has passed. */
   now?: () => Date;
+  /**
+   * A time closer than this is not left to Shopify's scheduler: the hand-off waits for it and creates the
+   * article visible then (default 60 s; see handOff).
+   */
+  scheduleLeadMs?: number;
+  /**
+   * How long after a create was sent Shopify's search may still miss the article it made (its index lags):
+   * a cancel that finds nothing under the handle that soon looks again once this has passed (default 15 s).
+   */
+  searchSettleMs?: number;
 }
 
 export type ShopifyAdapter = PlatformAdapter<ShopifyCredentials> &
@@ -74,10 +85,13 @@ const maxPages = 10_000;
 const productsPageSize = 100;
 const blogsPageSize = 50;
 /**
- * A time closer than this is handed over as "visible now": Shopify refuses a visible article with a future
- * date (INVALID_PUBLISH_DATE), and a hidden one with a date already past is not documented to go visible.
+ * Shopify refuses a visible article with a future date (INVALID_PUBLISH_DATE), and a hidden one whose date has
+ * passed by the time Shopify reads it is not documented to go visible. A scheduled article is therefore dated
+ * at least this far ahead (request latency and clock skew fit in it many times over); a closer time is waited
+ * for and published then.
  */
-const publishNowWithinMs = 2_000;
+const defaultScheduleLeadMs = 60_000;
+const defaultSearchSettleMs = 15_000;
 // How much of the title the handle keeps before the hand-off key (Shopify's handles run to 255).
 const handleTitleLength = 60;
 /** Shown as the author when the task names none (`author` is required): the shop's own name, else this. */
@@ -250,6 +264,9 @@ type UserErrors = z.infer<typeof UserErrors>;
 const ArticleCreated = z.object({
   articleCreate: z.object({ article: ArticleNode.nullish(), userErrors: UserErrors }),
 });
+const ArticleUpdated = z.object({
+  articleUpdate: z.object({ article: ArticleNode.nullish(), userErrors: UserErrors }),
+});
 const ArticleDeleted = z.object({
   articleDelete: z.object({ deletedArticleId: z.string().nullish(), userErrors: UserErrors }),
 });
@@ -262,6 +279,9 @@ const ArticleLookup = z.object({
 const articleFields = 'id handle isPublished publishedAt blog { id handle }';
 const articleCreateMutation = `mutation GlowtifyArticleCreate($article: ArticleCreateInput!) {
   articleCreate(article: $article) { article { ${articleFields} } userErrors { field message code } }
+}`;
+const articleUpdateMutation = `mutation GlowtifyArticlePublish($id: ID!, $article: ArticleUpdateInput!) {
+  articleUpdate(id: $id, article: $article) { article { ${articleFields} } userErrors { field message code } }
 }`;
 const articleDeleteMutation = `mutation GlowtifyArticleDelete($id: ID!) {
   articleDelete(id: $id) { deletedArticleId userErrors { field message code } }
@@ -311,6 +331,8 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const sleep = options.sleep ?? ((ms: number) => wait(ms));
   const now = options.now ?? (() => new Date());
+  const scheduleLeadMs = options.scheduleLeadMs ?? defaultScheduleLeadMs;
+  const searchSettleMs = options.searchSettleMs ?? defaultSearchSettleMs;
   const shopBase = (shop: string) => options.shopBaseUrl.replace('{shop}', shop).replace(/\/+$/, '');
 
   const scrub = (failure: PublicationFailure, secrets: readonly string[]): PublicationFailure => ({
@@ -574,9 +596,12 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     await save({ articleHandle: handle });
 
     // Scheduling on Shopify is a hidden article with a future publish date (Shopify refuses isPublished:
-    // true with a future date: INVALID_PUBLISH_DATE); Shopify makes it visible at that date by itself. A
-    // time that has come (a hand-off retried late) is published now, so it goes out as soon as it can.
-    const publishNow = context.scheduledAt.getTime() <= now().getTime() + publishNowWithinMs;
+    // true with a future date: INVALID_PUBLISH_DATE); Shopify makes it visible at that date by itself. A time
+    // too close for that (or past: a hand-off retried late) is waited for, then published: never early.
+    // Shopify keeps whole seconds: the date is rounded up, so it cannot go visible before its time.
+    const at = Math.ceil(context.scheduledAt.getTime() / 1000) * 1000;
+    const publishAtOnce = at - now().getTime() < scheduleLeadMs;
+    if (publishAtOnce) await waitForInstant(at, context, now);
     await context.beforeGoingLive();
     // Not aborted by a cancellation: Shopify may apply a create whose connection we dropped, after the cancel
     // that follows has looked for it. Waiting for its answer (bounded by the request time-out) means either
@@ -590,9 +615,9 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
         handle,
         ...(content.excerpt ? { summary: escapeHtml(content.excerpt) } : {}),
         ...(content.tags?.length ? { tags: content.tags } : {}),
-        ...(publishNow
+        ...(publishAtOnce
           ? { isPublished: true }
-          : { isPublished: false, publishDate: context.scheduledAt.toISOString() }),
+          : { isPublished: false, publishDate: new Date(at).toISOString() }),
       },
     });
     const { article, userErrors } = created.articleCreate;
@@ -638,21 +663,36 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     handOffKey: string | null;
     credentials: ShopifyCredentials;
     progress: PublicationProgress;
+    liveRequestedAt?: Date | null;
   }): Promise<void> {
     const progress = input.progress as ShopifyArticleProgress;
     const ids = [input.externalId || progress.articleId].filter((id): id is string => Boolean(id));
     // An article no answer named (created, then the answer was lost) carries the handle saved before the
     // create: the key alone cannot find it (the handle also holds the title), the saved handle can.
     if (progress.articleHandle) {
-      for (const article of (await findArticles(input.credentials, progress.articleHandle)).articles)
-        if (!ids.includes(article.id)) ids.push(article.id);
+      const handle = progress.articleHandle;
+      let found = (await findArticles(input.credentials, handle)).articles;
+      // Nothing found, no id known, and a create sent moments ago: Shopify's search may not hold what it
+      // made yet, and a hidden article left behind would go visible at its date. Look once more when the
+      // index has caught up.
+      const settledAt = (input.liveRequestedAt?.getTime() ?? 0) + searchSettleMs;
+      if (ids.length === 0 && found.length === 0 && settledAt > now().getTime()) {
+        await sleep(settledAt - now().getTime());
+        found = (await findArticles(input.credentials, handle)).articles;
+      }
+      for (const article of found) if (!ids.includes(article.id)) ids.push(article.id);
     }
     for (const id of ids) await cancelArticle(input.credentials, id);
   }
 
+  /**
+   * Where the article stands. One still hidden after its date has passed by the grace (`overdue`) was missed
+   * by Shopify's own scheduler: it is published now, by our request, rather than left hidden for good.
+   */
   async function handOffStatus(input: {
     externalId: string;
     credentials: ShopifyCredentials;
+    overdue?: boolean;
   }): Promise<HandOffStatus> {
     const article = await readArticle(input.credentials, input.externalId);
     if (!article)
@@ -666,6 +706,16 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
       return { state: 'sent', sentAt: publishedAt };
     // Hidden with no date: someone hid it in Shopify, and nothing will publish it.
     if (!publishedAt) return { state: 'cancelled', platformStatus: 'Hidden' };
+    if (input.overdue && publishedAt.getTime() <= now().getTime()) {
+      const madeVisibleAt = now();
+      const updated = await graphql(ArticleUpdated, input.credentials, articleUpdateMutation, {
+        id: article.id,
+        article: { isPublished: true },
+      });
+      const { article: after, userErrors } = updated.articleUpdate;
+      if (userErrors.length > 0) throw new PlatformError(mapShopifyUserErrors(userErrors));
+      if (after?.isPublished) return { state: 'sent', sentAt: madeVisibleAt };
+    }
     return { state: 'pending', platformStatus: `Scheduled for ${publishedAt.toISOString()}` };
   }
 

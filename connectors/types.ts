@@ -96,9 +96,19 @@ export interface PlatformAdapter<Credentials = unknown> {
     handOffKey: string | null;
     credentials: Credentials;
     progress: PublicationProgress;
+    /** When the last request that could have made it live was sent; null or absent: none was. */
+    liveRequestedAt?: Date | null;
   }): Promise<void>;
-  /** Reads where a hand-off stands on the platform. */
-  handOffStatus?(context: { externalId: string; credentials: Credentials }): Promise<HandOffStatus>;
+  /**
+   * Reads where a hand-off stands on the platform. `overdue`: its time passed longer ago than the grace, so a
+   * platform whose own scheduler missed it (WP-Cron, Shopify's scheduled article) is asked to publish it now
+   * where its API allows; other platforms only report.
+   */
+  handOffStatus?(context: {
+    externalId: string;
+    credentials: Credentials;
+    overdue?: boolean;
+  }): Promise<HandOffStatus>;
   /**
    * Renews expiring credentials where the platform allows it (Meta long-lived exchange, refresh tokens).
    * Throws PlatformError: TOKEN_EXPIRED / PERMISSION_REVOKED when the platform refuses for good.

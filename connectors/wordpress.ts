@@ -1018,7 +1018,6 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
     externalUrl: post.link ?? null,
   });
 
-  /** Waits until `at` (our clock), telling Temporal it is alive; an activity cancellation ends the wait. */
   /**
    * Hands a wordpress_article task to WordPress: a post `future` at the epic's time, which WordPress publishes
    * by itself (through WP-Cron). The slug carries the hand-off key and is saved before the post is created, so
@@ -1027,8 +1026,8 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
    *
    * WordPress publishes a `future` post at once when its time is less than a minute ahead. We never publish
    * early: when the time is closer than wordPressFutureLeadMs (or past, a hand-off retried late), the hand-off
-   * waits until the time (heartbeating; an unschedule cancels the wait), then creates the post `publish`,
-   * right after beforeGoingLive: it goes live at its time, not before. That wait is at most ~70 s of the
+   * waits until the time (heartbeating; an unschedule cancels the wait), then, after beforeGoingLive, creates the
+   * post `publish`: it goes live at its time, not before. That wait is at most ~70 s of the
    * activity's 3 minutes.
    *
    * Tags are not sent: WordPress takes tag ids, not names, and creating missing tags needs a capability
@@ -1213,11 +1212,14 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
    * WP-Cron publishes it on the next request. So wp-cron.php is requested once, and the post read again; if it
    * is published now, it was published by that request, so its time is when the article went live, and the
    * lateness on record is how late the site published. Found published at the first read, the moment is
-   * unknown (sentAt null: the caller records when it saw it).
+   * unknown (sentAt null: the caller records when it saw it). Still `future` once `overdue` (WP-Cron is off,
+   * broken or blocked: WordPress's "missed schedule"), it is published by our request, as the missed-schedule
+   * fixes site owners install do.
    */
   async function handOffStatus(context: {
     externalId: string;
     credentials: WordPressCredentials;
+    overdue?: boolean;
   }): Promise<HandOffStatus> {
     const { credentials, externalId } = context;
     const post = await readPost(credentials, externalId);
@@ -1228,7 +1230,13 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
     const ran = await requestCron(credentials);
     const again = await readPost(credentials, externalId);
     if (again?.status === 'publish') return { state: 'sent', sentAt: ran ? cronAt : null };
-    return statusOf(again);
+    if (again?.status !== 'future' || !context.overdue) return statusOf(again);
+    const publishedAt = now();
+    const answer = await writePost(credentials, externalId, { status: 'publish' });
+    if (postIsGone(answer)) return statusOf(null);
+    if (!answer.ok) throw failureOf(answer, credentials);
+    const written = readAs(Post, answer.body, 'post');
+    return written.status === 'publish' ? { state: 'sent', sentAt: publishedAt } : statusOf(written);
   }
 
   return {

@@ -32,7 +32,9 @@ export type PlatformSetting =
   | { variable: string; kind: 'text' }
   | { variable: string; kind: 'flag' }
   /** An IANA time zone, e.g. the one a platform reads wall times in when its API does not say. */
-  | { variable: string; kind: 'time_zone'; default: string };
+  | { variable: string; kind: 'time_zone'; default: string }
+  /** A duration in milliseconds, within bounds. */
+  | { variable: string; kind: 'milliseconds'; default: number; min: number; max: number };
 
 export interface PlatformDescriptor {
   name: string;
@@ -290,6 +292,14 @@ export const platformDescriptors = {
         placeholder: '{shop}',
         default: 'https://{shop}.myshopify.com',
       },
+      // Closer than this, an article is published at its time by Glowtify rather than dated ahead.
+      scheduleLeadMs: {
+        variable: 'SHOPIFY_SCHEDULE_LEAD_MS',
+        kind: 'milliseconds',
+        default: 60_000,
+        min: 1_000,
+        max: 3_600_000,
+      },
     },
     oauthApp: 'SHOPIFY',
     simulator: 'shopify',
@@ -330,9 +340,11 @@ export type PlatformVariable = AnyPlatformSetting['variable'];
 /** What a setting holds once parsed: a flag is a boolean, a host with a default is always there. */
 export type SettingValue<S> = S extends { kind: 'flag' }
   ? boolean
-  : S extends { default: string }
-    ? string
-    : string | undefined;
+  : S extends { kind: 'milliseconds' }
+    ? number
+    : S extends { default: string }
+      ? string
+      : string | undefined;
 
 export type OAuthAppOf<P extends Platform> = Descriptors[P] extends { oauthApp: infer App extends string }
   ? App

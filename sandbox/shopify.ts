@@ -107,6 +107,10 @@ export type ShopifySimulator = SimulatorServer & {
   publishArticleNow(id: string): void;
   /** The merchant hides the article in Shopify's admin (no date: it will not go visible by itself). */
   hideArticle(id: string): void;
+  /** Shopify's scheduler misses its dates (true) or catches up (false): scheduled articles stay hidden past them. */
+  stallScheduler(stalled: boolean): void;
+  /** How long a new article stays out of search results from now on. */
+  setSearchIndexDelay(ms: number): void;
   /** Makes the next matching requests fail the way Shopify fails them (its status and body). */
   failWith(kind: ShopifyFailureKind, rule: ShopifyFailureRule): void;
 };
@@ -359,6 +363,12 @@ const schema: Record<string, Record<string, FieldType>> = {
       needs: 'write_content',
       args: { article: 'ArticleCreateInput!' },
     },
+    articleUpdate: {
+      kind: 'object',
+      of: 'ArticleUpdatePayload',
+      needs: 'write_content',
+      args: { id: 'ID!', article: 'ArticleUpdateInput!' },
+    },
     articleDelete: {
       kind: 'object',
       of: 'ArticleDeletePayload',
@@ -391,11 +401,16 @@ const schema: Record<string, Record<string, FieldType>> = {
     article: { kind: 'object', of: 'Article' },
     userErrors: { kind: 'list', of: 'ArticleCreateUserError' },
   },
+  ArticleUpdatePayload: {
+    article: { kind: 'object', of: 'Article' },
+    userErrors: { kind: 'list', of: 'ArticleUpdateUserError' },
+  },
   ArticleDeletePayload: {
     ...scalars('deletedArticleId'),
     userErrors: { kind: 'list', of: 'ArticleDeleteUserError' },
   },
   ArticleCreateUserError: userError,
+  ArticleUpdateUserError: userError,
   ArticleDeleteUserError: userError,
   PageInfo: scalars('hasNextPage', 'hasPreviousPage', 'startCursor', 'endCursor'),
 };
@@ -416,6 +431,21 @@ const inputTypes: Record<string, Record<string, string>> = {
     tags: '[String!]',
     templateSuffix: 'String',
     title: 'String!',
+  },
+  ArticleUpdateInput: {
+    author: 'AuthorInput',
+    blogId: 'ID',
+    body: 'HTML',
+    handle: 'String',
+    image: 'ArticleImageInput',
+    isPublished: 'Boolean',
+    metafields: '[MetafieldInput!]',
+    publishDate: 'DateTime',
+    redirectNewHandle: 'Boolean',
+    summary: 'HTML',
+    tags: '[String!]',
+    templateSuffix: 'String',
+    title: 'String',
   },
   AuthorInput: { name: 'String', userId: 'ID' },
   ArticleImageInput: { altText: 'String', url: 'String' },
@@ -797,6 +827,8 @@ interface ArticleRecord {
   templateSuffix: string | null;
   /** When it becomes (or became) visible; null: hidden. Visible = this has passed by the simulator's clock. */
   publishedAt: number | null;
+  /** Created hidden with a date ahead: Shopify's scheduler, not a request, makes it visible. */
+  awaitsScheduler: boolean;
   createdAt: number;
   updatedAt: number;
   deletedAt: number | null;
@@ -818,6 +850,8 @@ export async function startShopifySimulator(
   const throttle = options.throttle ?? { maximumAvailable: 2000, restoreRate: 100 };
   const clock = () => (options.now ?? (() => new Date()))().getTime();
   let nextId = 1;
+  /** Shopify's scheduler misses its dates: articles waiting for one stay hidden past it. */
+  let schedulerStalled = false;
   const shops = new Map<string, ShopState>();
   for (const config of options.shops ?? [
     {
@@ -943,7 +977,9 @@ export async function startShopifySimulator(
 
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   const isVisible = (article: ArticleRecord) =>
-    article.publishedAt !== null && article.publishedAt <= clock();
+    article.publishedAt !== null &&
+    article.publishedAt <= clock() &&
+    !(article.awaitsScheduler && schedulerStalled);
   const liveArticles = (state: ShopState) => state.articles.filter((article) => article.deletedAt === null);
   /** An article as the Admin API shows it. */
   const articleView = (state: ShopState, article: ArticleRecord) => ({
@@ -1057,11 +1093,49 @@ export async function startShopifySimulator(
       authorName: name,
       templateSuffix: typeof input.templateSuffix === 'string' ? input.templateSuffix : null,
       publishedAt,
+      awaitsScheduler: publishedAt !== null && publishedAt > now,
       createdAt: now,
       updatedAt: now,
       deletedAt: null,
     };
     state.articles.push(article);
+    return { article: articleView(state, article), userErrors: [] };
+  }
+
+  /** The visibility part of `articleUpdate`: what Glowtify sends (other fields are kept as they are). */
+  function articleUpdate(state: ShopState, id: unknown, input: Record<string, unknown>) {
+    const article = liveArticles(state).find((candidate) => candidate.id === id);
+    if (!article)
+      return { article: null, userErrors: [articleError(['id'], 'Article does not exist', 'NOT_FOUND')] };
+    const now = clock();
+    const publishDate = typeof input.publishDate === 'string' ? Date.parse(input.publishDate) : null;
+    if (input.isPublished === true && publishDate !== null && publishDate > now)
+      return {
+        article: null,
+        userErrors: [
+          articleError(
+            ['article'],
+            'Can’t set isPublished to true and also set a future publish date.',
+            'INVALID_PUBLISH_DATE',
+          ),
+        ],
+      };
+    if (input.isPublished === true) {
+      // (unconfirmed) the date a hidden article keeps once published by request: its own when past, else now.
+      article.publishedAt =
+        publishDate ??
+        (article.publishedAt !== null && article.publishedAt <= now ? article.publishedAt : now);
+      article.awaitsScheduler = false;
+    } else if (input.isPublished === false) {
+      article.publishedAt = publishDate !== null && publishDate > now ? publishDate : null;
+      article.awaitsScheduler = article.publishedAt !== null;
+    } else if (publishDate !== null && !isVisible(article)) {
+      article.publishedAt = publishDate > now ? publishDate : null;
+      article.awaitsScheduler = article.publishedAt !== null;
+    }
+    if (typeof input.title === 'string') article.title = input.title;
+    if (typeof input.body === 'string') article.body = input.body;
+    article.updatedAt = now;
     return { article: articleView(state, article), userErrors: [] };
   }
 
@@ -1079,7 +1153,7 @@ export async function startShopifySimulator(
   /** What a search sees: Shopify's index takes a moment to hold a new article. */
   const searchable = (state: ShopState) =>
     liveArticles(state).filter((article) => article.createdAt + searchIndexDelayMs <= clock());
-  const searchIndexDelayMs = options.searchIndexDelayMs ?? 0;
+  let searchIndexDelayMs = options.searchIndexDelayMs ?? 0;
 
   // ——— The Admin GraphQL endpoint ———
 
@@ -1210,7 +1284,13 @@ export async function startShopifySimulator(
                 })()
               : field.name === 'articleCreate'
                 ? articleCreate(state, argument(field, 'article', variables) as Record<string, unknown>)
-                : articleDelete(state, argument(field, 'id', variables));
+                : field.name === 'articleUpdate'
+                  ? articleUpdate(
+                      state,
+                      argument(field, 'id', variables),
+                      argument(field, 'article', variables) as Record<string, unknown>,
+                    )
+                  : articleDelete(state, argument(field, 'id', variables));
         data[field.alias] = project(resolved, field.selections ?? [], fieldType.of);
         continue;
       }
@@ -1377,12 +1457,20 @@ export async function startShopifySimulator(
     publishArticleNow(id: string) {
       const article = findArticle(id);
       article.publishedAt = clock();
+      article.awaitsScheduler = false;
       article.updatedAt = clock();
     },
     hideArticle(id: string) {
       const article = findArticle(id);
       article.publishedAt = null;
+      article.awaitsScheduler = false;
       article.updatedAt = clock();
+    },
+    stallScheduler(stalled: boolean) {
+      schedulerStalled = stalled;
+    },
+    setSearchIndexDelay(ms: number) {
+      searchIndexDelayMs = ms;
     },
     failWith(kind: ShopifyFailureKind, rule: ShopifyFailureRule) {
       const { currentlyAvailable = 2, restoreRate = 50, requestedQueryCost = 102, ...match } = rule;

@@ -417,6 +417,8 @@ describe('handing a shopify_article to Shopify', () => {
   const creates = () =>
     sim.receivedMatching('/graphql.json').filter((r) => bodyOf(r).includes('articleCreate'));
   const bodyOf = (request: { body: unknown }) => JSON.stringify(request.body);
+  const searches = () =>
+    sim.receivedMatching('/graphql.json').filter((r) => bodyOf(r).includes('GlowtifyArticleByHandle'));
   /** The `article` input of the first create sent. */
   const createdInput = () => {
     const [create] = creates();
@@ -607,6 +609,63 @@ describe('handing a shopify_article to Shopify', () => {
     await expectFailure(adapter.handOff(context), 'TRANSIENT', [credentials.accessToken]);
     await cancel(null, stored);
     assert.deepEqual(liveArticles(), []);
+  });
+
+  it('cancel right after a lost create answer, while Shopify’s search lags: it looks again once the index caught up', async () => {
+    sim.setSearchIndexDelay(10_000);
+    sim.dropAnswerNext({ path: '/graphql.json', body: 'articleCreate' });
+    const { context, stored } = handOffContext();
+    await expectFailure(adapter.handOff(context), 'TRANSIENT', [credentials.accessToken]);
+    assert.equal(liveArticles().length, 1, 'Shopify made the article');
+    const searchesBefore = searches().length;
+
+    slept = [];
+    await adapter.cancelHandOff({
+      externalId: null,
+      handOffKey: key,
+      credentials,
+      progress: stored,
+      liveRequestedAt: clock,
+    });
+    assert.deepEqual(slept, [15_000], 'waited for the index once');
+    assert.equal(searches().length, searchesBefore + 2, 'searched, then searched again');
+    assert.deepEqual(liveArticles(), [], 'the article no answer named is deleted');
+  });
+
+  it('cancel long after the create believes an empty search: no wait', async () => {
+    const { stored } = handOffContext();
+    slept = [];
+    await adapter.cancelHandOff({
+      externalId: null,
+      handOffKey: key,
+      credentials,
+      progress: { ...stored, articleHandle: 'nothing-here-k1' },
+      liveRequestedAt: new Date(clock.getTime() - 60_000),
+    });
+    assert.deepEqual(slept, []);
+  });
+
+  it('an article Shopify left hidden past its date is published by request once overdue, not before', async () => {
+    sim.stallScheduler(true);
+    const { externalId } = await adapter.handOff(handOffContext().context);
+    clock = new Date(inTwoHours.getTime() + 5_000);
+    assert.deepEqual(await adapter.handOffStatus({ externalId, credentials }), {
+      state: 'pending',
+      platformStatus: `Scheduled for ${inTwoHours.toISOString()}`,
+    });
+    assert.equal(sim.articles()[0]?.visible, false, 'Shopify missed its date');
+    assert.deepEqual(await adapter.handOffStatus({ externalId, credentials, overdue: true }), {
+      state: 'sent',
+      sentAt: clock,
+    });
+    assert.equal(sim.articles()[0]?.visible, true, 'published by request');
+    assert.equal(liveArticles().length, 1);
+  });
+
+  it('overdue changes nothing for an article whose date is still ahead', async () => {
+    const { externalId } = await adapter.handOff(handOffContext().context);
+    assert.equal((await adapter.handOffStatus({ externalId, credentials, overdue: true })).state, 'pending');
+    assert.equal(sim.articles()[0]?.visible, false);
   });
 
   it('an article already visible is not taken back: HandOffLockedError naming it, and it stays', async () => {

@@ -11,7 +11,11 @@ import { contentExamples } from './support/examples.ts';
 import { connectOAuth } from './support/platforms.ts';
 import { isoInSeconds, readEpic, useStack, waitFor, waitForStatus } from './support/stack.ts';
 
-const stack = useStack({ platforms: {} });
+// A lead and a grace of seconds, so the paths they choose run within a test.
+const stack = useStack({
+  platforms: {},
+  config: { SHOPIFY_SCHEDULE_LEAD_MS: '3000', HANDOFF_MISSED_SCHEDULE_GRACE_MS: '3000' },
+});
 
 const shopify = (): ShopifySimulator => stack.platforms!.shopify;
 /** The epic's articles on Shopify, deleted ones too: their handles carry the hand-off key, which starts with the epic's id. */
@@ -49,6 +53,10 @@ async function schedule(workspace: TestWorkspace, epicId: string, scheduledAt: s
   assert.equal(response.statusCode, 200, response.body);
 }
 
+/** A time on a whole second: Shopify keeps seconds, and a date is rounded up to the next one. */
+const wholeSecondsAhead = (seconds: number) =>
+  new Date(Math.ceil(Date.now() / 1000 + seconds) * 1000).toISOString();
+
 const handedOff = (workspace: TestWorkspace, epicId: string) =>
   waitFor(
     () => readEpic(workspace, epicId),
@@ -58,7 +66,7 @@ const handedOff = (workspace: TestWorkspace, epicId: string) =>
 describe('a Shopify article scheduled on Shopify', () => {
   it('is handed off at schedule time for exactly the instant, then published once Shopify shows it', async () => {
     const { workspace, epicId, blogId } = await reviewedArticle('Shopify full path');
-    const scheduledAt = isoInSeconds(6);
+    const scheduledAt = wholeSecondsAhead(6);
     await schedule(workspace, epicId, scheduledAt);
 
     const handed = await handedOff(workspace, epicId);
@@ -101,7 +109,7 @@ describe('a Shopify article scheduled on Shopify', () => {
     await handedOff(workspace, epicId);
     const first = liveArticlesOf(epicId)[0]!;
 
-    const newTime = isoInSeconds(7200);
+    const newTime = wholeSecondsAhead(7200);
     const response = await workspace.api.post(`/v1/epics/${epicId}/reschedule`, { scheduledAt: newTime });
     assert.equal(response.statusCode, 200, response.body);
     await handedOff(workspace, epicId);
@@ -152,6 +160,66 @@ describe('a Shopify article scheduled on Shopify', () => {
     );
     assert.equal(made?.visible, false, 'it never went visible');
     assert.equal((await readEpic(workspace, epicId)).status, 'review');
+  });
+
+  it('a time closer than the lead is waited for and published then, never before', async () => {
+    const { workspace, epicId } = await reviewedArticle('Shopify short lead');
+    const scheduledAt = isoInSeconds(2);
+    await schedule(workspace, epicId, scheduledAt);
+
+    const published = await waitForStatus(workspace, epicId, 'published');
+    const [article, ...others] = articlesOf(epicId);
+    assert.ok(article, 'no article on Shopify');
+    assert.deepEqual(others, []);
+    assert.equal(article.visible, true);
+    assert.ok(article.createdAt.getTime() >= Date.parse(scheduledAt), 'created at its time, not before');
+    assert.ok((article.publishedAt?.getTime() ?? 0) >= Date.parse(scheduledAt), 'never visible early');
+    assert.equal(published.tasks[0]?.publication?.externalId, article.id);
+  });
+
+  it('an article Shopify’s scheduler leaves hidden past its date is published by request after the grace', async () => {
+    const { workspace, epicId } = await reviewedArticle('Shopify missed date');
+    shopify().stallScheduler(true);
+    try {
+      const scheduledAt = isoInSeconds(5);
+      await schedule(workspace, epicId, scheduledAt);
+      await handedOff(workspace, epicId);
+      assert.equal(articlesOf(epicId)[0]?.visible, false, 'dated ahead, hidden');
+
+      const published = await waitForStatus(workspace, epicId, 'published');
+      const [article, ...others] = articlesOf(epicId);
+      assert.deepEqual(others, []);
+      assert.equal(article?.visible, true, 'published by request');
+      const publication = published.tasks[0]!.publication!;
+      assert.ok(
+        Date.parse(publication.publishedAt!) >= Date.parse(scheduledAt) + 3_000,
+        'published once the grace had passed',
+      );
+      assert.notEqual(publication.unconfirmed, true, 'seen live, not assumed');
+    } finally {
+      shopify().stallScheduler(false);
+    }
+  });
+
+  it('an unschedule right after a create whose answer is held, while Shopify’s search lags: the cancel finds and deletes it', async () => {
+    const { workspace, epicId } = await reviewedArticle('Shopify search lag');
+    shopify().setSearchIndexDelay(10_000);
+    try {
+      // Shopify makes the article; its answer waits, and its search will not show the article for 10 s.
+      const held = shopify().holdNext({ path: '/graphql.json', body: 'articleCreate', acted: true });
+      await schedule(workspace, epicId, isoInSeconds(3600));
+      await held.reached;
+      assert.equal(liveArticlesOf(epicId).length, 1, 'Shopify made it');
+
+      const response = await workspace.api.post(`/v1/epics/${epicId}/unschedule`);
+      assert.equal(response.statusCode, 200, response.body);
+      assert.deepEqual(liveArticlesOf(epicId), [], 'deleted by the cancel, before the unschedule answered');
+      held.release();
+      assert.equal((await readEpic(workspace, epicId)).status, 'review');
+      assert.equal(articlesOf(epicId).length, 1, 'nothing else was made');
+    } finally {
+      shopify().setSearchIndexDelay(0);
+    }
   });
 
   it('an article the merchant already published is not taken back: 409 and the epic stays scheduled', async () => {

@@ -1055,6 +1055,41 @@ describe('confirming a WordPress hand-off', () => {
     assert.deepEqual(await statusOf(externalId), { state: 'sent', sentAt: frozen });
   });
 
+  it('still `future` once overdue, WP-Cron blocked (answered but never run): published by request', async () => {
+    frozen = start;
+    const { externalId } = await adapter.handOff(handOffContext().context);
+    frozen = new Date(inTwoHours.getTime() + 6 * 60_000);
+    // A host that answers wp-cron.php without running WordPress (a cache, a blocked path): nothing publishes.
+    simulator.failNext({ path: '/wp-cron.php', times: 10, response: { status: 200, body: '' } });
+    assert.deepEqual(await statusOf(externalId), { state: 'pending', platformStatus: 'future' });
+    assert.equal(simulator.posts()[0]?.status, 'future', 'not overdue: left to WordPress');
+
+    const overdue = await adapter.handOffStatus({
+      externalId,
+      credentials: editorCredentials(),
+      overdue: true,
+    });
+    assert.deepEqual(overdue, { state: 'sent', sentAt: frozen });
+    const [post, ...others] = simulator.posts();
+    assert.deepEqual(others, []);
+    assert.equal(post?.status, 'publish');
+    assert.equal(post?.publishedBy, 'request');
+    assert.equal(post?.dateGmt, '2031-05-01 12:00:00', 'its date kept');
+    simulator.clearFailures();
+  });
+
+  it('overdue changes nothing for a post whose time is still ahead', async () => {
+    frozen = start;
+    const { externalId } = await adapter.handOff(handOffContext().context);
+    const answer = await adapter.handOffStatus({
+      externalId,
+      credentials: editorCredentials(),
+      overdue: true,
+    });
+    assert.deepEqual(answer, { state: 'pending', platformStatus: 'future' });
+    assert.equal(simulator.posts()[0]?.status, 'future');
+  });
+
   it('a post trashed or deleted in WordPress is cancelled or failed', async () => {
     frozen = start;
     const { externalId } = await adapter.handOff(handOffContext().context);

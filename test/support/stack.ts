@@ -282,6 +282,7 @@ export interface EpicBody {
       lastError: { class: string; message: string } | null;
       publishedAt: string | null;
       lagMs: number | null;
+      unconfirmed?: boolean;
     } | null;
   }[];
 }
