@@ -671,7 +671,16 @@ export function createEpicActivities({
       return true;
     });
     if (!recorded) {
-      // The schedule was withdrawn while the platform was answering: what was just created goes too.
+      // The schedule was withdrawn while the platform was answering. A refused transition may have handed
+      // the same key off again since, and that newer hand-off may have found and recorded this very object
+      // (a look-up by key): then it is its to keep. Anything else that was just created goes.
+      const [current] = await db
+        .select({ handOffKey: publications.handOffKey, externalId: publications.externalId })
+        .from(publications)
+        .where(eq(publications.id, publication.id));
+      if (current?.handOffKey === key && current.externalId === handedOff.externalId) {
+        throw withdrawn('the schedule was withdrawn while the platform answered; a newer hand-off holds it');
+      }
       await cancelOnPlatform(
         target,
         { ...publication, status: 'publishing', externalId: handedOff.externalId, handOffKey: key },
@@ -929,17 +938,15 @@ export function createEpicActivities({
     },
   };
 
-  /**
-   * How long ago the platform may last have applied a live request of this publication (sent, or ended
-   * without an answer), by the database's clock alone; null when none was made.
-   */
-  async function sinceLiveRequest(publicationId: string): Promise<number | null> {
-    const [row] = await db.execute<{ ms: number | null }>(sql`
-      select (extract(epoch from now() - greatest(
-        (${publications.progress} ->> ${liveRequested})::timestamptz,
-        (${publications.progress} ->> ${liveEnded})::timestamptz)) * 1000)::float8 as ms
+  /** How long ago the last live request was sent, and ended without an answer, by the database's clock alone. */
+  async function lastLiveRequest(publicationId: string) {
+    const msAgo = (key: string) =>
+      sql`(extract(epoch from now() - (${publications.progress} ->> ${key})::timestamptz) * 1000)::float8`;
+    const [row] = await db.execute<{ sent: number | null; ended: number | null }>(sql`
+      select ${msAgo(liveRequested)} as sent, ${msAgo(liveEnded)} as ended
       from ${publications} where ${publications.id} = ${publicationId}`);
-    return row?.ms == null ? null : Math.max(0, Number(row.ms));
+    if (row?.sent == null) return null;
+    return { sentMsAgo: Number(row.sent), endedMsAgo: row.ended == null ? null : Number(row.ended) };
   }
 
   async function cancelOnPlatform(
@@ -1011,7 +1018,7 @@ export function createEpicActivities({
         handOffKey: publication.handOffKey,
         credentials: credentialsOf(target.connector),
         progress: publication.progress,
-        sinceLiveRequestMs: await sinceLiveRequest(publication.id),
+        liveRequest: await lastLiveRequest(publication.id),
       });
     } catch (error) {
       if (error instanceof HandOffLockedError) {

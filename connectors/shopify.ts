@@ -669,7 +669,7 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     handOffKey: string | null;
     credentials: ShopifyCredentials;
     progress: PublicationProgress;
-    sinceLiveRequestMs?: number | null;
+    liveRequest?: { sentMsAgo: number; endedMsAgo: number | null } | null;
   }): Promise<void> {
     const progress = input.progress as ShopifyArticleProgress;
     const ids = [input.externalId || progress.articleId].filter((id): id is string => Boolean(id));
@@ -679,15 +679,21 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
       const found = (await findArticles(input.credentials, progress.articleHandle)).articles;
       // Nothing found, no id known, and a create Shopify may have applied moments ago: its search may not
       // show that article yet, and one left behind would go visible at its date. Not "nothing there" until
-      // the index has had its time: the cancel is tried again then (the transition's bound still holds:
-      // past it, the unschedule is refused and the epic stays scheduled).
-      const since = input.sinceLiveRequestMs;
-      if (ids.length === 0 && found.length === 0 && since != null && since < searchSettleMs) {
-        throw new PlatformError({
-          class: 'TRANSIENT',
-          message: "Shopify's search may not show this hand-off's article yet; looking again shortly",
-          retryAfterMs: Math.ceil(searchSettleMs - since) + 250,
-        });
+      // the index has had its time after the last moment the create could have been applied (its attempt's
+      // end, or, not known to have ended, its request time-out): the cancel is tried again then. The
+      // transition's bound still holds: past it, the unschedule is refused and the epic stays scheduled.
+      const live = input.liveRequest;
+      if (ids.length === 0 && found.length === 0 && live) {
+        const appliedAtLatestMsAgo =
+          live.endedMsAgo !== null && live.endedMsAgo <= live.sentMsAgo
+            ? live.endedMsAgo
+            : live.sentMsAgo - requestTimeoutMs;
+        if (appliedAtLatestMsAgo < searchSettleMs)
+          throw new PlatformError({
+            class: 'TRANSIENT',
+            message: "Shopify's search may not show this hand-off's article yet",
+            retryAfterMs: Math.ceil(searchSettleMs - appliedAtLatestMsAgo) + 250,
+          });
       }
       for (const article of found) if (!ids.includes(article.id)) ids.push(article.id);
     }

@@ -97,11 +97,12 @@ export interface PlatformAdapter<Credentials = unknown> {
     credentials: Credentials;
     progress: PublicationProgress;
     /**
-     * How long ago the platform may last have applied a request that could make it live (sent, or ended
-     * without an answer); null or absent: none was made. A platform whose look-up lags (a search index) uses
-     * it to tell "nothing there" from "not shown yet".
+     * The last request that could have made it live: how long ago it was sent, and how long ago the attempt
+     * that sent it ended without its answer (null: not known to have ended — it may still be on its way, up to
+     * the request's time-out). Null: none was made. A platform whose look-up lags (a search index) uses it to
+     * tell "nothing there" from "not shown yet".
      */
-    sinceLiveRequestMs?: number | null;
+    liveRequest?: { sentMsAgo: number; endedMsAgo: number | null } | null;
   }): Promise<void>;
   /**
    * Reads where a hand-off stands on the platform. `overdue` is given once a poll found it still waiting past

@@ -615,41 +615,50 @@ describe('handing a shopify_article to Shopify', () => {
     const { context, stored } = handOffContext();
     await expectFailure(adapter.handOff(context), 'TRANSIENT', [credentials.accessToken]);
     assert.equal(liveArticles().length, 1, 'Shopify made the article');
-
-    const early = await expectFailure(
+    const cancelAfter = (liveRequest: { sentMsAgo: number; endedMsAgo: number | null } | null) =>
       adapter.cancelHandOff({
         externalId: null,
         handOffKey: key,
         credentials,
         progress: stored,
-        sinceLiveRequestMs: 4_000,
-      }),
-      'TRANSIENT',
-      [credentials.accessToken],
-    );
-    assert.equal(early.failure.retryAfterMs, 11_250, 'tried again once the index had its 15 s');
+        liveRequest,
+      });
+
+    // The attempt ended 4 s ago: the index gets 15 s from then.
+    const early = await expectFailure(cancelAfter({ sentMsAgo: 5_000, endedMsAgo: 4_000 }), 'TRANSIENT', [
+      credentials.accessToken,
+    ]);
+    assert.equal(early.failure.retryAfterMs, 11_250);
+    // Not known to have ended: the create could still be applied until its 30 s time-out, and 15 s after.
+    const onItsWay = await expectFailure(cancelAfter({ sentMsAgo: 20_000, endedMsAgo: null }), 'TRANSIENT', [
+      credentials.accessToken,
+    ]);
+    assert.equal(onItsWay.failure.retryAfterMs, 25_250);
+    // An end recorded before this request was sent belongs to an earlier attempt.
+    await expectFailure(cancelAfter({ sentMsAgo: 20_000, endedMsAgo: 60_000 }), 'TRANSIENT', [
+      credentials.accessToken,
+    ]);
     assert.equal(liveArticles().length, 1);
 
     clock = new Date(clock.getTime() + 11_250);
-    await adapter.cancelHandOff({
-      externalId: null,
-      handOffKey: key,
-      credentials,
-      progress: stored,
-      sinceLiveRequestMs: 15_250,
-    });
+    await cancelAfter({ sentMsAgo: 16_250, endedMsAgo: 15_250 });
     assert.deepEqual(liveArticles(), [], 'the article no answer named is deleted');
   });
 
   it('cancel long after the last live request, or with none made, believes an empty search', async () => {
     const { stored } = handOffContext();
-    for (const sinceLiveRequestMs of [60_000, null, undefined])
+    for (const liveRequest of [
+      { sentMsAgo: 60_000, endedMsAgo: 50_000 },
+      { sentMsAgo: 46_000, endedMsAgo: null },
+      null,
+      undefined,
+    ])
       await adapter.cancelHandOff({
         externalId: null,
         handOffKey: key,
         credentials,
         progress: { ...stored, articleHandle: 'nothing-here-k1' },
-        ...(sinceLiveRequestMs === undefined ? {} : { sinceLiveRequestMs }),
+        ...(liveRequest === undefined ? {} : { liveRequest }),
       });
   });
 
