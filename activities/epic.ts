@@ -157,14 +157,17 @@ const namesHandOff = (handOffKey: string | null | undefined) =>
 
 /** Set in progress right before the request that makes a publication live; only a confirmed cancel clears it. */
 const liveRequested = 'liveRequestedAt';
+/**
+ * Set in progress when an attempt that made a live request ends without recording its answer (a time-out, a
+ * dropped connection): the platform may have applied that request up to this moment.
+ */
+const liveEnded = 'liveEndedAt';
+/** Set in progress by the first confirmation poll that finds a hand-off still waiting after its time. */
+const dueSeen = 'dueSeenAt';
 
-/** When the last live request was sent, as PostgreSQL wrote it (`now()::text`); null when none was. */
-function liveRequestedAt(progress: PublicationProgress): Date | null {
-  const written = progress[liveRequested];
-  if (typeof written !== 'string') return null;
-  const at = new Date(written.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00'));
-  return Number.isNaN(at.getTime()) ? null : at;
-}
+/** Progress plus "the live request ended now", when this attempt had made one (its marker is still set). */
+const progressMarkingLiveEnded = sql`case when ${publications.goingLiveAt} is null then ${publications.progress}
+  else ${publications.progress} || jsonb_build_object(${liveEnded}::text, now()::text) end`;
 
 export function createEpicActivities({
   db,
@@ -245,7 +248,7 @@ export function createEpicActivities({
   const clearGoingLive = (publicationId: string, handOffKey?: string) =>
     db
       .update(publications)
-      .set({ goingLiveAt: null })
+      .set({ goingLiveAt: null, progress: progressMarkingLiveEnded })
       .where(and(eq(publications.id, publicationId), namesHandOff(handOffKey)));
 
   /**
@@ -397,6 +400,7 @@ export function createEpicActivities({
             ...(failure.platformCode ? { platformCode: failure.platformCode } : {}),
           },
           goingLiveAt: null,
+          progress: progressMarkingLiveEnded,
           updatedAt: now(),
         })
         .where(and(eq(publications.id, target.publication.id), namesHandOff(handOffKey)));
@@ -482,14 +486,48 @@ export function createEpicActivities({
       .select({ scheduledAt: epics.scheduledAt })
       .from(epics)
       .where(eq(epics.id, epicId));
+    // The grace runs from the first poll that found it still waiting after its time (that poll asked the
+    // platform's scheduler to run, e.g. WP-Cron), so a publish by request never races a scheduler run the
+    // same poll triggered.
+    const seenDueAt = Date.parse(publication.progress[dueSeen] ?? '');
     const overdue =
-      epic?.scheduledAt != null &&
-      now().getTime() - epic.scheduledAt.getTime() >= policy.missedScheduleGraceMs;
+      epic?.scheduledAt != null && now().getTime() - seenDueAt >= policy.missedScheduleGraceMs
+        ? {
+            scheduledAt: epic.scheduledAt,
+            mayGoLive: async () => {
+              // Still this hand-off, still waiting, its connector still connected: else nothing goes live.
+              const [row] = await db
+                .select({ id: publications.id })
+                .from(publications)
+                .innerJoin(connectors, eq(connectors.id, target.connector.id))
+                .where(
+                  and(
+                    eq(publications.id, publication.id),
+                    eq(publications.status, 'handed_off'),
+                    namesHandOff(publication.handOffKey),
+                    eq(connectors.status, 'connected'),
+                  ),
+                );
+              return row !== undefined;
+            },
+          }
+        : undefined;
     const state = await adapter.handOffStatus({
       externalId: publication.externalId,
       credentials: credentialsOf(target.connector),
-      overdue,
+      ...(overdue ? { overdue } : {}),
     });
+    if (
+      state.state === 'pending' &&
+      Number.isNaN(seenDueAt) &&
+      epic?.scheduledAt != null &&
+      now().getTime() >= epic.scheduledAt.getTime()
+    ) {
+      await saveProgress(
+        publication.id,
+        publication.handOffKey ?? undefined,
+      )({ [dueSeen]: now().toISOString() });
+    }
     if (state.state === 'pending') return 'pending';
     const sentAt = state.state === 'sent' ? (state.sentAt ?? now()) : null;
     await db
@@ -891,6 +929,19 @@ export function createEpicActivities({
     },
   };
 
+  /**
+   * How long ago the platform may last have applied a live request of this publication (sent, or ended
+   * without an answer), by the database's clock alone; null when none was made.
+   */
+  async function sinceLiveRequest(publicationId: string): Promise<number | null> {
+    const [row] = await db.execute<{ ms: number | null }>(sql`
+      select (extract(epoch from now() - greatest(
+        (${publications.progress} ->> ${liveRequested})::timestamptz,
+        (${publications.progress} ->> ${liveEnded})::timestamptz)) * 1000)::float8 as ms
+      from ${publications} where ${publications.id} = ${publicationId}`);
+    return row?.ms == null ? null : Math.max(0, Number(row.ms));
+  }
+
   async function cancelOnPlatform(
     target: Target,
     publication: Target['publication'],
@@ -960,7 +1011,7 @@ export function createEpicActivities({
         handOffKey: publication.handOffKey,
         credentials: credentialsOf(target.connector),
         progress: publication.progress,
-        liveRequestedAt: liveRequestedAt(publication.progress),
+        sinceLiveRequestMs: await sinceLiveRequest(publication.id),
       });
     } catch (error) {
       if (error instanceof HandOffLockedError) {

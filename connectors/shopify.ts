@@ -57,8 +57,8 @@ export interface ShopifyAdapterOptions {
    */
   scheduleLeadMs?: number;
   /**
-   * How long after a create was sent Shopify's search may still miss the article it made (its index lags):
-   * a cancel that finds nothing under the handle that soon looks again once this has passed (default 15 s).
+   * How long after a create may have been applied Shopify's search may still miss the article it made (its
+   * index lags): a cancel that finds nothing under the handle that soon is tried again after (default 15 s).
    */
   searchSettleMs?: number;
 }
@@ -256,6 +256,8 @@ const ArticleNode = z.object({
   handle: z.string(),
   isPublished: z.boolean(),
   publishedAt: z.string().nullish(),
+  createdAt: z.string().nullish(),
+  updatedAt: z.string().nullish(),
   blog: z.object({ id: z.string(), handle: z.string() }).nullish(),
 });
 type ArticleNode = z.infer<typeof ArticleNode>;
@@ -278,7 +280,7 @@ const ArticleLookup = z.object({
   articles: z.object({ nodes: z.array(ArticleNode) }),
 });
 
-const articleFields = 'id handle isPublished publishedAt blog { id handle }';
+const articleFields = 'id handle isPublished publishedAt createdAt updatedAt blog { id handle }';
 const articleCreateMutation = `mutation GlowtifyArticleCreate($article: ArticleCreateInput!) {
   articleCreate(article: $article) { article { ${articleFields} } userErrors { field message code } }
 }`;
@@ -395,6 +397,11 @@ export function mapShopifySeoUserErrors(errors: PlainUserErrors, resource: SeoRe
     class: errors.some((error) => error.field?.includes('seo')) ? 'CONTENT_REJECTED' : 'INVALID_REQUEST',
     message: `Shopify refused the ${resource.type}'s SEO: ${said || 'no reason given'}`.slice(0, 500),
   };
+}
+
+/** The publish date an article scheduled for `at` gets: Shopify keeps whole seconds, so it is rounded up. */
+export function shopifyPublishDate(at: Date): Date {
+  return new Date(Math.ceil(at.getTime() / 1000) * 1000);
 }
 
 /** Maps `userErrors` (HTTP 200) onto a failure: the content's fault, or a request that cannot succeed. */
@@ -695,8 +702,7 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     // Scheduling on Shopify is a hidden article with a future publish date (Shopify refuses isPublished:
     // true with a future date: INVALID_PUBLISH_DATE); Shopify makes it visible at that date by itself. A time
     // too close for that (or past: a hand-off retried late) is waited for, then published: never early.
-    // Shopify keeps whole seconds: the date is rounded up, so it cannot go visible before its time.
-    const at = Math.ceil(context.scheduledAt.getTime() / 1000) * 1000;
+    const at = shopifyPublishDate(context.scheduledAt).getTime();
     const publishAtOnce = at - now().getTime() < scheduleLeadMs;
     if (publishAtOnce) await waitForInstant(at, context, now);
     await context.beforeGoingLive();
@@ -760,22 +766,25 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     handOffKey: string | null;
     credentials: ShopifyCredentials;
     progress: PublicationProgress;
-    liveRequestedAt?: Date | null;
+    sinceLiveRequestMs?: number | null;
   }): Promise<void> {
     const progress = input.progress as ShopifyArticleProgress;
     const ids = [input.externalId || progress.articleId].filter((id): id is string => Boolean(id));
     // An article no answer named (created, then the answer was lost) carries the handle saved before the
     // create: the key alone cannot find it (the handle also holds the title), the saved handle can.
     if (progress.articleHandle) {
-      const handle = progress.articleHandle;
-      let found = (await findArticles(input.credentials, handle)).articles;
-      // Nothing found, no id known, and a create sent moments ago: Shopify's search may not hold what it
-      // made yet, and a hidden article left behind would go visible at its date. Look once more when the
-      // index has caught up.
-      const settledAt = (input.liveRequestedAt?.getTime() ?? 0) + searchSettleMs;
-      if (ids.length === 0 && found.length === 0 && settledAt > now().getTime()) {
-        await sleep(settledAt - now().getTime());
-        found = (await findArticles(input.credentials, handle)).articles;
+      const found = (await findArticles(input.credentials, progress.articleHandle)).articles;
+      // Nothing found, no id known, and a create Shopify may have applied moments ago: its search may not
+      // show that article yet, and one left behind would go visible at its date. Not "nothing there" until
+      // the index has had its time: the cancel is tried again then (the transition's bound still holds:
+      // past it, the unschedule is refused and the epic stays scheduled).
+      const since = input.sinceLiveRequestMs;
+      if (ids.length === 0 && found.length === 0 && since != null && since < searchSettleMs) {
+        throw new PlatformError({
+          class: 'TRANSIENT',
+          message: "Shopify's search may not show this hand-off's article yet; looking again shortly",
+          retryAfterMs: Math.ceil(searchSettleMs - since) + 250,
+        });
       }
       for (const article of found) if (!ids.includes(article.id)) ids.push(article.id);
     }
@@ -783,13 +792,14 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
   }
 
   /**
-   * Where the article stands. One still hidden after its date has passed by the grace (`overdue`) was missed
-   * by Shopify's own scheduler: it is published now, by our request, rather than left hidden for good.
+   * Where the article stands. One still hidden past its date once `overdue` was missed by Shopify's own
+   * scheduler: it is published now, by our request — only if it is as we made it (dated for the epic's time,
+   * never updated since: a merchant who changed or hid it decided otherwise).
    */
   async function handOffStatus(input: {
     externalId: string;
     credentials: ShopifyCredentials;
-    overdue?: boolean;
+    overdue?: { scheduledAt: Date; mayGoLive(): Promise<boolean> };
   }): Promise<HandOffStatus> {
     const article = await readArticle(input.credentials, input.externalId);
     if (!article)
@@ -803,7 +813,13 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
       return { state: 'sent', sentAt: publishedAt };
     // Hidden with no date: someone hid it in Shopify, and nothing will publish it.
     if (!publishedAt) return { state: 'cancelled', platformStatus: 'Hidden' };
-    if (input.overdue && publishedAt.getTime() <= now().getTime()) {
+    const overdue = input.overdue;
+    const asWeMadeIt =
+      overdue !== undefined &&
+      publishedAt.getTime() === shopifyPublishDate(overdue.scheduledAt).getTime() &&
+      article.updatedAt != null &&
+      article.updatedAt === article.createdAt;
+    if (asWeMadeIt && publishedAt.getTime() <= now().getTime() && (await overdue.mayGoLive())) {
       const madeVisibleAt = now();
       const updated = await graphql(ArticleUpdated, input.credentials, articleUpdateMutation, {
         id: article.id,

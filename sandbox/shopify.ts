@@ -149,8 +149,11 @@ export type ShopifySimulator = SimulatorServer & {
   deleteResource(id: string): void;
   /** The merchant makes the article visible now, in Shopify's admin. */
   publishArticleNow(id: string): void;
-  /** The merchant hides the article in Shopify's admin (no date: it will not go visible by itself). */
-  hideArticle(id: string): void;
+  /**
+   * The merchant hides the article in Shopify's admin (no date: it will not go visible by itself), or with
+   * `keepDate`, hides it keeping its date (how Shopify then treats a scheduled article is unconfirmed).
+   */
+  hideArticle(id: string, options?: { keepDate?: boolean }): void;
   /** Shopify's scheduler misses its dates (true) or catches up (false): scheduled articles stay hidden past them. */
   stallScheduler(stalled: boolean): void;
   /** How long a new article stays out of search results from now on. */
@@ -1701,10 +1704,12 @@ export async function startShopifySimulator(
       article.awaitsScheduler = false;
       article.updatedAt = clock();
     },
-    hideArticle(id: string) {
+    hideArticle(id: string, { keepDate = false } = {}) {
       const article = findArticle(id);
-      article.publishedAt = null;
-      article.awaitsScheduler = false;
+      if (!keepDate) {
+        article.publishedAt = null;
+        article.awaitsScheduler = false;
+      }
       article.updatedAt = clock();
     },
     stallScheduler(stalled: boolean) {
