@@ -157,14 +157,17 @@ const namesHandOff = (handOffKey: string | null | undefined) =>
 
 /** Set in progress right before the request that makes a publication live; only a confirmed cancel clears it. */
 const liveRequested = 'liveRequestedAt';
+/**
+ * Set in progress when an attempt that made a live request ends without recording its answer (a time-out, a
+ * dropped connection): the platform may have applied that request up to this moment.
+ */
+const liveEnded = 'liveEndedAt';
+/** Set in progress by the first confirmation poll that finds a hand-off still waiting after its time. */
+const dueSeen = 'dueSeenAt';
 
-/** When the last live request was sent, as PostgreSQL wrote it (`now()::text`); null when none was. */
-function liveRequestedAt(progress: PublicationProgress): Date | null {
-  const written = progress[liveRequested];
-  if (typeof written !== 'string') return null;
-  const at = new Date(written.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00'));
-  return Number.isNaN(at.getTime()) ? null : at;
-}
+/** Progress plus "the live request ended now", when this attempt had made one (its marker is still set). */
+const progressMarkingLiveEnded = sql`case when ${publications.goingLiveAt} is null then ${publications.progress}
+  else ${publications.progress} || jsonb_build_object(${liveEnded}::text, now()::text) end`;
 
 export function createEpicActivities({
   db,
@@ -245,7 +248,7 @@ export function createEpicActivities({
   const clearGoingLive = (publicationId: string, handOffKey?: string) =>
     db
       .update(publications)
-      .set({ goingLiveAt: null })
+      .set({ goingLiveAt: null, progress: progressMarkingLiveEnded })
       .where(and(eq(publications.id, publicationId), namesHandOff(handOffKey)));
 
   /**
@@ -397,6 +400,7 @@ export function createEpicActivities({
             ...(failure.platformCode ? { platformCode: failure.platformCode } : {}),
           },
           goingLiveAt: null,
+          progress: progressMarkingLiveEnded,
           updatedAt: now(),
         })
         .where(and(eq(publications.id, target.publication.id), namesHandOff(handOffKey)));
@@ -482,14 +486,48 @@ export function createEpicActivities({
       .select({ scheduledAt: epics.scheduledAt })
       .from(epics)
       .where(eq(epics.id, epicId));
+    // The grace runs from the first poll that found it still waiting after its time (that poll asked the
+    // platform's scheduler to run, e.g. WP-Cron), so a publish by request never races a scheduler run the
+    // same poll triggered.
+    const seenDueAt = Date.parse(publication.progress[dueSeen] ?? '');
     const overdue =
-      epic?.scheduledAt != null &&
-      now().getTime() - epic.scheduledAt.getTime() >= policy.missedScheduleGraceMs;
+      epic?.scheduledAt != null && now().getTime() - seenDueAt >= policy.missedScheduleGraceMs
+        ? {
+            scheduledAt: epic.scheduledAt,
+            mayGoLive: async () => {
+              // Still this hand-off, still waiting, its connector still connected: else nothing goes live.
+              const [row] = await db
+                .select({ id: publications.id })
+                .from(publications)
+                .innerJoin(connectors, eq(connectors.id, target.connector.id))
+                .where(
+                  and(
+                    eq(publications.id, publication.id),
+                    eq(publications.status, 'handed_off'),
+                    namesHandOff(publication.handOffKey),
+                    eq(connectors.status, 'connected'),
+                  ),
+                );
+              return row !== undefined;
+            },
+          }
+        : undefined;
     const state = await adapter.handOffStatus({
       externalId: publication.externalId,
       credentials: credentialsOf(target.connector),
-      overdue,
+      ...(overdue ? { overdue } : {}),
     });
+    if (
+      state.state === 'pending' &&
+      Number.isNaN(seenDueAt) &&
+      epic?.scheduledAt != null &&
+      now().getTime() >= epic.scheduledAt.getTime()
+    ) {
+      await saveProgress(
+        publication.id,
+        publication.handOffKey ?? undefined,
+      )({ [dueSeen]: now().toISOString() });
+    }
     if (state.state === 'pending') return 'pending';
     const sentAt = state.state === 'sent' ? (state.sentAt ?? now()) : null;
     await db
@@ -633,7 +671,16 @@ export function createEpicActivities({
       return true;
     });
     if (!recorded) {
-      // The schedule was withdrawn while the platform was answering: what was just created goes too.
+      // The schedule was withdrawn while the platform was answering. A refused transition may have handed
+      // the same key off again since, and that newer hand-off may have found and recorded this very object
+      // (a look-up by key): then it is its to keep. Anything else that was just created goes.
+      const [current] = await db
+        .select({ handOffKey: publications.handOffKey, externalId: publications.externalId })
+        .from(publications)
+        .where(eq(publications.id, publication.id));
+      if (current?.handOffKey === key && current.externalId === handedOff.externalId) {
+        throw withdrawn('the schedule was withdrawn while the platform answered; a newer hand-off holds it');
+      }
       await cancelOnPlatform(
         target,
         { ...publication, status: 'publishing', externalId: handedOff.externalId, handOffKey: key },
@@ -891,6 +938,17 @@ export function createEpicActivities({
     },
   };
 
+  /** How long ago the last live request was sent, and ended without an answer, by the database's clock alone. */
+  async function lastLiveRequest(publicationId: string) {
+    const msAgo = (key: string) =>
+      sql`(extract(epoch from now() - (${publications.progress} ->> ${key})::timestamptz) * 1000)::float8`;
+    const [row] = await db.execute<{ sent: number | null; ended: number | null }>(sql`
+      select ${msAgo(liveRequested)} as sent, ${msAgo(liveEnded)} as ended
+      from ${publications} where ${publications.id} = ${publicationId}`);
+    if (row?.sent == null) return null;
+    return { sentMsAgo: Number(row.sent), endedMsAgo: row.ended == null ? null : Number(row.ended) };
+  }
+
   async function cancelOnPlatform(
     target: Target,
     publication: Target['publication'],
@@ -960,7 +1018,7 @@ export function createEpicActivities({
         handOffKey: publication.handOffKey,
         credentials: credentialsOf(target.connector),
         progress: publication.progress,
-        liveRequestedAt: liveRequestedAt(publication.progress),
+        liveRequest: await lastLiveRequest(publication.id),
       });
     } catch (error) {
       if (error instanceof HandOffLockedError) {

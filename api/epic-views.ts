@@ -2,6 +2,7 @@
 // queries whatever the number of epics, and maps db rows onto it.
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { z } from 'zod';
+import { shopifySeoRevert } from '../connectors/shopify.ts';
 import type { Database } from '../db/client.ts';
 import { type EpicRow, publications, type TaskRow, tasks } from '../db/schema.ts';
 import { channelFacts } from '../domain/channels.ts';
@@ -11,9 +12,14 @@ type PublicationRow = typeof publications.$inferSelect;
 
 const iso = (value: Date | null) => (value ? value.toISOString() : null);
 
-export function toPublicationView(row: PublicationRow): z.infer<typeof PublicationView> {
+type PublicationBody = z.infer<typeof PublicationView>;
+
+export function toPublicationView(
+  row: PublicationRow,
+  revert?: PublicationBody['revert'] | null,
+): PublicationBody {
   return {
-    status: row.status as z.infer<typeof PublicationView>['status'],
+    status: row.status as PublicationBody['status'],
     attempts: row.attempts,
     externalId: row.externalId,
     externalUrl: row.externalUrl,
@@ -22,6 +28,7 @@ export function toPublicationView(row: PublicationRow): z.infer<typeof Publicati
     publishedAt: iso(row.publishedAt),
     lagMs: row.lagMs,
     unconfirmed: row.unconfirmed,
+    ...(revert ? { revert } : {}),
   };
 }
 
@@ -35,7 +42,13 @@ export function toTaskView(row: TaskRow, publication: PublicationRow | undefined
     accountId: row.accountId,
     content: row.content,
     approved: row.approved,
-    publication: publication ? toPublicationView(publication) : null,
+    publication: publication
+      ? toPublicationView(
+          publication,
+          // The values an SEO change replaced, kept in the adapter's progress, so it can be shown and undone.
+          channel === 'shopify_product_seo' ? shopifySeoRevert(row.content, publication.progress) : null,
+        )
+      : null,
   };
 }
 

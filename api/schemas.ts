@@ -36,6 +36,18 @@ export const PublicationView = z.object({
   lagMs: z.number().int().nullable(),
   /** A real hand-off the platform did not confirm within the confirmation window. */
   unconfirmed: z.boolean(),
+  revert: z
+    .object({
+      resource: z.object({ type: z.enum(['product', 'collection']), id: z.string() }),
+      seoTitle: z.string().nullable(),
+      seoDescription: z.string().nullable(),
+    })
+    .optional()
+    .meta({
+      description:
+        'shopify_product_seo only, once read at the time: the SEO the product or collection had before this ' +
+        'publication changed it (null: none of its own), i.e. what a new epic writes to undo the change',
+    }),
 });
 
 export const TaskView = z

@@ -1,12 +1,13 @@
 // Shopify adapter: the OAuth install of one shop (signed callback checked, offline token, granted scopes
 // checked), discovery of the store and its blogs, the credential check, the data sync that counts the store's
-// products, and shopify_article hand-offs (an article created hidden, published by Shopify at its date;
-// cancelled by deleting it; confirmed by reading it back), all through the Admin GraphQL API. Product and
-// collection SEO (soft) is not part of it yet.
+// products, shopify_article hand-offs (an article created hidden, published by Shopify at its date;
+// cancelled by deleting it; confirmed by reading it back), and shopify_product_seo publications (a product's or
+// collection's search engine listing changed at the time, the values it replaces kept for a revert), all
+// through the Admin GraphQL API.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { setTimeout as wait } from 'node:timers/promises';
 import { z } from 'zod';
-import { contentSchemas } from '../domain/content.ts';
+import { contentSchemas, type TaskContent } from '../domain/content.ts';
 import { platformDescriptors } from '../domain/platforms.ts';
 import { HandOffLockedError, PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { waitForInstant } from './hand-off-timing.ts';
@@ -17,6 +18,7 @@ import type {
   HandOffStatus,
   OAuthConnector,
   PlatformAdapter,
+  PublicationContext,
   PublicationProgress,
   Published,
   SyncResult,
@@ -55,8 +57,8 @@ export interface ShopifyAdapterOptions {
    */
   scheduleLeadMs?: number;
   /**
-   * How long after a create was sent Shopify's search may still miss the article it made (its index lags):
-   * a cancel that finds nothing under the handle that soon looks again once this has passed (default 15 s).
+   * How long after a create may have been applied Shopify's search may still miss the article it made (its
+   * index lags): a cancel that finds nothing under the handle that soon is tried again after (default 15 s).
    */
   searchSettleMs?: number;
 }
@@ -65,7 +67,7 @@ export type ShopifyAdapter = PlatformAdapter<ShopifyCredentials> &
   Required<
     Pick<
       PlatformAdapter<ShopifyCredentials>,
-      'verifyCredentials' | 'sync' | 'handOff' | 'cancelHandOff' | 'handOffStatus'
+      'verifyCredentials' | 'sync' | 'handOff' | 'cancelHandOff' | 'handOffStatus' | 'publish'
     >
   > & {
     connector: OAuthConnector<ShopifyCredentials>;
@@ -254,6 +256,8 @@ const ArticleNode = z.object({
   handle: z.string(),
   isPublished: z.boolean(),
   publishedAt: z.string().nullish(),
+  createdAt: z.string().nullish(),
+  updatedAt: z.string().nullish(),
   blog: z.object({ id: z.string(), handle: z.string() }).nullish(),
 });
 type ArticleNode = z.infer<typeof ArticleNode>;
@@ -276,7 +280,7 @@ const ArticleLookup = z.object({
   articles: z.object({ nodes: z.array(ArticleNode) }),
 });
 
-const articleFields = 'id handle isPublished publishedAt blog { id handle }';
+const articleFields = 'id handle isPublished publishedAt createdAt updatedAt blog { id handle }';
 const articleCreateMutation = `mutation GlowtifyArticleCreate($article: ArticleCreateInput!) {
   articleCreate(article: $article) { article { ${articleFields} } userErrors { field message code } }
 }`;
@@ -298,6 +302,106 @@ interface ShopifyArticleProgress {
   articleHandle?: string;
   /** Saved the moment Shopify answers the create (or a look-up finds it). */
   articleId?: string;
+}
+
+// ——— Product and collection SEO ———
+
+type SeoResource = TaskContent<'shopify_product_seo'>['resource'];
+
+/** A search engine listing; null: none of its own (Shopify then shows the product's or collection's title). */
+const Seo = z.object({ title: z.string().nullable(), description: z.string().nullable() });
+export type ShopifySeo = z.infer<typeof Seo>;
+const SeoAnswer = z
+  .object({ title: z.string().nullish(), description: z.string().nullish() })
+  .transform((seo): ShopifySeo => ({ title: seo.title ?? null, description: seo.description ?? null }));
+const SeoNode = z.object({ id: z.string(), seo: SeoAnswer });
+const ProductSeo = z.object({ product: SeoNode.nullish() });
+const CollectionSeo = z.object({ collection: SeoNode.nullish() });
+/** productUpdate and collectionUpdate answer with the plain UserError: a field and a message, no code. */
+const PlainUserErrors = z.array(z.object({ field: z.array(z.string()).nullish(), message: z.string() }));
+type PlainUserErrors = z.infer<typeof PlainUserErrors>;
+const ProductSeoUpdated = z.object({
+  productUpdate: z.object({ product: SeoNode.nullish(), userErrors: PlainUserErrors }),
+});
+const CollectionSeoUpdated = z.object({
+  collectionUpdate: z.object({ collection: SeoNode.nullish(), userErrors: PlainUserErrors }),
+});
+
+const seoFields = 'id seo { title description }';
+const productSeoQuery = `query GlowtifyProductSeo($id: ID!) { product(id: $id) { ${seoFields} } }`;
+const collectionSeoQuery = `query GlowtifyCollectionSeo($id: ID!) { collection(id: $id) { ${seoFields} } }`;
+// `product:`, not the `input:` deprecated since 2024-10; `collection:` exists from 2026-07.
+const productSeoMutation = `mutation GlowtifyProductSeoUpdate($product: ProductUpdateInput!) {
+  productUpdate(product: $product) { product { ${seoFields} } userErrors { field message } }
+}`;
+const collectionSeoMutation = `mutation GlowtifyCollectionSeoUpdate($collection: CollectionUpdateInput!) {
+  collectionUpdate(collection: $collection) { collection { ${seoFields} } userErrors { field message } }
+}`;
+
+/**
+ * Progress keys, one of each per resource (a task edited to target another one keeps what the first held).
+ * `previousSeo`: the resource's SEO before this publication changed it, read at the time. `seoUpdateSentAt`:
+ * saved right before the update; from then on Shopify may show Glowtify's own values (a lost answer), so the
+ * previous ones are never read again. Before it, nothing of ours went out and a new read is the merchant's.
+ */
+const previousSeoKey = (resourceId: string) => `previousSeo:${resourceId}`;
+const seoUpdateSentKey = (resourceId: string) => `seoUpdateSentAt:${resourceId}`;
+
+function savedPreviousSeo(progress: PublicationProgress, resourceId: string): ShopifySeo | null {
+  const saved = progress[previousSeoKey(resourceId)];
+  if (!saved) return null;
+  try {
+    return Seo.safeParse(JSON.parse(saved)).data ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** What a new epic would write to undo a shopify_product_seo publication, or null before it was read. */
+export interface ShopifySeoRevert {
+  resource: SeoResource;
+  seoTitle: string | null;
+  seoDescription: string | null;
+}
+
+/**
+ * The product's or collection's SEO as it was before the publication (kept in its progress), for showing the
+ * change and reverting it; null while nothing was read, or for content that is not a valid SEO task.
+ */
+export function shopifySeoRevert(content: unknown, progress: PublicationProgress): ShopifySeoRevert | null {
+  const parsed = contentSchemas.shopify_product_seo.safeParse(content);
+  if (!parsed.success) return null;
+  const { resource } = parsed.data;
+  const previous = savedPreviousSeo(progress, resource.id);
+  return previous ? { resource, seoTitle: previous.title, seoDescription: previous.description } : null;
+}
+
+/** Maps productUpdate / collectionUpdate userErrors: a resource gone, SEO values refused, or another refusal. */
+export function mapShopifySeoUserErrors(errors: PlainUserErrors, resource: SeoResource): PublicationFailure {
+  const said = errors
+    .slice(0, 3)
+    .map((error) => (error.field?.length ? `${error.field.join('.')}: ${error.message}` : error.message))
+    .join('; ');
+  const gone = errors.some(
+    (error) => error.field?.at(-1) === 'id' || /does not exist|not found/i.test(error.message),
+  );
+  if (gone)
+    return {
+      class: 'INVALID_REQUEST',
+      message: `The Shopify ${resource.type} ${resource.id} no longer exists: choose another (${said})`.slice(
+        0,
+        500,
+      ),
+    };
+  return {
+    class: errors.some((error) => error.field?.includes('seo')) ? 'CONTENT_REJECTED' : 'INVALID_REQUEST',
+    message: `Shopify refused the ${resource.type}'s SEO: ${said || 'no reason given'}`.slice(0, 500),
+  };
+}
+
+/** The publish date an article scheduled for `at` gets: Shopify keeps whole seconds, so it is rounded up. */
+export function shopifyPublishDate(at: Date): Date {
+  return new Date(Math.ceil(at.getTime() / 1000) * 1000);
 }
 
 /** Maps `userErrors` (HTTP 200) onto a failure: the content's fault, or a request that cannot succeed. */
@@ -598,8 +702,7 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     // Scheduling on Shopify is a hidden article with a future publish date (Shopify refuses isPublished:
     // true with a future date: INVALID_PUBLISH_DATE); Shopify makes it visible at that date by itself. A time
     // too close for that (or past: a hand-off retried late) is waited for, then published: never early.
-    // Shopify keeps whole seconds: the date is rounded up, so it cannot go visible before its time.
-    const at = Math.ceil(context.scheduledAt.getTime() / 1000) * 1000;
+    const at = shopifyPublishDate(context.scheduledAt).getTime();
     const publishAtOnce = at - now().getTime() < scheduleLeadMs;
     if (publishAtOnce) await waitForInstant(at, context, now);
     await context.beforeGoingLive();
@@ -663,22 +766,31 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     handOffKey: string | null;
     credentials: ShopifyCredentials;
     progress: PublicationProgress;
-    liveRequestedAt?: Date | null;
+    liveRequest?: { sentMsAgo: number; endedMsAgo: number | null } | null;
   }): Promise<void> {
     const progress = input.progress as ShopifyArticleProgress;
     const ids = [input.externalId || progress.articleId].filter((id): id is string => Boolean(id));
     // An article no answer named (created, then the answer was lost) carries the handle saved before the
     // create: the key alone cannot find it (the handle also holds the title), the saved handle can.
     if (progress.articleHandle) {
-      const handle = progress.articleHandle;
-      let found = (await findArticles(input.credentials, handle)).articles;
-      // Nothing found, no id known, and a create sent moments ago: Shopify's search may not hold what it
-      // made yet, and a hidden article left behind would go visible at its date. Look once more when the
-      // index has caught up.
-      const settledAt = (input.liveRequestedAt?.getTime() ?? 0) + searchSettleMs;
-      if (ids.length === 0 && found.length === 0 && settledAt > now().getTime()) {
-        await sleep(settledAt - now().getTime());
-        found = (await findArticles(input.credentials, handle)).articles;
+      const found = (await findArticles(input.credentials, progress.articleHandle)).articles;
+      // Nothing found, no id known, and a create Shopify may have applied moments ago: its search may not
+      // show that article yet, and one left behind would go visible at its date. Not "nothing there" until
+      // the index has had its time after the last moment the create could have been applied (its attempt's
+      // end, or, not known to have ended, its request time-out): the cancel is tried again then. The
+      // transition's bound still holds: past it, the unschedule is refused and the epic stays scheduled.
+      const live = input.liveRequest;
+      if (ids.length === 0 && found.length === 0 && live) {
+        const appliedAtLatestMsAgo =
+          live.endedMsAgo !== null && live.endedMsAgo <= live.sentMsAgo
+            ? live.endedMsAgo
+            : live.sentMsAgo - requestTimeoutMs;
+        if (appliedAtLatestMsAgo < searchSettleMs)
+          throw new PlatformError({
+            class: 'TRANSIENT',
+            message: "Shopify's search may not show this hand-off's article yet",
+            retryAfterMs: Math.ceil(searchSettleMs - appliedAtLatestMsAgo) + 250,
+          });
       }
       for (const article of found) if (!ids.includes(article.id)) ids.push(article.id);
     }
@@ -686,13 +798,14 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
   }
 
   /**
-   * Where the article stands. One still hidden after its date has passed by the grace (`overdue`) was missed
-   * by Shopify's own scheduler: it is published now, by our request, rather than left hidden for good.
+   * Where the article stands. One still hidden past its date once `overdue` was missed by Shopify's own
+   * scheduler: it is published now, by our request — only if it is as we made it (dated for the epic's time,
+   * never updated since: a merchant who changed or hid it decided otherwise).
    */
   async function handOffStatus(input: {
     externalId: string;
     credentials: ShopifyCredentials;
-    overdue?: boolean;
+    overdue?: { scheduledAt: Date; mayGoLive(): Promise<boolean> };
   }): Promise<HandOffStatus> {
     const article = await readArticle(input.credentials, input.externalId);
     if (!article)
@@ -706,7 +819,13 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
       return { state: 'sent', sentAt: publishedAt };
     // Hidden with no date: someone hid it in Shopify, and nothing will publish it.
     if (!publishedAt) return { state: 'cancelled', platformStatus: 'Hidden' };
-    if (input.overdue && publishedAt.getTime() <= now().getTime()) {
+    const overdue = input.overdue;
+    const asWeMadeIt =
+      overdue !== undefined &&
+      publishedAt.getTime() === shopifyPublishDate(overdue.scheduledAt).getTime() &&
+      article.updatedAt != null &&
+      article.updatedAt === article.createdAt;
+    if (asWeMadeIt && publishedAt.getTime() <= now().getTime() && (await overdue.mayGoLive())) {
       const madeVisibleAt = now();
       const updated = await graphql(ArticleUpdated, input.credentials, articleUpdateMutation, {
         id: article.id,
@@ -719,10 +838,97 @@ export function createShopifyAdapter(options: ShopifyAdapterOptions): ShopifyAda
     return { state: 'pending', platformStatus: `Scheduled for ${publishedAt.toISOString()}` };
   }
 
+  async function readSeo(
+    credentials: ShopifyCredentials,
+    resource: SeoResource,
+    signal?: AbortSignal,
+  ): Promise<ShopifySeo | null> {
+    const variables = { id: resource.id };
+    const node =
+      resource.type === 'product'
+        ? (await graphql(ProductSeo, credentials, productSeoQuery, variables, signal)).product
+        : (await graphql(CollectionSeo, credentials, collectionSeoQuery, variables, signal)).collection;
+    return node?.seo ?? null;
+  }
+
+  /** One productUpdate / collectionUpdate of the SEO alone; resolves with the userErrors (none: done). */
+  async function writeSeo(
+    credentials: ShopifyCredentials,
+    resource: SeoResource,
+    seo: { title: string; description: string },
+  ): Promise<PlainUserErrors> {
+    const input = { id: resource.id, seo };
+    return resource.type === 'product'
+      ? (await graphql(ProductSeoUpdated, credentials, productSeoMutation, { product: input })).productUpdate
+          .userErrors
+      : (await graphql(CollectionSeoUpdated, credentials, collectionSeoMutation, { collection: input }))
+          .collectionUpdate.userErrors;
+  }
+
+  /** Where the merchant sees the product or collection in Shopify's admin. */
+  const adminUrl = (shop: string, resource: SeoResource) =>
+    `https://admin.shopify.com/store/${shop}/${resource.type === 'product' ? 'products' : 'collections'}/${resource.id.slice(resource.id.lastIndexOf('/') + 1)}`;
+
+  /**
+   * shopify_product_seo at the time: the resource's SEO is read and kept (see previousSeoKey), then one update
+   * sets the new values. The update sets values rather than adding anything, so a retry after a lost answer
+   * changes nothing twice; a retry that reads the new values back does not even send it again.
+   */
+  async function publish(context: PublicationContext<ShopifyCredentials>): Promise<Published> {
+    if (context.channel !== 'shopify_product_seo')
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: `Shopify publishes product and collection SEO, not ${context.channel}`,
+      });
+    const parsed = contentSchemas.shopify_product_seo.safeParse(context.content);
+    if (!parsed.success)
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: `The shopify_product_seo content is not valid: ${parsed.error.issues[0]?.message}`,
+      });
+    const { resource, seoTitle, seoDescription } = parsed.data;
+    const { credentials, signal } = context;
+    const store = context.account;
+    if (store?.kind !== 'shopify_store' || store.externalId !== `${credentials.shop}.myshopify.com`)
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: `A product's or collection's SEO is changed in its store: choose the store (${credentials.shop}.myshopify.com) as the task's account`,
+      });
+    const published: Published = {
+      externalId: resource.id,
+      externalUrl: adminUrl(credentials.shop, resource),
+    };
+
+    const current = await readSeo(credentials, resource, signal);
+    if (!current)
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: `The Shopify ${resource.type} ${resource.id} does not exist in ${credentials.shop}.myshopify.com (deleted?): choose another`,
+      });
+    const updateSent = Boolean(context.progress[seoUpdateSentKey(resource.id)]);
+    if (!updateSent) {
+      // An attempt Temporal has given up on must not save what it read after a newer attempt's update.
+      signal?.throwIfAborted();
+      await context.saveProgress({ [previousSeoKey(resource.id)]: JSON.stringify(current) });
+    } else if (current.title === seoTitle && current.description === seoDescription) {
+      // The update of an earlier attempt went through and only its answer was lost.
+      return published;
+    }
+
+    await context.beforeGoingLive();
+    if (!updateSent) await context.saveProgress({ [seoUpdateSentKey(resource.id)]: now().toISOString() });
+    // Not aborted once sent: Shopify may apply an update whose connection we dropped; its answer (bounded by
+    // the request time-out) tells whether it did.
+    const refused = await writeSeo(credentials, resource, { title: seoTitle, description: seoDescription });
+    if (refused.length > 0) throw new PlatformError(mapShopifySeoUserErrors(refused, resource));
+    return published;
+  }
+
   return {
     platform: 'shopify',
     connector,
     verifyCredentials,
+    publish,
     handOff,
     cancelHandOff,
     handOffStatus,

@@ -96,18 +96,24 @@ export interface PlatformAdapter<Credentials = unknown> {
     handOffKey: string | null;
     credentials: Credentials;
     progress: PublicationProgress;
-    /** When the last request that could have made it live was sent; null or absent: none was. */
-    liveRequestedAt?: Date | null;
+    /**
+     * The last request that could have made it live: how long ago it was sent, and how long ago the attempt
+     * that sent it ended without its answer (null: not known to have ended — it may still be on its way, up to
+     * the request's time-out). Null: none was made. A platform whose look-up lags (a search index) uses it to
+     * tell "nothing there" from "not shown yet".
+     */
+    liveRequest?: { sentMsAgo: number; endedMsAgo: number | null } | null;
   }): Promise<void>;
   /**
-   * Reads where a hand-off stands on the platform. `overdue`: its time passed longer ago than the grace, so a
-   * platform whose own scheduler missed it (WP-Cron, Shopify's scheduled article) is asked to publish it now
-   * where its API allows; other platforms only report.
+   * Reads where a hand-off stands on the platform. `overdue` is given once a poll found it still waiting past
+   * its time and the grace has passed since: a platform whose own scheduler missed it (WP-Cron, Shopify's
+   * scheduled article) is asked to publish it now where its API allows — only if it is still dated for
+   * `scheduledAt` (a date someone moved is theirs) and `mayGoLive()` answers true right before the request.
    */
   handOffStatus?(context: {
     externalId: string;
     credentials: Credentials;
-    overdue?: boolean;
+    overdue?: { scheduledAt: Date; mayGoLive(): Promise<boolean> };
   }): Promise<HandOffStatus>;
   /**
    * Renews expiring credentials where the platform allows it (Meta long-lived exchange, refresh tokens).

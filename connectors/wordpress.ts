@@ -1212,25 +1212,34 @@ export function createWordPressAdapter(options: WordPressAdapterOptions = {}): W
    * WP-Cron publishes it on the next request. So wp-cron.php is requested once, and the post read again; if it
    * is published now, it was published by that request, so its time is when the article went live, and the
    * lateness on record is how late the site published. Found published at the first read, the moment is
-   * unknown (sentAt null: the caller records when it saw it). Still `future` once `overdue` (WP-Cron is off,
-   * broken or blocked: WordPress's "missed schedule"), it is published by our request, as the missed-schedule
-   * fixes site owners install do.
+   * unknown (sentAt null: the caller records when it saw it).
+   *
+   * Still `future` once `overdue` (earlier polls requested WP-Cron for at least the grace, and it did not
+   * publish: WP-Cron is off, broken or blocked — WordPress's "missed schedule"), the post is published by our
+   * request, as the missed-schedule fixes site owners install do. That poll requests no cron: on PHP-FPM
+   * wp-cron.php answers before it runs its jobs, and a cron run racing our request could publish it twice
+   * over (the publish hooks of plugins would fire twice). Only a post still dated for the epic's time: a date
+   * someone moved in WordPress is theirs.
    */
   async function handOffStatus(context: {
     externalId: string;
     credentials: WordPressCredentials;
-    overdue?: boolean;
+    overdue?: { scheduledAt: Date; mayGoLive(): Promise<boolean> };
   }): Promise<HandOffStatus> {
-    const { credentials, externalId } = context;
+    const { credentials, externalId, overdue } = context;
     const post = await readPost(credentials, externalId);
-    const due =
-      post?.status === 'future' && (instantOf(post.date_gmt) ?? Number.POSITIVE_INFINITY) <= now().getTime();
+    const at = instantOf(post?.date_gmt);
+    const due = post?.status === 'future' && (at ?? Number.POSITIVE_INFINITY) <= now().getTime();
     if (!due) return statusOf(post);
-    const cronAt = now();
-    const ran = await requestCron(credentials);
-    const again = await readPost(credentials, externalId);
-    if (again?.status === 'publish') return { state: 'sent', sentAt: ran ? cronAt : null };
-    if (again?.status !== 'future' || !context.overdue) return statusOf(again);
+    const ours = overdue !== undefined && at === Date.parse(`${wordPressDateGmt(overdue.scheduledAt)}Z`);
+    if (!ours) {
+      const cronAt = now();
+      const ran = await requestCron(credentials);
+      const again = await readPost(credentials, externalId);
+      if (again?.status === 'publish') return { state: 'sent', sentAt: ran ? cronAt : null };
+      return statusOf(again);
+    }
+    if (!(await overdue.mayGoLive())) return statusOf(post);
     const publishedAt = now();
     const answer = await writePost(credentials, externalId, { status: 'publish' });
     if (postIsGone(answer)) return statusOf(null);

@@ -88,6 +88,36 @@ const article = z.strictObject({
   authorName: z.string().min(1).max(200).optional(),
 });
 
+const shopifyGidTypes = { product: 'Product', collection: 'Collection' } as const;
+/**
+ * The product or collection an SEO task changes: its Shopify global id, or the bare number the admin shows in
+ * its URL, stored as the global id. A malformed id, or a product's id given as a collection, is a 400 here
+ * rather than a failure at the time.
+ */
+const shopifySeoResource = z
+  .strictObject({
+    type: z.enum(['product', 'collection']),
+    id: z
+      .string()
+      .regex(
+        /^(?:gid:\/\/shopify\/(?:Product|Collection)\/)?[1-9]\d{0,19}$/,
+        'must be a Shopify id: gid://shopify/Product/123, gid://shopify/Collection/123, or the number alone',
+      ),
+  })
+  .superRefine((resource, context) => {
+    const named = /^gid:\/\/shopify\/(Product|Collection)\//.exec(resource.id)?.[1];
+    if (named && named !== shopifyGidTypes[resource.type])
+      context.addIssue({
+        code: 'custom',
+        path: ['id'],
+        message: `is a ${named} id, but resource.type is ${resource.type}`,
+      });
+  })
+  .transform(({ type, id }) => ({
+    type,
+    id: id.startsWith('gid://') ? id : `gid://shopify/${shopifyGidTypes[type]}/${id}`,
+  }));
+
 export const contentSchemas = {
   facebook_post: socialPost,
   linkedin_post: linkedinPost,
@@ -104,7 +134,7 @@ export const contentSchemas = {
   facebook_ad: adCampaign,
   google_ads_campaign: adCampaign,
   shopify_product_seo: z.strictObject({
-    resource: z.strictObject({ type: z.enum(['product', 'collection']), id: z.string().min(1).max(200) }),
+    resource: shopifySeoResource,
     seoTitle: z.string().min(1).max(70),
     seoDescription: z.string().min(1).max(320),
   }),

@@ -293,13 +293,14 @@ export const platformDescriptors = {
         placeholder: '{shop}',
         default: 'https://{shop}.myshopify.com',
       },
-      // Closer than this, an article is published at its time by Glowtify rather than dated ahead.
+      // Closer than this, an article is published at its time by Glowtify rather than dated ahead. At most
+      // 60 s: the wait, a read, a look-up and the create must fit in one hand-off attempt's 3 minutes.
       scheduleLeadMs: {
         variable: 'SHOPIFY_SCHEDULE_LEAD_MS',
         kind: 'milliseconds',
         default: 60_000,
         min: 1_000,
-        max: 3_600_000,
+        max: 60_000,
       },
     },
     oauthApp: 'SHOPIFY',

@@ -1,9 +1,10 @@
 // Shopify simulator (tests and `npm run demo`): one loopback server playing every shop it knows under
 // `/shops/{shop}` (the adapter's template is http://127.0.0.1:PORT/shops/{shop}): the install page (a redirect
 // signed with `hmac`), the access-token endpoint, and the Admin GraphQL API (2026-10) for the fields Glowtify
-// reads and the article mutations it sends, with Shopify's query costs, its leaky bucket, variable coercion,
-// userErrors, THROTTLED and ACCESS_DENIED answers, in its shapes. A scheduled article (hidden, with a future
-// publish date) becomes visible once that date has passed by the simulator's clock.
+// reads, the article mutations it sends and the SEO of products and collections (`productUpdate`,
+// `collectionUpdate`), with Shopify's query costs, its leaky bucket, variable coercion, userErrors, THROTTLED
+// and ACCESS_DENIED answers, in its shapes. A scheduled article (hidden, with a future publish date) becomes
+// visible once that date has passed by the simulator's clock.
 import { createHmac, randomBytes } from 'node:crypto';
 import {
   type FailureMatch,
@@ -39,8 +40,18 @@ export interface ShopifySimulatorShop {
   shop: string;
   name: string;
   blogs?: { title: string; id?: string }[];
-  /** The store's products, or how many (titled "Product n"). */
-  products?: number | { title: string }[];
+  /** The store's products, or how many (titled "Product n", with no SEO of their own). */
+  products?: number | ShopifySimulatorResource[];
+  /** The store's collections. */
+  collections?: ShopifySimulatorResource[];
+}
+
+/** A product or collection as a test sets it up: the search engine listing the merchant wrote, if any. */
+export interface ShopifySimulatorResource {
+  title: string;
+  /** A global id of its kind (`gid://shopify/Product/…`); default: one the simulator numbers. */
+  id?: string;
+  seo?: { title?: string | null; description?: string | null };
 }
 
 export interface ShopifySimulatorOptions {
@@ -56,6 +67,28 @@ export interface ShopifySimulatorOptions {
   now?: () => Date;
   /** How long a new article stays out of `articles(query:)` results (Shopify's search index lags); default 0. */
   searchIndexDelayMs?: number;
+  /**
+   * The longest SEO title and description an update may set. (unconfirmed) Shopify's admin stops the search
+   * engine listing at 70 and 320 characters; the API's own limits are not documented: the defaults.
+   */
+  seoLimits?: { title: number; description: number };
+}
+
+/** A product's or collection's search engine listing; null: none of its own (Shopify shows the title). */
+export interface SimulatedSeo {
+  title: string | null;
+  description: string | null;
+}
+
+/** A product or collection as a test reads it (deleted ones too). */
+export interface SimulatedSeoResource {
+  id: string;
+  shop: string;
+  title: string;
+  seo: SimulatedSeo;
+  /** Every change of its SEO, oldest first: an update that sets the values it already has is not one. */
+  seoChanges: (SimulatedSeo & { at: Date })[];
+  deleted: boolean;
 }
 
 /** An article as a test reads it (deleted ones too, with `deletedAt`). */
@@ -85,6 +118,9 @@ export type ShopifyFailureRule = FailureMatch & {
   currentlyAvailable?: number;
   restoreRate?: number;
   requestedQueryCost?: number;
+  /** ACCESS_DENIED: the field refused and the scope it names (default `products`, `read_products`). */
+  deniedField?: string;
+  requiredAccess?: string;
 };
 
 export type ShopifyFailureKind =
@@ -103,10 +139,21 @@ export type ShopifySimulator = SimulatorServer & {
   revokeTokens(shop?: string): void;
   /** Every article created, in creation order. */
   articles(): SimulatedArticle[];
+  /** Every product, with its SEO and the changes made to it. */
+  products(): SimulatedSeoResource[];
+  /** Every collection, likewise. */
+  collections(): SimulatedSeoResource[];
+  /** The merchant edits a product's or collection's search engine listing in Shopify's admin. */
+  setSeo(id: string, seo: Partial<SimulatedSeo>): void;
+  /** The merchant deletes a product or collection. */
+  deleteResource(id: string): void;
   /** The merchant makes the article visible now, in Shopify's admin. */
   publishArticleNow(id: string): void;
-  /** The merchant hides the article in Shopify's admin (no date: it will not go visible by itself). */
-  hideArticle(id: string): void;
+  /**
+   * The merchant hides the article in Shopify's admin (no date: it will not go visible by itself), or with
+   * `keepDate`, hides it keeping its date (how Shopify then treats a scheduled article is unconfirmed).
+   */
+  hideArticle(id: string, options?: { keepDate?: boolean }): void;
   /** Shopify's scheduler misses its dates (true) or catches up (false): scheduled articles stay hidden past them. */
   stallScheduler(stalled: boolean): void;
   /** How long a new article stays out of search results from now on. */
@@ -352,6 +399,8 @@ const schema: Record<string, Record<string, FieldType>> = {
     shop: { kind: 'object', of: 'Shop' },
     blogs: { kind: 'connection', of: 'Blog', needs: 'read_content' },
     products: { kind: 'connection', of: 'Product', needs: 'read_products' },
+    product: { kind: 'object', of: 'Product', needs: 'read_products', args: { id: 'ID!' } },
+    collection: { kind: 'object', of: 'Collection', needs: 'read_products', args: { id: 'ID!' } },
     article: { kind: 'object', of: 'Article', needs: 'read_content', args: { id: 'ID!' } },
     articles: { kind: 'connection', of: 'Article', needs: 'read_content' },
   },
@@ -375,10 +424,26 @@ const schema: Record<string, Record<string, FieldType>> = {
       needs: 'write_content',
       args: { id: 'ID!' },
     },
+    // Left out: productUpdate's `input:` (deprecated since 2024-10) and `media:`, and collectionUpdate's
+    // `input:` of the versions before 2026-07. A drift back to `input:` fails here.
+    productUpdate: {
+      kind: 'object',
+      of: 'ProductUpdatePayload',
+      needs: 'write_products',
+      args: { product: 'ProductUpdateInput' },
+    },
+    collectionUpdate: {
+      kind: 'object',
+      of: 'CollectionUpdatePayload',
+      needs: 'write_products',
+      args: { collection: 'CollectionUpdateInput' },
+    },
   },
   Shop: scalars('id', 'name', 'myshopifyDomain', 'email', 'currencyCode', 'url'),
   Blog: scalars('id', 'title', 'handle'),
-  Product: scalars('id', 'title', 'handle', 'status', 'updatedAt'),
+  Product: { ...scalars('id', 'title', 'handle', 'status', 'updatedAt'), seo: { kind: 'object', of: 'SEO' } },
+  Collection: { ...scalars('id', 'title', 'handle', 'updatedAt'), seo: { kind: 'object', of: 'SEO' } },
+  SEO: scalars('title', 'description'),
   Article: {
     ...scalars(
       'id',
@@ -412,6 +477,18 @@ const schema: Record<string, Record<string, FieldType>> = {
   ArticleCreateUserError: userError,
   ArticleUpdateUserError: userError,
   ArticleDeleteUserError: userError,
+  // productUpdate and collectionUpdate answer with the plain UserError, which has no `code`.
+  ProductUpdatePayload: {
+    product: { kind: 'object', of: 'Product' },
+    userErrors: { kind: 'list', of: 'UserError' },
+  },
+  CollectionUpdatePayload: {
+    collection: { kind: 'object', of: 'Collection' },
+    job: { kind: 'object', of: 'Job' },
+    userErrors: { kind: 'list', of: 'UserError' },
+  },
+  Job: scalars('id', 'done'),
+  UserError: scalars('field', 'message'),
   PageInfo: scalars('hasNextPage', 'hasPreviousPage', 'startCursor', 'endCursor'),
 };
 const connectionArgs = new Set(['first', 'after', 'last', 'before', 'query', 'sortKey', 'reverse']);
@@ -447,6 +524,32 @@ const inputTypes: Record<string, Record<string, string>> = {
     templateSuffix: 'String',
     title: 'String',
   },
+  // Their SEO and the plain fields beside it; Glowtify sends `id` and `seo` only.
+  ProductUpdateInput: {
+    id: 'ID',
+    title: 'String',
+    descriptionHtml: 'String',
+    handle: 'String',
+    seo: 'SEOInput',
+    productType: 'String',
+    vendor: 'String',
+    tags: '[String!]',
+    templateSuffix: 'String',
+    redirectNewHandle: 'Boolean',
+    metafields: '[MetafieldInput!]',
+  },
+  // (unconfirmed) which of its fields are required: the adapter always sends `id`.
+  CollectionUpdateInput: {
+    id: 'ID',
+    title: 'String',
+    descriptionHtml: 'String',
+    handle: 'String',
+    seo: 'SEOInput',
+    templateSuffix: 'String',
+    redirectNewHandle: 'Boolean',
+    metafields: '[MetafieldInput!]',
+  },
+  SEOInput: { title: 'String', description: 'String' },
   AuthorInput: { name: 'String', userId: 'ID' },
   ArticleImageInput: { altText: 'String', url: 'String' },
   MetafieldInput: { id: 'ID', namespace: 'String', key: 'String', value: 'String', type: 'String' },
@@ -834,10 +937,22 @@ interface ArticleRecord {
   deletedAt: number | null;
 }
 
+/** A product or a collection: the same fields matter for SEO. */
+interface ResourceRecord {
+  id: string;
+  title: string;
+  handle: string;
+  updatedAt: string;
+  seo: SimulatedSeo;
+  seoChanges: (SimulatedSeo & { at: number })[];
+  deleted: boolean;
+}
+
 interface ShopState {
   config: ShopifySimulatorShop;
   blogs: { id: string; title: string; handle: string }[];
-  products: { id: string; title: string; handle: string; updatedAt: string }[];
+  products: ResourceRecord[];
+  collections: ResourceRecord[];
   articles: ArticleRecord[];
   bucket: { available: number; at: number };
 }
@@ -848,6 +963,7 @@ export async function startShopifySimulator(
   const clientId = options.clientId ?? shopifySandboxClientId;
   const clientSecret = options.clientSecret ?? shopifySandboxClientSecret;
   const throttle = options.throttle ?? { maximumAvailable: 2000, restoreRate: 100 };
+  const seoLimits = options.seoLimits ?? { title: 70, description: 320 };
   const clock = () => (options.now ?? (() => new Date()))().getTime();
   let nextId = 1;
   /** Shopify's scheduler misses its dates: articles waiting for one stay hidden past it. */
@@ -866,6 +982,15 @@ export async function startShopifySimulator(
         ? Array.from({ length: config.products }, (_, index) => ({ title: `Product ${index + 1}` }))
         : (config.products ?? []);
     const handle = (title: string) => title.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+    const resource = (kind: 'Product' | 'Collection', base: number) => (given: ShopifySimulatorResource) => ({
+      id: given.id ?? `gid://shopify/${kind}/${base + nextId++}`,
+      title: given.title,
+      handle: handle(given.title),
+      updatedAt: new Date(clock()).toISOString(),
+      seo: { title: given.seo?.title ?? null, description: given.seo?.description ?? null },
+      seoChanges: [],
+      deleted: false,
+    });
     shops.set(config.shop, {
       config,
       blogs: (config.blogs ?? []).map((blog) => ({
@@ -873,12 +998,8 @@ export async function startShopifySimulator(
         title: blog.title,
         handle: handle(blog.title),
       })),
-      products: products.map((product) => ({
-        id: `gid://shopify/Product/${7_000_000_000 + nextId++}`,
-        title: product.title,
-        handle: handle(product.title),
-        updatedAt: new Date(clock()).toISOString(),
-      })),
+      products: products.map(resource('Product', 7_000_000_000)),
+      collections: (config.collections ?? []).map(resource('Collection', 400_000_000)),
       articles: [],
       bucket: { available: throttle.maximumAvailable, at: clock() },
     });
@@ -1150,12 +1271,131 @@ export async function startShopifySimulator(
     return { deletedArticleId: article.id, userErrors: [] };
   }
 
+  // ——— Products and collections: their SEO ———
+
+  const resourceKinds = { product: 'Product', collection: 'Collection' } as const;
+  type ResourceKind = keyof typeof resourceKinds;
+  const resourcesOf = (state: ShopState, kind: ResourceKind) =>
+    (kind === 'product' ? state.products : state.collections).filter((resource) => !resource.deleted);
+  const resourceView = (resource: ResourceRecord) => ({
+    id: resource.id,
+    title: resource.title,
+    handle: resource.handle,
+    status: 'ACTIVE',
+    updatedAt: resource.updatedAt,
+    seo: { ...resource.seo },
+  });
+
+  /**
+   * `product(id:)` / `collection(id:)`: null for an id of nothing (or of another kind); an id that is not a
+   * global id is a top-level error. (unconfirmed) the wording and code of that error.
+   */
+  function readResource(
+    state: ShopState,
+    kind: ResourceKind,
+    field: Field,
+    id: unknown,
+    errors: GraphQLErrorShape[],
+  ) {
+    if (typeof id !== 'string' || !/^gid:\/\/shopify\/\w+\/\w+$/.test(id)) {
+      errors.push({
+        message: `Invalid global id '${String(id)}'`,
+        locations: at(field),
+        path: [field.alias],
+        extensions: { code: 'argumentLiteralsIncompatible', typeName: 'CoercionError' },
+      });
+      return null;
+    }
+    const found = resourcesOf(state, kind).find((resource) => resource.id === id);
+    return found ? resourceView(found) : null;
+  }
+
+  /**
+   * The SEO part of `productUpdate(product:)` / `collectionUpdate(collection:)`: what Glowtify sends (other
+   * fields are accepted and kept as they are). A key given as null or "" clears that value; an absent one
+   * keeps it. (unconfirmed) the userErrors' field paths and wording: Shopify answers these mutations with the
+   * plain UserError (field, message), no code.
+   */
+  function updateResource(state: ShopState, kind: ResourceKind, input: unknown) {
+    const given = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+    const noun = resourceKinds[kind];
+    const refused = (field: string[], message: string) => ({
+      [kind]: null,
+      ...(kind === 'collection' ? { job: null } : {}),
+      userErrors: [{ field, message }],
+    });
+    const resource = resourcesOf(state, kind).find((candidate) => candidate.id === given.id);
+    if (!resource) return refused(['id'], `${noun} does not exist`);
+    const seo = (typeof given.seo === 'object' && given.seo !== null ? given.seo : {}) as Record<
+      string,
+      unknown
+    >;
+    const next = { ...resource.seo };
+    for (const key of ['title', 'description'] as const) {
+      if (!(key in seo)) continue;
+      const value = seo[key];
+      if (typeof value === 'string' && value.length > seoLimits[key])
+        return refused(['seo', key], `SEO ${key} is too long (maximum is ${seoLimits[key]} characters)`);
+      next[key] = typeof value === 'string' && value !== '' ? value : null;
+    }
+    if (next.title !== resource.seo.title || next.description !== resource.seo.description) {
+      resource.seo = next;
+      resource.seoChanges.push({ ...next, at: clock() });
+    }
+    resource.updatedAt = new Date(clock()).toISOString();
+    return {
+      [kind]: resourceView(resource),
+      ...(kind === 'collection' ? { job: null } : {}),
+      userErrors: [],
+    };
+  }
+
   /** What a search sees: Shopify's index takes a moment to hold a new article. */
   const searchable = (state: ShopState) =>
     liveArticles(state).filter((article) => article.createdAt + searchIndexDelayMs <= clock());
   let searchIndexDelayMs = options.searchIndexDelayMs ?? 0;
 
   // ——— The Admin GraphQL endpoint ———
+
+  /** The value of one root field that returns an object (a query or a mutation). */
+  function resolveObject(
+    state: ShopState,
+    field: Field,
+    variables: Record<string, unknown>,
+    errors: GraphQLErrorShape[],
+  ): unknown {
+    const id = () => argument(field, 'id', variables);
+    switch (field.name) {
+      case 'shop':
+        return {
+          id: `gid://shopify/Shop/${60_000_000 + state.config.shop.length}`,
+          name: state.config.name,
+          myshopifyDomain: `${state.config.shop}.myshopify.com`,
+          email: `owner@${state.config.shop}.example`,
+          currencyCode: 'CAD',
+          url: `https://${state.config.shop}.example`,
+        };
+      case 'article': {
+        const found = liveArticles(state).find((article) => article.id === id());
+        return found ? articleView(state, found) : null;
+      }
+      case 'articleCreate':
+        return articleCreate(state, argument(field, 'article', variables) as Record<string, unknown>);
+      case 'articleUpdate':
+        return articleUpdate(state, id(), argument(field, 'article', variables) as Record<string, unknown>);
+      case 'articleDelete':
+        return articleDelete(state, id());
+      case 'product':
+      case 'collection':
+        return readResource(state, field.name, field, id(), errors);
+      case 'productUpdate':
+        return updateResource(state, 'product', argument(field, 'product', variables));
+      case 'collectionUpdate':
+        return updateResource(state, 'collection', argument(field, 'collection', variables));
+      default:
+        throw new Error(`the Shopify simulator resolves no ${field.name}`);
+    }
+  }
 
   const graphql = (state: ShopState, request: RecordedRequest): SimulatorResponse => {
     const value = request.headers['x-shopify-access-token'];
@@ -1265,32 +1505,7 @@ export async function startShopifySimulator(
       if (fieldType.kind === 'object') {
         if (operation.kind === 'query')
           actual += 1 + queryCost(field.selections ?? [], fieldType.of, variables);
-        const resolved =
-          field.name === 'shop'
-            ? {
-                id: `gid://shopify/Shop/${60_000_000 + state.config.shop.length}`,
-                name: state.config.name,
-                myshopifyDomain: `${state.config.shop}.myshopify.com`,
-                email: `owner@${state.config.shop}.example`,
-                currencyCode: 'CAD',
-                url: `https://${state.config.shop}.example`,
-              }
-            : field.name === 'article'
-              ? (() => {
-                  const found = liveArticles(state).find(
-                    (article) => article.id === argument(field, 'id', variables),
-                  );
-                  return found ? articleView(state, found) : null;
-                })()
-              : field.name === 'articleCreate'
-                ? articleCreate(state, argument(field, 'article', variables) as Record<string, unknown>)
-                : field.name === 'articleUpdate'
-                  ? articleUpdate(
-                      state,
-                      argument(field, 'id', variables),
-                      argument(field, 'article', variables) as Record<string, unknown>,
-                    )
-                  : articleDelete(state, argument(field, 'id', variables));
+        const resolved = resolveObject(state, field, variables, errors);
         data[field.alias] = project(resolved, field.selections ?? [], fieldType.of);
         continue;
       }
@@ -1298,7 +1513,7 @@ export async function startShopifySimulator(
         field.name === 'blogs'
           ? state.blogs
           : field.name === 'products'
-            ? state.products
+            ? resourcesOf(state, 'product').map(resourceView)
             : searchable(state)
                 .filter((article) => matchesSearch(article, argument(field, 'query', variables)))
                 .map((article) => articleView(state, article));
@@ -1424,6 +1639,25 @@ export async function startShopifySimulator(
     throw new Error(`no article ${id} in the Shopify simulator`);
   };
 
+  const findResource = (id: string) => {
+    for (const state of shops.values()) {
+      const resource = [...state.products, ...state.collections].find((candidate) => candidate.id === id);
+      if (resource && !resource.deleted) return resource;
+    }
+    throw new Error(`no product or collection ${id} in the Shopify simulator`);
+  };
+  const seoResources = (kind: 'product' | 'collection'): SimulatedSeoResource[] =>
+    [...shops.values()].flatMap((state) =>
+      (kind === 'product' ? state.products : state.collections).map((resource) => ({
+        id: resource.id,
+        shop: state.config.shop,
+        title: resource.title,
+        seo: { ...resource.seo },
+        seoChanges: resource.seoChanges.map((change) => ({ ...change, at: new Date(change.at) })),
+        deleted: resource.deleted,
+      })),
+    );
+
   const server = await startSimulatorServer(handler, {
     ...(options.port === undefined ? {} : { port: options.port }),
   });
@@ -1454,16 +1688,28 @@ export async function startShopifySimulator(
         })),
       );
     },
+    products: () => seoResources('product'),
+    collections: () => seoResources('collection'),
+    setSeo(id: string, seo: Partial<SimulatedSeo>) {
+      const resource = findResource(id);
+      resource.seo = { ...resource.seo, ...seo };
+      resource.seoChanges.push({ ...resource.seo, at: clock() });
+    },
+    deleteResource(id: string) {
+      findResource(id).deleted = true;
+    },
     publishArticleNow(id: string) {
       const article = findArticle(id);
       article.publishedAt = clock();
       article.awaitsScheduler = false;
       article.updatedAt = clock();
     },
-    hideArticle(id: string) {
+    hideArticle(id: string, { keepDate = false } = {}) {
       const article = findArticle(id);
-      article.publishedAt = null;
-      article.awaitsScheduler = false;
+      if (!keepDate) {
+        article.publishedAt = null;
+        article.awaitsScheduler = false;
+      }
       article.updatedAt = clock();
     },
     stallScheduler(stalled: boolean) {
@@ -1473,7 +1719,14 @@ export async function startShopifySimulator(
       searchIndexDelayMs = ms;
     },
     failWith(kind: ShopifyFailureKind, rule: ShopifyFailureRule) {
-      const { currentlyAvailable = 2, restoreRate = 50, requestedQueryCost = 102, ...match } = rule;
+      const {
+        currentlyAvailable = 2,
+        restoreRate = 50,
+        requestedQueryCost = 102,
+        deniedField = 'products',
+        requiredAccess = 'read_products',
+        ...match
+      } = rule;
       const response: SimulatorResponse =
         kind === 'transient'
           ? {
@@ -1495,11 +1748,10 @@ export async function startShopifySimulator(
                     data: null,
                     errors: [
                       {
-                        message:
-                          'Access denied for products field. Required access: `read_products` access scope.',
+                        message: `Access denied for ${deniedField} field. Required access: \`${requiredAccess}\` access scope.`,
                         extensions: {
                           code: 'ACCESS_DENIED',
-                          requiredAccess: '`read_products` access scope.',
+                          requiredAccess: `\`${requiredAccess}\` access scope.`,
                         },
                       },
                     ],

@@ -417,8 +417,6 @@ describe('handing a shopify_article to Shopify', () => {
   const creates = () =>
     sim.receivedMatching('/graphql.json').filter((r) => bodyOf(r).includes('articleCreate'));
   const bodyOf = (request: { body: unknown }) => JSON.stringify(request.body);
-  const searches = () =>
-    sim.receivedMatching('/graphql.json').filter((r) => bodyOf(r).includes('GlowtifyArticleByHandle'));
   /** The `article` input of the first create sent. */
   const createdInput = () => {
     const [create] = creates();
@@ -611,39 +609,73 @@ describe('handing a shopify_article to Shopify', () => {
     assert.deepEqual(liveArticles(), []);
   });
 
-  it('cancel right after a lost create answer, while Shopify’s search lags: it looks again once the index caught up', async () => {
+  it('cancel right after a lost create answer, while Shopify’s search lags: not “nothing there” until the index had its time', async () => {
     sim.setSearchIndexDelay(10_000);
     sim.dropAnswerNext({ path: '/graphql.json', body: 'articleCreate' });
     const { context, stored } = handOffContext();
     await expectFailure(adapter.handOff(context), 'TRANSIENT', [credentials.accessToken]);
     assert.equal(liveArticles().length, 1, 'Shopify made the article');
-    const searchesBefore = searches().length;
+    const cancelAfter = (liveRequest: { sentMsAgo: number; endedMsAgo: number | null } | null) =>
+      adapter.cancelHandOff({
+        externalId: null,
+        handOffKey: key,
+        credentials,
+        progress: stored,
+        liveRequest,
+      });
 
-    slept = [];
-    await adapter.cancelHandOff({
-      externalId: null,
-      handOffKey: key,
-      credentials,
-      progress: stored,
-      liveRequestedAt: clock,
-    });
-    assert.deepEqual(slept, [15_000], 'waited for the index once');
-    assert.equal(searches().length, searchesBefore + 2, 'searched, then searched again');
+    // The attempt ended 4 s ago: the index gets 15 s from then.
+    const early = await expectFailure(cancelAfter({ sentMsAgo: 5_000, endedMsAgo: 4_000 }), 'TRANSIENT', [
+      credentials.accessToken,
+    ]);
+    assert.equal(early.failure.retryAfterMs, 11_250);
+    // Not known to have ended: the create could still be applied until its 30 s time-out, and 15 s after.
+    const onItsWay = await expectFailure(cancelAfter({ sentMsAgo: 20_000, endedMsAgo: null }), 'TRANSIENT', [
+      credentials.accessToken,
+    ]);
+    assert.equal(onItsWay.failure.retryAfterMs, 25_250);
+    // An end recorded before this request was sent belongs to an earlier attempt.
+    await expectFailure(cancelAfter({ sentMsAgo: 20_000, endedMsAgo: 60_000 }), 'TRANSIENT', [
+      credentials.accessToken,
+    ]);
+    assert.equal(liveArticles().length, 1);
+
+    clock = new Date(clock.getTime() + 11_250);
+    await cancelAfter({ sentMsAgo: 16_250, endedMsAgo: 15_250 });
     assert.deepEqual(liveArticles(), [], 'the article no answer named is deleted');
   });
 
-  it('cancel long after the create believes an empty search: no wait', async () => {
+  it('cancel long after the last live request, or with none made, believes an empty search', async () => {
     const { stored } = handOffContext();
-    slept = [];
-    await adapter.cancelHandOff({
-      externalId: null,
-      handOffKey: key,
-      credentials,
-      progress: { ...stored, articleHandle: 'nothing-here-k1' },
-      liveRequestedAt: new Date(clock.getTime() - 60_000),
-    });
-    assert.deepEqual(slept, []);
+    for (const liveRequest of [
+      { sentMsAgo: 60_000, endedMsAgo: 50_000 },
+      { sentMsAgo: 46_000, endedMsAgo: null },
+      null,
+      undefined,
+    ])
+      await adapter.cancelHandOff({
+        externalId: null,
+        handOffKey: key,
+        credentials,
+        progress: { ...stored, articleHandle: 'nothing-here-k1' },
+        ...(liveRequest === undefined ? {} : { liveRequest }),
+      });
   });
+
+  /** The `overdue` the activity gives once the grace has passed; records whether it was asked. */
+  const overdueFor = (scheduledAt: Date, allowed = true) => {
+    const asked: number[] = [];
+    return {
+      asked,
+      overdue: {
+        scheduledAt,
+        mayGoLive: async () => {
+          asked.push(clock.getTime());
+          return allowed;
+        },
+      },
+    };
+  };
 
   it('an article Shopify left hidden past its date is published by request once overdue, not before', async () => {
     sim.stallScheduler(true);
@@ -654,18 +686,63 @@ describe('handing a shopify_article to Shopify', () => {
       platformStatus: `Scheduled for ${inTwoHours.toISOString()}`,
     });
     assert.equal(sim.articles()[0]?.visible, false, 'Shopify missed its date');
-    assert.deepEqual(await adapter.handOffStatus({ externalId, credentials, overdue: true }), {
+    const { overdue, asked } = overdueFor(inTwoHours);
+    assert.deepEqual(await adapter.handOffStatus({ externalId, credentials, overdue }), {
       state: 'sent',
       sentAt: clock,
     });
+    assert.equal(asked.length, 1, 'the fence was asked right before');
     assert.equal(sim.articles()[0]?.visible, true, 'published by request');
     assert.equal(liveArticles().length, 1);
   });
 
-  it('overdue changes nothing for an article whose date is still ahead', async () => {
-    const { externalId } = await adapter.handOff(handOffContext().context);
-    assert.equal((await adapter.handOffStatus({ externalId, credentials, overdue: true })).state, 'pending');
-    assert.equal(sim.articles()[0]?.visible, false);
+  it('overdue publishes nothing when the fence says no, the date is ahead, or the merchant touched the article', async () => {
+    sim.stallScheduler(true);
+    const ahead = await adapter.handOff(handOffContext().context);
+    const hidden = await adapter.handOff(
+      handOffContext({ handOffKey: 'e1a2b3c4-t5d6e7f8-other000' }).context,
+    );
+    clock = new Date(start.getTime() + 1_000);
+    // Hidden by the merchant with its date kept: updated since it was made, so not ours to publish.
+    sim.hideArticle(hidden.externalId, { keepDate: true });
+    assert.equal(
+      (await adapter.handOffStatus({ ...ahead, credentials, overdue: overdueFor(inTwoHours).overdue })).state,
+      'pending',
+    );
+    clock = new Date(inTwoHours.getTime() + 5_000);
+    const refused = overdueFor(inTwoHours, false);
+    assert.equal(
+      (await adapter.handOffStatus({ ...ahead, credentials, overdue: refused.overdue })).state,
+      'pending',
+    );
+    assert.equal(refused.asked.length, 1);
+    // Another epic time than the article's date: someone moved it, it is theirs.
+    assert.equal(
+      (
+        await adapter.handOffStatus({
+          ...ahead,
+          credentials,
+          overdue: overdueFor(new Date(inTwoHours.getTime() - 60_000)).overdue,
+        })
+      ).state,
+      'pending',
+    );
+    const touched = overdueFor(inTwoHours);
+    assert.equal(
+      (await adapter.handOffStatus({ ...hidden, credentials, overdue: touched.overdue })).state,
+      'pending',
+    );
+    assert.deepEqual(touched.asked, [], 'not even asked');
+    assert.deepEqual(
+      sim.articles().filter((article) => article.visible),
+      [],
+    );
+  });
+
+  it('a scheduled article is dated on a whole second, rounded up: never visible early', async () => {
+    const scheduledAt = new Date(inTwoHours.getTime() + 250);
+    await adapter.handOff(handOffContext({ scheduledAt }).context);
+    assert.equal(createdInput().publishDate, new Date(inTwoHours.getTime() + 1_000).toISOString());
   });
 
   it('an article already visible is not taken back: HandOffLockedError naming it, and it stays', async () => {

@@ -1055,7 +1055,22 @@ describe('confirming a WordPress hand-off', () => {
     assert.deepEqual(await statusOf(externalId), { state: 'sent', sentAt: frozen });
   });
 
-  it('still `future` once overdue, WP-Cron blocked (answered but never run): published by request', async () => {
+  /** The `overdue` the activity gives once the grace has passed; records each time it was asked. */
+  const overdueFor = (scheduledAt: Date, allowed = true) => {
+    const asked: Date[] = [];
+    return {
+      asked,
+      overdue: {
+        scheduledAt,
+        mayGoLive: async () => {
+          asked.push(clock());
+          return allowed;
+        },
+      },
+    };
+  };
+
+  it('still `future` once overdue, WP-Cron blocked (answered but never run): published by request, no cron racing it', async () => {
     frozen = start;
     const { externalId } = await adapter.handOff(handOffContext().context);
     frozen = new Date(inTwoHours.getTime() + 6 * 60_000);
@@ -1063,13 +1078,13 @@ describe('confirming a WordPress hand-off', () => {
     simulator.failNext({ path: '/wp-cron.php', times: 10, response: { status: 200, body: '' } });
     assert.deepEqual(await statusOf(externalId), { state: 'pending', platformStatus: 'future' });
     assert.equal(simulator.posts()[0]?.status, 'future', 'not overdue: left to WordPress');
+    const cronsBefore = simulator.receivedMatching('/wp-cron.php').length;
 
-    const overdue = await adapter.handOffStatus({
-      externalId,
-      credentials: editorCredentials(),
-      overdue: true,
-    });
-    assert.deepEqual(overdue, { state: 'sent', sentAt: frozen });
+    const { overdue, asked } = overdueFor(inTwoHours);
+    const answer = await adapter.handOffStatus({ externalId, credentials: editorCredentials(), overdue });
+    assert.deepEqual(answer, { state: 'sent', sentAt: frozen });
+    assert.equal(asked.length, 1, 'the fence was asked right before');
+    assert.equal(simulator.receivedMatching('/wp-cron.php').length, cronsBefore, 'no cron run to race');
     const [post, ...others] = simulator.posts();
     assert.deepEqual(others, []);
     assert.equal(post?.status, 'publish');
@@ -1078,16 +1093,34 @@ describe('confirming a WordPress hand-off', () => {
     simulator.clearFailures();
   });
 
-  it('overdue changes nothing for a post whose time is still ahead', async () => {
+  it('overdue publishes nothing when the time is ahead, the fence says no, or someone moved the date', async () => {
     frozen = start;
     const { externalId } = await adapter.handOff(handOffContext().context);
-    const answer = await adapter.handOffStatus({
+    const credentials = editorCredentials();
+    const ahead = await adapter.handOffStatus({
       externalId,
-      credentials: editorCredentials(),
-      overdue: true,
+      credentials,
+      overdue: overdueFor(inTwoHours).overdue,
     });
-    assert.deepEqual(answer, { state: 'pending', platformStatus: 'future' });
+    assert.deepEqual(ahead, { state: 'pending', platformStatus: 'future' });
+
+    frozen = new Date(inTwoHours.getTime() + 6 * 60_000);
+    simulator.failNext({ path: '/wp-cron.php', times: 10, response: { status: 200, body: '' } });
+    const refused = overdueFor(inTwoHours, false);
+    assert.equal(
+      (await adapter.handOffStatus({ externalId, credentials, overdue: refused.overdue })).state,
+      'pending',
+    );
+    assert.equal(refused.asked.length, 1);
+    // The epic's time is not the post's date: someone moved it in WordPress, so WP-Cron is asked, as usual.
+    const moved = overdueFor(new Date(inTwoHours.getTime() - 60_000));
+    assert.equal(
+      (await adapter.handOffStatus({ externalId, credentials, overdue: moved.overdue })).state,
+      'pending',
+    );
+    assert.deepEqual(moved.asked, []);
     assert.equal(simulator.posts()[0]?.status, 'future');
+    simulator.clearFailures();
   });
 
   it('a post trashed or deleted in WordPress is cancelled or failed', async () => {
