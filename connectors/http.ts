@@ -62,7 +62,8 @@ export function parseBody(text: string): unknown {
 export type RequestBody =
   | { json: unknown; contentType?: string }
   | { form: Record<string, string | undefined> | URLSearchParams }
-  | { graphql: string; variables?: Record<string, unknown> };
+  | { graphql: string; variables?: Record<string, unknown> }
+  | { bytes: Uint8Array; contentType: string };
 
 export interface HttpRequest {
   method: string;
@@ -84,7 +85,10 @@ export interface TransportOptions {
   fetch?: typeof fetch | undefined;
 }
 
-function encode(body: RequestBody): { contentType: string; payload: string | URLSearchParams } {
+type Payload = string | URLSearchParams | Uint8Array;
+
+function encode(body: RequestBody): { contentType: string; payload: Payload } {
+  if ('bytes' in body) return { contentType: body.contentType, payload: body.bytes };
   if ('form' in body) {
     if (body.form instanceof URLSearchParams)
       return { contentType: 'application/x-www-form-urlencoded', payload: body.form };
@@ -106,14 +110,17 @@ function hasHeader(headers: Record<string, string>, name: string): boolean {
 }
 
 /**
- * Exactly one HTTP try (retries belong to Temporal): every status is an answer for the adapter to map; only
- * no answer at all (network error, time-out) throws, as TRANSIENT. A cancellation by the caller rethrows the
- * abort as it came, so a cancelled activity looks cancelled.
+ * One HTTP try that reads the answer with `read`: only no answer at all (network error, time-out, also while
+ * reading) throws, as TRANSIENT; a cancellation by the caller rethrows the abort as it came.
  */
-export async function send(options: TransportOptions, request: HttpRequest): Promise<HttpAnswer> {
+async function exchange<T>(
+  options: TransportOptions,
+  request: HttpRequest,
+  read: (response: Response) => Promise<T>,
+): Promise<{ status: number; headers: Headers; value: T }> {
   const doFetch = options.fetch ?? fetch;
   const headers: Record<string, string> = { ...(request.headers ?? {}) };
-  let payload: string | URLSearchParams | undefined;
+  let payload: Payload | undefined;
   if (request.body !== undefined) {
     const encoded = encode(request.body);
     if (!hasHeader(headers, 'content-type')) headers['content-type'] = encoded.contentType;
@@ -121,16 +128,14 @@ export async function send(options: TransportOptions, request: HttpRequest): Pro
   }
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
-  let response: Response;
-  let text: string;
   try {
-    response = await doFetch(request.url, {
+    const response = await doFetch(request.url, {
       method: request.method,
       headers,
       ...(payload === undefined ? {} : { body: payload }),
       signal,
     });
-    text = await response.text();
+    return { status: response.status, headers: response.headers, value: await read(response) };
   } catch (error) {
     if (request.signal?.aborted) throw error;
     const reason = timeout.aborted
@@ -141,7 +146,56 @@ export async function send(options: TransportOptions, request: HttpRequest): Pro
       message: redact(`${options.platformName} could not be reached (${reason})`, request.secrets ?? []),
     });
   }
-  return { status: response.status, headers: response.headers, body: parseBody(text) };
+}
+
+/**
+ * Exactly one HTTP try (retries belong to Temporal): every status is an answer for the adapter to map; only
+ * no answer at all (network error, time-out) throws, as TRANSIENT. A cancellation by the caller rethrows the
+ * abort as it came, so a cancelled activity looks cancelled.
+ */
+export async function send(options: TransportOptions, request: HttpRequest): Promise<HttpAnswer> {
+  const { status, headers, value } = await exchange(options, request, (response) => response.text());
+  return { status, headers, body: parseBody(value) };
+}
+
+export interface DownloadAnswer {
+  status: number;
+  headers: Headers;
+  /** The body as it came, up to `maxBytes`. */
+  bytes: Uint8Array;
+  /** The body was longer than `maxBytes`: reading stopped there and `bytes` is incomplete. */
+  tooLarge: boolean;
+}
+
+/**
+ * One GET of a file (a task's media) read as bytes, never more than `maxBytes` held in memory: a file that
+ * says or turns out to be larger stops the read. Failures to answer are TRANSIENT, as with `send`.
+ */
+export async function download(
+  options: TransportOptions,
+  request: Omit<HttpRequest, 'method' | 'body'> & { maxBytes: number },
+): Promise<DownloadAnswer> {
+  const { status, headers, value } = await exchange(
+    options,
+    { ...request, method: 'GET' },
+    async (response): Promise<{ bytes: Uint8Array; tooLarge: boolean }> => {
+      const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+      if (!response.body || declared > request.maxBytes) {
+        await response.body?.cancel();
+        return { bytes: new Uint8Array(0), tooLarge: declared > request.maxBytes };
+      }
+      const chunks: Uint8Array[] = [];
+      let length = 0;
+      // Leaving the loop early cancels the stream: the rest is never downloaded.
+      for await (const chunk of response.body) {
+        length += chunk.byteLength;
+        if (length > request.maxBytes) return { bytes: new Uint8Array(0), tooLarge: true };
+        chunks.push(chunk);
+      }
+      return { bytes: Buffer.concat(chunks), tooLarge: false };
+    },
+  );
+  return { status, headers, ...value };
 }
 
 /** A sender bound to one platform's transport options. */

@@ -1,11 +1,21 @@
-// LinkedIn adapter, connection side: the OAuth consent (no PKCE for web apps), code → token, the organizations
-// the member administers, and token refresh for the apps LinkedIn approved for programmatic refresh tokens.
+// LinkedIn adapter: the OAuth consent (no PKCE for web apps), code → token, the organizations the member may
+// post for, token refresh for the apps LinkedIn approved for programmatic refresh tokens, and publishing a post
+// as an organization (Posts API, images through the Images API) exactly once.
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { contentSchemas, linkedinCommentary } from '../domain/content.ts';
 import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
-import { createSender, redact, retryAfterField } from './http.ts';
+import { createSender, download, type HttpAnswer, isSuccess, redact, retryAfterField } from './http.ts';
 import * as oauth2 from './oauth2.ts';
-import type { Connection, DiscoveredAccount, OAuthConnector, PlatformAdapter } from './types.ts';
+import type {
+  Connection,
+  DiscoveredAccount,
+  OAuthConnector,
+  PlatformAdapter,
+  PublicationContext,
+  Published,
+} from './types.ts';
 
 /** The one place the REST API version is pinned (`LinkedIn-Version`, YYYYMM; each is served about a year). */
 export const linkedinApiVersion = '202607';
@@ -30,28 +40,57 @@ export interface LinkedInCredentials {
   scopes: string[];
 }
 
-export type LinkedInAdapterOptions = oauth2.OAuthAdapterOptions;
+export type LinkedInAdapterOptions = oauth2.OAuthAdapterOptions & {
+  /** How the look-up for a post an earlier attempt may have made pages through the organization's posts. */
+  postsLookup?: { pageSize: number; maxPages: number };
+};
 
 export type LinkedInAdapter = PlatformAdapter<LinkedInCredentials> &
   Required<
     Pick<PlatformAdapter<LinkedInCredentials>, 'refreshCredentials' | 'canRefresh' | 'verifyCredentials'>
   > & {
     connector: OAuthConnector<LinkedInCredentials>;
-    /** The organizations the token's member administers (approved ADMINISTRATOR role), with their names. */
+    /** The organizations the token's member may post for (an approved posting role), with their names. */
     discover(accessToken: string): Promise<DiscoveredAccount[]>;
   };
+
+/**
+ * The organization roles w_organization_social lets post. organizationAcls names the content role
+ * CONTENT_ADMINISTRATOR; the Posts API's permission table calls it CONTENT_ADMIN: either counts.
+ */
+export const linkedinPostingRoles: readonly string[] = [
+  'ADMINISTRATOR',
+  'CONTENT_ADMINISTRATOR',
+  'CONTENT_ADMIN',
+  'DIRECT_SPONSORED_CONTENT_POSTER',
+];
 
 // Asked per organizationAcls page; the paging block's `total` says when the walk is done.
 const aclPageSize = 50;
 // A runaway paging answer must not keep a connection callback busy forever.
 const maxAclPages = 20;
+// Organizations named per organizationsLookup batch.
+const lookupBatchSize = 50;
+// Our bound on one media file held in memory on its way to LinkedIn (not a LinkedIn limit).
+const maxMediaBytes = 20 * 1024 * 1024;
+// Our clock and LinkedIn's may disagree: a post dated slightly before the marker can still be ours.
+const lookupMarginMs = 5 * 60_000;
+const defaultPostsLookup = { pageSize: 50, maxPages: 10 };
 
-// LinkedIn's REST error body: {"status", "serviceErrorCode", "code", "message"} (fields vary by endpoint).
+// LinkedIn's REST error body: {"status", "serviceErrorCode", "code", "message"} (fields vary by endpoint);
+// validation refusals of a post list their reasons in errorDetails.inputErrors (DUPLICATE_POST…).
 const RestErrorBody = z.object({
   message: z.string().optional(),
   serviceErrorCode: z.coerce.number().optional(),
   code: z.string().optional(),
   status: z.coerce.number().optional(),
+  errorDetails: z
+    .object({
+      inputErrors: z
+        .array(z.object({ code: z.string().optional(), description: z.string().optional() }))
+        .optional(),
+    })
+    .optional(),
 });
 const TokenAnswer = z.object({
   access_token: z.string().min(1),
@@ -78,12 +117,44 @@ const Organization = z.object({
   localizedName: z.string().optional(),
   vanityName: z.string().optional(),
 });
+// A Rest.li BATCH_GET answer: the organizations found by id, the others under `errors`.
+const OrganizationsLookup = z.object({ results: z.record(z.string(), Organization).default({}) });
+const InitializedUpload = z.object({
+  value: z.object({ uploadUrl: z.string().min(1), image: z.string().min(1) }),
+});
+const PostElement = z.object({
+  id: z.string(),
+  author: z.string().optional(),
+  commentary: z.string().optional(),
+  /** Epoch milliseconds. */
+  createdAt: z.number().optional(),
+});
+const PostsPage = z.object({
+  elements: z.array(PostElement),
+  paging: z.object({ start: z.coerce.number().optional(), total: z.coerce.number().optional() }).optional(),
+});
+
+/** What publish keeps on a publication, so a retry resumes instead of posting twice. */
+type LinkedInProgress = {
+  /** The content the images below were uploaded for. */
+  contentDigest?: string;
+  /** Image URNs whose bytes are on LinkedIn, in the task's order, comma-separated. */
+  imageUrns?: string;
+  /** When the first POST /rest/posts of this publication may have left (ISO). */
+  postAttemptAt?: string;
+  /** Digests of every commentary a POST /rest/posts of this publication carried, comma-separated. */
+  postCommentaries?: string;
+  postUrn?: string;
+};
 
 /** Maps a LinkedIn REST answer that is not a success onto a publication error class (PLATFORMS.md, LinkedIn). */
 export function mapLinkedInError(status: number, body: unknown, headers: Headers): PublicationFailure {
   const error = RestErrorBody.safeParse(body).data;
+  const inputCodes = (error?.errorDetails?.inputErrors ?? []).flatMap((input) => input.code ?? []);
   const platformCode =
-    error?.serviceErrorCode !== undefined ? String(error.serviceErrorCode) : (error?.code ?? undefined);
+    error?.serviceErrorCode !== undefined
+      ? String(error.serviceErrorCode)
+      : (error?.code ?? inputCodes[0] ?? undefined);
   const message = error?.message || `LinkedIn answered HTTP ${status}`;
   const failure = (errorClass: PublicationFailure['class'], extra: Partial<PublicationFailure> = {}) => ({
     class: errorClass,
@@ -104,8 +175,51 @@ export function mapLinkedInError(status: number, body: unknown, headers: Headers
       message: `${message} (LinkedIn-Version ${linkedinApiVersion} must be moved to an active version)`,
     });
   }
+  // The post itself refused: the same words posted already, or a commentary LinkedIn will not take. Other
+  // validation refusals (a field missing or malformed) are ours to fix, not the content's.
+  const duplicate = inputCodes.includes('DUPLICATE_POST') || /\bduplicate\b/i.test(message);
+  if ((status === 400 || status === 422) && (duplicate || /\/commentary\b/.test(message))) {
+    return failure('CONTENT_REJECTED', duplicate ? { platformCode: 'DUPLICATE_POST' } : {});
+  }
   return failure('INVALID_REQUEST');
 }
+
+// little text (the commentary's format): these characters start mentions, hashtags and templates, and as plain
+// text each needs a backslash, or LinkedIn may cut the post short at it. A # that begins a word is kept: it is
+// a hashtag, as people mean it.
+const littleReserved = /[\\|{}@[\]()<>#*_~]/g;
+
+/** A plain text as little text: reserved characters escaped, hashtags kept. */
+export function toLittleText(text: string): string {
+  return text.replace(littleReserved, (character, offset: number) =>
+    character === '#' && /^[\p{L}\p{N}]/u.test(text.slice(offset + 1, offset + 3))
+      ? character
+      : `\\${character}`,
+  );
+}
+
+/** A commentary as compared with another: escapes, line endings and surrounding blanks do not count. */
+function commentaryDigest(commentary: string): string {
+  const plain = commentary
+    .replace(/\\([\\|{}@[\]()<>#*_~])/g, '$1')
+    .replace(/\r\n?/g, '\n')
+    .trim();
+  return createHash('sha256').update(plain).digest('base64url').slice(0, 16);
+}
+
+/** The file types the Images API takes, by their first bytes (a CDN's content type is not trusted). */
+function imageKind(bytes: Uint8Array): 'jpeg' | 'png' | 'gif' | null {
+  const starts = (...prefix: number[]) => prefix.every((byte, index) => bytes[index] === byte);
+  if (starts(0xff, 0xd8, 0xff)) return 'jpeg';
+  if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'png';
+  if (starts(0x47, 0x49, 0x46, 0x38)) return 'gif';
+  return null;
+}
+
+export const linkedinPostUrl = (urn: string) => `https://www.linkedin.com/feed/update/${urn}/`;
+
+const invalid = (message: string, platformCode?: string) =>
+  new PlatformError({ class: 'INVALID_REQUEST', message, ...(platformCode ? { platformCode } : {}) });
 
 function organizationId(urn: string): string | null {
   return /^urn:li:organization:(\d+)$/.exec(urn)?.[1] ?? null;
@@ -139,62 +253,79 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
       unreadableRefusal: 'refused',
     });
 
+  interface RestRequest {
+    method: 'GET' | 'POST';
+    /** After the host, e.g. `/rest/posts`. */
+    path: string;
+    /** Already encoded, as Rest.li 2.0 wants some of it (`ids=List(1,2)`); otherwise from `params`. */
+    query?: string;
+    params?: Record<string, string>;
+    json?: unknown;
+    accessToken: string;
+    signal?: AbortSignal | undefined;
+  }
+
   /** One REST call with the pinned version and Rest.li 2.0; every non-success is a PlatformError. */
+  async function restCall(request: RestRequest): Promise<HttpAnswer> {
+    const query = request.query ?? new URLSearchParams(request.params ?? {}).toString();
+    const secrets = [request.accessToken, options.clientSecret];
+    const answer = await send({
+      url: `${apiRoot}${request.path}${query ? `?${query}` : ''}`,
+      method: request.method,
+      headers: {
+        accept: 'application/json',
+        authorization: `Bearer ${request.accessToken}`,
+        'LinkedIn-Version': linkedinApiVersion,
+        'X-Restli-Protocol-Version': '2.0.0',
+      },
+      ...(request.json === undefined ? {} : { body: { json: request.json } }),
+      signal: request.signal,
+      secrets,
+    });
+    if (!isSuccess(answer.status)) {
+      const failure = mapLinkedInError(answer.status, answer.body, answer.headers);
+      throw new PlatformError({ ...failure, message: redact(failure.message, secrets) });
+    }
+    return answer;
+  }
+
+  function read<T>(schema: z.ZodType<T>, answer: HttpAnswer, what: string): T {
+    const parsed = schema.safeParse(answer.body);
+    if (!parsed.success) {
+      throw new PlatformError({ class: 'TRANSIENT', message: `LinkedIn answered ${what} in an odd shape` });
+    }
+    return parsed.data;
+  }
+
   async function rest<T>(
     schema: z.ZodType<T>,
     path: string,
     params: Record<string, string>,
     accessToken: string,
   ): Promise<T> {
-    const query = new URLSearchParams(params);
-    const { status, headers, body } = await send({
-      url: `${apiRoot}${path}${query.size > 0 ? `?${query}` : ''}`,
-      method: 'GET',
-      headers: {
-        accept: 'application/json',
-        authorization: `Bearer ${accessToken}`,
-        'LinkedIn-Version': linkedinApiVersion,
-        'X-Restli-Protocol-Version': '2.0.0',
-      },
-    });
-    if (status < 200 || status >= 300) {
-      const failure = mapLinkedInError(status, body, headers);
-      throw new PlatformError({
-        ...failure,
-        message: redact(failure.message, [accessToken, options.clientSecret]),
-      });
-    }
-    const parsed = schema.safeParse(body);
-    if (!parsed.success) {
-      throw new PlatformError({
-        class: 'TRANSIENT',
-        message: `LinkedIn answered GET ${path.replace(/\/\d+$/, '/{id}')} in an odd shape`,
-      });
-    }
-    return parsed.data;
+    const answer = await restCall({ method: 'GET', path, params, accessToken });
+    return read(schema, answer, `GET ${path.replace(/\/\d+$/, '/{id}')}`);
   }
 
   const at = (seconds: number | undefined) => oauth2.expiresAfter(now(), seconds);
+
+  /** One page of the member's approved roles (every role: the posting ones are picked by the caller). */
+  const aclPage = (accessToken: string, start: number, count: number) =>
+    rest(
+      AclPage,
+      '/rest/organizationAcls',
+      { q: 'roleAssignee', state: 'APPROVED', start: String(start), count: String(count) },
+      accessToken,
+    );
 
   async function discover(accessToken: string): Promise<DiscoveredAccount[]> {
     const urns: string[] = [];
     let start = 0;
     for (let page = 0; page < maxAclPages; page += 1) {
-      const answer = await rest(
-        AclPage,
-        '/rest/organizationAcls',
-        {
-          q: 'roleAssignee',
-          role: 'ADMINISTRATOR',
-          state: 'APPROVED',
-          start: String(start),
-          count: String(aclPageSize),
-        },
-        accessToken,
-      );
+      const answer = await aclPage(accessToken, start, aclPageSize);
       for (const element of answer.elements) {
-        // The finder filters already; the check keeps a REQUESTED or non-admin role out whatever it answers.
-        if (element.role !== undefined && element.role !== 'ADMINISTRATOR') continue;
+        // Every role that may post counts; the check also keeps a REQUESTED role out whatever the finder answers.
+        if (element.role !== undefined && !linkedinPostingRoles.includes(element.role)) continue;
         if (element.state !== undefined && element.state !== 'APPROVED') continue;
         if (!urns.includes(element.organization)) urns.push(element.organization);
       }
@@ -205,18 +336,29 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
         (total !== undefined ? start >= total : answer.elements.length < aclPageSize);
       if (done) break;
     }
-    const accounts: DiscoveredAccount[] = [];
-    for (const urn of urns) {
-      const id = organizationId(urn);
-      if (!id) continue;
-      const organization = await rest(Organization, `/rest/organizations/${id}`, {}, accessToken);
-      accounts.push({
-        kind: 'linkedin_organization',
-        externalId: urn,
-        name: organization.localizedName || organization.vanityName || urn,
+    const ids = urns.flatMap((urn) => organizationId(urn) ?? []);
+    // organizations/{id} answers administrators only; the lookup gives any member an organization's name.
+    const names = new Map<string, string>();
+    for (let from = 0; from < ids.length; from += lookupBatchSize) {
+      const batch = ids.slice(from, from + lookupBatchSize);
+      const answer = await restCall({
+        method: 'GET',
+        path: '/rest/organizationsLookup',
+        // Rest.li 2.0: the list's parentheses and commas stay as they are.
+        query: `ids=List(${batch.join(',')})`,
+        accessToken,
       });
+      const found = read(OrganizationsLookup, answer, 'GET /rest/organizationsLookup').results;
+      for (const [id, organization] of Object.entries(found)) {
+        const name = organization.localizedName || organization.vanityName;
+        if (name) names.set(id, name);
+      }
     }
-    return accounts;
+    return ids.map((id) => ({
+      kind: 'linkedin_organization',
+      externalId: `urn:li:organization:${id}`,
+      name: names.get(id) ?? `urn:li:organization:${id}`,
+    }));
   }
 
   function credentialsFrom(answer: TokenAnswer, previous?: LinkedInCredentials): LinkedInCredentials {
@@ -276,10 +418,292 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     },
   };
 
+  const postsLookup = options.postsLookup ?? defaultPostsLookup;
+  const allowedUploadOrigins = new Set([new URL(apiRoot).origin, new URL(authRoot).origin]);
+
+  /** The organization a post goes out as: the task's account. */
+  function organizationOf(context: PublicationContext<LinkedInCredentials>): string {
+    const account = context.account;
+    if (account?.kind !== 'linkedin_organization' || !organizationId(account.externalId)) {
+      throw invalid(`${context.channel} needs a LinkedIn organization as its target account`);
+    }
+    return account.externalId;
+  }
+
+  /**
+   * A task's media file, checked to be an image the Images API takes. The media host's refusals are the task's
+   * to fix (never the LinkedIn connection's): a 4xx is INVALID_REQUEST, only a host that does not answer or
+   * answers 5xx/429 may be tried again.
+   */
+  async function fetchImage(url: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
+    const host = new URL(url).host;
+    const answer = await download(
+      { platformName: `The media host ${host}`, timeoutMs: requestTimeoutMs, fetch: options.fetch },
+      { url, maxBytes: maxMediaBytes, signal },
+    );
+    if (!isSuccess(answer.status)) {
+      const retriable = answer.status === 408 || answer.status === 429 || answer.status >= 500;
+      throw new PlatformError({
+        class: retriable ? 'TRANSIENT' : 'INVALID_REQUEST',
+        message: `The media at ${host} answered HTTP ${answer.status}${retriable ? '' : ': fix the task’s media URL'}`,
+        platformCode: `media:${answer.status}`,
+      });
+    }
+    if (answer.tooLarge)
+      throw invalid(`The media at ${host} is over ${maxMediaBytes / 1024 / 1024} MB`, 'media:too_large');
+    if (!imageKind(answer.bytes)) {
+      throw invalid(
+        `The media at ${host} is not a JPG, PNG or GIF image: LinkedIn posts take only those here`,
+        'media:not_an_image',
+      );
+    }
+    return answer.bytes;
+  }
+
+  /** Registers one image owned by the organization and puts its bytes on LinkedIn; returns its URN. */
+  async function uploadImage(
+    owner: string,
+    bytes: Uint8Array,
+    accessToken: string,
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
+    const initialized = read(
+      InitializedUpload,
+      await restCall({
+        method: 'POST',
+        path: '/rest/images',
+        params: { action: 'initializeUpload' },
+        json: { initializeUploadRequest: { owner } },
+        accessToken,
+        signal,
+      }),
+      'POST /rest/images?action=initializeUpload',
+    );
+    let uploadUrl: URL;
+    try {
+      uploadUrl = new URL(initialized.value.uploadUrl);
+    } catch {
+      throw new PlatformError({
+        class: 'TRANSIENT',
+        message: 'LinkedIn gave an upload URL that is not a URL',
+      });
+    }
+    // The upload carries the access token: only to LinkedIn's own hosts.
+    const linkedinHost = uploadUrl.protocol === 'https:' && /(^|\.)linkedin\.com$/.test(uploadUrl.hostname);
+    if (!linkedinHost && !allowedUploadOrigins.has(uploadUrl.origin)) {
+      throw invalid(`LinkedIn gave an upload URL on ${uploadUrl.host}, which is not LinkedIn's`);
+    }
+    const secrets = [accessToken, options.clientSecret];
+    const uploaded = await send({
+      method: 'PUT',
+      url: uploadUrl.toString(),
+      headers: { authorization: `Bearer ${accessToken}` },
+      body: { bytes, contentType: 'application/octet-stream' },
+      signal,
+      secrets,
+    });
+    if (!isSuccess(uploaded.status)) {
+      const failure = mapLinkedInError(uploaded.status, uploaded.body, uploaded.headers);
+      throw new PlatformError({ ...failure, message: redact(failure.message, secrets) });
+    }
+    return initialized.value.image;
+  }
+
+  async function publish(context: PublicationContext<LinkedInCredentials>): Promise<Published> {
+    const progress = context.progress as LinkedInProgress;
+    const published = (urn: string): Published => ({ externalId: urn, externalUrl: linkedinPostUrl(urn) });
+    // The post exists already: an earlier attempt got LinkedIn's answer. Never post it twice.
+    if (progress.postUrn) return published(progress.postUrn);
+    const author = organizationOf(context);
+    const parsed = contentSchemas.linkedin_post.safeParse(context.content);
+    if (!parsed.success)
+      throw invalid(`The linkedin_post content is not valid: ${parsed.error.issues[0]?.message}`);
+    const content = parsed.data;
+    // The schema holds the text with its link within LinkedIn's limit (Auto-UTM tags only what still fits).
+    const commentary = toLittleText(linkedinCommentary(content));
+    const { accessToken } = context.credentials;
+    const signal = context.signal;
+    const save = (update: LinkedInProgress) => context.saveProgress(update);
+
+    // LinkedIn takes no idempotency key, so a worker killed between LinkedIn's answer and saving postUrn
+    // would post twice on the retry. The marker says a POST may have left; only then is LinkedIn asked first
+    // (before any image goes up: a post found needs none). Every commentary a POST carried is remembered (as
+    // digests): a post an earlier attempt made is found even when the task was edited since.
+    const sent = (progress.postCommentaries ?? '').split(',').filter(Boolean);
+    const digests = [...new Set([commentaryDigest(commentary), ...sent])];
+    const attemptedAt = progress.postAttemptAt;
+    if (attemptedAt) {
+      const earlier = await findEarlierPost({ author, accessToken, digests, attemptedAt, signal });
+      if (earlier) {
+        await save({ postUrn: earlier });
+        return published(earlier);
+      }
+    }
+
+    // An image's URN is kept once its bytes are on LinkedIn, so a retry reuses it; an attempt that died
+    // between registering and uploading leaves only an unused registration, never a post.
+    const mediaUrls = content.mediaUrls ?? [];
+    const sameContent = (progress.contentDigest ?? context.contentDigest) === context.contentDigest;
+    const imageUrns = sameContent && progress.imageUrns ? progress.imageUrns.split(',') : [];
+    if (!sameContent) await save({ imageUrns: '', contentDigest: context.contentDigest });
+    for (const url of mediaUrls.slice(imageUrns.length)) {
+      const bytes = await fetchImage(url, signal);
+      imageUrns.push(await uploadImage(author, bytes, accessToken, signal));
+      await save({ imageUrns: imageUrns.join(','), contentDigest: context.contentDigest });
+    }
+    const [only, ...more] = imageUrns;
+    const media =
+      only === undefined
+        ? {}
+        : more.length === 0
+          ? { content: { media: { id: only } } }
+          : { content: { multiImage: { images: imageUrns.map((id) => ({ id })) } } };
+    const body = {
+      author,
+      commentary,
+      visibility: 'PUBLIC',
+      distribution: { feedDistribution: 'MAIN_FEED', targetEntities: [], thirdPartyDistributionChannels: [] },
+      ...media,
+      lifecycleState: 'PUBLISHED',
+      isReshareDisabledByAuthor: false,
+    };
+
+    // The first marker stays: the look-up window must cover every attempt's POST, not just the last.
+    await save({
+      ...(attemptedAt ? {} : { postAttemptAt: now().toISOString() }),
+      postCommentaries: digests.join(','),
+    });
+
+    await context.beforeGoingLive();
+    let answer: HttpAnswer;
+    try {
+      // Not aborted by a cancellation: LinkedIn may make a post whose connection we dropped. Waiting for its
+      // answer (bounded by the request time-out) lets this attempt record the post it made.
+      answer = await restCall({ method: 'POST', path: '/rest/posts', json: body, accessToken });
+    } catch (error) {
+      const adopted = attemptedAt
+        ? await adoptDuplicate(error, { author, accessToken, attemptedAt, signal })
+        : null;
+      if (!adopted) throw error;
+      await save({ postUrn: adopted });
+      return published(adopted);
+    }
+    const header = answer.headers.get('x-restli-id');
+    if (!header) {
+      // Made but not named: the marker is saved, so the next attempt finds this post instead of making another.
+      throw new PlatformError({
+        class: 'TRANSIENT',
+        message: 'LinkedIn made the post without naming it (no x-restli-id); the next attempt looks it up',
+      });
+    }
+    // Rest.li may percent-encode the key it names.
+    const urn = header.includes('%') ? decodeURIComponent(header) : header;
+    await save({ postUrn: urn });
+    return published(urn);
+  }
+
+  /** The start of the look-up window: the first marker, less the margin for the two clocks. */
+  function windowStart(attemptedAt: string): number {
+    const markedAt = Date.parse(attemptedAt);
+    if (Number.isNaN(markedAt)) throw invalid(`The saved postAttemptAt (${attemptedAt}) is not a time`);
+    return markedAt - lookupMarginMs;
+  }
+
+  /**
+   * The organization's own post with one of these commentaries, made since the first POST of this publication
+   * may have left (the URN of the newest such post), or null. Any failure to read is thrown: posting blind
+   * could post twice, and Temporal retries the attempt.
+   */
+  async function findEarlierPost(input: {
+    author: string;
+    accessToken: string;
+    digests: string[];
+    attemptedAt: string;
+    signal: AbortSignal | undefined;
+  }): Promise<string | null> {
+    const since = windowStart(input.attemptedAt);
+    let start = 0;
+    for (let page = 0; page < postsLookup.maxPages; page += 1) {
+      const answer = read(
+        PostsPage,
+        await restCall({
+          method: 'GET',
+          path: '/rest/posts',
+          params: {
+            author: input.author,
+            q: 'author',
+            count: String(postsLookup.pageSize),
+            start: String(start),
+            sortBy: 'CREATED',
+          },
+          accessToken: input.accessToken,
+          signal: input.signal,
+        }),
+        'GET /rest/posts?q=author',
+      );
+      let olderThanWindow = 0;
+      for (const post of answer.elements) {
+        if ((post.createdAt ?? Number.NaN) < since) {
+          olderThanWindow += 1;
+          continue;
+        }
+        if (post.author !== undefined && post.author !== input.author) continue;
+        if (post.commentary !== undefined && input.digests.includes(commentaryDigest(post.commentary)))
+          return post.id;
+      }
+      start += answer.elements.length;
+      // Newest first: a page that reaches back before the window means the rest is older still.
+      const total = answer.paging?.total;
+      if (
+        answer.elements.length === 0 ||
+        olderThanWindow > 0 ||
+        (total !== undefined && start >= total) ||
+        answer.elements.length < postsLookup.pageSize
+      ) {
+        return null;
+      }
+    }
+    // Retrying would read the same pages again: a person has to look at the organization's page.
+    throw new PlatformError({
+      class: 'INVALID_REQUEST',
+      message:
+        `The organization has more than ${postsLookup.maxPages * postsLookup.pageSize} posts since this post ` +
+        'was first sent; whether it was published already cannot be confirmed, so it is not sent again',
+      platformCode: 'posts-lookup:inconclusive',
+    });
+  }
+
+  /**
+   * LinkedIn refusing a post as a duplicate of one it names: when that post is this organization's and was made
+   * since this publication's first POST, it is the post an earlier attempt made (the look-up had not seen it
+   * yet), and is taken as published. Any other refusal, or a duplicate of an older post, stays a refusal.
+   */
+  async function adoptDuplicate(
+    error: unknown,
+    input: { author: string; accessToken: string; attemptedAt: string; signal: AbortSignal | undefined },
+  ): Promise<string | null> {
+    if (!(error instanceof PlatformError) || error.failure.platformCode !== 'DUPLICATE_POST') return null;
+    const named = /urn:li:(?:share|ugcPost):\d+/.exec(error.failure.message)?.[0];
+    if (!named) return null;
+    const post = read(
+      PostElement,
+      await restCall({
+        method: 'GET',
+        path: `/rest/posts/${encodeURIComponent(named)}`,
+        accessToken: input.accessToken,
+        signal: input.signal,
+      }),
+      'GET /rest/posts/{urn}',
+    );
+    const ours = post.author === input.author && (post.createdAt ?? 0) >= windowStart(input.attemptedAt);
+    return ours ? post.id : null;
+  }
+
   return {
     platform: 'linkedin',
     connector,
     discover,
+    publish,
 
     canRefresh: (credentials) =>
       oauth2.canRefreshWith(credentials.refreshToken, credentials.refreshTokenExpiresAt, now()),
@@ -309,12 +733,7 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
 
     async verifyCredentials(credentials) {
       await oauth2.asConnectionRefusal(async () => {
-        await rest(
-          AclPage,
-          '/rest/organizationAcls',
-          { q: 'roleAssignee', role: 'ADMINISTRATOR', state: 'APPROVED', start: '0', count: '1' },
-          credentials.accessToken,
-        );
+        await aclPage(credentials.accessToken, 0, 1);
       }, 'LinkedIn refused the access token: reconnect LinkedIn');
     },
   };

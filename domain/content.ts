@@ -23,6 +23,38 @@ const socialPost = z.strictObject({
   mediaUrls: z.array(httpUrl).max(10).optional(),
 });
 
+/** LinkedIn's limit on a post's commentary. */
+export const linkedinCommentaryLimit = 3_000;
+
+/**
+ * The text of a LinkedIn post as people read it. The Posts API does not scrape a link for a preview (an article
+ * share needs a title and thumbnail a task does not have), so the link rides at the end of the commentary,
+ * where LinkedIn makes it clickable, unless the text already holds it.
+ */
+export function linkedinCommentary(content: { text: string; link?: string | undefined }): string {
+  return content.link && !content.text.includes(content.link)
+    ? `${content.text}\n\n${content.link}`
+    : content.text;
+}
+
+const linkedinPost = z
+  .strictObject({
+    text: z.string().min(1).max(linkedinCommentaryLimit),
+    link: httpUrl.optional(),
+    // One image, or a multi-image post of 2 to 20.
+    mediaUrls: z.array(httpUrl).max(20).optional(),
+  })
+  .superRefine((content, issues) => {
+    const length = linkedinCommentary(content).length;
+    if (content.text.length <= linkedinCommentaryLimit && length > linkedinCommentaryLimit) {
+      issues.addIssue({
+        code: 'custom',
+        path: ['text'],
+        message: `with the link added at its end the post has ${length} characters; LinkedIn takes ${linkedinCommentaryLimit}`,
+      });
+    }
+  });
+
 const adCampaign = z.strictObject({
   name: z.string().min(1).max(200),
   text: z.string().min(1).max(5_000),
@@ -88,7 +120,7 @@ const shopifySeoResource = z
 
 export const contentSchemas = {
   facebook_post: socialPost,
-  linkedin_post: socialPost,
+  linkedin_post: linkedinPost,
   instagram_post: z.strictObject({
     caption: z.string().max(2_200),
     mediaUrls: z.array(httpUrl).min(1).max(10),

@@ -148,8 +148,9 @@ export const platformDescriptors = {
     family: 'publication',
     authMethod: 'oauth',
     channels: { linkedin_post: { mode: 'soft', target: 'account' } },
-    // Posting as an organization, and finding the organizations the member administers.
-    scopes: ['w_organization_social', 'r_organization_admin'],
+    // Posting as an organization, reading its posts (a retry looks for the post a lost answer made), and
+    // finding the organizations the member may post for.
+    scopes: ['w_organization_social', 'r_organization_social', 'r_organization_admin'],
     accountKinds: ['linkedin_organization'],
     syncedKinds: [],
     settings: {

@@ -1,6 +1,7 @@
 // LinkedIn simulator (tests and `npm run demo`): one loopback server playing both www.linkedin.com (consent page,
-// token endpoint) and api.linkedin.com (organizationAcls, organizations), as strict as LinkedIn about the
-// version header and tokens, answering in LinkedIn's shapes.
+// token endpoint, image uploads) and api.linkedin.com (organizationAcls, organizations, organizationsLookup,
+// posts, images), as strict as LinkedIn about the version and protocol headers, tokens, scopes and roles,
+// answering in LinkedIn's shapes, and keeping the posts and images made for tests to read.
 import { randomBytes } from 'node:crypto';
 import {
   type ConsentControls,
@@ -22,8 +23,9 @@ import {
 export const linkedinSandboxClientId = 'glowtify-sandbox-linkedin';
 export const linkedinSandboxClientSecret = 'glowtify-sandbox-linkedin-secret';
 
-// Its own copy on purpose: an adapter that drifts to another version must fail against the simulator.
-const simulatedVersion = '202607';
+// Its own copy on purpose: an adapter that drifts out of the served versions must fail against the simulator.
+// LinkedIn serves each monthly version about a year; these were active in 2026-11 (PLATFORMS.md).
+const defaultActiveVersions = { oldest: '202510', newest: '202607' };
 const knownScopes = new Set([
   'openid',
   'profile',
@@ -40,6 +42,9 @@ const knownScopes = new Set([
 // Reading organizations and their ACLs (simplified: LinkedIn's docs list several scopes per finder).
 const adminReadScopes = ['r_organization_admin', 'rw_organization_admin'];
 const memberUrn = 'urn:li:person:SIMmember01';
+// The organization roles that may post and read an organization's posts (w_ / r_organization_social).
+const postingRoles = new Set(['ADMINISTRATOR', 'CONTENT_ADMINISTRATOR', 'DIRECT_SPONSORED_CONTENT_POSTER']);
+const commentaryLimit = 3000;
 
 export interface LinkedInSimulatorOrganization {
   id: number;
@@ -73,17 +78,55 @@ export interface LinkedInSimulatorOptions {
   codeLifetimeSeconds?: number;
   /** The most elements one organizationAcls answer holds, whatever `count` asks (tests lower it to page). */
   aclsPageLimit?: number;
+  /** The most posts one `q=author` answer holds, whatever `count` asks (LinkedIn: 100, unconfirmed). */
+  postsPageLimit?: number;
+  /** The LinkedIn-Version values served (YYYYMM, inclusive); another one answers 426. */
+  activeVersions?: { oldest: string; newest: string };
+  /**
+   * How long LinkedIn refuses the same commentary and content again from the same author (DUPLICATE_POST).
+   * (unconfirmed) LinkedIn does not document the window; reports speak of a day or two. Default one day.
+   */
+  duplicateWindowMs?: number;
   /** The simulator's clock: token and code expiry follow it. */
   now?: () => Date;
 }
 
 export type LinkedInFailureKind = 'transient' | 'rate_limited' | 'token_expired' | 'permission_revoked';
 
+/** A post as the simulator keeps it (what LinkedIn would show on the organization's page). */
+export interface LinkedInSimulatorPost {
+  id: string;
+  author: string;
+  commentary: string;
+  visibility: string;
+  lifecycleState: string;
+  /** `{media:{id}}`, `{multiImage:{images}}`, `{article}`, or undefined for a text post. */
+  content: Record<string, unknown> | undefined;
+  createdAt: Date;
+  /** The request body as it came. */
+  body: Record<string, unknown>;
+}
+
+/** An image registered by initializeUpload; its bytes arrive with the PUT to its upload URL. */
+export interface LinkedInSimulatorImage {
+  urn: string;
+  owner: string;
+  status: 'WAITING_UPLOAD' | 'AVAILABLE';
+  /** The uploaded body as text and its length in bytes (Content-Length), once uploaded. */
+  uploaded: { text: string; bytes: number } | null;
+}
+
 export type LinkedInSimulator = SimulatorServer &
   // The denial is error=user_cancelled_authorize; a revoked access token answers 401.
   ConsentControls & {
     /** Makes the next matching requests fail the way LinkedIn fails them (its status and body). */
     failWith(kind: LinkedInFailureKind, rule: FailureMatch): void;
+    /** Every post made, oldest first. */
+    posts(): LinkedInSimulatorPost[];
+    /** Every image registered, in order. */
+    images(): LinkedInSimulatorImage[];
+    /** From now on serves these versions only (LinkedIn sunsetting the one an adapter pins). */
+    serveVersions(versions: { oldest: string; newest: string }): void;
   };
 
 const ok = (body: unknown, headers?: Record<string, string>): SimulatorResponse => ({
@@ -119,7 +162,22 @@ export async function startLinkedInSimulator(
   const issueRefreshTokens = options.issueRefreshTokens ?? true;
   const codeLifetimeMs = (options.codeLifetimeSeconds ?? 1800) * 1000;
   const aclsPageLimit = options.aclsPageLimit ?? 100;
+  const postsPageLimit = options.postsPageLimit ?? 100;
+  let activeVersions = options.activeVersions ?? defaultActiveVersions;
+  const duplicateWindowMs = options.duplicateWindowMs ?? 86_400_000;
   const clock = () => (options.now ?? (() => new Date()))().getTime();
+  const posts: LinkedInSimulatorPost[] = [];
+  const images: LinkedInSimulatorImage[] = [];
+  // Upload keys (the last segment of an upload URL) → the image they fill.
+  const uploads = new Map<string, LinkedInSimulatorImage>();
+  // Known once the server listens: upload URLs point back at it.
+  let baseUrl = '';
+  let sequence = 0;
+  // LinkedIn's activity ids are 19-digit numbers.
+  const nextId = () => {
+    sequence += 1;
+    return String(7_300_000_000_000_000_000n + BigInt(sequence));
+  };
 
   const grants = createGrantStore({
     clock,
@@ -288,7 +346,9 @@ export async function startLinkedInSimulator(
         message: 'A version must be present. Please specify a version by adding the LinkedIn-Version header.',
       });
     }
-    if (version !== simulatedVersion) {
+    const served =
+      /^\d{6}$/.test(version) && version >= activeVersions.oldest && version <= activeVersions.newest;
+    if (!served) {
       const normalised = /^\d{6}$/.test(version) ? `${version}01` : version;
       return restError(426, {
         code: 'NONEXISTENT_VERSION',
@@ -298,11 +358,20 @@ export async function startLinkedInSimulator(
     return null;
   };
 
+  // (unconfirmed) LinkedIn's body when Rest.li 2.0 is not announced; its 2.0 query syntax is then unreadable.
+  const protocolCheck = (request: RecordedRequest): SimulatorResponse | null =>
+    request.headers['x-restli-protocol-version'] === '2.0.0'
+      ? null
+      : restError(400, {
+          code: 'ILLEGAL_ARGUMENT',
+          message: 'X-Restli-Protocol-Version 2.0.0 is required for this resource',
+        });
+
   const accessDenied = (resource: string) =>
     restError(403, {
       serviceErrorCode: 100,
       code: 'ACCESS_DENIED',
-      message: `Not enough permissions to access: ${resource}.${simulatedVersion}01`,
+      message: `Not enough permissions to access: ${resource}.${activeVersions.newest}01`,
     });
 
   const canReadAdmin = (token: IssuedAccessToken) =>
@@ -310,6 +379,20 @@ export async function startLinkedInSimulator(
   const administered = (organization: LinkedInSimulatorOrganization) =>
     (organization.role ?? 'ADMINISTRATOR') === 'ADMINISTRATOR' &&
     (organization.state ?? 'APPROVED') === 'APPROVED';
+  /** The organization the URN names when the member holds an approved role there that may post. */
+  const postable = (urn: unknown): LinkedInSimulatorOrganization | undefined => {
+    const id = typeof urn === 'string' ? /^urn:li:organization:(\d+)$/.exec(urn)?.[1] : undefined;
+    const found = organizations.find((candidate) => String(candidate.id) === id);
+    return found &&
+      postingRoles.has(found.role ?? 'ADMINISTRATOR') &&
+      (found.state ?? 'APPROVED') === 'APPROVED'
+      ? found
+      : undefined;
+  };
+  const validation = (status: number, field: string, problem: string) =>
+    restError(status, {
+      message: `com.linkedin.restli.server.RestLiServiceException [HTTP Status:${status}]: ERROR :: ${field} :: ${problem}\n`,
+    });
 
   const organizationAcls = (request: RecordedRequest, token: IssuedAccessToken): SimulatorResponse => {
     const { query } = request;
@@ -355,20 +438,244 @@ export async function startLinkedInSimulator(
     });
   };
 
+  /** BATCH_GET `ids=List(1,2)`: the fields LinkedIn shows any member (no administrator role needed). */
+  const organizationsLookup = (request: RecordedRequest): SimulatorResponse => {
+    const list = /^List\(([\d,]*)\)$/.exec(request.query.ids ?? '')?.[1];
+    if (list === undefined) {
+      return restError(400, { code: 'ILLEGAL_ARGUMENT', message: 'ids must be a Rest.li 2.0 List(...)' });
+    }
+    const results: Record<string, unknown> = {};
+    const statuses: Record<string, number> = {};
+    const errors: Record<string, unknown> = {};
+    for (const id of list.split(',').filter(Boolean)) {
+      const found = organizations.find((candidate) => String(candidate.id) === id);
+      if (found) {
+        results[id] = {
+          id: found.id,
+          localizedName: found.localizedName,
+          vanityName: found.vanityName,
+          name: {
+            localized: { en_US: found.localizedName },
+            preferredLocale: { country: 'US', language: 'en' },
+          },
+          primaryOrganizationType: 'NONE',
+        };
+        statuses[id] = 200;
+      } else {
+        statuses[id] = 404;
+        errors[id] = { status: 404, message: `Organization ${id} not found` };
+      }
+    }
+    return ok({ results, statuses, errors });
+  };
+
+  const canPost = (token: IssuedAccessToken) => token.scopes.includes('w_organization_social');
+  const canReadPosts = (token: IssuedAccessToken) => token.scopes.includes('r_organization_social');
+
+  const initializeUpload = (request: RecordedRequest, token: IssuedAccessToken): SimulatorResponse => {
+    if (request.query.action !== 'initializeUpload') {
+      return restError(400, { code: 'ILLEGAL_ARGUMENT', message: `Unknown action ${request.query.action}` });
+    }
+    const owner = (request.body as { initializeUploadRequest?: { owner?: unknown } } | null)
+      ?.initializeUploadRequest?.owner;
+    if (typeof owner !== 'string') {
+      return validation(
+        422,
+        '/initializeUploadRequest/owner',
+        'field is required but not found and has no default value',
+      );
+    }
+    if (!canPost(token) || !postable(owner)) return accessDenied('images.ACTION-initializeUpload');
+    const image: LinkedInSimulatorImage = {
+      urn: `urn:li:image:D4E10AQ${randomBytes(9).toString('base64url')}`,
+      owner,
+      status: 'WAITING_UPLOAD',
+      uploaded: null,
+    };
+    const key = randomBytes(12).toString('hex');
+    images.push(image);
+    uploads.set(key, image);
+    return ok({
+      value: {
+        uploadUrlExpiresAt: clock() + 86_400_000,
+        uploadUrl: `${baseUrl}/dms-uploads/sp/${key}`,
+        image: image.urn,
+      },
+    });
+  };
+
+  /** The PUT of an image's bytes to its upload URL (www.linkedin.com, with the member's bearer token). */
+  const upload = (request: RecordedRequest, key: string): SimulatorResponse => {
+    const auth = authenticate(request);
+    if ('response' in auth) return auth.response;
+    const image = uploads.get(key);
+    if (!image) return { status: 404, body: 'Not Found' };
+    const text = typeof request.body === 'string' ? request.body : '';
+    const bytes = Number(request.headers['content-length'] ?? Buffer.byteLength(text));
+    if (bytes === 0) return { status: 400, body: 'Empty upload' };
+    image.uploaded = { text, bytes };
+    image.status = 'AVAILABLE';
+    return { status: 201 };
+  };
+
+  /** Why an image a post references cannot go in it, or null. */
+  const unusableImage = (id: unknown, author: string, field: string): SimulatorResponse | null => {
+    const image = images.find((candidate) => candidate.urn === id);
+    if (!image) return validation(422, field, `${String(id)} is not a known image`);
+    if (image.owner !== author) return accessDenied('partnerApiPostsExternal.CREATE');
+    // (unconfirmed) LinkedIn's refusal of an image whose bytes never arrived.
+    if (image.status !== 'AVAILABLE') return validation(422, field, `${image.urn} is ${image.status}`);
+    return null;
+  };
+
+  const postView = (post: LinkedInSimulatorPost) => ({
+    ...post.body,
+    id: post.id,
+    createdAt: post.createdAt.getTime(),
+    lastModifiedAt: post.createdAt.getTime(),
+    publishedAt: post.createdAt.getTime(),
+    lifecycleStateInfo: { isEditedByAuthor: false },
+  });
+
+  const createPost = (request: RecordedRequest, token: IssuedAccessToken): SimulatorResponse => {
+    const body = request.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      return restError(400, { message: 'The request body is not a JSON object' });
+    }
+    const fields = body as Record<string, unknown>;
+    for (const required of ['author', 'visibility', 'distribution', 'lifecycleState']) {
+      if (fields[required] === undefined) {
+        return validation(422, `/${required}`, 'field is required but not found and has no default value');
+      }
+    }
+    const author = String(fields.author);
+    if (!canPost(token) || !postable(author)) return accessDenied('partnerApiPostsExternal.CREATE');
+    const commentary = fields.commentary ?? '';
+    if (typeof commentary !== 'string') return validation(422, '/commentary', 'not a string');
+    // (unconfirmed) how LinkedIn words a commentary over its limit.
+    if (commentary.length > commentaryLimit) {
+      return validation(
+        422,
+        '/commentary',
+        `length ${commentary.length} exceeds the maximum of ${commentaryLimit}`,
+      );
+    }
+    if (!['PUBLIC', 'CONNECTIONS', 'LOGGED_IN', 'CONTAINER'].includes(String(fields.visibility)))
+      return validation(422, '/visibility', `${String(fields.visibility)} is not a visibility`);
+    if (!['PUBLISHED', 'DRAFT'].includes(String(fields.lifecycleState)))
+      return validation(422, '/lifecycleState', `${String(fields.lifecycleState)} is not a lifecycle state`);
+    const content = fields.content as Record<string, unknown> | undefined;
+    if (content !== undefined) {
+      const media = content.media as { id?: unknown } | undefined;
+      const multi = (content.multiImage as { images?: { id?: unknown }[] } | undefined)?.images;
+      const article = content.article as { source?: unknown; title?: unknown } | undefined;
+      if (media) {
+        const refused = unusableImage(media.id, author, '/content/media/id');
+        if (refused) return refused;
+      } else if (multi) {
+        if (!Array.isArray(multi) || multi.length < 2 || multi.length > 20)
+          return validation(422, '/content/multiImage/images', 'a multi-image post holds 2 to 20 images');
+        for (const [index, image] of multi.entries()) {
+          const refused = unusableImage(image?.id, author, `/content/multiImage/images/${index}/id`);
+          if (refused) return refused;
+        }
+      } else if (article) {
+        if (typeof article.source !== 'string' || typeof article.title !== 'string')
+          return validation(422, '/content/article', 'source and title are required');
+      } else {
+        return validation(422, '/content', 'unknown content type');
+      }
+    }
+    const duplicate = posts.find(
+      (post) =>
+        post.author === author &&
+        post.commentary === commentary &&
+        JSON.stringify(post.content) === JSON.stringify(content) &&
+        clock() - post.createdAt.getTime() < duplicateWindowMs,
+    );
+    if (duplicate) {
+      return {
+        status: 422,
+        body: {
+          errorDetailType: 'com.linkedin.common.error.BadRequest',
+          message: `com.linkedin.content.common.exception.BadRequestResponseException: Content is a duplicate of ${duplicate.id}`,
+          errorDetails: {
+            inputErrors: [{ description: 'Duplicate post is detected', input: {}, code: 'DUPLICATE_POST' }],
+          },
+          status: 422,
+        },
+      };
+    }
+    const post: LinkedInSimulatorPost = {
+      // Text posts come back as shares, posts with media as ugcPosts.
+      id: `urn:li:${content === undefined ? 'share' : 'ugcPost'}:${nextId()}`,
+      author,
+      commentary,
+      visibility: String(fields.visibility),
+      lifecycleState: String(fields.lifecycleState),
+      content,
+      createdAt: new Date(clock()),
+      body: structuredClone(fields),
+    };
+    posts.push(post);
+    // Created: the URN in x-restli-id, no body.
+    return { status: 201, headers: { 'x-restli-id': post.id, 'x-linkedin-id': post.id } };
+  };
+
+  /** FINDER q=author: the author's posts, newest first (by created or last modified: posts here are never edited). */
+  const findPosts = (request: RecordedRequest, token: IssuedAccessToken): SimulatorResponse => {
+    const { query } = request;
+    if (query.q !== 'author' || !query.author) {
+      return restError(400, { code: 'ILLEGAL_ARGUMENT', message: 'q=author and author are required' });
+    }
+    if (query.sortBy && !['LAST_MODIFIED', 'CREATED'].includes(query.sortBy))
+      return restError(400, { code: 'ILLEGAL_ARGUMENT', message: `Invalid sortBy ${query.sortBy}` });
+    if (!canReadPosts(token) || !postable(query.author))
+      return accessDenied('partnerApiPostsExternal.FINDER-author');
+    const start = Number(query.start ?? 0);
+    const count = Number(query.count ?? 10);
+    if (!Number.isInteger(start) || start < 0 || !Number.isInteger(count) || count < 0) {
+      return restError(400, { code: 'ILLEGAL_ARGUMENT', message: 'Invalid paging parameters start/count' });
+    }
+    const mine = posts.filter((post) => post.author === query.author).reverse();
+    const slice = mine.slice(start, start + Math.min(count, postsPageLimit));
+    return ok({
+      paging: { start, count: slice.length, links: [], total: mine.length },
+      elements: slice.map(postView),
+    });
+  };
+
+  const getPost = (urn: string, token: IssuedAccessToken): SimulatorResponse => {
+    const post = posts.find((candidate) => candidate.id === urn);
+    if (!post) return restError(404, { code: 'NOT_FOUND', message: `Post ${urn} does not exist` });
+    if (!canReadPosts(token) || !postable(post.author)) return accessDenied('partnerApiPostsExternal.GET');
+    return ok(postView(post));
+  };
+
   const handler = (request: RecordedRequest): SimulatorResponse => {
     const { method, path } = request;
     if (path === '/oauth/v2/authorization' && method === 'GET') return authorization(request);
     if (path === '/oauth/v2/accessToken' && method === 'POST') return accessToken(request);
+    const uploadPath = /^\/dms-uploads\/sp\/([0-9a-f]+)$/.exec(path);
+    if (uploadPath && method === 'PUT') return upload(request, uploadPath[1]!);
     if (!path.startsWith('/rest/')) return restError(404, { message: 'No virtual resource found' });
 
     const badVersion = versionCheck(request);
     if (badVersion) return badVersion;
     const auth = authenticate(request);
     if ('response' in auth) return auth.response;
+    const badProtocol = protocolCheck(request);
+    if (badProtocol) return badProtocol;
 
     if (path === '/rest/organizationAcls' && method === 'GET') return organizationAcls(request, auth.token);
     const organizationPath = /^\/rest\/organizations\/(\d+)$/.exec(path);
     if (organizationPath && method === 'GET') return organization(organizationPath[1]!, auth.token);
+    if (path === '/rest/organizationsLookup' && method === 'GET') return organizationsLookup(request);
+    if (path === '/rest/images' && method === 'POST') return initializeUpload(request, auth.token);
+    if (path === '/rest/posts' && method === 'POST') return createPost(request, auth.token);
+    if (path === '/rest/posts' && method === 'GET') return findPosts(request, auth.token);
+    const postPath = /^\/rest\/posts\/([^/]+)$/.exec(path);
+    if (postPath && method === 'GET') return getPost(decodeURIComponent(postPath[1]!), auth.token);
     return restError(404, { message: 'No virtual resource found' });
   };
 
@@ -396,10 +703,16 @@ export async function startLinkedInSimulator(
   const server = await startSimulatorServer(handler, {
     ...(options.port === undefined ? {} : { port: options.port }),
   });
+  baseUrl = server.url;
   const simulator: LinkedInSimulator = Object.assign(server, {
     ...consent.controls,
     failWith: (kind: LinkedInFailureKind, rule: FailureMatch) => {
       server.failNext({ ...rule, response: failure(kind) });
+    },
+    posts: () => posts.map((post) => ({ ...post, body: structuredClone(post.body) })),
+    images: () => images.map((image) => ({ ...image })),
+    serveVersions: (versions: { oldest: string; newest: string }) => {
+      activeVersions = versions;
     },
   });
   return simulator;

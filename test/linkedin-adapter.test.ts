@@ -30,15 +30,31 @@ const organizations = [
   { id: 1001, localizedName: 'Glow Café', vanityName: 'glow-cafe' },
   { id: 1002, localizedName: 'Glow Outlet', vanityName: 'glow-outlet' },
   { id: 1003, localizedName: 'Glow Studio', vanityName: 'glow-studio' },
-  // Not an administrator there, or not approved yet: never offered.
+  // A role that may not post, or a role not approved yet: never offered.
   { id: 1004, localizedName: 'Glow Fans', vanityName: 'glow-fans', role: 'ANALYST' as const },
   { id: 1005, localizedName: 'Glow Pending', vanityName: 'glow-pending', state: 'REQUESTED' as const },
+  // Not administrators, but their roles may post as the organization: offered.
+  {
+    id: 1006,
+    localizedName: 'Glow Journal',
+    vanityName: 'glow-journal',
+    role: 'CONTENT_ADMINISTRATOR' as const,
+  },
+  {
+    id: 1007,
+    localizedName: 'Glow Ads',
+    vanityName: 'glow-ads',
+    role: 'DIRECT_SPONSORED_CONTENT_POSTER' as const,
+  },
 ];
 const expectedAccounts = [
   { kind: 'linkedin_organization', externalId: 'urn:li:organization:1001', name: 'Glow Café' },
   { kind: 'linkedin_organization', externalId: 'urn:li:organization:1002', name: 'Glow Outlet' },
   { kind: 'linkedin_organization', externalId: 'urn:li:organization:1003', name: 'Glow Studio' },
+  { kind: 'linkedin_organization', externalId: 'urn:li:organization:1006', name: 'Glow Journal' },
+  { kind: 'linkedin_organization', externalId: 'urn:li:organization:1007', name: 'Glow Ads' },
 ];
+const grantedScopes = ['w_organization_social', 'r_organization_social', 'r_organization_admin'];
 
 interface Harness {
   sim: LinkedInSimulator;
@@ -90,7 +106,7 @@ const secretsOf = (credentials: LinkedInCredentials) =>
 describe('LinkedIn consent and discovery', () => {
   const harness = harnessPerTest(startHarness);
 
-  it('authorize → consent → code → token dated by expires_in → the organizations the member administers', async () => {
+  it('authorize → consent → code → token dated by expires_in → every organization the member may post for', async () => {
     const { sim, adapter, clock } = harness;
     assert.equal(adapter.platform, 'linkedin');
     assert.equal(adapter.connector.kind, 'oauth');
@@ -101,8 +117,8 @@ describe('LinkedIn consent and discovery', () => {
     assert.equal(url.searchParams.get('client_id'), clientId);
     assert.equal(url.searchParams.get('redirect_uri'), redirectUri);
     assert.equal(url.searchParams.get('state'), 'state-42');
-    assert.equal(url.searchParams.get('scope'), 'w_organization_social r_organization_admin');
-    assert.deepEqual([...linkedinScopes], ['w_organization_social', 'r_organization_admin']);
+    assert.equal(url.searchParams.get('scope'), grantedScopes.join(' '));
+    assert.deepEqual([...linkedinScopes], grantedScopes);
 
     const { location, query } = await consent(adapter);
     assert.equal(`${location.origin}${location.pathname}`, redirectUri);
@@ -115,7 +131,7 @@ describe('LinkedIn consent and discovery', () => {
       query,
     });
     assert.deepEqual(connection.accounts, expectedAccounts);
-    assert.deepEqual(connection.grantedScopes, ['w_organization_social', 'r_organization_admin']);
+    assert.deepEqual(connection.grantedScopes, grantedScopes);
     assert.equal(connection.expiresAt?.getTime(), connectedAt + 60_000);
     const { credentials } = connection;
     assert.ok(credentials.accessToken, 'no access token stored');
@@ -135,22 +151,24 @@ describe('LinkedIn consent and discovery', () => {
     });
     assert.match(exchange?.headers['content-type'] ?? '', /application\/x-www-form-urlencoded/);
 
-    // Five ACLs, two per page: the finder was followed to its end; names come from organizations/{id}.
+    // Six approved roles (of every kind), two per page: the finder was followed to its end, asked for no one
+    // role; the names come in one lookup, which (unlike organizations/{id}) answers non-administrators too.
     const acls = sim.receivedMatching('/rest/organizationAcls', 'GET');
     assert.deepEqual(
       acls.map((request) => request.query.start),
-      ['0', '2'],
+      ['0', '2', '4'],
     );
     for (const request of acls) {
       assert.equal(request.query.q, 'roleAssignee');
-      assert.equal(request.query.role, 'ADMINISTRATOR');
+      assert.equal(request.query.role, undefined);
       assert.equal(request.query.state, 'APPROVED');
     }
-    const lookups = sim.receivedMatching(/^\/rest\/organizations\/\d+$/, 'GET');
+    const lookups = sim.receivedMatching('/rest/organizationsLookup', 'GET');
     assert.deepEqual(
-      lookups.map((request) => request.path),
-      ['/rest/organizations/1001', '/rest/organizations/1002', '/rest/organizations/1003'],
+      lookups.map((request) => request.query.ids),
+      ['List(1001,1002,1003,1006,1007)'],
     );
+    assert.equal(sim.receivedMatching(/^\/rest\/organizations\/\d+$/).length, 0);
     for (const request of [...acls, ...lookups]) {
       assert.equal(request.headers['linkedin-version'], linkedinApiVersion);
       assert.equal(request.headers['x-restli-protocol-version'], '2.0.0');
@@ -227,12 +245,16 @@ describe('LinkedIn consent and discovery', () => {
   }
 
   it('a consent without w_organization_social is refused: Scopes insufficient, nothing discovered', async () => {
-    await expectGrantRefused(['r_organization_admin']);
+    await expectGrantRefused(['r_organization_social', 'r_organization_admin']);
     assert.equal(harness.sim.receivedMatching('/rest/').length, 0, 'discovery ran on an insufficient grant');
   });
 
   it('a consent without r_organization_admin is refused too: discovery could not read the organizations', async () => {
-    await expectGrantRefused(['w_organization_social']);
+    await expectGrantRefused(['w_organization_social', 'r_organization_social']);
+  });
+
+  it('a consent without r_organization_social is refused: a lost answer could not be looked up', async () => {
+    await expectGrantRefused(['w_organization_social', 'r_organization_admin']);
   });
 
   it('the simulator refuses what LinkedIn refuses: no version, a retired version, no bearer', async () => {

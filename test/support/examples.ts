@@ -18,7 +18,7 @@ export const contentExamples: Record<Channel, Record<string, unknown>> = {
     link: 'https://acme.example/new',
     mediaUrls: ['https://cdn.acme.example/1.jpg'],
   },
-  linkedin_post: { text: 'We are hiring' },
+  linkedin_post: { text: 'We are hiring', link: 'https://acme.example/jobs' },
   instagram_post: {
     caption: 'Spring!',
     mediaUrls: ['https://cdn.acme.example/1.jpg', 'https://cdn.acme.example/2.jpg'],
