@@ -1,7 +1,7 @@
 // The token-refresh workflow's activities: read where a connector's token stands, renew it through its
 // adapter (sealing the new credentials at once, a rotated refresh token included), and flag the connector
 // when the platform refuses for good. A transient failure is thrown as retryable and never flips anything.
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import { eq } from 'drizzle-orm';
 import type { CredentialsKeys } from '../config.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
@@ -14,7 +14,11 @@ import {
   saveRefreshedCredentials,
   takeRefreshLease,
 } from '../db/connectors/credentials.ts';
-import { flagReconnectRequired, warnBeyondExpiry } from '../db/connectors/transitions.ts';
+import {
+  flagReconnectRequired,
+  updateAccountMetadata,
+  warnBeyondExpiry,
+} from '../db/connectors/transitions.ts';
 import { connectors } from '../db/schema.ts';
 import { PlatformError, type PublicationFailure, reconnectClasses } from '../domain/publication-errors.ts';
 
@@ -23,6 +27,8 @@ import { PlatformError, type PublicationFailure, reconnectClasses } from '../dom
  * refresh activity (its start-to-close time-out is a minute), so only a dead attempt's lease runs out.
  */
 const refreshLeaseMs = 70_000;
+/** How long re-reading the accounts' facts after a refresh may take: it must not outlast the activity. */
+const describeAccountsTimeoutMs = 10_000;
 
 export interface ConnectorTokenActivityDependencies {
   db: Database;
@@ -185,6 +191,23 @@ export function createConnectorTokenActivities({
         await releaseLease();
         const replaced = await load(connectorId);
         return { tokenExpiresAt: replaced?.tokenExpiresAt?.toISOString() ?? null };
+      }
+      if (adapter.describeAccounts) {
+        // The new token is saved: what the accounts offer (TikTok's privacy levels) is read with it, at best.
+        // A failure here leaves the facts of the last read and never fails the refresh.
+        try {
+          const accounts = await adapter.describeAccounts(
+            refreshed.credentials,
+            AbortSignal.timeout(describeAccountsTimeoutMs),
+          );
+          await updateAccountMetadata(db, connector.id, accounts, now());
+        } catch (error) {
+          // Read again at the next refresh or connection.
+          log.warn('could not read the accounts again after the refresh', {
+            connectorId: connector.id,
+            reason: (error as Error).message,
+          });
+        }
       }
       return { tokenExpiresAt: refreshed.expiresAt?.toISOString() ?? null };
     },

@@ -48,11 +48,59 @@ export interface HttpAnswer {
   body: unknown;
 }
 
-/** An answer's text as the adapters read it: parsed JSON, the raw text when it is not JSON, null when empty. */
+/**
+ * The JSON text with every integer too large for a double written as a string of its digits: platforms send
+ * 64-bit ids as numbers (TikTok's post ids have 19 digits), which JSON.parse would silently round.
+ */
+function quoteUnsafeIntegers(text: string): string {
+  let result = '';
+  let copiedUpTo = 0;
+  let inString = false;
+  const isDigit = (char: string | undefined) => char !== undefined && char >= '0' && char <= '9';
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text[index];
+    if (inString) {
+      if (char === '\\') index += 1;
+      else if (char === '"') inString = false;
+      continue;
+    }
+    if (char === '"') {
+      inString = true;
+      continue;
+    }
+    if (char !== '-' && !isDigit(char)) continue;
+    let end = char === '-' ? index + 1 : index;
+    while (isDigit(text[end])) end += 1;
+    let integer = true;
+    if (text[end] === '.') {
+      integer = false;
+      end += 1;
+      while (isDigit(text[end])) end += 1;
+    }
+    if (text[end] === 'e' || text[end] === 'E') {
+      integer = false;
+      end += 1;
+      if (text[end] === '+' || text[end] === '-') end += 1;
+      while (isDigit(text[end])) end += 1;
+    }
+    const literal = text.slice(index, end);
+    if (integer && !Number.isSafeInteger(Number(literal))) {
+      result += `${text.slice(copiedUpTo, index)}"${literal}"`;
+      copiedUpTo = end;
+    }
+    index = end - 1;
+  }
+  return copiedUpTo === 0 ? text : result + text.slice(copiedUpTo);
+}
+
+/**
+ * An answer's text as the adapters read it: parsed JSON, the raw text when it is not JSON, null when empty.
+ * An integer beyond 2^53 comes as a string of its exact digits (see quoteUnsafeIntegers).
+ */
 export function parseBody(text: string): unknown {
   if (text === '') return null;
   try {
-    return JSON.parse(text);
+    return JSON.parse(/\d{16}/.test(text) ? quoteUnsafeIntegers(text) : text);
   } catch {
     return text;
   }

@@ -2,6 +2,7 @@
 // credentials, list audiences, map errors). Adapters make ONE HTTP try per call of theirs: retries belong to
 // Temporal, so every attempt is visible in the workflow history and in publication.attempts.
 import type { Channel, Platform } from '../domain/channels.ts';
+import type { AccountMetadata } from '../domain/connectors.ts';
 import type { TaskContent } from '../domain/content.ts';
 
 /** Where an adapter sends its requests: the platform's real hosts, or the sandbox simulators in tests. */
@@ -15,6 +16,8 @@ export interface DiscoveredAccount {
   kind: string;
   externalId: string;
   name: string;
+  /** What the platform says the account offers (TikTok: the creator's privacy levels). */
+  metadata?: AccountMetadata;
 }
 
 export interface Audience {
@@ -122,6 +125,12 @@ export interface PlatformAdapter<Credentials = unknown> {
   refreshCredentials?(
     credentials: Credentials,
   ): Promise<{ credentials: Credentials; expiresAt: Date | null }>;
+  /**
+   * Reads again what the platform says about the accounts these credentials reach (their `metadata`), after a
+   * token refresh, so what an account offers stays current between connections. Best effort: the caller
+   * ignores a failure, and `signal` bounds it.
+   */
+  describeAccounts?(credentials: Credentials, signal?: AbortSignal): Promise<DiscoveredAccount[]>;
   /**
    * Checks credentials that never expire on their own (API keys). Throws CredentialsRejectedError when the
    * platform refuses them, PlatformError otherwise.

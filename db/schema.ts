@@ -14,7 +14,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import type { Channel, Platform } from '../domain/channels.ts';
-import type { ConnectorStatus } from '../domain/connectors.ts';
+import type { AccountMetadata, ConnectorStatus } from '../domain/connectors.ts';
 import type { EpicStatus } from '../domain/epic-state-machine.ts';
 import type { PublicationStatus } from '../domain/publications.ts';
 
@@ -92,6 +92,8 @@ export const connectorAccounts = pgTable(
     nextSyncAt: instant('next_sync_at'),
     /** Why the last sync failed (the platform's message, never a credential). */
     lastSyncError: text('last_sync_error'),
+    /** What the platform says the account offers (TikTok: privacy levels), as of the last connect or refresh. */
+    metadata: jsonb('metadata').$type<AccountMetadata>().notNull().default({}),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

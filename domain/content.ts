@@ -118,6 +118,15 @@ const shopifySeoResource = z
     id: id.startsWith('gid://') ? id : `gid://shopify/${shopifyGidTypes[type]}/${id}`,
   }));
 
+/** Who may watch a TikTok post; a creator offers some of these (creator_info's privacy_level_options). */
+export const tiktokPrivacyLevel = z.enum([
+  'PUBLIC_TO_EVERYONE',
+  'MUTUAL_FOLLOW_FRIENDS',
+  'FOLLOWER_OF_CREATOR',
+  'SELF_ONLY',
+]);
+export type TikTokPrivacyLevel = z.infer<typeof tiktokPrivacyLevel>;
+
 export const contentSchemas = {
   facebook_post: socialPost,
   linkedin_post: linkedinPost,
@@ -129,7 +138,13 @@ export const contentSchemas = {
   tiktok_video: z.strictObject({
     title: z.string().min(1).max(2_200),
     videoUrl: httpUrl,
-    privacyLevel: z.enum(['PUBLIC_TO_EVERYONE', 'MUTUAL_FOLLOW_FRIENDS', 'FOLLOWER_OF_CREATOR', 'SELF_ONLY']),
+    privacyLevel: tiktokPrivacyLevel,
+    // Interactions the post turns off; a creator who turned one off for their account has it off anyway.
+    disableComment: z.boolean().optional(),
+    disableDuet: z.boolean().optional(),
+    disableStitch: z.boolean().optional(),
+    /** The video's length, when known: checked against the longest video the creator may post. */
+    durationSec: z.number().positive().max(86_400).optional(),
   }),
   facebook_ad: adCampaign,
   google_ads_campaign: adCampaign,

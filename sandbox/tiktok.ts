@@ -1,7 +1,9 @@
 // TikTok simulator (tests and `npm run demo`): one loopback server playing both www.tiktok.com (the Login Kit
-// consent page) and open.tiktokapis.com (token endpoint with refresh-token rotation, user info), as strict as
-// TikTok about tokens and scopes, answering in TikTok's shapes.
-import { randomBytes } from 'node:crypto';
+// consent page) and open.tiktokapis.com (token endpoint with refresh-token rotation, user info, and Direct
+// Post: creator_info, video/init pulling from a verified URL, status/fetch moving through processing to
+// PUBLISH_COMPLETE and the public id after moderation), as strict as TikTok about tokens, scopes, bodies and
+// its per-token rate limits, answering in TikTok's shapes; tests read the posts made.
+import { randomBytes, randomInt } from 'node:crypto';
 import {
   type ConsentControls,
   consentSteering,
@@ -56,6 +58,48 @@ export interface TikTokSimulatorUser {
   avatarUrl: string;
 }
 
+/** What creator_info says of the user, and what Direct Post holds them to. */
+export interface TikTokSimulatorCreator {
+  username: string;
+  nickname: string;
+  /** A private account is offered FOLLOWER_OF_CREATOR instead of PUBLIC_TO_EVERYONE. */
+  privateAccount: boolean;
+  /** Overrides the levels offered (when the app is audited). */
+  privacyLevelOptions?: string[];
+  commentDisabled: boolean;
+  duetDisabled: boolean;
+  stitchDisabled: boolean;
+  maxVideoPostDurationSec: number;
+}
+
+/** How long each stage of a post lasts, on the simulator's clock. */
+export interface TikTokSimulatorPublishing {
+  /** PROCESSING_DOWNLOAD: TikTok fetching the video from its URL. */
+  downloadMs: number;
+  /** PROCESSING_UPLOAD, after the download. */
+  processingMs: number;
+  /** After PUBLISH_COMPLETE, until a public post gets its publicaly_available_post_id. */
+  moderationMs: number;
+}
+
+/** A post made through video/init, as a test reads it. */
+export interface TikTokSimulatorPost {
+  publishId: string;
+  openId: string;
+  title: string | undefined;
+  privacyLevel: string;
+  videoUrl: string;
+  disableComment: boolean;
+  disableDuet: boolean;
+  disableStitch: boolean;
+  createdAt: Date;
+  /** Where it stands now (by the simulator's clock). */
+  status: 'PROCESSING_DOWNLOAD' | 'PROCESSING_UPLOAD' | 'PUBLISH_COMPLETE' | 'FAILED';
+  /** The public id once moderation is done (public posts only); null before. */
+  postId: string | null;
+  failReason: string | null;
+}
+
 export interface TikTokSimulatorOptions {
   port?: number;
   clientKey?: string;
@@ -71,23 +115,64 @@ export interface TikTokSimulatorOptions {
   grantScopes?: string[];
   /** (unconfirmed) TikTok does not document a code lifetime; 10 minutes here. */
   codeLifetimeSeconds?: number;
-  /** The simulator's clock: token and code expiry follow it. */
+  /** The simulator's clock: token and code expiry, and every post's stages, follow it. */
   now?: () => Date;
+  creator?: Partial<TikTokSimulatorCreator>;
+  /**
+   * Whether TikTok has audited the app: an unaudited one is offered SELF_ONLY alone and may post only to
+   * private accounts (default true).
+   */
+  audited?: boolean;
+  /** URL prefixes of the media domains verified for the app; PULL_FROM_URL takes videos from these only. */
+  verifiedUrlPrefixes?: string[];
+  publishing?: Partial<TikTokSimulatorPublishing>;
+  /** TikTok's per-token limits per minute (creator_info 20, video/init 6, status/fetch 30); false: none. */
+  rateLimits?: false | { creatorInfo: number; videoInit: number; statusFetch: number };
 }
+
+/** The refusals of Direct Post that a reconnect cannot fix (HTTP 403, PLATFORMS.md). */
+export const tiktokDirectPostRefusals = [
+  'spam_risk_too_many_posts',
+  'spam_risk_user_banned_from_posting',
+  'reached_active_user_cap',
+  'unaudited_client_can_only_post_to_private_accounts',
+  'url_ownership_unverified',
+  'privacy_level_option_mismatch',
+] as const;
+export type TikTokDirectPostRefusal = (typeof tiktokDirectPostRefusals)[number];
 
 export type TikTokFailureKind =
   | 'transient'
   | 'rate_limited'
   | 'token_expired'
   | 'permission_revoked'
-  | 'invalid_params';
+  | 'invalid_params'
+  | TikTokDirectPostRefusal;
 
 export type TikTokSimulator = SimulatorServer &
   // The denial is error=access_denied; a revoked access token answers access_token_invalid.
   ConsentControls & {
     /** Makes the next matching requests fail the way TikTok fails them (its status and body). */
     failWith(kind: TikTokFailureKind, rule: FailureMatch): void;
+    /** Every post video/init made, oldest first, as it stands now. */
+    posts(): TikTokSimulatorPost[];
+    /** The next post video/init makes ends FAILED with this fail_reason once downloaded. */
+    failNextPost(failReason: string): void;
+    setCreator(creator: Partial<TikTokSimulatorCreator>): void;
+    setAudited(audited: boolean): void;
+    setPublishing(publishing: Partial<TikTokSimulatorPublishing>): void;
   };
+
+/** Direct Post's refusals, worded as TikTok words them (unconfirmed where TikTok's docs give no message). */
+const refusalMessages: Record<TikTokDirectPostRefusal, string> = {
+  spam_risk_too_many_posts: 'The daily post cap from the API is reached for the current user.',
+  spam_risk_user_banned_from_posting: 'The user is banned from making new posts.',
+  reached_active_user_cap: 'The daily quota for active publishing users from your client is reached.',
+  unaudited_client_can_only_post_to_private_accounts: 'Unaudited clients can only post to a private account.',
+  url_ownership_unverified:
+    'To use a URL as the media source, the domain or URL prefix must be verified for the app.',
+  privacy_level_option_mismatch: 'privacy_level is not among the privacy_level_options of the creator.',
+};
 
 /** TikTok's log ids: a timestamp followed by hex. */
 function logId(): string {
@@ -103,7 +188,10 @@ function oauthError(status: number, error: string, description: string): Simulat
   return { status, body: { error, error_description: description, log_id: logId() } };
 }
 
-/** API errors: {"data":{},"error":{"code","message","log_id"}}, with TikTok's documented status per code. */
+/**
+ * API errors: {"data":{},"error":{"code","message","log_id"}}, with TikTok's documented status per code (the
+ * Direct Post refusals' 403 is unconfirmed: PLATFORMS.md says "likely").
+ */
 function apiError(code: string, message: string): SimulatorResponse {
   const status =
     code === 'access_token_invalid' || code === 'scope_not_authorized' || code === 'scope_permission_missed'
@@ -114,7 +202,9 @@ function apiError(code: string, message: string): SimulatorResponse {
           ? 500
           : code === 'not_found'
             ? 404
-            : 400;
+            : (tiktokDirectPostRefusals as readonly string[]).includes(code)
+              ? 403
+              : 400;
   return { status, body: { data: {}, error: { code, message, log_id: logId() } } };
 }
 
@@ -286,14 +376,257 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
     };
   };
 
+  // ——— Direct Post ———
+
+  let creator: TikTokSimulatorCreator = {
+    username: 'glowcafe',
+    nickname: user.displayName,
+    privateAccount: false,
+    commentDisabled: false,
+    duetDisabled: false,
+    stitchDisabled: false,
+    maxVideoPostDurationSec: 600,
+    ...options.creator,
+  };
+  let audited = options.audited ?? true;
+  let publishing: TikTokSimulatorPublishing = {
+    downloadMs: 500,
+    processingMs: 0,
+    moderationMs: 1_000,
+    ...options.publishing,
+  };
+  const verifiedUrlPrefixes = options.verifiedUrlPrefixes ?? ['https://cdn.acme.example/'];
+  const limits =
+    options.rateLimits === false
+      ? null
+      : (options.rateLimits ?? { creatorInfo: 20, videoInit: 6, statusFetch: 30 });
+  const calls = new Map<string, number[]>();
+  /** TikTok counts each endpoint per access token over a sliding minute. */
+  const overLimit = (endpoint: keyof NonNullable<typeof limits>, authorization: string | undefined) => {
+    if (!limits) return false;
+    const key = `${endpoint} ${authorization ?? ''}`;
+    const recent = (calls.get(key) ?? []).filter((at) => at > clock() - 60_000);
+    if (recent.length >= limits[endpoint]) return true;
+    calls.set(key, [...recent, clock()]);
+    return false;
+  };
+  const rateLimited = () =>
+    apiError('rate_limit_exceeded', 'The API rate limit was exceeded. Please try again later.');
+
+  interface StoredPost {
+    publishId: string;
+    openId: string;
+    title: string | undefined;
+    privacyLevel: string;
+    videoUrl: string;
+    disableComment: boolean;
+    disableDuet: boolean;
+    disableStitch: boolean;
+    createdAt: number;
+    /** Stage lengths as they were when the post was made. */
+    stages: TikTokSimulatorPublishing;
+    publicId: string;
+    failReason: string | null;
+  }
+  const posts: StoredPost[] = [];
+  let nextFailReason: string | null = null;
+
+  const offeredLevels = () => {
+    // (unconfirmed) TikTok's docs say only that an unaudited app's posts are restricted to private viewing;
+    // this simulator has creator_info offer it SELF_ONLY alone, as the product expects.
+    if (!audited) return ['SELF_ONLY'];
+    return (
+      creator.privacyLevelOptions ??
+      (creator.privateAccount
+        ? ['FOLLOWER_OF_CREATOR', 'MUTUAL_FOLLOW_FRIENDS', 'SELF_ONLY']
+        : ['PUBLIC_TO_EVERYONE', 'MUTUAL_FOLLOW_FRIENDS', 'SELF_ONLY'])
+    );
+  };
+
+  const view = (post: StoredPost): TikTokSimulatorPost => {
+    const age = clock() - post.createdAt;
+    const processed = post.stages.downloadMs + post.stages.processingMs;
+    const status =
+      age < post.stages.downloadMs
+        ? 'PROCESSING_DOWNLOAD'
+        : age < processed
+          ? 'PROCESSING_UPLOAD'
+          : post.failReason
+            ? 'FAILED'
+            : 'PUBLISH_COMPLETE';
+    // (unconfirmed) A SELF_ONLY post is not moderated for the public and gets no public id.
+    const moderated =
+      status === 'PUBLISH_COMPLETE' &&
+      post.privacyLevel !== 'SELF_ONLY' &&
+      age >= processed + post.stages.moderationMs;
+    return {
+      publishId: post.publishId,
+      openId: post.openId,
+      title: post.title,
+      privacyLevel: post.privacyLevel,
+      videoUrl: post.videoUrl,
+      disableComment: post.disableComment,
+      disableDuet: post.disableDuet,
+      disableStitch: post.disableStitch,
+      createdAt: new Date(post.createdAt),
+      status,
+      postId: moderated ? post.publicId : null,
+      failReason: status === 'FAILED' ? post.failReason : null,
+    };
+  };
+
+  const ok = (data: unknown): SimulatorResponse => ({
+    status: 200,
+    body: { data, error: { code: 'ok', message: '', log_id: logId() } },
+  });
+
+  /** The JSON object a Content Posting request must carry, or the invalid_params answer. */
+  const jsonBody = (request: RecordedRequest): Record<string, unknown> | SimulatorResponse => {
+    if (!(request.headers['content-type'] ?? '').includes('application/json'))
+      return apiError('invalid_params', 'Content-Type must be application/json; charset=UTF-8.');
+    const body = request.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      return apiError('invalid_params', 'The request body must be a JSON object.');
+    return body as Record<string, unknown>;
+  };
+  const isResponse = (value: unknown): value is SimulatorResponse =>
+    typeof value === 'object' && value !== null && 'status' in value && typeof value.status === 'number';
+
+  const needsPublishScope = (token: IssuedAccessToken): SimulatorResponse | null =>
+    token.scopes.includes('video.publish')
+      ? null
+      : apiError(
+          'scope_not_authorized',
+          'The user did not authorize the scope required for completing this request (video.publish).',
+        );
+
+  const creatorInfo = (request: RecordedRequest, token: IssuedAccessToken): SimulatorResponse => {
+    const refused = needsPublishScope(token);
+    if (refused) return refused;
+    if (overLimit('creatorInfo', request.headers.authorization)) return rateLimited();
+    return ok({
+      creator_avatar_url: user.avatarUrl,
+      creator_username: creator.username,
+      creator_nickname: creator.nickname,
+      privacy_level_options: offeredLevels(),
+      comment_disabled: creator.commentDisabled,
+      duet_disabled: creator.duetDisabled,
+      stitch_disabled: creator.stitchDisabled,
+      max_video_post_duration_sec: creator.maxVideoPostDurationSec,
+    });
+  };
+
+  const privacyLevels = ['PUBLIC_TO_EVERYONE', 'MUTUAL_FOLLOW_FRIENDS', 'FOLLOWER_OF_CREATOR', 'SELF_ONLY'];
+  const videoInit = (request: RecordedRequest, token: IssuedAccessToken): SimulatorResponse => {
+    const refused = needsPublishScope(token);
+    if (refused) return refused;
+    const body = jsonBody(request);
+    if (isResponse(body)) return body;
+    if (overLimit('videoInit', request.headers.authorization)) return rateLimited();
+    const postInfo = body.post_info as Record<string, unknown> | undefined;
+    const sourceInfo = body.source_info as Record<string, unknown> | undefined;
+    if (typeof postInfo !== 'object' || postInfo === null)
+      return apiError('invalid_params', 'post_info is required.');
+    if (typeof sourceInfo !== 'object' || sourceInfo === null)
+      return apiError('invalid_params', 'source_info is required.');
+    const privacy = postInfo.privacy_level;
+    if (typeof privacy !== 'string' || !privacyLevels.includes(privacy))
+      return apiError('invalid_params', 'post_info.privacy_level is invalid.');
+    const title = postInfo.title;
+    if (title !== undefined && (typeof title !== 'string' || title.length > 2_200))
+      return apiError('invalid_params', 'post_info.title must be a string of at most 2200 characters.');
+    for (const flag of ['disable_comment', 'disable_duet', 'disable_stitch']) {
+      if (postInfo[flag] !== undefined && typeof postInfo[flag] !== 'boolean')
+        return apiError('invalid_params', `post_info.${flag} must be a boolean.`);
+    }
+    if (sourceInfo.source === 'FILE_UPLOAD')
+      return apiError('invalid_params', '(sandbox) only PULL_FROM_URL is simulated.');
+    if (sourceInfo.source !== 'PULL_FROM_URL')
+      return apiError('invalid_params', 'source_info.source must be FILE_UPLOAD or PULL_FROM_URL.');
+    const videoUrl = sourceInfo.video_url;
+    if (typeof videoUrl !== 'string' || videoUrl === '')
+      return apiError('invalid_params', 'source_info.video_url is required for PULL_FROM_URL.');
+    if (!verifiedUrlPrefixes.some((prefix) => videoUrl.startsWith(prefix)))
+      return apiError('url_ownership_unverified', refusalMessages.url_ownership_unverified);
+    if (!audited && !creator.privateAccount) {
+      return apiError(
+        'unaudited_client_can_only_post_to_private_accounts',
+        refusalMessages.unaudited_client_can_only_post_to_private_accounts,
+      );
+    }
+    if (!offeredLevels().includes(privacy))
+      return apiError('privacy_level_option_mismatch', refusalMessages.privacy_level_option_mismatch);
+    const digits = () =>
+      `7${String(randomInt(10 ** 9)).padStart(9, '0')}${String(randomInt(10 ** 9)).padStart(9, '0')}`;
+    const post: StoredPost = {
+      publishId: `v_pub_url~v2-1.${digits()}`,
+      openId: user.openId,
+      title: title as string | undefined,
+      privacyLevel: privacy,
+      videoUrl,
+      disableComment: postInfo.disable_comment === true,
+      disableDuet: postInfo.disable_duet === true,
+      disableStitch: postInfo.disable_stitch === true,
+      createdAt: clock(),
+      stages: { ...publishing },
+      publicId: digits(),
+      failReason: nextFailReason,
+    };
+    nextFailReason = null;
+    posts.push(post);
+    return ok({ publish_id: post.publishId });
+  };
+
+  const statusFetch = (request: RecordedRequest, token: IssuedAccessToken): SimulatorResponse => {
+    if (!token.scopes.includes('video.publish') && !token.scopes.includes('video.upload')) {
+      return apiError(
+        'scope_not_authorized',
+        'The user did not authorize the scope required for completing this request (video.publish).',
+      );
+    }
+    const body = jsonBody(request);
+    if (isResponse(body)) return body;
+    if (overLimit('statusFetch', request.headers.authorization)) return rateLimited();
+    if (typeof body.publish_id !== 'string' || body.publish_id === '')
+      return apiError('invalid_params', 'publish_id is required.');
+    // (unconfirmed) TikTok's answer for a publish_id it does not know, or another user's.
+    const post = posts.find((candidate) => candidate.publishId === body.publish_id);
+    if (!post || post.openId !== user.openId) return apiError('invalid_params', 'publish_id is invalid.');
+    const now = view(post);
+    const data: Record<string, unknown> = {
+      status: now.status,
+      ...(now.failReason ? { fail_reason: now.failReason } : {}),
+      publicaly_available_post_id: now.postId ? [now.postId] : [],
+      uploaded_bytes: 0,
+      ...(now.status === 'PROCESSING_DOWNLOAD' ? {} : { downloaded_bytes: 1_048_576 }),
+    };
+    // TikTok's ids are int64 numbers in the JSON, too long for a double: written out digit by digit.
+    const text = JSON.stringify({ data, error: { code: 'ok', message: '', log_id: logId() } }).replace(
+      /"publicaly_available_post_id":\["(\d+)"\]/,
+      '"publicaly_available_post_id":[$1]',
+    );
+    return { status: 200, headers: { 'content-type': 'application/json' }, body: text };
+  };
+
+  const authenticated: Record<
+    string,
+    (request: RecordedRequest, token: IssuedAccessToken) => SimulatorResponse
+  > = {
+    'GET /v2/user/info/': userInfo,
+    'POST /v2/post/publish/creator_info/query/': creatorInfo,
+    'POST /v2/post/publish/video/init/': videoInit,
+    'POST /v2/post/publish/status/fetch/': statusFetch,
+  };
+
   const handler = (request: RecordedRequest): SimulatorResponse => {
     const { method, path } = request;
     if (path === '/v2/auth/authorize/' && method === 'GET') return authorize(request);
     if (path === '/v2/oauth/token/' && method === 'POST') return token(request);
-    if (path === '/v2/user/info/' && method === 'GET') {
+    const route = authenticated[`${method} ${path}`];
+    if (route) {
       const auth = authenticate(request);
       if ('response' in auth) return auth.response;
-      return userInfo(request, auth.token);
+      return route(request, auth.token);
     }
     return apiError('not_found', `No route for ${method} ${path}`);
   };
@@ -313,6 +646,8 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
         );
       case 'invalid_params':
         return apiError('invalid_params', 'One or more fields in the request are invalid.');
+      default:
+        return apiError(kind, refusalMessages[kind]);
     }
   };
 
@@ -323,6 +658,19 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
     ...consent.controls,
     failWith: (kind: TikTokFailureKind, rule: FailureMatch) => {
       server.failNext({ ...rule, response: failure(kind) });
+    },
+    posts: () => posts.map(view),
+    failNextPost: (failReason: string) => {
+      nextFailReason = failReason;
+    },
+    setCreator: (changes: Partial<TikTokSimulatorCreator>) => {
+      creator = { ...creator, ...changes };
+    },
+    setAudited: (value: boolean) => {
+      audited = value;
+    },
+    setPublishing: (changes: Partial<TikTokSimulatorPublishing>) => {
+      publishing = { ...publishing, ...changes };
     },
   });
   return simulator;

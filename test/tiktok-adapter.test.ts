@@ -31,7 +31,13 @@ const user = {
   displayName: 'Glow Studio',
   avatarUrl: 'https://p16.example.test/avatar.jpeg',
 };
-const expectedAccount = { kind: 'tiktok_account', externalId: user.openId, name: 'Glow Studio' };
+// The privacy levels come from creator_info: a public account on an app TikTok has audited.
+const expectedAccount = {
+  kind: 'tiktok_account',
+  externalId: user.openId,
+  name: 'Glow Studio',
+  metadata: { privacyLevelOptions: ['PUBLIC_TO_EVERYONE', 'MUTUAL_FOLLOW_FRIENDS', 'SELF_ONLY'] },
+};
 
 interface Harness {
   sim: TikTokSimulator;

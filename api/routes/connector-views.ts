@@ -20,6 +20,14 @@ const AccountView = z.object({
   lastSyncAt: z.string().nullable(),
   nextSyncAt: z.string().nullable(),
   lastSyncError: z.string().nullable(),
+  /**
+   * TikTok: the privacy levels the creator offers, as of the last connection or token refresh (an app TikTok
+   * has not audited is offered SELF_ONLY alone); a tiktok_video task asking for another is refused when the
+   * epic is scheduled.
+   */
+  privacyLevelOptions: z.array(z.string()).optional().meta({
+    description: "TikTok: the privacy levels the creator offers (creator_info's privacy_level_options)",
+  }),
 });
 
 export const ConnectorView = z
@@ -138,6 +146,9 @@ export function toConnectorView(
       lastSyncAt: iso(account.lastSyncAt),
       nextSyncAt: iso(account.nextSyncAt),
       lastSyncError: account.lastSyncError,
+      ...(account.metadata.privacyLevelOptions
+        ? { privacyLevelOptions: account.metadata.privacyLevelOptions }
+        : {}),
     })),
     settings: connector.settings,
     tokenExpiresAt: iso(connector.tokenExpiresAt),

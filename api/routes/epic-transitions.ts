@@ -9,6 +9,7 @@ import type { Database, Executor } from '../../db/client.ts';
 import { writeEpicTransition } from '../../db/epic-transitions.ts';
 import { connectorAccounts, connectors, tasks } from '../../db/schema.ts';
 import { channelFacts } from '../../domain/channels.ts';
+import { unofferedChoice } from '../../domain/connectors.ts';
 import { scheduleTooLate } from '../../domain/epic-state-machine.ts';
 import { platformDescriptor } from '../../domain/platforms.ts';
 import { offStepChoices, parseScheduledTime, type Schedule } from '../../domain/time.ts';
@@ -59,6 +60,32 @@ async function refuseOffStepTimes(executor: Executor, epicId: string, schedule: 
           `minutes (UTC): choose ${choices[0]} or ${choices[1]}`,
       },
     ];
+  });
+  if (issues.length > 0) throw invalidInput(issues);
+}
+
+/**
+ * A task asking its account for what the account does not offer (a TikTok privacy level the creator does not
+ * offer, such as public posts on an app TikTok has not audited) would be refused at the time: it is refused
+ * here instead, naming each task and what its account offers. Checked at schedule and reschedule.
+ */
+async function refuseUnofferedChoices(executor: Executor, epicId: string) {
+  const rows = await executor
+    .select({
+      id: tasks.id,
+      channel: tasks.channel,
+      content: tasks.content,
+      account: { name: connectorAccounts.name, metadata: connectorAccounts.metadata },
+    })
+    .from(tasks)
+    .leftJoin(connectorAccounts, eq(connectorAccounts.id, tasks.accountId))
+    .where(eq(tasks.epicId, epicId))
+    .orderBy(asc(tasks.createdAt), asc(tasks.id));
+  const issues = rows.flatMap((task) => {
+    const refusal = unofferedChoice(task.channel, task.content, task.account);
+    return refusal
+      ? [{ field: refusal.field, message: `task ${task.id} (${task.channel}): ${refusal.message}` }]
+      : [];
   });
   if (issues.length > 0) throw invalidInput(issues);
 }
@@ -214,6 +241,7 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
       await scheduleAndStart(workspaceId, request.params.id, async (tx, epic, scheduleToken) => {
         const to = refuseUnless(epic.status, 'schedule');
         await refuseOffStepTimes(tx, epic.id, schedule);
+        await refuseUnofferedChoices(tx, epic.id);
         await writeEpicTransition(tx, {
           epicId: epic.id,
           from: epic.status,
@@ -247,6 +275,7 @@ export const epicTransitionRoutes: FastifyPluginAsyncZod<{
       const epic = await loadEpic(db, workspaceId, request.params.id);
       refuseUnless(epic.status, 'reschedule');
       await refuseOffStepTimes(db, epic.id, schedule);
+      await refuseUnofferedChoices(db, epic.id);
       return throughWorkflow(workspaceId, epic.id, 'reschedule', {
         requestedBy: actor,
         scheduledAt: schedule.instant.toISOString(),

@@ -3,6 +3,7 @@
 // notification), disconnected. "Partially connected" is not stored: it is read from which accounts are reachable.
 import { and, eq, inArray, ne, type SQL, sql } from 'drizzle-orm';
 import type { Platform } from '../../domain/channels.ts';
+import type { AccountMetadata } from '../../domain/connectors.ts';
 import type { PublicationFailure } from '../../domain/publication-errors.ts';
 import { auditConnector } from '../audit.ts';
 import type { Database, Executor } from '../client.ts';
@@ -163,7 +164,7 @@ export interface Connection {
   connectorId?: string | null;
   credentials: unknown;
   tokenExpiresAt: Date | null;
-  accounts: { kind: string; externalId: string; name: string }[];
+  accounts: { kind: string; externalId: string; name: string; metadata?: AccountMetadata }[];
   actor: string;
 }
 
@@ -225,10 +226,16 @@ export async function saveConnection(
           externalId: account.externalId,
           name: account.name,
           status: 'connected',
+          metadata: account.metadata ?? {},
         })
         .onConflictDoUpdate({
           target: [connectorAccounts.connectorId, connectorAccounts.kind, connectorAccounts.externalId],
-          set: { name: account.name, status: 'connected', updatedAt: now },
+          set: {
+            name: account.name,
+            status: 'connected',
+            ...(account.metadata ? { metadata: account.metadata } : {}),
+            updatedAt: now,
+          },
         });
     }
     // Accounts these credentials no longer reach (another user's Pages, a store that left) stay listed with
@@ -371,5 +378,30 @@ export async function waitWhileGoingLive(executor: Executor, connectorId: string
       );
     if ((row?.count ?? 0) === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Writes what the platform now says about the connector's accounts (after a token refresh): only the accounts
+ * named, only their metadata. Accounts the connector no longer has are left alone.
+ */
+export async function updateAccountMetadata(
+  executor: Executor,
+  connectorId: string,
+  accounts: { kind: string; externalId: string; metadata?: AccountMetadata }[],
+  now: Date,
+): Promise<void> {
+  for (const account of accounts) {
+    if (!account.metadata) continue;
+    await executor
+      .update(connectorAccounts)
+      .set({ metadata: account.metadata, updatedAt: now })
+      .where(
+        and(
+          eq(connectorAccounts.connectorId, connectorId),
+          eq(connectorAccounts.kind, account.kind),
+          eq(connectorAccounts.externalId, account.externalId),
+        ),
+      );
   }
 }

@@ -1,0 +1,1 @@
+ALTER TABLE "connector_accounts" ADD COLUMN "metadata" jsonb DEFAULT '{}'::jsonb NOT NULL;
