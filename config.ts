@@ -289,6 +289,13 @@ const environmentSchema = z.object({
    * it by request, where the platform allows (a WordPress post WP-Cron missed, a Shopify article left hidden).
    */
   HANDOFF_MISSED_SCHEDULE_GRACE_MS: integer('HANDOFF_MISSED_SCHEDULE_GRACE_MS', 1_000, 86_400_000, 300_000),
+  /**
+   * How long before an epic's time its soft publications are checked against their platforms without
+   * publishing (they are also checked when the epic is scheduled): what fails is flagged at risk in time to fix.
+   */
+  PREFLIGHT_AHEAD_MS: integer('PREFLIGHT_AHEAD_MS', 1_000, 7 * 86_400_000, 3_600_000),
+  /** Lets the pre-flight reach media URLs on private or loopback hosts (tests, the demo); never in prod. */
+  MEDIA_ALLOW_PRIVATE_HOSTS: flag('MEDIA_ALLOW_PRIVATE_HOSTS'),
   CREDENTIALS_KEY: credentialsKey,
   ADMIN_TOKEN: z
     .string()

@@ -7,6 +7,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } 
 import { pino } from 'pino';
 import { createActivities, publishPolicyFrom } from './activities/index.ts';
 import { type Config, loadConfigOrExit } from './config.ts';
+import { createMediaProbe } from './connectors/media.ts';
 import { type AdapterRegistry, createAdapters } from './connectors/registry.ts';
 import { connectDatabase, type DatabaseConnection, waitForDatabase } from './db/client.ts';
 
@@ -76,6 +77,7 @@ export async function startWorker(
       credentialsKeys: config.CREDENTIALS_KEY,
       adapters: options.adapters ?? createAdapters(config),
       policy: publishPolicyFrom(config),
+      mediaProbe: createMediaProbe({ allowPrivateHosts: config.MEDIA_ALLOW_PRIVATE_HOSTS }),
     }),
   });
   log.info(

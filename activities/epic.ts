@@ -54,6 +54,8 @@ export interface PublishPolicy {
   maxLatenessMs: number;
   /** The longest an unschedule, edit or reschedule may take in the workflow. */
   transitionTimeoutMs: number;
+  /** How long before the time the soft publications are checked again (absent from plans of older workers). */
+  preflightAheadMs?: number;
 }
 
 export interface PlannedTask {
@@ -168,6 +170,40 @@ const dueSeen = 'dueSeenAt';
 /** Progress plus "the live request ended now", when this attempt had made one (its marker is still set). */
 const progressMarkingLiveEnded = sql`case when ${publications.goingLiveAt} is null then ${publications.progress}
   else ${publications.progress} || jsonb_build_object(${liveEnded}::text, now()::text) end`;
+
+/**
+ * A soft publication due after its connector's token expires, when nothing can renew that token, is at risk
+ * from the moment it is scheduled (the user has until then to reconnect): flagged, with one notification. Run
+ * when the epic is scheduled and again by its pre-flight check before the time; it flags nothing twice.
+ */
+export async function flagTargetsExpiringBefore(
+  dependencies: Pick<EpicActivityDependencies, 'adapters' | 'credentialsKeys'> & { now: () => Date },
+  tx: Executor,
+  epic: EpicRow,
+  epicTasks: TaskRow[],
+) {
+  if (!epic.scheduledAt || epic.status !== 'scheduled') return;
+  const connectorIds = [
+    ...new Set(
+      epicTasks.filter((task) => channelFacts(task.channel).mode === 'soft').map((task) => task.connectorId),
+    ),
+  ];
+  if (connectorIds.length === 0) return;
+  const expiring = await tx
+    .select()
+    .from(connectors)
+    .where(and(inArray(connectors.id, connectorIds), lt(connectors.tokenExpiresAt, epic.scheduledAt)));
+  for (const connector of expiring) {
+    if (
+      connector.status !== 'connected' ||
+      isRenewable(dependencies.adapters, dependencies.credentialsKeys, connector)
+    )
+      continue;
+    await warnBeyondExpiry(tx, connector, connector.tokenExpiresAt!, dependencies.now(), {
+      epicTitle: epic.title,
+    });
+  }
+}
 
 export function createEpicActivities({
   db,
@@ -438,30 +474,6 @@ export function createEpicActivities({
       epicTitle: target.epic.title,
       taskId: target.task.id,
     });
-  }
-
-  /**
-   * A soft publication due after its connector's token expires, when nothing can renew that token, is at
-   * risk from the moment it is scheduled (the user has until then to reconnect).
-   */
-  async function flagTargetsExpiringBefore(tx: Executor, epic: EpicRow, epicTasks: TaskRow[]) {
-    if (!epic.scheduledAt || epic.status !== 'scheduled') return;
-    const connectorIds = [
-      ...new Set(
-        epicTasks
-          .filter((task) => channelFacts(task.channel).mode === 'soft')
-          .map((task) => task.connectorId),
-      ),
-    ];
-    if (connectorIds.length === 0) return;
-    const expiring = await tx
-      .select()
-      .from(connectors)
-      .where(and(inArray(connectors.id, connectorIds), lt(connectors.tokenExpiresAt, epic.scheduledAt)));
-    for (const connector of expiring) {
-      if (connector.status !== 'connected' || isRenewable(adapters, credentialsKeys, connector)) continue;
-      await warnBeyondExpiry(tx, connector, connector.tokenExpiresAt!, now(), { epicTitle: epic.title });
-    }
   }
 
   async function startTry(publicationId: string, status: PublicationStatus = 'publishing') {
@@ -746,7 +758,7 @@ export function createEpicActivities({
             stored === 'published' || stored === 'handed_off' ? stored : 'pending';
           planned.push({ taskId: task.id, channel, mode: channelFacts(channel).mode, status });
         }
-        await flagTargetsExpiringBefore(tx, epic, epicTasks);
+        await flagTargetsExpiringBefore({ adapters, credentialsKeys, now }, tx, epic, epicTasks);
         return {
           policy,
           tasks: planned,

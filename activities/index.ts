@@ -1,11 +1,13 @@
 // Activities: everything with I/O that workflows need. Built by a factory that receives its dependencies,
 // so the worker wires real ones (the configured platform hosts) and tests wire simulators.
 import type { Config } from '../config.ts';
+import type { MediaProbe } from '../connectors/media.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { Database } from '../db/client.ts';
 import { createConnectorSyncActivities } from './connector-sync.ts';
 import { createConnectorTokenActivities } from './connector-token.ts';
 import { createEpicActivities, type PublishPolicy } from './epic.ts';
+import { createPreflightActivities } from './preflight.ts';
 import { createProbeActivities } from './probe.ts';
 
 export interface ActivityDependencies {
@@ -15,6 +17,8 @@ export interface ActivityDependencies {
   credentialsKeys: Config['CREDENTIALS_KEY'];
   adapters: AdapterRegistry;
   policy: PublishPolicy;
+  /** How the pre-flight looks at media URLs (the worker's allows private hosts only when configured to). */
+  mediaProbe?: MediaProbe;
 }
 
 export function publishPolicyFrom(config: Config): PublishPolicy {
@@ -30,6 +34,7 @@ export function publishPolicyFrom(config: Config): PublishPolicy {
     errorRunOpenMs: Math.round(config.EPIC_ERROR_RUN_OPEN_DAYS * 86_400_000),
     maxLatenessMs: config.PUBLICATION_MAX_LATENESS_MS,
     transitionTimeoutMs: config.TRANSITION_TIMEOUT_MS,
+    preflightAheadMs: config.PREFLIGHT_AHEAD_MS,
   };
 }
 
@@ -37,6 +42,7 @@ export function createActivities(dependencies: ActivityDependencies) {
   return {
     ...createProbeActivities(dependencies),
     ...createEpicActivities(dependencies),
+    ...createPreflightActivities(dependencies),
     ...createConnectorTokenActivities(dependencies),
     ...createConnectorSyncActivities(dependencies),
   };

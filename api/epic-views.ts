@@ -25,6 +25,7 @@ export function toPublicationView(
     externalUrl: row.externalUrl,
     lastError: row.lastError ?? null,
     atRisk: row.atRisk,
+    atRiskReason: row.atRisk ? row.atRiskReason : null,
     publishedAt: iso(row.publishedAt),
     lagMs: row.lagMs,
     unconfirmed: row.unconfirmed,

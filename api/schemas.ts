@@ -31,6 +31,8 @@ export const PublicationView = z.object({
     .object({ class: z.string(), message: z.string(), platformCode: z.string().optional() })
     .nullable(),
   atRisk: z.boolean(),
+  /** Why it is at risk (a connector down, a token expiring before the time, what a pre-flight check found). */
+  atRiskReason: z.string().nullable(),
   publishedAt: z.string().nullable(),
   /** How late it went out after scheduledAt (a worker that was down shows here). */
   lagMs: z.number().int().nullable(),

@@ -12,6 +12,7 @@ import {
   type DiscoveredAccount,
   type OAuthConnector,
   type PlatformAdapter,
+  type PreflightContext,
   type PublicationContext,
   type Published,
 } from './types.ts';
@@ -197,6 +198,10 @@ const PagePosts = z.object({
 const NamedNodes = z.object({
   data: z.array(z.object({ id: z.string(), name: z.string().optional() })),
 });
+const Permissions = z.object({
+  data: z.array(z.object({ permission: z.string(), status: z.string() })),
+});
+const NodeId = z.object({ id: z.string() });
 const DebugToken = z.object({
   data: z.object({
     is_valid: z.boolean().optional(),
@@ -204,6 +209,16 @@ const DebugToken = z.object({
     scopes: z.array(z.string()).optional(),
   }),
 });
+
+/** The permissions each channel publishes with (PLATFORMS.md, Meta): without one, publishing is refused. */
+const publishingPermissions: Partial<Record<string, readonly string[]>> = {
+  facebook_post: ['pages_manage_posts', 'pages_read_engagement'],
+  instagram_post: ['instagram_basic', 'instagram_content_publish'],
+  instagram_story: ['instagram_basic', 'instagram_content_publish'],
+};
+
+/** A target the pre-flight reads: its account and the credentials that reach it. */
+type TargetOf = Pick<PublicationContext<MetaCredentials>, 'channel' | 'account' | 'credentials'>;
 
 function invalid(message: string): PlatformError {
   return new PlatformError({ class: 'INVALID_REQUEST', message });
@@ -363,7 +378,7 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
     return { credentials, accounts, grantedScopes };
   }
 
-  function requirePage(context: PublicationContext<MetaCredentials>) {
+  function requirePage(context: TargetOf) {
     const account = context.account;
     if (account?.kind !== 'facebook_page') {
       throw invalid(`${context.channel} needs a Facebook Page as its target account`);
@@ -378,7 +393,7 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
     return { pageId: account.externalId, page };
   }
 
-  function requireInstagram(context: PublicationContext<MetaCredentials>) {
+  function requireInstagram(context: TargetOf) {
     const account = context.account;
     if (account?.kind !== 'instagram_account') {
       throw invalid(`${context.channel} needs an Instagram account as its target account`);
@@ -393,6 +408,59 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
       });
     }
     return { igUserId: account.externalId, token: page.accessToken };
+  }
+
+  /**
+   * Before the time, without publishing: the permissions the channel publishes with are still granted (a
+   * person can remove one in their Facebook settings at any time), and the Page or Instagram account still
+   * answers its token (a Page deleted or no longer managed, an Instagram account restricted or deactivated).
+   */
+  async function preflight(context: PreflightContext<MetaCredentials>): Promise<void> {
+    const needed = publishingPermissions[context.channel];
+    if (!needed) return;
+    const signal = context.signal;
+    const granted = await graph(Permissions, {
+      method: 'GET',
+      path: '/me/permissions',
+      token: context.credentials.userAccessToken,
+      signal,
+    });
+    const missing = needed.filter(
+      (name) => !granted.data.some((entry) => entry.permission === name && entry.status === 'granted'),
+    );
+    if (missing.length > 0) {
+      throw new PlatformError({
+        class: 'PERMISSION_REVOKED',
+        message: `Meta no longer grants ${missing.join(', ')}: reconnect Meta and allow ${missing.length === 1 ? 'it' : 'them'}`,
+        platformCode: 'permissions:declined',
+      });
+    }
+    let target: { id: string; token: string; fields: string; what: string };
+    if (context.channel === 'facebook_post') {
+      const { pageId, page } = requirePage(context);
+      target = { id: pageId, token: page.accessToken, fields: 'id', what: `The Facebook Page ${page.name}` };
+    } else {
+      const { igUserId, token } = requireInstagram(context);
+      target = { id: igUserId, token, fields: 'id,username', what: 'The Instagram account' };
+    }
+    try {
+      await graph(NodeId, {
+        method: 'GET',
+        path: `/${target.id}`,
+        params: { fields: target.fields },
+        token: target.token,
+        signal,
+      });
+    } catch (error) {
+      // Meta answers a Page that is gone or no longer managed like one that never existed (#100/33).
+      if (error instanceof PlatformError && error.failure.class === 'INVALID_REQUEST') {
+        throw new PlatformError({
+          ...error.failure,
+          message: `${target.what} cannot be published to: ${error.failure.message}`,
+        });
+      }
+      throw error;
+    }
   }
 
   function contentOf<C extends 'facebook_post' | 'instagram_post' | 'instagram_story'>(
@@ -786,6 +854,8 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
 
     extendUserToken,
     discover,
+
+    preflight,
 
     async publish(context) {
       switch (context.channel) {

@@ -83,10 +83,31 @@ export type HandOffStatus =
   | { state: 'cancelled'; platformStatus: string }
   | { state: 'failed'; platformStatus: string; message: string };
 
+/** What a pre-flight check of one soft publication gets: the content and target as they stand, no progress. */
+export interface PreflightContext<Credentials> {
+  taskId: string;
+  channel: Channel;
+  content: TaskContent;
+  account: { kind: string; externalId: string } | null;
+  credentials: Credentials;
+  /** When it is due to publish. */
+  scheduledAt: Date;
+  signal?: AbortSignal;
+}
+
 export interface PlatformAdapter<Credentials = unknown> {
   readonly platform: Platform;
   /** Soft channels: publish now. Throws PlatformError for every non-success answer. */
   publish?(context: PublicationContext<Credentials>): Promise<Published>;
+  /**
+   * Soft channels, before the time: checks against the platform, without publishing or changing anything
+   * there, what it can tell in advance of `publish` at `scheduledAt` (the account still reachable and
+   * enabled, the permissions still granted, the options still offered). Resolves when nothing stands in the
+   * way. Throws PlatformError: TRANSIENT or RATE_LIMITED when it could not tell this time (nothing is
+   * flagged), any other class when the publication would fail (its message is the reason shown to the user).
+   * Media URLs are checked by the caller, for every platform alike.
+   */
+  preflight?(context: PreflightContext<Credentials>): Promise<void>;
   /** Real channels: hand the content to the platform, scheduled there for `scheduledAt`. */
   handOff?(context: HandOffContext<Credentials>): Promise<Published>;
   /**

@@ -94,6 +94,19 @@ export type MetaSimulator = SimulatorServer & {
   containerStatus(containerId: string): MetaContainerStatus | undefined;
   /** Every token issued so far now answers 190. */
   expireTokens(): void;
+  /**
+   * The person removes a permission in their Facebook settings: the tokens lose it (calls that need it answer
+   * #10/#200) and `/me/permissions` lists it declined. Only the tokens of one consent (its user token and the
+   * Page tokens derived from it) when `userToken` is given, every token otherwise.
+   */
+  revokePermission(permission: string, options?: { userToken?: string }): void;
+  /**
+   * A Page deleted or no longer managed (Meta then answers its id as an object that does not exist,
+   * #100/33), or an Instagram account Meta restricted or its owner deactivated (#25/2207050), until
+   * reactivated.
+   */
+  deactivateAccount(id: string): void;
+  reactivateAccount(id: string): void;
   /** Makes the next matching requests fail the way Meta fails them (Meta's status, headers and body). */
   failWith(kind: MetaFailureKind, rule: FailureMatch): void;
 };
@@ -266,6 +279,9 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
   const media = new Map<string, Media>();
   const photos = new Map<string, Photo>();
   const posts: MetaSimulatorPost[] = [];
+  /** Permissions a person removed, by the user token of the consent they belonged to. */
+  const declined = new Map<string /* user token */, Set<string>>();
+  const deactivated = new Set<string>();
   let nextId = 1;
   const newId = (prefix: string) => `${prefix}${String(nextId++).padStart(8, '0')}`;
   const pageById = (id: string) => pages.find((page) => page.id === id);
@@ -815,6 +831,18 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
 
   const instagramPermissionError = () =>
     graphError(400, { message: '(#10) Application does not have permission for this action', code: 10 });
+  // Instagram's documented subcode for an account that is inactive, checkpointed or restricted; the code
+  // beside it (25) is as other integrations report it (unconfirmed), and whether reads answer it too is
+  // unconfirmed: the simulator answers it to every call on the account.
+  const restrictedInstagramError = () =>
+    graphError(400, {
+      message: "The app user's Instagram Professional account is inactive, checkpointed, or restricted.",
+      code: 25,
+      error_subcode: 2207050,
+      error_user_title: 'Restricted account',
+      error_user_msg:
+        'The Instagram account is inactive, checkpointed or restricted: sign in to the Instagram app to re-enable it',
+    });
   const canPublishInstagram = (token: IssuedToken) =>
     token.scopes.includes('instagram_basic') && token.scopes.includes('instagram_content_publish');
 
@@ -1100,6 +1128,16 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
           : ok({ id: userId, name: 'Sandbox User' });
       }
       if (second === 'accounts' && method === 'GET') return meAccounts(request, params, auth);
+      if (second === 'permissions' && method === 'GET') {
+        if (auth.token.kind !== 'user') return nonexistingField('permissions', 'Page');
+        const removed = [...(declined.get(auth.value) ?? [])];
+        return ok({
+          data: [
+            ...auth.token.scopes.map((permission) => ({ permission, status: 'granted' })),
+            ...removed.map((permission) => ({ permission, status: 'declined' })),
+          ],
+        });
+      }
       if (second === 'businesses' && method === 'GET') {
         if (auth.token.kind !== 'user') return nonexistingField('businesses', 'Page');
         if (!auth.token.scopes.includes('business_management'))
@@ -1126,6 +1164,9 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       return graphError(400, { message: `Unknown path components: /${second}`, code: 2500 });
     }
 
+    if (deactivated.has(first)) {
+      return pageById(first) ? unsupportedRequest(method, first) : restrictedInstagramError();
+    }
     if (!second) return method === 'GET' ? readNode(first, params, auth) : unsupportedRequest(method, first);
 
     if (pageById(first)) {
@@ -1228,6 +1269,20 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     },
     expireTokens: () => {
       for (const token of tokens.values()) token.revoked = true;
+    },
+    revokePermission: (permission: string, options: { userToken?: string } = {}) => {
+      for (const [value, token] of tokens) {
+        const userToken = token.kind === 'user' ? value : token.parent;
+        if (userToken === undefined || (options.userToken && userToken !== options.userToken)) continue;
+        token.scopes = token.scopes.filter((scope) => scope !== permission);
+        if (token.kind === 'user') declined.set(value, new Set([...(declined.get(value) ?? []), permission]));
+      }
+    },
+    deactivateAccount: (id: string) => {
+      deactivated.add(id);
+    },
+    reactivateAccount: (id: string) => {
+      deactivated.delete(id);
     },
     failWith: (kind: MetaFailureKind, rule: FailureMatch) => {
       server.failNext({ ...rule, response: failure(kind, rule.path) });

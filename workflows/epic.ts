@@ -24,6 +24,7 @@ import {
 } from '@temporalio/workflow';
 import type { z } from 'zod';
 import type { EpicActivities, EpicPlan, HandOffCheck, PlannedTask } from '../activities/epic.ts';
+import type { PreflightActivities, PreflightInput } from '../activities/preflight.ts';
 import {
   decideTransition,
   type EpicStatus,
@@ -73,6 +74,11 @@ export const epicPatches = {
   inFlightHandOffs: 'in-flight-hand-offs',
   /** A reschedule up to a minute in the past means "now", as at the API; before, anything not ahead was refused. */
   reschedulePastTolerance: 'reschedule-past-tolerance',
+  /**
+   * The soft publications are checked against their platforms when the epic is scheduled (or moved) and again
+   * PREFLIGHT_AHEAD_MS before the time; runs from before slept straight to the time.
+   */
+  preflight: 'preflight',
 } as const;
 
 type TransitionKind = 'unschedule' | 'edit' | 'reschedule' | 'retry';
@@ -85,6 +91,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   const inFlightModel = patched(epicPatches.inFlightHandOffs);
   // Signals are validated again on replay: a run that ignored one under the old rule must ignore it still.
   const pastTolerance = patched(epicPatches.reschedulePastTolerance);
+  const preflightModel = patched(epicPatches.preflight);
 
   let status: EpicStatus = 'scheduled';
   let scheduledAt = Date.parse(input.scheduledAt);
@@ -103,6 +110,10 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   const inFlight = new Map<string, CancellationScope>();
   /** Histories from before the hand-off key lived on the publication row named it from the run. */
   let legacyHandOffRound = 0;
+  /** The time the pre-flight checks last ran for: when the epic was scheduled for it, and in its window. */
+  let checkedWhenScheduled: number | null = null;
+  let checkedAhead: number | null = null;
+  let aheadDeferred = false;
 
   const iso = (ms: number) => new Date(ms).toISOString();
   const result = (): TransitionResult => ({ status, scheduledAt: iso(scheduledAt) });
@@ -226,6 +237,31 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
       });
     }
   };
+
+  /**
+   * One pre-flight check of the soft publications, alongside the sleep: it never holds back the time, and
+   * what it finds is written by the activity (flags, a notification). A check that failed is logged only: the
+   * next one, or the time itself, tells.
+   */
+  const startPreflight = (occasion: PreflightInput['occasion']) => {
+    const { preflightEpic } = proxyActivities<PreflightActivities>({
+      startToCloseTimeout: '5 minutes',
+      retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 3 },
+      summary:
+        occasion === 'scheduled'
+          ? 'Pre-flight: check the soft publications against their platforms (just scheduled)'
+          : `Pre-flight: check the soft publications against their platforms before ${iso(scheduledAt)}`,
+    });
+    preflightEpic({
+      epicId: input.epicId,
+      scheduledAt: iso(scheduledAt),
+      ...(scheduleToken === undefined ? {} : { scheduleToken }),
+      occasion,
+    }).catch((error: unknown) => log.warn(`pre-flight of epic ${input.epicId}: ${(error as Error).message}`));
+  };
+  /** A check is owed (the epic was scheduled or moved, or its window opened), once no transition applies. */
+  const preflightOwed = () =>
+    preflightModel && transitionInFlight === null && (checkedWhenScheduled !== scheduledAt || aheadDeferred);
 
   /** Starts a real task's hand-off; it counts as in flight until its outcome is recorded. */
   const startHandOff = async (task: PlannedTask, verify = false) => {
@@ -495,9 +531,33 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
         continue;
       }
       if (remaining > 0) {
+        let wake = remaining;
+        let why = `Sleep until ${iso(scheduledAt)} to publish`;
+        if (preflightModel) {
+          const aheadAt = scheduledAt - (plan.policy.preflightAheadMs ?? 0);
+          const inWindow = Date.now() >= aheadAt;
+          if (preflightOwed() && checkedWhenScheduled !== scheduledAt) {
+            checkedWhenScheduled = scheduledAt;
+            // Scheduled within the window: this check is the one before the time as well.
+            if (inWindow) checkedAhead = scheduledAt;
+            aheadDeferred = false;
+            startPreflight('scheduled');
+          } else if (checkedAhead !== scheduledAt && inWindow) {
+            // The window opened while a transition was applying: the check waits for it to end.
+            aheadDeferred = transitionInFlight !== null;
+            if (!aheadDeferred) {
+              checkedAhead = scheduledAt;
+              startPreflight('ahead');
+            }
+          }
+          if (checkedAhead !== scheduledAt && !inWindow) {
+            wake = aheadAt - Date.now();
+            why = `Sleep until ${iso(aheadAt)} to check the soft publications before the time`;
+          }
+        }
         scheduleMoved = false;
-        await condition(() => ended !== null || scheduleMoved || historyTooLong(), remaining, {
-          summary: `Sleep until ${iso(scheduledAt)} to publish`,
+        await condition(() => ended !== null || scheduleMoved || historyTooLong() || preflightOwed(), wake, {
+          summary: why,
         });
       } else {
         await condition(() => ended !== null || transitionInFlight === null);

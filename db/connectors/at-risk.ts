@@ -128,6 +128,15 @@ export async function countHandedOff(executor: Executor, connectorId: string) {
   return handedOff?.count ?? 0;
 }
 
+/** An epic none of whose publications is at risk and none of whose targets not yet out is down. */
+const nothingLeftAtRisk = sql`not exists (select 1 from publications p where p.epic_id = ${epics.id} and p.at_risk)
+  and not exists (
+    select 1 from tasks t
+    join connectors c on c.id = t.connector_id
+    left join publications p on p.task_id = t.id
+    where t.epic_id = ${epics.id} and c.status <> 'connected'
+      and coalesce(p.status, 'pending') not in ('published', 'handed_off'))`;
+
 /**
  * Lifts the at-risk flags that depended on this connector (it is connected again, in this transaction). An
  * epic keeps its flag while another of its publications is at risk or another of its targets is still down.
@@ -152,13 +161,7 @@ export async function clearAtRisk(executor: Executor, connectorId: string, now: 
           epics.id,
           executor.select({ id: tasks.epicId }).from(tasks).where(eq(tasks.connectorId, connectorId)),
         ),
-        sql`not exists (select 1 from publications p where p.epic_id = ${epics.id} and p.at_risk)`,
-        sql`not exists (
-          select 1 from tasks t
-          join connectors c on c.id = t.connector_id
-          left join publications p on p.task_id = t.id
-          where t.epic_id = ${epics.id} and c.status <> 'connected'
-            and coalesce(p.status, 'pending') not in ('published', 'handed_off'))`,
+        nothingLeftAtRisk,
       ),
     )
     .returning({ id: epics.id });
@@ -190,4 +193,78 @@ export async function epicsFailedOnAccess(executor: Executor, workspaceId: strin
     )
     .orderBy(asc(epics.id));
   return rows.map((row) => row.id);
+}
+
+/**
+ * The pre-flight check's reasons begin with this, so a later check that passes lifts only what a check put
+ * (a token expiry or a disconnect flags for reasons of its own, which their own events lift).
+ */
+export const preflightReasonPrefix = 'Pre-flight: ';
+
+const flaggedByPreflight = sql`${publications.atRiskReason} like ${`${preflightReasonPrefix}%`}`;
+
+/** The epic is still scheduled for the time a check was made for, and that time has not come. */
+const stillScheduledFor = (epicId: string, scheduledAt: Date) =>
+  sql`exists (select 1 from ${epics} where ${epics.id} = ${epicId} and ${epics.status} = 'scheduled'
+    and ${epics.scheduledAt} = ${scheduledAt.toISOString()}::timestamptz and ${epics.scheduledAt} > now())`;
+
+/**
+ * Flags one publication at risk for what a pre-flight check found, while it has not gone out, its epic is
+ * still scheduled for `scheduledAt` and that time has not come (all checked in the same statement, so a check
+ * that finishes late flags nothing). A flag for another reason is left as it is, and the same reason is not
+ * written twice. Answers whether the flag is new (or its reason changed): only then is the user told.
+ */
+export async function flagPreflightRisk(
+  executor: Executor,
+  input: { publicationId: string; epicId: string; scheduledAt: Date; reason: string; now: Date },
+): Promise<boolean> {
+  const reason = `${preflightReasonPrefix}${input.reason}`;
+  const flagged = await executor
+    .update(publications)
+    .set({ atRisk: true, atRiskReason: reason, updatedAt: input.now })
+    .where(
+      and(
+        eq(publications.id, input.publicationId),
+        notYetOut,
+        sql`(not ${publications.atRisk} or ${flaggedByPreflight})`,
+        sql`${publications.atRiskReason} is distinct from ${reason}`,
+        stillScheduledFor(input.epicId, input.scheduledAt),
+      ),
+    )
+    .returning({ id: publications.id });
+  if (flagged.length === 0) return false;
+  await flagEpics(executor, [input.epicId], input.now);
+  return true;
+}
+
+/**
+ * Lifts the flags a pre-flight check put on these publications (a later check found nothing wrong), and
+ * their epic's when nothing else keeps it at risk; like a flag, only for the time the epic still has (a
+ * check for a time since moved must not lift what a check for the new one found). Answers the publications
+ * whose flag was lifted.
+ */
+export async function clearPreflightRisk(
+  executor: Executor,
+  input: { epicId: string; scheduledAt: Date; publicationIds: string[]; now: Date },
+): Promise<string[]> {
+  if (input.publicationIds.length === 0) return [];
+  const cleared = await executor
+    .update(publications)
+    .set({ atRisk: false, atRiskReason: null, updatedAt: input.now })
+    .where(
+      and(
+        inArray(publications.id, input.publicationIds),
+        eq(publications.atRisk, true),
+        flaggedByPreflight,
+        stillScheduledFor(input.epicId, input.scheduledAt),
+      ),
+    )
+    .returning({ id: publications.id });
+  if (cleared.length > 0) {
+    await executor
+      .update(epics)
+      .set({ atRisk: false, updatedAt: input.now })
+      .where(and(eq(epics.id, input.epicId), eq(epics.atRisk, true), nothingLeftAtRisk));
+  }
+  return cleared.map((row) => row.id);
 }

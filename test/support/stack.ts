@@ -205,7 +205,7 @@ export async function connectKlaviyo(workspace: TestWorkspace) {
 }
 
 /** Meta's OAuth dance against the simulator: consent page → callback → every account enabled. */
-export async function connectMeta(stack: Stack, workspace: TestWorkspace) {
+export async function connectMeta(stack: Pick<Stack, 'harness'>, workspace: TestWorkspace) {
   const started = await workspace.api.post('/v1/connectors/meta/connect', {});
   if (started.statusCode !== 200) throw new Error(`Meta connect failed: ${started.body}`);
   const consent = await fetch(started.json().authorizeUrl, { redirect: 'manual' });
@@ -367,14 +367,14 @@ export async function replayEpicHistories(stack: Stack, workflowIds: string[]) {
 }
 
 /** A connector's row as the database holds it now. */
-export async function storedConnector(stack: Stack, id: string) {
+export async function storedConnector(stack: Pick<Stack, 'harness'>, id: string) {
   const [row] = await stack.harness.database.db.select().from(connectors).where(eq(connectors.id, id));
   if (!row) throw new Error(`no connector ${id}`);
   return row;
 }
 
 /** The credentials a connector holds now, opened with the stack's key (what the worker would send). */
-export async function storedCredentials(stack: Stack, id: string) {
+export async function storedCredentials(stack: Pick<Stack, 'harness'>, id: string) {
   const row = await storedConnector(stack, id);
   return openCredentials<Record<string, string>>(stack.harness.config.CREDENTIALS_KEY, id, {
     keyId: row.credentialsKeyId!,
