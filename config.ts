@@ -294,8 +294,8 @@ const environmentSchema = z.object({
    * publishing (they are also checked when the epic is scheduled): what fails is flagged at risk in time to fix.
    */
   PREFLIGHT_AHEAD_MS: integer('PREFLIGHT_AHEAD_MS', 1_000, 7 * 86_400_000, 3_600_000),
-  /** Lets the pre-flight reach media URLs on private or loopback hosts (tests, the demo); never in prod. */
-  MEDIA_ALLOW_PRIVATE_HOSTS: flag('MEDIA_ALLOW_PRIVATE_HOSTS'),
+  // MEDIA_ALLOW_PRIVATE_HOSTS (media URLs on private or loopback hosts: tests, the demo; never in production)
+  // is declared with LinkedIn's settings, whose adapter downloads media; the pre-flight reads it too.
   CREDENTIALS_KEY: credentialsKey,
   ADMIN_TOKEN: z
     .string()

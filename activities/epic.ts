@@ -297,7 +297,7 @@ export function createEpicActivities({
     }
     if (fence.scheduledAt !== undefined) {
       return sql`exists (select 1 from ${epics} where ${epics.id} = ${epicId} and ${epics.status} = 'scheduled'
-        and ${epics.scheduledAt} = ${new Date(fence.scheduledAt)})`;
+        and ${epics.scheduledAt} = ${new Date(fence.scheduledAt).toISOString()}::timestamptz)`;
     }
     return sql`true`;
   }

@@ -8,6 +8,7 @@ import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, download, type HttpAnswer, isSuccess, redact, retryAfterField } from './http.ts';
 import * as oauth2 from './oauth2.ts';
+import { guardHost, type HostGuard, HostRefusedError, pinnedFetch, systemLookup } from './public-hosts.ts';
 import type {
   Connection,
   DiscoveredAccount,
@@ -41,6 +42,11 @@ export interface LinkedInCredentials {
 }
 
 export type LinkedInAdapterOptions = oauth2.OAuthAdapterOptions & {
+  /**
+   * `MEDIA_ALLOW_PRIVATE_HOSTS`: a task's media may be on a private or loopback address (tests, an intranet).
+   * Off, the worker never fetches from one: a media URL is the user's to write, the network is not theirs.
+   */
+  allowPrivateMediaHosts?: boolean;
   /** How the look-up for a post an earlier attempt may have made pages through the organization's posts. */
   postsLookup?: { pageSize: number; maxPages: number };
 };
@@ -430,6 +436,48 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     return account.externalId;
   }
 
+  const mediaGuard: HostGuard = {
+    allowPrivateHosts: options.allowPrivateMediaHosts ?? false,
+    lookup: systemLookup,
+  };
+  const maxMediaRedirects = 5;
+
+  /**
+   * Downloads a task's media through the public-host guard, redirects followed hop by hop with each hop's host
+   * checked (and the socket pinned to the checked address): a media URL can never make the worker read an
+   * internal address. A refused host is the task's to fix.
+   */
+  async function downloadMedia(start: string, signal: AbortSignal | undefined) {
+    let url = new URL(start);
+    for (let hops = 0; ; hops += 1) {
+      const refusal = {
+        message: `The media URL ${hops === 0 ? 'points at' : 'redirects to'} a private or loopback address (${url.host})`,
+        unknownHost: 'transient' as const,
+      };
+      try {
+        await guardHost(url, mediaGuard, refusal);
+      } catch (error) {
+        if (error instanceof HostRefusedError) throw invalid(error.message, 'media:private_host');
+        throw error;
+      }
+      const answer = await download(
+        {
+          platformName: `The media host ${url.host}`,
+          timeoutMs: requestTimeoutMs,
+          fetch: options.fetch ?? pinnedFetch(mediaGuard)(refusal),
+        },
+        { url: url.toString(), maxBytes: maxMediaBytes, signal },
+      );
+      const location = answer.headers.get('location');
+      if (answer.status < 300 || answer.status >= 400 || !location) return answer;
+      if (hops >= maxMediaRedirects)
+        throw invalid(`The media URL ${start} redirects too many times`, 'media:redirects');
+      url = new URL(location, url);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw invalid('The media URL redirects to an address that is not http(s)', 'media:redirects');
+    }
+  }
+
   /**
    * A task's media file, checked to be an image the Images API takes. The media host's refusals are the task's
    * to fix (never the LinkedIn connection's): a 4xx is INVALID_REQUEST, only a host that does not answer or
@@ -437,10 +485,7 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
    */
   async function fetchImage(url: string, signal: AbortSignal | undefined): Promise<Uint8Array> {
     const host = new URL(url).host;
-    const answer = await download(
-      { platformName: `The media host ${host}`, timeoutMs: requestTimeoutMs, fetch: options.fetch },
-      { url, maxBytes: maxMediaBytes, signal },
-    );
+    const answer = await downloadMedia(url, signal);
     if (!isSuccess(answer.status)) {
       const retriable = answer.status === 408 || answer.status === 429 || answer.status >= 500;
       throw new PlatformError({

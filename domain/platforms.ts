@@ -156,6 +156,8 @@ export const platformDescriptors = {
     settings: {
       apiBaseUrl: { variable: 'LINKEDIN_API_BASE_URL', kind: 'url', default: 'https://api.linkedin.com' },
       authBaseUrl: { variable: 'LINKEDIN_AUTH_BASE_URL', kind: 'url', default: 'https://www.linkedin.com' },
+      // The worker downloads LinkedIn images itself; pre-flight media checks read the same setting.
+      allowPrivateMediaHosts: { variable: 'MEDIA_ALLOW_PRIVATE_HOSTS', kind: 'flag' },
     },
     oauthApp: 'LINKEDIN',
     simulator: 'linkedin',

@@ -109,6 +109,8 @@ async function startHarness(
     clientId,
     clientSecret,
     now: () => new Date(clock.now),
+    // The media host of these tests is on loopback.
+    allowPrivateMediaHosts: true,
     ...(postsLookup ? { postsLookup } : {}),
   });
   const { query } = await followConsent(adapter.connector.authorizeUrl({ state: 's', redirectUri }));
@@ -338,6 +340,28 @@ describe('LinkedIn publishing', () => {
       assert.match(error.message, /media/);
     }
     assert.equal(initializations(sim).length, 0, 'an image was registered for a file that never came');
+    assert.equal(postRequests(sim).length, 0);
+  });
+
+  it('a media URL on a private or loopback address is refused unless the deployment allows it: the task’s to fix', async () => {
+    const { sim, credentials } = harness;
+    const guarded = createLinkedInAdapter({
+      apiBaseUrl: sim.url,
+      authBaseUrl: sim.url,
+      clientId,
+      clientSecret,
+    });
+    const hitsBefore = mediaHits.length;
+    for (const url of [`${media}/front.gif`, 'http://10.0.0.7/photo.jpg', 'http://[::1]:9/photo.jpg']) {
+      const run = attempt(harness, { text: 'Look', mediaUrls: [url] });
+      const error = await expectFailure(
+        guarded.publish!(run.context),
+        'INVALID_REQUEST',
+        secretsOf(credentials),
+      );
+      assert.equal(error.failure.platformCode, 'media:private_host');
+    }
+    assert.equal(mediaHits.length, hitsBefore, 'the loopback media host was never asked');
     assert.equal(postRequests(sim).length, 0);
   });
 

@@ -11,7 +11,8 @@ import { createWorkspace, type TestWorkspace } from './support/api.ts';
 import { connectOAuth } from './support/platforms.ts';
 import { readEpic, useStack, waitForStatus } from './support/stack.ts';
 
-const stack = useStack({ platforms: {} });
+// The image's host is on loopback.
+const stack = useStack({ platforms: {}, config: { MEDIA_ALLOW_PRIVATE_HOSTS: 'true' } });
 const linkedin = (): LinkedInSimulator => stack.platforms!.linkedin;
 const postsTo = () => linkedin().receivedMatching(/^\/rest\/posts$/, 'POST');
 
