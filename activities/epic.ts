@@ -316,7 +316,10 @@ export function createEpicActivities({
    * answered.
    */
   const beforeGoingLive =
-    (target: Target, fence: { scheduleToken?: string; scheduledAt?: string; handOffKey?: string }) =>
+    (
+      target: Target,
+      fence: { scheduleToken?: string; scheduledAt?: string; handOffKey?: string; attempt?: number },
+    ) =>
     async () => {
       const [marked] = await db
         .update(publications)
@@ -329,6 +332,7 @@ export function createEpicActivities({
             eq(publications.id, target.publication.id),
             namesHandOff(fence.handOffKey),
             fenceHolds(target.epic.id, fence),
+            fence.attempt === undefined ? undefined : eq(publications.attempts, fence.attempt),
           ),
         )
         .returning({ id: publications.id });
@@ -350,7 +354,7 @@ export function createEpicActivities({
   async function publicationContext(
     target: Target,
     progress: PublicationProgress,
-    fence: { scheduleToken?: string; scheduledAt?: string; handOffKey?: string },
+    fence: { scheduleToken?: string; scheduledAt?: string; handOffKey?: string; attempt?: number },
   ): Promise<PublicationContext<unknown>> {
     const context = Context.current();
     const content = await outgoingContent(target);
@@ -476,11 +480,14 @@ export function createEpicActivities({
     });
   }
 
+  /** Counts a new try; gives its number and the progress as it stands now (an earlier try may have saved since). */
   async function startTry(publicationId: string, status: PublicationStatus = 'publishing') {
-    await db
+    const [row] = await db
       .update(publications)
       .set({ status, attempts: sql`${publications.attempts} + 1`, updatedAt: now() })
-      .where(eq(publications.id, publicationId));
+      .where(eq(publications.id, publicationId))
+      .returning({ attempts: publications.attempts, progress: publications.progress });
+    return row!;
   }
 
   /** The platform's answer about one hand-off; throws when it cannot be asked. */
@@ -833,11 +840,13 @@ export function createEpicActivities({
           nonRetryable: true,
         });
       }
-      await startTry(target.publication.id);
+      // A try Temporal gave up on (its heartbeats stopped) may still be running: only the newest try may make
+      // the content live, so its number fences the last request, and it starts from what the others saved.
+      const started = await startTry(target.publication.id);
       let published: Awaited<ReturnType<NonNullable<PlatformAdapter['publish']>>>;
       try {
         published = await withHeartbeats(policy.heartbeatTimeoutMs, async () =>
-          adapter.publish!(await publicationContext(target, target.publication.progress, {})),
+          adapter.publish!(await publicationContext(target, started.progress, { attempt: started.attempts })),
         );
       } catch (error) {
         if (error instanceof ApplicationFailure || Context.current().cancellationSignal.aborted) {

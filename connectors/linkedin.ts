@@ -204,9 +204,13 @@ export function toLittleText(text: string): string {
   );
 }
 
-/** A commentary as compared with another: escapes, line endings and surrounding blanks do not count. */
+/**
+ * A commentary as compared with another: escapes, line endings and surrounding blanks do not count, and a
+ * hashtag LinkedIn gives back as its template (`{hashtag|\#|word}`) counts as the `#word` that was sent.
+ */
 function commentaryDigest(commentary: string): string {
   const plain = commentary
+    .replace(/\{hashtag\|\\?#\|([^}]*)\}/g, '#$1')
     .replace(/\\([\\|{}@[\]()<>#*_~])/g, '$1')
     .replace(/\r\n?/g, '\n')
     .trim();
@@ -449,6 +453,8 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
    */
   async function downloadMedia(start: string, signal: AbortSignal | undefined) {
     let url = new URL(start);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw invalid('A media URL must be http(s)', 'media:not_http');
     for (let hops = 0; ; hops += 1) {
       const refusal = {
         message: `The media URL ${hops === 0 ? 'points at' : 'redirects to'} a private or loopback address (${url.host})`,
@@ -471,7 +477,7 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
       const location = answer.headers.get('location');
       if (answer.status < 300 || answer.status >= 400 || !location) return answer;
       if (hops >= maxMediaRedirects)
-        throw invalid(`The media URL ${start} redirects too many times`, 'media:redirects');
+        throw invalid(`The media at ${new URL(start).host} redirects too many times`, 'media:redirects');
       url = new URL(location, url);
       if (url.protocol !== 'http:' && url.protocol !== 'https:')
         throw invalid('The media URL redirects to an address that is not http(s)', 'media:redirects');
@@ -578,7 +584,19 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     const digests = [...new Set([commentaryDigest(commentary), ...sent])];
     const attemptedAt = progress.postAttemptAt;
     if (attemptedAt) {
-      const earlier = await findEarlierPost({ author, accessToken, digests, attemptedAt, signal });
+      const earlier = await findEarlierPost({ author, accessToken, digests, attemptedAt, signal }).catch(
+        (error: unknown) => {
+          // A connection made before Glowtify asked for r_organization_social cannot read the posts back. That
+          // is no revoked connection (it still posts), and posting blind could post twice: this publication
+          // stops here, and the connector is left as it is.
+          if (error instanceof PlatformError && error.failure.class === 'PERMISSION_REVOKED')
+            throw invalid(
+              'An earlier attempt may have posted, and LinkedIn refused to show the organization’s posts to check (reconnect LinkedIn to grant r_organization_social); not posted again, to avoid a duplicate',
+              'lookup_forbidden',
+            );
+          throw error;
+        },
+      );
       if (earlier) {
         await save({ postUrn: earlier });
         return published(earlier);

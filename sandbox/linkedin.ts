@@ -530,6 +530,8 @@ export async function startLinkedInSimulator(
 
   const postView = (post: LinkedInSimulatorPost) => ({
     ...post.body,
+    // LinkedIn gives hashtags back as little-text templates, not as the `#word` that was sent.
+    commentary: post.commentary.replace(/(^|[^\\])#([\p{L}\p{N}_]+)/gu, '$1{hashtag|\\#|$2}'),
     id: post.id,
     createdAt: post.createdAt.getTime(),
     lastModifiedAt: post.createdAt.getTime(),

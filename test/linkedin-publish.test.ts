@@ -386,6 +386,11 @@ describe('the LinkedIn duplicate guard', () => {
       name: 'a post with images',
       content: (): TaskContent => ({ ...linkPost, mediaUrls: [`${media}/a.gif`, `${media}/b.gif`] }),
     },
+    // LinkedIn reads hashtags back as templates ({hashtag|\#|menu}): the look-up must still see the text sent.
+    {
+      name: 'a post with hashtags',
+      content: (): TaskContent => ({ ...linkPost, text: 'Our #autumn #menu is here' }),
+    },
   ];
   for (const variant of variants) {
     it(`${variant.name}: the answer to the post lost, the retry finds the post and sends no second one`, async () => {
@@ -503,6 +508,33 @@ describe('the LinkedIn duplicate guard', () => {
     await adapter.publish!(attempt(harness, linkPost, retry.stored).context);
     assert.equal(lookups(sim).length, 2);
     assert.equal(sim.posts().length, 1);
+  });
+
+  it('a look-up LinkedIn forbids (a connection without r_organization_social) stops this post without a reconnect and posts nothing', async () => {
+    const { sim, adapter, credentials } = harness;
+    const first = attempt(harness, linkPost, {}, { killAt: { key: 'postAttemptAt', persisted: true } });
+    await assert.rejects(adapter.publish!(first.context), WorkerKilled);
+    sim.failNext({
+      path: /^\/rest\/posts$/,
+      method: 'GET',
+      response: {
+        status: 403,
+        body: {
+          status: 403,
+          serviceErrorCode: 100,
+          code: 'ACCESS_DENIED',
+          message: 'Not enough permissions to access: partnerApiPostsExternal.FINDER-author',
+        },
+      },
+    });
+    const retry = attempt(harness, linkPost, first.stored);
+    const error = await expectFailure(
+      adapter.publish!(retry.context),
+      'INVALID_REQUEST',
+      secretsOf(credentials),
+    );
+    assert.equal(error.failure.platformCode, 'lookup_forbidden');
+    assert.equal(postRequests(sim).length, 0, 'nothing posted blind');
   });
 
   it('LinkedIn calling the retry a duplicate of the post the lost answer made (not yet listed) → that post is adopted', async () => {
