@@ -413,15 +413,8 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
   const rateLimited = () =>
     apiError('rate_limit_exceeded', 'The API rate limit was exceeded. Please try again later.');
 
-  interface StoredPost {
-    publishId: string;
-    openId: string;
-    title: string | undefined;
-    privacyLevel: string;
-    videoUrl: string;
-    disableComment: boolean;
-    disableDuet: boolean;
-    disableStitch: boolean;
+  /** What a test reads, less what is computed from the clock, plus what that computation needs. */
+  interface StoredPost extends Omit<TikTokSimulatorPost, 'createdAt' | 'status' | 'postId' | 'failReason'> {
     createdAt: number;
     /** Stage lengths as they were when the post was made. */
     stages: TikTokSimulatorPublishing;

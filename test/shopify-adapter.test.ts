@@ -31,6 +31,7 @@ import {
   expectFailure,
   expectRejected,
   recordingHandOffContext,
+  recordingOverdue,
 } from './support/adapter-harness.ts';
 
 const clientId = 'shopify-test-app';
@@ -662,21 +663,6 @@ describe('handing a shopify_article to Shopify', () => {
       });
   });
 
-  /** The `overdue` the activity gives once the grace has passed; records whether it was asked. */
-  const overdueFor = (scheduledAt: Date, allowed = true) => {
-    const asked: number[] = [];
-    return {
-      asked,
-      overdue: {
-        scheduledAt,
-        mayGoLive: async () => {
-          asked.push(clock.getTime());
-          return allowed;
-        },
-      },
-    };
-  };
-
   it('an article Shopify left hidden past its date is published by request once overdue, not before', async () => {
     sim.stallScheduler(true);
     const { externalId } = await adapter.handOff(handOffContext().context);
@@ -686,7 +672,7 @@ describe('handing a shopify_article to Shopify', () => {
       platformStatus: `Scheduled for ${inTwoHours.toISOString()}`,
     });
     assert.equal(sim.articles()[0]?.visible, false, 'Shopify missed its date');
-    const { overdue, asked } = overdueFor(inTwoHours);
+    const { overdue, asked } = recordingOverdue(inTwoHours);
     assert.deepEqual(await adapter.handOffStatus({ externalId, credentials, overdue }), {
       state: 'sent',
       sentAt: clock,
@@ -706,11 +692,12 @@ describe('handing a shopify_article to Shopify', () => {
     // Hidden by the merchant with its date kept: updated since it was made, so not ours to publish.
     sim.hideArticle(hidden.externalId, { keepDate: true });
     assert.equal(
-      (await adapter.handOffStatus({ ...ahead, credentials, overdue: overdueFor(inTwoHours).overdue })).state,
+      (await adapter.handOffStatus({ ...ahead, credentials, overdue: recordingOverdue(inTwoHours).overdue }))
+        .state,
       'pending',
     );
     clock = new Date(inTwoHours.getTime() + 5_000);
-    const refused = overdueFor(inTwoHours, false);
+    const refused = recordingOverdue(inTwoHours, false);
     assert.equal(
       (await adapter.handOffStatus({ ...ahead, credentials, overdue: refused.overdue })).state,
       'pending',
@@ -722,12 +709,12 @@ describe('handing a shopify_article to Shopify', () => {
         await adapter.handOffStatus({
           ...ahead,
           credentials,
-          overdue: overdueFor(new Date(inTwoHours.getTime() - 60_000)).overdue,
+          overdue: recordingOverdue(new Date(inTwoHours.getTime() - 60_000)).overdue,
         })
       ).state,
       'pending',
     );
-    const touched = overdueFor(inTwoHours);
+    const touched = recordingOverdue(inTwoHours);
     assert.equal(
       (await adapter.handOffStatus({ ...hidden, credentials, overdue: touched.overdue })).state,
       'pending',

@@ -30,6 +30,7 @@ import {
 import type { TaskContent } from '../domain/content.ts';
 import { HandOffLockedError, PlatformError } from '../domain/publication-errors.ts';
 import { startWordPressSimulator, type WordPressSimulator } from '../sandbox/wordpress.ts';
+import { recordingOverdue } from './support/adapter-harness.ts';
 
 const editorPassword = 'Ab12 Cd34 Ef56 Gh78 Ij90 Kl12';
 const contributorPassword = 'Zz98 Yy76 Xx54 Ww32 Vv10 Uu98';
@@ -1055,21 +1056,6 @@ describe('confirming a WordPress hand-off', () => {
     assert.deepEqual(await statusOf(externalId), { state: 'sent', sentAt: frozen });
   });
 
-  /** The `overdue` the activity gives once the grace has passed; records each time it was asked. */
-  const overdueFor = (scheduledAt: Date, allowed = true) => {
-    const asked: Date[] = [];
-    return {
-      asked,
-      overdue: {
-        scheduledAt,
-        mayGoLive: async () => {
-          asked.push(clock());
-          return allowed;
-        },
-      },
-    };
-  };
-
   it('still `future` once overdue, WP-Cron blocked (answered but never run): published by request, no cron racing it', async () => {
     frozen = start;
     const { externalId } = await adapter.handOff(handOffContext().context);
@@ -1080,7 +1066,7 @@ describe('confirming a WordPress hand-off', () => {
     assert.equal(simulator.posts()[0]?.status, 'future', 'not overdue: left to WordPress');
     const cronsBefore = simulator.receivedMatching('/wp-cron.php').length;
 
-    const { overdue, asked } = overdueFor(inTwoHours);
+    const { overdue, asked } = recordingOverdue(inTwoHours);
     const answer = await adapter.handOffStatus({ externalId, credentials: editorCredentials(), overdue });
     assert.deepEqual(answer, { state: 'sent', sentAt: frozen });
     assert.equal(asked.length, 1, 'the fence was asked right before');
@@ -1100,20 +1086,20 @@ describe('confirming a WordPress hand-off', () => {
     const ahead = await adapter.handOffStatus({
       externalId,
       credentials,
-      overdue: overdueFor(inTwoHours).overdue,
+      overdue: recordingOverdue(inTwoHours).overdue,
     });
     assert.deepEqual(ahead, { state: 'pending', platformStatus: 'future' });
 
     frozen = new Date(inTwoHours.getTime() + 6 * 60_000);
     simulator.failNext({ path: '/wp-cron.php', times: 10, response: { status: 200, body: '' } });
-    const refused = overdueFor(inTwoHours, false);
+    const refused = recordingOverdue(inTwoHours, false);
     assert.equal(
       (await adapter.handOffStatus({ externalId, credentials, overdue: refused.overdue })).state,
       'pending',
     );
     assert.equal(refused.asked.length, 1);
     // The epic's time is not the post's date: someone moved it in WordPress, so WP-Cron is asked, as usual.
-    const moved = overdueFor(new Date(inTwoHours.getTime() - 60_000));
+    const moved = recordingOverdue(new Date(inTwoHours.getTime() - 60_000));
     assert.equal(
       (await adapter.handOffStatus({ externalId, credentials, overdue: moved.overdue })).state,
       'pending',

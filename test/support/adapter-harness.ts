@@ -176,3 +176,21 @@ export function recordingHandOffContext<Credentials>(
   };
   return { context, stored };
 }
+
+/**
+ * The `overdue` the epic activity gives a confirmation poll once the grace has passed: `mayGoLive` answers
+ * `allowed`, and each time it is asked is counted in `asked`.
+ */
+export function recordingOverdue(scheduledAt: Date, allowed = true) {
+  const asked: true[] = [];
+  return {
+    asked,
+    overdue: {
+      scheduledAt,
+      mayGoLive: async () => {
+        asked.push(true);
+        return allowed;
+      },
+    },
+  };
+}
