@@ -28,6 +28,9 @@ interface AdsPublication {
   externalUrl: string | null;
 }
 
+const publicationOf = (epic: { tasks: { publication: unknown }[] }) =>
+  epic.tasks[0]?.publication as AdsPublication & { lastError: { class: string } | null };
+
 /** The campaigns of one task: their names carry its marker, which begins with the task's id. */
 const campaignsOf = (taskId: string): GoogleSimulatorCampaign[] =>
   google()
@@ -86,7 +89,7 @@ describe('Google Ads: prepared before the time, enabled at it', () => {
     assert.equal((await readEpic(workspace, epicId)).status, 'scheduled');
 
     const epic = await waitForStatus(workspace, epicId, 'published');
-    const publication = epic.tasks[0]?.publication as unknown as AdsPublication;
+    const publication = publicationOf(epic);
     const campaigns = campaignsOf(taskId);
     assert.equal(campaigns.length, 1, 'one campaign');
     const [campaign] = campaigns;
@@ -123,6 +126,45 @@ describe('Google Ads: prepared before the time, enabled at it', () => {
     assert.equal(campaigns[0]?.status, 'REMOVED', 'removed by the time the unschedule answered');
     assert.equal(campaigns[0]?.budget.status, 'REMOVED');
     assert.ok(!campaigns[0]!.statusChanges.some((change) => change.status === 'ENABLED'), 'never served');
+  });
+
+  it('a preparation refused holds nothing back: the time makes the campaign and enables it', async () => {
+    google().failWith('customer_permission_denied', { path: /googleAds:mutate$/, body: /PAUSED/ });
+    const { workspace, epicId, taskId } = await scheduledCampaign('Ads prepare refused', 4);
+    const epic = await waitForStatus(workspace, epicId, 'published');
+    assert.equal(publicationOf(epic).attempts, 1);
+    const campaigns = campaignsOf(taskId);
+    assert.equal(campaigns.length, 1);
+    assert.equal(campaigns[0]?.status, 'ENABLED');
+  });
+
+  it('the enable whose answer was lost, then the retry: one campaign, published', async () => {
+    google().dropAnswerNext({ path: /googleAds:mutate$/, body: /updateMask/ });
+    const { workspace, epicId, taskId } = await scheduledCampaign('Ads lost enable', 4);
+    const epic = await waitForStatus(workspace, epicId, 'published');
+    const publication = publicationOf(epic);
+    assert.ok(publication.attempts >= 2, 'the lost answer cost an attempt');
+    const campaigns = campaignsOf(taskId);
+    assert.equal(campaigns.length, 1, 'one campaign');
+    assert.equal(campaigns[0]?.status, 'ENABLED');
+    assert.equal(publication.externalId, campaigns[0]!.resourceName.split('/').pop());
+  });
+
+  it('Google failing at the time: three attempts (the limit), then the epic is in error, the campaign still PAUSED', async () => {
+    google().failWith('unavailable', { path: /googleAds:mutate$/, body: /updateMask/, times: 10 });
+    try {
+      const { workspace, epicId, taskId } = await scheduledCampaign('Ads Google down', 4);
+      const epic = await waitForStatus(workspace, epicId, 'error');
+      const publication = publicationOf(epic);
+      assert.equal(publication.status, 'failed');
+      assert.equal(publication.attempts, 3);
+      assert.equal(publication.lastError?.class, 'TRANSIENT');
+      const campaigns = campaignsOf(taskId);
+      assert.equal(campaigns.length, 1, 'prepared once, reused by every attempt');
+      assert.equal(campaigns[0]?.status, 'PAUSED');
+    } finally {
+      google().clearFailures();
+    }
   });
 
   it('the runs replay against the current workflow code', async () => {
