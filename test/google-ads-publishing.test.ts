@@ -128,6 +128,25 @@ describe('Google Ads: prepared before the time, enabled at it', () => {
     assert.ok(!campaigns[0]!.statusChanges.some((change) => change.status === 'ENABLED'), 'never served');
   });
 
+  it('moved before the time: the campaign prepared for the old time is removed, one made for the new time goes live', async () => {
+    const { workspace, epicId, taskId } = await scheduledCampaign('Ads moved', 60);
+    await waitFor(
+      async () => campaignsOf(taskId),
+      (campaigns) => campaigns.length > 0,
+    );
+    const scheduledAt = isoInSeconds(4);
+    const moved = await workspace.api.post(`/v1/epics/${epicId}/reschedule`, { scheduledAt });
+    assert.equal(moved.statusCode, 200, moved.body);
+    await waitForStatus(workspace, epicId, 'published');
+    const [old, fresh, ...more] = campaignsOf(taskId);
+    assert.equal(more.length, 0);
+    assert.equal(old?.status, 'REMOVED');
+    assert.ok(!old!.statusChanges.some((change) => change.status === 'ENABLED'), 'the old one never served');
+    assert.equal(fresh?.status, 'ENABLED');
+    assert.ok(fresh!.createdAt.getTime() < Date.parse(scheduledAt), 'prepared before the new time');
+    assert.ok(fresh!.statusChanges[1]!.at.getTime() >= Date.parse(scheduledAt), 'enabled at the new time');
+  });
+
   it('a preparation refused holds nothing back: the time makes the campaign and enables it', async () => {
     google().failWith('customer_permission_denied', { path: /googleAds:mutate$/, body: /PAUSED/ });
     const { workspace, epicId, taskId } = await scheduledCampaign('Ads prepare refused', 4);
