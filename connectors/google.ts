@@ -846,6 +846,15 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
                 },
               },
             },
+            ...(content.keywords ?? []).map((text) => ({
+              adGroupCriterionOperation: {
+                create: {
+                  adGroup: temporary('adGroups', 3),
+                  status: 'ENABLED',
+                  keyword: { text, matchType: 'BROAD' },
+                },
+              },
+            })),
             {
               adGroupAdOperation: {
                 create: {

@@ -69,7 +69,7 @@ const adCampaign = z.strictObject({
 /**
  * A Google Ads search campaign with one responsive search ad, within Google's limits for it (PLATFORMS.md):
  * 3–15 headlines of at most 30 characters, which Google refuses when two are the same, 2–4 descriptions of
- * at most 90, and the final URL (`link`) the ad leads to.
+ * at most 90, the final URL (`link`) the ad leads to, and the keywords it shows for.
  */
 const googleAdsCampaign = z.strictObject({
   name: z.string().trim().min(1).max(200),
@@ -80,6 +80,8 @@ const googleAdsCampaign = z.strictObject({
     .refine((lines) => new Set(lines).size === lines.length, 'headlines must all differ'),
   descriptions: z.array(z.string().trim().min(1).max(90)).min(2).max(4),
   link: httpUrl,
+  /** What the ad shows for (broad match); a search ad group without keywords serves nothing. */
+  keywords: z.array(z.string().trim().min(1).max(80)).max(100).optional(),
   dailyBudget: adCampaign.shape.dailyBudget,
 });
 

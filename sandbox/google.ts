@@ -110,6 +110,7 @@ export interface GoogleSimulatorCampaign {
   containsEuPoliticalAdvertising: string;
   adGroups: { resourceName: string; name: string; status: string }[];
   ads: { adGroup: string; finalUrls: string[]; headlines: string[]; descriptions: string[] }[];
+  keywords: { adGroup: string; text: string; matchType: string }[];
   createdAt: Date;
   /** Every status the campaign took, with when (the first is its creation). */
   statusChanges: { status: string; at: Date }[];
@@ -810,6 +811,7 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
           containsEuPoliticalAdvertising: text(create.containsEuPoliticalAdvertising),
           adGroups: [],
           ads: [],
+          keywords: [],
           createdAt: now,
           statusChanges: [{ status, at: now }],
         };
@@ -866,6 +868,27 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
         const adGroupAd = newId('adGroupAds', undefined);
         applied.push(() => campaign.ads.push({ adGroup: group!, finalUrls, headlines, descriptions }));
         results.push({ adGroupAdResult: { resourceName: adGroupAd } });
+      } else if (kind === 'adGroupCriterionOperation' && body.create) {
+        const create = body.create as {
+          adGroup?: unknown;
+          keyword?: { text?: unknown; matchType?: unknown };
+        };
+        const group = resolve(create.adGroup);
+        const campaign =
+          groupsMade.get(group ?? '') ??
+          campaigns.find((candidate) => candidate.adGroups.some((adGroup) => adGroup.resourceName === group));
+        const keyword = { text: text(create.keyword?.text), matchType: text(create.keyword?.matchType) };
+        if (!campaign || !keyword.text || !['BROAD', 'PHRASE', 'EXACT'].includes(keyword.matchType))
+          return invalidArgument({ fieldError: 'REQUIRED' }, 'The required field was not present.', index);
+        if (keyword.text.length > 80)
+          return invalidArgument(
+            { criterionError: 'KEYWORD_TEXT_TOO_LONG' },
+            'Keyword text is too long.',
+            index,
+          );
+        const criterion = newId('adGroupCriteria', undefined);
+        applied.push(() => campaign.keywords.push({ adGroup: group!, ...keyword }));
+        results.push({ adGroupCriterionResult: { resourceName: criterion } });
       } else if (kind === 'campaignOperation' && body.update) {
         const update = body.update as Record<string, unknown>;
         const campaign = byName(text(update.resourceName));

@@ -96,6 +96,10 @@ describe('Google Ads: prepare early, enable at the time', () => {
         descriptions: content.descriptions,
       },
     ]);
+    assert.deepEqual(
+      campaign?.keywords.map((keyword) => [keyword.text, keyword.matchType]),
+      content.keywords!.map((text) => [text, 'BROAD']),
+    );
     assert.equal(stored.googleAdsCampaign, campaign?.resourceName);
     assert.match(campaign!.name, new RegExp(`${stored.googleAdsMarker}`));
     assert.equal(mutates()[0]?.path, `/${googleAdsApiVersion}/customers/${customerId}/googleAds:mutate`);

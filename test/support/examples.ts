@@ -40,6 +40,7 @@ export const contentExamples: Record<Channel, Record<string, unknown>> = {
     headlines: ['Spring sale', 'Linen shirts', 'Free returns'],
     descriptions: ['Light linen shirts for warm days.', 'Order today, returned free for 30 days.'],
     link: 'https://acme.example/sale',
+    keywords: ['linen shirt', 'summer shirt'],
     dailyBudget: { amountMinor: 2500, currency: 'CAD' },
   },
   shopify_product_seo: {
