@@ -294,6 +294,11 @@ const environmentSchema = z.object({
    * publishing (they are also checked when the epic is scheduled): what fails is flagged at risk in time to fix.
    */
   PREFLIGHT_AHEAD_MS: integer('PREFLIGHT_AHEAD_MS', 1_000, 7 * 86_400_000, 3_600_000),
+  /**
+   * How long before an epic's time the soft publications whose platform can hold them unpublished (a PAUSED
+   * Google Ads campaign) are prepared there, so that the time itself takes one request each.
+   */
+  PUBLICATION_PREPARE_AHEAD_MS: integer('PUBLICATION_PREPARE_AHEAD_MS', 0, 7 * 86_400_000, 3_600_000),
   // MEDIA_ALLOW_PRIVATE_HOSTS (media URLs on private or loopback hosts: tests, the demo; never in production)
   // is declared with LinkedIn's settings, whose adapter downloads media; the pre-flight reads it too.
   CREDENTIALS_KEY: credentialsKey,

@@ -56,6 +56,11 @@ export interface PublishPolicy {
   transitionTimeoutMs: number;
   /** How long before the time the soft publications are checked again (absent from plans of older workers). */
   preflightAheadMs?: number;
+  /**
+   * How long before the time soft publications whose adapter can `prepare` are prepared (absent from plans of
+   * older workers, and then never prepared ahead).
+   */
+  prepareAheadMs?: number;
 }
 
 export interface PlannedTask {
@@ -64,6 +69,8 @@ export interface PlannedTask {
   mode: 'soft' | 'real';
   /** Where the task stands for this run: failed, cancelled or interrupted work is pending again. */
   status: PublicationStatus;
+  /** A soft task whose adapter prepares it before the time (absent from plans of older workers). */
+  prepares?: boolean;
 }
 
 export interface EpicPlan {
@@ -763,7 +770,15 @@ export function createEpicActivities({
           const stored = publication!.status;
           const status: PublicationStatus =
             stored === 'published' || stored === 'handed_off' ? stored : 'pending';
-          planned.push({ taskId: task.id, channel, mode: channelFacts(channel).mode, status });
+          const facts = channelFacts(channel);
+          const prepares = facts.mode === 'soft' && adapters[facts.platform]?.prepare !== undefined;
+          planned.push({
+            taskId: task.id,
+            channel,
+            mode: facts.mode,
+            status,
+            ...(prepares ? { prepares } : {}),
+          });
         }
         await flagTargetsExpiringBefore({ adapters, credentialsKeys, now }, tx, epic, epicTasks);
         return {
@@ -882,6 +897,80 @@ export function createEpicActivities({
         });
       });
       return { status: 'published' };
+    },
+
+    /**
+     * Prepares a soft publication before its time (the adapter's `prepare`: everything that can exist without
+     * going live), while the schedule it was asked for still holds. It never records a failure on the
+     * publication: publishing at the time prepares whatever is missing itself.
+     */
+    async prepareTask(input: {
+      epicId: string;
+      taskId: string;
+      scheduledAt: string;
+      scheduleToken?: string;
+    }): Promise<{ prepared: boolean }> {
+      const target = await loadTarget(input.taskId);
+      const adapter = adapterFor(target.connector.platform);
+      if (!adapter.prepare || target.publication.status === 'published') return { prepared: false };
+      const fence = {
+        ...(input.scheduleToken === undefined ? {} : { scheduleToken: input.scheduleToken }),
+        scheduledAt: input.scheduledAt,
+      };
+      if (!(await scheduleStillHolds(input.epicId, fence))) return { prepared: false };
+      try {
+        await withHeartbeats(policy.heartbeatTimeoutMs, async () => {
+          const { beforeGoingLive: _never, ...context } = await publicationContext(
+            target,
+            target.publication.progress,
+            {},
+          );
+          await adapter.prepare!(context);
+        });
+      } catch (error) {
+        if (error instanceof PlatformError) {
+          throw ApplicationFailure.create({
+            type: error.failure.class,
+            message: error.failure.message,
+            nonRetryable: nonRetryableClasses.includes(error.failure.class),
+          });
+        }
+        throw error;
+      }
+      return { prepared: true };
+    },
+
+    /**
+     * Deletes what `prepareTask` made for a soft publication that will not go out at its time (unscheduled,
+     * edited back to draft, moved). A published one is never touched.
+     */
+    async discardPrepared(input: { epicId: string; taskId: string }): Promise<{ discarded: boolean }> {
+      const target = await loadTarget(input.taskId);
+      const adapter = adapterFor(target.connector.platform);
+      if (!adapter.discardPrepared || target.publication.status === 'published') return { discarded: false };
+      const context = Context.current();
+      try {
+        await adapter.discardPrepared({
+          taskId: target.task.id,
+          account: target.account
+            ? { kind: target.account.kind, externalId: target.account.externalId }
+            : null,
+          credentials: credentialsOf(target.connector),
+          progress: target.publication.progress,
+          saveProgress: saveProgress(target.publication.id),
+          signal: context.cancellationSignal,
+        });
+      } catch (error) {
+        if (error instanceof PlatformError) {
+          throw ApplicationFailure.create({
+            type: error.failure.class,
+            message: error.failure.message,
+            nonRetryable: nonRetryableClasses.includes(error.failure.class),
+          });
+        }
+        throw error;
+      }
+      return { discarded: true };
     },
 
     /** Hands a real task to its platform for `scheduledAt` (see `handOff`), heartbeating all along. */

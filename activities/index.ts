@@ -35,6 +35,7 @@ export function publishPolicyFrom(config: Config): PublishPolicy {
     maxLatenessMs: config.PUBLICATION_MAX_LATENESS_MS,
     transitionTimeoutMs: config.TRANSITION_TIMEOUT_MS,
     preflightAheadMs: config.PREFLIGHT_AHEAD_MS,
+    prepareAheadMs: config.PUBLICATION_PREPARE_AHEAD_MS,
   };
 }
 

@@ -1,11 +1,25 @@
 // Google adapters: Google Analytics 4 (a data connector: properties, sessions by source/medium/campaign) and
 // Google Ads (customer discovery), two platforms behind one Google OAuth app and one OAuth helper.
+
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import type { TaskContent } from '../domain/content.ts';
 import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, isSuccess, parseRetryAfter, redact } from './http.ts';
 import { expiresAfter, requestToken } from './oauth2.ts';
-import type { Connection, DiscoveredAccount, OAuthConnector, PlatformAdapter, SyncResult } from './types.ts';
+import type {
+  Connection,
+  DiscardContext,
+  DiscoveredAccount,
+  OAuthConnector,
+  PlatformAdapter,
+  PrepareContext,
+  PublicationContext,
+  PublicationProgress,
+  Published,
+  SyncResult,
+} from './types.ts';
 import { CredentialsRejectedError } from './types.ts';
 
 /** The one place the Google Ads API version is pinned (PLATFORMS.md). */
@@ -59,6 +73,9 @@ export type GoogleAdapter = PlatformAdapter<GoogleCredentials> &
   Required<Pick<PlatformAdapter<GoogleCredentials>, 'refreshCredentials' | 'canRefresh'>> & {
     connector: OAuthConnector<GoogleCredentials>;
   };
+
+export type GoogleAdsAdapter = GoogleAdapter &
+  Required<Pick<PlatformAdapter<GoogleCredentials>, 'prepare' | 'publish' | 'discardPrepared'>>;
 
 export type GoogleAnalyticsAdapter = GoogleAdapter &
   Required<Pick<PlatformAdapter<GoogleCredentials>, 'sync'>>;
@@ -177,6 +194,7 @@ interface GoogleRequest {
   headers?: Record<string, string>;
   /** Values that must never reach an error message (tokens, the client secret, an OAuth code). */
   secrets?: string[];
+  signal?: AbortSignal | undefined;
 }
 
 const trimSlash = (url: string) => url.replace(/\/+$/, '');
@@ -208,6 +226,7 @@ function createGoogleClient(options: GoogleAdapterOptions) {
         ...(request.token ? { authorization: `Bearer ${request.token}` } : {}),
       },
       ...(request.json === undefined ? {} : { body: { json: request.json } }),
+      ...(request.signal ? { signal: request.signal } : {}),
     });
     if (!isSuccess(answer.status)) {
       const failure = mapGoogleApiError(answer.status, answer.body, answer.headers);
@@ -562,7 +581,57 @@ const CustomerRows = z.object({
 const dashed = (id: string) =>
   /^\d{10}$/.test(id) ? `${id.slice(0, 3)}-${id.slice(3, 6)}-${id.slice(6)}` : id;
 
-export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAdapter {
+const MutateAnswer = z.object({
+  mutateOperationResponses: z
+    .array(
+      z.object({
+        campaignBudgetResult: z.object({ resourceName: z.string() }).optional(),
+        campaignResult: z.object({ resourceName: z.string() }).optional(),
+      }),
+    )
+    .optional(),
+});
+const CampaignRows = z.object({
+  results: z
+    .array(
+      z.object({
+        campaign: z.object({
+          resourceName: z.string(),
+          campaignBudget: z.string().optional(),
+          status: z.string().optional(),
+        }),
+      }),
+    )
+    .optional(),
+});
+
+/**
+ * What a Google Ads publication keeps in progress: the marker its campaign's name carries (saved before the
+ * create, so a create whose answer was lost is found again by it), the digest of the content it was made
+ * from, and the campaign and budget once Google has named them.
+ */
+const progressKeys = {
+  marker: 'googleAdsMarker',
+  digest: 'googleAdsDigest',
+  campaign: 'googleAdsCampaign',
+  budget: 'googleAdsBudget',
+} as const;
+
+type GoogleAdsContent = TaskContent<'google_ads_campaign'>;
+
+// Currencies whose minor unit is the unit itself (ISO 4217 exponent 0) among those Google Ads bills in.
+const zeroDecimalCurrencies = new Set(['JPY', 'KRW', 'CLP', 'VND', 'ISK', 'HUF', 'TWD', 'UGX', 'PYG']);
+
+/** Google Ads amounts are in micros of the account's currency. */
+function budgetMicros(budget: GoogleAdsContent['dailyBudget']): string {
+  const perMinor = zeroDecimalCurrencies.has(budget.currency) ? 1_000_000 : 10_000;
+  return String(budget.amountMinor * perMinor);
+}
+
+/** Only digits, letters and dashes: safe inside a GAQL LIKE pattern, unique per preparation. */
+const campaignMarker = (taskId: string, nonce: string) => `glw-${taskId.slice(0, 8)}-${nonce}`;
+
+export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAdsAdapter {
   const client = createGoogleClient(options);
   const adsRoot = `${trimSlash(options.adsApiBaseUrl ?? googleHosts.adsApiBaseUrl)}/${googleAdsApiVersion}`;
   const adsHeaders: Record<string, string> = options.adsDeveloperToken
@@ -613,10 +682,266 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAda
     return accounts;
   }
 
+  function customerOf(account: { kind: string; externalId: string } | null): string {
+    // Discovery keeps only customers the user reaches directly, so none of them needs a login-customer-id.
+    if (account?.kind !== 'ads_customer' || !/^\d+$/.test(account.externalId)) {
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: 'a Google Ads campaign needs a Google Ads customer account as its target',
+      });
+    }
+    return account.externalId;
+  }
+
+  const adsCall = <T>(
+    schema: z.ZodType<T>,
+    input: { customerId: string; action: 'mutate' | 'search'; token: string; json: unknown },
+    signal: AbortSignal | undefined,
+  ) =>
+    client.api(schema, {
+      method: 'POST',
+      url: `${adsRoot}/customers/${input.customerId}/googleAds:${input.action}`,
+      what: `googleAds:${input.action}`,
+      token: input.token,
+      headers: adsHeaders,
+      json: input.json,
+      signal,
+    });
+
+  /** The campaign (not removed) whose name carries this marker: what a create whose answer was lost made. */
+  async function findCampaign(customerId: string, marker: string, token: string, signal?: AbortSignal) {
+    const answer = await adsCall(
+      CampaignRows,
+      {
+        customerId,
+        action: 'search',
+        token,
+        json: {
+          query:
+            'SELECT campaign.resource_name, campaign.campaign_budget, campaign.status FROM campaign ' +
+            `WHERE campaign.name LIKE '%${marker}%' AND campaign.status != 'REMOVED'`,
+        },
+      },
+      signal,
+    );
+    const campaign = answer.results?.[0]?.campaign;
+    return campaign ? { campaign: campaign.resourceName, budget: campaign.campaignBudget ?? '' } : null;
+  }
+
+  /** Removes a campaign and its own budget in one atomic mutate; what is gone already is not an error. */
+  async function remove(
+    customerId: string,
+    objects: { campaign: string; budget: string },
+    token: string,
+    signal?: AbortSignal,
+  ) {
+    await adsCall(
+      MutateAnswer,
+      {
+        customerId,
+        action: 'mutate',
+        token,
+        json: {
+          mutateOperations: [
+            { campaignOperation: { remove: objects.campaign } },
+            ...(objects.budget ? [{ campaignBudgetOperation: { remove: objects.budget } }] : []),
+          ],
+        },
+      },
+      signal,
+    );
+  }
+
+  const forgotten: PublicationProgress = {
+    [progressKeys.marker]: '',
+    [progressKeys.digest]: '',
+    [progressKeys.campaign]: '',
+    [progressKeys.budget]: '',
+  };
+
+  /**
+   * Creates the campaign PAUSED with its budget, ad group and responsive search ad, in one atomic mutate, or
+   * finds the one an earlier try made. Objects made from content since edited are removed and made afresh.
+   */
+  async function prepare(context: PrepareContext<GoogleCredentials>) {
+    const customerId = customerOf(context.account);
+    const token = context.credentials.accessToken;
+    const signal = context.signal;
+    const progress = context.progress;
+    const earlierMarker = progress[progressKeys.marker];
+    if (earlierMarker && progress[progressKeys.digest] === context.contentDigest) {
+      if (progress[progressKeys.campaign])
+        return { campaign: progress[progressKeys.campaign]!, budget: progress[progressKeys.budget] ?? '' };
+      // A create was sent and its answer never recorded: what it made is found by the marker, not made twice.
+      const found = await findCampaign(customerId, earlierMarker, token, signal);
+      if (found) {
+        await context.saveProgress({
+          [progressKeys.campaign]: found.campaign,
+          [progressKeys.budget]: found.budget,
+        });
+        return found;
+      }
+    } else if (earlierMarker) {
+      // Found by the marker rather than the saved ids, so a removal whose answer was lost is not sent again.
+      const stale = await findCampaign(customerId, earlierMarker, token, signal);
+      if (stale) await remove(customerId, stale, token, signal);
+      await context.saveProgress(forgotten);
+    }
+
+    const content = context.content as GoogleAdsContent;
+    const marker = campaignMarker(context.taskId, randomBytes(6).toString('hex'));
+    // Saved before the create: a retry after a lost answer looks for this marker before creating again.
+    await context.saveProgress({
+      [progressKeys.marker]: marker,
+      [progressKeys.digest]: context.contentDigest,
+    });
+    const name = `${content.name} (${marker})`;
+    const temporary = (kind: string, id: number) => `customers/${customerId}/${kind}/-${id}`;
+    const answer = await adsCall(
+      MutateAnswer,
+      {
+        customerId,
+        action: 'mutate',
+        token,
+        json: {
+          mutateOperations: [
+            {
+              campaignBudgetOperation: {
+                create: {
+                  resourceName: temporary('campaignBudgets', 1),
+                  name: `${name} budget`,
+                  amountMicros: budgetMicros(content.dailyBudget),
+                  deliveryMethod: 'STANDARD',
+                  explicitlyShared: false,
+                },
+              },
+            },
+            {
+              campaignOperation: {
+                create: {
+                  resourceName: temporary('campaigns', 2),
+                  name,
+                  // Nothing serves before the one request at the time that enables it.
+                  status: 'PAUSED',
+                  advertisingChannelType: 'SEARCH',
+                  campaignBudget: temporary('campaignBudgets', 1),
+                  manualCpc: {},
+                  networkSettings: {
+                    targetGoogleSearch: true,
+                    targetSearchNetwork: true,
+                    targetContentNetwork: false,
+                  },
+                  containsEuPoliticalAdvertising: 'DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING',
+                },
+              },
+            },
+            {
+              adGroupOperation: {
+                create: {
+                  resourceName: temporary('adGroups', 3),
+                  name: `${content.name} ad group`,
+                  campaign: temporary('campaigns', 2),
+                  status: 'ENABLED',
+                  type: 'SEARCH_STANDARD',
+                },
+              },
+            },
+            ...(content.keywords ?? []).map((text) => ({
+              adGroupCriterionOperation: {
+                create: {
+                  adGroup: temporary('adGroups', 3),
+                  status: 'ENABLED',
+                  keyword: { text, matchType: 'BROAD' },
+                },
+              },
+            })),
+            {
+              adGroupAdOperation: {
+                create: {
+                  adGroup: temporary('adGroups', 3),
+                  status: 'ENABLED',
+                  ad: {
+                    finalUrls: [content.link],
+                    responsiveSearchAd: {
+                      headlines: content.headlines.map((text) => ({ text })),
+                      descriptions: content.descriptions.map((text) => ({ text })),
+                    },
+                  },
+                },
+              },
+            },
+          ],
+        },
+      },
+      signal,
+    );
+    const responses = answer.mutateOperationResponses ?? [];
+    const campaign = responses.find((response) => response.campaignResult)?.campaignResult?.resourceName;
+    const budget = responses.find((response) => response.campaignBudgetResult)?.campaignBudgetResult
+      ?.resourceName;
+    if (!campaign || !budget) {
+      // Created, but not named in the answer: the marker finds it on the next try.
+      throw new PlatformError({
+        class: 'TRANSIENT',
+        message: 'Google answered googleAds:mutate in an odd shape',
+      });
+    }
+    await context.saveProgress({ [progressKeys.campaign]: campaign, [progressKeys.budget]: budget });
+    return { campaign, budget };
+  }
+
+  /** Makes the prepared campaign serve (preparing first what is missing): one update to ENABLED. */
+  async function publish(context: PublicationContext<GoogleCredentials>): Promise<Published> {
+    const customerId = customerOf(context.account);
+    const { campaign } = await prepare(context);
+    await context.beforeGoingLive();
+    // Not aborted once sent: it makes the campaign serve, and an enable sent again changes nothing.
+    await adsCall(
+      MutateAnswer,
+      {
+        customerId,
+        action: 'mutate',
+        token: context.credentials.accessToken,
+        json: {
+          mutateOperations: [
+            {
+              campaignOperation: {
+                update: { resourceName: campaign, status: 'ENABLED' },
+                updateMask: 'status',
+              },
+            },
+          ],
+        },
+      },
+      undefined,
+    );
+    const campaignId = campaign.split('/').pop()!;
+    return {
+      externalId: campaignId,
+      externalUrl: `https://ads.google.com/aw/campaigns?campaignId=${campaignId}&__c=${customerId}`,
+    };
+  }
+
+  /** Removes what a preparation made, found by its marker (a create or a removal whose answer was lost too). */
+  async function discardPrepared(context: DiscardContext<GoogleCredentials>) {
+    const marker = context.progress[progressKeys.marker];
+    if (!marker) return;
+    const customerId = customerOf(context.account);
+    const token = context.credentials.accessToken;
+    const found = await findCampaign(customerId, marker, token, context.signal);
+    if (found) await remove(customerId, found, token, context.signal);
+    await context.saveProgress(forgotten);
+  }
+
   return {
     platform: 'google_ads',
     connector: client.oauthConnector(googleAdsScopes, discoverCustomers),
     refreshCredentials: client.refreshCredentials,
     canRefresh: client.canRefresh,
+    prepare: async (context) => {
+      await prepare(context);
+    },
+    publish,
+    discardPrepared,
   };
 }

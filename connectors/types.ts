@@ -60,6 +60,19 @@ export interface PublicationContext<Credentials> {
   beforeGoingLive(): Promise<void>;
 }
 
+/** What `prepare` gets: a publication's context, without the way to go live. */
+export type PrepareContext<Credentials> = Omit<PublicationContext<Credentials>, 'beforeGoingLive'>;
+
+/** What `discardPrepared` gets: where the prepared objects are, and what `prepare` saved of them. */
+export interface DiscardContext<Credentials> {
+  taskId: string;
+  account: { kind: string; externalId: string } | null;
+  credentials: Credentials;
+  progress: PublicationProgress;
+  saveProgress(update: PublicationProgress): Promise<void>;
+  signal?: AbortSignal;
+}
+
 export interface HandOffContext<Credentials> extends PublicationContext<Credentials> {
   /** When the platform must send it (UTC). */
   scheduledAt: Date;
@@ -97,8 +110,24 @@ export interface PreflightContext<Credentials> {
 
 export interface PlatformAdapter<Credentials = unknown> {
   readonly platform: Platform;
-  /** Soft channels: publish now. Throws PlatformError for every non-success answer. */
+  /**
+   * Soft channels: publish now. Throws PlatformError for every non-success answer. An adapter with `prepare`
+   * only makes live here what `prepare` made (found through `progress`), and prepares first whatever is
+   * missing: a preparation that failed or never ran never holds the publication back.
+   */
   publish?(context: PublicationContext<Credentials>): Promise<Published>;
+  /**
+   * Soft channels whose platform can hold the publication unpublished (a PAUSED Google Ads campaign): creates
+   * before the time everything that can exist without going live, saving each id in progress as it comes and
+   * reusing what progress names on a retry, so that `publish` at the time is one request. Must never make
+   * anything live. Throws PlatformError; its caller treats every failure as "publish prepares it".
+   */
+  prepare?(context: PrepareContext<Credentials>): Promise<void>;
+  /**
+   * Deletes what `prepare` made (the publication was unscheduled, edited back to draft or moved), including
+   * what a preparation whose answer was lost may have made. Resolves when nothing prepared is left.
+   */
+  discardPrepared?(context: DiscardContext<Credentials>): Promise<void>;
   /**
    * Soft channels, before the time: checks against the platform, without publishing or changing anything
    * there, what it can tell in advance of `publish` at `scheduledAt` (the account still reachable and

@@ -66,6 +66,25 @@ const adCampaign = z.strictObject({
   }),
 });
 
+/**
+ * A Google Ads search campaign with one responsive search ad, within Google's limits for it (PLATFORMS.md):
+ * 3–15 headlines of at most 30 characters, which Google refuses when two are the same, 2–4 descriptions of
+ * at most 90, the final URL (`link`) the ad leads to, and the keywords it shows for.
+ */
+const googleAdsCampaign = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  headlines: z
+    .array(z.string().trim().min(1).max(30))
+    .min(3)
+    .max(15)
+    .refine((lines) => new Set(lines).size === lines.length, 'headlines must all differ'),
+  descriptions: z.array(z.string().trim().min(1).max(90)).min(2).max(4),
+  link: httpUrl,
+  /** What the ad shows for (broad match); a search ad group without keywords serves nothing. */
+  keywords: z.array(z.string().trim().min(1).max(80)).max(100).optional(),
+  dailyBudget: adCampaign.shape.dailyBudget,
+});
+
 const emailCampaign = z.strictObject({
   subject: z.string().min(1).max(998),
   previewText: z.string().max(500).optional(),
@@ -147,7 +166,7 @@ export const contentSchemas = {
     durationSec: z.number().positive().max(86_400).optional(),
   }),
   facebook_ad: adCampaign,
-  google_ads_campaign: adCampaign,
+  google_ads_campaign: googleAdsCampaign,
   shopify_product_seo: z.strictObject({
     resource: shopifySeoResource,
     seoTitle: z.string().min(1).max(70),

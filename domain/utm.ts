@@ -246,7 +246,7 @@ const linkFields: { [C in Channel]: Partial<Record<keyof TaskContent<C>, keyof t
   instagram_story: {},
   tiktok_video: { title: 'text' },
   facebook_ad: { text: 'text', link: 'url' },
-  google_ads_campaign: { text: 'text', link: 'url' },
+  google_ads_campaign: { link: 'url' },
   shopify_product_seo: {},
   klaviyo_email: { html: 'html', text: 'text' },
   mailchimp_email: { html: 'html', text: 'text' },

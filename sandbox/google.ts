@@ -100,7 +100,25 @@ export type GoogleFailureKind =
   /** Google Ads: a client customer reached without the manager's `login-customer-id`. */
   | 'customer_permission_denied';
 
+/** A campaign made through googleAds:mutate, with what belongs to it, as tests read it. */
+export interface GoogleSimulatorCampaign {
+  customerId: string;
+  resourceName: string;
+  name: string;
+  status: 'ENABLED' | 'PAUSED' | 'REMOVED';
+  budget: { resourceName: string; name: string; amountMicros: string; status: 'ENABLED' | 'REMOVED' };
+  containsEuPoliticalAdvertising: string;
+  adGroups: { resourceName: string; name: string; status: string }[];
+  ads: { adGroup: string; finalUrls: string[]; headlines: string[]; descriptions: string[] }[];
+  keywords: { adGroup: string; text: string; matchType: string }[];
+  createdAt: Date;
+  /** Every status the campaign took, with when (the first is its creation). */
+  statusChanges: { status: string; at: Date }[];
+}
+
 export type GoogleSimulator = SimulatorServer & {
+  /** Every campaign made on every customer, removed ones included. */
+  adsCampaigns(): GoogleSimulatorCampaign[];
   /** The next consent is refused by the user (Google redirects with error=access_denied). */
   denyNextConsent(): void;
   /** The user of the next consent leaves only these of the requested scopes ticked (granular consent). */
@@ -620,6 +638,7 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
       return apiError(400, 'INVALID_ARGUMENT', 'Request contains an invalid argument.', [
         adsFailure({ queryError: 'BAD_VALUE' }, 'The query is missing.'),
       ]);
+    if (/\sFROM\s+campaign\b/i.test(query)) return searchCampaigns(customerId, query);
     const parsed = /^\s*SELECT\s+(.+?)\s+FROM\s+(\w+)(?:\s+LIMIT\s+(\d+))?\s*$/i.exec(query);
     if (!parsed?.[1] || !parsed[2])
       return apiError(400, 'INVALID_ARGUMENT', 'Request contains an invalid argument.', [
@@ -664,6 +683,333 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
     });
   };
 
+  const campaigns: GoogleSimulatorCampaign[] = [];
+  let nextAdsId = 20_000_000_001;
+  const invalidArgument = (errorCode: Record<string, string>, message: string, index?: number) =>
+    apiError(400, 'INVALID_ARGUMENT', 'Request contains an invalid argument.', [
+      adsFailure(
+        errorCode,
+        message,
+        index === undefined
+          ? {}
+          : { location: { fieldPathElements: [{ fieldName: 'mutate_operations', index }] } },
+      ),
+    ]);
+  const rejectUnknownCustomer = (request: RecordedRequest, customerId: string) => {
+    const auth = adsAuthenticate(request);
+    if ('response' in auth) return auth.response;
+    const customer = customers.find((candidate) => candidate.id === customerId);
+    if (!customer) return customerPermissionDenied();
+    return null;
+  };
+
+  /**
+   * googleAds:mutate, atomic as Google runs it without partialFailure: every operation is checked (temporary
+   * resource names resolved in order) before any is applied. Creates budgets, campaigns, ad groups and
+   * responsive search ads; updates a campaign's status; removes campaigns and budgets.
+   */
+  const mutate = (request: RecordedRequest, customerId: string): SimulatorResponse => {
+    if (request.method !== 'POST') return notFoundPage(request.path);
+    const refused = rejectUnknownCustomer(request, customerId);
+    if (refused) return refused;
+    const operations = (request.body as { mutateOperations?: unknown } | null)?.mutateOperations;
+    if (!Array.isArray(operations) || operations.length === 0)
+      return invalidArgument({ mutateError: 'INVALID_REQUEST' }, 'No mutate operations.');
+    const prefix = `customers/${customerId}/`;
+    const temporary = new Map<string, string>();
+    const resolve = (name: unknown) => (typeof name === 'string' ? (temporary.get(name) ?? name) : undefined);
+    const byName = (name: string | undefined) => campaigns.find((campaign) => campaign.resourceName === name);
+    const budgetsByName = (name: string | undefined) =>
+      campaigns.find((campaign) => campaign.budget.resourceName === name)?.budget ??
+      pendingBudgets.find((budget) => budget.resourceName === name);
+    const pendingBudgets: GoogleSimulatorCampaign['budget'][] = [];
+    const pendingCampaigns: GoogleSimulatorCampaign[] = [];
+    const groupsMade = new Map<string, GoogleSimulatorCampaign>();
+    const applied: (() => void)[] = [];
+    const results: Record<string, { resourceName: string }>[] = [];
+    const now = new Date(clock());
+    const newId = (kind: string, temp: unknown) => {
+      const real = `${prefix}${kind}/${nextAdsId++}`;
+      if (typeof temp === 'string') temporary.set(temp, real);
+      return real;
+    };
+    const text = (value: unknown) => (typeof value === 'string' ? value : '');
+    for (const [index, raw] of operations.entries()) {
+      const operation = raw as Record<string, Record<string, unknown> | undefined>;
+      const [kind, body] = Object.entries(operation)[0] ?? [];
+      if (!kind || !body)
+        return invalidArgument({ mutateError: 'INVALID_REQUEST' }, 'Empty operation.', index);
+      if (kind === 'campaignBudgetOperation' && body.create) {
+        const create = body.create as Record<string, unknown>;
+        const name = text(create.name);
+        if (!name)
+          return invalidArgument({ fieldError: 'REQUIRED' }, 'The required field was not present.', index);
+        if (!/^\d+$/.test(text(create.amountMicros)) || Number(create.amountMicros) <= 0)
+          return invalidArgument(
+            { campaignBudgetError: 'NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT' },
+            'Bad amount.',
+            index,
+          );
+        const taken = [...campaigns.map((campaign) => campaign.budget), ...pendingBudgets].some(
+          (budget) => budget.name === name && budget.status !== 'REMOVED',
+        );
+        if (taken)
+          return invalidArgument(
+            { campaignBudgetError: 'DUPLICATE_NAME' },
+            'Budget name already in use.',
+            index,
+          );
+        const budget = {
+          resourceName: newId('campaignBudgets', create.resourceName),
+          name,
+          amountMicros: text(create.amountMicros),
+          status: 'ENABLED' as const,
+        };
+        pendingBudgets.push(budget);
+        results.push({ campaignBudgetResult: { resourceName: budget.resourceName } });
+      } else if (kind === 'campaignOperation' && body.create) {
+        const create = body.create as Record<string, unknown>;
+        const name = text(create.name);
+        const budget = budgetsByName(resolve(create.campaignBudget));
+        if (!name || !budget || !create.advertisingChannelType)
+          return invalidArgument({ fieldError: 'REQUIRED' }, 'The required field was not present.', index);
+        if (!['PAUSED', 'ENABLED'].includes(text(create.status)))
+          return invalidArgument({ fieldError: 'REQUIRED' }, 'The required field was not present.', index);
+        if (!create.containsEuPoliticalAdvertising)
+          return invalidArgument(
+            { fieldError: 'REQUIRED' },
+            'The required field was not present. (contains_eu_political_advertising)',
+            index,
+          );
+        if (
+          !['manualCpc', 'maximizeConversions', 'targetSpend', 'maximizeConversionValue'].some(
+            (key) => key in create,
+          )
+        )
+          return invalidArgument(
+            { biddingError: 'BIDDING_STRATEGY_NOT_SUPPORTED' },
+            'A bidding strategy is required.',
+            index,
+          );
+        const taken = [...campaigns, ...pendingCampaigns].some(
+          (campaign) =>
+            campaign.customerId === customerId && campaign.name === name && campaign.status !== 'REMOVED',
+        );
+        if (taken)
+          return invalidArgument(
+            { campaignError: 'DUPLICATE_CAMPAIGN_NAME' },
+            'A campaign with this name already exists.',
+            index,
+          );
+        const status = create.status as 'PAUSED' | 'ENABLED';
+        const campaign: GoogleSimulatorCampaign = {
+          customerId,
+          resourceName: newId('campaigns', create.resourceName),
+          name,
+          status,
+          budget,
+          containsEuPoliticalAdvertising: text(create.containsEuPoliticalAdvertising),
+          adGroups: [],
+          ads: [],
+          keywords: [],
+          createdAt: now,
+          statusChanges: [{ status, at: now }],
+        };
+        pendingCampaigns.push(campaign);
+        results.push({ campaignResult: { resourceName: campaign.resourceName } });
+      } else if (kind === 'adGroupOperation' && body.create) {
+        const create = body.create as Record<string, unknown>;
+        const campaign = [...pendingCampaigns, ...campaigns].find(
+          (candidate) => candidate.resourceName === resolve(create.campaign),
+        );
+        if (!campaign || !text(create.name))
+          return invalidArgument({ fieldError: 'REQUIRED' }, 'The required field was not present.', index);
+        const group = {
+          resourceName: newId('adGroups', create.resourceName),
+          name: text(create.name),
+          status: text(create.status),
+        };
+        groupsMade.set(group.resourceName, campaign);
+        applied.push(() => campaign.adGroups.push(group));
+        results.push({ adGroupResult: { resourceName: group.resourceName } });
+      } else if (kind === 'adGroupAdOperation' && body.create) {
+        const create = body.create as { adGroup?: unknown; ad?: Record<string, unknown> };
+        const group = resolve(create.adGroup);
+        const campaign =
+          groupsMade.get(group ?? '') ??
+          campaigns.find((candidate) => candidate.adGroups.some((adGroup) => adGroup.resourceName === group));
+        const ad = create.ad ?? {};
+        const rsa = ad.responsiveSearchAd as
+          | { headlines?: { text?: string }[]; descriptions?: { text?: string }[] }
+          | undefined;
+        const finalUrls = Array.isArray(ad.finalUrls) ? (ad.finalUrls as string[]) : [];
+        if (!campaign || !rsa)
+          return invalidArgument({ fieldError: 'REQUIRED' }, 'The required field was not present.', index);
+        if (finalUrls.length === 0)
+          return invalidArgument({ adError: 'FINAL_URL_REQUIRED' }, 'A final URL is required.', index);
+        const headlines = (rsa.headlines ?? []).map((asset) => text(asset.text));
+        const descriptions = (rsa.descriptions ?? []).map((asset) => text(asset.text));
+        if (headlines.length < 3 || descriptions.length < 2)
+          return invalidArgument(
+            { collectionSizeError: 'TOO_FEW' },
+            'Too few headlines or descriptions.',
+            index,
+          );
+        if (headlines.length > 15 || descriptions.length > 4)
+          return invalidArgument(
+            { collectionSizeError: 'TOO_MANY' },
+            'Too many headlines or descriptions.',
+            index,
+          );
+        if (headlines.some((line) => line.length > 30) || descriptions.some((line) => line.length > 90))
+          return invalidArgument({ stringLengthError: 'TOO_LONG' }, 'Too long.', index);
+        if (new Set(headlines).size !== headlines.length)
+          return invalidArgument({ adError: 'DUPLICATE_ASSET' }, 'Duplicate headlines.', index);
+        const adGroupAd = newId('adGroupAds', undefined);
+        applied.push(() => campaign.ads.push({ adGroup: group!, finalUrls, headlines, descriptions }));
+        results.push({ adGroupAdResult: { resourceName: adGroupAd } });
+      } else if (kind === 'adGroupCriterionOperation' && body.create) {
+        const create = body.create as {
+          adGroup?: unknown;
+          keyword?: { text?: unknown; matchType?: unknown };
+        };
+        const group = resolve(create.adGroup);
+        const campaign =
+          groupsMade.get(group ?? '') ??
+          campaigns.find((candidate) => candidate.adGroups.some((adGroup) => adGroup.resourceName === group));
+        const keyword = { text: text(create.keyword?.text), matchType: text(create.keyword?.matchType) };
+        if (!campaign || !keyword.text || !['BROAD', 'PHRASE', 'EXACT'].includes(keyword.matchType))
+          return invalidArgument({ fieldError: 'REQUIRED' }, 'The required field was not present.', index);
+        if (keyword.text.length > 80)
+          return invalidArgument(
+            { criterionError: 'KEYWORD_TEXT_TOO_LONG' },
+            'Keyword text is too long.',
+            index,
+          );
+        const criterion = newId('adGroupCriteria', undefined);
+        applied.push(() => campaign.keywords.push({ adGroup: group!, ...keyword }));
+        results.push({ adGroupCriterionResult: { resourceName: criterion } });
+      } else if (kind === 'campaignOperation' && body.update) {
+        const update = body.update as Record<string, unknown>;
+        const campaign = byName(text(update.resourceName));
+        if (!campaign || campaign.customerId !== customerId)
+          return invalidArgument({ mutateError: 'RESOURCE_NOT_FOUND' }, 'Resource was not found.', index);
+        if (campaign.status === 'REMOVED')
+          return invalidArgument(
+            { campaignError: 'CANNOT_MODIFY_REMOVED_CAMPAIGN' },
+            'The campaign is removed.',
+            index,
+          );
+        const mask = text(body.updateMask).split(',');
+        if (!mask.includes('status') || !['PAUSED', 'ENABLED'].includes(text(update.status)))
+          return invalidArgument({ fieldMaskError: 'FIELD_NOT_FOUND' }, 'Bad update mask.', index);
+        const status = update.status as 'PAUSED' | 'ENABLED';
+        applied.push(() => {
+          if (campaign.status !== status) campaign.statusChanges.push({ status, at: now });
+          campaign.status = status;
+        });
+        results.push({ campaignResult: { resourceName: campaign.resourceName } });
+      } else if (kind === 'campaignOperation' && typeof body.remove === 'string') {
+        const campaign = byName(body.remove);
+        if (!campaign || campaign.customerId !== customerId || campaign.status === 'REMOVED')
+          return invalidArgument({ mutateError: 'RESOURCE_NOT_FOUND' }, 'Resource was not found.', index);
+        applied.push(() => {
+          campaign.status = 'REMOVED';
+          campaign.statusChanges.push({ status: 'REMOVED', at: now });
+        });
+        results.push({ campaignResult: { resourceName: campaign.resourceName } });
+      } else if (kind === 'campaignBudgetOperation' && typeof body.remove === 'string') {
+        const budget = budgetsByName(body.remove);
+        if (!budget || budget.status === 'REMOVED')
+          return invalidArgument({ mutateError: 'RESOURCE_NOT_FOUND' }, 'Resource was not found.', index);
+        applied.push(() => {
+          budget.status = 'REMOVED';
+        });
+        results.push({ campaignBudgetResult: { resourceName: budget.resourceName } });
+      } else {
+        return invalidArgument(
+          { mutateError: 'MUTATE_NOT_ALLOWED' },
+          `The simulator does not know ${kind} this way.`,
+          index,
+        );
+      }
+    }
+    campaigns.push(...pendingCampaigns);
+    for (const apply of applied) apply();
+    return ok({ mutateOperationResponses: results });
+  };
+
+  const campaignFields: Record<string, keyof GoogleSimulatorCampaign | 'id' | 'campaignBudget'> = {
+    'campaign.resource_name': 'resourceName',
+    'campaign.id': 'id',
+    'campaign.name': 'name',
+    'campaign.status': 'status',
+    'campaign.campaign_budget': 'campaignBudget',
+  };
+
+  /** GAQL over campaigns: SELECT campaign fields FROM campaign [WHERE a AND b…] with =, != and LIKE on name/status. */
+  const searchCampaigns = (customerId: string, query: string): SimulatorResponse => {
+    const parsed = /^\s*SELECT\s+(.+?)\s+FROM\s+campaign(?:\s+WHERE\s+(.+?))?(?:\s+LIMIT\s+(\d+))?\s*$/i.exec(
+      query,
+    );
+    if (!parsed?.[1])
+      return invalidArgument(
+        { queryError: 'UNEXPECTED_END_OF_QUERY' },
+        'Error in query: unexpected end of query.',
+      );
+    const fields = parsed[1].split(',').map((field) => field.trim());
+    const unknown = fields.find((field) => !(field in campaignFields));
+    if (unknown)
+      return invalidArgument(
+        { queryError: 'UNRECOGNIZED_FIELD' },
+        `Unrecognized field in the query: '${unknown}'.`,
+      );
+    const tests: ((campaign: GoogleSimulatorCampaign) => boolean)[] = [];
+    for (const condition of parsed[2] ? parsed[2].split(/\s+AND\s+/i) : []) {
+      const clause = /^(campaign\.name|campaign\.status)\s*(=|!=|LIKE)\s*'((?:[^'\\]|\\.)*)'$/i.exec(
+        condition.trim(),
+      );
+      if (!clause)
+        return invalidArgument({ queryError: 'UNEXPECTED_INPUT' }, `Error in query near '${condition}'.`);
+      const [, field, operator, literal] = clause;
+      const value = (campaign: GoogleSimulatorCampaign) =>
+        field === 'campaign.name' ? campaign.name : campaign.status;
+      const wanted = literal!.replace(/\\(.)/g, '$1');
+      if (operator!.toUpperCase() === 'LIKE') {
+        const pattern = new RegExp(
+          `^${wanted
+            .split('%')
+            .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+            .join('.*')}$`,
+        );
+        tests.push((campaign) => pattern.test(value(campaign)));
+      } else if (operator === '=') tests.push((campaign) => value(campaign) === wanted);
+      else tests.push((campaign) => value(campaign) !== wanted);
+    }
+    const rows = campaigns
+      .filter((campaign) => campaign.customerId === customerId && tests.every((test) => test(campaign)))
+      .slice(0, parsed[3] ? Number(parsed[3]) : undefined)
+      .map((campaign) => {
+        const all: Record<string, unknown> = {
+          resourceName: campaign.resourceName,
+          id: campaign.resourceName.split('/').pop(),
+          name: campaign.name,
+          status: campaign.status,
+          campaignBudget: campaign.budget.resourceName,
+        };
+        const row: Record<string, unknown> = { resourceName: campaign.resourceName };
+        for (const field of fields) row[campaignFields[field]!] = all[campaignFields[field]!];
+        return { campaign: row };
+      });
+    return ok({
+      ...(rows.length > 0 ? { results: rows } : {}),
+      fieldMask: fields
+        .map((field) => field.replace(/_(\w)/g, (_, letter: string) => letter.toUpperCase()))
+        .join(','),
+      requestId: randomBytes(11).toString('base64url'),
+    });
+  };
+
   const handler = (request: RecordedRequest): SimulatorResponse => {
     const path = request.path;
     if (path === '/o/oauth2/v2/auth' && request.method === 'GET') return consent(request);
@@ -675,6 +1021,8 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
       return listAccessibleCustomers(request);
     const adsSearch = new RegExp(`^/${simulatedAdsVersion}/customers/(\\d+)/googleAds:search$`).exec(path);
     if (adsSearch?.[1]) return search(request, adsSearch[1]);
+    const adsMutate = new RegExp(`^/${simulatedAdsVersion}/customers/(\\d+)/googleAds:mutate$`).exec(path);
+    if (adsMutate?.[1]) return mutate(request, adsMutate[1]);
     return notFoundPage(path);
   };
 
@@ -743,5 +1091,6 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
     failWith: (kind: GoogleFailureKind, rule: FailureMatch) => {
       server.failNext({ ...rule, response: failure(kind, rule.path) });
     },
+    adsCampaigns: () => campaigns.map((campaign) => structuredClone(campaign)),
   });
 }

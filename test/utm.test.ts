@@ -268,11 +268,7 @@ describe('applyUtm', () => {
       { text, link: 'https://acme.example/new', mediaUrls: media },
       (c) => ({ text: taggedText(c), link: taggedLink(c), mediaUrls: media }),
     ],
-    [
-      'linkedin_post',
-      { text, link: 'https://acme.example/new' },
-      (c) => ({ text: taggedText(c), link: taggedLink(c) }),
-    ],
+    ['linkedin_post', { link: 'https://acme.example/new' }, (c) => ({ link: taggedLink(c) })],
     [
       'instagram_post',
       { caption: text, mediaUrls: media },
@@ -288,11 +284,7 @@ describe('applyUtm', () => {
       { text, link: 'https://acme.example/new', mediaUrls: media },
       (c) => ({ text: taggedText(c), link: taggedLink(c), mediaUrls: media }),
     ],
-    [
-      'google_ads_campaign',
-      { text, link: 'https://acme.example/new' },
-      (c) => ({ text: taggedText(c), link: taggedLink(c) }),
-    ],
+    ['google_ads_campaign', { link: 'https://acme.example/new' }, (c) => ({ link: taggedLink(c) })],
     ['klaviyo_email', { html, text }, (c) => ({ html: taggedHtml(c), text: taggedText(c) })],
     ['mailchimp_email', { html, text }, (c) => ({ html: taggedHtml(c), text: taggedText(c) })],
     ['cyberimpact_email', { html, text }, (c) => ({ html: taggedHtml(c), text: taggedText(c) })],

@@ -79,6 +79,12 @@ export const epicPatches = {
    * PREFLIGHT_AHEAD_MS before the time; runs from before slept straight to the time.
    */
   preflight: 'preflight',
+  /**
+   * Soft publications whose adapter can prepare them are prepared PUBLICATION_PREPARE_AHEAD_MS before the time
+   * (or when scheduled, if closer), and what was prepared is discarded by an unschedule, an edit back to draft
+   * or a reschedule; runs from before published everything at the time.
+   */
+  prepareAhead: 'prepare-ahead',
 } as const;
 
 type TransitionKind = 'unschedule' | 'edit' | 'reschedule' | 'retry';
@@ -92,6 +98,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   // Signals are validated again on replay: a run that ignored one under the old rule must ignore it still.
   const pastTolerance = patched(epicPatches.reschedulePastTolerance);
   const preflightModel = patched(epicPatches.preflight);
+  const prepareModel = patched(epicPatches.prepareAhead);
 
   let status: EpicStatus = 'scheduled';
   let scheduledAt = Date.parse(input.scheduledAt);
@@ -114,6 +121,9 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   let checkedWhenScheduled: number | null = null;
   let checkedAhead: number | null = null;
   let aheadDeferred = false;
+  /** Preparations running (or waiting to retry), each with the scope that stops it; the time they were for. */
+  const preparing = new Map<string, CancellationScope>();
+  let preparedFor: number | null = null;
 
   const iso = (ms: number) => new Date(ms).toISOString();
   const result = (): TransitionResult => ({ status, scheduledAt: iso(scheduledAt) });
@@ -263,6 +273,94 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   const preflightOwed = () =>
     preflightModel && transitionInFlight === null && (checkedWhenScheduled !== scheduledAt || aheadDeferred);
 
+  const preparable = () =>
+    prepareModel
+      ? tasks.filter((task) => task.prepares === true && publications[task.taskId]?.status !== 'published')
+      : [];
+  const prepareAt = () => scheduledAt - (plan?.policy.prepareAheadMs ?? 0);
+  /** The preparation for this time is owed: its window is open and no transition applies. */
+  const prepareOwed = () =>
+    prepareModel &&
+    plan?.policy.prepareAheadMs !== undefined &&
+    transitionInFlight === null &&
+    preparedFor !== scheduledAt &&
+    Date.now() >= prepareAt() &&
+    preparable().length > 0;
+
+  /**
+   * Prepares each preparable soft publication on its platform, alongside the sleep. A failure is logged only:
+   * publishing at the time prepares whatever is missing.
+   */
+  const startPreparations = () => {
+    preparedFor = scheduledAt;
+    const { prepareTask } = proxyActivities<EpicActivities>({
+      startToCloseTimeout: '3 minutes',
+      heartbeatTimeout: plan!.policy.heartbeatTimeoutMs,
+      // Stopped by the time or a transition: waited for until its worker has let go, so nothing it still
+      // creates escapes the publish or the discard that follows.
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      retry: {
+        initialInterval: '5 seconds',
+        maximumInterval: '1 minute',
+        maximumAttempts: 3,
+        nonRetryableErrorTypes: [...nonRetryableClasses],
+      },
+      summary: `Prepare the soft publications before ${iso(scheduledAt)}, without publishing`,
+    });
+    for (const task of preparable()) {
+      if (preparing.has(task.taskId)) continue;
+      const scope = new CancellationScope();
+      preparing.set(task.taskId, scope);
+      scope
+        .run(() =>
+          prepareTask({
+            epicId: input.epicId,
+            taskId: task.taskId,
+            scheduledAt: iso(scheduledAt),
+            ...(scheduleToken === undefined ? {} : { scheduleToken }),
+          }),
+        )
+        .catch((error: unknown) =>
+          log.warn(`preparing task ${task.taskId}: ${(error as Error).message}; publishing will prepare it`),
+        )
+        .finally(() => preparing.delete(task.taskId));
+    }
+  };
+
+  /** Stops the preparations running and waits until their workers have let go. */
+  const stopPreparations = async () => {
+    for (const scope of preparing.values()) scope.cancel();
+    await condition(() => preparing.size === 0);
+  };
+
+  /**
+   * Removes what was prepared for a time that no longer holds. Best effort: what stays is PAUSED, never live
+   * without the publish at a time, and is reused or removed by the next preparation.
+   */
+  const discardPreparations = async () => {
+    if (!prepareModel) return;
+    await stopPreparations();
+    preparedFor = null;
+    const { discardPrepared } = proxyActivities<EpicActivities>({
+      startToCloseTimeout: '1 minute',
+      scheduleToCloseTimeout: Math.max(5_000, plan!.policy.transitionTimeoutMs),
+      retry: {
+        initialInterval: '1 second',
+        maximumInterval: '10 seconds',
+        maximumAttempts: 3,
+        nonRetryableErrorTypes: [...nonRetryableClasses],
+      },
+      summary: 'Remove what was prepared on the platform',
+    });
+    await Promise.all(
+      preparable().map((task) =>
+        discardPrepared({ epicId: input.epicId, taskId: task.taskId }).catch((error: unknown) =>
+          log.warn(`discarding what was prepared for task ${task.taskId}: ${(error as Error).message}`),
+        ),
+      ),
+    );
+  };
+
   /** Starts a real task's hand-off; it counts as in flight until its outcome is recorded. */
   const startHandOff = async (task: PlannedTask, verify = false) => {
     const scope = new CancellationScope();
@@ -276,7 +374,9 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     inFlightModel &&
     workflowInfo().continueAsNewSuggested &&
     transitionInFlight === null &&
-    inFlight.size === 0;
+    inFlight.size === 0 &&
+    // A preparation left behind could still be creating while the next run prepares again.
+    preparing.size === 0;
 
   /** Histories from before `in-flight-hand-offs`: only hand-offs already on the platform were cancelled. */
   const legacyCancelHandOffs = async (actor: string) => {
@@ -386,6 +486,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
       };
       if (kind === 'unschedule' || kind === 'edit') {
         await withdraw();
+        await discardPreparations();
         const next = kind === 'edit' ? 'draft' : 'review';
         await setStatus(next, kind, actor, request.reason ? { reason: request.reason } : {});
         // Only now may the main loop end the run: the db already says so.
@@ -393,6 +494,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
       } else if (kind === 'reschedule') {
         const next = Date.parse(request.scheduledAt!);
         await withdraw();
+        await discardPreparations();
         const previous = scheduledAt;
         scheduledAt = next;
         timeZone = request.timeZone;
@@ -555,10 +657,24 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
             why = `Sleep until ${iso(aheadAt)} to check the soft publications before the time`;
           }
         }
+        if (prepareOwed()) startPreparations();
+        else if (
+          prepareModel &&
+          plan.policy.prepareAheadMs !== undefined &&
+          preparedFor !== scheduledAt &&
+          preparable().length > 0 &&
+          prepareAt() > Date.now() &&
+          prepareAt() - Date.now() < wake
+        ) {
+          wake = prepareAt() - Date.now();
+          why = `Sleep until ${iso(prepareAt())} to prepare the soft publications before the time`;
+        }
         scheduleMoved = false;
-        await condition(() => ended !== null || scheduleMoved || historyTooLong() || preflightOwed(), wake, {
-          summary: why,
-        });
+        await condition(
+          () => ended !== null || scheduleMoved || historyTooLong() || preflightOwed() || prepareOwed(),
+          wake,
+          { summary: why },
+        );
       } else {
         await condition(() => ended !== null || transitionInFlight === null);
       }
@@ -566,6 +682,8 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     if (ended !== null) return finish({ status: ended });
 
     publishingStarted = true;
+    // A preparation still running is stopped: the publish finds what it made, or makes it.
+    if (prepareModel) await stopPreparations();
     const due = tasks.filter(
       (task) => task.mode === 'soft' && !['published'].includes(publications[task.taskId]!.status),
     );

@@ -37,9 +37,10 @@ export const contentExamples: Record<Channel, Record<string, unknown>> = {
   },
   google_ads_campaign: {
     name: 'Spring search',
-    text: 'Shop now',
+    headlines: ['Spring sale', 'Linen shirts', 'Free returns'],
+    descriptions: ['Light linen shirts for warm days.', 'Order today, returned free for 30 days.'],
     link: 'https://acme.example/sale',
-    mediaUrls: [],
+    keywords: ['linen shirt', 'summer shirt'],
     dailyBudget: { amountMinor: 2500, currency: 'CAD' },
   },
   shopify_product_seo: {
