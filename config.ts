@@ -299,6 +299,17 @@ const environmentSchema = z.object({
    * Google Ads campaign) are prepared there, so that the time itself takes one request each.
    */
   PUBLICATION_PREPARE_AHEAD_MS: integer('PUBLICATION_PREPARE_AHEAD_MS', 0, 7 * 86_400_000, 3_600_000),
+  /**
+   * A post published before its platform named it publicly (TikTok, whose moderation takes minutes to hours) is
+   * asked about after this, then at doubling intervals (at most 6 h apart) for PUBLICATION_FOLLOW_UP_FOR_MS.
+   */
+  PUBLICATION_FOLLOW_UP_FIRST_MS: integer('PUBLICATION_FOLLOW_UP_FIRST_MS', 1_000, 86_400_000, 60_000),
+  PUBLICATION_FOLLOW_UP_FOR_MS: integer(
+    'PUBLICATION_FOLLOW_UP_FOR_MS',
+    60_000,
+    30 * 86_400_000,
+    3 * 86_400_000,
+  ),
   // MEDIA_ALLOW_PRIVATE_HOSTS (media URLs on private or loopback hosts: tests, the demo; never in production)
   // is declared with LinkedIn's settings, whose adapter downloads media; the pre-flight reads it too.
   CREDENTIALS_KEY: credentialsKey,

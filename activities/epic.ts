@@ -38,6 +38,7 @@ import type { PublicationStatus } from '../domain/publications.ts';
 import { isValidTimeZone } from '../domain/time.ts';
 import { applyUtm } from '../domain/utm.ts';
 import { isRenewable } from './connector-token.ts';
+import { awaitingFinalId } from './follow-up.ts';
 
 export interface PublishPolicy {
   attemptsLimit: number;
@@ -61,6 +62,11 @@ export interface PublishPolicy {
    * older workers, and then never prepared ahead).
    */
   prepareAheadMs?: number;
+  /**
+   * How a post published under an interim id is asked about until the platform names it (absent from plans of
+   * older workers, and then never asked).
+   */
+  followUp?: { firstDelayMs: number; maxDelayMs: number; forMs: number };
 }
 
 export interface PlannedTask {
@@ -843,10 +849,14 @@ export function createEpicActivities({
       epicId: string;
       taskId: string;
       scheduledAt: string;
-    }): Promise<{ status: PublicationStatus }> {
+    }): Promise<{ status: PublicationStatus; followUp?: true }> {
       const target = await loadTarget(input.taskId);
-      if (target.publication.status === 'published' && target.publication.externalId)
-        return { status: 'published' };
+      if (target.publication.status === 'published' && target.publication.externalId) {
+        // Recorded by a try whose answer was lost: the follow-up it owed is owed still.
+        return target.publication.progress[awaitingFinalId]
+          ? { status: 'published', followUp: true }
+          : { status: 'published' };
+      }
       const adapter = adapterFor(target.connector.platform);
       if (!adapter.publish) {
         throw ApplicationFailure.create({
@@ -883,6 +893,11 @@ export function createEpicActivities({
             lastError: null,
             goingLiveAt: null,
             updatedAt: publishedAt,
+            ...(published.followUp
+              ? {
+                  progress: sql`${publications.progress} || jsonb_build_object(${awaitingFinalId}::text, now()::text)`,
+                }
+              : {}),
           })
           .where(eq(publications.id, target.publication.id));
         await recordAudit(tx, {
@@ -896,7 +911,7 @@ export function createEpicActivities({
           details: { taskId: target.task.id, externalId: published.externalId },
         });
       });
-      return { status: 'published' };
+      return published.followUp ? { status: 'published', followUp: true } : { status: 'published' };
     },
 
     /**

@@ -7,6 +7,7 @@ import type { Database } from '../db/client.ts';
 import { createConnectorSyncActivities } from './connector-sync.ts';
 import { createConnectorTokenActivities } from './connector-token.ts';
 import { createEpicActivities, type PublishPolicy } from './epic.ts';
+import { createFollowUpActivities } from './follow-up.ts';
 import { createPreflightActivities } from './preflight.ts';
 import { createProbeActivities } from './probe.ts';
 
@@ -36,6 +37,11 @@ export function publishPolicyFrom(config: Config): PublishPolicy {
     transitionTimeoutMs: config.TRANSITION_TIMEOUT_MS,
     preflightAheadMs: config.PREFLIGHT_AHEAD_MS,
     prepareAheadMs: config.PUBLICATION_PREPARE_AHEAD_MS,
+    followUp: {
+      firstDelayMs: config.PUBLICATION_FOLLOW_UP_FIRST_MS,
+      maxDelayMs: 6 * 3_600_000,
+      forMs: config.PUBLICATION_FOLLOW_UP_FOR_MS,
+    },
   };
 }
 
@@ -44,6 +50,7 @@ export function createActivities(dependencies: ActivityDependencies) {
     ...createProbeActivities(dependencies),
     ...createEpicActivities(dependencies),
     ...createPreflightActivities(dependencies),
+    ...createFollowUpActivities(dependencies),
     ...createConnectorTokenActivities(dependencies),
     ...createConnectorSyncActivities(dependencies),
   };

@@ -12,6 +12,8 @@ import * as oauth2 from './oauth2.ts';
 import type {
   Connection,
   DiscoveredAccount,
+  FollowUpAnswer,
+  FollowUpContext,
   OAuthConnector,
   PlatformAdapter,
   PublicationContext,
@@ -64,7 +66,12 @@ export type TikTokAdapter = PlatformAdapter<TikTokCredentials> &
   Required<
     Pick<
       PlatformAdapter<TikTokCredentials>,
-      'refreshCredentials' | 'canRefresh' | 'verifyCredentials' | 'publish' | 'describeAccounts'
+      | 'refreshCredentials'
+      | 'canRefresh'
+      | 'verifyCredentials'
+      | 'publish'
+      | 'completePublished'
+      | 'describeAccounts'
     >
   > & {
     connector: OAuthConnector<TikTokCredentials>;
@@ -633,13 +640,53 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     const publicId =
       done.publicaly_available_post_id[0] ??
       (privacyLevel === 'SELF_ONLY' ? undefined : await publicIdAfterModeration(context, publishId));
-    if (!publicId) return { externalId: publishId, externalUrl: null };
-    if (!username) {
-      // TikTok gave no username at init (or this attempt resumed without it): asked again, at best.
-      username = (await creatorInfo(credentials.accessToken, signal).catch(() => undefined))
-        ?.creator_username;
+    if (!publicId) {
+      // Live, but moderation has not named it yet (minutes to hours): its id is asked for later.
+      return privacyLevel === 'SELF_ONLY'
+        ? { externalId: publishId, externalUrl: null }
+        : { externalId: publishId, externalUrl: null, followUp: true };
     }
-    return { externalId: publicId, externalUrl: username ? tiktokPostUrl(username, publicId) : null };
+    return { externalId: publicId, externalUrl: await postUrl(credentials, username, publicId, signal) };
+  }
+
+  async function postUrl(
+    credentials: TikTokCredentials,
+    username: string | undefined,
+    publicId: string,
+    signal: AbortSignal | undefined,
+  ) {
+    // TikTok gave no username at init (or the attempt resumed without it): asked again, at best.
+    const known =
+      username ??
+      (await creatorInfo(credentials.accessToken, signal).catch(() => undefined))?.creator_username;
+    return known ? tiktokPostUrl(known, publicId) : null;
+  }
+
+  /** The public id of a post moderation had not named when it was published (see `publish`). */
+  async function completePublished(context: FollowUpContext<TikTokCredentials>): Promise<FollowUpAnswer> {
+    const publishId = context.progress[progressKeys.publishId] || context.externalId;
+    const status = (
+      await post(
+        PostStatusAnswer,
+        '/v2/post/publish/status/fetch/',
+        context.credentials.accessToken,
+        { publish_id: publishId },
+        context.signal,
+      )
+    ).data;
+    const publicId = status.publicaly_available_post_id[0];
+    if (publicId) {
+      const username = context.progress[progressKeys.creatorUsername] || undefined;
+      return {
+        state: 'final',
+        externalId: publicId,
+        externalUrl: await postUrl(context.credentials, username, publicId, context.signal),
+      };
+    }
+    if (status.status === 'FAILED') {
+      return { state: 'ended', reason: `TikTok: ${status.fail_reason ?? 'the post failed'}` };
+    }
+    return { state: 'pending' };
   }
 
   return {
@@ -647,6 +694,7 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     connector,
     discover,
     publish,
+    completePublished,
     describeAccounts: async (credentials, signal) => [await discover(credentials.accessToken, signal)],
 
     canRefresh: (credentials) =>

@@ -88,7 +88,30 @@ export interface HandOffContext<Credentials> extends PublicationContext<Credenti
 export interface Published {
   externalId: string;
   externalUrl: string | null;
+  /**
+   * Published, but the platform names the post publicly only later (TikTok, after moderation): `externalId`
+   * is the platform's interim id, and `completePublished` is asked for the public one at growing intervals.
+   */
+  followUp?: true;
 }
+
+/** What `completePublished` gets: the publication as it was recorded published. */
+export interface FollowUpContext<Credentials> {
+  taskId: string;
+  account: { kind: string; externalId: string } | null;
+  credentials: Credentials;
+  /** The interim id `publish` returned. */
+  externalId: string;
+  progress: PublicationProgress;
+  signal?: AbortSignal;
+}
+
+/** Where a published post stands after `publish` returned `followUp`. */
+export type FollowUpAnswer =
+  | { state: 'final'; externalId: string; externalUrl: string | null }
+  | { state: 'pending' }
+  /** The platform will never name it (e.g. taken down in moderation): asking again is pointless. */
+  | { state: 'ended'; reason: string };
 
 export type HandOffStatus =
   | { state: 'sent'; sentAt: Date | null }
@@ -128,6 +151,11 @@ export interface PlatformAdapter<Credentials = unknown> {
    * what a preparation whose answer was lost may have made. Resolves when nothing prepared is left.
    */
   discardPrepared?(context: DiscardContext<Credentials>): Promise<void>;
+  /**
+   * Soft channels whose `publish` may return `followUp`: asks the platform, without changing anything there,
+   * for the public id of a post it published under an interim id. Throws PlatformError when it could not ask.
+   */
+  completePublished?(context: FollowUpContext<Credentials>): Promise<FollowUpAnswer>;
   /**
    * Soft channels, before the time: checks against the platform, without publishing or changing anything
    * there, what it can tell in advance of `publish` at `scheduledAt` (the account still reachable and

@@ -174,6 +174,14 @@ export const platformDescriptors = {
     settings: {
       apiBaseUrl: { variable: 'TIKTOK_API_BASE_URL', kind: 'url', default: 'https://open.tiktokapis.com' },
       authBaseUrl: { variable: 'TIKTOK_AUTH_BASE_URL', kind: 'url', default: 'https://www.tiktok.com' },
+      // Within the publish activity's 3 minutes with the status polling; what outlasts it is followed up.
+      moderationWaitMs: {
+        variable: 'TIKTOK_MODERATION_WAIT_MS',
+        kind: 'milliseconds',
+        default: 45_000,
+        min: 0,
+        max: 60_000,
+      },
     },
     oauthApp: 'TIKTOK',
     simulator: 'tiktok',

@@ -179,7 +179,7 @@ describe('TikTok Direct Post', () => {
     assert.deepEqual(published, { externalId: post.publishId, externalUrl: null });
   });
 
-  it('moderation slower than the wait: published with the publish_id, and no URL yet', async () => {
+  it('moderation slower than the wait: published with the publish_id, no URL yet, and followed up', async () => {
     const { sim } = harness;
     sim.setPublishing({ moderationMs: 60_000 });
     const { context } = attempt(harness);
@@ -187,8 +187,72 @@ describe('TikTok Direct Post', () => {
     const published = await harness.adapter({ moderationWaitMs: 400 }).publish(context);
     const [post] = sim.posts();
     assert.equal(post?.postId, null);
-    assert.deepEqual(published, { externalId: post?.publishId, externalUrl: null });
+    assert.deepEqual(published, { externalId: post?.publishId, externalUrl: null, followUp: true });
     assert.ok(Date.now() - started < 3_000, 'the wait for moderation is bounded');
+  });
+
+  it('the follow-up asks status/fetch only: pending until moderation names the post, then its id and URL', async () => {
+    const { sim } = harness;
+    sim.setPublishing({ moderationMs: 1_500 });
+    const { context, stored } = attempt(harness);
+    const adapter = harness.adapter({ moderationWaitMs: 0 });
+    const published = await adapter.publish(context);
+    assert.equal(published.followUp, true);
+    const followUp = {
+      taskId: 'task-1',
+      account: context.account,
+      credentials: harness.credentials,
+      externalId: published.externalId,
+      progress: stored,
+    };
+    const before = sim.received.length;
+    assert.deepEqual(await adapter.completePublished(followUp), { state: 'pending' });
+    await new Promise((resolve) => setTimeout(resolve, 1_600));
+    const [post] = sim.posts();
+    assert.ok(post?.postId);
+    assert.deepEqual(await adapter.completePublished(followUp), {
+      state: 'final',
+      externalId: post.postId,
+      externalUrl: `https://www.tiktok.com/@glowcafe/video/${post.postId}`,
+    });
+    const asked = sim.received.slice(before).map((request) => request.path);
+    assert.ok(
+      asked.every((path) => path === paths.status || path === paths.creatorInfo),
+      `only reads: ${asked.join(', ')}`,
+    );
+    assert.equal(sim.posts().length, 1, 'nothing posted again');
+  });
+
+  it('the follow-up of a post TikTok failed ends it; a refused read throws the class', async () => {
+    const { sim } = harness;
+    const adapter = harness.adapter();
+    const followUp = {
+      taskId: 'task-1',
+      account: null,
+      credentials: harness.credentials,
+      externalId: 'v_pub_url~v2-1.123',
+      progress: {},
+    };
+    sim.failNext({
+      path: paths.status,
+      response: {
+        status: 200,
+        body: {
+          data: {
+            status: 'FAILED',
+            fail_reason: 'spam_risk_too_many_posts',
+            publicaly_available_post_id: [],
+          },
+          error: { code: 'ok', message: '', log_id: 'l-1' },
+        },
+      },
+    });
+    assert.deepEqual(await adapter.completePublished(followUp), {
+      state: 'ended',
+      reason: 'TikTok: spam_risk_too_many_posts',
+    });
+    sim.failWith('rate_limited', { path: paths.status });
+    await expectFailure(adapter.completePublished(followUp), 'RATE_LIMITED', secretsOf(harness.credentials));
   });
 
   it('what the creator turned off stays off; a video longer than the creator may post is refused before any video/init', async () => {

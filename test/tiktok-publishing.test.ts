@@ -12,9 +12,20 @@ import type { TaskContent } from '../domain/content.ts';
 import type { TikTokSimulator } from '../sandbox/tiktok.ts';
 import { createWorkspace, type TestWorkspace } from './support/api.ts';
 import { type ConnectorBody, connectOAuth } from './support/platforms.ts';
-import { isoInSeconds, readEpic, useStack, waitForStatus } from './support/stack.ts';
+import {
+  isoInSeconds,
+  readEpic,
+  replayAndRecord,
+  useStack,
+  waitFor,
+  waitForStatus,
+} from './support/stack.ts';
 
-const stack = useStack({ platforms: {} });
+// The attempt waits 8 s for moderation; what comes later is followed up 2 s, then 6 s… after publication.
+const stack = useStack({
+  platforms: {},
+  config: { TIKTOK_MODERATION_WAIT_MS: '8000', PUBLICATION_FOLLOW_UP_FIRST_MS: '2000' },
+});
 const tiktok = (): TikTokSimulator => stack.platforms!.tiktok;
 
 type TikTokAccount = ConnectorBody['accounts'][number] & { privacyLevelOptions?: string[] };
@@ -80,6 +91,44 @@ describe('a TikTok video published by Glowtify at the time', () => {
     assert.equal(publication.externalId, post.postId);
     assert.equal(publication.externalUrl, `https://www.tiktok.com/@glowcafe/video/${post.postId}`);
     assert.equal(tiktok().receivedMatching('/v2/post/publish/video/init/').length, 1);
+  });
+
+  it('moderation slower than the attempt: published with the publish_id, then the public id and URL recorded when they come', async () => {
+    tiktok().setPublishing({ downloadMs: 200, processingMs: 0, moderationMs: 12_000 });
+    const { workspace, epicId, taskId } = await reviewedVideo('Harvest notes', 'PUBLIC_TO_EVERYONE');
+    const scheduled = await workspace.api.post(`/v1/epics/${epicId}/schedule`, {
+      scheduledAt: isoInSeconds(2),
+    });
+    assert.equal(scheduled.statusCode, 200, scheduled.body);
+
+    await waitForStatus(workspace, epicId, 'published');
+    const [post, ...others] = postsTitled('Harvest notes');
+    assert.equal(others.length, 0, 'one video');
+    const interim = await publicationOf(workspace, epicId);
+    assert.equal(post?.postId, null, 'moderation has not named it yet');
+    assert.equal(interim.status, 'published');
+    assert.equal(interim.externalId, post?.publishId, 'published under its publish_id meanwhile');
+    assert.equal(interim.externalUrl, null);
+
+    const named = await waitFor(
+      () => publicationOf(workspace, epicId),
+      (publication) => publication.externalUrl !== null,
+      250,
+    );
+    const moderated = postsTitled('Harvest notes')[0];
+    assert.ok(moderated?.postId);
+    assert.equal(named.externalId, moderated.postId);
+    assert.equal(named.externalUrl, `https://www.tiktok.com/@glowcafe/video/${moderated.postId}`);
+    assert.equal(named.status, 'published');
+    assert.equal(postsTitled('Harvest notes').length, 1, 'posted once');
+
+    const followUp = stack.client.workflow.getHandle(`publication-follow-up-${taskId}`);
+    assert.equal(await followUp.result(), 'final');
+    const { failures } = await replayAndRecord(stack, {
+      'epic-follow-up-01': `epic-${epicId}`,
+      'publication-follow-up-01': `publication-follow-up-${taskId}`,
+    });
+    assert.deepEqual(failures, []);
   });
 
   it('a public video on an app TikTok has not audited is refused (400) when the epic is scheduled or moved, not at the time', async () => {

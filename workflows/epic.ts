@@ -4,6 +4,8 @@
 // the timer either wins (nothing published) or is refused. A transition is applied whole or not at all:
 // hand-offs still being attempted are stopped and cancelled with the live ones, and a platform's refusal
 // half-way hands the cancelled ones off again, so what is on the platforms always matches the answer.
+
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   ActivityCancellationType,
   ActivityFailure,
@@ -14,9 +16,11 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  ParentClosePolicy,
   patched,
   proxyActivities,
   setHandler,
+  startChild,
   TimeoutFailure,
   upsertSearchAttributes,
   uuid4,
@@ -53,6 +57,7 @@ import {
   unscheduleSignal,
   unscheduleUpdate,
 } from './epic-messages.ts';
+import { type publicationFollowUp, publicationFollowUpWorkflowId } from './publication-follow-up.ts';
 
 const bookkeeping = {
   startToCloseTimeout: '30 seconds',
@@ -85,6 +90,11 @@ export const epicPatches = {
    * or a reschedule; runs from before published everything at the time.
    */
   prepareAhead: 'prepare-ahead',
+  /**
+   * A soft publication published under an interim id (TikTok before moderation) gets a child workflow that
+   * records its public id when the platform gives it; runs from before kept the interim id.
+   */
+  followUpPublished: 'follow-up-published',
 } as const;
 
 type TransitionKind = 'unschedule' | 'edit' | 'reschedule' | 'retry';
@@ -99,6 +109,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   const pastTolerance = patched(epicPatches.reschedulePastTolerance);
   const preflightModel = patched(epicPatches.preflight);
   const prepareModel = patched(epicPatches.prepareAhead);
+  const followUpModel = patched(epicPatches.followUpPublished);
 
   let status: EpicStatus = 'scheduled';
   let scheduledAt = Date.parse(input.scheduledAt);
@@ -222,6 +233,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     try {
       const outcome = await (scope ? scope.run(attempt) : attempt());
       setPublication(task.taskId, { status: outcome.status });
+      if ('followUp' in outcome && outcome.followUp && followUpModel) await startFollowUp(task);
     } catch (error) {
       const cause = error instanceof ActivityFailure ? error.cause : error;
       // Stopped by us: cancelled, withdrawn by the fence, or timed out after we asked it to stop.
@@ -245,6 +257,27 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
         status: 'failed',
         failure,
       });
+    }
+  };
+
+  /**
+   * Hands a post the platform has not named yet to its own workflow, which outlives this run. Its failure to
+   * start is logged only: the post is out either way.
+   */
+  const startFollowUp = async (task: PlannedTask) => {
+    const followUp = plan!.policy.followUp;
+    if (!followUp) return;
+    try {
+      await startChild<typeof publicationFollowUp>('publicationFollowUp', {
+        workflowId: publicationFollowUpWorkflowId(task.taskId),
+        args: [{ epicId: input.epicId, taskId: task.taskId, ...followUp }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `Record the public id of the ${task.channel} post (task ${task.taskId}) once the platform names it`,
+      });
+    } catch (error) {
+      // Already following it (a retried publish that had recorded it): nothing more to start.
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError))
+        log.warn(`following up task ${task.taskId}: ${(error as Error).message}`);
     }
   };
 
