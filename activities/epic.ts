@@ -139,6 +139,14 @@ const newHandOffKey = (epicId: string, taskId: string) =>
   `${epicId.slice(0, 8)}-${taskId.slice(0, 8)}-${randomUUID().slice(0, 8)}`;
 
 /** Thrown when an attempt's schedule was withdrawn: not a failure of the publication, nothing to retry. */
+/** What an attempt serves: the epic's schedule (its token, or — in runs from before tokens — its time). */
+interface ScheduleFence {
+  scheduleToken?: string;
+  scheduledAt?: string;
+  /** The epic must also still be scheduled (not in error, where it keeps its token). */
+  whileScheduled?: boolean;
+}
+
 const withdrawn = (message: string) =>
   ApplicationFailure.create({ type: 'WITHDRAWN', message, nonRetryable: true });
 
@@ -304,9 +312,11 @@ export function createEpicActivities({
    * "This attempt's schedule is still the epic's", as a condition: its token, or — for runs started before
    * schedules carried one — the epic still scheduled at this attempt's time.
    */
-  function fenceHolds(epicId: string, fence: { scheduleToken?: string; scheduledAt?: string }) {
+  function fenceHolds(epicId: string, fence: ScheduleFence) {
     if (fence.scheduleToken !== undefined) {
-      return sql`exists (select 1 from ${epics} where ${epics.id} = ${epicId} and ${epics.scheduleToken} = ${fence.scheduleToken})`;
+      // An epic in error keeps its token until it is retried or left: a try from before may not go live then.
+      const scheduled = fence.whileScheduled ? sql`and ${epics.status} = 'scheduled'` : sql``;
+      return sql`exists (select 1 from ${epics} where ${epics.id} = ${epicId} and ${epics.scheduleToken} = ${fence.scheduleToken} ${scheduled})`;
     }
     if (fence.scheduledAt !== undefined) {
       return sql`exists (select 1 from ${epics} where ${epics.id} = ${epicId} and ${epics.status} = 'scheduled'
@@ -315,7 +325,7 @@ export function createEpicActivities({
     return sql`true`;
   }
 
-  async function scheduleStillHolds(epicId: string, fence: { scheduleToken?: string; scheduledAt?: string }) {
+  async function scheduleStillHolds(epicId: string, fence: ScheduleFence) {
     const [row] = await db.execute<{ holds: boolean }>(sql`select ${fenceHolds(epicId, fence)} as holds`);
     return row?.holds === true;
   }
@@ -329,11 +339,7 @@ export function createEpicActivities({
    * answered.
    */
   const beforeGoingLive =
-    (
-      target: Target,
-      fence: { scheduleToken?: string; scheduledAt?: string; handOffKey?: string; attempt?: number },
-    ) =>
-    async () => {
+    (target: Target, fence: ScheduleFence & { handOffKey?: string; attempt?: number }) => async () => {
       const [marked] = await db
         .update(publications)
         .set({
@@ -367,7 +373,7 @@ export function createEpicActivities({
   async function publicationContext(
     target: Target,
     progress: PublicationProgress,
-    fence: { scheduleToken?: string; scheduledAt?: string; handOffKey?: string; attempt?: number },
+    fence: ScheduleFence & { handOffKey?: string; attempt?: number },
   ): Promise<PublicationContext<unknown>> {
     const context = Context.current();
     const content = await outgoingContent(target);
@@ -383,6 +389,20 @@ export function createEpicActivities({
       heartbeat: () => context.heartbeat(),
       signal: context.cancellationSignal,
       beforeGoingLive: beforeGoingLive(target, fence),
+      beforeCreating: async () => {
+        const [holds] = await db
+          .select({ id: publications.id })
+          .from(publications)
+          .where(
+            and(
+              eq(publications.id, target.publication.id),
+              namesHandOff(fence.handOffKey),
+              fenceHolds(target.epic.id, fence),
+              fence.attempt === undefined ? undefined : eq(publications.attempts, fence.attempt),
+            ),
+          );
+        if (!holds) throw withdrawn('the schedule was withdrawn before this was prepared');
+      },
     };
   }
 
@@ -849,6 +869,8 @@ export function createEpicActivities({
       epicId: string;
       taskId: string;
       scheduledAt: string;
+      /** The schedule the run serves (absent in runs started before publish tries carried it). */
+      scheduleToken?: string;
     }): Promise<{ status: PublicationStatus; followUp?: true }> {
       const target = await loadTarget(input.taskId);
       if (target.publication.status === 'published' && target.publication.externalId) {
@@ -871,7 +893,16 @@ export function createEpicActivities({
       let published: Awaited<ReturnType<NonNullable<PlatformAdapter['publish']>>>;
       try {
         published = await withHeartbeats(policy.heartbeatTimeoutMs, async () =>
-          adapter.publish!(await publicationContext(target, started.progress, { attempt: started.attempts })),
+          adapter.publish!(
+            // Only the newest try may go live, and only while the epic is still scheduled for this time: a try
+            // Temporal gave up on must not publish after the epic went to error and was unscheduled.
+            await publicationContext(target, started.progress, {
+              attempt: started.attempts,
+              scheduledAt: input.scheduledAt,
+              ...(input.scheduleToken === undefined ? {} : { scheduleToken: input.scheduleToken }),
+              whileScheduled: true,
+            }),
+          ),
         );
       } catch (error) {
         if (error instanceof ApplicationFailure || Context.current().cancellationSignal.aborted) {
@@ -938,7 +969,7 @@ export function createEpicActivities({
           const { beforeGoingLive: _never, ...context } = await publicationContext(
             target,
             target.publication.progress,
-            {},
+            { ...fence, whileScheduled: true },
           );
           await adapter.prepare!(context);
         });
@@ -965,16 +996,20 @@ export function createEpicActivities({
       if (!adapter.discardPrepared || target.publication.status === 'published') return { discarded: false };
       const context = Context.current();
       try {
-        await adapter.discardPrepared({
-          taskId: target.task.id,
-          account: target.account
-            ? { kind: target.account.kind, externalId: target.account.externalId }
-            : null,
-          credentials: credentialsOf(target.connector),
-          progress: target.publication.progress,
-          saveProgress: saveProgress(target.publication.id),
-          signal: context.cancellationSignal,
-        });
+        // Heartbeating, so a worker that died is noticed within the transition's bound and the removal tried
+        // again, and an attempt the workflow no longer waits for is told to stop.
+        await withHeartbeats(policy.heartbeatTimeoutMs, () =>
+          adapter.discardPrepared!({
+            taskId: target.task.id,
+            account: target.account
+              ? { kind: target.account.kind, externalId: target.account.externalId }
+              : null,
+            credentials: credentialsOf(target.connector),
+            progress: target.publication.progress,
+            saveProgress: saveProgress(target.publication.id),
+            signal: context.cancellationSignal,
+          }),
+        );
       } catch (error) {
         if (error instanceof PlatformError) {
           throw ApplicationFailure.create({

@@ -58,6 +58,13 @@ export interface PublicationContext<Credentials> {
    * so nothing decided against while this attempt ran goes out.
    */
   beforeGoingLive(): Promise<void>;
+  /**
+   * Called right before each request that creates something not live yet (a PAUSED campaign): throws when the
+   * publication is no longer wanted (the epic was unscheduled, moved or edited since this attempt started),
+   * so nothing is made for a time that no longer holds and that no discard would look for. Set by the
+   * activities; a caller without a schedule to check may leave it out.
+   */
+  beforeCreating?(): Promise<void>;
 }
 
 /** What `prepare` gets: a publication's context, without the way to go live. */

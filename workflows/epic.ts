@@ -216,7 +216,12 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     setPublication(task.taskId, { status: 'publishing' });
     const attempt = () =>
       activity === 'publishTask'
-        ? run.publishTask({ epicId: input.epicId, taskId: task.taskId, scheduledAt: iso(scheduledAt) })
+        ? run.publishTask({
+            epicId: input.epicId,
+            taskId: task.taskId,
+            scheduledAt: iso(scheduledAt),
+            ...(scheduleToken === undefined ? {} : { scheduleToken }),
+          })
         : run.handOffTask({
             epicId: input.epicId,
             taskId: task.taskId,
@@ -376,6 +381,8 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     preparedFor = null;
     const { discardPrepared } = proxyActivities<EpicActivities>({
       startToCloseTimeout: '1 minute',
+      // A worker that died is noticed in seconds, so the removal is tried again within the bound.
+      heartbeatTimeout: plan!.policy.heartbeatTimeoutMs,
       scheduleToCloseTimeout: Math.max(5_000, plan!.policy.transitionTimeoutMs),
       retry: {
         initialInterval: '1 second',
