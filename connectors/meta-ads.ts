@@ -141,14 +141,14 @@ export function createMetaAds(input: { graph: GraphCall }) {
     }
   }
 
-  /** The object of this kind (not deleted) whose name carries the marker: what a lost create made. */
-  async function find(
+  /** The objects of this kind (not deleted) whose name carries the marker: what a lost create made. */
+  async function findAll(
     accountId: string,
     edge: Step['edge'],
     marker: string,
     token: string,
     signal: AbortSignal | undefined,
-  ): Promise<string | null> {
+  ): Promise<string[]> {
     // (unconfirmed) that every ad object edge takes a name filter; Meta leaves deleted objects out by default.
     const answer = await graph(Found, {
       method: 'GET',
@@ -161,7 +161,7 @@ export function createMetaAds(input: { graph: GraphCall }) {
       token,
       signal,
     });
-    return answer.data.find((found) => found.name?.includes(marker))?.id ?? null;
+    return answer.data.filter((found) => found.name?.includes(marker)).map((found) => found.id);
   }
 
   /**
@@ -176,8 +176,9 @@ export function createMetaAds(input: { graph: GraphCall }) {
     signal: AbortSignal | undefined,
   ) {
     for (const edge of ['campaigns', 'adcreatives'] as const) {
-      const id = await find(accountId, edge, marker, token, signal);
-      if (id) await graph(Success, { method: 'DELETE', path: `/${id}`, token, signal });
+      // Every one found: should a look-up ever have missed a fresh object, its twin goes too.
+      for (const id of await findAll(accountId, edge, marker, token, signal))
+        await graph(Success, { method: 'DELETE', path: `/${id}`, token, signal });
     }
   }
 
@@ -278,7 +279,8 @@ export function createMetaAds(input: { graph: GraphCall }) {
     const made: Partial<Record<Step['key'], string>> = {};
     for (const step of steps) {
       let id =
-        progress[step.key] || (resumed ? await find(accountId, step.edge, marker, token, signal) : null);
+        progress[step.key] ||
+        (resumed ? ((await findAll(accountId, step.edge, marker, token, signal))[0] ?? null) : null);
       if (!id) {
         const answer = await graph(NodeId, {
           method: 'POST',
