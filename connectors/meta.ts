@@ -1,5 +1,6 @@
-// Meta adapter: Facebook Page posts and Instagram posts/stories through the Graph API, plus the OAuth steps
-// (authorize URL, code → long-lived user token, Page and Instagram account discovery).
+// Meta adapter: Facebook Page posts and Instagram posts/stories through the Graph API, Facebook ads through
+// the Marketing API (meta-ads.ts), plus the OAuth steps (authorize URL, code → long-lived user token, Page,
+// Instagram and ad account discovery).
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
@@ -7,6 +8,7 @@ import { contentSchemas, type TaskContent } from '../domain/content.ts';
 import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, isSuccess, parseRetryAfter, redact } from './http.ts';
+import { createMetaAds } from './meta-ads.ts';
 import {
   CredentialsRejectedError,
   type DiscoveredAccount,
@@ -17,7 +19,10 @@ import {
   type Published,
 } from './types.ts';
 
-/** The one place the Graph API version is pinned (PLATFORMS.md). */
+/**
+ * The one place the Graph API version is pinned (PLATFORMS.md), for the Marketing API too: Meta versions
+ * both as one, on one host and with one token, so ads move with Pages and Instagram (and the simulator).
+ */
 export const metaGraphVersion = 'v26.0';
 
 export const metaScopes = platformDescriptors.meta.scopes;
@@ -139,6 +144,16 @@ function rateLimitDelayMs(headers: Headers): number {
   if (retryAfter) return retryAfter;
   // (unconfirmed) X-Business-Use-Case-Usage: {"<object id>": [{"type": "pages", …,
   // "estimated_time_to_regain_access": <minutes>}]}; the longest wait of any listed object applies.
+  // X-Ad-Account-Usage (ads): `reset_time_duration`, in seconds, until the account's score is back to 0.
+  let adAccountResetMs = 0;
+  try {
+    const reset = Number(
+      (JSON.parse(headers.get('x-ad-account-usage') ?? '{}') as Record<string, unknown>).reset_time_duration,
+    );
+    if (reset > 0) adAccountResetMs = reset * 1000;
+  } catch {
+    // A malformed usage header only costs us the precise delay.
+  }
   const usage = headers.get('x-business-use-case-usage');
   if (usage) {
     try {
@@ -151,16 +166,16 @@ function rateLimitDelayMs(headers: Headers): number {
             : 0,
         ),
       );
-      if (minutes > 0) return minutes * 60_000;
+      if (minutes > 0 || adAccountResetMs > 0) return Math.max(minutes * 60_000, adAccountResetMs);
     } catch {
       // A malformed usage header only costs us the precise delay.
     }
   }
-  return defaultRateLimitRetryMs;
+  return adAccountResetMs || defaultRateLimitRetryMs;
 }
 
 interface GraphRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** After the version, e.g. `/1789/media_publish`. */
   path: string;
   params?: Record<string, string | undefined>;
@@ -215,6 +230,7 @@ const publishingPermissions: Partial<Record<string, readonly string[]>> = {
   facebook_post: ['pages_manage_posts', 'pages_read_engagement'],
   instagram_post: ['instagram_basic', 'instagram_content_publish'],
   instagram_story: ['instagram_basic', 'instagram_content_publish'],
+  facebook_ad: ['ads_management'],
 };
 
 /** A target the pre-flight reads: its account and the credentials that reach it. */
@@ -258,7 +274,7 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
     const params = new URLSearchParams();
     for (const [name, value] of Object.entries(request.params ?? {}))
       if (value !== undefined) params.set(name, value);
-    const query = request.method === 'GET' && params.size > 0 ? `?${params}` : '';
+    const query = request.method !== 'POST' && params.size > 0 ? `?${params}` : '';
     const headers: Record<string, string> = { accept: 'application/json' };
     if (request.token) headers.authorization = `Bearer ${request.token}`;
     const {
@@ -289,6 +305,8 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
     }
     return parsed.data;
   }
+
+  const ads = createMetaAds({ graph });
 
   function tokenAnswer(answer: z.infer<typeof TokenAnswer>) {
     return {
@@ -435,6 +453,7 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
         platformCode: 'permissions:declined',
       });
     }
+    if (context.channel === 'facebook_ad') return ads.preflight(context);
     let target: { id: string; token: string; fields: string; what: string };
     if (context.channel === 'facebook_post') {
       const { pageId, page } = requirePage(context);
@@ -857,10 +876,18 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
 
     preflight,
 
+    // Only ads are prepared: a Page post or an Instagram container has nothing that can wait unpublished.
+    async prepare(context) {
+      if (context.channel === 'facebook_ad') await ads.prepare(context);
+    },
+    discardPrepared: ads.discardPrepared,
+
     async publish(context) {
       switch (context.channel) {
         case 'facebook_post':
           return publishFacebookPost(context);
+        case 'facebook_ad':
+          return ads.publish(context);
         case 'instagram_post':
         case 'instagram_story':
           return publishInstagram(context);

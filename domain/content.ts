@@ -67,6 +67,21 @@ const adCampaign = z.strictObject({
 });
 
 /**
+ * A Facebook link ad (PLATFORMS.md, Meta Ads): it runs as a Facebook Page (`pageId`, one of the connector's
+ * Pages), shows to people in `countries` (ISO 3166 alpha-2), and carries at most one image (a link ad's
+ * picture), so a task Meta would refuse is a 400 here rather than a failure at the time.
+ */
+const facebookAd = adCampaign.extend({
+  pageId: z.string().regex(/^\d{1,20}$/, "must be the Facebook Page's numeric id"),
+  countries: z
+    .array(z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 code such as US'))
+    .min(1)
+    .max(25)
+    .refine((codes) => new Set(codes).size === codes.length, 'countries must all differ'),
+  mediaUrls: z.array(httpUrl).max(1, 'a Facebook link ad shows one image').optional(),
+});
+
+/**
  * A Google Ads search campaign with one responsive search ad, within Google's limits for it (PLATFORMS.md):
  * 3–15 headlines of at most 30 characters, which Google refuses when two are the same, 2–4 descriptions of
  * at most 90, the final URL (`link`) the ad leads to, and the keywords it shows for.
@@ -165,7 +180,7 @@ export const contentSchemas = {
     /** The video's length, when known: checked against the longest video the creator may post. */
     durationSec: z.number().positive().max(86_400).optional(),
   }),
-  facebook_ad: adCampaign,
+  facebook_ad: facebookAd,
   google_ads_campaign: googleAdsCampaign,
   shopify_product_seo: z.strictObject({
     resource: shopifySeoResource,

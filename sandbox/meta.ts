@@ -1,5 +1,6 @@
 // Meta simulator (tests and `npm run demo`): one loopback server playing both the consent dialog host and the
-// Graph API (v26.0) for Pages and Instagram publishing: as strict as Meta about tokens, in its error shape.
+// Graph API (v26.0) for Pages and Instagram publishing and the Marketing API's ad objects (campaign, ad set,
+// creative, ad): as strict as Meta about tokens and required parameters, in its error shape.
 import { randomBytes } from 'node:crypto';
 import {
   type FailureMatch,
@@ -57,8 +58,29 @@ export interface MetaSimulatorOptions {
   now?: () => Date;
   /** Business Manager accounts the user belongs to (`/me/businesses`, needs business_management). */
   businesses?: { id: string; name: string }[];
-  /** Ad accounts the user can use (`/me/adaccounts`, needs ads_management or ads_read). */
-  adAccounts?: { id: string; name: string }[];
+  /**
+   * Ad accounts the user can use (`/me/adaccounts`, needs ads_management or ads_read), by their number
+   * (Meta names them `act_{id}`); `currency` defaults to USD, `accountStatus` to 1 (active).
+   */
+  adAccounts?: { id: string; name: string; currency?: string; accountStatus?: number }[];
+}
+
+export type MetaAdStatus = 'ACTIVE' | 'PAUSED' | 'ARCHIVED' | 'DELETED';
+
+/** One ad object (campaign, ad set, creative or ad) as the simulator holds it, for tests to read. */
+export interface MetaSimulatorAdObject {
+  id: string;
+  /** `act_{id}`. */
+  accountId: string;
+  name: string;
+  status: MetaAdStatus;
+  /** Every status it has had, the one it was created with first. */
+  statusChanges: { status: MetaAdStatus; at: Date }[];
+  createdAt: Date;
+  /** What it was created with, object-valued parameters parsed (targeting, object_story_spec…). */
+  fields: Record<string, unknown>;
+  /** The campaign or ad set it belongs to (ad sets and ads). */
+  parentId: string | null;
 }
 
 export interface MetaSimulatorPost {
@@ -109,6 +131,11 @@ export type MetaSimulator = SimulatorServer & {
   reactivateAccount(id: string): void;
   /** Makes the next matching requests fail the way Meta fails them (Meta's status, headers and body). */
   failWith(kind: MetaFailureKind, rule: FailureMatch): void;
+  /** The Marketing API's objects, in creation order, deleted ones included. */
+  adCampaigns(): MetaSimulatorAdObject[];
+  adSets(): MetaSimulatorAdObject[];
+  adCreatives(): MetaSimulatorAdObject[];
+  ads(): MetaSimulatorAdObject[];
 };
 
 interface IssuedToken {
@@ -1091,6 +1118,504 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     return unsupportedRequest('GET', id);
   };
 
+  // ——— Marketing API (ad objects) ———
+
+  type AdKind = 'campaign' | 'adset' | 'creative' | 'ad';
+  const adObjects = new Map<string, MetaSimulatorAdObject & { kind: AdKind }>();
+  const adEdges: Record<string, AdKind> = {
+    campaigns: 'campaign',
+    adsets: 'adset',
+    adcreatives: 'creative',
+    ads: 'ad',
+  };
+  const objectives = new Set([
+    'OUTCOME_APP_PROMOTION',
+    'OUTCOME_AWARENESS',
+    'OUTCOME_ENGAGEMENT',
+    'OUTCOME_LEADS',
+    'OUTCOME_SALES',
+    'OUTCOME_TRAFFIC',
+  ]);
+  const specialAdCategories = new Set([
+    'NONE',
+    'EMPLOYMENT',
+    'HOUSING',
+    'CREDIT',
+    'ISSUES_ELECTIONS_POLITICS',
+    'FINANCIAL_PRODUCTS_SERVICES',
+    'ONLINE_GAMBLING_AND_GAMING',
+  ]);
+  const billingEvents = new Set(['IMPRESSIONS', 'LINK_CLICKS', 'THRUPLAY', 'APP_INSTALLS']);
+  const optimizationGoals = new Set([
+    'LINK_CLICKS',
+    'LANDING_PAGE_VIEWS',
+    'IMPRESSIONS',
+    'REACH',
+    'OFFSITE_CONVERSIONS',
+    'THRUPLAY',
+  ]);
+  const bidStrategies = new Set([
+    'LOWEST_COST_WITHOUT_CAP',
+    'LOWEST_COST_WITH_BID_CAP',
+    'COST_CAP',
+    'LOWEST_COST_WITH_MIN_ROAS',
+  ]);
+  // The EU and EEA, where the Digital Services Act makes an ad name who pays and who benefits.
+  const dsaCountries = new Set(
+    'AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO'.split(' '),
+  );
+  const regionNames = new Intl.DisplayNames(['en'], { type: 'region' });
+  const isCountry = (code: unknown) => {
+    if (typeof code !== 'string' || !/^[A-Z]{2}$/.test(code)) return false;
+    const name = regionNames.of(code);
+    return name !== undefined && name !== code && name !== 'Unknown Region';
+  };
+
+  // (unconfirmed wording) Meta refuses a bad value of an ad object with #100 "Invalid parameter" and says
+  // which in error_user_title / error_user_msg.
+  const invalidAdParameter = (title: string, detail: string) =>
+    graphError(400, {
+      message: 'Invalid parameter',
+      code: 100,
+      is_transient: false,
+      error_user_title: title,
+      error_user_msg: detail,
+    });
+  const adsPermissionError = (read: boolean) =>
+    graphError(403, {
+      message: `(#200) Requires ${read ? 'ads_management or ads_read' : 'ads_management'} permission to manage the object`,
+      code: 200,
+    });
+
+  /** An object-valued parameter: a JSON string in a form body, an object or array in a JSON body. */
+  const jsonParam = (
+    params: Record<string, unknown>,
+    name: string,
+  ): { value: unknown } | 'invalid' | null => {
+    const raw = params[name];
+    if (raw === undefined) return null;
+    if (typeof raw !== 'string') return { value: raw };
+    try {
+      return { value: JSON.parse(raw) };
+    } catch {
+      return 'invalid';
+    }
+  };
+  const notJson = (name: string) =>
+    graphError(400, { message: `(#100) param ${name} must be JSON-encoded`, code: 100 });
+
+  const adAccountById = (id: string) => {
+    const number = /^act_(\d+)$/.exec(id)?.[1];
+    return number === undefined ? undefined : adAccounts.find((account) => account.id === number);
+  };
+
+  const effectiveStatus = (object: MetaSimulatorAdObject & { kind: AdKind }): string => {
+    if (object.status !== 'ACTIVE') return object.status;
+    const parent = object.parentId ? adObjects.get(object.parentId) : undefined;
+    if (!parent) return 'ACTIVE';
+    const upstream = effectiveStatus(parent);
+    if (upstream === 'ACTIVE') return 'ACTIVE';
+    return parent.kind === 'campaign' ? 'CAMPAIGN_PAUSED' : 'ADSET_PAUSED';
+  };
+
+  const adObjectView = (object: MetaSimulatorAdObject & { kind: AdKind }): Record<string, unknown> => ({
+    id: object.id,
+    account_id: object.accountId.replace(/^act_/, ''),
+    name: object.name,
+    status: object.status,
+    configured_status: object.status,
+    effective_status: effectiveStatus(object),
+    created_time: graphTime(object.createdAt),
+    objective: object.kind === 'campaign' ? object.fields.objective : undefined,
+    special_ad_categories: object.kind === 'campaign' ? object.fields.special_ad_categories : undefined,
+    campaign_id:
+      object.kind === 'adset'
+        ? object.parentId
+        : object.kind === 'ad'
+          ? adObjects.get(object.parentId ?? '')?.parentId
+          : undefined,
+    adset_id: object.kind === 'ad' ? object.parentId : undefined,
+    daily_budget: object.kind === 'adset' ? object.fields.daily_budget : undefined,
+    targeting: object.kind === 'adset' ? object.fields.targeting : undefined,
+    object_story_spec: object.kind === 'creative' ? object.fields.object_story_spec : undefined,
+    creative: object.kind === 'ad' ? object.fields.creative : undefined,
+  });
+  const adNodeType: Record<AdKind, string> = {
+    campaign: 'Campaign',
+    adset: 'AdSet',
+    creative: 'AdCreative',
+    ad: 'Adgroup',
+  };
+
+  const createAdObject = (
+    kind: AdKind,
+    accountId: string,
+    fields: Record<string, unknown>,
+    input: { name: string; status: MetaAdStatus; parentId: string | null },
+  ) => {
+    const at = new Date(clock());
+    const object = {
+      kind,
+      id: newId(kind === 'creative' ? '238' : '120'),
+      accountId,
+      name: input.name,
+      status: input.status,
+      statusChanges: [{ status: input.status, at }],
+      createdAt: at,
+      fields,
+      parentId: input.parentId,
+    };
+    adObjects.set(object.id, object);
+    return ok({ id: object.id });
+  };
+
+  /** `status` as a create or an update takes it; Meta creates ACTIVE when none is given. */
+  const statusParam = (params: Record<string, unknown>, allowed: MetaAdStatus[]) => {
+    const status = stringParam(params, 'status') ?? 'ACTIVE';
+    return (allowed as string[]).includes(status) ? (status as MetaAdStatus) : null;
+  };
+  const badStatus = (allowed: string[]) =>
+    graphError(400, { message: `(#100) Param status must be one of {${allowed.join(', ')}}`, code: 100 });
+
+  /** An object of this account that is not deleted, or null. */
+  const liveObjectOf = (kind: AdKind, accountId: string, id: string | undefined) => {
+    const object = id ? adObjects.get(id) : undefined;
+    return object && object.kind === kind && object.accountId === accountId && object.status !== 'DELETED'
+      ? object
+      : null;
+  };
+
+  const createCampaign = (accountId: string, params: Record<string, unknown>) => {
+    const name = stringParam(params, 'name');
+    if (!name) return missingParameter('name');
+    const objective = stringParam(params, 'objective');
+    if (!objective) return missingParameter('objective');
+    if (!objectives.has(objective)) {
+      return graphError(400, {
+        message: `(#100) Param objective must be one of {${[...objectives].join(', ')}}`,
+        code: 100,
+      });
+    }
+    const categories = jsonParam(params, 'special_ad_categories');
+    if (categories === 'invalid') return notJson('special_ad_categories');
+    if (categories === null) {
+      // (unconfirmed wording) Required since v7.0, even when none applies (an empty list).
+      return invalidAdParameter(
+        'Special ad categories required',
+        'Declare whether the campaign’s ads relate to a special ad category (credit, employment, housing, ' +
+          'social issues, elections or politics) in special_ad_categories; send an empty list when none applies.',
+      );
+    }
+    const list = categories.value;
+    if (!Array.isArray(list) || list.some((item) => !specialAdCategories.has(item as string))) {
+      return graphError(400, {
+        message: `(#100) special_ad_categories must be a list of {${[...specialAdCategories].join(', ')}}`,
+        code: 100,
+      });
+    }
+    const status = statusParam(params, ['ACTIVE', 'PAUSED']);
+    if (!status) return badStatus(['ACTIVE', 'PAUSED']);
+    return createAdObject(
+      'campaign',
+      accountId,
+      { objective, special_ad_categories: list },
+      { name, status, parentId: null },
+    );
+  };
+
+  const createAdSet = (accountId: string, params: Record<string, unknown>) => {
+    const name = stringParam(params, 'name');
+    if (!name) return missingParameter('name');
+    const campaignId = stringParam(params, 'campaign_id');
+    if (!campaignId) return missingParameter('campaign_id');
+    if (!liveObjectOf('campaign', accountId, campaignId))
+      return invalidAdParameter(
+        'Invalid campaign',
+        `The campaign ${campaignId} does not exist in this ad account.`,
+      );
+    const budget = stringParam(params, 'daily_budget');
+    if (!budget && !stringParam(params, 'lifetime_budget')) return missingParameter('daily_budget');
+    if (budget !== undefined && !/^[1-9]\d*$/.test(budget)) {
+      return invalidAdParameter(
+        'Invalid budget',
+        'daily_budget is a whole number of the ad account currency’s smallest unit (cents for USD).',
+      );
+    }
+    const billingEvent = stringParam(params, 'billing_event');
+    if (!billingEvent) return missingParameter('billing_event');
+    if (!billingEvents.has(billingEvent))
+      return graphError(400, {
+        message: '(#100) Param billing_event is not a valid billing event',
+        code: 100,
+      });
+    const goal = stringParam(params, 'optimization_goal');
+    if (goal !== undefined && !optimizationGoals.has(goal))
+      return graphError(400, { message: '(#100) Param optimization_goal is not valid', code: 100 });
+    const bidStrategy = stringParam(params, 'bid_strategy');
+    if (bidStrategy !== undefined && !bidStrategies.has(bidStrategy))
+      return graphError(400, { message: '(#100) Param bid_strategy is not valid', code: 100 });
+    if (bidStrategy && bidStrategy !== 'LOWEST_COST_WITHOUT_CAP' && !stringParam(params, 'bid_amount'))
+      return missingParameter('bid_amount');
+    const targeting = jsonParam(params, 'targeting');
+    if (targeting === 'invalid') return notJson('targeting');
+    if (targeting === null) return missingParameter('targeting');
+    const geo = (targeting.value as { geo_locations?: { countries?: unknown } } | null)?.geo_locations;
+    const countries = Array.isArray(geo?.countries) ? (geo.countries as unknown[]) : [];
+    if (countries.length === 0) {
+      return invalidAdParameter(
+        'Location required',
+        'targeting.geo_locations must name where the ads are shown (countries, regions or cities).',
+      );
+    }
+    const unknown = countries.find((code) => !isCountry(code));
+    if (unknown !== undefined)
+      return invalidAdParameter('Invalid location', `${String(unknown)} is not a country code Meta knows.`);
+    if (
+      countries.some((code) => dsaCountries.has(code as string)) &&
+      (!stringParam(params, 'dsa_beneficiary') || !stringParam(params, 'dsa_payor'))
+    ) {
+      // (unconfirmed wording) The EU's Digital Services Act: an ad shown there names who benefits and pays.
+      return invalidAdParameter(
+        'Beneficiary and payer required',
+        'Ad sets that reach people in the European Union must name the beneficiary and the payer ' +
+          '(dsa_beneficiary, dsa_payor).',
+      );
+    }
+    const startTime = stringParam(params, 'start_time');
+    if (startTime !== undefined && Number.isNaN(Date.parse(startTime)) && !/^\d+$/.test(startTime))
+      return graphError(400, { message: '(#100) Param start_time is not a valid time', code: 100 });
+    const status = statusParam(params, ['ACTIVE', 'PAUSED']);
+    if (!status) return badStatus(['ACTIVE', 'PAUSED']);
+    return createAdObject(
+      'adset',
+      accountId,
+      {
+        daily_budget: budget,
+        billing_event: billingEvent,
+        optimization_goal: goal,
+        bid_strategy: bidStrategy,
+        targeting: targeting.value,
+        dsa_beneficiary: stringParam(params, 'dsa_beneficiary'),
+        dsa_payor: stringParam(params, 'dsa_payor'),
+      },
+      { name, status, parentId: campaignId },
+    );
+  };
+
+  const createCreative = (accountId: string, params: Record<string, unknown>, token: IssuedToken) => {
+    const spec = jsonParam(params, 'object_story_spec');
+    if (spec === 'invalid') return notJson('object_story_spec');
+    if (spec === null) return missingParameter('object_story_spec');
+    const story = spec.value as {
+      page_id?: unknown;
+      link_data?: { link?: unknown; message?: unknown; picture?: unknown; image_hash?: unknown };
+    } | null;
+    const pageId = story?.page_id === undefined ? undefined : String(story.page_id);
+    if (!pageId) return missingParameter('object_story_spec[page_id]');
+    if (!pageById(pageId) || !canSeePage(token, pageId) || deactivated.has(pageId))
+      return invalidAdParameter('Invalid Page', `The Page ${pageId} cannot be used by this ad account.`);
+    const link = story?.link_data?.link;
+    if (typeof link !== 'string') return missingParameter('object_story_spec[link_data][link]');
+    for (const [field, value] of [
+      ['link', link],
+      ['picture', story?.link_data?.picture],
+    ] as const) {
+      if (value === undefined) continue;
+      try {
+        const { protocol } = new URL(value as string);
+        if (protocol !== 'http:' && protocol !== 'https:') throw new Error();
+      } catch {
+        return invalidAdParameter('Invalid link', `link_data.${field} must be an http(s) URL.`);
+      }
+    }
+    if (story?.link_data?.image_hash !== undefined)
+      return invalidAdParameter('Invalid image', 'The image_hash names no image of this ad account.');
+    return createAdObject(
+      'creative',
+      accountId,
+      { object_story_spec: story },
+      { name: stringParam(params, 'name') ?? `Creative ${pageId}`, status: 'ACTIVE', parentId: null },
+    );
+  };
+
+  const createAd = (accountId: string, params: Record<string, unknown>) => {
+    const name = stringParam(params, 'name');
+    if (!name) return missingParameter('name');
+    const adSetId = stringParam(params, 'adset_id');
+    if (!adSetId) return missingParameter('adset_id');
+    if (!liveObjectOf('adset', accountId, adSetId))
+      return invalidAdParameter('Invalid ad set', `The ad set ${adSetId} does not exist in this ad account.`);
+    const creative = jsonParam(params, 'creative');
+    if (creative === 'invalid') return notJson('creative');
+    if (creative === null) return missingParameter('creative');
+    const creativeId = (creative.value as { creative_id?: unknown } | null)?.creative_id;
+    if (!liveObjectOf('creative', accountId, creativeId === undefined ? undefined : String(creativeId)))
+      return invalidAdParameter(
+        'Invalid creative',
+        'creative.creative_id names no creative of this ad account.',
+      );
+    const status = statusParam(params, ['ACTIVE', 'PAUSED']);
+    if (!status) return badStatus(['ACTIVE', 'PAUSED']);
+    return createAdObject(
+      'ad',
+      accountId,
+      { creative: { creative_id: String(creativeId) } },
+      { name, status, parentId: adSetId },
+    );
+  };
+
+  /**
+   * GET `/act_{id}/{campaigns|adsets|adcreatives|ads}`: deleted objects are left out, as Meta does unless
+   * asked for them; `filtering` takes `name` with CONTAIN or EQUAL (the look-ups adapters make).
+   */
+  const listAdObjects = (accountId: string, kind: AdKind, params: Record<string, unknown>) => {
+    const filtering = jsonParam(params, 'filtering');
+    if (filtering === 'invalid') return notJson('filtering');
+    const rules = filtering === null ? [] : filtering.value;
+    if (!Array.isArray(rules))
+      return graphError(400, { message: '(#100) filtering must be a list', code: 100 });
+    const predicates: ((object: MetaSimulatorAdObject) => boolean)[] = [];
+    for (const rule of rules as { field?: unknown; operator?: unknown; value?: unknown }[]) {
+      if (rule?.field !== 'name' || typeof rule.value !== 'string')
+        return graphError(400, {
+          message: `(#100) Filtering field ${String(rule?.field)} is invalid`,
+          code: 100,
+        });
+      const value = rule.value;
+      if (rule.operator === 'CONTAIN') predicates.push((object) => object.name.includes(value));
+      else if (rule.operator === 'EQUAL') predicates.push((object) => object.name === value);
+      else
+        return graphError(400, {
+          message: `(#100) Filtering operator ${String(rule.operator)} is invalid`,
+          code: 100,
+        });
+    }
+    const fields = parseFields(stringParam(params, 'fields')) ?? new Map([['id', null]]);
+    const data: Record<string, unknown>[] = [];
+    for (const object of adObjects.values()) {
+      if (object.kind !== kind || object.accountId !== accountId || object.status === 'DELETED') continue;
+      if (!predicates.every((predicate) => predicate(object))) continue;
+      const all = adObjectView(object);
+      const view: Record<string, unknown> = {};
+      for (const field of fields.keys()) {
+        if (!(field in all)) return nonexistingField(field, adNodeType[kind]);
+        if (all[field] !== undefined && all[field] !== null) view[field] = all[field];
+      }
+      data.push(view);
+    }
+    return ok({ data: data.reverse(), paging: { cursors: { before: 'MAZDZD', after: 'MAZDZD' } } });
+  };
+
+  const adAccountEdge = (
+    accountId: string,
+    edge: string | undefined,
+    method: string,
+    params: Record<string, unknown>,
+    auth: { value: string; token: IssuedToken },
+  ): SimulatorResponse => {
+    const account = adAccountById(accountId);
+    const read = method === 'GET';
+    const permitted =
+      auth.token.kind === 'user' &&
+      auth.token.scopes.some((scope) => scope === 'ads_management' || (read && scope === 'ads_read'));
+    if (!account) return unsupportedRequest(method, accountId);
+    if (!permitted) return adsPermissionError(read);
+    if (!edge) {
+      if (!read) return unsupportedRequest(method, accountId);
+      const all = {
+        id: accountId,
+        account_id: account.id,
+        name: account.name,
+        currency: account.currency ?? 'USD',
+        account_status: account.accountStatus ?? 1,
+      };
+      return selectFields(all, parseFields(stringParam(params, 'fields')), ['id'], 'AdAccount');
+    }
+    const kind = adEdges[edge];
+    if (!kind) return graphError(400, { message: `Unknown path components: /${edge}`, code: 2500 });
+    if (read) return listAdObjects(accountId, kind, params);
+    if (method !== 'POST') return unsupportedRequest(method, accountId);
+    // (unconfirmed wording) A disabled or closed account takes no new objects.
+    if ((account.accountStatus ?? 1) !== 1)
+      return invalidAdParameter('Ad account disabled', 'This ad account cannot run ads: it is not active.');
+    switch (kind) {
+      case 'campaign':
+        return createCampaign(accountId, params);
+      case 'adset':
+        return createAdSet(accountId, params);
+      case 'creative':
+        return createCreative(accountId, params, auth.token);
+      case 'ad':
+        return createAd(accountId, params);
+    }
+  };
+
+  /** GET, POST (status) and DELETE on one ad object; deleting a campaign or ad set deletes what it holds. */
+  const adObjectNode = (
+    object: MetaSimulatorAdObject & { kind: AdKind },
+    method: string,
+    params: Record<string, unknown>,
+    auth: { value: string; token: IssuedToken },
+  ): SimulatorResponse => {
+    const read = method === 'GET';
+    const account = adAccountById(object.accountId);
+    if (
+      !account ||
+      auth.token.kind !== 'user' ||
+      !auth.token.scopes.some((scope) => scope === 'ads_management' || (read && scope === 'ads_read'))
+    )
+      return adsPermissionError(read);
+    if (read) {
+      return selectFields(
+        adObjectView(object),
+        parseFields(stringParam(params, 'fields')),
+        ['id'],
+        adNodeType[object.kind],
+      );
+    }
+    const setStatus = (target: MetaSimulatorAdObject, status: MetaAdStatus) => {
+      if (target.status === status) return;
+      target.status = status;
+      target.statusChanges.push({ status, at: new Date(clock()) });
+    };
+    if (method === 'DELETE') {
+      const cascade = (target: MetaSimulatorAdObject & { kind: AdKind }) => {
+        setStatus(target, 'DELETED');
+        for (const child of adObjects.values()) if (child.parentId === target.id) cascade(child);
+      };
+      cascade(object);
+      return ok({ success: true });
+    }
+    if (method !== 'POST') return unsupportedRequest(method, object.id);
+    const allowed: MetaAdStatus[] =
+      object.kind === 'creative' ? ['ACTIVE', 'DELETED'] : ['ACTIVE', 'PAUSED', 'ARCHIVED', 'DELETED'];
+    if (stringParam(params, 'status') === undefined)
+      return graphError(400, { message: '(#100) No parameter to update was given', code: 100 });
+    const status = statusParam(params, allowed);
+    if (!status) return badStatus(allowed);
+    if (object.status === 'DELETED') {
+      // (unconfirmed wording) A deleted object cannot come back.
+      return invalidAdParameter('Object deleted', `The ${adNodeType[object.kind]} ${object.id} was deleted.`);
+    }
+    if (status === 'DELETED') {
+      const cascade = (target: MetaSimulatorAdObject & { kind: AdKind }) => {
+        setStatus(target, 'DELETED');
+        for (const child of adObjects.values()) if (child.parentId === target.id) cascade(child);
+      };
+      cascade(object);
+    } else setStatus(object, status);
+    return ok({ success: true });
+  };
+
+  const adObjectsOf = (kind: AdKind) => () =>
+    [...adObjects.values()]
+      .filter((object) => object.kind === kind)
+      .map(({ kind: _kind, ...object }) => ({
+        ...object,
+        statusChanges: object.statusChanges.map((change) => ({ ...change })),
+        fields: structuredClone(object.fields),
+      }));
+
   const handler = (request: RecordedRequest): SimulatorResponse => {
     const match = /^\/(v\d+\.\d+)(\/.*)?$/.exec(request.path);
     if (!match || match[1] !== simulatedVersion) {
@@ -1164,6 +1689,10 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       return graphError(400, { message: `Unknown path components: /${second}`, code: 2500 });
     }
 
+    if (first.startsWith('act_')) return adAccountEdge(first, second, method, params, auth);
+    const adObject = adObjects.get(first);
+    if (adObject && !second) return adObjectNode(adObject, method, params, auth);
+
     if (deactivated.has(first)) {
       return pageById(first) ? unsupportedRequest(method, first) : restrictedInstagramError();
     }
@@ -1200,6 +1729,41 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     const source = typeof path === 'string' ? path : path.source;
     const instagramId = instagramIds.find((id) => source.includes(id));
     const instagram = instagramId !== undefined || /media|instagram/.test(source);
+    const adAccount = /act_(\d+)/.exec(source)?.[1];
+    const ads = adAccount !== undefined || /campaigns|adsets|adcreatives|ads/.test(source);
+    if (ads && kind === 'rate_limited') {
+      const accountNumber = adAccount ?? adAccounts[0]?.id ?? '0';
+      const usage = {
+        [accountNumber]: [
+          {
+            type: 'ads_management',
+            call_count: 95,
+            total_cputime: 20,
+            total_time: 30,
+            estimated_time_to_regain_access: 2,
+          },
+        ],
+      };
+      return graphError(
+        400,
+        {
+          message:
+            '(#80004) There have been too many calls to this ad-account. Wait a bit and try again. For more ' +
+            'info, please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting#ads-management.',
+          code: 80004,
+          error_subcode: 2446079,
+        },
+        {
+          'X-Business-Use-Case-Usage': JSON.stringify(usage),
+          'X-Ad-Account-Usage': JSON.stringify({
+            acc_id_util_pct: 100,
+            reset_time_duration: 90,
+            ads_api_access_tier: 'standard_access',
+          }),
+        },
+      );
+    }
+    if (ads && kind === 'permission_revoked') return adsPermissionError(false);
     switch (kind) {
       case 'transient':
         return graphError(500, {
@@ -1287,6 +1851,10 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     failWith: (kind: MetaFailureKind, rule: FailureMatch) => {
       server.failNext({ ...rule, response: failure(kind, rule.path) });
     },
+    adCampaigns: adObjectsOf('campaign'),
+    adSets: adObjectsOf('adset'),
+    adCreatives: adObjectsOf('creative'),
+    ads: adObjectsOf('ad'),
   });
   return simulator;
 }

@@ -33,7 +33,10 @@ export const contentExamples: Record<Channel, Record<string, unknown>> = {
     name: 'Spring ad',
     text: 'Shop now',
     link: 'https://acme.example/sale',
+    mediaUrls: ['https://cdn.acme.example/ad.jpg'],
     dailyBudget: { amountMinor: 5000, currency: 'USD' },
+    pageId: '1001',
+    countries: ['US', 'CA'],
   },
   google_ads_campaign: {
     name: 'Spring search',

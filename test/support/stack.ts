@@ -15,7 +15,7 @@ import { connectors } from '../../db/schema.ts';
 import { resolveTemporalCli } from '../../dev/temporal-cli.ts';
 import { startTemporalDevServer, type TemporalDevServer } from '../../dev/temporal-dev-server.ts';
 import { klaviyoScopes, startKlaviyoSimulator } from '../../sandbox/klaviyo.ts';
-import { startMetaSimulator } from '../../sandbox/meta.ts';
+import { type MetaSimulatorOptions, startMetaSimulator } from '../../sandbox/meta.ts';
 import { type StartedWorker, startWorker } from '../../worker.ts';
 import { type ApiHarness, createWorkspace, startApiHarness, type TestWorkspace } from './api.ts';
 import { contentExamples } from './examples.ts';
@@ -68,8 +68,8 @@ export async function startStack(
     config?: Record<string, string>;
     withWorker?: boolean;
     klaviyoEditLockSeconds?: number;
-    /** E.g. short-lived tokens for the token-refresh tests. */
-    meta?: { longLivedTokenSeconds?: number };
+    /** E.g. short-lived tokens for the token-refresh tests, ad accounts for the Facebook ads tests. */
+    meta?: Pick<MetaSimulatorOptions, 'longLivedTokenSeconds' | 'adAccounts'>;
     /** The API's logger (the secrets test reads every line it writes). */
     logger?: FastifyBaseLogger;
     /** The worker's log lines (the secrets test reads them too). */
