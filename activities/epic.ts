@@ -797,7 +797,10 @@ export function createEpicActivities({
           const status: PublicationStatus =
             stored === 'published' || stored === 'handed_off' ? stored : 'pending';
           const facts = channelFacts(channel);
-          const prepares = facts.mode === 'soft' && adapters[facts.platform]?.prepare !== undefined;
+          const prepares =
+            facts.mode === 'soft' &&
+            facts.preparedAhead === true &&
+            adapters[facts.platform]?.prepare !== undefined;
           planned.push({
             taskId: task.id,
             channel,
@@ -958,7 +961,12 @@ export function createEpicActivities({
     }): Promise<{ prepared: boolean }> {
       const target = await loadTarget(input.taskId);
       const adapter = adapterFor(target.connector.platform);
-      if (!adapter.prepare || target.publication.status === 'published') return { prepared: false };
+      if (
+        !adapter.prepare ||
+        !channelFacts(target.task.channel).preparedAhead ||
+        target.publication.status === 'published'
+      )
+        return { prepared: false };
       const fence = {
         ...(input.scheduleToken === undefined ? {} : { scheduleToken: input.scheduleToken }),
         scheduledAt: input.scheduledAt,
@@ -993,7 +1001,12 @@ export function createEpicActivities({
     async discardPrepared(input: { epicId: string; taskId: string }): Promise<{ discarded: boolean }> {
       const target = await loadTarget(input.taskId);
       const adapter = adapterFor(target.connector.platform);
-      if (!adapter.discardPrepared || target.publication.status === 'published') return { discarded: false };
+      if (
+        !adapter.discardPrepared ||
+        !channelFacts(target.task.channel).preparedAhead ||
+        target.publication.status === 'published'
+      )
+        return { discarded: false };
       const context = Context.current();
       try {
         // Heartbeating, so a worker that died is noticed within the transition's bound and the removal tried

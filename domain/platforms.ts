@@ -19,6 +19,11 @@ export interface ChannelDescriptor {
    * the epic is scheduled, before anything is created anywhere.
    */
   scheduleStepMinutes?: number;
+  /**
+   * Soft channels whose platform can hold the publication unpublished (a PAUSED ad): prepared there before the
+   * time by the adapter's `prepare`, so the time takes one request.
+   */
+  preparedAhead?: true;
 }
 
 /**
@@ -109,7 +114,7 @@ export const platformDescriptors = {
       facebook_post: { mode: 'soft', target: 'account' },
       instagram_post: { mode: 'soft', target: 'account' },
       instagram_story: { mode: 'soft', target: 'account' },
-      facebook_ad: { mode: 'soft', target: 'account' },
+      facebook_ad: { mode: 'soft', target: 'account', preparedAhead: true },
     },
     // Only what publishing needs; ads_management comes with the Ad Account round below.
     scopes: [
@@ -190,7 +195,7 @@ export const platformDescriptors = {
     name: 'Google Ads',
     family: 'publication',
     authMethod: 'oauth',
-    channels: { google_ads_campaign: { mode: 'soft', target: 'account' } },
+    channels: { google_ads_campaign: { mode: 'soft', target: 'account', preparedAhead: true } },
     // Google Ads has one scope for everything.
     scopes: ['https://www.googleapis.com/auth/adwords'],
     accountKinds: ['ads_customer'],
