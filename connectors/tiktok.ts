@@ -16,6 +16,7 @@ import type {
   FollowUpContext,
   OAuthConnector,
   PlatformAdapter,
+  PreflightContext,
   PublicationContext,
   Published,
 } from './types.ts';
@@ -71,6 +72,7 @@ export type TikTokAdapter = PlatformAdapter<TikTokCredentials> &
       | 'verifyCredentials'
       | 'publish'
       | 'completePublished'
+      | 'preflight'
       | 'describeAccounts'
     >
   > & {
@@ -662,6 +664,25 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     return known ? tiktokPostUrl(known, publicId) : null;
   }
 
+  /**
+   * Before the time, without posting: the account is still the one that connected, and creator_info still
+   * offers what the task asks (its privacy level, its length, the creator able to post now). creator_info's
+   * own refusals (a dead token, spam_risk_*, reached_active_user_cap) say the same as they would at the time.
+   */
+  async function preflight(context: PreflightContext<TikTokCredentials>): Promise<void> {
+    if (context.channel !== 'tiktok_video') return;
+    const parsed = contentSchemas.tiktok_video.safeParse(context.content);
+    if (!parsed.success)
+      throw invalid(`The tiktok_video content is not valid: ${parsed.error.issues[0]?.message}`);
+    const { credentials } = context;
+    if (context.account?.kind !== 'tiktok_account' || context.account.externalId !== credentials.openId) {
+      throw invalid(
+        'A TikTok video is posted by the account that connected TikTok: choose it as the task’s account',
+      );
+    }
+    postInfo(parsed.data, await creatorInfo(credentials.accessToken, context.signal));
+  }
+
   /** The public id of a post moderation had not named when it was published (see `publish`). */
   async function completePublished(context: FollowUpContext<TikTokCredentials>): Promise<FollowUpAnswer> {
     const publishId = context.progress[progressKeys.publishId] || context.externalId;
@@ -694,6 +715,7 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     connector,
     discover,
     publish,
+    preflight,
     completePublished,
     describeAccounts: async (credentials, signal) => [await discover(credentials.accessToken, signal)],
 

@@ -272,6 +272,36 @@ describe('TikTok Direct Post', () => {
     assert.equal(long.stored.initSentAt, undefined, 'no video/init was even prepared');
   });
 
+  it('pre-flight reads creator_info only: what the creator offers passes; an unoffered level, a video too long or a 503 are told apart', async () => {
+    const { sim, credentials } = harness;
+    const adapter = harness.adapter();
+    const check = (content: TaskContent<'tiktok_video'>) =>
+      adapter.preflight({
+        taskId: 'task-1',
+        channel: 'tiktok_video',
+        content,
+        account: { kind: 'tiktok_account', externalId: openId },
+        credentials,
+        scheduledAt: new Date(Date.now() + 3_600_000),
+      });
+    const before = sim.received.length;
+    await check(video());
+    sim.setCreator({ maxVideoPostDurationSec: 60 });
+    await expectFailure(check(video({ durationSec: 61 })), 'INVALID_REQUEST');
+    sim.setAudited(false);
+    const refused = await expectFailure(check(video()), 'INVALID_REQUEST');
+    assert.equal(refused.failure.platformCode, 'privacy_level_option_mismatch');
+    await check(video({ privacyLevel: 'SELF_ONLY' }));
+    sim.failNext({ path: paths.creatorInfo, response: { status: 503, body: 'upstream unavailable' } });
+    await expectFailure(check(video({ privacyLevel: 'SELF_ONLY' })), 'TRANSIENT');
+    const asked = sim.received.slice(before).map((request) => request.path);
+    assert.ok(
+      asked.every((path) => path === paths.creatorInfo),
+      `only creator_info: ${asked.join(', ')}`,
+    );
+    assert.equal(sim.posts().length, 0, 'nothing posted');
+  });
+
   it('a privacy level the creator does not offer: INVALID_REQUEST privacy_level_option_mismatch naming what is offered', async () => {
     const { sim } = harness;
     sim.setAudited(false);
