@@ -11,6 +11,7 @@ import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { PlatformAdapter, PublicationContext, PublicationProgress } from '../connectors/types.ts';
 import { recordAudit } from '../db/audit.ts';
 import type { Database, Executor } from '../db/client.ts';
+import { flagPreflightRisk, notifyAtRisk } from '../db/connectors/at-risk.ts';
 import { openConnectorCredentials } from '../db/connectors/credentials.ts';
 import { flagReconnectRequired, warnBeyondExpiry } from '../db/connectors/transitions.ts';
 import { writeEpicTransition } from '../db/epic-transitions.ts';
@@ -368,6 +369,33 @@ export function createEpicActivities({
         });
       }
     };
+
+  async function flagRefusedPreparation(target: Target, scheduledAt: Date, message: string) {
+    const reason = `the platform refused to prepare it: ${message}`;
+    await db.transaction(async (tx) => {
+      const flagged = await flagPreflightRisk(tx, {
+        publicationId: target.publication.id,
+        epicId: target.epic.id,
+        scheduledAt,
+        reason,
+        now: now(),
+      });
+      if (!flagged) return;
+      await notifyAtRisk(tx, {
+        epic: target.epic,
+        scheduledAt,
+        check: 'prepare',
+        told: [
+          {
+            taskId: target.task.id,
+            publicationId: target.publication.id,
+            channel: target.task.channel,
+            reason,
+          },
+        ],
+      });
+    });
+  }
 
   /** What an adapter gets for one try: the content as it goes out, the target, credentials and progress. */
   async function publicationContext(
@@ -983,6 +1011,12 @@ export function createEpicActivities({
         });
       } catch (error) {
         if (error instanceof PlatformError) {
+          // The platform refused for good, an hour ahead: the time would fail the same way, so the user is told
+          // now (at risk, one notification) while the epic stays scheduled. The flag is the pre-flight's, which
+          // a later check that passes lifts.
+          if (nonRetryableClasses.includes(error.failure.class)) {
+            await flagRefusedPreparation(target, new Date(input.scheduledAt), error.failure.message);
+          }
           throw ApplicationFailure.create({
             type: error.failure.class,
             message: error.failure.message,

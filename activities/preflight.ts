@@ -10,9 +10,9 @@ import type { CredentialsKeys } from '../config.ts';
 import { createMediaProbe, type MediaExpectation, type MediaProbe } from '../connectors/media.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { Database } from '../db/client.ts';
-import { clearPreflightRisk, flagPreflightRisk } from '../db/connectors/at-risk.ts';
+import { clearPreflightRisk, flagPreflightRisk, notifyAtRisk } from '../db/connectors/at-risk.ts';
 import { openConnectorCredentials } from '../db/connectors/credentials.ts';
-import { connectorAccounts, connectors, epics, notifications, publications, tasks } from '../db/schema.ts';
+import { connectorAccounts, connectors, epics, publications, tasks } from '../db/schema.ts';
 import { type Channel, channelsOfMode } from '../domain/channels.ts';
 import type { TaskContent } from '../domain/content.ts';
 import { nonRetryableClasses, PlatformError } from '../domain/publication-errors.ts';
@@ -254,32 +254,17 @@ export function createPreflightActivities({
         summary.cleared = ready
           .filter((target) => cleared.includes(target.publication.id))
           .map((target) => target.task.id);
-        if (told.length > 0) {
-          const at = scheduledAt.toISOString();
-          const [only] = told;
-          await tx.insert(notifications).values({
-            workspaceId: epic.workspaceId,
-            kind: 'publications_at_risk',
-            title: `"${epic.title}" will not publish as it stands`,
-            message:
-              told.length === 1 && only
-                ? `${only.target.task.channel}: ${only.reason}. The epic stays scheduled for ${at}: fix this before then.`
-                : `${told.length} publications would fail: ${told
-                    .map(({ target, reason }) => `${target.task.channel}: ${reason}`)
-                    .join(' — ')}. The epic stays scheduled for ${at}: fix them before then.`,
-            data: {
-              epicIds: [epic.id],
-              scheduledAt: at,
-              check: 'preflight',
-              publications: told.map(({ target, reason }) => ({
-                taskId: target.task.id,
-                publicationId: target.publication.id,
-                channel: target.task.channel,
-                reason,
-              })),
-            },
-          });
-        }
+        await notifyAtRisk(tx, {
+          epic,
+          scheduledAt,
+          check: 'preflight',
+          told: told.map(({ target, reason }) => ({
+            taskId: target.task.id,
+            publicationId: target.publication.id,
+            channel: target.task.channel,
+            reason,
+          })),
+        });
       });
       return summary;
     },

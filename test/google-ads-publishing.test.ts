@@ -31,6 +31,9 @@ interface AdsPublication {
 const publicationOf = (epic: { tasks: { publication: unknown }[] }) =>
   epic.tasks[0]?.publication as AdsPublication & { lastError: { class: string } | null };
 
+const riskOf = (epic: { tasks: { publication: unknown }[] }) =>
+  epic.tasks[0]?.publication as { atRisk: boolean; atRiskReason: string | null } | undefined;
+
 /** The campaigns of one task: their names carry its marker, which begins with the task's id. */
 const campaignsOf = (taskId: string): GoogleSimulatorCampaign[] =>
   google()
@@ -147,9 +150,26 @@ describe('Google Ads: prepared before the time, enabled at it', () => {
     assert.ok(fresh!.statusChanges[1]!.at.getTime() >= Date.parse(scheduledAt), 'enabled at the new time');
   });
 
-  it('a preparation refused holds nothing back: the time makes the campaign and enables it', async () => {
+  it('a preparation refused is told ahead (at risk, one notification) and holds nothing back: the time makes the campaign and enables it', async () => {
     google().failWith('customer_permission_denied', { path: /googleAds:mutate$/, body: /PAUSED/ });
-    const { workspace, epicId, taskId } = await scheduledCampaign('Ads prepare refused', 4);
+    const { workspace, epicId, taskId, scheduledAt } = await scheduledCampaign('Ads prepare refused', 6);
+    const flagged = await waitFor(
+      () => readEpic(workspace, epicId),
+      (epic) => riskOf(epic)?.atRisk === true,
+    );
+    assert.ok(Date.now() < Date.parse(scheduledAt), 'told before the time');
+    assert.equal(flagged.status, 'scheduled', 'the epic stays scheduled');
+    assert.match(riskOf(flagged)?.atRiskReason ?? '', /refused to prepare it/);
+    const told = (
+      (await workspace.api.get('/v1/notifications')).json().items as {
+        kind: string;
+        data: { check: string };
+      }[]
+    ).filter((notification) => notification.kind === 'publications_at_risk');
+    assert.deepEqual(
+      told.map((notification) => notification.data.check),
+      ['prepare'],
+    );
     const epic = await waitForStatus(workspace, epicId, 'published');
     assert.equal(publicationOf(epic).attempts, 1);
     const campaigns = campaignsOf(taskId);

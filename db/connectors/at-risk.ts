@@ -4,7 +4,7 @@ import { and, asc, eq, gte, inArray, type SQL, sql } from 'drizzle-orm';
 import { channelsOfMode } from '../../domain/channels.ts';
 import { reconnectClasses } from '../../domain/publication-errors.ts';
 import type { Executor } from '../client.ts';
-import { epics, publications, tasks } from '../schema.ts';
+import { epics, notifications, publications, tasks } from '../schema.ts';
 
 const softChannels = channelsOfMode('soft');
 const notYetOut = sql`${publications.status} in ('pending', 'failed')`;
@@ -267,4 +267,35 @@ export async function clearPreflightRisk(
       .where(and(eq(epics.id, input.epicId), eq(epics.atRisk, true), nothingLeftAtRisk));
   }
   return cleared.map((row) => row.id);
+}
+
+/**
+ * One `publications_at_risk` notification for what a check before the time found (the pre-flight, or a
+ * preparation the platform refused): the epic stays scheduled, so the user can fix it before then.
+ */
+export async function notifyAtRisk(
+  executor: Executor,
+  input: {
+    epic: { id: string; workspaceId: string; title: string };
+    scheduledAt: Date;
+    check: 'preflight' | 'prepare';
+    told: { taskId: string; publicationId: string; channel: string; reason: string }[];
+  },
+) {
+  const { epic, told } = input;
+  if (told.length === 0) return;
+  const at = input.scheduledAt.toISOString();
+  const [only] = told;
+  await executor.insert(notifications).values({
+    workspaceId: epic.workspaceId,
+    kind: 'publications_at_risk',
+    title: `"${epic.title}" will not publish as it stands`,
+    message:
+      told.length === 1 && only
+        ? `${only.channel}: ${only.reason}. The epic stays scheduled for ${at}: fix this before then.`
+        : `${told.length} publications would fail: ${told
+            .map(({ channel, reason }) => `${channel}: ${reason}`)
+            .join(' — ')}. The epic stays scheduled for ${at}: fix them before then.`,
+    data: { epicIds: [epic.id], scheduledAt: at, check: input.check, publications: told },
+  });
 }
