@@ -4,6 +4,7 @@
 import type { Channel, Platform } from '../domain/channels.ts';
 import type { AccountMetadata } from '../domain/connectors.ts';
 import type { TaskContent } from '../domain/content.ts';
+import type { MetricReading } from '../domain/metrics.ts';
 
 /** Where an adapter sends its requests: the platform's real hosts, or the sandbox simulators in tests. */
 export interface PlatformHosts {
@@ -126,6 +127,45 @@ export type HandOffStatus =
   | { state: 'cancelled'; platformStatus: string }
   | { state: 'failed'; platformStatus: string; message: string };
 
+/** One published item whose performance is read (see `collectMetrics`). */
+export interface MetricsItem {
+  publicationId: string;
+  taskId: string;
+  channel: Channel;
+  account: { kind: string; externalId: string } | null;
+  /** The platform's id of what was published (a post, a campaign, an ad, a mailing). */
+  externalId: string;
+  publishedAt: Date;
+  /** What publishing saved (e.g. Meta's ad set and campaign ids beside the ad id). */
+  progress: PublicationProgress;
+}
+
+/** What reading one item gave. */
+export type MetricsAnswer =
+  | { state: 'read'; metrics: MetricReading[] }
+  /** Gone from the platform (deleted, removed): recorded as such and never read again. */
+  | { state: 'deleted' }
+  /**
+   * The platform would not give it this time for a reason of this item (no data yet, a Page under 100 likes,
+   * a grant without the insights scope): nothing is stored, and the next reading asks again.
+   */
+  | {
+      state: 'unavailable';
+      reason: string;
+      /**
+       * The grant lacks these scopes (connected before Glowtify asked for them, or unticked on the consent
+       * page): the connector shows "Reconnect to read insights". Never a reason to ask for a reconnect to publish.
+       */
+      missingScopes?: string[];
+    };
+
+export interface MetricsContext<Credentials> {
+  credentials: Credentials;
+  /** Items of one connector due for a reading: an adapter batches them as its platform allows. */
+  items: MetricsItem[];
+  signal?: AbortSignal;
+}
+
 /** What a pre-flight check of one soft publication gets: the content and target as they stand, no progress. */
 export interface PreflightContext<Credentials> {
   taskId: string;
@@ -163,6 +203,14 @@ export interface PlatformAdapter<Credentials = unknown> {
    * for the public id of a post it published under an interim id. Throws PlatformError when it could not ask.
    */
   completePublished?(context: FollowUpContext<Credentials>): Promise<FollowUpAnswer>;
+  /**
+   * Reads how published items did, without changing anything on the platform: one answer per item, keyed by
+   * `publicationId` (an item left out is asked again next time). Values are cumulative totals as the platform
+   * gives them now, under the normalised names of domain/metrics.ts with the platform's own name kept. Throws
+   * PlatformError when the platform refused the whole read (RATE_LIMITED with retryAfterMs: the caller paces
+   * and asks again; TOKEN_EXPIRED / PERMISSION_REVOKED only for a definitive refusal of the token).
+   */
+  collectMetrics?(context: MetricsContext<Credentials>): Promise<Record<string, MetricsAnswer>>;
   /**
    * Soft channels, before the time: checks against the platform, without publishing or changing anything
    * there, what it can tell in advance of `publish` at `scheduledAt` (the account still reachable and
