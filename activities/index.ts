@@ -8,6 +8,7 @@ import { createConnectorSyncActivities } from './connector-sync.ts';
 import { createConnectorTokenActivities } from './connector-token.ts';
 import { createEpicActivities, type PublishPolicy } from './epic.ts';
 import { createFollowUpActivities } from './follow-up.ts';
+import { createMetricsActivities } from './metrics.ts';
 import { createPreflightActivities } from './preflight.ts';
 import { createProbeActivities } from './probe.ts';
 
@@ -51,6 +52,7 @@ export function createActivities(dependencies: ActivityDependencies) {
     ...createEpicActivities(dependencies),
     ...createPreflightActivities(dependencies),
     ...createFollowUpActivities(dependencies),
+    ...createMetricsActivities(dependencies),
     ...createConnectorTokenActivities(dependencies),
     ...createConnectorSyncActivities(dependencies),
   };

@@ -6,6 +6,7 @@ import { handleError, sendError } from './errors.ts';
 import { workspaceAuthPlugin } from './plugins/auth.ts';
 import { type DependencyOptions, dependenciesPlugin } from './plugins/dependencies.ts';
 import { openApiPlugin } from './plugins/swagger.ts';
+import { analyticsRoutes } from './routes/analytics.ts';
 import { connectorRequestRoutes } from './routes/connector-requests.ts';
 import { connectorSettingsRoutes } from './routes/connector-settings.ts';
 import { oauthCallbackRoutes } from './routes/connector-sign-in.ts';
@@ -78,6 +79,7 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
       await v1.register(async (workspaceScope) => {
         await workspaceScope.register(workspaceAuthPlugin, { db });
         await workspaceScope.register(epicRoutes, { db });
+        await workspaceScope.register(analyticsRoutes, { db });
         await workspaceScope.register(connectorRoutes, connectorOptions);
         await workspaceScope.register(connectorSettingsRoutes, connectorOptions);
         await workspaceScope.register(epicTransitionRoutes, { db, workflows: epicWorkflows });

@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import {
   boolean,
   customType,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -16,6 +17,7 @@ import {
 import type { Channel, Platform } from '../domain/channels.ts';
 import type { AccountMetadata, ConnectorStatus } from '../domain/connectors.ts';
 import type { EpicStatus } from '../domain/epic-state-machine.ts';
+import type { MetricName } from '../domain/metrics.ts';
 import type { PublicationStatus } from '../domain/publications.ts';
 
 // Millisecond precision so a timestamp read into a JS Date and written back (e.g. in a keyset cursor) is exact.
@@ -68,6 +70,11 @@ export const connectors = pgTable(
     lastError: jsonb('last_error').$type<{ class: string; message: string; platformCode?: string } | null>(),
     /** A token refresh is calling the platform until then: no second refresh spends the same refresh token. */
     refreshLeaseUntil: instant('refresh_lease_until'),
+    /** The last reading of its published items' performance, and why the last one failed (null once one works). */
+    metricsSyncedAt: instant('metrics_synced_at'),
+    metricsError: jsonb('metrics_error').$type<{ class: string; message: string; at: string } | null>(),
+    /** Read scopes the grant lacks (connected before Glowtify asked for them): "Reconnect to read insights". */
+    insightsMissingScopes: jsonb('insights_missing_scopes').$type<string[]>().notNull().default([]),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -190,6 +197,18 @@ export const publications = pgTable(
     unconfirmed: boolean('unconfirmed').notNull().default(false),
     /** How late the publication went out compared with the epic's scheduledAt (a missed worker shows here). */
     lagMs: integer('lag_ms'),
+    /**
+     * Reading its performance back: `reading` until its channel's schedule ends (`done`) or the platform says
+     * it is gone (`deleted`); null for what is not read (not published, or measured through GA4).
+     */
+    metricsState: text('metrics_state').$type<'reading' | 'done' | 'deleted'>(),
+    /** When its next reading is due. */
+    metricsDueAt: instant('metrics_due_at'),
+    /** How many readings of its channel's schedule were taken. */
+    metricsReadings: integer('metrics_readings').notNull().default(0),
+    metricsReadAt: instant('metrics_read_at'),
+    /** Why the last reading gave nothing (no data yet, a scope missing), shown beside the values. */
+    metricsNote: text('metrics_note'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -284,6 +303,30 @@ export const analyticsSessions = pgTable(
   (table) => [
     uniqueIndex('analytics_sessions_key').on(table.accountId, table.day, table.sourceMedium, table.campaign),
     index('analytics_sessions_workspace_idx').on(table.workspaceId, table.day),
+  ],
+);
+
+/** Performance read back: one row per publication × metric × reading (SPEC §5 "Analytics"). */
+export const publicationMetrics = pgTable(
+  'publication_metrics',
+  {
+    id: id(),
+    workspaceId: workspaceRef(),
+    epicId: uuid('epic_id')
+      .notNull()
+      .references(() => epics.id, { onDelete: 'cascade' }),
+    publicationId: uuid('publication_id')
+      .notNull()
+      .references(() => publications.id, { onDelete: 'cascade' }),
+    metric: text('metric').$type<MetricName>().notNull(),
+    /** The platform's own name for it (e.g. Instagram `saved`, Klaviyo `opens_unique`). */
+    platformMetric: text('platform_metric').notNull(),
+    value: doublePrecision('value').notNull(),
+    readAt: instant('read_at').notNull(),
+  },
+  (table) => [
+    uniqueIndex('publication_metrics_reading_key').on(table.publicationId, table.metric, table.readAt),
+    index('publication_metrics_epic_idx').on(table.epicId, table.readAt),
   ],
 );
 

@@ -57,6 +57,7 @@ import {
   unscheduleSignal,
   unscheduleUpdate,
 } from './epic-messages.ts';
+import { type epicMetrics, epicMetricsWorkflowId } from './epic-metrics.ts';
 import { type publicationFollowUp, publicationFollowUpWorkflowId } from './publication-follow-up.ts';
 
 const bookkeeping = {
@@ -95,6 +96,11 @@ export const epicPatches = {
    * records its public id when the platform gives it; runs from before kept the interim id.
    */
   followUpPublished: 'follow-up-published',
+  /**
+   * Once an epic's round of publishing ends with something published, a child workflow reads the items'
+   * performance back on their channels' schedules; runs from before read nothing back.
+   */
+  readMetrics: 'read-metrics',
 } as const;
 
 type TransitionKind = 'unschedule' | 'edit' | 'reschedule' | 'retry';
@@ -110,6 +116,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   const preflightModel = patched(epicPatches.preflight);
   const prepareModel = patched(epicPatches.prepareAhead);
   const followUpModel = patched(epicPatches.followUpPublished);
+  const metricsModel = patched(epicPatches.readMetrics);
 
   let status: EpicStatus = 'scheduled';
   let scheduledAt = Date.parse(input.scheduledAt);
@@ -283,6 +290,22 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
       // Already following it (a retried publish that had recorded it): nothing more to start.
       if (!(error instanceof WorkflowExecutionAlreadyStartedError))
         log.warn(`following up task ${task.taskId}: ${(error as Error).message}`);
+    }
+  };
+
+  /** Reads the published items' performance back, in a workflow of its own that outlives this run. */
+  const startMetrics = async () => {
+    try {
+      await startChild<typeof epicMetrics>('epicMetrics', {
+        workflowId: epicMetricsWorkflowId(input.epicId),
+        args: [{ epicId: input.epicId }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `Read the performance of epic ${input.epicId}'s published items for 30 days`,
+      });
+    } catch (error) {
+      // Already reading (a retry published more): its next round takes the new items in.
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError))
+        log.warn(`reading the metrics of epic ${input.epicId}: ${(error as Error).message}`);
     }
   };
 
@@ -738,6 +761,9 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     legacyHandOffRound += retryHandOffs.length > 0 ? 1 : 0;
     await Promise.all(retryHandOffs.map((task) => startHandOff(task)));
     await confirmHandOffs();
+
+    if (metricsModel && tasks.some((task) => publications[task.taskId]?.status === 'published'))
+      await startMetrics();
 
     // Only what the platforms confirmed counts as out.
     const failed = tasks.filter((task) =>

@@ -3,5 +3,6 @@ export { connectorCredentialCheck } from './connector-check.ts';
 export { connectorSync } from './connector-sync.ts';
 export { connectorToken } from './connector-token.ts';
 export { epic } from './epic.ts';
+export { epicMetrics } from './epic-metrics.ts';
 export { publicationFollowUp } from './publication-follow-up.ts';
 export { workerProbe } from './worker-probe.ts';

@@ -1,0 +1,298 @@
+// Reading published items' performance back (SPEC §5 "Analytics"): each publication of an epic is read on its
+// channel's schedule (domain/metrics.ts), its connector's items in one batched call, and every value stored as
+// one row per metric and reading. A platform that says an item is gone stops its readings; a rate limit
+// delays them; a failure never touches the connector's status unless the platform refused the token for good.
+import { Context } from '@temporalio/activity';
+import { and, asc, eq, inArray, isNotNull, isNull, lte, sql } from 'drizzle-orm';
+import type { CredentialsKeys } from '../config.ts';
+import type { AdapterRegistry } from '../connectors/registry.ts';
+import type { MetricsAnswer, MetricsItem } from '../connectors/types.ts';
+import type { Database } from '../db/client.ts';
+import { openConnectorCredentials } from '../db/connectors/credentials.ts';
+import { flagReconnectRequired } from '../db/connectors/transitions.ts';
+import {
+  type ConnectorRow,
+  connectorAccounts,
+  connectors,
+  publicationMetrics,
+  publications,
+  tasks,
+} from '../db/schema.ts';
+import type { Channel } from '../domain/channels.ts';
+import { readingSchedules } from '../domain/metrics.ts';
+import { PlatformError, type PublicationFailure, reconnectClasses } from '../domain/publication-errors.ts';
+import { isRenewable } from './connector-token.ts';
+
+/** A read that failed (or an item the platform left out) is asked again this much later. */
+const retryReadingMs = 15 * 60_000;
+/** The most items one adapter call gets; adapters split further as their platform allows. */
+const itemsPerCall = 100;
+
+export interface MetricsActivityDependencies {
+  db: Database;
+  credentialsKeys: CredentialsKeys;
+  adapters: AdapterRegistry;
+}
+
+export interface EpicMetricsRound {
+  /** Items read this round (with values, deleted, or unavailable). */
+  read: number;
+  /** When the next reading of the epic is due; null when none is left. */
+  nextDueAt: string | null;
+}
+
+/** When a publication's reading number `index` (0-based) is due, or null when its schedule has ended. */
+function dueAt(channel: Channel, publishedAt: Date, index: number): Date | null {
+  const delay = readingSchedules[channel][index];
+  return delay === undefined ? null : new Date(publishedAt.getTime() + delay);
+}
+
+export function createMetricsActivities({ db, credentialsKeys, adapters }: MetricsActivityDependencies) {
+  /** Publications published since the last round join the schedule (those whose channel is read at all). */
+  async function enrol(epicId: string) {
+    const fresh = await db
+      .select({ id: publications.id, channel: tasks.channel, publishedAt: publications.publishedAt })
+      .from(publications)
+      .innerJoin(tasks, eq(tasks.id, publications.taskId))
+      .where(
+        and(
+          eq(publications.epicId, epicId),
+          eq(publications.status, 'published'),
+          isNotNull(publications.externalId),
+          isNotNull(publications.publishedAt),
+          isNull(publications.metricsState),
+        ),
+      );
+    for (const row of fresh) {
+      const first = dueAt(row.channel, row.publishedAt!, 0);
+      if (!first) continue;
+      await db
+        .update(publications)
+        .set({ metricsState: 'reading', metricsDueAt: first })
+        .where(and(eq(publications.id, row.id), isNull(publications.metricsState)));
+    }
+  }
+
+  /** What one reading gave an item: its values stored, its next reading set (or its schedule ended). */
+  async function record(
+    item: MetricsItem & { readings: number },
+    answer: MetricsAnswer | undefined,
+    at: Date,
+  ) {
+    if (answer === undefined) {
+      await db
+        .update(publications)
+        .set({ metricsDueAt: new Date(at.getTime() + retryReadingMs) })
+        .where(eq(publications.id, item.publicationId));
+      return;
+    }
+    if (answer.state === 'deleted') {
+      await db
+        .update(publications)
+        .set({
+          metricsState: 'deleted',
+          metricsDueAt: null,
+          metricsReadAt: at,
+          metricsNote: 'deleted on the platform',
+        })
+        .where(eq(publications.id, item.publicationId));
+      return;
+    }
+    const readings = item.readings + 1;
+    const next = dueAt(item.channel, item.publishedAt, readings);
+    await db.transaction(async (tx) => {
+      const [publication] = await tx
+        .update(publications)
+        .set({
+          metricsState: next ? 'reading' : 'done',
+          metricsDueAt: next,
+          metricsReadings: readings,
+          metricsReadAt: at,
+          metricsNote: answer.state === 'unavailable' ? answer.reason : null,
+        })
+        .where(eq(publications.id, item.publicationId))
+        .returning({ workspaceId: publications.workspaceId, epicId: publications.epicId });
+      if (!publication || answer.state !== 'read' || answer.metrics.length === 0) return;
+      await tx
+        .insert(publicationMetrics)
+        .values(
+          answer.metrics.map((reading) => ({
+            workspaceId: publication.workspaceId,
+            epicId: publication.epicId,
+            publicationId: item.publicationId,
+            metric: reading.metric,
+            platformMetric: reading.platformMetric,
+            value: reading.value,
+            readAt: at,
+          })),
+        )
+        .onConflictDoNothing();
+    });
+  }
+
+  /** The whole read refused: the items wait (a rate limit's delay, else a while); the connector shows why. */
+  async function readFailed(
+    connector: ConnectorRow,
+    itemIds: string[],
+    failure: PublicationFailure,
+    at: Date,
+  ) {
+    const waitMs =
+      failure.class === 'RATE_LIMITED' && failure.retryAfterMs !== undefined
+        ? Math.max(failure.retryAfterMs, 1_000)
+        : retryReadingMs;
+    await db.transaction(async (tx) => {
+      await tx
+        .update(publications)
+        .set({ metricsDueAt: new Date(at.getTime() + waitMs) })
+        .where(inArray(publications.id, itemIds));
+      await tx
+        .update(connectors)
+        .set({ metricsError: { class: failure.class, message: failure.message, at: at.toISOString() } })
+        .where(eq(connectors.id, connector.id));
+      // A token refused for good is a dead connection whatever call learnt it; a token that merely expired
+      // before its renewal (which its refresh workflow still makes) is not.
+      const definitive =
+        reconnectClasses.includes(failure.class) &&
+        !(
+          failure.class === 'TOKEN_EXPIRED' &&
+          connector.tokenExpiresAt !== null &&
+          connector.tokenExpiresAt.getTime() <= at.getTime() &&
+          isRenewable(adapters, credentialsKeys, connector)
+        );
+      if (definitive) {
+        await flagReconnectRequired(tx, connector, failure, 'metrics', at, {
+          ...(connector.credentials ? { onlyIfCredentials: connector.credentials } : {}),
+        });
+      }
+    });
+  }
+
+  /** Reads one connector's due items of the epic, in calls of at most `itemsPerCall`. */
+  async function readConnector(
+    connector: ConnectorRow,
+    items: (MetricsItem & { readings: number })[],
+    at: Date,
+  ) {
+    const adapter = adapters[connector.platform];
+    if (!adapter?.collectMetrics) {
+      // Nothing reads this platform's items in this build: their schedule ends rather than spinning.
+      for (const item of items) {
+        await record(
+          item,
+          { state: 'unavailable', reason: `${connector.platform} metrics are not read` },
+          at,
+        );
+      }
+      return;
+    }
+    if (connector.status !== 'connected' || !connector.credentials) {
+      await readFailed(
+        connector,
+        items.map((item) => item.publicationId),
+        {
+          class: 'TRANSIENT',
+          message: `the ${connector.platform} connector is ${connector.status.replace('_', ' ')}`,
+        },
+        at,
+      );
+      return;
+    }
+    const credentials = openConnectorCredentials(credentialsKeys, connector);
+    for (let start = 0; start < items.length; start += itemsPerCall) {
+      const batch = items.slice(start, start + itemsPerCall);
+      let answers: Record<string, MetricsAnswer>;
+      try {
+        answers = await adapter.collectMetrics({
+          credentials,
+          items: batch.map(({ readings: _readings, ...item }) => item),
+          signal: Context.current().cancellationSignal,
+        });
+      } catch (error) {
+        if (!(error instanceof PlatformError)) throw error;
+        await readFailed(
+          connector,
+          items.slice(start).map((item) => item.publicationId),
+          error.failure,
+          at,
+        );
+        return;
+      }
+      const missingScopes = new Set<string>();
+      for (const item of batch) {
+        const answer = answers[item.publicationId];
+        if (answer?.state === 'unavailable')
+          for (const scope of answer.missingScopes ?? []) missingScopes.add(scope);
+        await record(item, answer, at);
+      }
+      await db
+        .update(connectors)
+        .set({
+          metricsSyncedAt: at,
+          metricsError: null,
+          // What the grant lacks now: a reconnect that granted them clears it at the next reading.
+          insightsMissingScopes: [...missingScopes].sort(),
+        })
+        .where(eq(connectors.id, connector.id));
+    }
+  }
+
+  return {
+    /**
+     * One round of an epic's readings: enrols what was published since the last round, reads every item due
+     * (grouped by connector), and says when the next reading is due.
+     */
+    async collectEpicMetrics(input: {
+      epicId: string;
+      /** The workflow's time: readings fall due by it (so a time-skipping test server runs the 30 days). */
+      at: string;
+    }): Promise<EpicMetricsRound> {
+      const at = new Date(input.at);
+      await enrol(input.epicId);
+      const due = await db
+        .select({ publication: publications, task: tasks, connector: connectors, account: connectorAccounts })
+        .from(publications)
+        .innerJoin(tasks, eq(tasks.id, publications.taskId))
+        .innerJoin(connectors, eq(connectors.id, tasks.connectorId))
+        .leftJoin(connectorAccounts, eq(connectorAccounts.id, tasks.accountId))
+        .where(
+          and(
+            eq(publications.epicId, input.epicId),
+            eq(publications.metricsState, 'reading'),
+            lte(publications.metricsDueAt, at),
+          ),
+        )
+        .orderBy(asc(publications.metricsDueAt));
+      const byConnector = new Map<
+        string,
+        { connector: ConnectorRow; items: (MetricsItem & { readings: number })[] }
+      >();
+      for (const { publication, task, connector, account } of due) {
+        const group = byConnector.get(connector.id) ?? { connector, items: [] };
+        group.items.push({
+          publicationId: publication.id,
+          taskId: task.id,
+          channel: task.channel,
+          account: account ? { kind: account.kind, externalId: account.externalId } : null,
+          externalId: publication.externalId!,
+          publishedAt: publication.publishedAt!,
+          progress: publication.progress,
+          readings: publication.metricsReadings,
+        });
+        byConnector.set(connector.id, group);
+      }
+      for (const { connector, items } of byConnector.values()) {
+        Context.current().heartbeat();
+        await readConnector(connector, items, at);
+      }
+      const [next] = await db
+        .select({ at: sql<Date | null>`min(${publications.metricsDueAt})` })
+        .from(publications)
+        .where(and(eq(publications.epicId, input.epicId), eq(publications.metricsState, 'reading')));
+      const nextDueAt = next?.at ? new Date(next.at) : null;
+      return { read: due.length, nextDueAt: nextDueAt ? nextDueAt.toISOString() : null };
+    },
+  };
+}
+
+export type MetricsActivities = ReturnType<typeof createMetricsActivities>;

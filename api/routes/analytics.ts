@@ -1,0 +1,216 @@
+// An epic's performance (SPEC §5 "Analytics", §7): the latest value of every metric per published item, the
+// epic's totals, and the GA4 sessions of its UTM campaign; and one item's time series.
+import { and, asc, desc, eq, gte, lte, sql } from 'drizzle-orm';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Database } from '../../db/client.ts';
+import { analyticsSessions, publicationMetrics, publications, tasks } from '../../db/schema.ts';
+import { Channel } from '../../domain/channels.ts';
+import { MetricName, readingSchedules } from '../../domain/metrics.ts';
+import { epicSlug } from '../../domain/utm.ts';
+import { loadEpic } from '../epic-access.ts';
+import { errorResponses, invalidInput, notFound } from '../errors.ts';
+import { IdParams, TaskParams } from '../schemas.ts';
+
+const MetricValue = z.object({
+  value: z.number(),
+  /** The platform's own name for it. */
+  platformMetric: z.string(),
+  readAt: z.iso.datetime(),
+});
+
+const TaskAnalytics = z
+  .object({
+    taskId: z.uuid(),
+    channel: Channel,
+    publicationId: z.uuid(),
+    /** reading: on its schedule; done: its schedule ended; deleted: gone from the platform; null: not read. */
+    state: z.enum(['reading', 'done', 'deleted']).nullable(),
+    /** How it is measured: read from its platform, or through the GA4 sessions of the epic's campaign. */
+    measuredBy: z.enum(['platform', 'ga4_sessions']),
+    readings: z.number().int(),
+    lastReadAt: z.iso.datetime().nullable(),
+    nextReadingAt: z.iso.datetime().nullable(),
+    /** Why the last reading gave nothing (no data yet, a scope the connector lacks). */
+    note: z.string().nullable(),
+    metrics: z.partialRecord(MetricName, MetricValue),
+  })
+  .meta({ id: 'TaskAnalytics' });
+
+export const EpicAnalytics = z
+  .object({
+    epicId: z.uuid(),
+    tasks: z.array(TaskAnalytics),
+    /** The sum over the published items of each metric's latest value. */
+    totals: z.partialRecord(MetricName, z.number()),
+    /** Visits Google Analytics credits to the epic's UTM campaign (the workspace's synced GA4 properties). */
+    sessions: z.object({
+      campaign: z.string(),
+      total: z.number().int(),
+      byDay: z.array(z.object({ day: z.string(), sessions: z.number().int() })),
+    }),
+  })
+  .meta({ id: 'EpicAnalytics' });
+
+const SeriesQuery = z.strictObject({
+  from: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 instant' }).optional(),
+  to: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 instant' }).optional(),
+});
+
+export const TaskAnalyticsSeries = z
+  .object({
+    taskId: z.uuid(),
+    channel: Channel,
+    series: z.array(
+      z.object({
+        metric: MetricName,
+        platformMetric: z.string(),
+        points: z.array(z.object({ readAt: z.iso.datetime(), value: z.number() })),
+      }),
+    ),
+  })
+  .meta({ id: 'TaskAnalyticsSeries' });
+
+const tags = ['analytics'];
+
+export const analyticsRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, { db }) => {
+  app.get(
+    '/epics/:id/analytics',
+    {
+      schema: {
+        tags,
+        summary: "An epic's performance: the latest value per item and metric, totals, and its GA4 sessions",
+        params: IdParams,
+        response: { 200: EpicAnalytics, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const { workspaceId } = request.caller;
+      const epic = await loadEpic(db, workspaceId, request.params.id);
+      const items = await db
+        .select({ publication: publications, task: tasks })
+        .from(publications)
+        .innerJoin(tasks, eq(tasks.id, publications.taskId))
+        .where(and(eq(publications.epicId, epic.id), eq(publications.workspaceId, workspaceId)))
+        .orderBy(asc(tasks.createdAt), asc(tasks.id));
+      // The latest reading of each publication × metric.
+      const latest = await db
+        .selectDistinctOn([publicationMetrics.publicationId, publicationMetrics.metric], {
+          publicationId: publicationMetrics.publicationId,
+          metric: publicationMetrics.metric,
+          platformMetric: publicationMetrics.platformMetric,
+          value: publicationMetrics.value,
+          readAt: publicationMetrics.readAt,
+        })
+        .from(publicationMetrics)
+        .where(and(eq(publicationMetrics.epicId, epic.id), eq(publicationMetrics.workspaceId, workspaceId)))
+        .orderBy(
+          publicationMetrics.publicationId,
+          publicationMetrics.metric,
+          desc(publicationMetrics.readAt),
+        );
+      const totals: Partial<Record<MetricName, number>> = {};
+      for (const row of latest) totals[row.metric] = (totals[row.metric] ?? 0) + row.value;
+
+      const campaign = epicSlug(epic.title);
+      const days = await db
+        .select({
+          day: analyticsSessions.day,
+          sessions: sql<number>`sum(${analyticsSessions.sessions})::int`,
+        })
+        .from(analyticsSessions)
+        .where(and(eq(analyticsSessions.workspaceId, workspaceId), eq(analyticsSessions.campaign, campaign)))
+        .groupBy(analyticsSessions.day)
+        .orderBy(asc(analyticsSessions.day));
+
+      return {
+        epicId: epic.id,
+        tasks: items.map(({ publication, task }) => ({
+          taskId: task.id,
+          channel: task.channel,
+          publicationId: publication.id,
+          state: publication.metricsState,
+          measuredBy:
+            readingSchedules[task.channel].length > 0 ? ('platform' as const) : ('ga4_sessions' as const),
+          readings: publication.metricsReadings,
+          lastReadAt: publication.metricsReadAt?.toISOString() ?? null,
+          nextReadingAt: publication.metricsDueAt?.toISOString() ?? null,
+          note: publication.metricsNote,
+          metrics: Object.fromEntries(
+            latest
+              .filter((row) => row.publicationId === publication.id)
+              .map((row) => [
+                row.metric,
+                { value: row.value, platformMetric: row.platformMetric, readAt: row.readAt.toISOString() },
+              ]),
+          ),
+        })),
+        totals,
+        sessions: {
+          campaign,
+          total: days.reduce((sum, row) => sum + row.sessions, 0),
+          byDay: days,
+        },
+      };
+    },
+  );
+
+  app.get(
+    '/epics/:id/tasks/:taskId/analytics',
+    {
+      schema: {
+        tags,
+        summary: "One published item's metrics over time (from/to bound the readings)",
+        params: TaskParams,
+        querystring: SeriesQuery,
+        response: { 200: TaskAnalyticsSeries, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const { workspaceId } = request.caller;
+      const epic = await loadEpic(db, workspaceId, request.params.id);
+      const { from, to } = request.query;
+      if (from && to && Date.parse(from) > Date.parse(to)) {
+        throw invalidInput([{ field: 'querystring.from', message: 'must not be after to' }]);
+      }
+      const [item] = await db
+        .select({ publication: publications, task: tasks })
+        .from(tasks)
+        .innerJoin(publications, eq(publications.taskId, tasks.id))
+        .where(
+          and(
+            eq(tasks.id, request.params.taskId),
+            eq(tasks.epicId, epic.id),
+            eq(tasks.workspaceId, workspaceId),
+          ),
+        );
+      if (!item) throw notFound('task');
+      const rows = await db
+        .select()
+        .from(publicationMetrics)
+        .where(
+          and(
+            eq(publicationMetrics.publicationId, item.publication.id),
+            eq(publicationMetrics.workspaceId, workspaceId),
+            from ? gte(publicationMetrics.readAt, new Date(from)) : undefined,
+            to ? lte(publicationMetrics.readAt, new Date(to)) : undefined,
+          ),
+        )
+        .orderBy(asc(publicationMetrics.metric), asc(publicationMetrics.readAt));
+      const series = new Map<
+        MetricName,
+        { metric: MetricName; platformMetric: string; points: { readAt: string; value: number }[] }
+      >();
+      for (const row of rows) {
+        const entry = series.get(row.metric) ?? {
+          metric: row.metric,
+          platformMetric: row.platformMetric,
+          points: [],
+        };
+        entry.points.push({ readAt: row.readAt.toISOString(), value: row.value });
+        series.set(row.metric, entry);
+      }
+      return { taskId: item.task.id, channel: item.task.channel, series: [...series.values()] };
+    },
+  );
+};

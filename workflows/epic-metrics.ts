@@ -1,0 +1,46 @@
+// After an epic is published, its items' performance is read back on each channel's schedule for 30 days
+// (SPEC §5 "Analytics"): one round per due time, each reading what is due and saying when the next is. Started
+// by the epic run as an abandoned child, so it outlives that run; an item published later by a retry joins at
+// the next round.
+import { proxyActivities, sleep } from '@temporalio/workflow';
+import type { EpicMetricsRound, MetricsActivities } from '../activities/metrics.ts';
+
+export interface EpicMetricsInput {
+  epicId: string;
+}
+
+export const epicMetricsWorkflowId = (epicId: string) => `epic-metrics-${epicId}`;
+
+/** Rounds are short; a round that fails is tried again, and past that the next round picks up what is due. */
+const { collectEpicMetrics } = proxyActivities<MetricsActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '30 seconds', maximumInterval: '10 minutes', maximumAttempts: 5 },
+  summary: "Read the epic's published items' performance from their platforms",
+});
+
+/** After a round that failed, the next is tried this much later. */
+const afterFailedRoundMs = 60 * 60_000;
+
+/** Every schedule ends by 30 days; rounds that keep failing stop some days after. */
+const longestMs = 40 * 24 * 60 * 60_000;
+
+export async function epicMetrics(input: EpicMetricsInput): Promise<{ rounds: number }> {
+  const until = Date.now() + longestMs;
+  let rounds = 0;
+  while (Date.now() < until) {
+    let round: EpicMetricsRound | null = null;
+    try {
+      round = await collectEpicMetrics({ epicId: input.epicId, at: new Date(Date.now()).toISOString() });
+    } catch {
+      // Its failure is on the connector (metricsError); the items stay due.
+    }
+    rounds += 1;
+    if (round && round.nextDueAt === null) return { rounds };
+    const waitMs = round ? Math.max(1_000, Date.parse(round.nextDueAt!) - Date.now()) : afterFailedRoundMs;
+    await sleep(waitMs, {
+      summary: round ? `Sleep until ${round.nextDueAt} to read again` : 'Sleep after a failed round',
+    });
+  }
+  return { rounds };
+}
