@@ -11,7 +11,7 @@ import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { PlatformAdapter, PublicationContext, PublicationProgress } from '../connectors/types.ts';
 import { recordAudit } from '../db/audit.ts';
 import type { Database, Executor } from '../db/client.ts';
-import { flagPreflightRisk, notifyAtRisk } from '../db/connectors/at-risk.ts';
+import { clearPreflightRisk, flagPreflightRisk, notifyAtRisk } from '../db/connectors/at-risk.ts';
 import { openConnectorCredentials } from '../db/connectors/credentials.ts';
 import { flagReconnectRequired, warnBeyondExpiry } from '../db/connectors/transitions.ts';
 import { writeEpicTransition } from '../db/epic-transitions.ts';
@@ -352,7 +352,11 @@ export function createEpicActivities({
             eq(publications.id, target.publication.id),
             namesHandOff(fence.handOffKey),
             fenceHolds(target.epic.id, fence),
-            fence.attempt === undefined ? undefined : eq(publications.attempts, fence.attempt),
+            // A try Temporal gave up on may still be running: once its failure is recorded (the row is no
+            // longer publishing) or a newer try started, it may neither go live nor create.
+            fence.attempt === undefined
+              ? undefined
+              : and(eq(publications.attempts, fence.attempt), eq(publications.status, 'publishing')),
           ),
         )
         .returning({ id: publications.id });
@@ -370,8 +374,17 @@ export function createEpicActivities({
       }
     };
 
-  async function flagRefusedPreparation(target: Target, scheduledAt: Date, message: string) {
-    const reason = `the platform refused to prepare it: ${message}`;
+  async function flagRefusedPreparation(target: Target, scheduledAt: Date, failure: PublicationFailure) {
+    // A token that only expired before its renewal (which its refresh workflow still makes) is no refusal.
+    const expiresAt = target.connector.tokenExpiresAt;
+    if (
+      failure.class === 'TOKEN_EXPIRED' &&
+      expiresAt !== null &&
+      expiresAt.getTime() <= now().getTime() &&
+      isRenewable(adapters, credentialsKeys, target.connector)
+    )
+      return;
+    const reason = `the platform refused to prepare it: ${failure.message}`;
     await db.transaction(async (tx) => {
       const flagged = await flagPreflightRisk(tx, {
         publicationId: target.publication.id,
@@ -379,6 +392,7 @@ export function createEpicActivities({
         scheduledAt,
         reason,
         now: now(),
+        check: 'prepare',
       });
       if (!flagged) return;
       await notifyAtRisk(tx, {
@@ -426,7 +440,11 @@ export function createEpicActivities({
               eq(publications.id, target.publication.id),
               namesHandOff(fence.handOffKey),
               fenceHolds(target.epic.id, fence),
-              fence.attempt === undefined ? undefined : eq(publications.attempts, fence.attempt),
+              // A try Temporal gave up on may still be running: once its failure is recorded (the row is no
+              // longer publishing) or a newer try started, it may neither go live nor create.
+              fence.attempt === undefined
+                ? undefined
+                : and(eq(publications.attempts, fence.attempt), eq(publications.status, 'publishing')),
             ),
           );
         if (!holds) throw withdrawn('the schedule was withdrawn before this was prepared');
@@ -1015,7 +1033,7 @@ export function createEpicActivities({
           // now (at risk, one notification) while the epic stays scheduled. The flag is the pre-flight's, which
           // a later check that passes lifts.
           if (nonRetryableClasses.includes(error.failure.class)) {
-            await flagRefusedPreparation(target, new Date(input.scheduledAt), error.failure.message);
+            await flagRefusedPreparation(target, new Date(input.scheduledAt), error.failure);
           }
           throw ApplicationFailure.create({
             type: error.failure.class,
@@ -1025,6 +1043,14 @@ export function createEpicActivities({
         }
         throw error;
       }
+      // Prepared: a refusal an earlier preparation flagged no longer stands.
+      await clearPreflightRisk(db, {
+        epicId: input.epicId,
+        scheduledAt: new Date(input.scheduledAt),
+        publicationIds: [target.publication.id],
+        now: now(),
+        check: 'prepare',
+      });
       return { prepared: true };
     },
 

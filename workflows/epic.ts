@@ -101,6 +101,12 @@ export const epicPatches = {
    * performance back on their channels' schedules; runs from before read nothing back.
    */
   readMetrics: 'read-metrics',
+  /**
+   * A prepared publication that failed for good is removed from its platform at once, and a transition removes
+   * what was prepared before withdrawing hand-offs, refused when what a failed publish may have made live
+   * could not be removed; runs from before only logged a removal that failed.
+   */
+  discardWhenFailed: 'discard-when-failed',
 } as const;
 
 type TransitionKind = 'unschedule' | 'edit' | 'reschedule' | 'retry';
@@ -269,6 +275,15 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
         status: 'failed',
         failure,
       });
+      // A publication that failed for good leaves nothing on its platform: a switch whose answer was lost may
+      // have made the prepared object live, and the epic in error must not be serving it. A retry prepares again.
+      if (
+        activity === 'publishTask' &&
+        task.prepares &&
+        prepareModel &&
+        patched(epicPatches.discardWhenFailed)
+      )
+        await discardPreparations([task]);
     }
   };
 
@@ -398,8 +413,10 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
    * Removes what was prepared for a time that no longer holds. Best effort: what stays is PAUSED, never live
    * without the publish at a time, and is reused or removed by the next preparation.
    */
-  const discardPreparations = async () => {
-    if (!prepareModel) return;
+  const discardPreparations = async (
+    only?: PlannedTask[],
+  ): Promise<{ task: PlannedTask; error: unknown }[]> => {
+    if (!prepareModel) return [];
     await stopPreparations();
     preparedFor = null;
     const { discardPrepared } = proxyActivities<EpicActivities>({
@@ -415,13 +432,28 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
       },
       summary: 'Remove what was prepared on the platform',
     });
+    const failures: { task: PlannedTask; error: unknown }[] = [];
     await Promise.all(
-      preparable().map((task) =>
-        discardPrepared({ epicId: input.epicId, taskId: task.taskId }).catch((error: unknown) =>
-          log.warn(`discarding what was prepared for task ${task.taskId}: ${(error as Error).message}`),
-        ),
+      (only ?? preparable()).map((task) =>
+        discardPrepared({ epicId: input.epicId, taskId: task.taskId }).catch((error: unknown) => {
+          log.warn(`discarding what was prepared for task ${task.taskId}: ${(error as Error).message}`);
+          failures.push({ task, error });
+        }),
       ),
     );
+    return failures;
+  };
+
+  /**
+   * Removes what was prepared before a transition. What a failed publish may have made live (its switch sent,
+   * its answer lost) must be gone before the transition answers: a failure to remove it refuses the
+   * transition, and the epic stays as it was. What never went live is PAUSED and never serves, so a failure
+   * to remove it is only logged.
+   */
+  const discardBeforeTransition = async (): Promise<ApplicationFailure | null> => {
+    const failures = await discardPreparations();
+    const mayBeLive = failures.find(({ task }) => publications[task.taskId]?.status === 'failed');
+    return mayBeLive ? refusalOf(mayBeLive.error) : null;
   };
 
   /** Starts a real task's hand-off; it counts as in flight until its outcome is recorded. */
@@ -547,17 +579,33 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
           throw refused;
         }
       };
+      // Runs from before discarded after the hand-offs were withdrawn, whatever it gave.
+      const discardFirst = prepareModel && patched(epicPatches.discardWhenFailed);
+      const discard = async () => {
+        const refused = await discardBeforeTransition();
+        if (refused) throw refused;
+      };
       if (kind === 'unschedule' || kind === 'edit') {
-        await withdraw();
-        await discardPreparations();
+        if (discardFirst) {
+          await discard();
+          await withdraw();
+        } else {
+          await withdraw();
+          await discardPreparations();
+        }
         const next = kind === 'edit' ? 'draft' : 'review';
         await setStatus(next, kind, actor, request.reason ? { reason: request.reason } : {});
         // Only now may the main loop end the run: the db already says so.
         ended = next;
       } else if (kind === 'reschedule') {
         const next = Date.parse(request.scheduledAt!);
-        await withdraw();
-        await discardPreparations();
+        if (discardFirst) {
+          await discard();
+          await withdraw();
+        } else {
+          await withdraw();
+          await discardPreparations();
+        }
         const previous = scheduledAt;
         scheduledAt = next;
         timeZone = request.timeZone;

@@ -200,8 +200,15 @@ export async function epicsFailedOnAccess(executor: Executor, workspaceId: strin
  * (a token expiry or a disconnect flags for reasons of its own, which their own events lift).
  */
 export const preflightReasonPrefix = 'Pre-flight: ';
+/** A preparation the platform refused flags with this prefix; only a later preparation that works lifts it. */
+export const preparationReasonPrefix = 'Preparation: ';
 
-const flaggedByPreflight = sql`${publications.atRiskReason} like ${`${preflightReasonPrefix}%`}`;
+/** Which check ahead of the time flagged: each lifts only its own flags. */
+export type CheckAhead = 'preflight' | 'prepare';
+const prefixOf = (check: CheckAhead) =>
+  check === 'prepare' ? preparationReasonPrefix : preflightReasonPrefix;
+const flaggedBy = (check: CheckAhead) => sql`${publications.atRiskReason} like ${`${prefixOf(check)}%`}`;
+const flaggedByPreflight = sql`(${flaggedBy('preflight')} or ${flaggedBy('prepare')})`;
 
 /** The epic is still scheduled for the time a check was made for, and that time has not come. */
 const stillScheduledFor = (epicId: string, scheduledAt: Date) =>
@@ -216,9 +223,16 @@ const stillScheduledFor = (epicId: string, scheduledAt: Date) =>
  */
 export async function flagPreflightRisk(
   executor: Executor,
-  input: { publicationId: string; epicId: string; scheduledAt: Date; reason: string; now: Date },
+  input: {
+    publicationId: string;
+    epicId: string;
+    scheduledAt: Date;
+    reason: string;
+    now: Date;
+    check?: CheckAhead;
+  },
 ): Promise<boolean> {
-  const reason = `${preflightReasonPrefix}${input.reason}`;
+  const reason = `${prefixOf(input.check ?? 'preflight')}${input.reason}`;
   const flagged = await executor
     .update(publications)
     .set({ atRisk: true, atRiskReason: reason, updatedAt: input.now })
@@ -245,7 +259,7 @@ export async function flagPreflightRisk(
  */
 export async function clearPreflightRisk(
   executor: Executor,
-  input: { epicId: string; scheduledAt: Date; publicationIds: string[]; now: Date },
+  input: { epicId: string; scheduledAt: Date; publicationIds: string[]; now: Date; check?: CheckAhead },
 ): Promise<string[]> {
   if (input.publicationIds.length === 0) return [];
   const cleared = await executor
@@ -255,7 +269,7 @@ export async function clearPreflightRisk(
       and(
         inArray(publications.id, input.publicationIds),
         eq(publications.atRisk, true),
-        flaggedByPreflight,
+        flaggedBy(input.check ?? 'preflight'),
         stillScheduledFor(input.epicId, input.scheduledAt),
       ),
     )
