@@ -628,6 +628,19 @@ function budgetMicros(budget: GoogleAdsContent['dailyBudget']): string {
   return String(budget.amountMinor * perMinor);
 }
 
+// A campaign progress names that Google removed (by us, with the answer lost, or by someone in Google Ads).
+const removedCodes = new Set([
+  'campaignError:CANNOT_MODIFY_REMOVED_CAMPAIGN',
+  'mutateError:RESOURCE_NOT_FOUND',
+]);
+// The create's names are taken: an earlier create of the same preparation landed.
+const duplicateNameCodes = new Set([
+  'campaignError:DUPLICATE_CAMPAIGN_NAME',
+  'campaignBudgetError:DUPLICATE_NAME',
+]);
+const platformCodeOf = (error: unknown) =>
+  error instanceof PlatformError ? error.failure.platformCode : undefined;
+
 /** Only digits, letters and dashes: safe inside a GAQL LIKE pattern, unique per preparation. */
 const campaignMarker = (taskId: string, nonce: string) => `glw-${taskId.slice(0, 8)}-${nonce}`;
 
@@ -708,33 +721,73 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
       signal,
     });
 
-  /** The campaign (not removed) whose name carries this marker: what a create whose answer was lost made. */
-  async function findCampaign(customerId: string, marker: string, token: string, signal?: AbortSignal) {
-    const answer = await adsCall(
-      CampaignRows,
-      {
-        customerId,
-        action: 'search',
-        token,
-        json: {
-          query:
-            'SELECT campaign.resource_name, campaign.campaign_budget, campaign.status FROM campaign ' +
-            `WHERE campaign.name LIKE '%${marker}%' AND campaign.status != 'REMOVED'`,
-        },
-      },
-      signal,
+  const campaignColumns =
+    'SELECT campaign.resource_name, campaign.campaign_budget, campaign.status FROM campaign';
+  const found = (answer: z.infer<typeof CampaignRows>) =>
+    (answer.results ?? []).map(({ campaign }) => ({
+      campaign: campaign.resourceName,
+      budget: campaign.campaignBudget ?? '',
+      status: campaign.status ?? '',
+    }));
+  type Found = ReturnType<typeof found>[number];
+
+  /**
+   * The campaigns (not removed) whose name carries this marker: what a create whose answer was lost made, and
+   * any twin of it.
+   */
+  async function campaignsMarked(customerId: string, marker: string, token: string, signal?: AbortSignal) {
+    const query = `${campaignColumns} WHERE campaign.name LIKE '%${marker}%' AND campaign.status != 'REMOVED'`;
+    return found(
+      await adsCall(CampaignRows, { customerId, action: 'search', token, json: { query } }, signal),
     );
-    const campaign = answer.results?.[0]?.campaign;
-    return campaign ? { campaign: campaign.resourceName, budget: campaign.campaignBudget ?? '' } : null;
   }
 
-  /** Removes a campaign and its own budget in one atomic mutate; what is gone already is not an error. */
-  async function remove(
+  /** The campaign a resource name names, removed or not (null: Google knows none by it). */
+  async function campaignNamed(
     customerId: string,
-    objects: { campaign: string; budget: string },
+    resourceName: string,
+    token: string,
+    signal?: AbortSignal,
+  ): Promise<Found | null> {
+    // Only what Google itself named goes into the query.
+    if (!new RegExp(`^customers/${customerId}/campaigns/\\d+$`).test(resourceName)) return null;
+    const query = `${campaignColumns} WHERE campaign.resource_name = '${resourceName}'`;
+    const answer = await adsCall(
+      CampaignRows,
+      { customerId, action: 'search', token, json: { query } },
+      signal,
+    );
+    return found(answer)[0] ?? null;
+  }
+
+  /**
+   * What a preparation left that still stands: found by its marker (a create whose answer was lost) and by the
+   * saved resource name (a campaign someone renamed in Google Ads no longer carries the marker).
+   */
+  async function leftovers(
+    customerId: string,
+    progress: PublicationProgress,
     token: string,
     signal?: AbortSignal,
   ) {
+    const marker = progress[progressKeys.marker];
+    const saved = progress[progressKeys.campaign];
+    const all = [
+      ...(marker ? await campaignsMarked(customerId, marker, token, signal) : []),
+      ...(saved ? [await campaignNamed(customerId, saved, token, signal)] : []),
+    ].filter((campaign): campaign is Found => campaign !== null && campaign.status !== 'REMOVED');
+    return all.filter(
+      (campaign, index) => all.findIndex((other) => other.campaign === campaign.campaign) === index,
+    );
+  }
+
+  /**
+   * Removes campaigns and their own budgets in one atomic mutate. Only what a search just showed standing is
+   * asked, so a removal whose answer was lost is not sent again.
+   */
+  async function remove(customerId: string, objects: Found[], token: string, signal?: AbortSignal) {
+    if (objects.length === 0) return;
+    const budgets = [...new Set(objects.map((object) => object.budget).filter(Boolean))];
     await adsCall(
       MutateAnswer,
       {
@@ -743,8 +796,8 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
         token,
         json: {
           mutateOperations: [
-            { campaignOperation: { remove: objects.campaign } },
-            ...(objects.budget ? [{ campaignBudgetOperation: { remove: objects.budget } }] : []),
+            ...objects.map((object) => ({ campaignOperation: { remove: object.campaign } })),
+            ...budgets.map((budget) => ({ campaignBudgetOperation: { remove: budget } })),
           ],
         },
       },
@@ -759,122 +812,160 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
     [progressKeys.budget]: '',
   };
 
+  /** The progress of one try as it stands, kept current as this try saves (a retry reads it from the row). */
+  function progressOf(context: PrepareContext<GoogleCredentials>) {
+    const state: PublicationProgress = { ...context.progress };
+    return {
+      state,
+      async save(update: PublicationProgress) {
+        await context.saveProgress(update);
+        Object.assign(state, update);
+      },
+    };
+  }
+
   /**
    * Creates the campaign PAUSED with its budget, ad group and responsive search ad, in one atomic mutate, or
-   * finds the one an earlier try made. Objects made from content since edited are removed and made afresh.
+   * finds the one an earlier try made. Objects made from content since edited are removed and made afresh, and
+   * so is a campaign progress names that was removed since (a discard whose answer was lost, or someone in
+   * Google Ads): enabling it at the time would fail on every try. `verify: false` trusts a saved campaign
+   * without asking (at the time: the enable itself tells a removed one).
    */
-  async function prepare(context: PrepareContext<GoogleCredentials>) {
+  async function prepare(
+    context: PrepareContext<GoogleCredentials>,
+    progress: ReturnType<typeof progressOf>,
+    verify: boolean,
+  ) {
     const customerId = customerOf(context.account);
     const token = context.credentials.accessToken;
     const signal = context.signal;
-    const progress = context.progress;
-    const earlierMarker = progress[progressKeys.marker];
-    if (earlierMarker && progress[progressKeys.digest] === context.contentDigest) {
-      if (progress[progressKeys.campaign])
-        return { campaign: progress[progressKeys.campaign]!, budget: progress[progressKeys.budget] ?? '' };
-      // A create was sent and its answer never recorded: what it made is found by the marker, not made twice.
-      const found = await findCampaign(customerId, earlierMarker, token, signal);
-      if (found) {
-        await context.saveProgress({
-          [progressKeys.campaign]: found.campaign,
-          [progressKeys.budget]: found.budget,
-        });
-        return found;
+    const earlierMarker = progress.state[progressKeys.marker];
+    const saved = progress.state[progressKeys.campaign];
+    let marker: string | undefined;
+    if (earlierMarker && progress.state[progressKeys.digest] === context.contentDigest) {
+      if (saved) {
+        if (!verify) return { campaign: saved, budget: progress.state[progressKeys.budget] ?? '' };
+        const standing = await campaignNamed(customerId, saved, token, signal);
+        if (standing && standing.status !== 'REMOVED') return standing;
+      } else {
+        // A create was sent and its answer never recorded: what it made is found by the marker, not made twice.
+        const [made] = await campaignsMarked(customerId, earlierMarker, token, signal);
+        if (made) {
+          await progress.save({ [progressKeys.campaign]: made.campaign, [progressKeys.budget]: made.budget });
+          return made;
+        }
+        // Sent again under the same name: should the earlier create still land, Google refuses one of the two
+        // as a duplicate name instead of making a second campaign.
+        marker = earlierMarker;
       }
-    } else if (earlierMarker) {
-      // Found by the marker rather than the saved ids, so a removal whose answer was lost is not sent again.
-      const stale = await findCampaign(customerId, earlierMarker, token, signal);
-      if (stale) await remove(customerId, stale, token, signal);
-      await context.saveProgress(forgotten);
+    }
+    if (!marker && (earlierMarker || saved)) {
+      await remove(customerId, await leftovers(customerId, progress.state, token, signal), token, signal);
+      await progress.save(forgotten);
     }
 
     const content = context.content as GoogleAdsContent;
-    const marker = campaignMarker(context.taskId, randomBytes(6).toString('hex'));
-    // Saved before the create: a retry after a lost answer looks for this marker before creating again.
-    await context.saveProgress({
-      [progressKeys.marker]: marker,
-      [progressKeys.digest]: context.contentDigest,
-    });
+    if (!marker) {
+      marker = campaignMarker(context.taskId, randomBytes(6).toString('hex'));
+      // Saved before the create: a retry after a lost answer looks for this marker before creating again.
+      await progress.save({ [progressKeys.marker]: marker, [progressKeys.digest]: context.contentDigest });
+    }
     const name = `${content.name} (${marker})`;
     const temporary = (kind: string, id: number) => `customers/${customerId}/${kind}/-${id}`;
-    const answer = await adsCall(
-      MutateAnswer,
-      {
-        customerId,
-        action: 'mutate',
-        token,
-        json: {
-          mutateOperations: [
-            {
-              campaignBudgetOperation: {
-                create: {
-                  resourceName: temporary('campaignBudgets', 1),
-                  name: `${name} budget`,
-                  amountMicros: budgetMicros(content.dailyBudget),
-                  deliveryMethod: 'STANDARD',
-                  explicitlyShared: false,
-                },
-              },
-            },
-            {
-              campaignOperation: {
-                create: {
-                  resourceName: temporary('campaigns', 2),
-                  name,
-                  // Nothing serves before the one request at the time that enables it.
-                  status: 'PAUSED',
-                  advertisingChannelType: 'SEARCH',
-                  campaignBudget: temporary('campaignBudgets', 1),
-                  manualCpc: {},
-                  networkSettings: {
-                    targetGoogleSearch: true,
-                    targetSearchNetwork: true,
-                    targetContentNetwork: false,
+    await context.beforeCreating?.();
+    let answer: z.infer<typeof MutateAnswer>;
+    try {
+      answer = await adsCall(
+        MutateAnswer,
+        {
+          customerId,
+          action: 'mutate',
+          token,
+          json: {
+            mutateOperations: [
+              {
+                campaignBudgetOperation: {
+                  create: {
+                    resourceName: temporary('campaignBudgets', 1),
+                    name: `${name} budget`,
+                    amountMicros: budgetMicros(content.dailyBudget),
+                    deliveryMethod: 'STANDARD',
+                    explicitlyShared: false,
                   },
-                  containsEuPoliticalAdvertising: 'DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING',
                 },
               },
-            },
-            {
-              adGroupOperation: {
-                create: {
-                  resourceName: temporary('adGroups', 3),
-                  name: `${content.name} ad group`,
-                  campaign: temporary('campaigns', 2),
-                  status: 'ENABLED',
-                  type: 'SEARCH_STANDARD',
+              {
+                campaignOperation: {
+                  create: {
+                    resourceName: temporary('campaigns', 2),
+                    name,
+                    // Nothing serves before the one request at the time that enables it.
+                    status: 'PAUSED',
+                    advertisingChannelType: 'SEARCH',
+                    campaignBudget: temporary('campaignBudgets', 1),
+                    manualCpc: {},
+                    networkSettings: {
+                      targetGoogleSearch: true,
+                      targetSearchNetwork: true,
+                      targetContentNetwork: false,
+                    },
+                    containsEuPoliticalAdvertising: 'DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING',
+                  },
                 },
               },
-            },
-            ...(content.keywords ?? []).map((text) => ({
-              adGroupCriterionOperation: {
-                create: {
-                  adGroup: temporary('adGroups', 3),
-                  status: 'ENABLED',
-                  keyword: { text, matchType: 'BROAD' },
+              {
+                adGroupOperation: {
+                  create: {
+                    resourceName: temporary('adGroups', 3),
+                    name: `${content.name} ad group`,
+                    campaign: temporary('campaigns', 2),
+                    status: 'ENABLED',
+                    type: 'SEARCH_STANDARD',
+                  },
                 },
               },
-            })),
-            {
-              adGroupAdOperation: {
-                create: {
-                  adGroup: temporary('adGroups', 3),
-                  status: 'ENABLED',
-                  ad: {
-                    finalUrls: [content.link],
-                    responsiveSearchAd: {
-                      headlines: content.headlines.map((text) => ({ text })),
-                      descriptions: content.descriptions.map((text) => ({ text })),
+              ...(content.keywords ?? []).map((text) => ({
+                adGroupCriterionOperation: {
+                  create: {
+                    adGroup: temporary('adGroups', 3),
+                    status: 'ENABLED',
+                    keyword: { text, matchType: 'BROAD' },
+                  },
+                },
+              })),
+              {
+                adGroupAdOperation: {
+                  create: {
+                    adGroup: temporary('adGroups', 3),
+                    status: 'ENABLED',
+                    ad: {
+                      finalUrls: [content.link],
+                      responsiveSearchAd: {
+                        headlines: content.headlines.map((text) => ({ text })),
+                        descriptions: content.descriptions.map((text) => ({ text })),
+                      },
                     },
                   },
                 },
               },
-            },
-          ],
+            ],
+          },
         },
-      },
-      signal,
-    );
+        signal,
+      );
+    } catch (error) {
+      if (!duplicateNameCodes.has(platformCodeOf(error) ?? '')) throw error;
+      // An earlier create of this preparation landed: it is the campaign, found by its marker.
+      const [made] = await campaignsMarked(customerId, marker, token, signal);
+      if (!made) {
+        throw new PlatformError({
+          class: 'TRANSIENT',
+          message: 'Google holds a campaign of this preparation that its search does not show yet',
+        });
+      }
+      await progress.save({ [progressKeys.campaign]: made.campaign, [progressKeys.budget]: made.budget });
+      return made;
+    }
     const responses = answer.mutateOperationResponses ?? [];
     const campaign = responses.find((response) => response.campaignResult)?.campaignResult?.resourceName;
     const budget = responses.find((response) => response.campaignBudgetResult)?.campaignBudgetResult
@@ -886,22 +977,24 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
         message: 'Google answered googleAds:mutate in an odd shape',
       });
     }
-    await context.saveProgress({ [progressKeys.campaign]: campaign, [progressKeys.budget]: budget });
-    return { campaign, budget };
+    await progress.save({ [progressKeys.campaign]: campaign, [progressKeys.budget]: budget });
+    // A twin under the same marker (one Google made under another name rule, or an earlier build's): removed,
+    // so nothing of this publication is left behind that no one will enable or discard.
+    const twins = (await campaignsMarked(customerId, marker, token, signal)).filter(
+      (other) => other.campaign !== campaign,
+    );
+    await remove(customerId, twins, token, signal);
+    return { campaign, budget, status: 'PAUSED' };
   }
 
-  /** Makes the prepared campaign serve (preparing first what is missing): one update to ENABLED. */
-  async function publish(context: PublicationContext<GoogleCredentials>): Promise<Published> {
-    const customerId = customerOf(context.account);
-    const { campaign } = await prepare(context);
-    await context.beforeGoingLive();
+  const enable = (customerId: string, campaign: string, token: string) =>
     // Not aborted once sent: it makes the campaign serve, and an enable sent again changes nothing.
-    await adsCall(
+    adsCall(
       MutateAnswer,
       {
         customerId,
         action: 'mutate',
-        token: context.credentials.accessToken,
+        token,
         json: {
           mutateOperations: [
             {
@@ -915,6 +1008,26 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
       },
       undefined,
     );
+
+  /**
+   * Makes the prepared campaign serve (preparing first what is missing): one update to ENABLED. A prepared
+   * campaign removed since is forgotten and made again within this try, still behind the last check.
+   */
+  async function publish(context: PublicationContext<GoogleCredentials>): Promise<Published> {
+    const customerId = customerOf(context.account);
+    const token = context.credentials.accessToken;
+    const progress = progressOf(context);
+    let { campaign } = await prepare(context, progress, false);
+    await context.beforeGoingLive();
+    try {
+      await enable(customerId, campaign, token);
+    } catch (error) {
+      if (!removedCodes.has(platformCodeOf(error) ?? '')) throw error;
+      await progress.save(forgotten);
+      ({ campaign } = await prepare(context, progress, false));
+      await context.beforeGoingLive();
+      await enable(customerId, campaign, token);
+    }
     const campaignId = campaign.split('/').pop()!;
     return {
       externalId: campaignId,
@@ -922,14 +1035,20 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
     };
   }
 
-  /** Removes what a preparation made, found by its marker (a create or a removal whose answer was lost too). */
+  /**
+   * Removes what a preparation made, found by its marker (a create or a removal whose answer was lost too) and
+   * by its saved resource name (a campaign renamed in Google Ads).
+   */
   async function discardPrepared(context: DiscardContext<GoogleCredentials>) {
-    const marker = context.progress[progressKeys.marker];
-    if (!marker) return;
+    if (!context.progress[progressKeys.marker] && !context.progress[progressKeys.campaign]) return;
     const customerId = customerOf(context.account);
     const token = context.credentials.accessToken;
-    const found = await findCampaign(customerId, marker, token, context.signal);
-    if (found) await remove(customerId, found, token, context.signal);
+    await remove(
+      customerId,
+      await leftovers(customerId, context.progress, token, context.signal),
+      token,
+      context.signal,
+    );
     await context.saveProgress(forgotten);
   }
 
@@ -939,7 +1058,7 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
     refreshCredentials: client.refreshCredentials,
     canRefresh: client.canRefresh,
     prepare: async (context) => {
-      await prepare(context);
+      await prepare(context, progressOf(context), true);
     },
     publish,
     discardPrepared,

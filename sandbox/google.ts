@@ -706,7 +706,7 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
   /**
    * googleAds:mutate, atomic as Google runs it without partialFailure: every operation is checked (temporary
    * resource names resolved in order) before any is applied. Creates budgets, campaigns, ad groups and
-   * responsive search ads; updates a campaign's status; removes campaigns and budgets.
+   * responsive search ads; updates a campaign's status or name; removes campaigns and budgets.
    */
   const mutate = (request: RecordedRequest, customerId: string): SimulatorResponse => {
     if (request.method !== 'POST') return notFoundPage(request.path);
@@ -901,10 +901,33 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
             index,
           );
         const mask = text(body.updateMask).split(',');
-        if (!mask.includes('status') || !['PAUSED', 'ENABLED'].includes(text(update.status)))
+        if (
+          mask.length === 0 ||
+          mask.some((field) => field !== 'status' && field !== 'name') ||
+          (mask.includes('status') && !['PAUSED', 'ENABLED'].includes(text(update.status))) ||
+          (mask.includes('name') && !text(update.name))
+        )
           return invalidArgument({ fieldMaskError: 'FIELD_NOT_FOUND' }, 'Bad update mask.', index);
-        const status = update.status as 'PAUSED' | 'ENABLED';
+        const rename = mask.includes('name') ? text(update.name) : null;
+        if (
+          rename !== null &&
+          campaigns.some(
+            (other) =>
+              other !== campaign &&
+              other.customerId === customerId &&
+              other.name === rename &&
+              other.status !== 'REMOVED',
+          )
+        )
+          return invalidArgument(
+            { campaignError: 'DUPLICATE_CAMPAIGN_NAME' },
+            'A campaign with this name already exists.',
+            index,
+          );
+        const status = mask.includes('status') ? (update.status as 'PAUSED' | 'ENABLED') : null;
         applied.push(() => {
+          if (rename !== null) campaign.name = rename;
+          if (status === null) return;
           if (campaign.status !== status) campaign.statusChanges.push({ status, at: now });
           campaign.status = status;
         });
@@ -947,7 +970,7 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
     'campaign.campaign_budget': 'campaignBudget',
   };
 
-  /** GAQL over campaigns: SELECT campaign fields FROM campaign [WHERE a AND b…] with =, != and LIKE on name/status. */
+  /** GAQL over campaigns: SELECT campaign fields FROM campaign [WHERE a AND b…] with =, != and LIKE on name/status/resource_name. */
   const searchCampaigns = (customerId: string, query: string): SimulatorResponse => {
     const parsed = /^\s*SELECT\s+(.+?)\s+FROM\s+campaign(?:\s+WHERE\s+(.+?))?(?:\s+LIMIT\s+(\d+))?\s*$/i.exec(
       query,
@@ -966,14 +989,19 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
       );
     const tests: ((campaign: GoogleSimulatorCampaign) => boolean)[] = [];
     for (const condition of parsed[2] ? parsed[2].split(/\s+AND\s+/i) : []) {
-      const clause = /^(campaign\.name|campaign\.status)\s*(=|!=|LIKE)\s*'((?:[^'\\]|\\.)*)'$/i.exec(
-        condition.trim(),
-      );
+      const clause =
+        /^(campaign\.name|campaign\.status|campaign\.resource_name)\s*(=|!=|LIKE)\s*'((?:[^'\\]|\\.)*)'$/i.exec(
+          condition.trim(),
+        );
       if (!clause)
         return invalidArgument({ queryError: 'UNEXPECTED_INPUT' }, `Error in query near '${condition}'.`);
       const [, field, operator, literal] = clause;
       const value = (campaign: GoogleSimulatorCampaign) =>
-        field === 'campaign.name' ? campaign.name : campaign.status;
+        field === 'campaign.name'
+          ? campaign.name
+          : field === 'campaign.resource_name'
+            ? campaign.resourceName
+            : campaign.status;
       const wanted = literal!.replace(/\\(.)/g, '$1');
       if (operator!.toUpperCase() === 'LIKE') {
         const pattern = new RegExp(
