@@ -19,6 +19,7 @@ import type {
   PublicationProgress,
   Published,
   SyncResult,
+  TargetAccount,
 } from './types.ts';
 import { CredentialsRejectedError } from './types.ts';
 
@@ -577,6 +578,30 @@ const CustomerRows = z.object({
     .optional(),
 });
 
+const ClientRows = z.object({
+  results: z
+    .array(
+      z.object({
+        customerClient: z.object({
+          id: z.union([z.string(), z.number()]).optional(),
+          descriptiveName: z.string().optional(),
+          manager: z.boolean().optional(),
+          status: z.string().optional(),
+        }),
+      }),
+    )
+    .optional(),
+});
+const clientQuery =
+  'SELECT customer_client.id, customer_client.descriptive_name, customer_client.manager, customer_client.status ' +
+  'FROM customer_client';
+
+/** A customer to act on, and the manager it is reached through (sent as `login-customer-id`), if any. */
+interface Customer {
+  id: string;
+  login?: string;
+}
+
 /** 1234567890 → 123-456-7890, as Google Ads shows customer ids. */
 const dashed = (id: string) =>
   /^\d{10}$/.test(id) ? `${id.slice(0, 3)}-${id.slice(3, 6)}-${id.slice(6)}` : id;
@@ -651,7 +676,42 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
     ? { 'developer-token': options.adsDeveloperToken }
     : {};
 
-  /** Customers the user reaches directly, one `ads_customer` each; cancelled ones cannot be used and are left out. */
+  const loginHeaders = (login: string | undefined): Record<string, string> =>
+    login ? { ...adsHeaders, 'login-customer-id': login } : adsHeaders;
+
+  /** One GAQL search during discovery; null when Google says the customer is not enabled (cancelled, closed). */
+  async function discoverySearch<T>(
+    schema: z.ZodType<T>,
+    customer: Customer,
+    query: string,
+    accessToken: string,
+  ) {
+    try {
+      return await client.api(schema, {
+        method: 'POST',
+        url: `${adsRoot}/customers/${customer.id}/googleAds:search`,
+        what: 'googleAds:search',
+        token: accessToken,
+        headers: loginHeaders(customer.login),
+        json: { query },
+      });
+    } catch (error) {
+      // (unconfirmed) a cancelled or not yet enabled customer still comes back from listAccessibleCustomers
+      // and answers 403 authorizationError CUSTOMER_NOT_ENABLED to every query.
+      if (
+        error instanceof PlatformError &&
+        error.failure.platformCode === 'authorizationError:CUSTOMER_NOT_ENABLED'
+      )
+        return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Customers the user reaches directly, one `ads_customer` each, and the client accounts their managers
+   * reach, each keeping the manager it is reached through (its `login-customer-id`). Managers are listed,
+   * marked as such, but hold no campaigns; cancelled customers cannot be used and are left out.
+   */
   async function discoverCustomers(accessToken: string): Promise<DiscoveredAccount[]> {
     const accessible = await client.api(AccessibleCustomers, {
       method: 'GET',
@@ -661,62 +721,74 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
       headers: adsHeaders,
     });
     const accounts: DiscoveredAccount[] = [];
+    const managers: string[] = [];
     for (const resourceName of accessible.resourceNames ?? []) {
       const id = resourceName.replace(/^customers\//, '');
       if (!/^\d+$/.test(id)) continue;
-      let answer: z.infer<typeof CustomerRows>;
-      try {
-        answer = await client.api(CustomerRows, {
-          method: 'POST',
-          url: `${adsRoot}/customers/${id}/googleAds:search`,
-          what: 'googleAds:search',
-          token: accessToken,
-          headers: adsHeaders,
-          json: { query: customerQuery },
-        });
-      } catch (error) {
-        // (unconfirmed) a cancelled or not yet enabled customer still comes back from listAccessibleCustomers
-        // and answers 403 authorizationError CUSTOMER_NOT_ENABLED to every query.
-        if (
-          error instanceof PlatformError &&
-          error.failure.platformCode === 'authorizationError:CUSTOMER_NOT_ENABLED'
-        )
-          continue;
-        throw error;
-      }
+      const answer = await discoverySearch(CustomerRows, { id }, customerQuery, accessToken);
+      if (!answer) continue;
       const customer = answer.results?.[0]?.customer;
       const name = customer?.descriptiveName || dashed(id);
+      if (customer?.manager) managers.push(id);
       accounts.push({
         kind: 'ads_customer',
         externalId: id,
         name: customer?.manager ? `${name} (manager account)` : name,
+        ...(customer?.manager ? { metadata: { manager: true } } : {}),
       });
+    }
+    for (const manager of managers) {
+      // Every level under the manager: a sub-manager's clients are reached with the top manager's id too.
+      const answer = await discoverySearch(
+        ClientRows,
+        { id: manager, login: manager },
+        clientQuery,
+        accessToken,
+      );
+      for (const { customerClient: row } of answer?.results ?? []) {
+        const id = String(row.id ?? '');
+        const usable = !row.manager && (row.status ?? 'ENABLED') === 'ENABLED';
+        // A customer also reached directly needs no manager.
+        if (!/^\d+$/.test(id) || !usable || accounts.some((account) => account.externalId === id)) continue;
+        accounts.push({
+          kind: 'ads_customer',
+          externalId: id,
+          name: row.descriptiveName || dashed(id),
+          metadata: { loginCustomerId: manager },
+        });
+      }
     }
     return accounts;
   }
 
-  function customerOf(account: { kind: string; externalId: string } | null): string {
-    // Discovery keeps only customers the user reaches directly, so none of them needs a login-customer-id.
+  function customerOf(account: TargetAccount | null): Customer {
     if (account?.kind !== 'ads_customer' || !/^\d+$/.test(account.externalId)) {
       throw new PlatformError({
         class: 'INVALID_REQUEST',
         message: 'a Google Ads campaign needs a Google Ads customer account as its target',
       });
     }
-    return account.externalId;
+    if (account.metadata?.manager) {
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: 'a Google Ads manager account holds no campaigns: target one of its client accounts',
+      });
+    }
+    const login = account.metadata?.loginCustomerId;
+    return { id: account.externalId, ...(login && /^\d+$/.test(login) ? { login } : {}) };
   }
 
   const adsCall = <T>(
     schema: z.ZodType<T>,
-    input: { customerId: string; action: 'mutate' | 'search'; token: string; json: unknown },
+    input: { customer: Customer; action: 'mutate' | 'search'; token: string; json: unknown },
     signal: AbortSignal | undefined,
   ) =>
     client.api(schema, {
       method: 'POST',
-      url: `${adsRoot}/customers/${input.customerId}/googleAds:${input.action}`,
+      url: `${adsRoot}/customers/${input.customer.id}/googleAds:${input.action}`,
       what: `googleAds:${input.action}`,
       token: input.token,
-      headers: adsHeaders,
+      headers: loginHeaders(input.customer.login),
       json: input.json,
       signal,
     });
@@ -735,26 +807,24 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
    * The campaigns (not removed) whose name carries this marker: what a create whose answer was lost made, and
    * any twin of it.
    */
-  async function campaignsMarked(customerId: string, marker: string, token: string, signal?: AbortSignal) {
+  async function campaignsMarked(customer: Customer, marker: string, token: string, signal?: AbortSignal) {
     const query = `${campaignColumns} WHERE campaign.name LIKE '%${marker}%' AND campaign.status != 'REMOVED'`;
-    return found(
-      await adsCall(CampaignRows, { customerId, action: 'search', token, json: { query } }, signal),
-    );
+    return found(await adsCall(CampaignRows, { customer, action: 'search', token, json: { query } }, signal));
   }
 
   /** The campaign a resource name names, removed or not (null: Google knows none by it). */
   async function campaignNamed(
-    customerId: string,
+    customer: Customer,
     resourceName: string,
     token: string,
     signal?: AbortSignal,
   ): Promise<Found | null> {
     // Only what Google itself named goes into the query.
-    if (!new RegExp(`^customers/${customerId}/campaigns/\\d+$`).test(resourceName)) return null;
+    if (!new RegExp(`^customers/${customer.id}/campaigns/\\d+$`).test(resourceName)) return null;
     const query = `${campaignColumns} WHERE campaign.resource_name = '${resourceName}'`;
     const answer = await adsCall(
       CampaignRows,
-      { customerId, action: 'search', token, json: { query } },
+      { customer, action: 'search', token, json: { query } },
       signal,
     );
     return found(answer)[0] ?? null;
@@ -765,7 +835,7 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
    * saved resource name (a campaign someone renamed in Google Ads no longer carries the marker).
    */
   async function leftovers(
-    customerId: string,
+    customer: Customer,
     progress: PublicationProgress,
     token: string,
     signal?: AbortSignal,
@@ -773,8 +843,8 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
     const marker = progress[progressKeys.marker];
     const saved = progress[progressKeys.campaign];
     const all = [
-      ...(marker ? await campaignsMarked(customerId, marker, token, signal) : []),
-      ...(saved ? [await campaignNamed(customerId, saved, token, signal)] : []),
+      ...(marker ? await campaignsMarked(customer, marker, token, signal) : []),
+      ...(saved ? [await campaignNamed(customer, saved, token, signal)] : []),
     ].filter((campaign): campaign is Found => campaign !== null && campaign.status !== 'REMOVED');
     return all.filter(
       (campaign, index) => all.findIndex((other) => other.campaign === campaign.campaign) === index,
@@ -785,13 +855,13 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
    * Removes campaigns and their own budgets in one atomic mutate. Only what a search just showed standing is
    * asked, so a removal whose answer was lost is not sent again.
    */
-  async function remove(customerId: string, objects: Found[], token: string, signal?: AbortSignal) {
+  async function remove(customer: Customer, objects: Found[], token: string, signal?: AbortSignal) {
     if (objects.length === 0) return;
     const budgets = [...new Set(objects.map((object) => object.budget).filter(Boolean))];
     await adsCall(
       MutateAnswer,
       {
-        customerId,
+        customer,
         action: 'mutate',
         token,
         json: {
@@ -836,7 +906,7 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
     progress: ReturnType<typeof progressOf>,
     verify: boolean,
   ) {
-    const customerId = customerOf(context.account);
+    const customer = customerOf(context.account);
     const token = context.credentials.accessToken;
     const signal = context.signal;
     const earlierMarker = progress.state[progressKeys.marker];
@@ -845,11 +915,11 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
     if (earlierMarker && progress.state[progressKeys.digest] === context.contentDigest) {
       if (saved) {
         if (!verify) return { campaign: saved, budget: progress.state[progressKeys.budget] ?? '' };
-        const standing = await campaignNamed(customerId, saved, token, signal);
+        const standing = await campaignNamed(customer, saved, token, signal);
         if (standing && standing.status !== 'REMOVED') return standing;
       } else {
         // A create was sent and its answer never recorded: what it made is found by the marker, not made twice.
-        const [made] = await campaignsMarked(customerId, earlierMarker, token, signal);
+        const [made] = await campaignsMarked(customer, earlierMarker, token, signal);
         if (made) {
           await progress.save({ [progressKeys.campaign]: made.campaign, [progressKeys.budget]: made.budget });
           return made;
@@ -860,7 +930,7 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
       }
     }
     if (!marker && (earlierMarker || saved)) {
-      await remove(customerId, await leftovers(customerId, progress.state, token, signal), token, signal);
+      await remove(customer, await leftovers(customer, progress.state, token, signal), token, signal);
       await progress.save(forgotten);
     }
 
@@ -871,14 +941,14 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
       await progress.save({ [progressKeys.marker]: marker, [progressKeys.digest]: context.contentDigest });
     }
     const name = `${content.name} (${marker})`;
-    const temporary = (kind: string, id: number) => `customers/${customerId}/${kind}/-${id}`;
+    const temporary = (kind: string, id: number) => `customers/${customer.id}/${kind}/-${id}`;
     await context.beforeCreating?.();
     let answer: z.infer<typeof MutateAnswer>;
     try {
       answer = await adsCall(
         MutateAnswer,
         {
-          customerId,
+          customer,
           action: 'mutate',
           token,
           json: {
@@ -956,7 +1026,7 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
     } catch (error) {
       if (!duplicateNameCodes.has(platformCodeOf(error) ?? '')) throw error;
       // An earlier create of this preparation landed: it is the campaign, found by its marker.
-      const [made] = await campaignsMarked(customerId, marker, token, signal);
+      const [made] = await campaignsMarked(customer, marker, token, signal);
       if (!made) {
         throw new PlatformError({
           class: 'TRANSIENT',
@@ -980,19 +1050,19 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
     await progress.save({ [progressKeys.campaign]: campaign, [progressKeys.budget]: budget });
     // A twin under the same marker (one Google made under another name rule, or an earlier build's): removed,
     // so nothing of this publication is left behind that no one will enable or discard.
-    const twins = (await campaignsMarked(customerId, marker, token, signal)).filter(
+    const twins = (await campaignsMarked(customer, marker, token, signal)).filter(
       (other) => other.campaign !== campaign,
     );
-    await remove(customerId, twins, token, signal);
+    await remove(customer, twins, token, signal);
     return { campaign, budget, status: 'PAUSED' };
   }
 
-  const enable = (customerId: string, campaign: string, token: string) =>
+  const enable = (customer: Customer, campaign: string, token: string) =>
     // Not aborted once sent: it makes the campaign serve, and an enable sent again changes nothing.
     adsCall(
       MutateAnswer,
       {
-        customerId,
+        customer,
         action: 'mutate',
         token,
         json: {
@@ -1014,24 +1084,24 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
    * campaign removed since is forgotten and made again within this try, still behind the last check.
    */
   async function publish(context: PublicationContext<GoogleCredentials>): Promise<Published> {
-    const customerId = customerOf(context.account);
+    const customer = customerOf(context.account);
     const token = context.credentials.accessToken;
     const progress = progressOf(context);
     let { campaign } = await prepare(context, progress, false);
     await context.beforeGoingLive();
     try {
-      await enable(customerId, campaign, token);
+      await enable(customer, campaign, token);
     } catch (error) {
       if (!removedCodes.has(platformCodeOf(error) ?? '')) throw error;
       await progress.save(forgotten);
       ({ campaign } = await prepare(context, progress, false));
       await context.beforeGoingLive();
-      await enable(customerId, campaign, token);
+      await enable(customer, campaign, token);
     }
     const campaignId = campaign.split('/').pop()!;
     return {
       externalId: campaignId,
-      externalUrl: `https://ads.google.com/aw/campaigns?campaignId=${campaignId}&__c=${customerId}`,
+      externalUrl: `https://ads.google.com/aw/campaigns?campaignId=${campaignId}&__c=${customer.id}`,
     };
   }
 
@@ -1041,11 +1111,11 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
    */
   async function discardPrepared(context: DiscardContext<GoogleCredentials>) {
     if (!context.progress[progressKeys.marker] && !context.progress[progressKeys.campaign]) return;
-    const customerId = customerOf(context.account);
+    const customer = customerOf(context.account);
     const token = context.credentials.accessToken;
     await remove(
-      customerId,
-      await leftovers(customerId, context.progress, token, context.signal),
+      customer,
+      await leftovers(customer, context.progress, token, context.signal),
       token,
       context.signal,
     );

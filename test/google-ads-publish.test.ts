@@ -20,6 +20,8 @@ const clientId = 'glowtify-test.apps.googleusercontent.com';
 const clientSecret = 'GOCSPX-test-secret-5b8e1d';
 const expectFailure = expectFailureHiding([clientSecret]);
 const customerId = '1234567890';
+const managerId = '9876543210';
+const clientCustomerId = '3333333333';
 const content = contentExamples.google_ads_campaign as TaskContent<'google_ads_campaign'>;
 
 let sim: GoogleSimulator;
@@ -27,7 +29,15 @@ let ads: GoogleAdsAdapter;
 let credentials: GoogleCredentials;
 
 beforeEach(async () => {
-  sim = await startGoogleSimulator({ clientId, clientSecret, customers: [{ id: customerId, name: 'Acme' }] });
+  sim = await startGoogleSimulator({
+    clientId,
+    clientSecret,
+    customers: [
+      { id: customerId, name: 'Acme' },
+      { id: managerId, name: 'Acme Agency', manager: true },
+      { id: clientCustomerId, name: 'Acme Client', managerId },
+    ],
+  });
   ads = createGoogleAdsAdapter({
     authBaseUrl: sim.url,
     tokenBaseUrl: sim.url,
@@ -332,6 +342,45 @@ describe('Google Ads: a preparation never leaves a campaign no one enables or di
       [edited.googleAdsCampaign],
     );
     assert.notEqual(edited.googleAdsCampaign, first);
+  });
+});
+
+describe('Google Ads: accounts under a manager', () => {
+  const client = { kind: 'ads_customer', externalId: clientCustomerId };
+
+  it('every request for a client account names its manager in login-customer-id', async () => {
+    const stored: PublicationProgress = {};
+    const account = { ...client, metadata: { loginCustomerId: managerId } };
+    await ads.prepare(contextFor(stored, { account }));
+    await ads.publish(contextFor(stored, { account }));
+    await ads.discardPrepared({ ...contextFor(stored, { account }), progress: { ...stored } });
+    const requests = sim.receivedMatching(new RegExp(`/customers/${clientCustomerId}/googleAds:`));
+    assert.ok(requests.length >= 3);
+    for (const request of requests) assert.equal(request.headers['login-customer-id'], managerId);
+    assert.equal(sim.adsCampaigns()[0]?.customerId, clientCustomerId);
+    assert.equal(sim.adsCampaigns()[0]?.status, 'REMOVED');
+    // A directly reached customer sends none.
+    await ads.prepare(contextFor({}));
+    assert.equal(
+      sim.receivedMatching(`/customers/${customerId}/`).at(-1)?.headers['login-customer-id'],
+      undefined,
+    );
+  });
+
+  it('without it Google answers USER_PERMISSION_DENIED (INVALID_REQUEST); a manager is refused before asking', async () => {
+    const error = await expectFailure(ads.prepare(contextFor({}, { account: client })), 'INVALID_REQUEST');
+    assert.equal(error.failure.platformCode, 'authorizationError:USER_PERMISSION_DENIED');
+    const before = sim.received.length;
+    await expectFailure(
+      ads.prepare(
+        contextFor(
+          {},
+          { account: { kind: 'ads_customer', externalId: managerId, metadata: { manager: true } } },
+        ),
+      ),
+      'INVALID_REQUEST',
+    );
+    assert.equal(sim.received.length, before);
   });
 });
 
