@@ -447,6 +447,17 @@ describe('google_ads_campaign content', () => {
       issue({ ...content, descriptions: [...content.descriptions, 'y'.repeat(91)] }),
       'descriptions.2',
     );
+    assert.equal(issue({ ...content, headlines: ['Spring sale', 'SPRING SALE', 'Other'] }), 'headlines');
+    assert.equal(issue({ ...content, descriptions: ['Same words', 'Same words'] }), 'descriptions');
+    assert.equal(issue({ ...content, keywords: ['fine', 'k'.repeat(81)] }), 'keywords.1');
+    assert.equal(
+      issue({ ...content, keywords: ['one two three four five six seven eight nine ten eleven'] }),
+      'keywords.0',
+    );
+    assert.ok(
+      schema.safeParse({ ...content, keywords: ['one two three four five six seven eight nine ten'] })
+        .success,
+    );
     assert.equal(issue({ ...content, link: undefined }), 'link');
     assert.equal(issue({ ...content, text: 'no longer a field' }), '');
   });
