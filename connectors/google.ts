@@ -1048,6 +1048,10 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
       });
     }
     await progress.save({ [progressKeys.campaign]: campaign, [progressKeys.budget]: budget });
+    await stillWanted(context, async () => {
+      await remove(customer, [{ campaign, budget, status: 'PAUSED' }], token, signal);
+      await progress.save(forgotten);
+    });
     // A twin under the same marker (one Google made under another name rule, or an earlier build's): removed,
     // so nothing of this publication is left behind that no one will enable or discard.
     const twins = (await campaignsMarked(customer, marker, token, signal)).filter(
@@ -1055,6 +1059,19 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
     );
     await remove(customer, twins, token, signal);
     return { campaign, budget, status: 'PAUSED' };
+  }
+
+  /**
+   * The fence again once a create has answered: a create already on its way when the schedule was withdrawn
+   * lands after the discard looked, so the try that made it removes it (`undo`) and stops.
+   */
+  async function stillWanted(context: PrepareContext<GoogleCredentials>, undo: () => Promise<void>) {
+    try {
+      await context.beforeCreating?.();
+    } catch (withdrawn) {
+      await undo();
+      throw withdrawn;
+    }
   }
 
   const enable = (customer: Customer, campaign: string, token: string) =>

@@ -350,12 +350,24 @@ export function createMetaAds(input: { graph: GraphCall }) {
 
     const made: Partial<Record<Step['key'], string>> = {};
     let lookedUpThenCreated = false;
+    let createdHere = false;
+    // A create already on its way when the schedule was withdrawn lands after the discard looked: once the
+    // fence says so, the try that made it deletes what it made, and stops.
+    const fence = async () => {
+      try {
+        await context.beforeCreating?.();
+      } catch (withdrawn) {
+        if (createdHere) await forget();
+        throw withdrawn;
+      }
+    };
     for (const step of steps) {
       const saved = progress.state[step.key];
       let id =
         saved || (resumed ? ((await findAll(accountId, step.edge, marker, token, signal))[0] ?? null) : null);
       if (!id) {
-        await context.beforeCreating?.();
+        await fence();
+        createdHere = true;
         const answer = await graph(NodeId, {
           method: 'POST',
           path: `/${accountId}/${step.edge}`,
@@ -369,6 +381,7 @@ export function createMetaAds(input: { graph: GraphCall }) {
       if (saved !== id) await progress.save({ [step.key]: id });
       made[step.key] = id;
     }
+    if (createdHere) await fence();
     const prepared = { accountId, ...(made as Record<Step['key'], string>) };
     // A look-up found nothing and a create followed: had the look-up lagged behind a lost create, a twin stands.
     if (lookedUpThenCreated) await deleteTwins(prepared, marker, token, signal);

@@ -234,11 +234,28 @@ describe('Google Ads: a preparation never leaves a campaign no one enables or di
         },
       ),
     );
+    const total = sim.received.length;
     assert.deepEqual(
       order,
-      [`fence after ${sim.received.length - 2} requests`],
-      'then the create, then the twin look-up',
+      [`fence after ${total - 2} requests`, `fence after ${total - 1} requests`],
+      'the create right after the fence, the fence again once it answered, then the twin look-up',
     );
+  });
+
+  it('withdrawn while the create was on its way: the try that made the campaign removes it', async () => {
+    const stored: PublicationProgress = {};
+    let fences = 0;
+    const withdrawnMeanwhile = contextFor(stored, {
+      async beforeCreating() {
+        fences += 1;
+        if (fences > 1) throw new Error('the schedule was withdrawn before this was prepared');
+      },
+    });
+    await assert.rejects(ads.prepare(withdrawnMeanwhile), /withdrawn/);
+    assert.equal(sim.adsCampaigns().length, 1, 'Google made it');
+    assert.deepEqual(standing(), []);
+    assert.equal(sim.adsCampaigns()[0]?.budget.status, 'REMOVED');
+    assert.equal(stored.googleAdsMarker, '');
   });
 
   it('a discard whose removal answer was lost: the next preparation makes a new campaign, which publishes', async () => {

@@ -299,7 +299,27 @@ describe('Facebook ads: a preparation never leaves an object no one switches on 
     const createdAt = h.sim.received.flatMap((request, index) =>
       creates().includes(request) ? [index] : [],
     );
-    assert.deepEqual(fencedAt, createdAt, 'each fence is passed with nothing sent before its create');
+    assert.deepEqual(
+      fencedAt,
+      [...createdAt, h.sim.received.length],
+      'each fence is passed with nothing sent before its create, and once more after the last',
+    );
+  });
+
+  it('withdrawn while a create was on its way: the try that made the objects deletes them', async () => {
+    const stored: PublicationProgress = {};
+    let fences = 0;
+    const withdrawnMeanwhile = contextFor(stored, {
+      async beforeCreating() {
+        fences += 1;
+        // The campaign and the ad set were made; the creative's fence finds the schedule withdrawn.
+        if (fences > 2) throw new Error('the schedule was withdrawn before this was prepared');
+      },
+    });
+    await assert.rejects(h.adapter.prepare!(withdrawnMeanwhile), /withdrawn/);
+    assert.equal(h.sim.adSets().length, 1, 'Meta made them');
+    assert.deepEqual(live(), { campaigns: [], adSets: [], creatives: [], ads: [] });
+    assert.equal(stored[keys.marker], '');
   });
 
   it('a discard whose delete answer was lost: the next preparation makes new objects, which publish', async () => {
