@@ -424,7 +424,13 @@ export function createEpicActivities({
       channel: target.task.channel,
       content,
       contentDigest: createHash('sha256').update(JSON.stringify(content)).digest('base64url').slice(0, 22),
-      account: target.account ? { kind: target.account.kind, externalId: target.account.externalId } : null,
+      account: target.account
+        ? {
+            kind: target.account.kind,
+            externalId: target.account.externalId,
+            metadata: target.account.metadata,
+          }
+        : null,
       credentials: credentialsOf(target.connector),
       progress,
       saveProgress: saveProgress(target.publication.id, fence.handOffKey),
@@ -1075,7 +1081,11 @@ export function createEpicActivities({
           adapter.discardPrepared!({
             taskId: target.task.id,
             account: target.account
-              ? { kind: target.account.kind, externalId: target.account.externalId }
+              ? {
+                  kind: target.account.kind,
+                  externalId: target.account.externalId,
+                  metadata: target.account.metadata,
+                }
               : null,
             credentials: credentialsOf(target.connector),
             progress: target.publication.progress,

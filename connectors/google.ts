@@ -19,6 +19,7 @@ import type {
   PublicationProgress,
   Published,
   SyncResult,
+  TargetAccount,
 } from './types.ts';
 import { CredentialsRejectedError } from './types.ts';
 
@@ -577,6 +578,30 @@ const CustomerRows = z.object({
     .optional(),
 });
 
+const ClientRows = z.object({
+  results: z
+    .array(
+      z.object({
+        customerClient: z.object({
+          id: z.union([z.string(), z.number()]).optional(),
+          descriptiveName: z.string().optional(),
+          manager: z.boolean().optional(),
+          status: z.string().optional(),
+        }),
+      }),
+    )
+    .optional(),
+});
+const clientQuery =
+  'SELECT customer_client.id, customer_client.descriptive_name, customer_client.manager, customer_client.status ' +
+  'FROM customer_client';
+
+/** A customer to act on, and the manager it is reached through (sent as `login-customer-id`), if any. */
+interface Customer {
+  id: string;
+  login?: string;
+}
+
 /** 1234567890 → 123-456-7890, as Google Ads shows customer ids. */
 const dashed = (id: string) =>
   /^\d{10}$/.test(id) ? `${id.slice(0, 3)}-${id.slice(3, 6)}-${id.slice(6)}` : id;
@@ -628,6 +653,19 @@ function budgetMicros(budget: GoogleAdsContent['dailyBudget']): string {
   return String(budget.amountMinor * perMinor);
 }
 
+// A campaign progress names that Google removed (by us, with the answer lost, or by someone in Google Ads).
+const removedCodes = new Set([
+  'campaignError:CANNOT_MODIFY_REMOVED_CAMPAIGN',
+  'mutateError:RESOURCE_NOT_FOUND',
+]);
+// The create's names are taken: an earlier create of the same preparation landed.
+const duplicateNameCodes = new Set([
+  'campaignError:DUPLICATE_CAMPAIGN_NAME',
+  'campaignBudgetError:DUPLICATE_NAME',
+]);
+const platformCodeOf = (error: unknown) =>
+  error instanceof PlatformError ? error.failure.platformCode : undefined;
+
 /** Only digits, letters and dashes: safe inside a GAQL LIKE pattern, unique per preparation. */
 const campaignMarker = (taskId: string, nonce: string) => `glw-${taskId.slice(0, 8)}-${nonce}`;
 
@@ -638,7 +676,42 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
     ? { 'developer-token': options.adsDeveloperToken }
     : {};
 
-  /** Customers the user reaches directly, one `ads_customer` each; cancelled ones cannot be used and are left out. */
+  const loginHeaders = (login: string | undefined): Record<string, string> =>
+    login ? { ...adsHeaders, 'login-customer-id': login } : adsHeaders;
+
+  /** One GAQL search during discovery; null when Google says the customer is not enabled (cancelled, closed). */
+  async function discoverySearch<T>(
+    schema: z.ZodType<T>,
+    customer: Customer,
+    query: string,
+    accessToken: string,
+  ) {
+    try {
+      return await client.api(schema, {
+        method: 'POST',
+        url: `${adsRoot}/customers/${customer.id}/googleAds:search`,
+        what: 'googleAds:search',
+        token: accessToken,
+        headers: loginHeaders(customer.login),
+        json: { query },
+      });
+    } catch (error) {
+      // (unconfirmed) a cancelled or not yet enabled customer still comes back from listAccessibleCustomers
+      // and answers 403 authorizationError CUSTOMER_NOT_ENABLED to every query.
+      if (
+        error instanceof PlatformError &&
+        error.failure.platformCode === 'authorizationError:CUSTOMER_NOT_ENABLED'
+      )
+        return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Customers the user reaches directly, one `ads_customer` each, and the client accounts their managers
+   * reach, each keeping the manager it is reached through (its `login-customer-id`). Managers are listed,
+   * marked as such, but hold no campaigns; cancelled customers cannot be used and are left out.
+   */
   async function discoverCustomers(accessToken: string): Promise<DiscoveredAccount[]> {
     const accessible = await client.api(AccessibleCustomers, {
       method: 'GET',
@@ -648,103 +721,153 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
       headers: adsHeaders,
     });
     const accounts: DiscoveredAccount[] = [];
+    const managers: string[] = [];
     for (const resourceName of accessible.resourceNames ?? []) {
       const id = resourceName.replace(/^customers\//, '');
       if (!/^\d+$/.test(id)) continue;
-      let answer: z.infer<typeof CustomerRows>;
-      try {
-        answer = await client.api(CustomerRows, {
-          method: 'POST',
-          url: `${adsRoot}/customers/${id}/googleAds:search`,
-          what: 'googleAds:search',
-          token: accessToken,
-          headers: adsHeaders,
-          json: { query: customerQuery },
-        });
-      } catch (error) {
-        // (unconfirmed) a cancelled or not yet enabled customer still comes back from listAccessibleCustomers
-        // and answers 403 authorizationError CUSTOMER_NOT_ENABLED to every query.
-        if (
-          error instanceof PlatformError &&
-          error.failure.platformCode === 'authorizationError:CUSTOMER_NOT_ENABLED'
-        )
-          continue;
-        throw error;
-      }
+      const answer = await discoverySearch(CustomerRows, { id }, customerQuery, accessToken);
+      if (!answer) continue;
       const customer = answer.results?.[0]?.customer;
       const name = customer?.descriptiveName || dashed(id);
+      if (customer?.manager) managers.push(id);
       accounts.push({
         kind: 'ads_customer',
         externalId: id,
         name: customer?.manager ? `${name} (manager account)` : name,
+        ...(customer?.manager ? { metadata: { manager: true } } : {}),
       });
+    }
+    for (const manager of managers) {
+      // Every level under the manager: a sub-manager's clients are reached with the top manager's id too.
+      const answer = await discoverySearch(
+        ClientRows,
+        { id: manager, login: manager },
+        clientQuery,
+        accessToken,
+      );
+      for (const { customerClient: row } of answer?.results ?? []) {
+        const id = String(row.id ?? '');
+        const usable = !row.manager && (row.status ?? 'ENABLED') === 'ENABLED';
+        // A customer also reached directly needs no manager.
+        if (!/^\d+$/.test(id) || !usable || accounts.some((account) => account.externalId === id)) continue;
+        accounts.push({
+          kind: 'ads_customer',
+          externalId: id,
+          name: row.descriptiveName || dashed(id),
+          metadata: { loginCustomerId: manager },
+        });
+      }
     }
     return accounts;
   }
 
-  function customerOf(account: { kind: string; externalId: string } | null): string {
-    // Discovery keeps only customers the user reaches directly, so none of them needs a login-customer-id.
+  function customerOf(account: TargetAccount | null): Customer {
     if (account?.kind !== 'ads_customer' || !/^\d+$/.test(account.externalId)) {
       throw new PlatformError({
         class: 'INVALID_REQUEST',
         message: 'a Google Ads campaign needs a Google Ads customer account as its target',
       });
     }
-    return account.externalId;
+    if (account.metadata?.manager) {
+      throw new PlatformError({
+        class: 'INVALID_REQUEST',
+        message: 'a Google Ads manager account holds no campaigns: target one of its client accounts',
+      });
+    }
+    const login = account.metadata?.loginCustomerId;
+    return { id: account.externalId, ...(login && /^\d+$/.test(login) ? { login } : {}) };
   }
 
   const adsCall = <T>(
     schema: z.ZodType<T>,
-    input: { customerId: string; action: 'mutate' | 'search'; token: string; json: unknown },
+    input: { customer: Customer; action: 'mutate' | 'search'; token: string; json: unknown },
     signal: AbortSignal | undefined,
   ) =>
     client.api(schema, {
       method: 'POST',
-      url: `${adsRoot}/customers/${input.customerId}/googleAds:${input.action}`,
+      url: `${adsRoot}/customers/${input.customer.id}/googleAds:${input.action}`,
       what: `googleAds:${input.action}`,
       token: input.token,
-      headers: adsHeaders,
+      headers: loginHeaders(input.customer.login),
       json: input.json,
       signal,
     });
 
-  /** The campaign (not removed) whose name carries this marker: what a create whose answer was lost made. */
-  async function findCampaign(customerId: string, marker: string, token: string, signal?: AbortSignal) {
-    const answer = await adsCall(
-      CampaignRows,
-      {
-        customerId,
-        action: 'search',
-        token,
-        json: {
-          query:
-            'SELECT campaign.resource_name, campaign.campaign_budget, campaign.status FROM campaign ' +
-            `WHERE campaign.name LIKE '%${marker}%' AND campaign.status != 'REMOVED'`,
-        },
-      },
-      signal,
-    );
-    const campaign = answer.results?.[0]?.campaign;
-    return campaign ? { campaign: campaign.resourceName, budget: campaign.campaignBudget ?? '' } : null;
+  const campaignColumns =
+    'SELECT campaign.resource_name, campaign.campaign_budget, campaign.status FROM campaign';
+  const found = (answer: z.infer<typeof CampaignRows>) =>
+    (answer.results ?? []).map(({ campaign }) => ({
+      campaign: campaign.resourceName,
+      budget: campaign.campaignBudget ?? '',
+      status: campaign.status ?? '',
+    }));
+  type Found = ReturnType<typeof found>[number];
+
+  /**
+   * The campaigns (not removed) whose name carries this marker: what a create whose answer was lost made, and
+   * any twin of it.
+   */
+  async function campaignsMarked(customer: Customer, marker: string, token: string, signal?: AbortSignal) {
+    const query = `${campaignColumns} WHERE campaign.name LIKE '%${marker}%' AND campaign.status != 'REMOVED'`;
+    return found(await adsCall(CampaignRows, { customer, action: 'search', token, json: { query } }, signal));
   }
 
-  /** Removes a campaign and its own budget in one atomic mutate; what is gone already is not an error. */
-  async function remove(
-    customerId: string,
-    objects: { campaign: string; budget: string },
+  /** The campaign a resource name names, removed or not (null: Google knows none by it). */
+  async function campaignNamed(
+    customer: Customer,
+    resourceName: string,
+    token: string,
+    signal?: AbortSignal,
+  ): Promise<Found | null> {
+    // Only what Google itself named goes into the query.
+    if (!new RegExp(`^customers/${customer.id}/campaigns/\\d+$`).test(resourceName)) return null;
+    const query = `${campaignColumns} WHERE campaign.resource_name = '${resourceName}'`;
+    const answer = await adsCall(
+      CampaignRows,
+      { customer, action: 'search', token, json: { query } },
+      signal,
+    );
+    return found(answer)[0] ?? null;
+  }
+
+  /**
+   * What a preparation left that still stands: found by its marker (a create whose answer was lost) and by the
+   * saved resource name (a campaign someone renamed in Google Ads no longer carries the marker).
+   */
+  async function leftovers(
+    customer: Customer,
+    progress: PublicationProgress,
     token: string,
     signal?: AbortSignal,
   ) {
+    const marker = progress[progressKeys.marker];
+    const saved = progress[progressKeys.campaign];
+    const all = [
+      ...(marker ? await campaignsMarked(customer, marker, token, signal) : []),
+      ...(saved ? [await campaignNamed(customer, saved, token, signal)] : []),
+    ].filter((campaign): campaign is Found => campaign !== null && campaign.status !== 'REMOVED');
+    return all.filter(
+      (campaign, index) => all.findIndex((other) => other.campaign === campaign.campaign) === index,
+    );
+  }
+
+  /**
+   * Removes campaigns and their own budgets in one atomic mutate. Only what a search just showed standing is
+   * asked, so a removal whose answer was lost is not sent again.
+   */
+  async function remove(customer: Customer, objects: Found[], token: string, signal?: AbortSignal) {
+    if (objects.length === 0) return;
+    const budgets = [...new Set(objects.map((object) => object.budget).filter(Boolean))];
     await adsCall(
       MutateAnswer,
       {
-        customerId,
+        customer,
         action: 'mutate',
         token,
         json: {
           mutateOperations: [
-            { campaignOperation: { remove: objects.campaign } },
-            ...(objects.budget ? [{ campaignBudgetOperation: { remove: objects.budget } }] : []),
+            ...objects.map((object) => ({ campaignOperation: { remove: object.campaign } })),
+            ...budgets.map((budget) => ({ campaignBudgetOperation: { remove: budget } })),
           ],
         },
       },
@@ -759,122 +882,160 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
     [progressKeys.budget]: '',
   };
 
+  /** The progress of one try as it stands, kept current as this try saves (a retry reads it from the row). */
+  function progressOf(context: PrepareContext<GoogleCredentials>) {
+    const state: PublicationProgress = { ...context.progress };
+    return {
+      state,
+      async save(update: PublicationProgress) {
+        await context.saveProgress(update);
+        Object.assign(state, update);
+      },
+    };
+  }
+
   /**
    * Creates the campaign PAUSED with its budget, ad group and responsive search ad, in one atomic mutate, or
-   * finds the one an earlier try made. Objects made from content since edited are removed and made afresh.
+   * finds the one an earlier try made. Objects made from content since edited are removed and made afresh, and
+   * so is a campaign progress names that was removed since (a discard whose answer was lost, or someone in
+   * Google Ads): enabling it at the time would fail on every try. `verify: false` trusts a saved campaign
+   * without asking (at the time: the enable itself tells a removed one).
    */
-  async function prepare(context: PrepareContext<GoogleCredentials>) {
-    const customerId = customerOf(context.account);
+  async function prepare(
+    context: PrepareContext<GoogleCredentials>,
+    progress: ReturnType<typeof progressOf>,
+    verify: boolean,
+  ) {
+    const customer = customerOf(context.account);
     const token = context.credentials.accessToken;
     const signal = context.signal;
-    const progress = context.progress;
-    const earlierMarker = progress[progressKeys.marker];
-    if (earlierMarker && progress[progressKeys.digest] === context.contentDigest) {
-      if (progress[progressKeys.campaign])
-        return { campaign: progress[progressKeys.campaign]!, budget: progress[progressKeys.budget] ?? '' };
-      // A create was sent and its answer never recorded: what it made is found by the marker, not made twice.
-      const found = await findCampaign(customerId, earlierMarker, token, signal);
-      if (found) {
-        await context.saveProgress({
-          [progressKeys.campaign]: found.campaign,
-          [progressKeys.budget]: found.budget,
-        });
-        return found;
+    const earlierMarker = progress.state[progressKeys.marker];
+    const saved = progress.state[progressKeys.campaign];
+    let marker: string | undefined;
+    if (earlierMarker && progress.state[progressKeys.digest] === context.contentDigest) {
+      if (saved) {
+        if (!verify) return { campaign: saved, budget: progress.state[progressKeys.budget] ?? '' };
+        const standing = await campaignNamed(customer, saved, token, signal);
+        if (standing && standing.status !== 'REMOVED') return standing;
+      } else {
+        // A create was sent and its answer never recorded: what it made is found by the marker, not made twice.
+        const [made] = await campaignsMarked(customer, earlierMarker, token, signal);
+        if (made) {
+          await progress.save({ [progressKeys.campaign]: made.campaign, [progressKeys.budget]: made.budget });
+          return made;
+        }
+        // Sent again under the same name: should the earlier create still land, Google refuses one of the two
+        // as a duplicate name instead of making a second campaign.
+        marker = earlierMarker;
       }
-    } else if (earlierMarker) {
-      // Found by the marker rather than the saved ids, so a removal whose answer was lost is not sent again.
-      const stale = await findCampaign(customerId, earlierMarker, token, signal);
-      if (stale) await remove(customerId, stale, token, signal);
-      await context.saveProgress(forgotten);
+    }
+    if (!marker && (earlierMarker || saved)) {
+      await remove(customer, await leftovers(customer, progress.state, token, signal), token, signal);
+      await progress.save(forgotten);
     }
 
     const content = context.content as GoogleAdsContent;
-    const marker = campaignMarker(context.taskId, randomBytes(6).toString('hex'));
-    // Saved before the create: a retry after a lost answer looks for this marker before creating again.
-    await context.saveProgress({
-      [progressKeys.marker]: marker,
-      [progressKeys.digest]: context.contentDigest,
-    });
+    if (!marker) {
+      marker = campaignMarker(context.taskId, randomBytes(6).toString('hex'));
+      // Saved before the create: a retry after a lost answer looks for this marker before creating again.
+      await progress.save({ [progressKeys.marker]: marker, [progressKeys.digest]: context.contentDigest });
+    }
     const name = `${content.name} (${marker})`;
-    const temporary = (kind: string, id: number) => `customers/${customerId}/${kind}/-${id}`;
-    const answer = await adsCall(
-      MutateAnswer,
-      {
-        customerId,
-        action: 'mutate',
-        token,
-        json: {
-          mutateOperations: [
-            {
-              campaignBudgetOperation: {
-                create: {
-                  resourceName: temporary('campaignBudgets', 1),
-                  name: `${name} budget`,
-                  amountMicros: budgetMicros(content.dailyBudget),
-                  deliveryMethod: 'STANDARD',
-                  explicitlyShared: false,
-                },
-              },
-            },
-            {
-              campaignOperation: {
-                create: {
-                  resourceName: temporary('campaigns', 2),
-                  name,
-                  // Nothing serves before the one request at the time that enables it.
-                  status: 'PAUSED',
-                  advertisingChannelType: 'SEARCH',
-                  campaignBudget: temporary('campaignBudgets', 1),
-                  manualCpc: {},
-                  networkSettings: {
-                    targetGoogleSearch: true,
-                    targetSearchNetwork: true,
-                    targetContentNetwork: false,
+    const temporary = (kind: string, id: number) => `customers/${customer.id}/${kind}/-${id}`;
+    await context.beforeCreating?.();
+    let answer: z.infer<typeof MutateAnswer>;
+    try {
+      answer = await adsCall(
+        MutateAnswer,
+        {
+          customer,
+          action: 'mutate',
+          token,
+          json: {
+            mutateOperations: [
+              {
+                campaignBudgetOperation: {
+                  create: {
+                    resourceName: temporary('campaignBudgets', 1),
+                    name: `${name} budget`,
+                    amountMicros: budgetMicros(content.dailyBudget),
+                    deliveryMethod: 'STANDARD',
+                    explicitlyShared: false,
                   },
-                  containsEuPoliticalAdvertising: 'DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING',
                 },
               },
-            },
-            {
-              adGroupOperation: {
-                create: {
-                  resourceName: temporary('adGroups', 3),
-                  name: `${content.name} ad group`,
-                  campaign: temporary('campaigns', 2),
-                  status: 'ENABLED',
-                  type: 'SEARCH_STANDARD',
+              {
+                campaignOperation: {
+                  create: {
+                    resourceName: temporary('campaigns', 2),
+                    name,
+                    // Nothing serves before the one request at the time that enables it.
+                    status: 'PAUSED',
+                    advertisingChannelType: 'SEARCH',
+                    campaignBudget: temporary('campaignBudgets', 1),
+                    manualCpc: {},
+                    networkSettings: {
+                      targetGoogleSearch: true,
+                      targetSearchNetwork: true,
+                      targetContentNetwork: false,
+                    },
+                    containsEuPoliticalAdvertising: 'DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING',
+                  },
                 },
               },
-            },
-            ...(content.keywords ?? []).map((text) => ({
-              adGroupCriterionOperation: {
-                create: {
-                  adGroup: temporary('adGroups', 3),
-                  status: 'ENABLED',
-                  keyword: { text, matchType: 'BROAD' },
+              {
+                adGroupOperation: {
+                  create: {
+                    resourceName: temporary('adGroups', 3),
+                    name: `${content.name} ad group`,
+                    campaign: temporary('campaigns', 2),
+                    status: 'ENABLED',
+                    type: 'SEARCH_STANDARD',
+                  },
                 },
               },
-            })),
-            {
-              adGroupAdOperation: {
-                create: {
-                  adGroup: temporary('adGroups', 3),
-                  status: 'ENABLED',
-                  ad: {
-                    finalUrls: [content.link],
-                    responsiveSearchAd: {
-                      headlines: content.headlines.map((text) => ({ text })),
-                      descriptions: content.descriptions.map((text) => ({ text })),
+              ...(content.keywords ?? []).map((text) => ({
+                adGroupCriterionOperation: {
+                  create: {
+                    adGroup: temporary('adGroups', 3),
+                    status: 'ENABLED',
+                    keyword: { text, matchType: 'BROAD' },
+                  },
+                },
+              })),
+              {
+                adGroupAdOperation: {
+                  create: {
+                    adGroup: temporary('adGroups', 3),
+                    status: 'ENABLED',
+                    ad: {
+                      finalUrls: [content.link],
+                      responsiveSearchAd: {
+                        headlines: content.headlines.map((text) => ({ text })),
+                        descriptions: content.descriptions.map((text) => ({ text })),
+                      },
                     },
                   },
                 },
               },
-            },
-          ],
+            ],
+          },
         },
-      },
-      signal,
-    );
+        signal,
+      );
+    } catch (error) {
+      if (!duplicateNameCodes.has(platformCodeOf(error) ?? '')) throw error;
+      // An earlier create of this preparation landed: it is the campaign, found by its marker.
+      const [made] = await campaignsMarked(customer, marker, token, signal);
+      if (!made) {
+        throw new PlatformError({
+          class: 'TRANSIENT',
+          message: 'Google holds a campaign of this preparation that its search does not show yet',
+        });
+      }
+      await progress.save({ [progressKeys.campaign]: made.campaign, [progressKeys.budget]: made.budget });
+      return made;
+    }
     const responses = answer.mutateOperationResponses ?? [];
     const campaign = responses.find((response) => response.campaignResult)?.campaignResult?.resourceName;
     const budget = responses.find((response) => response.campaignBudgetResult)?.campaignBudgetResult
@@ -886,22 +1047,41 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
         message: 'Google answered googleAds:mutate in an odd shape',
       });
     }
-    await context.saveProgress({ [progressKeys.campaign]: campaign, [progressKeys.budget]: budget });
-    return { campaign, budget };
+    await progress.save({ [progressKeys.campaign]: campaign, [progressKeys.budget]: budget });
+    await stillWanted(context, async () => {
+      await remove(customer, [{ campaign, budget, status: 'PAUSED' }], token, signal);
+      await progress.save(forgotten);
+    });
+    // A twin under the same marker (one Google made under another name rule, or an earlier build's): removed,
+    // so nothing of this publication is left behind that no one will enable or discard.
+    const twins = (await campaignsMarked(customer, marker, token, signal)).filter(
+      (other) => other.campaign !== campaign,
+    );
+    await remove(customer, twins, token, signal);
+    return { campaign, budget, status: 'PAUSED' };
   }
 
-  /** Makes the prepared campaign serve (preparing first what is missing): one update to ENABLED. */
-  async function publish(context: PublicationContext<GoogleCredentials>): Promise<Published> {
-    const customerId = customerOf(context.account);
-    const { campaign } = await prepare(context);
-    await context.beforeGoingLive();
+  /**
+   * The fence again once a create has answered: a create already on its way when the schedule was withdrawn
+   * lands after the discard looked, so the try that made it removes it (`undo`) and stops.
+   */
+  async function stillWanted(context: PrepareContext<GoogleCredentials>, undo: () => Promise<void>) {
+    try {
+      await context.beforeCreating?.();
+    } catch (withdrawn) {
+      await undo();
+      throw withdrawn;
+    }
+  }
+
+  const enable = (customer: Customer, campaign: string, token: string) =>
     // Not aborted once sent: it makes the campaign serve, and an enable sent again changes nothing.
-    await adsCall(
+    adsCall(
       MutateAnswer,
       {
-        customerId,
+        customer,
         action: 'mutate',
-        token: context.credentials.accessToken,
+        token,
         json: {
           mutateOperations: [
             {
@@ -915,21 +1095,47 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
       },
       undefined,
     );
+
+  /**
+   * Makes the prepared campaign serve (preparing first what is missing): one update to ENABLED. A prepared
+   * campaign removed since is forgotten and made again within this try, still behind the last check.
+   */
+  async function publish(context: PublicationContext<GoogleCredentials>): Promise<Published> {
+    const customer = customerOf(context.account);
+    const token = context.credentials.accessToken;
+    const progress = progressOf(context);
+    let { campaign } = await prepare(context, progress, false);
+    await context.beforeGoingLive();
+    try {
+      await enable(customer, campaign, token);
+    } catch (error) {
+      if (!removedCodes.has(platformCodeOf(error) ?? '')) throw error;
+      await progress.save(forgotten);
+      ({ campaign } = await prepare(context, progress, false));
+      await context.beforeGoingLive();
+      await enable(customer, campaign, token);
+    }
     const campaignId = campaign.split('/').pop()!;
     return {
       externalId: campaignId,
-      externalUrl: `https://ads.google.com/aw/campaigns?campaignId=${campaignId}&__c=${customerId}`,
+      externalUrl: `https://ads.google.com/aw/campaigns?campaignId=${campaignId}&__c=${customer.id}`,
     };
   }
 
-  /** Removes what a preparation made, found by its marker (a create or a removal whose answer was lost too). */
+  /**
+   * Removes what a preparation made, found by its marker (a create or a removal whose answer was lost too) and
+   * by its saved resource name (a campaign renamed in Google Ads).
+   */
   async function discardPrepared(context: DiscardContext<GoogleCredentials>) {
-    const marker = context.progress[progressKeys.marker];
-    if (!marker) return;
-    const customerId = customerOf(context.account);
+    if (!context.progress[progressKeys.marker] && !context.progress[progressKeys.campaign]) return;
+    const customer = customerOf(context.account);
     const token = context.credentials.accessToken;
-    const found = await findCampaign(customerId, marker, token, context.signal);
-    if (found) await remove(customerId, found, token, context.signal);
+    await remove(
+      customer,
+      await leftovers(customer, context.progress, token, context.signal),
+      token,
+      context.signal,
+    );
     await context.saveProgress(forgotten);
   }
 
@@ -939,7 +1145,7 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
     refreshCredentials: client.refreshCredentials,
     canRefresh: client.canRefresh,
     prepare: async (context) => {
-      await prepare(context);
+      await prepare(context, progressOf(context), true);
     },
     publish,
     discardPrepared,

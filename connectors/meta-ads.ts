@@ -68,6 +68,7 @@ const dsaCountries = new Set(
 
 const NodeId = z.object({ id: z.string().min(1) });
 const Success = z.object({ success: z.literal(true) });
+const Status = z.object({ id: z.string(), status: z.string().optional() });
 const Found = z.object({ data: z.array(z.object({ id: z.string(), name: z.string().optional() })) });
 const AdAccount = z.object({
   id: z.string(),
@@ -164,21 +165,67 @@ export function createMetaAds(input: { graph: GraphCall }) {
     return answer.data.filter((found) => found.name?.includes(marker)).map((found) => found.id);
   }
 
+  /** Where a saved object stands: deleted (or unknown to Meta), archived (it can only be deleted), or usable. */
+  async function standingOf(id: string, token: string, signal: AbortSignal | undefined) {
+    try {
+      const object = await graph(Status, {
+        method: 'GET',
+        path: `/${id}`,
+        params: { fields: 'id,status' },
+        token,
+        signal,
+      });
+      return object.status === 'DELETED' ? 'gone' : object.status === 'ARCHIVED' ? 'archived' : 'usable';
+    } catch (error) {
+      // Meta answers an object it no longer holds like one that never existed.
+      if (error instanceof PlatformError && error.failure.platformCode === '100/33') return 'gone';
+      throw error;
+    }
+  }
+
   /**
-   * Deletes what carries the marker: the campaign (Meta deletes its ad sets and ads with it) and the creative,
-   * which lives beside it in the account. Found by the marker rather than the saved ids, so an object whose
-   * create or delete answer was lost is dealt with too.
+   * Deletes what a preparation left: what carries the marker — the campaigns (Meta deletes their ad sets and
+   * ads with them) and the creatives, which live beside them in the account — and the saved campaign and
+   * creative, which someone may have renamed in Ads Manager. Found by the marker rather than only the saved
+   * ids, so an object whose create or delete answer was lost is dealt with too.
    */
-  async function deleteMarked(
+  async function deleteLeftovers(
     accountId: string,
+    progress: PublicationProgress,
+    token: string,
+    signal: AbortSignal | undefined,
+  ) {
+    const marker = progress[keys.marker];
+    for (const [edge, key] of [
+      ['campaigns', keys.campaign],
+      ['adcreatives', keys.creative],
+    ] as const) {
+      // Every one found: should a look-up ever have missed a fresh object, its twin goes too.
+      const found = marker ? await findAll(accountId, edge, marker, token, signal) : [];
+      const saved = progress[key];
+      if (saved && !found.includes(saved) && (await standingOf(saved, token, signal)) !== 'gone')
+        found.push(saved);
+      for (const id of found) await graph(Success, { method: 'DELETE', path: `/${id}`, token, signal });
+    }
+  }
+
+  /**
+   * Deletes the objects that carry the marker but are not the prepared ones: twins a look-up that lagged
+   * behind a lost create let a retry make. A twin campaign takes its ad sets and ads with it.
+   */
+  async function deleteTwins(
+    prepared: Prepared,
     marker: string,
     token: string,
     signal: AbortSignal | undefined,
   ) {
-    for (const edge of ['campaigns', 'adcreatives'] as const) {
-      // Every one found: should a look-up ever have missed a fresh object, its twin goes too.
-      for (const id of await findAll(accountId, edge, marker, token, signal))
+    const deleted = new Set<string>();
+    for (const step of steps) {
+      for (const id of await findAll(prepared.accountId, step.edge, marker, token, signal)) {
+        if (id === prepared[step.key] || deleted.has(id)) continue;
         await graph(Success, { method: 'DELETE', path: `/${id}`, token, signal });
+        deleted.add(id);
+      }
     }
   }
 
@@ -238,50 +285,89 @@ export function createMetaAds(input: { graph: GraphCall }) {
     }
   }
 
+  /** The progress of one try as it stands, kept current as this try saves (a retry reads it from the row). */
+  function progressOf(context: PrepareContext<AdsCredentials>) {
+    const state: PublicationProgress = { ...context.progress };
+    return {
+      state,
+      async save(update: PublicationProgress) {
+        await context.saveProgress(update);
+        Object.assign(state, update);
+      },
+    };
+  }
+
   /**
    * Makes the campaign, ad set, creative and ad, all PAUSED, or finds what an earlier try made: an id saved in
    * progress is reused, and a missing one is first looked for by the marker when an earlier try may have sent
-   * its create. Objects made from content since edited (or for another ad account) are deleted first.
+   * its create. Objects made from content since edited (or for another ad account) are deleted first, and so
+   * is what was deleted or archived since on Meta (a discard whose answer was lost, or someone in Ads Manager):
+   * switching it ACTIVE at the time would fail on every try. `verify: false` trusts the saved ids without
+   * asking (at the time: the switch itself tells).
    */
-  async function prepare(context: PrepareContext<AdsCredentials>): Promise<Prepared> {
+  async function prepare(
+    context: PrepareContext<AdsCredentials>,
+    progress: ReturnType<typeof progressOf>,
+    verify: boolean,
+  ): Promise<Prepared> {
     const accountId = adAccountOf(context.account);
     const content = contentOf(context.content);
     const page = pageOf(context.credentials, content.pageId);
     const token = context.credentials.userAccessToken;
     const signal = context.signal;
-    let progress: PublicationProgress = { ...context.progress };
-    const save = async (update: PublicationProgress) => {
-      await context.saveProgress(update);
-      progress = { ...progress, ...update };
+    const forget = async () => {
+      await deleteLeftovers(progress.state[keys.account] || accountId, progress.state, token, signal);
+      await progress.save(forgotten);
     };
 
-    const earlier = progress[keys.marker];
+    const earlier = progress.state[keys.marker];
     if (
       earlier &&
-      (progress[keys.digest] !== context.contentDigest || progress[keys.account] !== accountId)
+      (progress.state[keys.digest] !== context.contentDigest || progress.state[keys.account] !== accountId)
     ) {
-      await deleteMarked(progress[keys.account] || accountId, earlier, token, signal);
-      await save(forgotten);
+      await forget();
+    } else if (earlier && verify) {
+      for (const key of [keys.campaign, keys.adSet, keys.ad] as const) {
+        const id = progress.state[key];
+        if (id && (await standingOf(id, token, signal)) !== 'usable') {
+          await forget();
+          break;
+        }
+      }
     }
     // A marker from an earlier try: any create it sent may have been made without its answer arriving.
-    const resumed = Boolean(progress[keys.marker]);
+    const resumed = Boolean(progress.state[keys.marker]);
     if (!resumed) {
       await checkAccount(accountId, content, token, signal);
       // Saved before the first create: a retry after a lost answer looks for the marker before creating.
-      await save({
+      await progress.save({
         [keys.marker]: adsMarker(context.taskId),
         [keys.digest]: context.contentDigest,
         [keys.account]: accountId,
       });
     }
-    const marker = progress[keys.marker]!;
+    const marker = progress.state[keys.marker]!;
 
     const made: Partial<Record<Step['key'], string>> = {};
+    let lookedUpThenCreated = false;
+    let createdHere = false;
+    // A create already on its way when the schedule was withdrawn lands after the discard looked: once the
+    // fence says so, the try that made it deletes what it made, and stops.
+    const fence = async () => {
+      try {
+        await context.beforeCreating?.();
+      } catch (withdrawn) {
+        if (createdHere) await forget();
+        throw withdrawn;
+      }
+    };
     for (const step of steps) {
+      const saved = progress.state[step.key];
       let id =
-        progress[step.key] ||
-        (resumed ? ((await findAll(accountId, step.edge, marker, token, signal))[0] ?? null) : null);
+        saved || (resumed ? ((await findAll(accountId, step.edge, marker, token, signal))[0] ?? null) : null);
       if (!id) {
+        await fence();
+        createdHere = true;
         const answer = await graph(NodeId, {
           method: 'POST',
           path: `/${accountId}/${step.edge}`,
@@ -290,28 +376,59 @@ export function createMetaAds(input: { graph: GraphCall }) {
           signal,
         });
         id = answer.id;
+        if (resumed) lookedUpThenCreated = true;
       }
-      if (progress[step.key] !== id) await save({ [step.key]: id });
+      if (saved !== id) await progress.save({ [step.key]: id });
       made[step.key] = id;
     }
-    return { accountId, ...(made as Record<Step['key'], string>) };
+    if (createdHere) await fence();
+    const prepared = { accountId, ...(made as Record<Step['key'], string>) };
+    // A look-up found nothing and a create followed: had the look-up lagged behind a lost create, a twin stands.
+    if (lookedUpThenCreated) await deleteTwins(prepared, marker, token, signal);
+    return prepared;
   }
 
-  /**
-   * Switches the prepared ad ACTIVE (preparing first whatever is missing): the ad, its ad set, then its
-   * campaign, which is the switch that makes it serve. All three come after the last check, and none is
-   * aborted once sent: each is the same request when sent again.
-   */
-  async function publish(context: PublicationContext<AdsCredentials>): Promise<Published> {
-    const prepared = await prepare(context);
-    await context.beforeGoingLive();
+  /** Switches the ad, its ad set, then its campaign ACTIVE: the campaign is the switch that makes it serve. */
+  async function switchOn(prepared: Prepared, token: string) {
     for (const key of [keys.ad, keys.adSet, keys.campaign] as const) {
       await graph(Success, {
         method: 'POST',
         path: `/${prepared[key]}`,
         params: { status: 'ACTIVE' },
-        token: context.credentials.userAccessToken,
+        token,
       });
+    }
+  }
+
+  /**
+   * Switches the prepared ad ACTIVE (preparing first whatever is missing). All three switches come after the
+   * last check, and none is aborted once sent: each is the same request when sent again. Prepared objects
+   * deleted or archived since are deleted, made again and switched within this try, still behind the last
+   * check; twins of them are deleted once it serves.
+   */
+  async function publish(context: PublicationContext<AdsCredentials>): Promise<Published> {
+    const token = context.credentials.userAccessToken;
+    const progress = progressOf(context);
+    let prepared = await prepare(context, progress, false);
+    await context.beforeGoingLive();
+    try {
+      await switchOn(prepared, token);
+    } catch (error) {
+      if (!(error instanceof PlatformError) || error.failure.class !== 'INVALID_REQUEST') throw error;
+      const states = [];
+      for (const key of [keys.campaign, keys.adSet, keys.ad] as const)
+        states.push(await standingOf(prepared[key], token, context.signal));
+      if (states.every((state) => state === 'usable')) throw error;
+      await deleteLeftovers(prepared.accountId, progress.state, token, context.signal);
+      await progress.save(forgotten);
+      prepared = await prepare(context, progress, false);
+      await context.beforeGoingLive();
+      await switchOn(prepared, token);
+    }
+    try {
+      await deleteTwins(prepared, progress.state[keys.marker]!, token, context.signal);
+    } catch {
+      // It serves: a twin left PAUSED never serves, and failing here would have the ad published again.
     }
     const accountNumber = prepared.accountId.replace(/^act_/, '');
     return {
@@ -320,12 +437,12 @@ export function createMetaAds(input: { graph: GraphCall }) {
     };
   }
 
-  /** Deletes what a preparation made, found by its marker in the account it was made in. */
+  /** Deletes what a preparation made, found by its marker and its saved ids in the account it was made in. */
   async function discardPrepared(context: DiscardContext<AdsCredentials>) {
-    const marker = context.progress[keys.marker];
-    if (!marker) return;
-    const accountId = context.progress[keys.account] || adAccountOf(context.account);
-    await deleteMarked(accountId, marker, context.credentials.userAccessToken, context.signal);
+    const progress = context.progress;
+    if (!progress[keys.marker] && !progress[keys.campaign] && !progress[keys.creative]) return;
+    const accountId = progress[keys.account] || adAccountOf(context.account);
+    await deleteLeftovers(accountId, progress, context.credentials.userAccessToken, context.signal);
     await context.saveProgress(forgotten);
   }
 
@@ -341,5 +458,12 @@ export function createMetaAds(input: { graph: GraphCall }) {
     );
   }
 
-  return { prepare, publish, discardPrepared, preflight };
+  return {
+    prepare: async (context: PrepareContext<AdsCredentials>) => {
+      await prepare(context, progressOf(context), true);
+    },
+    publish,
+    discardPrepared,
+    preflight,
+  };
 }

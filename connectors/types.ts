@@ -34,6 +34,14 @@ export interface Audience {
  */
 export type PublicationProgress = Record<string, string>;
 
+/** The sub-account a publication goes to, with what its platform said of it when it was discovered. */
+export interface TargetAccount {
+  kind: string;
+  externalId: string;
+  /** Google Ads: the manager a client account is reached through (its `login-customer-id`). */
+  metadata?: AccountMetadata;
+}
+
 export interface PublicationContext<Credentials> {
   taskId: string;
   channel: Channel;
@@ -44,7 +52,7 @@ export interface PublicationContext<Credentials> {
    */
   contentDigest: string;
   /** The target sub-account (null for email channels, which address content.audiences). */
-  account: { kind: string; externalId: string } | null;
+  account: TargetAccount | null;
   credentials: Credentials;
   progress: PublicationProgress;
   /** Persists progress the moment a platform answers, before the adapter's next call. */
@@ -74,7 +82,7 @@ export type PrepareContext<Credentials> = Omit<PublicationContext<Credentials>, 
 /** What `discardPrepared` gets: where the prepared objects are, and what `prepare` saved of them. */
 export interface DiscardContext<Credentials> {
   taskId: string;
-  account: { kind: string; externalId: string } | null;
+  account: TargetAccount | null;
   credentials: Credentials;
   progress: PublicationProgress;
   saveProgress(update: PublicationProgress): Promise<void>;
@@ -171,7 +179,7 @@ export interface PreflightContext<Credentials> {
   taskId: string;
   channel: Channel;
   content: TaskContent;
-  account: { kind: string; externalId: string } | null;
+  account: TargetAccount | null;
   credentials: Credentials;
   /** When it is due to publish. */
   scheduledAt: Date;

@@ -11,10 +11,14 @@ export type ConnectorStatus = (typeof connectorStatuses)[number];
 /**
  * Facts a platform gives about an account, read when the connector connects and again when its token is
  * renewed. TikTok: the privacy levels the creator offers (an app TikTok has not audited is offered SELF_ONLY
- * alone). Kept as the platform's strings, so a level TikTok adds later is shown rather than dropped.
+ * alone); Google Ads: which accounts are managers, and through which manager a client is reached. Kept as the platform's strings, so a level TikTok adds later is shown rather than dropped.
  */
 export const AccountMetadata = z.object({
   privacyLevelOptions: z.array(z.string()).optional(),
+  /** Google Ads: a manager account, which holds no campaigns of its own. */
+  manager: z.boolean().optional(),
+  /** Google Ads: the manager a client account is reached through, sent as `login-customer-id`. */
+  loginCustomerId: z.string().optional(),
 });
 export type AccountMetadata = z.infer<typeof AccountMetadata>;
 

@@ -81,10 +81,14 @@ const facebookAd = adCampaign.extend({
   mediaUrls: z.array(httpUrl).max(1, 'a Facebook link ad shows one image').optional(),
 });
 
+const distinct = (lines: string[], key: (line: string) => string = (line) => line) =>
+  new Set(lines.map(key)).size === lines.length;
+
 /**
  * A Google Ads search campaign with one responsive search ad, within Google's limits for it (PLATFORMS.md):
- * 3–15 headlines of at most 30 characters, which Google refuses when two are the same, 2–4 descriptions of
- * at most 90, the final URL (`link`) the ad leads to, and the keywords it shows for.
+ * 3–15 headlines of at most 30 characters, which Google refuses when two are the same, 2–4 distinct
+ * descriptions of at most 90, the final URL (`link`) the ad leads to, and the keywords it shows for (at most
+ * 80 characters and 10 words each).
  */
 const googleAdsCampaign = z.strictObject({
   name: z.string().trim().min(1).max(200),
@@ -92,11 +96,29 @@ const googleAdsCampaign = z.strictObject({
     .array(z.string().trim().min(1).max(30))
     .min(3)
     .max(15)
-    .refine((lines) => new Set(lines).size === lines.length, 'headlines must all differ'),
-  descriptions: z.array(z.string().trim().min(1).max(90)).min(2).max(4),
+    .refine(
+      // Google refuses a responsive search ad whose headlines repeat, whatever their case.
+      (lines) => distinct(lines, (line) => line.toLocaleLowerCase()),
+      'headlines must all differ (ignoring case)',
+    ),
+  descriptions: z
+    .array(z.string().trim().min(1).max(90))
+    .min(2)
+    .max(4)
+    .refine((lines) => distinct(lines), 'descriptions must all differ'),
   link: httpUrl,
   /** What the ad shows for (broad match); a search ad group without keywords serves nothing. */
-  keywords: z.array(z.string().trim().min(1).max(80)).max(100).optional(),
+  keywords: z
+    .array(
+      z
+        .string()
+        .trim()
+        .min(1)
+        .max(80)
+        .refine((text) => text.split(/\s+/).length <= 10, 'a keyword has at most 10 words'),
+    )
+    .max(100)
+    .optional(),
   dailyBudget: adCampaign.shape.dailyBudget,
 });
 

@@ -63,6 +63,11 @@ export interface GoogleSimulatorCustomer {
   manager?: boolean;
   /** A CANCELED customer is still listed as accessible but refuses every query. */
   status?: 'ENABLED' | 'CANCELED';
+  /**
+   * A client account the user reaches only through this manager: not listed as accessible, listed by the
+   * manager's `customer_client`, and every request for it must name the manager in `login-customer-id`.
+   */
+  managerId?: string;
 }
 
 export interface GoogleSimulatorReportRow {
@@ -605,12 +610,67 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
   const adsAuthenticate = (request: RecordedRequest) =>
     authenticate(request, [adwords], 'googleads.googleapis.com');
 
+  /**
+   * The customer a request may act on: one the user reaches directly (a `login-customer-id`, if sent, naming
+   * it), or a manager's client whose request names that manager in `login-customer-id`.
+   */
+  const reachable = (request: RecordedRequest, customerId: string) => {
+    const customer = customers.find((candidate) => candidate.id === customerId);
+    const login = request.headers['login-customer-id'];
+    if (!customer) return null;
+    if (customer.managerId) return login === customer.managerId ? customer : null;
+    return login === undefined || login === customer.id ? customer : null;
+  };
+
+  const clientFields: Record<string, string> = {
+    'customer_client.client_customer': 'clientCustomer',
+    'customer_client.id': 'id',
+    'customer_client.descriptive_name': 'descriptiveName',
+    'customer_client.manager': 'manager',
+    'customer_client.level': 'level',
+    'customer_client.status': 'status',
+  };
+
+  /** GAQL `FROM customer_client` on a customer: itself (level 0) and, for a manager, the clients it manages. */
+  const searchClients = (customer: GoogleSimulatorCustomer, query: string): SimulatorResponse => {
+    const fields = (/^\s*SELECT\s+(.+?)\s+FROM/i.exec(query)?.[1] ?? '')
+      .split(',')
+      .map((field) => field.trim());
+    const unknown = fields.find((field) => !(field in clientFields));
+    if (unknown)
+      return apiError(400, 'INVALID_ARGUMENT', 'Request contains an invalid argument.', [
+        adsFailure({ queryError: 'UNRECOGNIZED_FIELD' }, `Unrecognized field in the query: '${unknown}'.`),
+      ]);
+    const managed = customer.manager ? customers.filter((client) => client.managerId === customer.id) : [];
+    const rows = [customer, ...managed].map((client, index) => {
+      const all: Record<string, unknown> = {
+        clientCustomer: `customers/${client.id}`,
+        id: client.id,
+        descriptiveName: client.name,
+        manager: client.manager === true,
+        level: index === 0 ? '0' : '1',
+        status: client.status ?? 'ENABLED',
+      };
+      const row: Record<string, unknown> = {
+        resourceName: `customers/${customer.id}/customerClients/${client.id}`,
+      };
+      // proto3 JSON leaves out false and empty values.
+      for (const field of fields) {
+        const value = all[clientFields[field]!];
+        if (value !== false && value !== '') row[clientFields[field]!] = value;
+      }
+      return { customerClient: row };
+    });
+    return ok({ results: rows, requestId: randomBytes(11).toString('base64url') });
+  };
+
   const listAccessibleCustomers = (request: RecordedRequest): SimulatorResponse => {
     if (request.method !== 'GET') return notFoundPage(request.path);
     const auth = adsAuthenticate(request);
     if ('response' in auth) return auth.response;
+    const direct = customers.filter((customer) => !customer.managerId);
     return ok(
-      customers.length > 0 ? { resourceNames: customers.map((customer) => `customers/${customer.id}`) } : {},
+      direct.length > 0 ? { resourceNames: direct.map((customer) => `customers/${customer.id}`) } : {},
     );
   };
 
@@ -618,10 +678,8 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
     if (request.method !== 'POST') return notFoundPage(request.path);
     const auth = adsAuthenticate(request);
     if ('response' in auth) return auth.response;
-    const customer = customers.find((candidate) => candidate.id === customerId);
-    if (!customer) {
-      return customerPermissionDenied();
-    }
+    const customer = reachable(request, customerId);
+    if (!customer) return customerPermissionDenied();
     if (customer.status === 'CANCELED') {
       return apiError(403, 'PERMISSION_DENIED', 'The caller does not have permission', [
         adsFailure(
@@ -639,6 +697,7 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
         adsFailure({ queryError: 'BAD_VALUE' }, 'The query is missing.'),
       ]);
     if (/\sFROM\s+campaign\b/i.test(query)) return searchCampaigns(customerId, query);
+    if (/\sFROM\s+customer_client\s*$/i.test(query)) return searchClients(customer, query);
     const parsed = /^\s*SELECT\s+(.+?)\s+FROM\s+(\w+)(?:\s+LIMIT\s+(\d+))?\s*$/i.exec(query);
     if (!parsed?.[1] || !parsed[2])
       return apiError(400, 'INVALID_ARGUMENT', 'Request contains an invalid argument.', [
@@ -698,15 +757,14 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
   const rejectUnknownCustomer = (request: RecordedRequest, customerId: string) => {
     const auth = adsAuthenticate(request);
     if ('response' in auth) return auth.response;
-    const customer = customers.find((candidate) => candidate.id === customerId);
-    if (!customer) return customerPermissionDenied();
+    if (!reachable(request, customerId)) return customerPermissionDenied();
     return null;
   };
 
   /**
    * googleAds:mutate, atomic as Google runs it without partialFailure: every operation is checked (temporary
    * resource names resolved in order) before any is applied. Creates budgets, campaigns, ad groups and
-   * responsive search ads; updates a campaign's status; removes campaigns and budgets.
+   * responsive search ads; updates a campaign's status or name; removes campaigns and budgets.
    */
   const mutate = (request: RecordedRequest, customerId: string): SimulatorResponse => {
     if (request.method !== 'POST') return notFoundPage(request.path);
@@ -901,10 +959,33 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
             index,
           );
         const mask = text(body.updateMask).split(',');
-        if (!mask.includes('status') || !['PAUSED', 'ENABLED'].includes(text(update.status)))
+        if (
+          mask.length === 0 ||
+          mask.some((field) => field !== 'status' && field !== 'name') ||
+          (mask.includes('status') && !['PAUSED', 'ENABLED'].includes(text(update.status))) ||
+          (mask.includes('name') && !text(update.name))
+        )
           return invalidArgument({ fieldMaskError: 'FIELD_NOT_FOUND' }, 'Bad update mask.', index);
-        const status = update.status as 'PAUSED' | 'ENABLED';
+        const rename = mask.includes('name') ? text(update.name) : null;
+        if (
+          rename !== null &&
+          campaigns.some(
+            (other) =>
+              other !== campaign &&
+              other.customerId === customerId &&
+              other.name === rename &&
+              other.status !== 'REMOVED',
+          )
+        )
+          return invalidArgument(
+            { campaignError: 'DUPLICATE_CAMPAIGN_NAME' },
+            'A campaign with this name already exists.',
+            index,
+          );
+        const status = mask.includes('status') ? (update.status as 'PAUSED' | 'ENABLED') : null;
         applied.push(() => {
+          if (rename !== null) campaign.name = rename;
+          if (status === null) return;
           if (campaign.status !== status) campaign.statusChanges.push({ status, at: now });
           campaign.status = status;
         });
@@ -947,7 +1028,7 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
     'campaign.campaign_budget': 'campaignBudget',
   };
 
-  /** GAQL over campaigns: SELECT campaign fields FROM campaign [WHERE a AND b…] with =, != and LIKE on name/status. */
+  /** GAQL over campaigns: SELECT campaign fields FROM campaign [WHERE a AND b…] with =, != and LIKE on name/status/resource_name. */
   const searchCampaigns = (customerId: string, query: string): SimulatorResponse => {
     const parsed = /^\s*SELECT\s+(.+?)\s+FROM\s+campaign(?:\s+WHERE\s+(.+?))?(?:\s+LIMIT\s+(\d+))?\s*$/i.exec(
       query,
@@ -966,14 +1047,19 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
       );
     const tests: ((campaign: GoogleSimulatorCampaign) => boolean)[] = [];
     for (const condition of parsed[2] ? parsed[2].split(/\s+AND\s+/i) : []) {
-      const clause = /^(campaign\.name|campaign\.status)\s*(=|!=|LIKE)\s*'((?:[^'\\]|\\.)*)'$/i.exec(
-        condition.trim(),
-      );
+      const clause =
+        /^(campaign\.name|campaign\.status|campaign\.resource_name)\s*(=|!=|LIKE)\s*'((?:[^'\\]|\\.)*)'$/i.exec(
+          condition.trim(),
+        );
       if (!clause)
         return invalidArgument({ queryError: 'UNEXPECTED_INPUT' }, `Error in query near '${condition}'.`);
       const [, field, operator, literal] = clause;
       const value = (campaign: GoogleSimulatorCampaign) =>
-        field === 'campaign.name' ? campaign.name : campaign.status;
+        field === 'campaign.name'
+          ? campaign.name
+          : field === 'campaign.resource_name'
+            ? campaign.resourceName
+            : campaign.status;
       const wanted = literal!.replace(/\\(.)/g, '$1');
       if (operator!.toUpperCase() === 'LIKE') {
         const pattern = new RegExp(

@@ -1550,7 +1550,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     }
   };
 
-  /** GET, POST (status) and DELETE on one ad object; deleting a campaign or ad set deletes what it holds. */
+  /** GET, POST (status, name) and DELETE on one ad object; deleting a campaign or ad set deletes what it holds. */
   const adObjectNode = (
     object: MetaSimulatorAdObject & { kind: AdKind },
     method: string,
@@ -1589,14 +1589,24 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     if (method !== 'POST') return unsupportedRequest(method, object.id);
     const allowed: MetaAdStatus[] =
       object.kind === 'creative' ? ['ACTIVE', 'DELETED'] : ['ACTIVE', 'PAUSED', 'ARCHIVED', 'DELETED'];
-    if (stringParam(params, 'status') === undefined)
+    const rename = stringParam(params, 'name');
+    if (stringParam(params, 'status') === undefined && rename === undefined)
       return graphError(400, { message: '(#100) No parameter to update was given', code: 100 });
-    const status = statusParam(params, allowed);
+    if (rename === '') return missingParameter('name');
+    const status = stringParam(params, 'status') === undefined ? object.status : statusParam(params, allowed);
     if (!status) return badStatus(allowed);
     if (object.status === 'DELETED') {
       // (unconfirmed wording) A deleted object cannot come back.
       return invalidAdParameter('Object deleted', `The ${adNodeType[object.kind]} ${object.id} was deleted.`);
     }
+    if (object.status === 'ARCHIVED' && status !== 'ARCHIVED' && status !== 'DELETED') {
+      // (unconfirmed wording) Meta documents that an archived object can only be deleted.
+      return invalidAdParameter(
+        'Object archived',
+        `The ${adNodeType[object.kind]} ${object.id} is archived: it can only be deleted.`,
+      );
+    }
+    if (rename !== undefined) object.name = rename;
     if (status === 'DELETED') {
       const cascade = (target: MetaSimulatorAdObject & { kind: AdKind }) => {
         setStatus(target, 'DELETED');

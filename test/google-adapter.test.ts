@@ -40,6 +40,8 @@ const customers = [
   { id: '1234567890', name: 'Glowtify Beauty Ads' },
   { id: '9876543210', name: 'Glow Agency MCC', manager: true },
   { id: '5555555555', name: 'Old account', status: 'CANCELED' as const },
+  { id: '3333333333', name: 'Client Shop', managerId: '9876543210' },
+  { id: '7777777777', name: 'Client closed', managerId: '9876543210', status: 'CANCELED' as const },
 ];
 const report = [
   { date: '2031-04-28', sourceMedium: 'google / cpc', campaign: 'spring-sale', sessions: 120 },
@@ -277,19 +279,33 @@ describe('Google Ads discovery', () => {
     const connection = await connect(ads);
     assert.deepEqual(connection.accounts, [
       { kind: 'ads_customer', externalId: '1234567890', name: 'Glowtify Beauty Ads' },
-      { kind: 'ads_customer', externalId: '9876543210', name: 'Glow Agency MCC (manager account)' },
+      {
+        kind: 'ads_customer',
+        externalId: '9876543210',
+        name: 'Glow Agency MCC (manager account)',
+        metadata: { manager: true },
+      },
+      // Reached through the manager only: it keeps the manager, its login-customer-id.
+      {
+        kind: 'ads_customer',
+        externalId: '3333333333',
+        name: 'Client Shop',
+        metadata: { loginCustomerId: '9876543210' },
+      },
     ]);
     assert.ok(connection.credentials.refreshToken, 'Ads credentials carry the refresh token');
     const searches = sim.receivedMatching(/googleAds:search$/, 'POST');
     assert.deepEqual(
       searches.map((request) => request.path),
-      ['1234567890', '9876543210', '5555555555'].map(
+      ['1234567890', '9876543210', '5555555555', '9876543210'].map(
         (id) => `/${googleAdsApiVersion}/customers/${id}/googleAds:search`,
       ),
     );
     assert.deepEqual(searches[0]?.body, {
       query: 'SELECT customer.id, customer.descriptive_name, customer.manager FROM customer',
     });
+    assert.match(JSON.stringify(searches[3]?.body), /FROM customer_client/);
+    assert.equal(searches[3]?.headers['login-customer-id'], '9876543210');
     for (const request of sim.receivedMatching(`/${googleAdsApiVersion}/`)) {
       assert.equal(request.headers['developer-token'], undefined, 'the retired developer-token is not sent');
       assert.match(request.headers.authorization ?? '', /^Bearer ya29\./, 'Ads calls carry the bearer token');

@@ -16,7 +16,18 @@ import {
   waitForStatus,
 } from './support/stack.ts';
 
-const stack = useStack({ platforms: {} });
+// A direct customer, a manager, and a client reached only through that manager.
+const stack = useStack({
+  platforms: {
+    google: {
+      customers: [
+        { id: '1234567890', name: 'Glow Ads' },
+        { id: '9876543210', name: 'Glow Agency', manager: true },
+        { id: '3333333333', name: 'Glow Client Shop', managerId: '9876543210' },
+      ],
+    },
+  },
+});
 const google = (): GoogleSimulator => stack.platforms!.google;
 /** The runs of this file, replayed at its end (saved as fixtures `epic-prepare-ahead-NN` with RECORD_HISTORIES=1). */
 const runs: string[] = [];
@@ -41,10 +52,10 @@ const campaignsOf = (taskId: string): GoogleSimulatorCampaign[] =>
     .filter((campaign) => campaign.name.includes(`glw-${taskId.slice(0, 8)}-`));
 
 /** A workspace with Google Ads connected and an epic of one campaign, scheduled `seconds` out. */
-async function scheduledCampaign(name: string, seconds: number) {
+async function scheduledCampaign(name: string, seconds: number, customerId = '1234567890') {
   const workspace = await createWorkspace(stack.harness, name);
   const connector = await connectOAuth(stack.harness.app, workspace, 'google_ads');
-  const customer = connector.accounts.find((account) => account.kind === 'ads_customer')!;
+  const customer = connector.accounts.find((account) => account.externalId === customerId)!;
   const epic = (await workspace.api.post('/v1/epics', { title: name })).json() as { id: string };
   const task = await workspace.api.post(`/v1/epics/${epic.id}/tasks`, {
     channel: 'google_ads_campaign',
@@ -76,6 +87,37 @@ describe('Google Ads: prepared before the time, enabled at it', () => {
     });
     assert.equal(task.statusCode, 400);
     assert.match(task.body, /headlines/);
+  });
+
+  it('a manager account is refused as a target at task creation; its client publishes with login-customer-id', async () => {
+    const workspace = await createWorkspace(stack.harness, 'Ads manager');
+    const connector = await connectOAuth(stack.harness.app, workspace, 'google_ads');
+    const manager = connector.accounts.find((account) => account.externalId === '9876543210')!;
+    const epic = (await workspace.api.post('/v1/epics', { title: 'manager' })).json() as { id: string };
+    const refused = await workspace.api.post(`/v1/epics/${epic.id}/tasks`, {
+      channel: 'google_ads_campaign',
+      connectorId: connector.id,
+      accountId: manager.id,
+      content: contentExamples.google_ads_campaign,
+    });
+    assert.equal(refused.statusCode, 400);
+    assert.match(refused.body, /body\.accountId/);
+    assert.match(refused.body, /manager account/);
+
+    const {
+      workspace: clientWorkspace,
+      epicId,
+      taskId,
+    } = await scheduledCampaign('Ads client', 4, '3333333333');
+    const published = publicationOf(await waitForStatus(clientWorkspace, epicId, 'published'));
+    const [campaign, ...more] = campaignsOf(taskId);
+    assert.equal(more.length, 0);
+    assert.equal(campaign?.customerId, '3333333333');
+    assert.equal(campaign?.status, 'ENABLED');
+    assert.equal(published.externalId, campaign?.resourceName.split('/').pop());
+    const clientRequests = google().receivedMatching(/\/customers\/3333333333\/googleAds:/);
+    assert.ok(clientRequests.length >= 2);
+    for (const request of clientRequests) assert.equal(request.headers['login-customer-id'], '9876543210');
   });
 
   it('the campaign is made PAUSED before the time, ENABLED at the time, published once', async () => {

@@ -255,6 +255,144 @@ describe('Facebook ads: prepared PAUSED, switched ACTIVE at the time', () => {
   });
 });
 
+/** What someone does in Ads Manager with the same user: one Graph call on an ad object. */
+async function inAdsManager(method: 'POST' | 'DELETE', id: string, params: Record<string, string> = {}) {
+  const url = new URL(`${h.sim.url}/${metaGraphVersion}/${id}`);
+  for (const [name, value] of Object.entries({ ...params, access_token: h.credentials.userAccessToken }))
+    url.searchParams.set(name, value);
+  const answer = await fetch(url, { method });
+  assert.equal(answer.status, 200, await answer.clone().text());
+}
+/** Meta's look-up lags behind its writes: the next `times` name look-ups of this edge answer no object. */
+const lagNext = (edge: string, times = 1) =>
+  h.sim.failNext({
+    method: 'GET',
+    path: new RegExp(`/act_770001/${edge}$`),
+    times,
+    response: { status: 200, body: { data: [], paging: {} } },
+  });
+
+describe('Facebook ads: a preparation never leaves an object no one switches on or deletes', () => {
+  it('every create is fenced: a withdrawn schedule makes nothing, and the fence comes right before each create', async () => {
+    const withdrawn = contextFor(
+      {},
+      {
+        async beforeCreating() {
+          throw new Error('the schedule was withdrawn before this was prepared');
+        },
+      },
+    );
+    await assert.rejects(h.adapter.prepare!(withdrawn), /withdrawn/);
+    await assert.rejects(h.adapter.publish!(withdrawn), /withdrawn/);
+    assert.equal(creates().length, 0);
+    const fencedAt: number[] = [];
+    await h.adapter.prepare!(
+      contextFor(
+        {},
+        {
+          async beforeCreating() {
+            fencedAt.push(h.sim.received.length);
+          },
+        },
+      ),
+    );
+    const createdAt = h.sim.received.flatMap((request, index) =>
+      creates().includes(request) ? [index] : [],
+    );
+    assert.deepEqual(
+      fencedAt,
+      [...createdAt, h.sim.received.length],
+      'each fence is passed with nothing sent before its create, and once more after the last',
+    );
+  });
+
+  it('withdrawn while a create was on its way: the try that made the objects deletes them', async () => {
+    const stored: PublicationProgress = {};
+    let fences = 0;
+    const withdrawnMeanwhile = contextFor(stored, {
+      async beforeCreating() {
+        fences += 1;
+        // The campaign and the ad set were made; the creative's fence finds the schedule withdrawn.
+        if (fences > 2) throw new Error('the schedule was withdrawn before this was prepared');
+      },
+    });
+    await assert.rejects(h.adapter.prepare!(withdrawnMeanwhile), /withdrawn/);
+    assert.equal(h.sim.adSets().length, 1, 'Meta made them');
+    assert.deepEqual(live(), { campaigns: [], adSets: [], creatives: [], ads: [] });
+    assert.equal(stored[keys.marker], '');
+  });
+
+  it('a discard whose delete answer was lost: the next preparation makes new objects, which publish', async () => {
+    const stored: PublicationProgress = {};
+    await h.adapter.prepare!(contextFor(stored));
+    h.sim.dropAnswerNext({ method: 'DELETE', path: new RegExp(stored[keys.campaign]!) });
+    await assert.rejects(h.adapter.discardPrepared!({ ...contextFor(stored), progress: { ...stored } }));
+    assert.ok(stored[keys.campaign], 'progress still names the deleted campaign');
+    await h.adapter.prepare!(contextFor(stored));
+    const published = await h.adapter.publish!(contextFor(stored));
+    assert.deepEqual(statuses(), { campaign: ['ACTIVE'], adSet: ['ACTIVE'], ad: ['ACTIVE'] });
+    assert.equal(live().creatives.length, 1);
+    assert.equal(published.externalId, live().ads[0]?.id);
+  });
+
+  for (const change of ['archived', 'deleted'] as const) {
+    it(`a prepared campaign ${change} in Ads Manager before the time: made again and switched on in the same try, behind the last check`, async () => {
+      const stored: PublicationProgress = {};
+      await h.adapter.prepare!(contextFor(stored));
+      const old = stored[keys.campaign]!;
+      if (change === 'archived') await inAdsManager('POST', old, { status: 'ARCHIVED' });
+      else await inAdsManager('DELETE', old);
+      let checks = 0;
+      const published = await h.adapter.publish!(
+        contextFor(stored, {
+          async beforeGoingLive() {
+            checks += 1;
+          },
+        }),
+      );
+      assert.deepEqual(statuses(), { campaign: ['ACTIVE'], adSet: ['ACTIVE'], ad: ['ACTIVE'] });
+      assert.equal(live().creatives.length, 1, 'the old creative was deleted with the rest');
+      assert.notEqual(live().campaigns[0]?.id, old);
+      assert.equal(published.externalId, live().ads[0]?.id);
+      assert.equal(checks, 2, 'the second switch passed the last check again');
+    });
+  }
+
+  it('a lost create and a look-up that lags behind it: the twin the retry made is deleted right after', async () => {
+    const stored: PublicationProgress = {};
+    h.sim.dropAnswerNext({ method: 'POST', path: /\/act_770001\/campaigns$/ });
+    await assert.rejects(h.adapter.prepare!(contextFor(stored)));
+    lagNext('campaigns');
+    await h.adapter.prepare!(contextFor(stored));
+    assert.equal(h.sim.adCampaigns().length, 2, 'the retry made a twin');
+    assert.deepEqual(
+      live().campaigns.map((campaign) => campaign.id),
+      [stored[keys.campaign]],
+    );
+  });
+
+  it('a twin still hidden after the preparation is deleted once the ad serves', async () => {
+    const stored: PublicationProgress = {};
+    h.sim.dropAnswerNext({ method: 'POST', path: /\/act_770001\/campaigns$/ });
+    await assert.rejects(h.adapter.prepare!(contextFor(stored)));
+    lagNext('campaigns', 2);
+    await h.adapter.prepare!(contextFor(stored));
+    assert.equal(live().campaigns.length, 2);
+    await h.adapter.publish!(contextFor(stored));
+    assert.deepEqual(statuses(), { campaign: ['ACTIVE'], adSet: ['ACTIVE'], ad: ['ACTIVE'] });
+    assert.equal(live().campaigns[0]?.id, stored[keys.campaign]);
+  });
+
+  it('a campaign and creative renamed in Ads Manager are still deleted by their saved ids', async () => {
+    const stored: PublicationProgress = {};
+    await h.adapter.prepare!(contextFor(stored));
+    await inAdsManager('POST', stored[keys.campaign]!, { name: 'Renamed by hand' });
+    await inAdsManager('POST', stored[keys.creative]!, { name: 'Creative renamed by hand' });
+    await h.adapter.discardPrepared!({ ...contextFor(stored), progress: { ...stored } });
+    assert.deepEqual(live(), { campaigns: [], adSets: [], creatives: [], ads: [] });
+  });
+});
+
 describe('Facebook ads: refusals keep their class, from Meta’s own error bodies', () => {
   it('190 is TOKEN_EXPIRED', async () => {
     h.sim.expireTokens();

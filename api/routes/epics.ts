@@ -66,7 +66,7 @@ async function validateTaskTarget(
       issues.push({ field: 'body.accountId', message: `is required for ${task.channel}` });
     } else if (connector) {
       const [account] = await executor
-        .select({ id: connectorAccounts.id })
+        .select({ id: connectorAccounts.id, metadata: connectorAccounts.metadata })
         .from(connectorAccounts)
         .where(
           and(
@@ -76,6 +76,12 @@ async function validateTaskTarget(
           ),
         );
       if (!account) issues.push({ field: 'body.accountId', message: 'is not an account of this connector' });
+      // A Google Ads manager account holds no campaigns of its own.
+      else if (account.metadata.manager)
+        issues.push({
+          field: 'body.accountId',
+          message: `is a manager account, which cannot hold a ${task.channel}: choose one of its client accounts`,
+        });
     }
   }
   const content = parseTaskContent(task.channel, task.content);

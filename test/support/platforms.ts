@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import type { OAuthSimulatorKey, SimulatorKey } from '../../domain/platforms.ts';
+import type { GoogleSimulatorCustomer } from '../../sandbox/google.ts';
 import {
   type OAuthApp,
   type RunningSimulators,
@@ -47,7 +48,7 @@ export async function startPlatformSimulators(
   options: {
     accessTokenSeconds?: number;
     linkedin?: { issueRefreshTokens?: boolean; accessTokenSeconds?: number };
-    google?: { accessTokenSeconds?: number };
+    google?: { accessTokenSeconds?: number; customers?: GoogleSimulatorCustomer[] };
   } = {},
 ): Promise<PlatformSimulators> {
   const tokenSeconds = options.accessTokenSeconds ?? 3_600;
@@ -77,7 +78,7 @@ export async function startPlatformSimulators(
         { id: '310000001', name: 'Glow Web', accountId: '91001', accountName: 'Glow' },
         { id: '310000002', name: 'Glow Shop', accountId: '91001', accountName: 'Glow' },
       ],
-      customers: [{ id: '1234567890', name: 'Glow Ads' }],
+      customers: options.google?.customers ?? [{ id: '1234567890', name: 'Glow Ads' }],
     },
     mailchimp: {
       clientId: testApps.mailchimp.id,
