@@ -231,7 +231,7 @@ describe('Google Ads: prepared before the time, enabled at it', () => {
     assert.equal(publication.externalId, campaigns[0]!.resourceName.split('/').pop());
   });
 
-  it('Google failing at the time: three attempts (the limit), then the epic is in error, the campaign still PAUSED', async () => {
+  it('Google failing at the time: three attempts (the limit), then the epic is in error and its campaign removed, never served', async () => {
     google().failWith('unavailable', { path: /googleAds:mutate$/, body: /updateMask/, times: 10 });
     try {
       const { workspace, epicId, taskId } = await scheduledCampaign('Ads Google down', 4);
@@ -242,7 +242,8 @@ describe('Google Ads: prepared before the time, enabled at it', () => {
       assert.equal(publication.lastError?.class, 'TRANSIENT');
       const campaigns = campaignsOf(taskId);
       assert.equal(campaigns.length, 1, 'prepared once, reused by every attempt');
-      assert.equal(campaigns[0]?.status, 'PAUSED');
+      // A publication that failed for good leaves nothing on Google: a retry prepares again.
+      assert.equal(campaigns[0]?.status, 'REMOVED');
     } finally {
       google().clearFailures();
     }

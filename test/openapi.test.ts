@@ -40,6 +40,8 @@ describe('OpenAPI', () => {
       'POST /v1/epics',
       'GET /v1/epics',
       'GET /v1/epics/{id}',
+      'GET /v1/epics/{id}/analytics',
+      'GET /v1/epics/{id}/tasks/{taskId}/analytics',
       'PATCH /v1/connectors/{id}',
       'PATCH /v1/epics/{id}',
       'DELETE /v1/epics/{id}',
