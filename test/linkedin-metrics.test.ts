@@ -123,7 +123,7 @@ describe('LinkedIn: published posts read back', () => {
     assert.ok((later.likes ?? 0) > (early.likes ?? 0));
   });
 
-  it('many posts of one organization take one call, shares and ugcPosts listed apart', async () => {
+  it('many posts of one organization take one call (shares=List(…) of their URNs), every one read', async () => {
     const items = [
       await published(),
       await published(cafe, true),
