@@ -7,6 +7,7 @@ import { contentSchemas, linkedinCommentary } from '../domain/content.ts';
 import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, download, type HttpAnswer, isSuccess, redact, retryAfterField } from './http.ts';
+import { createLinkedInMetrics, linkedinInsightsScopes } from './linkedin-metrics.ts';
 import * as oauth2 from './oauth2.ts';
 import { guardHost, type HostGuard, HostRefusedError, pinnedFetch, systemLookup } from './public-hosts.ts';
 import type {
@@ -420,7 +421,10 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
             'code',
             [code],
           ),
-        requiredScopes: linkedinScopes,
+        // rw_organization_admin only reads share statistics: without it those are unavailable, nothing else.
+        requiredScopes: linkedinScopes.filter(
+          (scope) => !(linkedinInsightsScopes as readonly string[]).includes(scope),
+        ),
         credentialsFrom: (answer) => credentialsFrom(answer),
         discover: (credentials) => discover(credentials.accessToken),
         now: now(),
@@ -762,11 +766,14 @@ export function createLinkedInAdapter(options: LinkedInAdapterOptions): LinkedIn
     return ours ? post.id : null;
   }
 
+  const metrics = createLinkedInMetrics({ restCall, now });
+
   return {
     platform: 'linkedin',
     connector,
     discover,
     publish,
+    collectMetrics: metrics.collectMetrics,
 
     canRefresh: (credentials) =>
       oauth2.canRefreshWith(credentials.refreshToken, credentials.refreshTokenExpiresAt, now()),

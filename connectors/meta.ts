@@ -9,6 +9,7 @@ import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, isSuccess, parseRetryAfter, redact } from './http.ts';
 import { createMetaAds } from './meta-ads.ts';
+import { createMetaMetrics, metaInsightsScopes } from './meta-metrics.ts';
 import {
   CredentialsRejectedError,
   type DiscoveredAccount,
@@ -307,6 +308,7 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
   }
 
   const ads = createMetaAds({ graph });
+  const metrics = createMetaMetrics({ graph, now });
 
   function tokenAnswer(answer: z.infer<typeof TokenAnswer>) {
     return {
@@ -857,8 +859,12 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
       async completeConsent({ code, redirectUri }) {
         const token = await exchangeCode(code, redirectUri);
         const found = await discover(token.userAccessToken);
-        // A user who unticked every publishing permission shared nothing we can publish to.
-        if (found.accounts.length === 0 && !metaScopes.every((scope) => found.grantedScopes.includes(scope)))
+        // A user who unticked every publishing permission shared nothing we can publish to (the insights
+        // permissions are never required: without them only the metrics are unavailable).
+        const publishing = metaScopes.filter(
+          (scope) => !(metaInsightsScopes as readonly string[]).includes(scope),
+        );
+        if (found.accounts.length === 0 && !publishing.every((scope) => found.grantedScopes.includes(scope)))
           throw new CredentialsRejectedError('Scopes insufficient');
         return {
           credentials: found.credentials,
@@ -881,6 +887,7 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
       if (context.channel === 'facebook_ad') await ads.prepare(context);
     },
     discardPrepared: ads.discardPrepared,
+    collectMetrics: metrics.collectMetrics,
 
     async publish(context) {
       switch (context.channel) {

@@ -9,6 +9,7 @@ import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, type HttpAnswer, isSuccess, redact, retryAfterField } from './http.ts';
 import * as oauth2 from './oauth2.ts';
+import { createTikTokMetrics, tiktokInsightsScopes } from './tiktok-metrics.ts';
 import type {
   Connection,
   DiscoveredAccount,
@@ -388,7 +389,8 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     async completeConsent({ code, redirectUri, query }): Promise<Connection<TikTokCredentials>> {
       oauth2.refuseDeclinedConsent('TikTok', query);
       const client = app();
-      // The user may untick scopes on TikTok's consent page; without ours nothing can be posted.
+      // The user may untick scopes on TikTok's consent page; without ours nothing can be posted (video.list
+      // only reads the videos' counts: without it those are unavailable, nothing else).
       return oauth2.connectWithCode({
         exchange: () =>
           tokenRequest(
@@ -402,7 +404,9 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
             'code',
             [code],
           ),
-        requiredScopes: tiktokScopes,
+        requiredScopes: tiktokScopes.filter(
+          (scope) => !(tiktokInsightsScopes as readonly string[]).includes(scope),
+        ),
         credentialsFrom: (answer) => credentialsFrom(answer),
         discover: async (credentials) => [await discover(credentials.accessToken)],
         now: now(),
@@ -710,6 +714,12 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     return { state: 'pending' };
   }
 
+  const metrics = createTikTokMetrics({
+    post,
+    publishIdKey: progressKeys.publishId,
+    privacyLevelKey: progressKeys.initPrivacyLevel,
+  });
+
   return {
     platform: 'tiktok',
     connector,
@@ -717,6 +727,7 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     publish,
     preflight,
     completePublished,
+    collectMetrics: metrics.collectMetrics,
     describeAccounts: async (credentials, signal) => [await discover(credentials.accessToken, signal)],
 
     canRefresh: (credentials) =>

@@ -116,7 +116,8 @@ export const platformDescriptors = {
       instagram_story: { mode: 'soft', target: 'account' },
       facebook_ad: { mode: 'soft', target: 'account', preparedAhead: true },
     },
-    // Only what publishing needs; ads_management comes with the Ad Account round below.
+    // What publishing needs (ads_management comes with the Ad Account round below), then what reading the
+    // published items' performance needs: never required to connect or publish.
     scopes: [
       'pages_show_list',
       'pages_read_engagement',
@@ -125,6 +126,9 @@ export const platformDescriptors = {
       'instagram_content_publish',
       // The Facebook Business Account sub-connection: reading which businesses own the Pages.
       'business_management',
+      // Instagram media insights; Page post insights (with pages_read_engagement and the ANALYZE task).
+      'instagram_manage_insights',
+      'read_insights',
     ],
     accountKinds: ['facebook_page', 'instagram_account', 'business_account', 'ad_account'],
     subConnections: [
@@ -138,7 +142,8 @@ export const platformDescriptors = {
       name: 'ads',
       action: 'Enable Ad Account permissions',
       kind: 'ad_account',
-      scopes: ['ads_management'],
+      // ads_read: the ads' insights (ads_management reads them too; asked so a read-only grant says so).
+      scopes: ['ads_management', 'ads_read'],
     },
     syncedKinds: [],
     settings: {
@@ -154,8 +159,14 @@ export const platformDescriptors = {
     authMethod: 'oauth',
     channels: { linkedin_post: { mode: 'soft', target: 'account' } },
     // Posting as an organization, reading its posts (a retry looks for the post a lost answer made), and
-    // finding the organizations the member may post for.
-    scopes: ['w_organization_social', 'r_organization_social', 'r_organization_admin'],
+    // finding the organizations the member may post for; then the posts' share statistics (ADMINISTRATOR
+    // role), never required to connect or publish.
+    scopes: [
+      'w_organization_social',
+      'r_organization_social',
+      'r_organization_admin',
+      'rw_organization_admin',
+    ],
     accountKinds: ['linkedin_organization'],
     syncedKinds: [],
     settings: {
@@ -172,8 +183,9 @@ export const platformDescriptors = {
     family: 'publication',
     authMethod: 'oauth',
     channels: { tiktok_video: { mode: 'soft', target: 'account' } },
-    // The account's identity, and posting videos to it.
-    scopes: ['user.info.basic', 'video.publish'],
+    // The account's identity, and posting videos to it; then reading the videos' counts (video/query), never
+    // required to connect or publish.
+    scopes: ['user.info.basic', 'video.publish', 'video.list'],
     accountKinds: ['tiktok_account'],
     syncedKinds: [],
     settings: {

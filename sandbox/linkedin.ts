@@ -3,6 +3,7 @@
 // posts, images), as strict as LinkedIn about the version and protocol headers, tokens, scopes and roles,
 // answering in LinkedIn's shapes, and keeping the posts and images made for tests to read.
 import { randomBytes } from 'node:crypto';
+import { createLinkedInReports } from './linkedin-reports.ts';
 import {
   type ConsentControls,
   consentSteering,
@@ -127,6 +128,8 @@ export type LinkedInSimulator = SimulatorServer &
     images(): LinkedInSimulatorImage[];
     /** From now on serves these versions only (LinkedIn sunsetting the one an adapter pins). */
     serveVersions(versions: { oldest: string; newest: string }): void;
+    /** Someone deletes the post on LinkedIn: GET /rest/posts/{urn} answers 404, its statistics stop. */
+    deletePost(urn: string): void;
   };
 
 const ok = (body: unknown, headers?: Record<string, string>): SimulatorResponse => ({
@@ -654,6 +657,18 @@ export async function startLinkedInSimulator(
     return ok(postView(post));
   };
 
+  const reports = createLinkedInReports({
+    clock,
+    posts: () => posts,
+    administers: (scopes, urn) => {
+      const id = /^urn:li:organization:(\d+)$/.exec(urn)?.[1];
+      const found = organizations.find((candidate) => String(candidate.id) === id);
+      return scopes.includes('rw_organization_admin') && found !== undefined && administered(found);
+    },
+    restError,
+    accessDenied,
+  });
+
   const handler = (request: RecordedRequest): SimulatorResponse => {
     const { method, path } = request;
     if (path === '/oauth/v2/authorization' && method === 'GET') return authorization(request);
@@ -676,6 +691,8 @@ export async function startLinkedInSimulator(
     if (path === '/rest/images' && method === 'POST') return initializeUpload(request, auth.token);
     if (path === '/rest/posts' && method === 'POST') return createPost(request, auth.token);
     if (path === '/rest/posts' && method === 'GET') return findPosts(request, auth.token);
+    if (path === '/rest/organizationalEntityShareStatistics' && method === 'GET')
+      return reports.shareStatistics(request, auth.token);
     const postPath = /^\/rest\/posts\/([^/]+)$/.exec(path);
     if (postPath && method === 'GET') return getPost(decodeURIComponent(postPath[1]!), auth.token);
     return restError(404, { message: 'No virtual resource found' });
@@ -715,6 +732,10 @@ export async function startLinkedInSimulator(
     images: () => images.map((image) => ({ ...image })),
     serveVersions: (versions: { oldest: string; newest: string }) => {
       activeVersions = versions;
+    },
+    deletePost: (urn: string) => {
+      const index = posts.findIndex((post) => post.id === urn);
+      if (index !== -1) posts.splice(index, 1);
     },
   });
   return simulator;

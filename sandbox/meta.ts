@@ -2,6 +2,7 @@
 // Graph API (v26.0) for Pages and Instagram publishing and the Marketing API's ad objects (campaign, ad set,
 // creative, ad): as strict as Meta about tokens and required parameters, in its error shape.
 import { randomBytes } from 'node:crypto';
+import { createMetaReports } from './meta-reports.ts';
 import {
   type FailureMatch,
   type RecordedRequest,
@@ -28,6 +29,8 @@ const knownScopes = new Set([
   'business_management',
   'ads_management',
   'ads_read',
+  'instagram_manage_insights',
+  'read_insights',
 ]);
 
 export const metaSandboxClientId = 'glowtify-sandbox-app';
@@ -37,6 +40,8 @@ export interface MetaSimulatorPage {
   id: string;
   name: string;
   instagram?: { id: string; username: string };
+  /** Its likes (default 1,000): Page insights exist only for Pages with 100 or more. */
+  fanCount?: number;
 }
 
 export interface MetaSimulatorOptions {
@@ -136,6 +141,10 @@ export type MetaSimulator = SimulatorServer & {
   adSets(): MetaSimulatorAdObject[];
   adCreatives(): MetaSimulatorAdObject[];
   ads(): MetaSimulatorAdObject[];
+  /** Insights (sandbox/meta-reports.ts): the object is deleted on Meta (every request on it answers #100/33). */
+  deleteObject(id: string): void;
+  /** The next insights request on this object answers Meta's Business Use Case throttle. */
+  rateLimitInsights(id: string, minutesToRegain?: number): void;
 };
 
 interface IssuedToken {
@@ -1617,6 +1626,44 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     return ok({ success: true });
   };
 
+  const reports = createMetaReports({
+    clock,
+    graphError,
+    unsupportedRequest,
+    find: (id) => {
+      const item = media.get(id);
+      if (item) {
+        return {
+          kind: item.mediaType === 'STORIES' ? 'instagram_story' : 'instagram_media',
+          igUserId: item.igUserId,
+          publishedAt: item.publishedAt,
+          visible: (token) => canSeeInstagram(token as IssuedToken, item.igUserId),
+        };
+      }
+      const post = posts.find((candidate) => candidate.kind === 'page_post' && candidate.id === id);
+      if (post) {
+        return {
+          kind: 'page_post',
+          pageId: post.accountId,
+          fanCount: pageById(post.accountId)?.fanCount ?? 1000,
+          publishedAt: post.publishedAt.getTime(),
+          visible: (token) => token.kind === 'page' && token.pageId === post.accountId,
+        };
+      }
+      const ad = adObjects.get(id);
+      if (ad?.kind !== 'ad') return undefined;
+      const adSet = adObjects.get(ad.parentId ?? '');
+      const campaign = adObjects.get(adSet?.parentId ?? '');
+      return {
+        kind: 'ad',
+        accountId: ad.accountId,
+        currency: adAccountById(ad.accountId)?.currency ?? 'USD',
+        chain: [ad, adSet, campaign].flatMap((level) => (level ? [level.statusChanges] : [])),
+        visible: (token) => token.kind === 'user' && adAccountById(ad.accountId) !== undefined,
+      };
+    },
+  });
+
   const adObjectsOf = (kind: AdKind) => () =>
     [...adObjects.values()]
       .filter((object) => object.kind === kind)
@@ -1699,6 +1746,8 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
       return graphError(400, { message: `Unknown path components: /${second}`, code: 2500 });
     }
 
+    if (reports.isGone(first)) return unsupportedRequest(method, first);
+    if (second === 'insights' && method === 'GET') return reports.insights(first, params, auth.token);
     if (first.startsWith('act_')) return adAccountEdge(first, second, method, params, auth);
     const adObject = adObjects.get(first);
     if (adObject && !second) return adObjectNode(adObject, method, params, auth);
@@ -1865,6 +1914,10 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
     adSets: adObjectsOf('adset'),
     adCreatives: adObjectsOf('creative'),
     ads: adObjectsOf('ad'),
+    deleteObject: (id: string) => reports.deleteObject(id),
+    rateLimitInsights: (id: string, minutesToRegain?: number) => {
+      server.failNext({ path: `/${id}/insights`, response: reports.rateLimited(id, minutesToRegain) });
+    },
   });
   return simulator;
 }

@@ -20,6 +20,7 @@ import {
   type SimulatorServer,
   startSimulatorServer,
 } from './simulator-server.ts';
+import { createTikTokReports } from './tiktok-reports.ts';
 
 /** The client key `npm run demo` uses (TikTok calls the client id a client key). */
 export const tiktokSandboxClientId = 'glowtifysandboxkey';
@@ -161,6 +162,8 @@ export type TikTokSimulator = SimulatorServer &
     setCreator(creator: Partial<TikTokSimulatorCreator>): void;
     setAudited(audited: boolean): void;
     setPublishing(publishing: Partial<TikTokSimulatorPublishing>): void;
+    /** The owner deletes the public video (its public id): video/query leaves it out (tiktok-reports.ts). */
+    deleteVideo(postId: string): void;
   };
 
 /** Direct Post's refusals, worded as TikTok words them (unconfirmed where TikTok's docs give no message). */
@@ -601,6 +604,20 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
     return { status: 200, headers: { 'content-type': 'application/json' }, body: text };
   };
 
+  const reports = createTikTokReports({
+    clock,
+    videos: () =>
+      posts.flatMap((post) => {
+        const now = view(post);
+        return now.postId && now.openId === user.openId
+          ? [{ id: now.postId, openId: now.openId, title: now.title, createdAt: post.createdAt }]
+          : [];
+      }),
+    apiError,
+    logId,
+    perMinute: 600,
+  });
+
   const authenticated: Record<
     string,
     (request: RecordedRequest, token: IssuedAccessToken) => SimulatorResponse
@@ -609,6 +626,7 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
     'POST /v2/post/publish/creator_info/query/': creatorInfo,
     'POST /v2/post/publish/video/init/': videoInit,
     'POST /v2/post/publish/status/fetch/': statusFetch,
+    'POST /v2/video/query/': reports.videoQuery,
   };
 
   const handler = (request: RecordedRequest): SimulatorResponse => {
@@ -665,6 +683,7 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
     setPublishing: (changes: Partial<TikTokSimulatorPublishing>) => {
       publishing = { ...publishing, ...changes };
     },
+    deleteVideo: (postId: string) => reports.deleteVideo(postId),
   });
   return simulator;
 }

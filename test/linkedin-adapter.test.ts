@@ -54,7 +54,12 @@ const expectedAccounts = [
   { kind: 'linkedin_organization', externalId: 'urn:li:organization:1006', name: 'Glow Journal' },
   { kind: 'linkedin_organization', externalId: 'urn:li:organization:1007', name: 'Glow Ads' },
 ];
-const grantedScopes = ['w_organization_social', 'r_organization_social', 'r_organization_admin'];
+const grantedScopes = [
+  'w_organization_social',
+  'r_organization_social',
+  'r_organization_admin',
+  'rw_organization_admin',
+];
 
 interface Harness {
   sim: LinkedInSimulator;

@@ -93,16 +93,16 @@ describe('TikTok consent and discovery', () => {
     const url = new URL(adapter.connector.authorizeUrl({ state: 'state-42', redirectUri }));
     assert.equal(url.pathname, '/v2/auth/authorize/');
     assert.equal(url.searchParams.get('client_key'), clientKey);
-    assert.equal(url.searchParams.get('scope'), 'user.info.basic,video.publish');
+    assert.equal(url.searchParams.get('scope'), 'user.info.basic,video.publish,video.list');
     assert.equal(url.searchParams.get('response_type'), 'code');
     assert.equal(url.searchParams.get('redirect_uri'), redirectUri);
     assert.equal(url.searchParams.get('state'), 'state-42');
-    assert.deepEqual([...tiktokScopes], ['user.info.basic', 'video.publish']);
+    assert.deepEqual([...tiktokScopes], ['user.info.basic', 'video.publish', 'video.list']);
 
     const { location, query } = await consent(adapter);
     assert.equal(`${location.origin}${location.pathname}`, redirectUri);
     assert.equal(query.state, 'state-42');
-    assert.equal(query.scopes, 'user.info.basic,video.publish');
+    assert.equal(query.scopes, 'user.info.basic,video.publish,video.list');
     // TikTok codes carry characters that only survive if the code is sent URL-decoded.
     assert.match(query.code ?? '', /\*!/);
 
@@ -113,7 +113,7 @@ describe('TikTok consent and discovery', () => {
       query,
     });
     assert.deepEqual(connection.accounts, [expectedAccount]);
-    assert.deepEqual(connection.grantedScopes, ['user.info.basic', 'video.publish']);
+    assert.deepEqual(connection.grantedScopes, ['user.info.basic', 'video.publish', 'video.list']);
     assert.equal(connection.expiresAt?.getTime(), connectedAt + 60_000);
     const { credentials } = connection;
     assert.ok(credentials.accessToken.startsWith('act.'), 'not an access token');
