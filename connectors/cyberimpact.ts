@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { contentSchemas, type TaskContent } from '../domain/content.ts';
 import { platformDescriptors } from '../domain/platforms.ts';
 import { HandOffLockedError, PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import { createCyberImpactMetrics } from './cyberimpact-metrics.ts';
 import { createSender, type HttpAnswer, isSuccess, parseRetryAfter, redact } from './http.ts';
 import {
   type ApiKeyConnector,
@@ -41,7 +42,7 @@ export type CyberImpactAdapter = PlatformAdapter<CyberImpactCredentials> &
   Required<
     Pick<
       PlatformAdapter<CyberImpactCredentials>,
-      'verifyCredentials' | 'listAudiences' | 'handOff' | 'cancelHandOff' | 'handOffStatus'
+      'verifyCredentials' | 'listAudiences' | 'handOff' | 'cancelHandOff' | 'handOffStatus' | 'collectMetrics'
     >
   > & {
     readonly connector: ApiKeyConnector<CyberImpactCredentials>;
@@ -644,5 +645,6 @@ export function createCyberImpactAdapter(options: CyberImpactAdapterOptions): Cy
     handOff,
     cancelHandOff,
     handOffStatus,
+    collectMetrics: createCyberImpactMetrics({ send, failureOf }),
   };
 }

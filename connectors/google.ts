@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { TaskContent } from '../domain/content.ts';
 import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
+import { createGoogleAdsMetrics } from './google-ads-metrics.ts';
 import { createSender, isSuccess, parseRetryAfter, redact } from './http.ts';
 import { expiresAfter, requestToken } from './oauth2.ts';
 import type {
@@ -645,7 +646,7 @@ const progressKeys = {
 type GoogleAdsContent = TaskContent<'google_ads_campaign'>;
 
 // Currencies whose minor unit is the unit itself (ISO 4217 exponent 0) among those Google Ads bills in.
-const zeroDecimalCurrencies = new Set(['JPY', 'KRW', 'CLP', 'VND', 'ISK', 'HUF', 'TWD', 'UGX', 'PYG']);
+export const zeroDecimalCurrencies = new Set(['JPY', 'KRW', 'CLP', 'VND', 'ISK', 'HUF', 'TWD', 'UGX', 'PYG']);
 
 /** Google Ads amounts are in micros of the account's currency. */
 function budgetMicros(budget: GoogleAdsContent['dailyBudget']): string {
@@ -1149,5 +1150,14 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
     },
     publish,
     discardPrepared,
+    collectMetrics: createGoogleAdsMetrics({
+      zeroDecimalCurrencies,
+      search: (account, token, query, signal) =>
+        adsCall(
+          z.unknown(),
+          { customer: customerOf(account), action: 'search', token, json: { query } },
+          signal,
+        ),
+    }),
   };
 }

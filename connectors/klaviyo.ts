@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { contentSchemas, type TaskContent } from '../domain/content.ts';
 import { HandOffLockedError, PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createSender, type HttpAnswer, isSuccess, parseRetryAfter, redact } from './http.ts';
+import { createKlaviyoMetrics } from './klaviyo-metrics.ts';
 import {
   type Audience,
   CredentialsRejectedError,
@@ -24,7 +25,10 @@ export interface KlaviyoCredentials {
 
 export type KlaviyoAdapter = PlatformAdapter<KlaviyoCredentials> &
   Required<
-    Pick<PlatformAdapter<KlaviyoCredentials>, 'handOff' | 'cancelHandOff' | 'handOffStatus' | 'listAudiences'>
+    Pick<
+      PlatformAdapter<KlaviyoCredentials>,
+      'handOff' | 'cancelHandOff' | 'handOffStatus' | 'listAudiences' | 'collectMetrics'
+    >
   > & {
     /** Checks a key at connect time; throws CredentialsRejectedError with the message the user sees. */
     verifyApiKey(apiKey: string): Promise<{ accountName: string; accounts: DiscoveredAccount[] }>;
@@ -183,6 +187,8 @@ export function createKlaviyoAdapter(options: {
   /** One request's time-out: a hung connection must not hold a hand-off, a cancel or a transition. */
   requestTimeoutMs?: number;
   now?: () => Date;
+  /** Between two values reports of one metrics read (Klaviyo's 1/s burst window); tests lower it. */
+  reportSpacingMs?: number;
 }): KlaviyoAdapter {
   const base = options.apiBaseUrl.replace(/\/+$/, '');
   const origin = new URL(base).origin;
@@ -660,5 +666,6 @@ export function createKlaviyoAdapter(options: {
     handOff,
     cancelHandOff,
     handOffStatus,
+    collectMetrics: createKlaviyoMetrics({ send, failureOf, now, reportSpacingMs: options.reportSpacingMs }),
   };
 }

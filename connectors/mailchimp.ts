@@ -9,6 +9,7 @@ import { HandOffLockedError, PlatformError, type PublicationFailure } from '../d
 import { offStepChoices } from '../domain/time.ts';
 import { waitForInstant } from './hand-off-timing.ts';
 import { createSender, type HttpAnswer, isSuccess, parseRetryAfter, redact } from './http.ts';
+import { createMailchimpMetrics } from './mailchimp-metrics.ts';
 import { readOAuthError, requestToken } from './oauth2.ts';
 import {
   type Audience,
@@ -64,7 +65,13 @@ export type MailchimpAdapter = PlatformAdapter<MailchimpCredentials> &
   Required<
     Pick<
       PlatformAdapter<MailchimpCredentials>,
-      'connector' | 'verifyCredentials' | 'listAudiences' | 'handOff' | 'cancelHandOff' | 'handOffStatus'
+      | 'connector'
+      | 'verifyCredentials'
+      | 'listAudiences'
+      | 'handOff'
+      | 'cancelHandOff'
+      | 'handOffStatus'
+      | 'collectMetrics'
     >
   > & { connector: OAuthConnector<MailchimpCredentials> };
 
@@ -743,5 +750,6 @@ export function createMailchimpAdapter(options: MailchimpAdapterOptions): Mailch
     handOff,
     cancelHandOff,
     handOffStatus,
+    collectMetrics: createMailchimpMetrics({ call, failureOf }),
   };
 }

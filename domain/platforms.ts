@@ -252,7 +252,16 @@ export const platformDescriptors = {
     family: 'publication',
     authMethod: 'api_key',
     channels: { klaviyo_email: { mode: 'real', target: 'audiences' } },
-    scopes: ['accounts:read', 'campaigns:write', 'templates:write', 'lists:read', 'segments:read'],
+    scopes: [
+      'accounts:read',
+      'campaigns:write',
+      'templates:write',
+      'lists:read',
+      'segments:read',
+      // Reading campaigns back: the values report (campaigns:read) needs a conversion metric (metrics:read).
+      'campaigns:read',
+      'metrics:read',
+    ],
     accountKinds: ['list', 'segment'],
     syncedKinds: [],
     settings: {

@@ -5,6 +5,7 @@
 // simulator's clock. Error bodies are `{"message","errors"}` as public clients read them (unconfirmed).
 import { Temporal } from 'temporal-polyfill';
 import { platformDescriptors } from '../domain/platforms.ts';
+import { mailingActivity, recipientsPage } from './cyberimpact-reports.ts';
 import {
   type FailureMatch,
   type RecordedRequest,
@@ -79,6 +80,8 @@ export type CyberImpactSimulator = SimulatorServer & {
   mailings(): CyberImpactMailingView[];
   /** CyberImpact starts sending a mailing now (someone pressed "send now" in the app): it can no longer be deleted. */
   beginSending(id: number): void;
+  /** Someone deleted the sent mailing in CyberImpact's app: it is not found any more. */
+  deleteMailing(id: number): void;
 };
 
 /** The token `npm run demo` connects with; any string works once it is listed in `apiTokens`. */
@@ -200,8 +203,15 @@ export async function startCyberImpactSimulator(
       .filter((group) => mailing.groups.includes(group.id))
       .reduce((sum, group) => sum + group.membersCount, 0);
 
+  /** A sent mailing's statistics by the simulator's clock; null before it is sent. */
+  const activityOf = (mailing: MailingRecord) =>
+    mailing.status === 'sent' && mailing.startedOn
+      ? mailingActivity(recipientsOf(mailing), now().getTime() - mailing.startedOn.getTime())
+      : null;
+
   const representation = (mailing: MailingRecord, format: string | undefined) => {
     const sent = mailing.status === 'sent' ? recipientsOf(mailing) : 0;
+    const activity = activityOf(mailing);
     return {
       id: mailing.id,
       subject: mailing.subject,
@@ -213,10 +223,10 @@ export async function startCyberImpactSimulator(
       bodyText: mailing.bodyText ?? '',
       recipientsCount: recipientsOf(mailing),
       emailsSent: sent,
-      emailsDelivered: sent,
+      emailsDelivered: activity?.counts.delivered ?? 0,
       emailsStopped: 0,
-      views: 0,
-      clicks: 0,
+      views: activity?.views ?? 0,
+      clicks: activity?.clicks ?? 0,
       sentToFriend: 0,
       incorrectAddresses: 0,
       technicalProblems: 0,
@@ -497,6 +507,8 @@ export async function startCyberImpactSimulator(
         '/mailings/scheduled': { methods: ['GET'], handle: listMailings('scheduled') },
         '/mailings/sent': { methods: ['GET'], handle: listMailings('sent') },
       };
+      const byKind = /^\/mailings\/(\d+)\/recipients\/([a-z-]+)$/.exec(path);
+      const mailingOf = (id: number) => mailings.get(id);
       const byId = /^\/mailings\/(\d+)$/.exec(path);
       const route =
         routes[path] ??
@@ -506,6 +518,13 @@ export async function startCyberImpactSimulator(
               handle: (found: RecordedRequest) => oneMailing(found, Number(byId[1])),
             }
           : undefined);
+      if (!route && byKind && request.method === 'GET') {
+        const auth = authenticate(request);
+        if ('status' in auth) return auth;
+        const mailing = mailingOf(Number(byKind[1]));
+        if (!mailing || mailing.status === 'deleted') return answer(404, 'Mailing not found.');
+        return recipientsPage(request.query, byKind[2] ?? '', activityOf(mailing)?.counts ?? null);
+      }
       if (!route) return answer(404, 'Not found.');
       const auth = authenticate(request);
       if ('status' in auth) return auth;
@@ -544,6 +563,10 @@ export async function startCyberImpactSimulator(
           groups: [...view.groups],
         }),
       );
+    },
+    deleteMailing(id) {
+      const mailing = mailings.get(id);
+      if (mailing) mailing.status = 'deleted';
     },
     beginSending(id) {
       const mailing = mailings.get(id);

@@ -2,6 +2,7 @@
 // (their paths differ): the consent page, the token endpoint, the GA4 Admin and Data APIs and the Google Ads
 // API (v26), as strict as Google about tokens and scopes, in Google's error shapes.
 import { createHash, randomBytes } from 'node:crypto';
+import { searchCampaignMetrics } from './google-ads-reports.ts';
 import { createGrantStore, type IssuedAccessToken, type IssuedCode } from './oauth2.ts';
 import {
   type FailureMatch,
@@ -696,6 +697,15 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
       return apiError(400, 'INVALID_ARGUMENT', 'Request contains an invalid argument.', [
         adsFailure({ queryError: 'BAD_VALUE' }, 'The query is missing.'),
       ]);
+    const metrics = searchCampaignMetrics({
+      query,
+      customerId,
+      campaigns,
+      now: clock(),
+      currencyCode: 'CAD',
+      invalidArgument,
+    });
+    if (metrics) return metrics;
     if (/\sFROM\s+campaign\b/i.test(query)) return searchCampaigns(customerId, query);
     if (/\sFROM\s+customer_client\s*$/i.test(query)) return searchClients(customer, query);
     const parsed = /^\s*SELECT\s+(.+?)\s+FROM\s+(\w+)(?:\s+LIMIT\s+(\d+))?\s*$/i.exec(query);

@@ -1,6 +1,7 @@
 // Klaviyo simulator (tests and `npm run demo`): the campaign API subset Glowtify uses, in 2025-01-15+ shapes,
 // as strict as Klaviyo about headers, scopes, filters and bodies, answering in Klaviyo's error shape.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { defaultKlaviyoMetrics, klaviyoReportRoutes } from './klaviyo-reports.ts';
 import {
   type RecordedRequest,
   type RequestMatch,
@@ -20,6 +21,8 @@ export interface KlaviyoSimulatorOptions {
   now?: () => Date;
   /** The account's organization name, as `GET /api/accounts` reports it. */
   organizationName?: string;
+  /** The account's metrics (`GET /api/metrics`); default includes "Placed Order". */
+  metrics?: { id: string; name: string }[];
 }
 
 export type KlaviyoSendJobState = 'none' | 'queued' | 'cancelled' | 'complete';
@@ -52,6 +55,8 @@ export type KlaviyoSimulator = SimulatorServer & {
   failureAnswer(kind: KlaviyoFailureKind): SimulatorResponse;
   /** Makes the next matching requests fail the way Klaviyo fails them (its status, headers and body). */
   failWith(kind: KlaviyoFailureKind, rule: RequestMatch & { retryAfterSeconds?: number }): void;
+  /** Someone deleted the campaign in Klaviyo's app (the API refuses to delete a sent one). */
+  deleteCampaign(id: string): void;
 };
 
 export const klaviyoScopes = [
@@ -59,6 +64,7 @@ export const klaviyoScopes = [
   'campaigns:read',
   'campaigns:write',
   'lists:read',
+  'metrics:read',
   'segments:read',
   'templates:read',
   'templates:write',
@@ -73,7 +79,7 @@ const oldestRevision = '2025-01-15';
 const newestRevision = '2026-07-15';
 const jsonApi = 'application/vnd.api+json';
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 interface CampaignRecord {
   id: string;
@@ -112,7 +118,7 @@ interface TemplateRecord {
 }
 
 /** A refusal in Klaviyo's shape, thrown from deep inside a handler and answered as is. */
-class Refusal extends Error {
+export class Refusal extends Error {
   constructor(readonly response: SimulatorResponse) {
     super(`Klaviyo refusal ${response.status}`);
   }
@@ -122,7 +128,7 @@ function errorBody(status: number, code: string, title: string, detail: string, 
   return { errors: [{ id: randomUUID(), status, code, title, detail, ...(source ? { source } : {}) }] };
 }
 
-function refusal(
+export function refusal(
   status: number,
   code: string,
   title: string,
@@ -137,7 +143,7 @@ function refusal(
   });
 }
 
-function invalid(detail: string, source?: Json): Refusal {
+export function invalid(detail: string, source?: Json): Refusal {
   return refusal(400, 'invalid', 'Invalid input.', detail, source);
 }
 
@@ -149,7 +155,7 @@ function conflict(detail: string): Refusal {
   return refusal(409, 'conflict', 'Conflict.', detail);
 }
 
-function isObject(value: unknown): value is Json {
+export function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -168,7 +174,12 @@ function shortId(): string {
   return Array.from(randomBytes(6), (byte) => alphanumeric[byte % alphanumeric.length]).join('');
 }
 
-function rejectUnknownKeys(value: Json, allowed: readonly string[], resource: string, pointer: string) {
+export function rejectUnknownKeys(
+  value: Json,
+  allowed: readonly string[],
+  resource: string,
+  pointer: string,
+) {
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) {
       throw invalid(`'${key}' is not a valid field for the resource '${resource}'.`, {
@@ -178,14 +189,14 @@ function rejectUnknownKeys(value: Json, allowed: readonly string[], resource: st
   }
 }
 
-function requireObject(value: unknown, pointer: string): Json {
+export function requireObject(value: unknown, pointer: string): Json {
   if (!isObject(value)) throw invalid(`${pointer.split('/').pop()} must be an object.`, { pointer });
   return value;
 }
 
 const isoDateTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
-function parseDateTime(value: unknown, pointer: string): Date {
+export function parseDateTime(value: unknown, pointer: string): Date {
   if (typeof value !== 'string' || !isoDateTime.test(value)) {
     throw invalid(`'${String(value)}' is not a valid datetime.`, { pointer });
   }
@@ -200,12 +211,12 @@ const email = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 // --- filter expressions (https://developers.klaviyo.com/en/reference/api_overview#filtering) -------------
 
 type FilterScalar = string | number | boolean | null;
-type FilterNode =
+export type FilterNode =
   | { kind: 'call'; name: string; args: FilterNode[] }
   | { kind: 'field'; path: string }
   | { kind: 'value'; value: FilterScalar | FilterScalar[] };
 
-class FilterError extends Error {}
+export class FilterError extends Error {}
 
 function tokenize(text: string): string[] {
   const tokens: string[] = [];
@@ -238,7 +249,7 @@ function tokenize(text: string): string[] {
   return tokens;
 }
 
-function parseFilter(text: string): FilterNode {
+export function parseFilter(text: string): FilterNode {
   const tokens = tokenize(text);
   let position = 0;
   const peek = () => tokens[position];
@@ -365,14 +376,14 @@ function topLevelConditions(node: FilterNode): FilterNode[] {
 
 // --- the server ------------------------------------------------------------------------------------------
 
-interface Call {
+export interface Call {
   request: RecordedRequest;
   params: string[];
   /** Where links point: this simulator's own origin, as the client reached it. */
   origin: string;
 }
 
-interface Operation {
+export interface Operation {
   scope: string;
   handle(call: Call): SimulatorResponse;
 }
@@ -1252,6 +1263,16 @@ export async function startKlaviyoSimulator(
         PATCH: { scope: 'campaigns:write', handle: updateSendJob },
       },
     },
+    ...klaviyoReportRoutes({
+      now,
+      metrics: options.metrics ?? defaultKlaviyoMetrics,
+      campaigns: () =>
+        [...campaigns.values()].map(advance).map((campaign) => ({
+          id: campaign.id,
+          messageIds: campaign.messageIds,
+          sentAt: campaign.sendJob === 'complete' ? sendTime(campaign) : null,
+        })),
+    }),
   ];
 
   const handle = (request: RecordedRequest): SimulatorResponse => {
@@ -1401,6 +1422,9 @@ export async function startKlaviyoSimulator(
         };
       }),
     failureAnswer: (kind) => failure(kind, 1),
+    deleteCampaign(id) {
+      campaigns.delete(id);
+    },
     failWith(kind, { retryAfterSeconds, ...match }) {
       server.failNext({ ...match, response: failure(kind, retryAfterSeconds ?? 1) });
     },

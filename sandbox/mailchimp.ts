@@ -3,6 +3,7 @@
 // campaign endpoints a hand-off uses), as strict as Mailchimp about codes, tokens and schedule times, answering
 // in its shapes (OAuth errors, application/problem+json). Scheduled campaigns send once its clock passes them.
 import { randomBytes } from 'node:crypto';
+import { mailchimpReport } from './mailchimp-reports.ts';
 import {
   type FailureMatch,
   type RecordedRequest,
@@ -93,7 +94,7 @@ export type MailchimpSimulator = SimulatorServer & {
   beginSending(campaignId: string, forMs?: number): void;
 };
 
-interface CampaignRecord {
+export interface CampaignRecord {
   id: string;
   webId: number;
   type: string;
@@ -116,7 +117,7 @@ interface CampaignRecord {
 }
 
 /** A refusal in Mailchimp's problem+json shape, thrown from inside a handler and answered as is. */
-class Refusal extends Error {
+export class Refusal extends Error {
   constructor(readonly response: SimulatorResponse) {
     super(`Mailchimp refusal ${response.status}`);
   }
@@ -130,7 +131,7 @@ interface AuthorizationCode {
 
 const problemType = 'https://mailchimp.com/developer/marketing/docs/errors/';
 
-function problem(
+export function problem(
   status: number,
   title: string,
   detail: string,
@@ -688,6 +689,12 @@ export async function startMailchimpSimulator(
     if (resource === '/ping' && method === 'GET')
       return { status: 200, body: { health_status: "Everything's Chimpy!" } };
     if (resource === '/lists' && method === 'GET') return listsPage(request);
+    const found = (id: string) => {
+      const campaign = campaigns.get(id);
+      return campaign && advance(campaign);
+    };
+    const report = mailchimpReport(request, resource ?? '', { campaign: found, now: clock() });
+    if (report) return report;
     try {
       const answer = resource === undefined ? null : campaignRoute(request, resource);
       if (answer) return answer;
