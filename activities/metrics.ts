@@ -42,16 +42,16 @@ export interface EpicMetricsRound {
 }
 
 /** When a publication's reading number `index` (0-based) is due, or null when its schedule has ended. */
-function dueAt(channel: Channel, publishedAt: Date, index: number): Date | null {
+function dueAt(channel: Channel, since: Date, index: number): Date | null {
   const delay = readingSchedules[channel][index];
-  return delay === undefined ? null : new Date(publishedAt.getTime() + delay);
+  return delay === undefined ? null : new Date(since.getTime() + delay);
 }
 
 export function createMetricsActivities({ db, credentialsKeys, adapters }: MetricsActivityDependencies) {
   /** Publications published since the last round join the schedule (those whose channel is read at all). */
-  async function enrol(epicId: string) {
+  async function enrol(epicId: string, at: Date) {
     const fresh = await db
-      .select({ id: publications.id, channel: tasks.channel, publishedAt: publications.publishedAt })
+      .select({ id: publications.id, channel: tasks.channel })
       .from(publications)
       .innerJoin(tasks, eq(tasks.id, publications.taskId))
       .where(
@@ -59,23 +59,23 @@ export function createMetricsActivities({ db, credentialsKeys, adapters }: Metri
           eq(publications.epicId, epicId),
           eq(publications.status, 'published'),
           isNotNull(publications.externalId),
-          isNotNull(publications.publishedAt),
           isNull(publications.metricsState),
         ),
       );
     for (const row of fresh) {
-      const first = dueAt(row.channel, row.publishedAt!, 0);
+      // Counted from the round that found it, on the workflow's clock (right after its publication).
+      const first = dueAt(row.channel, at, 0);
       if (!first) continue;
       await db
         .update(publications)
-        .set({ metricsState: 'reading', metricsDueAt: first })
+        .set({ metricsState: 'reading', metricsSince: at, metricsDueAt: first })
         .where(and(eq(publications.id, row.id), isNull(publications.metricsState)));
     }
   }
 
   /** What one reading gave an item: its values stored, its next reading set (or its schedule ended). */
   async function record(
-    item: MetricsItem & { readings: number },
+    item: MetricsItem & { readings: number; since: Date },
     answer: MetricsAnswer | undefined,
     at: Date,
   ) {
@@ -99,7 +99,7 @@ export function createMetricsActivities({ db, credentialsKeys, adapters }: Metri
       return;
     }
     const readings = item.readings + 1;
-    const next = dueAt(item.channel, item.publishedAt, readings);
+    const next = dueAt(item.channel, item.since, readings);
     await db.transaction(async (tx) => {
       const [publication] = await tx
         .update(publications)
@@ -171,7 +171,7 @@ export function createMetricsActivities({ db, credentialsKeys, adapters }: Metri
   /** Reads one connector's due items of the epic, in calls of at most `itemsPerCall`. */
   async function readConnector(
     connector: ConnectorRow,
-    items: (MetricsItem & { readings: number })[],
+    items: (MetricsItem & { readings: number; since: Date })[],
     at: Date,
   ) {
     const adapter = adapters[connector.platform];
@@ -205,7 +205,7 @@ export function createMetricsActivities({ db, credentialsKeys, adapters }: Metri
       try {
         answers = await adapter.collectMetrics({
           credentials,
-          items: batch.map(({ readings: _readings, ...item }) => item),
+          items: batch.map(({ readings: _readings, since: _since, ...item }) => item),
           signal: Context.current().cancellationSignal,
         });
       } catch (error) {
@@ -248,7 +248,7 @@ export function createMetricsActivities({ db, credentialsKeys, adapters }: Metri
       at: string;
     }): Promise<EpicMetricsRound> {
       const at = new Date(input.at);
-      await enrol(input.epicId);
+      await enrol(input.epicId, at);
       const due = await db
         .select({ publication: publications, task: tasks, connector: connectors, account: connectorAccounts })
         .from(publications)
@@ -265,7 +265,7 @@ export function createMetricsActivities({ db, credentialsKeys, adapters }: Metri
         .orderBy(asc(publications.metricsDueAt));
       const byConnector = new Map<
         string,
-        { connector: ConnectorRow; items: (MetricsItem & { readings: number })[] }
+        { connector: ConnectorRow; items: (MetricsItem & { readings: number; since: Date })[] }
       >();
       for (const { publication, task, connector, account } of due) {
         const group = byConnector.get(connector.id) ?? { connector, items: [] };
@@ -273,11 +273,14 @@ export function createMetricsActivities({ db, credentialsKeys, adapters }: Metri
           publicationId: publication.id,
           taskId: task.id,
           channel: task.channel,
-          account: account ? { kind: account.kind, externalId: account.externalId } : null,
+          account: account
+            ? { kind: account.kind, externalId: account.externalId, metadata: account.metadata }
+            : null,
           externalId: publication.externalId!,
           publishedAt: publication.publishedAt!,
           progress: publication.progress,
           readings: publication.metricsReadings,
+          since: publication.metricsSince ?? publication.publishedAt!,
         });
         byConnector.set(connector.id, group);
       }

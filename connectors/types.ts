@@ -140,7 +140,7 @@ export interface MetricsItem {
   publicationId: string;
   taskId: string;
   channel: Channel;
-  account: { kind: string; externalId: string } | null;
+  account: TargetAccount | null;
   /** The platform's id of what was published (a post, a campaign, an ad, a mailing). */
   externalId: string;
   publishedAt: Date;

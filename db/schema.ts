@@ -202,6 +202,8 @@ export const publications = pgTable(
      * it is gone (`deleted`); null for what is not read (not published, or measured through GA4).
      */
     metricsState: text('metrics_state').$type<'reading' | 'done' | 'deleted'>(),
+    /** When its readings started (the first round after it was published): its schedule counts from there. */
+    metricsSince: instant('metrics_since'),
     /** When its next reading is due. */
     metricsDueAt: instant('metrics_due_at'),
     /** How many readings of its channel's schedule were taken. */

@@ -48,6 +48,15 @@ export const ConnectorView = z
     lastError: z
       .object({ class: z.string(), message: z.string(), platformCode: z.string().optional() })
       .nullable(),
+    /**
+     * Publication connectors: the last reading of their published items' performance, why the last one failed,
+     * and the read scopes the grant lacks ("Reconnect to read insights").
+     */
+    metrics: z.object({
+      lastSyncAt: z.string().nullable(),
+      lastSyncError: z.object({ class: z.string(), message: z.string(), at: z.string() }).nullable(),
+      missingScopes: z.array(z.string()),
+    }),
   })
   .meta({ id: 'Connector' });
 
@@ -85,11 +94,14 @@ function actionsFor(
   platform: string,
   status: ConnectorViewStatus,
   missingKinds: readonly string[],
+  missingInsightScopes: readonly string[],
 ): string[] {
   if (status === 'not_connected') return ['Connect'];
   if (status === 'reconnect_required') return ['Reconnect', 'Disconnect'];
   const entry = catalogEntry(platform);
   const actions = ['Connect a different account'];
+  // Publishing works; only reading performance back needs the scopes the grant lacks.
+  if (missingInsightScopes.length > 0) actions.push('Reconnect to read insights');
   if (status === 'partially_connected') actions.push('Continue connection');
   if (entry?.extraPermissions && missingKinds.includes(entry.extraPermissions.kind))
     actions.push(entry.extraPermissions.action);
@@ -152,8 +164,13 @@ export function toConnectorView(
     })),
     settings: connector.settings,
     tokenExpiresAt: iso(connector.tokenExpiresAt),
-    actions: actionsFor(connector.platform, status, missingKinds),
+    actions: actionsFor(connector.platform, status, missingKinds, connector.insightsMissingScopes),
     lastError: connector.lastError ?? null,
+    metrics: {
+      lastSyncAt: iso(connector.metricsSyncedAt),
+      lastSyncError: connector.metricsError ?? null,
+      missingScopes: connector.insightsMissingScopes,
+    },
   };
 }
 

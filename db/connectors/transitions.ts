@@ -208,6 +208,8 @@ export async function saveConnection(
       ...sealedColumns(keys, id, keepRefreshToken(keys, existing, input.credentials)),
       tokenExpiresAt: input.tokenExpiresAt,
       lastError: null,
+      // A new grant: what the old one lacked for reading insights is asked again at the next reading.
+      insightsMissingScopes: [],
       updatedAt: now,
     };
     const [connector] = existing

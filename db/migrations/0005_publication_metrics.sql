@@ -13,6 +13,7 @@ ALTER TABLE "connectors" ADD COLUMN "metrics_synced_at" timestamp (3) with time 
 ALTER TABLE "connectors" ADD COLUMN "metrics_error" jsonb;--> statement-breakpoint
 ALTER TABLE "connectors" ADD COLUMN "insights_missing_scopes" jsonb DEFAULT '[]'::jsonb NOT NULL;--> statement-breakpoint
 ALTER TABLE "publications" ADD COLUMN "metrics_state" text;--> statement-breakpoint
+ALTER TABLE "publications" ADD COLUMN "metrics_since" timestamp (3) with time zone;--> statement-breakpoint
 ALTER TABLE "publications" ADD COLUMN "metrics_due_at" timestamp (3) with time zone;--> statement-breakpoint
 ALTER TABLE "publications" ADD COLUMN "metrics_readings" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "publications" ADD COLUMN "metrics_read_at" timestamp (3) with time zone;--> statement-breakpoint
