@@ -303,6 +303,11 @@ const environmentSchema = z.object({
    * A post published before its platform named it publicly (TikTok, whose moderation takes minutes to hours) is
    * asked about after this, then at doubling intervals (at most 6 h apart) for PUBLICATION_FOLLOW_UP_FOR_MS.
    */
+  /**
+   * The reading schedules' delays (1 h, 6 h, … 30 days after publication) are multiplied by this: 1 in
+   * production; the demo shows a published epic's first metrics within seconds with a small one.
+   */
+  METRICS_SCHEDULE_SCALE: decimal('METRICS_SCHEDULE_SCALE', 0.0001, 1, 1),
   PUBLICATION_FOLLOW_UP_FIRST_MS: integer('PUBLICATION_FOLLOW_UP_FIRST_MS', 1_000, 86_400_000, 60_000),
   PUBLICATION_FOLLOW_UP_FOR_MS: integer(
     'PUBLICATION_FOLLOW_UP_FOR_MS',

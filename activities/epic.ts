@@ -68,6 +68,8 @@ export interface PublishPolicy {
    * older workers, and then never asked).
    */
   followUp?: { firstDelayMs: number; maxDelayMs: number; forMs: number };
+  /** The reading schedules' delays are multiplied by this (METRICS_SCHEDULE_SCALE; 1 when absent). */
+  metricsScheduleScale?: number;
 }
 
 export interface PlannedTask {

@@ -38,6 +38,7 @@ export function publishPolicyFrom(config: Config): PublishPolicy {
     transitionTimeoutMs: config.TRANSITION_TIMEOUT_MS,
     preflightAheadMs: config.PREFLIGHT_AHEAD_MS,
     prepareAheadMs: config.PUBLICATION_PREPARE_AHEAD_MS,
+    metricsScheduleScale: config.METRICS_SCHEDULE_SCALE,
     followUp: {
       firstDelayMs: config.PUBLICATION_FOLLOW_UP_FIRST_MS,
       maxDelayMs: 6 * 3_600_000,

@@ -22,6 +22,7 @@ import type { Channel } from '../domain/channels.ts';
 import { readingSchedules } from '../domain/metrics.ts';
 import { PlatformError, type PublicationFailure, reconnectClasses } from '../domain/publication-errors.ts';
 import { isRenewable } from './connector-token.ts';
+import type { PublishPolicy } from './epic.ts';
 
 /** A read that failed (or an item the platform left out) is asked again this much later. */
 const retryReadingMs = 15 * 60_000;
@@ -32,6 +33,7 @@ export interface MetricsActivityDependencies {
   db: Database;
   credentialsKeys: CredentialsKeys;
   adapters: AdapterRegistry;
+  policy?: Pick<PublishPolicy, 'metricsScheduleScale'>;
 }
 
 export interface EpicMetricsRound {
@@ -42,12 +44,18 @@ export interface EpicMetricsRound {
 }
 
 /** When a publication's reading number `index` (0-based) is due, or null when its schedule has ended. */
-function dueAt(channel: Channel, since: Date, index: number): Date | null {
+function dueAt(channel: Channel, since: Date, index: number, scale: number): Date | null {
   const delay = readingSchedules[channel][index];
-  return delay === undefined ? null : new Date(since.getTime() + delay);
+  return delay === undefined ? null : new Date(since.getTime() + Math.round(delay * scale));
 }
 
-export function createMetricsActivities({ db, credentialsKeys, adapters }: MetricsActivityDependencies) {
+export function createMetricsActivities({
+  db,
+  credentialsKeys,
+  adapters,
+  policy,
+}: MetricsActivityDependencies) {
+  const scale = policy?.metricsScheduleScale ?? 1;
   /** Publications published since the last round join the schedule (those whose channel is read at all). */
   async function enrol(epicId: string, at: Date) {
     const fresh = await db
@@ -64,7 +72,7 @@ export function createMetricsActivities({ db, credentialsKeys, adapters }: Metri
       );
     for (const row of fresh) {
       // Counted from the round that found it, on the workflow's clock (right after its publication).
-      const first = dueAt(row.channel, at, 0);
+      const first = dueAt(row.channel, at, 0, scale);
       if (!first) continue;
       await db
         .update(publications)
@@ -99,7 +107,7 @@ export function createMetricsActivities({ db, credentialsKeys, adapters }: Metri
       return;
     }
     const readings = item.readings + 1;
-    const next = dueAt(item.channel, item.since, readings);
+    const next = dueAt(item.channel, item.since, readings, scale);
     await db.transaction(async (tx) => {
       const [publication] = await tx
         .update(publications)

@@ -45,6 +45,8 @@ interface GraphErrorFields {
 
 export interface MetaReportsDependencies {
   clock: () => number;
+  /** How long after its publication an Instagram item's insights answer no data. */
+  insightsLagMs: number;
   find: (id: string) => ReportTarget | undefined;
   graphError: (
     status: number,
@@ -154,7 +156,7 @@ const grow = (ratePerSqrtMinute: number, elapsedMs: number) =>
 const ok = (body: unknown): SimulatorResponse => ({ status: 200, body });
 
 export function createMetaReports(deps: MetaReportsDependencies) {
-  const { clock, find, graphError, unsupportedRequest } = deps;
+  const { clock, find, graphError, unsupportedRequest, insightsLagMs } = deps;
   /** Objects deleted on Meta's side (by their owner, or expired): every request on them answers #100/33. */
   const gone = new Set<string>();
 
@@ -213,7 +215,7 @@ export function createMetaReports(deps: MetaReportsDependencies) {
     // A story's insights live 24 hours; after that Instagram answers as for an object it no longer has.
     if (target.kind === 'instagram_story' && age >= day) return unsupportedRequest('GET', id);
     // Not computed yet in the first minutes: Meta answers with no data (it can lag up to 48 hours).
-    if (age < 5 * minute) return ok({ data: [] });
+    if (age < insightsLagMs) return ok({ data: [] });
     const views = grow(40, age);
     const values: Record<string, number> = {
       views,

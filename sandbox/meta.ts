@@ -51,6 +51,8 @@ export interface MetaSimulatorOptions {
   pages?: MetaSimulatorPage[];
   /** expires_in of a long-lived user token (Meta: about 60 days). */
   longLivedTokenSeconds?: number;
+  /** How long after its publication an Instagram item's insights answer no data (default 5 min; the demo's are quick). */
+  insightsLagMs?: number;
   /** How many status reads of a new container answer IN_PROGRESS before it is FINISHED. */
   containerReadyAfterPolls?: number;
   /** The most Pages one `/me/accounts` answer holds, whatever `limit` asks (tests lower it to page). */
@@ -1628,6 +1630,7 @@ export async function startMetaSimulator(options: MetaSimulatorOptions = {}): Pr
 
   const reports = createMetaReports({
     clock,
+    insightsLagMs: options.insightsLagMs ?? 5 * 60_000,
     graphError,
     unsupportedRequest,
     find: (id) => {

@@ -59,6 +59,8 @@ const simulators = {
           instagram: { id: '17841400000000001', username: 'democoffee' },
         },
       ],
+      // The demo shows an Instagram post's first metrics seconds after it is published.
+      insightsLagMs: 2_000,
     },
   }),
   klaviyo: simulator({

@@ -23,6 +23,8 @@ const config = loadConfigOrExit({
   ...process.env,
   ...platforms.config,
   HANDOFF_CONFIRMATION_POLL_MS: process.env.HANDOFF_CONFIRMATION_POLL_MS ?? '1000',
+  // The first reading of a published item's metrics (an hour after it in production) within seconds.
+  METRICS_SCHEDULE_SCALE: process.env.METRICS_SCHEDULE_SCALE ?? '0.002',
 });
 const stack = await runStack(config);
 stack.onStop(() => platforms.close());
@@ -200,6 +202,22 @@ try {
     if (line !== last) say(`${new Date().toISOString()}  ${line}`);
     last = line;
     if (current.status === 'published' || current.status === 'error') break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  // The published items' first metrics, read back from their platforms.
+  for (let polls = 0; polls < 120; polls += 1) {
+    const analytics = await call<{
+      tasks: { channel: string; metrics: Record<string, { value: number }> }[];
+    }>('GET', `/v1/epics/${epic.id}/analytics`, key);
+    const read = analytics.tasks.filter((task) => Object.keys(task.metrics).length > 0);
+    if (read.length > 0) {
+      for (const task of read) {
+        const values = Object.entries(task.metrics).map(([name, { value }]) => `${name} ${value}`);
+        say(`First metrics of ${task.channel}: ${values.join(', ')}`);
+      }
+      say(`The epic's analytics: GET ${stack.apiUrl}/v1/epics/${epic.id}/analytics`);
+      break;
+    }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   say('Done. The stack stays up for you to explore; press Ctrl-C to stop everything.');

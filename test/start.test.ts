@@ -181,6 +181,7 @@ describe('npm run demo', () => {
     );
     assert.match(output, /klaviyo_email handed_off/);
     assert.match(output, /epic published · instagram_post published \(\d+\) · klaviyo_email published/);
+    assert.match(output, /First metrics of instagram_post: .*views \d+/);
     assert.equal(await demo.interrupt(), true, demo.output());
     assert.deepEqual(processesUsing(dataDir), []);
   });
