@@ -3,7 +3,7 @@
 // one row per metric and reading. A platform that says an item is gone stops its readings; a rate limit
 // delays them; a failure never touches the connector's status unless the platform refused the token for good.
 import { Context } from '@temporalio/activity';
-import { and, asc, eq, inArray, isNotNull, isNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm';
 import type { CredentialsKeys } from '../config.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { MetricsAnswer, MetricsItem } from '../connectors/types.ts';
@@ -24,8 +24,13 @@ import { PlatformError, type PublicationFailure, reconnectClasses } from '../dom
 import { isRenewable } from './connector-token.ts';
 import type { PublishPolicy } from './epic.ts';
 
-/** A read that failed (or an item the platform left out) is asked again this much later. */
-const retryReadingMs = 15 * 60_000;
+const minuteMs = 60_000;
+const hourMs = 60 * minuteMs;
+const dayMs = 24 * hourMs;
+/** A read that failed (or an item the platform left out) is first asked again this much later. */
+const retryReadingMs = 15 * minuteMs;
+/** Failures in a row, for a reason that will not pass by itself, before a reading is given up. */
+const failuresBeforeGivingUp = 4;
 /** The most items one adapter call gets; adapters split further as their platform allows. */
 const itemsPerCall = 100;
 
@@ -81,17 +86,27 @@ export function createMetricsActivities({
     }
   }
 
+  type DueItem = MetricsItem & { readings: number; since: Date; failures: number };
+
+  /**
+   * Where an item's schedule goes after a reading at `at`: to its first point still ahead, so readings missed
+   * while it could not be read (an outage, a disconnection) are not fired back to back.
+   */
+  function advance(item: DueItem, at: Date) {
+    let index = item.readings + 1;
+    let next = dueAt(item.channel, item.since, index, scale);
+    while (next && next.getTime() <= at.getTime()) {
+      index += 1;
+      next = dueAt(item.channel, item.since, index, scale);
+    }
+    return { index, next };
+  }
+
   /** What one reading gave an item: its values stored, its next reading set (or its schedule ended). */
-  async function record(
-    item: MetricsItem & { readings: number; since: Date },
-    answer: MetricsAnswer | undefined,
-    at: Date,
-  ) {
+  async function record(item: DueItem, answer: MetricsAnswer | undefined, at: Date) {
     if (answer === undefined) {
-      await db
-        .update(publications)
-        .set({ metricsDueAt: new Date(at.getTime() + retryReadingMs) })
-        .where(eq(publications.id, item.publicationId));
+      // Left out of the answer (the platform stopped part-way): asked again, as after a failed read.
+      await failed(item, { class: 'TRANSIENT', message: 'the platform did not answer for it' }, at);
       return;
     }
     if (answer.state === 'deleted') {
@@ -101,21 +116,22 @@ export function createMetricsActivities({
           metricsState: 'deleted',
           metricsDueAt: null,
           metricsReadAt: at,
+          metricsFailures: 0,
           metricsNote: 'deleted on the platform',
         })
         .where(eq(publications.id, item.publicationId));
       return;
     }
-    const readings = item.readings + 1;
-    const next = dueAt(item.channel, item.since, readings, scale);
+    const { index, next } = advance(item, at);
     await db.transaction(async (tx) => {
       const [publication] = await tx
         .update(publications)
         .set({
           metricsState: next ? 'reading' : 'done',
           metricsDueAt: next,
-          metricsReadings: readings,
+          metricsReadings: index,
           metricsReadAt: at,
+          metricsFailures: 0,
           metricsNote: answer.state === 'unavailable' ? answer.reason : null,
         })
         .where(eq(publications.id, item.publicationId))
@@ -138,38 +154,65 @@ export function createMetricsActivities({
     });
   }
 
-  /** The whole read refused: the items wait (a rate limit's delay, else a while); the connector shows why. */
+  /**
+   * A read of this item failed: it waits longer after each failure in a row (a throttle at least the time
+   * the platform names), and a reading that keeps failing for a reason that will not pass by itself (a
+   * refusal, a connector left disconnected) is given up for its next point of the schedule.
+   */
+  async function failed(item: DueItem, failure: PublicationFailure, at: Date) {
+    const failures = item.failures + 1;
+    const passing = failure.class === 'TRANSIENT' || failure.class === 'RATE_LIMITED';
+    if (!passing && failures >= failuresBeforeGivingUp) {
+      const { index, next } = advance(item, at);
+      await db
+        .update(publications)
+        .set({
+          metricsState: next ? 'reading' : 'done',
+          metricsDueAt: next,
+          metricsReadings: index,
+          metricsFailures: 0,
+          metricsNote: `not read: ${failure.message}`,
+        })
+        .where(eq(publications.id, item.publicationId));
+      return;
+    }
+    const backoffMs =
+      failure.class === 'RATE_LIMITED'
+        ? Math.max(failure.retryAfterMs ?? 0, Math.min(hourMs, minuteMs * 2 ** (failures - 1)))
+        : Math.min(dayMs, retryReadingMs * 4 ** (failures - 1));
+    await db
+      .update(publications)
+      .set({ metricsDueAt: new Date(at.getTime() + backoffMs), metricsFailures: failures })
+      .where(eq(publications.id, item.publicationId));
+  }
+
+  /** The whole read refused: each item waits (see `failed`); the connector shows why. */
   async function readFailed(
     connector: ConnectorRow,
-    itemIds: string[],
+    items: DueItem[],
     failure: PublicationFailure,
     at: Date,
   ) {
-    const waitMs =
-      failure.class === 'RATE_LIMITED' && failure.retryAfterMs !== undefined
-        ? Math.max(failure.retryAfterMs, 1_000)
-        : retryReadingMs;
+    for (const item of items) await failed(item, failure, at);
+    const now = new Date();
     await db.transaction(async (tx) => {
       await tx
-        .update(publications)
-        .set({ metricsDueAt: new Date(at.getTime() + waitMs) })
-        .where(inArray(publications.id, itemIds));
-      await tx
         .update(connectors)
-        .set({ metricsError: { class: failure.class, message: failure.message, at: at.toISOString() } })
+        .set({ metricsError: { class: failure.class, message: failure.message, at: now.toISOString() } })
         .where(eq(connectors.id, connector.id));
       // A token refused for good is a dead connection whatever call learnt it; a token that merely expired
-      // before its renewal (which its refresh workflow still makes) is not.
+      // before its renewal (which its refresh workflow still makes) is not. Judged on the real clock: a
+      // retried round carries the time it was first scheduled for.
       const definitive =
         reconnectClasses.includes(failure.class) &&
         !(
           failure.class === 'TOKEN_EXPIRED' &&
           connector.tokenExpiresAt !== null &&
-          connector.tokenExpiresAt.getTime() <= at.getTime() &&
+          connector.tokenExpiresAt.getTime() <= now.getTime() &&
           isRenewable(adapters, credentialsKeys, connector)
         );
       if (definitive) {
-        await flagReconnectRequired(tx, connector, failure, 'metrics', at, {
+        await flagReconnectRequired(tx, connector, failure, 'metrics', now, {
           ...(connector.credentials ? { onlyIfCredentials: connector.credentials } : {}),
         });
       }
@@ -177,11 +220,7 @@ export function createMetricsActivities({
   }
 
   /** Reads one connector's due items of the epic, in calls of at most `itemsPerCall`. */
-  async function readConnector(
-    connector: ConnectorRow,
-    items: (MetricsItem & { readings: number; since: Date })[],
-    at: Date,
-  ) {
+  async function readConnector(connector: ConnectorRow, items: DueItem[], at: Date) {
     const adapter = adapters[connector.platform];
     if (!adapter?.collectMetrics) {
       // Nothing reads this platform's items in this build: their schedule ends rather than spinning.
@@ -197,7 +236,7 @@ export function createMetricsActivities({
     if (connector.status !== 'connected' || !connector.credentials) {
       await readFailed(
         connector,
-        items.map((item) => item.publicationId),
+        items,
         {
           class: 'TRANSIENT',
           message: `the ${connector.platform} connector is ${connector.status.replace('_', ' ')}`,
@@ -213,17 +252,12 @@ export function createMetricsActivities({
       try {
         answers = await adapter.collectMetrics({
           credentials,
-          items: batch.map(({ readings: _readings, since: _since, ...item }) => item),
+          items: batch.map(({ readings: _readings, since: _since, failures: _failures, ...item }) => item),
           signal: Context.current().cancellationSignal,
         });
       } catch (error) {
         if (!(error instanceof PlatformError)) throw error;
-        await readFailed(
-          connector,
-          items.slice(start).map((item) => item.publicationId),
-          error.failure,
-          at,
-        );
+        await readFailed(connector, items.slice(start), error.failure, at);
         return;
       }
       const missingScopes = new Set<string>();
@@ -233,13 +267,20 @@ export function createMetricsActivities({
           for (const scope of answer.missingScopes ?? []) missingScopes.add(scope);
         await record(item, answer, at);
       }
+      // Scopes found missing are added, never dropped by a batch that did not need them: only a new grant
+      // (a reconnect) clears them.
+      const known = (
+        await db
+          .select({ scopes: connectors.insightsMissingScopes })
+          .from(connectors)
+          .where(eq(connectors.id, connector.id))
+      )[0]?.scopes;
       await db
         .update(connectors)
         .set({
           metricsSyncedAt: at,
           metricsError: null,
-          // What the grant lacks now: a reconnect that granted them clears it at the next reading.
-          insightsMissingScopes: [...missingScopes].sort(),
+          insightsMissingScopes: [...new Set([...(known ?? []), ...missingScopes])].sort(),
         })
         .where(eq(connectors.id, connector.id));
     }
@@ -271,10 +312,7 @@ export function createMetricsActivities({
           ),
         )
         .orderBy(asc(publications.metricsDueAt));
-      const byConnector = new Map<
-        string,
-        { connector: ConnectorRow; items: (MetricsItem & { readings: number; since: Date })[] }
-      >();
+      const byConnector = new Map<string, { connector: ConnectorRow; items: DueItem[] }>();
       for (const { publication, task, connector, account } of due) {
         const group = byConnector.get(connector.id) ?? { connector, items: [] };
         group.items.push({
@@ -288,14 +326,12 @@ export function createMetricsActivities({
           publishedAt: publication.publishedAt!,
           progress: publication.progress,
           readings: publication.metricsReadings,
+          failures: publication.metricsFailures,
           since: publication.metricsSince ?? publication.publishedAt!,
         });
         byConnector.set(connector.id, group);
       }
-      for (const { connector, items } of byConnector.values()) {
-        Context.current().heartbeat();
-        await readConnector(connector, items, at);
-      }
+      for (const { connector, items } of byConnector.values()) await readConnector(connector, items, at);
       const [next] = await db
         .select({ at: sql<Date | null>`min(${publications.metricsDueAt})` })
         .from(publications)

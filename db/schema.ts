@@ -206,8 +206,10 @@ export const publications = pgTable(
     metricsSince: instant('metrics_since'),
     /** When its next reading is due. */
     metricsDueAt: instant('metrics_due_at'),
-    /** How many readings of its channel's schedule were taken. */
+    /** How far along its channel's schedule it is (readings taken, and points passed while it could not be read). */
     metricsReadings: integer('metrics_readings').notNull().default(0),
+    /** Reads of it that failed in a row: each waits longer, and a reading that keeps failing is given up. */
+    metricsFailures: integer('metrics_failures').notNull().default(0),
     metricsReadAt: instant('metrics_read_at'),
     /** Why the last reading gave nothing (no data yet, a scope missing), shown beside the values. */
     metricsNote: text('metrics_note'),

@@ -94,6 +94,32 @@ describe('a reading that fails', () => {
     assert.equal(throttled.metricsError?.class, 'RATE_LIMITED');
   });
 
+  it('a refusal that will not pass: asked again with growing waits, then that reading is given up and the schedule goes on', async () => {
+    const { setup, epicId, round } = await publishedPost('Meta refuses the read');
+    await round(0);
+    stack.meta.failWith('content_rejected', { path: /\/me\/permissions$/, times: 20 });
+    const waits: number[] = [];
+    let hours = 1.1;
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      await round(hours);
+      const waiting = await publicationOf(epicId);
+      assert.equal(waiting.metricsFailures, attempt);
+      const wait = waiting.metricsDueAt!.getTime() - (Date.now() + hours * hourMs);
+      waits.push(Math.round(wait / 60_000));
+      hours += wait / hourMs + 0.01;
+    }
+    assert.deepEqual(waits, [15, 60, 240], 'each wait four times the last');
+    await round(hours);
+    const given = await publicationOf(epicId);
+    assert.equal(given.metricsFailures, 0);
+    assert.equal(given.metricsState, 'reading', 'the schedule goes on');
+    assert.match(given.metricsNote ?? '', /^not read: /);
+    // Given up at about 6.4 h: the 1 h and 6 h points are passed, the next is a day after the first round.
+    assert.equal(given.metricsReadings, 2);
+    assert.equal((await connectorOf(stack, setup.meta.id)).status, 'connected');
+    stack.meta.clearFailures();
+  });
+
   it('a token Meta refuses for good flips the connector to reconnect required, as any call would', async () => {
     const { setup, epicId, round } = await publishedPost('Meta token dead');
     await round(0);

@@ -13,8 +13,9 @@ export const epicMetricsWorkflowId = (epicId: string) => `epic-metrics-${epicId}
 
 /** Rounds are short; a round that fails is tried again, and past that the next round picks up what is due. */
 const { collectEpicMetrics } = proxyActivities<MetricsActivities>({
+  // No heartbeat time-out: one platform call may outlast it (Klaviyo's paced reports), and a round retried
+  // from the start would read everything again.
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '2 minutes',
   retry: { initialInterval: '30 seconds', maximumInterval: '10 minutes', maximumAttempts: 5 },
   summary: "Read the epic's published items' performance from their platforms",
 });

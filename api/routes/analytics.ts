@@ -52,10 +52,14 @@ export const EpicAnalytics = z
   })
   .meta({ id: 'EpicAnalytics' });
 
-const SeriesQuery = z.strictObject({
-  from: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 instant' }).optional(),
-  to: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 instant' }).optional(),
-});
+/** An ISO 8601 instant PostgreSQL can hold and a reading can have (1970–9999). */
+const ReadingInstant = z.iso
+  .datetime({ offset: true, error: 'must be an ISO 8601 instant' })
+  .refine((value) => {
+    const year = new Date(value).getUTCFullYear();
+    return year >= 1970 && year <= 9999;
+  }, 'must be between 1970 and 9999');
+const SeriesQuery = z.strictObject({ from: ReadingInstant.optional(), to: ReadingInstant.optional() });
 
 export const TaskAnalyticsSeries = z
   .object({

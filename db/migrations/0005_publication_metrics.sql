@@ -16,6 +16,7 @@ ALTER TABLE "publications" ADD COLUMN "metrics_state" text;--> statement-breakpo
 ALTER TABLE "publications" ADD COLUMN "metrics_since" timestamp (3) with time zone;--> statement-breakpoint
 ALTER TABLE "publications" ADD COLUMN "metrics_due_at" timestamp (3) with time zone;--> statement-breakpoint
 ALTER TABLE "publications" ADD COLUMN "metrics_readings" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE "publications" ADD COLUMN "metrics_failures" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "publications" ADD COLUMN "metrics_read_at" timestamp (3) with time zone;--> statement-breakpoint
 ALTER TABLE "publications" ADD COLUMN "metrics_note" text;--> statement-breakpoint
 ALTER TABLE "publication_metrics" ADD CONSTRAINT "publication_metrics_workspace_id_workspaces_id_fk" FOREIGN KEY ("workspace_id") REFERENCES "public"."workspaces"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
