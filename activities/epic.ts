@@ -333,6 +333,22 @@ export function createEpicActivities({
     return row?.holds === true;
   }
 
+  /** This attempt's publication row, while its hand-off, its schedule and (for a publish try) its number hold. */
+  const attemptStillHolds = (
+    target: Target,
+    fence: ScheduleFence & { handOffKey?: string; attempt?: number },
+  ) =>
+    and(
+      eq(publications.id, target.publication.id),
+      namesHandOff(fence.handOffKey),
+      fenceHolds(target.epic.id, fence),
+      // A try Temporal gave up on may still be running: once its failure is recorded (the row is no longer
+      // publishing) or a newer try started, it may neither go live nor create.
+      fence.attempt === undefined
+        ? undefined
+        : and(eq(publications.attempts, fence.attempt), eq(publications.status, 'publishing')),
+    );
+
   /**
    * The last check before the request that makes a publication live, in one write: the marker is set only
    * while the row still names this hand-off and its schedule holds (else the attempt is withdrawn), and the
@@ -349,18 +365,7 @@ export function createEpicActivities({
           goingLiveAt: sql`now()`,
           progress: sql`${publications.progress} || jsonb_build_object(${liveRequested}::text, now()::text)`,
         })
-        .where(
-          and(
-            eq(publications.id, target.publication.id),
-            namesHandOff(fence.handOffKey),
-            fenceHolds(target.epic.id, fence),
-            // A try Temporal gave up on may still be running: once its failure is recorded (the row is no
-            // longer publishing) or a newer try started, it may neither go live nor create.
-            fence.attempt === undefined
-              ? undefined
-              : and(eq(publications.attempts, fence.attempt), eq(publications.status, 'publishing')),
-          ),
-        )
+        .where(attemptStillHolds(target, fence))
         .returning({ id: publications.id });
       if (!marked) throw withdrawn('the schedule was withdrawn before this went out');
       const [connector] = await db
@@ -443,18 +448,7 @@ export function createEpicActivities({
         const [holds] = await db
           .select({ id: publications.id })
           .from(publications)
-          .where(
-            and(
-              eq(publications.id, target.publication.id),
-              namesHandOff(fence.handOffKey),
-              fenceHolds(target.epic.id, fence),
-              // A try Temporal gave up on may still be running: once its failure is recorded (the row is no
-              // longer publishing) or a newer try started, it may neither go live nor create.
-              fence.attempt === undefined
-                ? undefined
-                : and(eq(publications.attempts, fence.attempt), eq(publications.status, 'publishing')),
-            ),
-          );
+          .where(attemptStillHolds(target, fence));
         if (!holds) throw withdrawn('the schedule was withdrawn before this was prepared');
       },
     };
