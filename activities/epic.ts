@@ -5,7 +5,7 @@
 // connector was disconnected, stops before the request that would make it live.
 import { createHash, randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { and, asc, eq, inArray, isNull, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, lt, notInArray, sql } from 'drizzle-orm';
 import type { CredentialsKeys } from '../config.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { PlatformAdapter, PublicationContext, PublicationProgress } from '../connectors/types.ts';
@@ -122,6 +122,17 @@ export interface EpicActivityDependencies {
   credentialsKeys: CredentialsKeys;
   adapters: AdapterRegistry;
   policy: PublishPolicy;
+  /**
+   * The pre-flight check of an epic (activities/preflight.ts), asked when a preparation is refused: it names
+   * the cause of most refusals (the account disabled, a permission removed), so one cause is told once, in
+   * its words, though both checks run at the same moments.
+   */
+  preflightEpic?: (input: {
+    epicId: string;
+    scheduledAt: string;
+    scheduleToken?: string;
+    occasion: 'scheduled' | 'ahead';
+  }) => Promise<{ atRisk: string[] }>;
   now?: () => Date;
 }
 
@@ -148,7 +159,17 @@ interface ScheduleFence {
   scheduledAt?: string;
   /** The epic must also still be scheduled (not in error, where it keeps its token). */
   whileScheduled?: boolean;
+  /**
+   * A preparation, with the number of publish tries when it began: it holds only until another try starts. A
+   * preparation Temporal gave up on (its heartbeats stopped) may still be running then, and must neither
+   * create nor overwrite what a try saves (a container it would publish a second time).
+   */
+  beforeTry?: number;
 }
+
+/** No publish try has started since a preparation began, and none is under way or has published. */
+const noTrySince = (attempts: number) =>
+  and(eq(publications.attempts, attempts), notInArray(publications.status, ['publishing', 'published']));
 
 const withdrawn = (message: string) =>
   ApplicationFailure.create({ type: 'WITHDRAWN', message, nonRetryable: true });
@@ -234,6 +255,7 @@ export function createEpicActivities({
   credentialsKeys,
   adapters,
   policy,
+  preflightEpic,
   now = () => new Date(),
 }: EpicActivityDependencies) {
   async function loadTarget(taskId: string) {
@@ -290,8 +312,9 @@ export function createEpicActivities({
    * hand-off (its key): an attempt outlived by a newer hand-off cannot write over the newer one's record.
    */
   const saveProgress =
-    (publicationId: string, handOffKey?: string) => async (update: PublicationProgress) => {
-      await db
+    (publicationId: string, handOffKey?: string, beforeTry?: number) =>
+    async (update: PublicationProgress) => {
+      const saved = await db
         .update(publications)
         .set({
           progress: sql`${publications.progress} || ${JSON.stringify(update)}::jsonb`,
@@ -301,8 +324,12 @@ export function createEpicActivities({
           and(
             eq(publications.id, publicationId),
             handOffKey === undefined ? undefined : eq(publications.handOffKey, handOffKey),
+            beforeTry === undefined ? undefined : noTrySince(beforeTry),
           ),
-        );
+        )
+        .returning({ id: publications.id });
+      if (beforeTry !== undefined && saved.length === 0)
+        throw withdrawn('publishing has started: this preparation stops without saving');
     };
 
   const clearGoingLive = (publicationId: string, handOffKey?: string) =>
@@ -347,6 +374,7 @@ export function createEpicActivities({
       fence.attempt === undefined
         ? undefined
         : and(eq(publications.attempts, fence.attempt), eq(publications.status, 'publishing')),
+      fence.beforeTry === undefined ? undefined : noTrySince(fence.beforeTry),
     );
 
   /**
@@ -440,7 +468,7 @@ export function createEpicActivities({
         : null,
       credentials: credentialsOf(target.connector),
       progress,
-      saveProgress: saveProgress(target.publication.id, fence.handOffKey),
+      saveProgress: saveProgress(target.publication.id, fence.handOffKey, fence.beforeTry),
       heartbeat: () => context.heartbeat(),
       signal: context.cancellationSignal,
       beforeGoingLive: beforeGoingLive(target, fence),
@@ -1025,7 +1053,7 @@ export function createEpicActivities({
           const { beforeGoingLive: _never, ...context } = await publicationContext(
             target,
             target.publication.progress,
-            { ...fence, whileScheduled: true },
+            { ...fence, whileScheduled: true, beforeTry: target.publication.attempts },
           );
           await adapter.prepare!(context);
         });
@@ -1035,7 +1063,14 @@ export function createEpicActivities({
           // now (at risk, one notification) while the epic stays scheduled. The flag is the pre-flight's, which
           // a later check that passes lifts.
           if (nonRetryableClasses.includes(error.failure.class)) {
-            await flagRefusedPreparation(target, new Date(input.scheduledAt), error.failure);
+            const nothingNamed: { atRisk: string[] } = { atRisk: [] };
+            const named = preflightEpic
+              ? await withHeartbeats(policy.heartbeatTimeoutMs, () =>
+                  preflightEpic({ ...input, occasion: 'ahead' }),
+                ).catch(() => nothingNamed)
+              : nothingNamed;
+            if (!named.atRisk.includes(target.task.id))
+              await flagRefusedPreparation(target, new Date(input.scheduledAt), error.failure);
           }
           throw ApplicationFailure.create({
             type: error.failure.class,

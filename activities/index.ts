@@ -48,10 +48,11 @@ export function publishPolicyFrom(config: Config): PublishPolicy {
 }
 
 export function createActivities(dependencies: ActivityDependencies) {
+  const preflight = createPreflightActivities(dependencies);
   return {
     ...createProbeActivities(dependencies),
-    ...createEpicActivities(dependencies),
-    ...createPreflightActivities(dependencies),
+    ...createEpicActivities({ ...dependencies, preflightEpic: preflight.preflightEpic }),
+    ...preflight,
     ...createFollowUpActivities(dependencies),
     ...createMetricsActivities(dependencies),
     ...createConnectorTokenActivities(dependencies),

@@ -16,6 +16,7 @@ import {
   type OAuthConnector,
   type PlatformAdapter,
   type PreflightContext,
+  type PrepareContext,
   type PublicationContext,
   type Published,
 } from './types.ts';
@@ -630,7 +631,21 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
     });
   }
 
-  async function publishInstagram(context: PublicationContext<MetaCredentials>): Promise<Published> {
+  /**
+   * Instagram in two steps: the media container is made (Meta fetches and processes the media) and waited for
+   * until FINISHED, then `media_publish` makes it live. Preparing runs only the first step, ahead of the time;
+   * publishing reuses the container progress names, made for the same content, and does the rest.
+   */
+  async function publishInstagram(context: PublicationContext<MetaCredentials>): Promise<Published>;
+  async function publishInstagram(
+    context: PrepareContext<MetaCredentials>,
+    only: 'prepare',
+  ): Promise<undefined>;
+  async function publishInstagram(
+    context: PrepareContext<MetaCredentials> &
+      Partial<Pick<PublicationContext<MetaCredentials>, 'beforeGoingLive'>>,
+    only?: 'prepare',
+  ): Promise<Published | undefined> {
     const { igUserId, token } = requireInstagram(context);
     const signal = context.signal;
     const call = <T>(schema: z.ZodType<T>, request: Omit<GraphRequest, 'token' | 'signal'>) =>
@@ -713,14 +728,20 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
     });
 
     const mediaId = context.progress.mediaId;
-    if (mediaId) return { externalId: mediaId, externalUrl: await permalink(mediaId) };
+    if (mediaId) return only ? undefined : { externalId: mediaId, externalUrl: await permalink(mediaId) };
 
     // THE DUPLICATE GUARD: a container from an earlier attempt is asked about before anything is created.
     let containerId = context.progress.containerId || undefined;
     let state: ContainerStatusCode | undefined;
+    const madeOn = context.progress.containerAccount;
+    if (containerId && madeOn !== undefined && madeOn !== igUserId) {
+      // Made on the account the task named before it was moved to this one: that account's, not this post.
+      await context.saveProgress({ containerId: '' });
+      containerId = undefined;
+    }
     if (containerId) {
       const status = await readStatus(containerId);
-      if (status.status_code === 'PUBLISHED') return publishedFromContainer(containerId);
+      if (status.status_code === 'PUBLISHED') return only ? undefined : publishedFromContainer(containerId);
       const madeFor = context.progress.contentDigest;
       if (madeFor !== undefined && madeFor !== context.contentDigest) {
         // Made for content the task no longer has (edited since), and never published: not this post.
@@ -739,13 +760,30 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
 
     if (!containerId) {
       containerId = await createContainer(context, call, igUserId);
-      await context.saveProgress({ containerId, contentDigest: context.contentDigest });
+      await context.saveProgress({
+        containerId,
+        contentDigest: context.contentDigest,
+        containerAccount: igUserId,
+      });
     }
 
+    if (only) {
+      // Prepared once Meta has the media: a container still processing at the end of the wait is prepared
+      // too (saved, and publishing waits for it), and one Meta refused is refused an hour ahead.
+      try {
+        await waitUntilReady(containerId, state);
+      } catch (error) {
+        if (error instanceof PlatformError && error.failure.platformCode === 'container:IN_PROGRESS') return;
+        throw error;
+      }
+      return;
+    }
+    const goLive = context.beforeGoingLive;
+    if (!goLive) throw invalid('Publishing an Instagram container needs the check before going live');
     for (;;) {
       state = await waitUntilReady(containerId, state);
       if (state === 'PUBLISHED') return publishedFromContainer(containerId);
-      await context.beforeGoingLive();
+      await goLive();
       try {
         const published = await call(ContainerId, {
           method: 'POST',
@@ -766,12 +804,16 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
   }
 
   async function createContainer(
-    context: PublicationContext<MetaCredentials>,
+    context: PrepareContext<MetaCredentials>,
     call: <T>(schema: z.ZodType<T>, request: Omit<GraphRequest, 'token' | 'signal'>) => Promise<T>,
     igUserId: string,
   ): Promise<string> {
-    const create = (params: Record<string, string | undefined>) =>
-      call(ContainerId, { method: 'POST', path: `/${igUserId}/media`, params }).then((answer) => answer.id);
+    // Fenced like every create: nothing is made for a schedule withdrawn since this attempt started.
+    const create = async (params: Record<string, string | undefined>) => {
+      await context.beforeCreating?.();
+      const answer = await call(ContainerId, { method: 'POST', path: `/${igUserId}/media`, params });
+      return answer.id;
+    };
 
     if (context.channel === 'instagram_story') {
       const content = contentOf('instagram_story', context.content);
@@ -882,10 +924,15 @@ export function createMetaAdapter(options: MetaAdapterOptions): MetaAdapter {
 
     preflight,
 
-    // Only ads are prepared: a Page post or an Instagram container has nothing that can wait unpublished.
+    // A Page post has nothing that can wait unpublished; an Instagram container waits up to 24 hours.
     async prepare(context) {
       if (context.channel === 'facebook_ad') await ads.prepare(context);
+      if (context.channel === 'instagram_post' || context.channel === 'instagram_story')
+        await publishInstagram(context, 'prepare');
     },
+    // Only ads leave something to delete (found by their keys in progress): Meta offers no way to delete an
+    // Instagram container, which expires unpublished on its own. Its id stays in progress, so a later publish still finds a container an attempt
+    // whose answer was lost published, and reuses one made for the same content.
     discardPrepared: ads.discardPrepared,
     collectMetrics: metrics.collectMetrics,
 

@@ -112,8 +112,8 @@ export const platformDescriptors = {
     authMethod: 'oauth',
     channels: {
       facebook_post: { mode: 'soft', target: 'account' },
-      instagram_post: { mode: 'soft', target: 'account' },
-      instagram_story: { mode: 'soft', target: 'account' },
+      instagram_post: { mode: 'soft', target: 'account', preparedAhead: true },
+      instagram_story: { mode: 'soft', target: 'account', preparedAhead: true },
       facebook_ad: { mode: 'soft', target: 'account', preparedAhead: true },
     },
     // What publishing needs (ads_management comes with the Ad Account round below), then what reading the

@@ -20,8 +20,10 @@ import {
 /** What the API's link to Temporal does wrong next (null: nothing). */
 let startFault: 'commit-fails' | 'answer-lost' | null = null;
 
+// The guards of publishing at the time: nothing is prepared ahead here (see instagram-preparation.test.ts),
+// so the failures injected are met by publish tries, not spent by a preparation.
 const stack = useStack({
-  config: { PUBLICATION_MAX_LATENESS_MS: '60000' },
+  config: { PUBLICATION_MAX_LATENESS_MS: '60000', PUBLICATION_PREPARE_AHEAD_MS: '0' },
   wrapEpicWorkflows: (real) => ({
     ...real,
     async start(input, facts) {

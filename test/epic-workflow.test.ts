@@ -16,7 +16,9 @@ import {
   waitForStatus,
 } from './support/stack.ts';
 
-const stack = useStack();
+// Publishing at the time, its retries and failures: nothing is prepared ahead here (Instagram's preparation
+// ahead is played in instagram-preparation.test.ts), so every call to Meta is one of a publish try.
+const stack = useStack({ config: { PUBLICATION_PREPARE_AHEAD_MS: '0' } });
 const workflowIds: string[] = [];
 
 const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000);

@@ -551,6 +551,193 @@ describe('the Instagram duplicate guard', () => {
   });
 });
 
+describe('Instagram prepared ahead of the time', () => {
+  const harness = harnessPerTest(startHarness);
+  let credentials: MetaCredentials;
+  const content = { caption: 'Spring!', mediaUrls: ['https://cdn.acme.example/1.jpg'] };
+  const attempt = (progress: PublicationProgress = {}, changed: Partial<typeof content> = {}) =>
+    publication(harness.sim, {
+      channel: 'instagram_post',
+      content: { ...content, ...changed },
+      account: instagramAccount,
+      credentials,
+      progress,
+    });
+  /** The same publication, as `prepare` gets it: no way to go live. */
+  const preparing = (run: Publication) => {
+    const { beforeGoingLive: _never, ...context } = run.context;
+    return context;
+  };
+
+  beforeEach(async () => {
+    credentials = (await connect(harness)).credentials;
+  });
+
+  it('prepare makes the container and waits until Meta has the media, publishing nothing', async () => {
+    const { sim, adapter } = harness;
+    const ahead = attempt();
+    await adapter.prepare!(preparing(ahead));
+    const containerId = ahead.stored.containerId ?? '';
+    assert.ok(containerId, 'the container id was not saved');
+    assert.equal(ahead.stored.contentDigest, ahead.context.contentDigest);
+    assert.equal(sim.containerStatus(containerId), 'FINISHED');
+    assert.equal(requestsTo(sim, /\/media_publish$/).length, 0);
+    assert.equal(sim.posts().length, 0);
+
+    // Prepared twice (a retried preparation): the same container, nothing made again.
+    await adapter.prepare!(preparing(attempt(ahead.stored)));
+    assert.equal(requestsTo(sim, /\/media$/).length, 1);
+
+    // At the time: only media_publish, on the prepared container.
+    const atTheTime = attempt(ahead.stored);
+    const published = await adapter.publish!(atTheTime.context);
+    assert.equal(requestsTo(sim, /\/media$/).length, 1, 'publishing made a second container');
+    assert.deepEqual(
+      requestsTo(sim, /\/media_publish$/).map(
+        (request) => (request.body as Record<string, string>).creation_id,
+      ),
+      [containerId],
+    );
+    assert.equal(sim.posts().length, 1);
+    assert.equal(published.externalId, sim.posts()[0]?.id);
+  });
+
+  it('content edited after the preparation is published from a new container, the old one never', async () => {
+    const { sim, adapter } = harness;
+    const ahead = attempt();
+    await adapter.prepare!(preparing(ahead));
+    const stale = ahead.stored.containerId ?? '';
+
+    const edited = attempt(ahead.stored, { caption: 'Spring, edited' });
+    await adapter.publish!(edited.context);
+    const published = requestsTo(sim, /\/media_publish$/).map(
+      (request) => (request.body as Record<string, string>).creation_id,
+    );
+    assert.equal(published.length, 1);
+    assert.notEqual(published[0], stale);
+    assert.equal(sim.containerStatus(stale), 'FINISHED');
+    assert.deepEqual(
+      sim.posts().map((post) => post.text),
+      ['Spring, edited'],
+    );
+  });
+
+  it('a container made on the account the task named before is not published on the new one', async () => {
+    const { sim, adapter } = harness;
+    const ahead = attempt();
+    await adapter.prepare!(preparing(ahead));
+    const stale = ahead.stored.containerId ?? '';
+
+    const moved = publication(sim, {
+      channel: 'instagram_post',
+      content,
+      account: { kind: 'instagram_account', externalId: studio.instagram.id },
+      credentials,
+      progress: ahead.stored,
+    });
+    await adapter.publish!(moved.context);
+    const live = requestsTo(sim, /\/media_publish$/);
+    assert.equal(live.length, 1);
+    assert.equal(live[0]?.path, `/${metaGraphVersion}/${studio.instagram.id}/media_publish`);
+    assert.notEqual((live[0]!.body as Record<string, string>).creation_id, stale);
+    assert.equal(sim.containerStatus(stale), 'FINISHED');
+    assert.deepEqual(
+      sim.posts().map((post) => post.accountId),
+      [studio.instagram.id],
+    );
+  });
+
+  it('media Meta cannot process is refused at the preparation, an hour ahead, and never published', async () => {
+    const { sim, adapter } = harness;
+    sim.rejectMediaMatching = /broken/;
+    const ahead = attempt({}, { mediaUrls: ['https://cdn.acme.example/broken.jpg'] });
+    const error = await expectFailure(
+      adapter.prepare!(preparing(ahead)),
+      'CONTENT_REJECTED',
+      secretsOf(credentials),
+    );
+    assert.match(error.message, /Media download has failed/);
+    assert.equal(ahead.stored.containerId, '');
+    assert.equal(requestsTo(sim, /\/media_publish$/).length, 0);
+  });
+
+  it('a container still processing when the wait ends is prepared: kept, and published once at the time', async () => {
+    await harness.restart({ containerReadyAfterPolls: 5 }, { intervalMs: 10, maxWaitMs: 25 });
+    credentials = (await connect(harness)).credentials;
+    const { sim } = harness;
+    const ahead = attempt();
+    await harness.adapter.prepare!(preparing(ahead));
+    const containerId = ahead.stored.containerId ?? '';
+    assert.ok(containerId, 'the container id was not kept');
+    assert.equal(sim.containerStatus(containerId), 'IN_PROGRESS');
+
+    // At the time, a worker with the usual patience waits for that container and publishes it.
+    const patient = createMetaAdapter({
+      apiBaseUrl: sim.url,
+      authBaseUrl: sim.url,
+      clientId,
+      clientSecret,
+      containerPoll: fastPoll,
+      now: () => new Date(harness.clock.now),
+    });
+    await patient.publish!(attempt(ahead.stored).context);
+    assert.equal(requestsTo(sim, /\/media$/).length, 1);
+    assert.deepEqual(
+      requestsTo(sim, /\/media_publish$/).map(
+        (request) => (request.body as Record<string, string>).creation_id,
+      ),
+      [containerId],
+    );
+    assert.equal(sim.posts().length, 1);
+  });
+
+  it('nothing is made once the schedule no longer holds (the fence before each create)', async () => {
+    const { sim, adapter } = harness;
+    const ahead = attempt(
+      {},
+      { mediaUrls: ['https://cdn.acme.example/1.jpg', 'https://cdn.acme.example/2.jpg'] },
+    );
+    let creates = 0;
+    const context = {
+      ...preparing(ahead),
+      async beforeCreating() {
+        creates += 1;
+        if (creates === 2) throw new Error('the epic was unscheduled');
+      },
+    };
+    await assert.rejects(adapter.prepare!(context), /unscheduled/);
+    assert.equal(requestsTo(sim, /\/media$/).length, 1, 'a create went out after the fence refused');
+    assert.equal(ahead.stored.containerId, undefined);
+  });
+
+  it('discarding keeps the container id, so a publish whose answer was lost is still found', async () => {
+    const { sim, adapter } = harness;
+    const first = attempt();
+    await adapter.prepare!(preparing(first));
+    // media_publish goes through, its answer is lost: the publication failed as far as anyone knows.
+    sim.dropAnswerNext({ path: /\/media_publish$/ });
+    await expectFailure(adapter.publish!(attempt(first.stored).context), 'TRANSIENT', secretsOf(credentials));
+    assert.equal(sim.posts().length, 1);
+
+    await adapter.discardPrepared!({
+      taskId: 'task-1',
+      account: instagramAccount,
+      credentials,
+      progress: first.stored,
+      saveProgress: async (update) => {
+        Object.assign(first.stored, update);
+      },
+    });
+    assert.ok(first.stored.containerId, 'the discard forgot the container');
+
+    // Rescheduled with the same content: the retry finds the container published and posts nothing.
+    const again = await adapter.publish!(attempt(first.stored).context);
+    assert.equal(again.externalId, first.stored.containerId);
+    assert.equal(requestsTo(sim, /\/media_publish$/).length, 1);
+    assert.equal(sim.posts().length, 1);
+  });
+});
+
 describe('the Facebook Page post duplicate guard', () => {
   const harness = harnessPerTest(startHarness);
   let credentials: MetaCredentials;

@@ -59,12 +59,18 @@ function activitiesWith(adapters: AdapterRegistry = createAdapters(harness.confi
     credentialsKeys: harness.config.CREDENTIALS_KEY,
     adapters,
   };
+  // Wired as the worker wires them (activities/index.ts): a refused preparation asks the pre-flight.
+  const preflight = createPreflightActivities({
+    ...dependencies,
+    mediaProbe: createMediaProbe({ allowPrivateHosts: true, timeoutMs: 1_000 }),
+  });
   return {
-    ...createEpicActivities({ ...dependencies, policy: publishPolicyFrom(harness.config) }),
-    ...createPreflightActivities({
+    ...createEpicActivities({
       ...dependencies,
-      mediaProbe: createMediaProbe({ allowPrivateHosts: true, timeoutMs: 1_000 }),
+      policy: publishPolicyFrom(harness.config),
+      preflightEpic: preflight.preflightEpic,
     }),
+    ...preflight,
   };
 }
 
@@ -107,7 +113,10 @@ async function scheduledEpic(tasks: { channel: Channel; content: Record<string, 
       scheduleToken,
       occasion,
     });
-  return { workspace, connector, epicId: epic.id, taskIds, scheduledAt, check };
+  const fence = { epicId: epic.id, scheduledAt: scheduledAt.toISOString(), scheduleToken };
+  const prepare = (taskId: string) => run(activities.prepareTask, { ...fence, taskId });
+  const publish = (taskId: string) => run(activities.publishTask, { ...fence, taskId });
+  return { workspace, connector, epicId: epic.id, taskIds, scheduledAt, check, prepare, publish };
 }
 
 async function publicationOf(taskId: string) {
@@ -332,6 +341,76 @@ describe('the pre-flight check before the time', () => {
     assert.equal((await publicationOf(taskIds[0]!)).atRisk, false);
     assert.equal((await atRiskNotices(workspace.id)).length, 0);
     assert.equal(media.receivedMatching(new URL(url).pathname).length, 0);
+  });
+});
+
+describe('an Instagram container prepared ahead', () => {
+  it('a refusal the pre-flight explains (the account disabled) is told once, in the pre-flight’s words', async () => {
+    const { workspace, taskIds, check, prepare } = await scheduledEpic([
+      { channel: 'instagram_story', content: { mediaUrl: media.put(`/${randomUUID()}/s.jpg`, jpeg) } },
+    ]);
+    meta.deactivateAccount(instagramId);
+    try {
+      // Both checks run at the same moments (when scheduled, and an hour ahead): in either order, one notice.
+      await assert.rejects(prepare(taskIds[0]!));
+      await check('scheduled');
+      const flagged = await publicationOf(taskIds[0]!);
+      assert.match(flagged.atRiskReason!, /^Pre-flight: The Instagram account cannot be published to/);
+      assert.equal((await atRiskNotices(workspace.id)).length, 1);
+      await assert.rejects(prepare(taskIds[0]!));
+      assert.equal((await atRiskNotices(workspace.id)).length, 1, 'one cause, told once');
+    } finally {
+      meta.reactivateAccount(instagramId);
+    }
+  });
+
+  it('media Meta cannot process is flagged by the preparation an hour ahead, and a stale pre-flight flag does not hide it', async () => {
+    const goneUrl = media.urlOf(`/${randomUUID()}/broken.jpg`);
+    const { workspace, taskIds, check, prepare } = await scheduledEpic([
+      { channel: 'instagram_story', content: { mediaUrl: goneUrl } },
+    ]);
+    await check('scheduled');
+    assert.match(
+      (await publicationOf(taskIds[0]!)).atRiskReason!,
+      /^Pre-flight: the media URL .* answers 404/,
+    );
+    // The user puts the file back, but it is not one Meta can process.
+    media.put(new URL(goneUrl).pathname, jpeg);
+    meta.rejectMediaMatching = /broken/;
+    try {
+      await assert.rejects(prepare(taskIds[0]!), /could not process the media/);
+      await check('ahead');
+      const flagged = await publicationOf(taskIds[0]!);
+      assert.equal(flagged.atRisk, true);
+      assert.match(flagged.atRiskReason!, /^Preparation: .*Instagram could not process the media/);
+      const notices = await atRiskNotices(workspace.id);
+      assert.equal(notices.length, 2, 'the new cause is told');
+      assert.match(notices[1]!.message, /could not process the media/);
+    } finally {
+      meta.rejectMediaMatching = null;
+    }
+  });
+
+  it('a preparation a publish try overtook saves nothing: the try’s container is the one published, once', async () => {
+    const { taskIds, prepare, publish } = await scheduledEpic([
+      { channel: 'instagram_story', content: { mediaUrl: media.put(`/${randomUUID()}/s.jpg`, jpeg) } },
+    ]);
+    const postsBefore = meta.posts().length;
+    // The preparation's create reaches Meta, which makes the container; its answer is slow to come back (a
+    // worker cut off from Temporal, whose attempt Temporal gave up on).
+    const held = meta.holdNext({ path: new RegExp(`/${instagramId}/media$`), method: 'POST', acted: true });
+    const preparation = prepare(taskIds[0]!);
+    await held.reached;
+    // Meanwhile the time came: a publish try makes its own container and publishes it.
+    assert.deepEqual(await publish(taskIds[0]!), { status: 'published' });
+    const published = await publicationOf(taskIds[0]!);
+
+    held.release();
+    await assert.rejects(preparation, /publishing has started/);
+    const after = await publicationOf(taskIds[0]!);
+    assert.equal(after.progress.containerId, published.progress.containerId, 'the try’s container stays');
+    assert.equal(after.status, 'published');
+    assert.equal(meta.posts().length, postsBefore + 1, 'published once');
   });
 });
 
