@@ -147,6 +147,7 @@ export function createMetricsActivities({
             metric: reading.metric,
             platformMetric: reading.platformMetric,
             value: reading.value,
+            currency: reading.currency ?? null,
             readAt: at,
           })),
         )

@@ -2,8 +2,10 @@
 // and hundred campaigns (`campaign.resource_name IN (…)`) for impressions, clicks, cost and conversions, a
 // REMOVED campaign recorded as deleted. The search goes through the adapter's own request (its headers,
 // among them `login-customer-id` for a client reached through a manager, and its error mapping).
+
 import { z } from 'zod';
 import type { MetricReading } from '../domain/metrics.ts';
+import { microsPerMinorUnit } from '../domain/money.ts';
 import { PlatformError } from '../domain/publication-errors.ts';
 import type { MetricsAnswer, MetricsContext, MetricsItem } from './types.ts';
 
@@ -42,11 +44,7 @@ type Search = (
 const campaignOf = (item: MetricsItem) =>
   item.progress.googleAdsCampaign || `customers/${item.account?.externalId}/campaigns/${item.externalId}`;
 
-export function createGoogleAdsMetrics(input: {
-  search: Search;
-  /** Currencies whose minor unit is the unit (cost micros / 1,000,000 rather than / 10,000). */
-  zeroDecimalCurrencies: ReadonlySet<string>;
-}) {
+export function createGoogleAdsMetrics(input: { search: Search }) {
   return async function collectMetrics(
     context: MetricsContext<{ accessToken: string }>,
   ): Promise<Record<string, MetricsAnswer>> {
@@ -117,7 +115,8 @@ export function createGoogleAdsMetrics(input: {
           }
           const metrics = row.metrics ?? {};
           const currency = row.customer?.currencyCode;
-          const microsPerMinor = currency && input.zeroDecimalCurrencies.has(currency) ? 1_000_000 : 10_000;
+          // In the currency's ISO 4217 minor units, like every other platform's spend (KWD has 1000).
+          const microsPerMinor = microsPerMinorUnit(currency ?? 'USD');
           const readings: MetricReading[] = [
             { metric: 'impressions', platformMetric: 'metrics.impressions', value: metrics.impressions ?? 0 },
             { metric: 'clicks', platformMetric: 'metrics.clicks', value: metrics.clicks ?? 0 },
@@ -125,6 +124,7 @@ export function createGoogleAdsMetrics(input: {
               metric: 'spend_minor',
               platformMetric: 'metrics.cost_micros',
               value: Math.round((metrics.costMicros ?? 0) / microsPerMinor),
+              ...(currency ? { currency } : {}),
             },
             { metric: 'conversions', platformMetric: 'metrics.conversions', value: metrics.conversions ?? 0 },
           ];

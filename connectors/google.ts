@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { TaskContent } from '../domain/content.ts';
+import { microsPerMinorUnit } from '../domain/money.ts';
 import { platformDescriptors } from '../domain/platforms.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { createGoogleAdsMetrics } from './google-ads-metrics.ts';
@@ -645,13 +646,9 @@ const progressKeys = {
 
 type GoogleAdsContent = TaskContent<'google_ads_campaign'>;
 
-// Currencies whose minor unit is the unit itself (ISO 4217 exponent 0) among those Google Ads bills in.
-export const zeroDecimalCurrencies = new Set(['JPY', 'KRW', 'CLP', 'VND', 'ISK', 'HUF', 'TWD', 'UGX', 'PYG']);
-
-/** Google Ads amounts are in micros of the account's currency. */
+/** Google Ads amounts are in micros of the account's currency; the budget is in its minor units. */
 function budgetMicros(budget: GoogleAdsContent['dailyBudget']): string {
-  const perMinor = zeroDecimalCurrencies.has(budget.currency) ? 1_000_000 : 10_000;
-  return String(budget.amountMinor * perMinor);
+  return String(budget.amountMinor * microsPerMinorUnit(budget.currency));
 }
 
 // A campaign progress names that Google removed (by us, with the answer lost, or by someone in Google Ads).
@@ -1151,7 +1148,6 @@ export function createGoogleAdsAdapter(options: GoogleAdapterOptions): GoogleAds
     publish,
     discardPrepared,
     collectMetrics: createGoogleAdsMetrics({
-      zeroDecimalCurrencies,
       search: (account, token, query, signal) =>
         adsCall(
           z.unknown(),

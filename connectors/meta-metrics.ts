@@ -1,8 +1,10 @@
 // Reading Meta's published items back (PLATFORMS.md "Analytics"): Instagram media and story insights, Facebook
 // Page post insights and Facebook ad insights, one Graph call per item at its documented endpoint, under the
 // normalised metric names of domain/metrics.ts.
+
 import { z } from 'zod';
 import type { MetricReading } from '../domain/metrics.ts';
+import { minorUnitsPer } from '../domain/money.ts';
 import { PlatformError } from '../domain/publication-errors.ts';
 import type { GraphCall } from './meta-ads.ts';
 import type { MetricsAnswer, MetricsContext, MetricsItem } from './types.ts';
@@ -93,17 +95,6 @@ const unavailable = (reason: string, missingScopes?: string[]): MetricsAnswer =>
   reason,
   ...(missingScopes ? { missingScopes } : {}),
 });
-
-/** A currency's minor units per major unit (ISO 4217 exponent, as Intl knows it: USD 100, JPY 1). */
-function minorUnitsPer(currency: string): number {
-  try {
-    const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
-      .maximumFractionDigits;
-    return 10 ** (digits ?? 2);
-  } catch {
-    return 100;
-  }
-}
 
 /** "12.34" in the account's currency as minor units (1234), exactly: no float rounding of the decimal text. */
 export function spendToMinor(spend: string, currency: string): number | null {
@@ -275,8 +266,15 @@ export function createMetaMetrics(input: { graph: GraphCall; now: () => Date }) 
     add('impressions', 'impressions', row.impressions);
     add('reach', 'reach', row.reach);
     add('clicks', 'clicks', row.clicks);
-    if (row.spend !== undefined && row.account_currency)
-      add('spend_minor', 'spend', spendToMinor(row.spend, row.account_currency));
+    const spend =
+      row.spend !== undefined && row.account_currency ? spendToMinor(row.spend, row.account_currency) : null;
+    if (spend !== null && row.account_currency)
+      metrics.push({
+        metric: 'spend_minor',
+        platformMetric: 'spend',
+        value: spend,
+        currency: row.account_currency,
+      });
     const counted = (row.actions ?? []).filter((action) =>
       (metaConversionActionTypes as readonly string[]).includes(action.action_type),
     );

@@ -326,6 +326,8 @@ export const publicationMetrics = pgTable(
     /** The platform's own name for it (e.g. Instagram `saved`, Klaviyo `opens_unique`). */
     platformMetric: text('platform_metric').notNull(),
     value: doublePrecision('value').notNull(),
+    /** What a money value is in (ISO 4217; `spend_minor` in its minor units); null for counts. */
+    currency: text('currency'),
     readAt: instant('read_at').notNull(),
   },
   (table) => [

@@ -56,5 +56,10 @@ export const MetricReading = z.strictObject({
   metric: MetricName,
   platformMetric: z.string().min(1),
   value: z.number().finite(),
+  /** What a money value (`spend_minor`) is in, ISO 4217: spends in two currencies are never added up. */
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .optional(),
 });
 export type MetricReading = z.infer<typeof MetricReading>;

@@ -69,6 +69,8 @@ export interface GoogleSimulatorCustomer {
    * manager's `customer_client`, and every request for it must name the manager in `login-customer-id`.
    */
   managerId?: string;
+  /** The account's currency (ISO 4217), what its cost is in; CAD unless said. */
+  currencyCode?: string;
 }
 
 export interface GoogleSimulatorReportRow {
@@ -702,7 +704,7 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
       customerId,
       campaigns,
       now: clock(),
-      currencyCode: 'CAD',
+      currencyCode: customer?.currencyCode ?? 'CAD',
       invalidArgument,
     });
     if (metrics) return metrics;
@@ -731,7 +733,7 @@ export async function startGoogleSimulator(options: GoogleSimulatorOptions = {})
       id: customer.id,
       descriptiveName: customer.name,
       manager: customer.manager === true,
-      currencyCode: 'CAD',
+      currencyCode: customer.currencyCode ?? 'CAD',
       timeZone: 'America/Toronto',
       status: customer.status ?? 'ENABLED',
       testAccount: false,

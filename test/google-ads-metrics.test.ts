@@ -55,12 +55,13 @@ async function connect() {
   ).credentials;
 }
 
-beforeEach(async () => {
+/** A simulator whose customer bills in `currencyCode`, the adapter on it, and a grant. */
+async function startWith(currencyCode?: string) {
   clock = start;
   sim = await startGoogleSimulator({
     clientId,
     clientSecret,
-    customers: [{ id: customerId, name: 'Acme' }],
+    customers: [{ id: customerId, name: 'Acme', ...(currencyCode ? { currencyCode } : {}) }],
     accessTokenSeconds: 60 * 24 * 3600,
     now: () => clock,
   });
@@ -73,7 +74,9 @@ beforeEach(async () => {
     now: () => clock,
   });
   credentials = await connect();
-});
+}
+
+beforeEach(() => startWith());
 afterEach(() => sim.close());
 
 /** Prepares and publishes a campaign as the epic does; returns the item the collector gets. */
@@ -152,6 +155,22 @@ describe('Google Ads campaign metrics', () => {
     const later = values((await collect([item]))['pub-1']);
     for (const metric of ['impressions', 'clicks', 'spend_minor', 'conversions']) {
       assert.ok((later[metric]?.value ?? 0) > (first[metric]?.value ?? 0), `${metric} grew`);
+    }
+  });
+
+  it('cost is in the account currency’s own minor units: fils for KWD (three decimals), yen for JPY', async () => {
+    for (const [currency, perClick] of [
+      ['KWD', 850],
+      ['JPY', 0.85],
+    ] as const) {
+      await sim.close();
+      await startWith(currency);
+      const item = await published(1);
+      clock = new Date(start.getTime() + 3 * hour);
+      const read = values((await collect([item]))['pub-1']);
+      assert.ok((read.clicks?.value ?? 0) > 0);
+      // 0.85 per click: 850 fils, or 0.85 yen (rounded to whole yen).
+      assert.equal(read.spend_minor?.value, Math.round((read.clicks?.value ?? 0) * perClick), currency);
     }
   });
 

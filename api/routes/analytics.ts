@@ -16,6 +16,8 @@ const MetricValue = z.object({
   value: z.number(),
   /** The platform's own name for it. */
   platformMetric: z.string(),
+  /** What a money value (`spend_minor`, in minor units) is in, ISO 4217; null for counts. */
+  currency: z.string().nullable(),
   readAt: z.iso.datetime(),
 });
 
@@ -41,8 +43,13 @@ export const EpicAnalytics = z
   .object({
     epicId: z.uuid(),
     tasks: z.array(TaskAnalytics),
-    /** The sum over the published items of each metric's latest value. */
+    /**
+     * The sum over the published items of each metric's latest value; `spend_minor` only when every spend is
+     * in one currency (else see `spendByCurrency`).
+     */
     totals: z.partialRecord(MetricName, z.number()),
+    /** The spend in each currency, in its minor units (an ad account bills in its own currency). */
+    spendByCurrency: z.record(z.string(), z.number()),
     /** Visits Google Analytics credits to the epic's UTM campaign (the workspace's synced GA4 properties). */
     sessions: z.object({
       campaign: z.string(),
@@ -104,6 +111,7 @@ export const analyticsRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (a
           metric: publicationMetrics.metric,
           platformMetric: publicationMetrics.platformMetric,
           value: publicationMetrics.value,
+          currency: publicationMetrics.currency,
           readAt: publicationMetrics.readAt,
         })
         .from(publicationMetrics)
@@ -114,7 +122,14 @@ export const analyticsRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (a
           desc(publicationMetrics.readAt),
         );
       const totals: Partial<Record<MetricName, number>> = {};
-      for (const row of latest) totals[row.metric] = (totals[row.metric] ?? 0) + row.value;
+      const spendByCurrency: Record<string, number> = {};
+      for (const row of latest) {
+        if (row.metric === 'spend_minor' && row.currency)
+          spendByCurrency[row.currency] = (spendByCurrency[row.currency] ?? 0) + row.value;
+        totals[row.metric] = (totals[row.metric] ?? 0) + row.value;
+      }
+      // Cents and yen do not add up: a total spend only in one currency.
+      if (Object.keys(spendByCurrency).length > 1) delete totals.spend_minor;
 
       const campaign = epicSlug(epic.title);
       const days = await db
@@ -145,11 +160,17 @@ export const analyticsRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (a
               .filter((row) => row.publicationId === publication.id)
               .map((row) => [
                 row.metric,
-                { value: row.value, platformMetric: row.platformMetric, readAt: row.readAt.toISOString() },
+                {
+                  value: row.value,
+                  platformMetric: row.platformMetric,
+                  currency: row.currency,
+                  readAt: row.readAt.toISOString(),
+                },
               ]),
           ),
         })),
         totals,
+        spendByCurrency,
         sessions: {
           campaign,
           total: days.reduce((sum, row) => sum + row.sessions, 0),

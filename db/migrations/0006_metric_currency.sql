@@ -1,0 +1,1 @@
+ALTER TABLE "publication_metrics" ADD COLUMN "currency" text;
