@@ -109,6 +109,11 @@ export function createMetricsActivities({
       await failed(item, { class: 'TRANSIENT', message: 'the platform did not answer for it' }, at);
       return;
     }
+    if (answer.state === 'not_read') {
+      // A throttle part-way through the batch: asked again after the wait it named.
+      await failed(item, answer.failure, at);
+      return;
+    }
     if (answer.state === 'deleted') {
       await db
         .update(publications)

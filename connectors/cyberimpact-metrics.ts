@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { MetricReading } from '../domain/metrics.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { type HttpAnswer, isSuccess } from './http.ts';
-import type { MetricsAnswer, MetricsContext } from './types.ts';
+import { type MetricsAnswer, type MetricsContext, throttledRest } from './types.ts';
 
 const count = z.coerce.number().nullish();
 const MailingCounts = z.object({
@@ -99,9 +99,9 @@ export function createCyberImpactMetrics(input: {
           context.signal,
         );
       } catch (error) {
-        // What was read is kept; the rest is left out and asked again next time.
         const rateLimited = error instanceof PlatformError && error.failure.class === 'RATE_LIMITED';
-        if (rateLimited && Object.keys(answers).length > 0) return answers;
+        if (rateLimited && Object.keys(answers).length > 0)
+          return throttledRest(answers, context.items, error.failure);
         throw error;
       }
     }

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { MetricReading } from '../domain/metrics.ts';
 import { microsPerMinorUnit } from '../domain/money.ts';
 import { PlatformError } from '../domain/publication-errors.ts';
-import type { MetricsAnswer, MetricsContext, MetricsItem } from './types.ts';
+import { type MetricsAnswer, type MetricsContext, type MetricsItem, throttledRest } from './types.ts';
 
 /** Campaigns named in one query: GAQL's IN takes many; this keeps a query short and its answer one page. */
 export const googleAdsCampaignsPerQuery = 100;
@@ -88,8 +88,8 @@ export function createGoogleAdsMetrics(input: { search: Search }) {
             }
             continue;
           }
-          // What was read is kept; the rest is left out and asked again next time.
-          if (error.failure.class === 'RATE_LIMITED' && Object.keys(answers).length > 0) return answers;
+          if (error.failure.class === 'RATE_LIMITED' && Object.keys(answers).length > 0)
+            return throttledRest(answers, context.items, error.failure);
           throw error;
         }
         const parsed = SearchAnswer.safeParse(body);

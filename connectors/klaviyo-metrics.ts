@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { MetricName, MetricReading } from '../domain/metrics.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { type HttpAnswer, isSuccess } from './http.ts';
-import type { MetricsAnswer, MetricsContext } from './types.ts';
+import { type MetricsAnswer, type MetricsContext, throttledRest } from './types.ts';
 
 /** The most campaign ids one values report takes in its filter (Klaviyo's documented limit). */
 export const klaviyoCampaignsPerReport = 100;
@@ -182,8 +182,7 @@ export function createKlaviyoMetrics(input: {
       }
       if (!isSuccess(answer.status)) {
         const failure = failureOf(answer, apiKey);
-        // Reports already read are kept: the items of this batch and after are left out, asked next time.
-        if (failure.class === 'RATE_LIMITED' && start > 0) return answers;
+        if (failure.class === 'RATE_LIMITED' && start > 0) return throttledRest(answers, items, failure);
         throw new PlatformError(failure);
       }
       const report = ValuesReport.safeParse(answer.body);

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { MetricReading } from '../domain/metrics.ts';
 import { PlatformError, type PublicationFailure } from '../domain/publication-errors.ts';
 import { type HttpAnswer, isSuccess } from './http.ts';
-import type { MetricsAnswer, MetricsContext } from './types.ts';
+import { type MetricsAnswer, type MetricsContext, throttledRest } from './types.ts';
 
 const count = z.coerce.number().nullish();
 /** Only the counts read; the report carries rates and much more. */
@@ -92,8 +92,8 @@ export function createMailchimpMetrics<Credentials>(input: {
       }
       if (!isSuccess(answer.status)) {
         const failure = failureOf(answer, credentials);
-        // What was read is kept; this item and the next are left out and asked again next time.
-        if (failure.class === 'RATE_LIMITED' && Object.keys(answers).length > 0) return answers;
+        if (failure.class === 'RATE_LIMITED' && Object.keys(answers).length > 0)
+          return throttledRest(answers, context.items, failure);
         throw new PlatformError(failure);
       }
       const report = CampaignReport.safeParse(answer.body);

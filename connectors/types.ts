@@ -5,6 +5,7 @@ import type { Channel, Platform } from '../domain/channels.ts';
 import type { AccountMetadata } from '../domain/connectors.ts';
 import type { TaskContent } from '../domain/content.ts';
 import type { MetricReading } from '../domain/metrics.ts';
+import type { PublicationFailure } from '../domain/publication-errors.ts';
 
 /** Where an adapter sends its requests: the platform's real hosts, or the sandbox simulators in tests. */
 export interface PlatformHosts {
@@ -135,6 +136,19 @@ export type HandOffStatus =
   | { state: 'cancelled'; platformStatus: string }
   | { state: 'failed'; platformStatus: string; message: string };
 
+/**
+ * A batch read stopped by a throttle part-way: what was read is kept, and every item not answered yet waits
+ * the time the platform named (not the delay of a failure).
+ */
+export function throttledRest(
+  answers: Record<string, MetricsAnswer>,
+  items: readonly { publicationId: string }[],
+  failure: PublicationFailure,
+): Record<string, MetricsAnswer> {
+  for (const item of items) answers[item.publicationId] ??= { state: 'not_read', failure };
+  return answers;
+}
+
 /** One published item whose performance is read (see `collectMetrics`). */
 export interface MetricsItem {
   publicationId: string;
@@ -151,6 +165,11 @@ export interface MetricsItem {
 /** What reading one item gave. */
 export type MetricsAnswer =
   | { state: 'read'; metrics: MetricReading[] }
+  /**
+   * Not read this time: the platform refused part-way through the batch (a throttle, with the wait it named).
+   * Asked again after that wait, like a whole read refused.
+   */
+  | { state: 'not_read'; failure: PublicationFailure }
   /** Gone from the platform (deleted, removed): recorded as such and never read again. */
   | { state: 'deleted' }
   /**

@@ -139,6 +139,12 @@ describe('CyberImpact mailing metrics', () => {
     });
     const answers = await adapter.collectMetrics({ credentials, items });
     assert.equal(answers['pub-1']?.state, 'read');
-    assert.equal(answers['pub-2'], undefined, 'left out, not deleted');
+    const rest = answers['pub-2'];
+    assert.equal(rest?.state, 'not_read', 'not read this time, not deleted');
+    assert.equal(
+      rest?.state === 'not_read' && rest.failure.retryAfterMs,
+      5_000,
+      'the wait CyberImpact named',
+    );
   });
 });

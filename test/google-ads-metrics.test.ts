@@ -216,6 +216,28 @@ describe('Google Ads campaign metrics', () => {
     assert.equal((await collect([item]))['pub-1']?.state, 'read', 'the next reading gets it');
   });
 
+  it('a quota refusal on the second search keeps what the first read; the rest waits the time Google named', async () => {
+    const items: MetricsItem[] = [];
+    for (let index = 0; index < 101; index += 1) items.push(await published(index));
+    clock = new Date(start.getTime() + 3 * hour);
+    // The first metrics search is answered; Google refuses the second.
+    let metricSearches = 0;
+    sim.onResponded((request) => {
+      if (!JSON.stringify(request.body).includes('metrics.')) return;
+      metricSearches += 1;
+      if (metricSearches === 1)
+        sim.failWith('rate_limited', {
+          path: `/${googleAdsApiVersion}/customers/${customerId}/googleAds:search`,
+          body: /metrics\./,
+        });
+    });
+    const answers = await collect(items);
+    assert.equal(Object.values(answers).filter((answer) => answer.state === 'read').length, 100);
+    const rest = answers['pub-100'];
+    assert.equal(rest?.state, 'not_read');
+    assert.equal(rest?.state === 'not_read' && rest.failure.retryAfterMs, 30_000);
+  });
+
   it('a grant without the Google Ads scope leaves the items unavailable, naming the scope', async () => {
     const item = await published(1);
     // What Google answers a token whose grant lacks the scope (Glowtify asks for it at connect; a user can untick it).

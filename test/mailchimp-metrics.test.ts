@@ -150,7 +150,7 @@ describe('Mailchimp campaign metrics', () => {
     assert.equal(answers['pub-2']?.state, 'unavailable');
   });
 
-  it('a throttled report is RATE_LIMITED; after a first report, what was read is kept and the rest left out', async () => {
+  it('a throttled report is RATE_LIMITED; after a first report, what was read is kept and the rest waits the throttle', async () => {
     const items = [item(1, await handOff(1)), item(2, await handOff(2))];
     clock = new Date(noon.getTime() + hour);
     sim.failWith('rate_limited', { path: '/reports/' });
@@ -176,6 +176,8 @@ describe('Mailchimp campaign metrics', () => {
     });
     const answers = await adapter.collectMetrics({ credentials, items });
     assert.equal(answers['pub-1']?.state, 'read');
-    assert.equal(answers['pub-2'], undefined, 'left out, not deleted');
+    const rest = answers['pub-2'];
+    assert.equal(rest?.state, 'not_read', 'not read this time, not deleted');
+    assert.equal(rest?.state === 'not_read' && rest.failure.class, 'RATE_LIMITED');
   });
 });
