@@ -37,7 +37,7 @@ import {
 } from '../domain/publication-errors.ts';
 import type { PublicationStatus } from '../domain/publications.ts';
 import { isValidTimeZone } from '../domain/time.ts';
-import { applyUtm } from '../domain/utm.ts';
+import { applyUtm, epicSlug, utmCampaignKey } from '../domain/utm.ts';
 import { isRenewable } from './connector-token.ts';
 import { awaitingFinalId } from './follow-up.ts';
 
@@ -166,6 +166,13 @@ interface ScheduleFence {
    */
   beforeTry?: number;
 }
+
+/**
+ * The UTM campaign the epic's links carried when this went out (progress `utmCampaign`): the epic's GA4
+ * sessions are matched by it, also after the title was edited.
+ */
+const campaignMark = (title: string) =>
+  sql`jsonb_build_object(${utmCampaignKey}::text, ${epicSlug(title)}::text)`;
 
 /** No publish try has started since a preparation began, and none is under way or has published. */
 const noTrySince = (attempts: number) =>
@@ -773,6 +780,7 @@ export function createEpicActivities({
           status: 'handed_off',
           externalId: handedOff.externalId,
           externalUrl: handedOff.externalUrl,
+          progress: sql`${publications.progress} || ${campaignMark(target.epic.title)}`,
           lastError: null,
           goingLiveAt: null,
           ...(lateByMs > 0 ? { lagMs: lateByMs } : {}),
@@ -1003,11 +1011,9 @@ export function createEpicActivities({
             lastError: null,
             goingLiveAt: null,
             updatedAt: publishedAt,
-            ...(published.followUp
-              ? {
-                  progress: sql`${publications.progress} || jsonb_build_object(${awaitingFinalId}::text, now()::text)`,
-                }
-              : {}),
+            progress: published.followUp
+              ? sql`${publications.progress} || ${campaignMark(target.epic.title)} || jsonb_build_object(${awaitingFinalId}::text, now()::text)`
+              : sql`${publications.progress} || ${campaignMark(target.epic.title)}`,
           })
           .where(eq(publications.id, target.publication.id));
         await recordAudit(tx, {

@@ -41,6 +41,8 @@ export type TikTokPost = <T>(
 interface VideoCredentials {
   accessToken: string;
   scopes: string[];
+  /** The TikTok user the token speaks for: video/query answers only that user's videos. */
+  openId: string;
 }
 
 export function createTikTokMetrics(input: {
@@ -63,6 +65,14 @@ export function createTikTokMetrics(input: {
           state: 'unavailable',
           reason: 'The TikTok grant lacks video.list',
           missingScopes: ['video.list'],
+        };
+      } else if (item.account && item.account.externalId !== credentials.openId) {
+        // Published from the TikTok account connected before: this token cannot see it, which says nothing
+        // of whether it still exists there.
+        answers[item.publicationId] = {
+          state: 'unavailable',
+          reason:
+            'Published from another TikTok account than the one connected now: reconnect that account to read it',
         };
       } else if (item.externalId === item.progress[input.publishIdKey]) {
         // Still under its publish_id: video/query knows public post ids only.

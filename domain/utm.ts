@@ -46,6 +46,9 @@ const asciiFolds: Record<string, string> = { ß: 'ss', æ: 'ae', œ: 'oe', ø: '
 const slugMaxLength = 60;
 
 /** The epic's title as a campaign name: lowercase ASCII words joined by '-', at most 60 characters. */
+/** Where a publication keeps the UTM campaign its links carried when it went out (its progress). */
+export const utmCampaignKey = 'utmCampaign';
+
 export function epicSlug(title: string): string {
   const words = title
     .normalize('NFKD')

@@ -2,7 +2,8 @@
 // CAD, a Google Ads account in JPY) are given per currency, never added up into one meaningless total.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { publicationMetrics, publications } from '../db/schema.ts';
+import { eq } from 'drizzle-orm';
+import { analyticsSessions, publicationMetrics, publications } from '../db/schema.ts';
 import { type KlaviyoSimulator, klaviyoScopes, startKlaviyoSimulator } from '../sandbox/klaviyo.ts';
 import { type ApiHarness, createWorkspace, startApiHarness, type TestWorkspace } from './support/api.ts';
 import { contentExamples } from './support/examples.ts';
@@ -42,7 +43,8 @@ async function epicWithPublications(workspace: TestWorkspace, count: number) {
       .returning({ id: publications.id });
     publicationIds.push(row!.id);
   }
-  return { epicId: epic.id, publicationIds };
+  const accountId = (connected.json() as { accounts: { id: string }[] }).accounts[0]!.id;
+  return { epicId: epic.id, publicationIds, accountId };
 }
 
 async function record(
@@ -66,6 +68,7 @@ async function record(
 }
 
 interface Analytics {
+  sessions: { campaign: string; campaigns: string[]; total: number };
   totals: Record<string, number>;
   spendByCurrency: Record<string, number>;
   tasks: { metrics: Record<string, { value: number; currency: string | null }> }[];
@@ -103,5 +106,29 @@ describe('an epic’s totals', () => {
     assert.equal(twoCurrencies.totals.spend_minor, undefined, 'cents and yen are not added up');
     assert.deepEqual(twoCurrencies.spendByCurrency, { CAD: 2000, JPY: 900 });
     assert.equal(twoCurrencies.totals.clicks, 55, 'counts still add up');
+  });
+
+  it('counts the GA4 sessions of the campaign the links carried when they went out, after a title edit', async () => {
+    const workspace = await createWorkspace(harness, 'Renamed');
+    const { epicId, publicationIds, accountId } = await epicWithPublications(workspace, 1);
+    // Published under the first title: its links carried utm_campaign=two-currencies.
+    await harness.database.db
+      .update(publications)
+      .set({ progress: { utmCampaign: 'two-currencies' } })
+      .where(eq(publications.id, publicationIds[0]!));
+    const renamed = await workspace.api.patch(`/v1/epics/${epicId}`, { title: 'Summer launch' });
+    assert.equal(renamed.statusCode, 200, renamed.body);
+    const row = { workspaceId: workspace.id, accountId, day: '2026-12-01', syncedAt: new Date() };
+    await harness.database.db.insert(analyticsSessions).values([
+      { ...row, sourceMedium: 'instagram / social', campaign: 'two-currencies', sessions: 30 },
+      { ...row, sourceMedium: 'newsletter / email', campaign: 'summer-launch', sessions: 5 },
+      { ...row, sourceMedium: 'google / cpc', campaign: 'another-epic', sessions: 100 },
+    ]);
+    const response = await workspace.api.get(`/v1/epics/${epicId}/analytics`);
+    assert.equal(response.statusCode, 200, response.body);
+    const { sessions } = response.json() as Analytics;
+    assert.equal(sessions.campaign, 'summer-launch');
+    assert.deepEqual([...sessions.campaigns].sort(), ['summer-launch', 'two-currencies']);
+    assert.equal(sessions.total, 35);
   });
 });

@@ -138,6 +138,21 @@ describe('TikTok: published videos read back', () => {
     assert.equal(answers[kept.publicationId]?.state, 'read');
   });
 
+  it('a video posted from the account connected before is unavailable, not deleted, and not asked for', async () => {
+    const item = await published();
+    h.clock.now += hour;
+    const callsBefore = h.sim.receivedMatching(queryPath, 'POST').length;
+    // The connector now speaks for another TikTok user: its video/query cannot see this video.
+    const answers = await h.adapter.collectMetrics!({
+      credentials: { ...h.credentials, openId: 'another-creator-open-id' },
+      items: [item],
+    });
+    const answer = answers[item.publicationId];
+    assert.equal(answer?.state, 'unavailable');
+    assert.match(answer?.state === 'unavailable' ? answer.reason : '', /another TikTok account/);
+    assert.equal(h.sim.receivedMatching(queryPath, 'POST').length, callsBefore);
+  });
+
   it('a post moderation has not named yet (still its publish_id) is unavailable, not asked, not deleted', async () => {
     h.sim.setPublishing({ moderationMs: 10 * hour });
     const pending = await published();

@@ -1,8 +1,8 @@
 // After an epic is published, its items' performance is read back on each channel's schedule for 30 days
 // (SPEC §5 "Analytics"): one round per due time, each reading what is due and saying when the next is. Started
-// by the epic run as an abandoned child, so it outlives that run; an item published later by a retry joins at
-// the next round.
-import { proxyActivities, sleep } from '@temporalio/workflow';
+// by the epic run as an abandoned child, so it outlives that run; an item published later by a retry is
+// announced by a signal and read at once, and the 30 days count from it.
+import { condition, defineSignal, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { EpicMetricsRound, MetricsActivities } from '../activities/metrics.ts';
 
 export interface EpicMetricsInput {
@@ -10,6 +10,12 @@ export interface EpicMetricsInput {
 }
 
 export const epicMetricsWorkflowId = (epicId: string) => `epic-metrics-${epicId}`;
+
+/** The epic published more items (a retry): a round runs now and enrols them. */
+export const itemsPublishedSignal = defineSignal('itemsPublished');
+
+/** Runs from before waited for their next round without listening for new items. */
+export const epicMetricsPatches = { wakeOnPublished: 'wake-on-published' } as const;
 
 /** Rounds are short; a round that fails is tried again, and past that the next round picks up what is due. */
 const { collectEpicMetrics } = proxyActivities<MetricsActivities>({
@@ -27,9 +33,16 @@ const afterFailedRoundMs = 60 * 60_000;
 const longestMs = 40 * 24 * 60 * 60_000;
 
 export async function epicMetrics(input: EpicMetricsInput): Promise<{ rounds: number }> {
-  const until = Date.now() + longestMs;
+  let until = Date.now() + longestMs;
+  let announced = false;
+  setHandler(itemsPublishedSignal, () => {
+    announced = true;
+    // The new items' schedules run 30 days from now.
+    until = Date.now() + longestMs;
+  });
   let rounds = 0;
   while (Date.now() < until) {
+    announced = false;
     let round: EpicMetricsRound | null = null;
     try {
       round = await collectEpicMetrics({ epicId: input.epicId, at: new Date(Date.now()).toISOString() });
@@ -37,11 +50,13 @@ export async function epicMetrics(input: EpicMetricsInput): Promise<{ rounds: nu
       // Its failure is on the connector (metricsError); the items stay due.
     }
     rounds += 1;
+    // Items published while this round read: another round enrols and reads them now.
+    if (announced) continue;
     if (round && round.nextDueAt === null) return { rounds };
     const waitMs = round ? Math.max(1_000, Date.parse(round.nextDueAt!) - Date.now()) : afterFailedRoundMs;
-    await sleep(waitMs, {
-      summary: round ? `Sleep until ${round.nextDueAt} to read again` : 'Sleep after a failed round',
-    });
+    const summary = round ? `Sleep until ${round.nextDueAt} to read again` : 'Sleep after a failed round';
+    if (patched(epicMetricsPatches.wakeOnPublished)) await condition(() => announced, waitMs, { summary });
+    else await sleep(waitMs, { summary });
   }
   return { rounds };
 }

@@ -14,6 +14,7 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
   ParentClosePolicy,
@@ -57,7 +58,7 @@ import {
   unscheduleSignal,
   unscheduleUpdate,
 } from './epic-messages.ts';
-import { type epicMetrics, epicMetricsWorkflowId } from './epic-metrics.ts';
+import { type epicMetrics, epicMetricsWorkflowId, itemsPublishedSignal } from './epic-metrics.ts';
 import { type publicationFollowUp, publicationFollowUpWorkflowId } from './publication-follow-up.ts';
 
 const bookkeeping = {
@@ -107,6 +108,11 @@ export const epicPatches = {
    * could not be removed; runs from before only logged a removal that failed.
    */
   discardWhenFailed: 'discard-when-failed',
+  /**
+   * An item published while the epic's metrics workflow already runs (a retry) is announced to it, so its first
+   * reading is not held until that workflow's next round; runs from before left it to that round.
+   */
+  announcePublished: 'announce-published',
 } as const;
 
 type TransitionKind = 'unschedule' | 'edit' | 'reschedule' | 'retry';
@@ -318,9 +324,17 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
         staticSummary: `Read the performance of epic ${input.epicId}'s published items for 30 days`,
       });
     } catch (error) {
-      // Already reading (a retry published more): its next round takes the new items in.
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError))
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
         log.warn(`reading the metrics of epic ${input.epicId}: ${(error as Error).message}`);
+        return;
+      }
+      // Already reading (a retry published more): told, it reads the new items at once.
+      if (!patched(epicPatches.announcePublished)) return;
+      await getExternalWorkflowHandle(epicMetricsWorkflowId(input.epicId))
+        .signal(itemsPublishedSignal)
+        .catch((failure: unknown) =>
+          log.warn(`announcing new items to the metrics of ${input.epicId}: ${(failure as Error).message}`),
+        );
     }
   };
 

@@ -1,13 +1,13 @@
 // An epic's performance (SPEC §5 "Analytics", §7): the latest value of every metric per published item, the
 // epic's totals, and the GA4 sessions of its UTM campaign; and one item's time series.
-import { and, asc, desc, eq, gte, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, lte, sql } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Database } from '../../db/client.ts';
 import { analyticsSessions, publicationMetrics, publications, tasks } from '../../db/schema.ts';
 import { Channel } from '../../domain/channels.ts';
 import { MetricName, readingSchedules } from '../../domain/metrics.ts';
-import { epicSlug } from '../../domain/utm.ts';
+import { epicSlug, utmCampaignKey } from '../../domain/utm.ts';
 import { loadEpic } from '../epic-access.ts';
 import { errorResponses, invalidInput, notFound } from '../errors.ts';
 import { IdParams, TaskParams } from '../schemas.ts';
@@ -52,7 +52,10 @@ export const EpicAnalytics = z
     spendByCurrency: z.record(z.string(), z.number()),
     /** Visits Google Analytics credits to the epic's UTM campaign (the workspace's synced GA4 properties). */
     sessions: z.object({
+      /** The UTM campaign of the epic's title now. */
       campaign: z.string(),
+      /** Every campaign counted: this one, and those its links carried when they went out (a title edited since). */
+      campaigns: z.array(z.string()),
       total: z.number().int(),
       byDay: z.array(z.object({ day: z.string(), sessions: z.number().int() })),
     }),
@@ -131,14 +134,23 @@ export const analyticsRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (a
       // Cents and yen do not add up: a total spend only in one currency.
       if (Object.keys(spendByCurrency).length > 1) delete totals.spend_minor;
 
+      // The campaign its links carry now, and the ones they carried when they went out (a title edited since).
       const campaign = epicSlug(epic.title);
+      const campaigns = [
+        ...new Set([
+          campaign,
+          ...items.map(({ publication }) => publication.progress[utmCampaignKey]).filter((name) => !!name),
+        ]),
+      ] as string[];
       const days = await db
         .select({
           day: analyticsSessions.day,
           sessions: sql<number>`sum(${analyticsSessions.sessions})::int`,
         })
         .from(analyticsSessions)
-        .where(and(eq(analyticsSessions.workspaceId, workspaceId), eq(analyticsSessions.campaign, campaign)))
+        .where(
+          and(eq(analyticsSessions.workspaceId, workspaceId), inArray(analyticsSessions.campaign, campaigns)),
+        )
         .groupBy(analyticsSessions.day)
         .orderBy(asc(analyticsSessions.day));
 
@@ -173,6 +185,7 @@ export const analyticsRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (a
         spendByCurrency,
         sessions: {
           campaign,
+          campaigns,
           total: days.reduce((sum, row) => sum + row.sessions, 0),
           byDay: days,
         },
