@@ -115,7 +115,7 @@ export function createGoogleAdsMetrics(input: { search: Search }) {
           }
           const metrics = row.metrics ?? {};
           const currency = row.customer?.currencyCode;
-          // In the currency's ISO 4217 minor units, like every other platform's spend (KWD has 1000).
+          // In the currency's minor units (domain/money.ts), like every other platform's spend (KWD has 1000).
           const microsPerMinor = microsPerMinorUnit(currency ?? 'USD');
           const readings: MetricReading[] = [
             { metric: 'impressions', platformMetric: 'metrics.impressions', value: metrics.impressions ?? 0 },

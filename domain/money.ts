@@ -1,15 +1,18 @@
 // Amounts in a currency's minor units, the product's one convention (budgets in content, `spend_minor` in
-// metrics): how many minor units make one major unit is the currency's ISO 4217 exponent, as Intl knows it.
+// metrics). A fixed table, not Intl: Intl follows CLDR's display digits, which differ from what the ad
+// platforms bill in (IDR, COP) and change with the ICU build, and a budget's meaning must never move with a
+// Node upgrade.
 
-/** A currency's minor units per major unit: USD 100, JPY 1, KWD 1000 (an unknown code counts as 100). */
+/** Billed in whole units (Google Ads' zero-decimal currencies; budgets saved before count on this list). */
+const wholeUnitCurrencies = new Set(['JPY', 'KRW', 'CLP', 'VND', 'ISK', 'HUF', 'TWD', 'UGX', 'PYG']);
+/** ISO 4217's three-decimal currencies: a dinar or rial is 1,000 fils or baisa. */
+const thousandthCurrencies = new Set(['BHD', 'IQD', 'JOD', 'KWD', 'LYD', 'OMR', 'TND']);
+
+/** A currency's minor units per major unit: USD 100, JPY 1, KWD 1000 (any other code counts as 100). */
 export function minorUnitsPer(currency: string): number {
-  try {
-    const digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
-      .maximumFractionDigits;
-    return 10 ** (digits ?? 2);
-  } catch {
-    return 100;
-  }
+  if (wholeUnitCurrencies.has(currency)) return 1;
+  if (thousandthCurrencies.has(currency)) return 1000;
+  return 100;
 }
 
 /** Micros (millionths of the major unit, as Google Ads counts money) in one minor unit of the currency. */

@@ -1,13 +1,15 @@
-// Minor units, the product's one convention for amounts: each currency's ISO 4217 exponent, as Intl knows it.
+// Minor units, the product's one convention for amounts: a fixed table, whatever the ICU build says.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { microsPerMinorUnit, minorUnitsPer } from '../domain/money.ts';
 
 describe('minor units', () => {
-  it('follows ISO 4217: two decimals for most, none for JPY, three for KWD and BHD', () => {
+  it('two decimals for most (IDR and COP too, as the platforms bill them), none for JPY or HUF, three for KWD', () => {
     assert.deepEqual(
-      ['USD', 'CAD', 'EUR', 'JPY', 'KRW', 'KWD', 'BHD'].map((currency) => minorUnitsPer(currency)),
-      [100, 100, 100, 1, 1, 1000, 1000],
+      ['USD', 'CAD', 'EUR', 'IDR', 'COP', 'JPY', 'KRW', 'HUF', 'TWD', 'KWD', 'BHD'].map((currency) =>
+        minorUnitsPer(currency),
+      ),
+      [100, 100, 100, 100, 100, 1, 1, 1, 1, 1000, 1000],
     );
     assert.equal(minorUnitsPer('not a currency'), 100);
   });

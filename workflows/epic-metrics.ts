@@ -51,7 +51,7 @@ export async function epicMetrics(input: EpicMetricsInput): Promise<{ rounds: nu
     }
     rounds += 1;
     // Items published while this round read: another round enrols and reads them now.
-    if (announced) continue;
+    if (announced && patched(epicMetricsPatches.wakeOnPublished)) continue;
     if (round && round.nextDueAt === null) return { rounds };
     const waitMs = round ? Math.max(1_000, Date.parse(round.nextDueAt!) - Date.now()) : afterFailedRoundMs;
     const summary = round ? `Sleep until ${round.nextDueAt} to read again` : 'Sleep after a failed round';

@@ -315,14 +315,15 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   };
 
   /** Reads the published items' performance back, in a workflow of its own that outlives this run. */
+  const metricsChild = {
+    workflowId: epicMetricsWorkflowId(input.epicId),
+    args: [{ epicId: input.epicId }] as [{ epicId: string }],
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+    staticSummary: `Read the performance of epic ${input.epicId}'s published items for 30 days`,
+  };
   const startMetrics = async () => {
     try {
-      await startChild<typeof epicMetrics>('epicMetrics', {
-        workflowId: epicMetricsWorkflowId(input.epicId),
-        args: [{ epicId: input.epicId }],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        staticSummary: `Read the performance of epic ${input.epicId}'s published items for 30 days`,
-      });
+      await startChild<typeof epicMetrics>('epicMetrics', metricsChild);
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
         log.warn(`reading the metrics of epic ${input.epicId}: ${(error as Error).message}`);
@@ -330,11 +331,15 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
       }
       // Already reading (a retry published more): told, it reads the new items at once.
       if (!patched(epicPatches.announcePublished)) return;
-      await getExternalWorkflowHandle(epicMetricsWorkflowId(input.epicId))
-        .signal(itemsPublishedSignal)
-        .catch((failure: unknown) =>
-          log.warn(`announcing new items to the metrics of ${input.epicId}: ${(failure as Error).message}`),
+      try {
+        await getExternalWorkflowHandle(epicMetricsWorkflowId(input.epicId)).signal(itemsPublishedSignal);
+      } catch (failure) {
+        // It ended between the start that found it running and this signal: a new one reads the new items.
+        log.warn(`announcing new items to the metrics of ${input.epicId}: ${(failure as Error).message}`);
+        await startChild<typeof epicMetrics>('epicMetrics', metricsChild).catch((error: unknown) =>
+          log.warn(`reading the metrics of epic ${input.epicId}: ${(error as Error).message}`),
         );
+      }
     }
   };
 

@@ -126,13 +126,17 @@ export const analyticsRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (a
         );
       const totals: Partial<Record<MetricName, number>> = {};
       const spendByCurrency: Record<string, number> = {};
+      const spendCurrencies = new Set<string | null>();
       for (const row of latest) {
-        if (row.metric === 'spend_minor' && row.currency)
-          spendByCurrency[row.currency] = (spendByCurrency[row.currency] ?? 0) + row.value;
+        if (row.metric === 'spend_minor') {
+          spendCurrencies.add(row.currency);
+          if (row.currency) spendByCurrency[row.currency] = (spendByCurrency[row.currency] ?? 0) + row.value;
+        }
         totals[row.metric] = (totals[row.metric] ?? 0) + row.value;
       }
-      // Cents and yen do not add up: a total spend only in one currency.
-      if (Object.keys(spendByCurrency).length > 1) delete totals.spend_minor;
+      // Cents and yen do not add up: a total spend only in one currency (a spend whose currency is not known
+      // counts as another one).
+      if (spendCurrencies.size > 1) delete totals.spend_minor;
 
       // The campaign its links carry now, and the ones they carried when they went out (a title edited since).
       const campaign = epicSlug(epic.title);
