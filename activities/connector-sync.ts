@@ -12,7 +12,7 @@ import { openConnectorCredentials } from '../db/connectors/credentials.ts';
 import { flagReconnectRequired } from '../db/connectors/transitions.ts';
 import { analyticsSessions, connectorAccounts, connectors } from '../db/schema.ts';
 import { PlatformError, reconnectClasses } from '../domain/publication-errors.ts';
-import { isRenewable } from './connector-token.ts';
+import { expiredButRenewable } from './connector-token.ts';
 
 export interface ConnectorSyncActivityDependencies {
   db: Database;
@@ -152,12 +152,8 @@ export function createConnectorSyncActivities({
         await record('failed', message);
         // A token we know has expired, and that its refresh workflow can still renew (it was late, e.g. the
         // platform's token endpoint was down), says nothing about the connection: the workflow decides.
-        const expiredButRenewable =
-          failure?.class === 'TOKEN_EXPIRED' &&
-          connector.tokenExpiresAt !== null &&
-          connector.tokenExpiresAt.getTime() <= now().getTime() &&
-          isRenewable(adapters, credentialsKeys, connector);
-        if (failure && reconnectClasses.includes(failure.class) && !expiredButRenewable) {
+        const renewable = expiredButRenewable(adapters, credentialsKeys, connector, failure, now());
+        if (failure && reconnectClasses.includes(failure.class) && !renewable) {
           await db.transaction((tx) =>
             flagReconnectRequired(tx, connector, failure, `schedule:connector-sync-${connector.id}`, now(), {
               ...(connector.credentials ? { onlyIfCredentials: connector.credentials } : {}),

@@ -60,6 +60,29 @@ export function isRenewable(
   return adapter.canRefresh(openConnectorCredentials(credentialsKeys, connector));
 }
 
+/**
+ * A refusal for a token we know has expired while its refresh workflow can still renew it (the renewal is
+ * late: the platform's token endpoint was down, or no worker ran): it says nothing about the connection, so it
+ * is never a reason to ask for a reconnect.
+ */
+export function expiredButRenewable(
+  adapters: AdapterRegistry,
+  credentialsKeys: CredentialsKeys,
+  connector: Pick<
+    typeof connectors.$inferSelect,
+    'id' | 'platform' | 'credentials' | 'credentialsKeyId' | 'tokenExpiresAt'
+  >,
+  failure: { class: string } | null | undefined,
+  now: Date,
+): boolean {
+  return (
+    failure?.class === 'TOKEN_EXPIRED' &&
+    connector.tokenExpiresAt !== null &&
+    connector.tokenExpiresAt.getTime() <= now.getTime() &&
+    isRenewable(adapters, credentialsKeys, connector)
+  );
+}
+
 export function createConnectorTokenActivities({
   db,
   credentialsKeys,

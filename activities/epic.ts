@@ -38,7 +38,7 @@ import {
 import type { PublicationStatus } from '../domain/publications.ts';
 import { isValidTimeZone } from '../domain/time.ts';
 import { applyUtm, epicSlug, utmCampaignKey } from '../domain/utm.ts';
-import { isRenewable } from './connector-token.ts';
+import { expiredButRenewable, isRenewable } from './connector-token.ts';
 import { awaitingFinalId } from './follow-up.ts';
 
 export interface PublishPolicy {
@@ -418,14 +418,7 @@ export function createEpicActivities({
 
   async function flagRefusedPreparation(target: Target, scheduledAt: Date, failure: PublicationFailure) {
     // A token that only expired before its renewal (which its refresh workflow still makes) is no refusal.
-    const expiresAt = target.connector.tokenExpiresAt;
-    if (
-      failure.class === 'TOKEN_EXPIRED' &&
-      expiresAt !== null &&
-      expiresAt.getTime() <= now().getTime() &&
-      isRenewable(adapters, credentialsKeys, target.connector)
-    )
-      return;
+    if (expiredButRenewable(adapters, credentialsKeys, target.connector, failure, now())) return;
     const reason = `the platform refused to prepare it: ${failure.message}`;
     await db.transaction(async (tx) => {
       const flagged = await flagPreflightRisk(tx, {
@@ -531,13 +524,7 @@ export function createEpicActivities({
     // Refused with a token we know has expired but its refresh workflow can still renew (it is late: the
     // platform's token endpoint was down, or no worker ran): not a dead connection, so no reconnect is asked;
     // the attempt is retried, by when the token is renewed.
-    const expiresAt = target.connector.tokenExpiresAt;
-    if (
-      failure.class === 'TOKEN_EXPIRED' &&
-      expiresAt !== null &&
-      expiresAt.getTime() <= now().getTime() &&
-      isRenewable(adapters, credentialsKeys, target.connector)
-    ) {
+    if (expiredButRenewable(adapters, credentialsKeys, target.connector, failure, now())) {
       failure = {
         class: 'TRANSIENT',
         message: `the ${target.connector.platform} token expired before it was renewed; retrying after the renewal`,

@@ -21,7 +21,7 @@ import {
 import type { Channel } from '../domain/channels.ts';
 import { readingSchedules } from '../domain/metrics.ts';
 import { PlatformError, type PublicationFailure, reconnectClasses } from '../domain/publication-errors.ts';
-import { isRenewable } from './connector-token.ts';
+import { expiredButRenewable } from './connector-token.ts';
 import type { PublishPolicy } from './epic.ts';
 
 const minuteMs = 60_000;
@@ -211,12 +211,7 @@ export function createMetricsActivities({
       // retried round carries the time it was first scheduled for.
       const definitive =
         reconnectClasses.includes(failure.class) &&
-        !(
-          failure.class === 'TOKEN_EXPIRED' &&
-          connector.tokenExpiresAt !== null &&
-          connector.tokenExpiresAt.getTime() <= now.getTime() &&
-          isRenewable(adapters, credentialsKeys, connector)
-        );
+        !expiredButRenewable(adapters, credentialsKeys, connector, failure, now);
       if (definitive) {
         await flagReconnectRequired(tx, connector, failure, 'metrics', now, {
           ...(connector.credentials ? { onlyIfCredentials: connector.credentials } : {}),
