@@ -249,6 +249,18 @@ const environmentSchema = z.object({
     .string()
     .optional()
     .transform((raw) => (raw === undefined || raw === '' ? 'glowtify' : raw)),
+  /** Connections each process (API, worker) keeps to PostgreSQL. */
+  DATABASE_POOL_SIZE: integer('DATABASE_POOL_SIZE', 1, 1_000, 10),
+  /**
+   * Workflows a worker keeps in memory between their tasks (the sticky cache). A sleeping epic evicted from it
+   * costs nothing until it wakes, then replays its short history: this bounds the worker's memory however many
+   * epics are scheduled (the SDK's default grows with the machine's memory, about 1 MiB per epic).
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: integer('WORKER_MAX_CACHED_WORKFLOWS', 0, 100_000, 250),
+  /** Activities (platform calls, db work) a worker runs at once. */
+  WORKER_MAX_CONCURRENT_ACTIVITIES: integer('WORKER_MAX_CONCURRENT_ACTIVITIES', 1, 10_000, 100),
+  /** Workflow tasks a worker runs at once. */
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: integer('WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 2, 10_000, 40),
   PUBLICATION_ATTEMPTS_LIMIT: integer('PUBLICATION_ATTEMPTS_LIMIT', 1, 20, 5),
   PUBLICATION_RETRY_INITIAL_INTERVAL_MS: integer(
     'PUBLICATION_RETRY_INITIAL_INTERVAL_MS',

@@ -55,7 +55,7 @@ export async function startWorker(
     adapters?: AdapterRegistry;
   } = {},
 ): Promise<StartedWorker> {
-  const database = connectDatabase(config.DATABASE_URL);
+  const database = connectDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE });
   await waitForDatabase(database, (line) => log.warn(line), options.signal);
   const connection = await connectToTemporal(config.TEMPORAL_ADDRESS, log, options.signal);
   const identity = options.identity ?? `glowtify-worker@${os.hostname()}:${process.pid}`;
@@ -71,6 +71,9 @@ export async function startWorker(
     // Heartbeats reach the server at least every 2 s, so an unschedule's cancellation reaches a hand-off
     // attempt in seconds (by default the SDK waits up to 0.8 × the heartbeat time-out).
     maxHeartbeatThrottleInterval: '2 seconds',
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
     activities: createActivities({
       db: database.db,
       workerIdentity: identity,

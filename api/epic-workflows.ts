@@ -1,6 +1,8 @@
 // The API's side of the epic workflow: start a run (id `epic-<epicId>`) and ask it for transitions through
 // updates, turning the workflow's refusals into 409s with their reason and an unreachable or slow Temporal
 // into 503. Every call is bounded: no request waits on Temporal longer than its deadline.
+
+import { randomUUID } from 'node:crypto';
 import {
   Client,
   WorkflowExecutionAlreadyStartedError,
@@ -56,6 +58,18 @@ export interface EpicWorkflows {
   ): Promise<TransitionResult | 'not_running'>;
   /** Waits, at most `timeoutMs`, until no run of the epic is open; says whether none is. */
   awaitClosed(epicId: string, timeoutMs: number): Promise<boolean>;
+}
+
+/** gRPC's status code FAILED_PRECONDITION. */
+const failedPrecondition = 9;
+
+/** The server dropped an update because the workflow task delivering it failed (it was never applied). */
+function droppedWithWorkflowTask(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: number; details?: string } } | undefined)?.cause;
+  return (
+    cause?.code === failedPrecondition &&
+    /update due to unexpected workflow task failure/i.test(cause.details ?? '')
+  );
 }
 
 function unavailable(error: unknown): ApiError {
@@ -153,10 +167,21 @@ export function createEpicWorkflows(
             : kind === 'retry'
               ? { requestedBy: request.requestedBy }
               : { requestedBy: request.requestedBy, ...(request.reason ? { reason: request.reason } : {}) };
-        return await temporalClient.connection.withDeadline(Date.now() + updateTimeoutMs, () =>
-          // biome-ignore lint/suspicious/noExplicitAny: the four updates share one call site; args match by kind.
-          handle.executeUpdate(updates[kind] as any, { args: [args] }),
-        );
+        // One id for every try: a try the workflow did accept is not applied twice.
+        const updateId = randomUUID();
+        const deadline = Date.now() + updateTimeoutMs;
+        for (let attempt = 1; ; attempt += 1) {
+          try {
+            return await temporalClient.connection.withDeadline(deadline, () =>
+              // biome-ignore lint/suspicious/noExplicitAny: the four updates share one call site; args match by kind.
+              handle.executeUpdate(updates[kind] as any, { args: [args], updateId }),
+            );
+          } catch (error) {
+            // The workflow task that carried the update failed for a reason of its own (an activity's answer
+            // arrived while it ran: "unhandled command"): the update was dropped before the workflow saw it.
+            if (!droppedWithWorkflowTask(error) || attempt >= 3 || Date.now() >= deadline) throw error;
+          }
+        }
       } catch (error) {
         if (error instanceof WorkflowNotFoundError) return 'not_running';
         if (error instanceof WorkflowUpdateFailedError) {

@@ -3,10 +3,11 @@
 import { z } from 'zod';
 import { Channel } from '../domain/channels.ts';
 import { AnyTaskContent } from '../domain/content.ts';
-import { EpicStatus } from '../domain/epic-state-machine.ts';
+import { epicStatuses } from '../domain/epic-state-machine.ts';
 import { PlanName } from '../domain/plans.ts';
 
 const isoInstant = z.iso.datetime({ offset: true });
+const EpicStatus = z.enum(epicStatuses);
 
 export const IdParams = z.strictObject({ id: z.uuid({ error: 'must be a UUID' }) });
 export const TaskParams = z.strictObject({

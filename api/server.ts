@@ -19,7 +19,7 @@ export async function startApiServer(
   config: Config & { DATABASE_URL: string; TEMPORAL_ADDRESS: string },
   logger: Logger,
 ) {
-  const database = connectDatabase(config.DATABASE_URL);
+  const database = connectDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE });
   await waitForDatabase(database, (line) => logger.warn(line));
   await runMigrations(database);
   const temporal = createTemporalLink(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);

@@ -1,83 +1,67 @@
-// `npm run bench`: a few benchmarks on the real stack (embedded PostgreSQL, a Temporal dev server, the worker,
-// the platform simulators over HTTP, the API through app.inject), printed as ONE JSON document on stdout;
-// progress goes to stderr. Nothing is written inside the repository. Every server and process started here is
-// stopped before exit, on failure and on Ctrl-C too.
-//
-// Knobs (environment): BENCH_EPICS (30) epics due at the same instant, BENCH_PAGE_REQUESTS (500) requests of
-// the connectors page, BENCH_OAUTH_ROUNDS (20) OAuth connects, BENCH_UTM_ITERATIONS (200) UTM rewrites.
+// `npm run bench`: the scale benchmarks, each measured side by side with its baseline on the same Temporal
+// server in the same run, since this machine is shared and noisy and only ratios compare across runs.
+//   B1 schedule throughput   epics scheduled through the REST API vs bare workflow.start calls
+//   B2 punctuality           epics due at one instant vs bare workflows sleeping to one instant
+//   B3 memory                the worker's RSS with few and many sleeping epics
+//   B4 list latency          GET /v1/epics, first and deep page, at growing epic counts
+//   B5 punctuality, mixed    B2 with Klaviyo hand-offs mixed in and two workers (and two baseline workers)
+// It prints a table on stderr, writes the JSON under bench/results/ (ignored by git) and prints its path.
+// `--quick` (about a minute, run by CI) uses small counts and fails only on a missed or duplicate publication,
+// never on timings. The workers are processes of their own, configured like `npm start`'s.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import type { TaskContent } from '../domain/content.ts';
-import { applyUtm } from '../domain/utm.ts';
-import {
-  type ApiHarness,
-  adminToken,
-  callerWith,
-  createWorkspace,
-  type TestWorkspace,
-} from '../test/support/api.ts';
+import { encodeCursor } from '../api/pagination.ts';
 import { contentExamples } from '../test/support/examples.ts';
 import {
-  type ConnectorBody,
-  connectOAuth,
-  cyberImpactToken,
-  followConsent,
-  wordPressAdmin,
-} from '../test/support/platforms.ts';
-import {
+  type ConnectedWorkspace,
   connectedWorkspace,
-  connectKlaviyo,
-  connectMeta,
-  readEpic,
-  reviewedEpic,
   type Stack,
   startStack,
 } from '../test/support/stack.ts';
-import { marketingEmail } from './email.ts';
-import {
-  type BenchResult,
-  envInt,
-  mapLimit,
-  percentile,
-  perSecond,
-  progress,
-  summarize,
-  timed,
-} from './stats.ts';
+import { type BenchProcess, settle, startNodeProcess } from './processes.ts';
+import { startReceiptServer } from './receipts.ts';
+import { mapLimit, progress, summarize } from './stats.ts';
 
-// stdout carries the JSON document alone: anything else that writes there (a library's console.log) is sent
-// to stderr, and the document goes through the original writer at the end.
-const writeStdout = process.stdout.write.bind(process.stdout);
-process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
-
-// The in-process worker's SDK logs (the workflow bundler lists every module at INFO) go to stderr; warnings only.
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
-const settings = {
-  epics: envInt('BENCH_EPICS', 30),
-  pageRequests: envInt('BENCH_PAGE_REQUESTS', 500),
-  oauthRounds: envInt('BENCH_OAUTH_ROUNDS', 20),
-  utmIterations: envInt('BENCH_UTM_ITERATIONS', 200),
-};
+const quick = process.argv.includes('--quick');
+const only = process.argv
+  .find((arg) => arg.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
+const wanted = (name: string) => !only || only.includes(name);
+
+const sizes = quick
+  ? { sleeping: [10, 200], due: 150, mixed: 100, lists: [1_000, 10_000], listRequests: 50 }
+  : {
+      sleeping: [10, 1_000, 10_000],
+      due: 1_000,
+      mixed: 1_000,
+      lists: [1_000, 10_000, 100_000],
+      listRequests: 300,
+    };
+const clients = 16;
+const missedAfterMs = 5 * 60_000;
+const baselineQueue = 'bench-baseline';
 
 // ---- cleanup: whatever was started is stopped in reverse order, once, whatever happens ----------------------
 
 const closers: { name: string; close: () => Promise<void> }[] = [];
 let cleaning: Promise<void> | undefined;
-
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     for (const { name, close } of closers.reverse()) {
       try {
         await close();
       } catch (error) {
-        progress(`cleanup of ${name} failed: ${error instanceof Error ? error.message : String(error)}`);
+        progress(`cleanup of ${name} failed: ${(error as Error).message}`);
       }
     }
   })();
   return cleaning;
 }
-
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     progress(`${signal}: stopping everything started`);
@@ -85,263 +69,480 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-// ---- helpers --------------------------------------------------------------------------------------------------
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const ratio = (value: number, baseline: number) => Number((value / baseline).toFixed(2));
 
-/** A workspace on the `scale` plan, so that every platform can be connected at once. */
-async function scaleWorkspace(harness: ApiHarness, name: string): Promise<TestWorkspace> {
-  const response = await callerWith(harness.app, adminToken).post('/v1/workspaces', { name, plan: 'scale' });
-  if (response.statusCode !== 201) throw new Error(`workspace creation failed: ${response.body}`);
-  const { id, apiKey } = response.json() as { id: string; apiKey: string };
-  return {
-    id,
-    apiKey,
-    api: callerWith(harness.app, apiKey),
-    connectorFor: () => Promise.reject(new Error('the benchmark connects through the platform flows')),
-  };
+// ---- the bench's world -------------------------------------------------------------------------------------
+
+interface World {
+  stack: Stack;
+  setup: ConnectedWorkspace;
+  receipts: Awaited<ReturnType<typeof startReceiptServer>>;
+  workers: BenchProcess[];
+  baselineWorkers: BenchProcess[];
 }
 
-const expectStatus = (what: string, response: { statusCode: number; body: string }, status: number) => {
-  if (response.statusCode !== status) throw new Error(`${what}: ${response.statusCode} ${response.body}`);
-};
-
-// ---- 1. the connectors page -------------------------------------------------------------------------------
-
-async function connectorsPage(stack: Stack): Promise<BenchResult> {
-  const workspace = await scaleWorkspace(stack.harness, 'Bench connectors page');
-  await connectMeta(stack, workspace);
-  await connectKlaviyo(workspace);
-  for (const platform of ['linkedin', 'google_analytics', 'google_ads', 'mailchimp', 'tiktok', 'canva']) {
-    await connectOAuth(stack.harness.app, workspace, platform);
-  }
-  expectStatus(
-    'CyberImpact connect',
-    await workspace.api.post('/v1/connectors/cyberimpact/connect', { apiKey: cyberImpactToken }),
-    201,
+async function startProductWorker(world: Pick<World, 'stack'>, index: number) {
+  const worker = await startNodeProcess(
+    `worker ${index}`,
+    'worker.ts',
+    { ...world.stack.workerEnv, LOG_LEVEL: 'info' },
+    'worker polling task queue',
+    // BENCH_PROFILE_DIR=… writes the product workers' CPU profiles there (one per thread): where the time goes.
+    process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
   );
-  expectStatus(
-    'WordPress connect',
-    await workspace.api.post('/v1/connectors/wordpress/connect', {
-      siteUrl: stack.platforms!.wordpress.url,
-      ...wordPressAdmin,
-    }),
-    201,
-  );
-  const page = await workspace.api.get('/v1/connectors');
-  expectStatus('connectors page', page, 200);
-  const body = page.json() as { counts: { connected: number }; connected: { accounts: unknown[] }[] };
-  const accounts = body.connected.reduce((sum, connector) => sum + connector.accounts.length, 0);
-  progress(
-    `connectors page: ${body.counts.connected} connectors, ${accounts} accounts, ${page.body.length} B`,
-  );
-
-  const warmup = 50;
-  for (let i = 0; i < warmup; i++)
-    expectStatus('connectors page', await workspace.api.get('/v1/connectors'), 200);
-  const latencies: number[] = [];
-  const start = performance.now();
-  for (let i = 0; i < settings.pageRequests; i++) {
-    const { ms, value } = await timed(() => workspace.api.get('/v1/connectors'));
-    expectStatus('connectors page', value, 200);
-    latencies.push(ms);
-  }
-  const elapsed = performance.now() - start;
-  return {
-    name: 'api_connectors_page',
-    iterations: settings.pageRequests,
-    unit: 'ms',
-    ...summarize(latencies),
-    opsPerSecond: perSecond(settings.pageRequests, elapsed),
-    notes:
-      `GET /v1/connectors via app.inject, sequential (one in flight), after ${warmup} warm-up requests; ` +
-      `workspace with ${body.counts.connected} connectors / ${accounts} accounts, response ${page.body.length} B; ` +
-      'auth (API key hash lookup) + PostgreSQL queries + serialization, no HTTP socket',
-  };
+  closers.push({ name: worker.name, close: () => worker.stop() });
+  return worker;
 }
 
-// ---- 2. OAuth connect round trip --------------------------------------------------------------------------
+async function startBaselineWorker(world: Pick<World, 'stack' | 'receipts'>, index: number) {
+  const worker = await startNodeProcess(
+    `baseline worker ${index}`,
+    'bench/baseline/worker.ts',
+    {
+      TEMPORAL_ADDRESS: world.stack.temporal.address,
+      BASELINE_TASK_QUEUE: baselineQueue,
+      RECEIPT_URL: world.receipts.url,
+      WORKER_MAX_CACHED_WORKFLOWS: String(world.stack.harness.config.WORKER_MAX_CACHED_WORKFLOWS),
+    },
+    'baseline worker polling',
+  );
+  closers.push({ name: worker.name, close: () => worker.stop() });
+  return worker;
+}
 
-async function oauthRoundTrip(stack: Stack): Promise<BenchResult> {
-  const { app } = stack.harness;
-  const round = async (index: number) => {
-    // A new workspace each round (not timed): every round is a first connection.
-    const workspace = await createWorkspace(stack.harness, `Bench OAuth ${index}`);
-    return timed(async () => {
-      const started = await workspace.api.post('/v1/connectors/google_analytics/connect', {});
-      expectStatus('Google Analytics connect', started, 200);
-      const authorizeUrl = new URL(started.json().authorizeUrl as string);
-      if (!authorizeUrl.searchParams.has('code_challenge')) throw new Error('expected a PKCE code_challenge');
-      const callback = await app.inject({ method: 'GET', url: await followConsent(authorizeUrl.toString()) });
-      expectStatus('Google Analytics callback', callback, 200);
-      const connector = callback.json() as ConnectorBody;
-      if (connector.status !== 'connected') throw new Error(`connector is ${connector.status}`);
+/**
+ * Epics in review, each with one approved facebook_post whose text names the epic (so the Meta simulator's
+ * record tells which epic each post is for), and every `klaviyoEvery`-th also with a Klaviyo email. Written
+ * straight to PostgreSQL: what is measured starts at the schedule call.
+ */
+async function epicsInReview(world: World, count: number, label: string, klaviyoEvery = 0) {
+  const { sql } = world.stack.harness.database;
+  const page = world.setup.meta.accounts.find((account) => account.kind === 'facebook_page')!;
+  const rows = await sql<{ id: string }[]>`
+    with created as (
+      insert into epics (workspace_id, title, status)
+      select ${world.setup.workspace.id}::uuid, ${label} || ' ' || g, 'review' from generate_series(1, ${count}) g
+      returning id, title
+    ), posts as (
+      insert into tasks (workspace_id, epic_id, channel, connector_id, account_id, content, approved)
+      select ${world.setup.workspace.id}::uuid, id, 'facebook_post', ${world.setup.meta.id}::uuid, ${page.id}::uuid,
+             jsonb_build_object('text', 'Bench post for epic ' || id), true
+      from created
+    )
+    select id from created order by title`;
+  const epicIds = rows.map((row) => row.id);
+  if (klaviyoEvery > 0) {
+    const withEmail = epicIds.filter((_, index) => index % klaviyoEvery === 0);
+    const email = { ...contentExamples.klaviyo_email, smartSending: false };
+    await sql`
+      insert into tasks (workspace_id, epic_id, channel, connector_id, content, approved)
+      select ${world.setup.workspace.id}::uuid, id, 'klaviyo_email', ${world.setup.klaviyo.id}::uuid,
+             ${JSON.stringify(email)}::jsonb, true
+      from unnest(${withEmail}::uuid[]) as id`;
+    return { epicIds, emails: withEmail.length };
+  }
+  return { epicIds, emails: 0 };
+}
+
+/** Schedules epics through the REST API, `clients` calls in flight; returns epics per second. */
+async function scheduleThroughApi(world: World, epicIds: string[], scheduledAt: Date) {
+  const started = performance.now();
+  await mapLimit(epicIds, clients, async (epicId) => {
+    const response = await world.setup.workspace.api.post(`/v1/epics/${epicId}/schedule`, {
+      scheduledAt: scheduledAt.toISOString(),
     });
-  };
-  const warmup = 2;
-  for (let i = 0; i < warmup; i++) await round(-1 - i);
-  const latencies: number[] = [];
-  const start = performance.now();
-  for (let i = 0; i < settings.oauthRounds; i++) latencies.push((await round(i)).ms);
-  const elapsed = performance.now() - start;
-  return {
-    name: 'oauth_connect_roundtrip',
-    iterations: settings.oauthRounds,
-    unit: 'ms',
-    ...summarize(latencies),
-    opsPerSecond: perSecond(settings.oauthRounds, elapsed),
-    notes:
-      `Google Analytics (PKCE), sequential, ${warmup} warm-up rounds, a new workspace per round (its creation ` +
-      'not timed): POST /v1/connectors/google_analytics/connect -> consent page on the Google simulator ' +
-      '(real HTTP) -> GET callback via app.inject (token exchange + property discovery over HTTP, sealed ' +
-      'credentials, token-refresh workflow and sync Schedule created on the real Temporal dev server); ' +
-      'opsPerSecond includes the untimed workspace creation',
-  };
+    if (response.statusCode !== 200)
+      throw new Error(`schedule ${epicId}: ${response.statusCode} ${response.body}`);
+  });
+  return (epicIds.length * 1000) / (performance.now() - started);
 }
 
-// ---- 3. UTM rewrite ------------------------------------------------------------------------------------------
-
-function utmRewrite(): BenchResult {
-  const html = marketingEmail();
-  const content = { ...contentExamples.klaviyo_email, html } as TaskContent<'klaviyo_email'>;
-  const input = {
-    epicTitle: 'Spring sale: linen season is here',
-    taskId: '0b8f8d5e-2a41-4c39-9d7e-5f0c7d3f6a11',
-  };
-  const links = (html.match(/href\s*=/g) ?? []).length;
-  const tagged = applyUtm('klaviyo_email', content, input) as { html: string };
-  const taggedLinks = (tagged.html.match(/utm_content=/g) ?? []).length;
-  if (taggedLinks < 90) throw new Error(`only ${taggedLinks} links tagged`);
-
-  const warmup = 20;
-  for (let i = 0; i < warmup; i++) applyUtm('klaviyo_email', content, input);
-  const latencies: number[] = [];
-  const start = performance.now();
-  for (let i = 0; i < settings.utmIterations; i++) {
-    const begin = performance.now();
-    applyUtm('klaviyo_email', content, input);
-    latencies.push(performance.now() - begin);
-  }
-  const elapsed = performance.now() - start;
-  return {
-    name: 'utm_rewrite',
-    iterations: settings.utmIterations,
-    unit: 'ms',
-    ...summarize(latencies),
-    opsPerSecond: perSecond(settings.utmIterations, elapsed),
-    notes:
-      `applyUtm('klaviyo_email') on a ${(html.length / 1024).toFixed(1)} KiB HTML email with ${links} hrefs ` +
-      `(${taggedLinks} tagged; mailto/tel/placeholders left alone; a VML button in an Outlook conditional ` +
-      `comment), plus its text part; parse5 parse + content-schema check; ${warmup} warm-up runs, one thread`,
-  };
-}
-
-// ---- 4. epic publish lag -----------------------------------------------------------------------------------
-
-async function epicPublishLag(stack: Stack): Promise<BenchResult> {
-  const count = settings.epics;
-  const setup = await connectedWorkspace(stack, 'Bench epics');
-  const epicIds: string[] = [];
-  for (let i = 0; i < count; i++) {
-    epicIds.push((await reviewedEpic(setup, ['facebook_post'], `Bench epic ${i + 1}`)).epicId);
-  }
-  // Far enough ahead for every schedule call to land first (checked below).
-  const leadMs = 4_000 + 100 * count;
-  const scheduledAt = new Date(Math.ceil((Date.now() + leadMs) / 1000) * 1000);
-  progress(`epic publish lag: ${count} epics due at ${scheduledAt.toISOString()}`);
-  const scheduling = await timed(() =>
-    mapLimit(epicIds, 4, async (epicId) => {
-      const response = await setup.workspace.api.post(`/v1/epics/${epicId}/schedule`, {
-        scheduledAt: scheduledAt.toISOString(),
-      });
-      expectStatus('schedule', response, 200);
+/** Starts bare workflows due at `dueAt`, `clients` calls in flight; returns starts per second. */
+async function startBareWorkflows(world: World, keys: string[], dueAt: Date) {
+  const started = performance.now();
+  await mapLimit(keys, clients, (key) =>
+    world.stack.client.workflow.start('bareScheduledWorkflow', {
+      taskQueue: baselineQueue,
+      workflowId: `bench-bare-${key}`,
+      args: [{ key, dueAt: dueAt.toISOString() }],
     }),
   );
-  const scheduledBy = Date.now();
-  if (scheduledBy >= scheduledAt.getTime()) {
-    throw new Error(`scheduling ${count} epics took ${scheduling.ms.toFixed(0)} ms, past the due time`);
-  }
+  return (keys.length * 1000) / (performance.now() - started);
+}
 
-  // One light query per 100 ms (the API would add load to the process the worker runs in).
-  const deadline = scheduledAt.getTime() + 90_000;
-  let observedAllPublishedAt = 0;
+interface Punctuality {
+  count: number;
+  received: number;
+  missed: number;
+  duplicates: number;
+  lag: ReturnType<typeof summarize> | null;
+}
+
+/** Waits until every key was received (or the missed threshold passed) and reads the lags. */
+async function punctuality(
+  keys: string[],
+  dueAt: Date,
+  receivedAt: () => Map<string, number[]>,
+): Promise<Punctuality> {
+  const deadline = dueAt.getTime() + missedAfterMs;
   for (;;) {
-    const [row] = await stack.harness.database.sql<{ published: number; failed: number }[]>`
-      select count(*) filter (where status = 'published')::int as published,
-             count(*) filter (where status = 'error')::int as failed
-      from epics where id = any(${epicIds}::uuid[])`;
-    if (row!.failed > 0) throw new Error(`${row!.failed} epics ended in error`);
-    if (row!.published === count) {
-      observedAllPublishedAt = Date.now();
-      break;
-    }
-    if (Date.now() > deadline) throw new Error(`only ${row!.published} of ${count} epics published in time`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const received = receivedAt();
+    if (keys.every((key) => received.has(key)) || Date.now() > deadline) break;
+    await pause(250);
   }
-
+  await pause(3_000); // a duplicate sent just after the last first delivery is still counted
+  const received = receivedAt();
   const lags: number[] = [];
-  let lastPublishedAt = 0;
-  for (const epicId of epicIds) {
-    const epic = await readEpic(setup.workspace, epicId);
-    const publishedAt = epic.tasks[0]?.publication?.publishedAt;
-    if (!publishedAt || !epic.scheduledAt) throw new Error(`epic ${epicId} has no publishedAt`);
-    lags.push(Date.parse(publishedAt) - Date.parse(epic.scheduledAt));
-    lastPublishedAt = Math.max(lastPublishedAt, Date.parse(publishedAt));
+  let missed = 0;
+  let duplicates = 0;
+  for (const key of keys) {
+    const times = received.get(key) ?? [];
+    duplicates += Math.max(0, times.length - 1);
+    const first = times.length > 0 ? Math.min(...times) : undefined;
+    if (first === undefined || first - dueAt.getTime() > missedAfterMs) missed += 1;
+    if (first !== undefined) lags.push(first - dueAt.getTime());
   }
-  const summary = summarize(lags);
-  const wallMs = observedAllPublishedAt - scheduledAt.getTime();
   return {
-    name: 'epic_publish_lag',
-    iterations: count,
-    unit: 'ms',
-    p50: summary.p50,
-    p95: summary.p95,
-    max: summary.max,
+    count: keys.length,
+    received: lags.length,
+    missed,
+    duplicates,
+    lag: lags.length > 0 ? summarize(lags) : null,
+  };
+}
+
+/** What the Meta simulator received, by the epic its text names. */
+function metaReceipts(world: World) {
+  const byEpic = new Map<string, number[]>();
+  for (const post of world.stack.meta.posts()) {
+    const epicId = /Bench post for epic (\S+)/.exec(post.text ?? '')?.[1];
+    if (epicId) byEpic.set(epicId, [...(byEpic.get(epicId) ?? []), post.publishedAt.getTime()]);
+  }
+  return byEpic;
+}
+
+/** Klaviyo campaigns that will send or sent, counted by the hand-off key in their name. */
+function klaviyoSends(world: World) {
+  const live = world.stack.klaviyo
+    .campaigns()
+    .filter((campaign) => campaign.sendJob === 'queued' || campaign.sendJob === 'complete');
+  const byName = new Map<string, number>();
+  for (const campaign of live) byName.set(campaign.name, (byName.get(campaign.name) ?? 0) + 1);
+  return { live: live.length, duplicates: [...byName.values()].reduce((sum, n) => sum + n - 1, 0) };
+}
+
+async function epicStatuses(world: World, epicIds: string[]) {
+  const rows = await world.stack.harness.database.sql<{ status: string; count: number }[]>`
+    select status, count(*)::int as count from epics where id = any(${epicIds}::uuid[]) group by status`;
+  return Object.fromEntries(rows.map((row) => [row.status, row.count]));
+}
+
+// ---- B1 + B3: scheduling epics a day ahead, and the memory of keeping them ---------------------------------
+
+async function scheduleAndMemory(world: World) {
+  const steps: {
+    sleeping: number;
+    epicsPerSecond: number | null;
+    barePerSecond: number | null;
+    workerRssMiB: number;
+    baselineRssMiB: number;
+  }[] = [];
+  let sleeping = 0;
+  const dueAt = new Date(Date.now() + 86_400_000);
+  for (const target of sizes.sleeping) {
+    const count = target - sleeping;
+    progress(`B1/B3: scheduling ${count} epics and starting ${count} bare workflows a day ahead`);
+    const bareKeys = Array.from({ length: count }, (_, index) => `sleep-${sleeping + index}`);
+    const barePerSecond = await startBareWorkflows(world, bareKeys, dueAt);
+    const { epicIds } = await epicsInReview(world, count, `Sleeping ${target}`);
+    const epicsPerSecond = await scheduleThroughApi(world, epicIds, dueAt);
+    sleeping = target;
+    // The schedule-time work (first workflow tasks, pre-flights) finishes before the memory is read.
+    const settledMs = await settle([...world.workers, ...world.baselineWorkers], 600_000);
+    progress(`B1/B3: settled in ${(settledMs / 1000).toFixed(0)} s`);
+    const step = {
+      sleeping,
+      epicsPerSecond: count >= 100 ? Number(epicsPerSecond.toFixed(1)) : null,
+      barePerSecond: count >= 100 ? Number(barePerSecond.toFixed(1)) : null,
+      workerRssMiB: world.workers[0]!.rssMiB(),
+      baselineRssMiB: world.baselineWorkers[0]!.rssMiB(),
+    };
+    progress(`B1/B3: ${JSON.stringify(step)}`);
+    steps.push(step);
+  }
+  const measured = steps.filter((step) => step.epicsPerSecond !== null);
+  const epicRate = measured.reduce((sum, step) => sum + step.epicsPerSecond!, 0) / measured.length;
+  const bareRate = measured.reduce((sum, step) => sum + step.barePerSecond!, 0) / measured.length;
+  const first = steps[0]!;
+  const last = steps.at(-1)!;
+  return {
+    b1: {
+      epicsPerSecond: Number(epicRate.toFixed(1)),
+      barePerSecond: Number(bareRate.toFixed(1)),
+      ratio: ratio(epicRate, bareRate),
+      target: '>= 0.8',
+      notes: `POST /v1/epics/{id}/schedule (API in process, ${clients} in flight) vs client.workflow.start, same server`,
+    },
+    b3: {
+      steps,
+      ratio: ratio(last.workerRssMiB, first.workerRssMiB),
+      baselineRatio: ratio(last.baselineRssMiB, first.baselineRssMiB),
+      target: '<= 1.2',
+      notes: `worker RSS with ${first.sleeping} and ${last.sleeping} sleeping epics (VmRSS of the worker process)`,
+    },
+  };
+}
+
+// ---- B2 and B5: many due at one instant --------------------------------------------------------------------
+
+async function dueAtOnce(world: World, count: number, label: string, klaviyoEvery = 0) {
+  // The baseline first, on the same server, so its figures are not slowed by the epics' tail; each starts on
+  // idle workers.
+  await settle([...world.workers, ...world.baselineWorkers], 600_000);
+  const bareKeys = Array.from({ length: count }, (_, index) => `${label}-${index}`);
+  const bareDue = new Date(Date.now() + 8_000 + count * 20);
+  progress(`${label}: ${count} bare workflows due at ${bareDue.toISOString()}`);
+  await startBareWorkflows(world, bareKeys, bareDue);
+  const bare = await punctuality(bareKeys, bareDue, () => world.receipts.receipts);
+  progress(`${label}: baseline ${JSON.stringify(bare)}`);
+
+  const { epicIds, emails } = await epicsInReview(world, count, label, klaviyoEvery);
+  await settle([...world.workers, ...world.baselineWorkers], 600_000);
+  // Far enough ahead for every schedule call (and hand-off) to land first, at the rate B1 sees (~30/s before).
+  const dueAt = new Date(Date.now() + 10_000 + count * (klaviyoEvery ? 80 : 50));
+  progress(`${label}: ${count} epics (${emails} Klaviyo emails) due at ${dueAt.toISOString()}`);
+  await scheduleThroughApi(world, epicIds, dueAt);
+  const scheduledAhead = dueAt.getTime() - Date.now();
+  if (scheduledAhead <= 0)
+    throw new Error(`${label}: scheduling ended ${-scheduledAhead} ms after the due time`);
+  const epics = await punctuality(epicIds, dueAt, () => metaReceipts(world));
+  const klaviyo = emails > 0 ? klaviyoSends(world) : null;
+  const statuses = await epicStatuses(world, epicIds);
+  progress(
+    `${label}: epics ${JSON.stringify(epics)} klaviyo ${JSON.stringify(klaviyo)} ${JSON.stringify(statuses)}`,
+  );
+  return {
+    epics,
+    bare,
+    p99Ratio: epics.lag && bare.lag ? ratio(epics.lag.p99, bare.lag.p99) : null,
+    target: '<= 1.25, 0 missed, 0 duplicates',
+    klaviyo: klaviyo ? { emails, live: klaviyo.live, duplicates: klaviyo.duplicates } : null,
+    statuses,
     notes:
-      `${count} epics (one facebook_post each, Meta simulator) all due at the same instant; lag = ` +
-      'publication.publishedAt - scheduledAt (recorded by the publish activity after Meta answered). ' +
-      `Scheduled through the API ${((scheduledAt.getTime() - scheduledBy) / 1000).toFixed(1)} s ahead ` +
-      `(${count} schedule calls took ${scheduling.ms.toFixed(0)} ms, 4 in flight). Wall time from the due ` +
-      `instant: last publication ${lastPublishedAt - scheduledAt.getTime()} ms, every epic seen 'published' ` +
-      `(DB poll every 100 ms) ${wallMs} ms. One in-process worker (SDK default concurrency), Temporal dev ` +
-      `server (SQLite in memory), min ${percentile(lags, 0)} ms`,
+      `lag = the platform's receipt - the due time (Meta simulator's post time; the receipt server's for the ` +
+      `bare workflows); scheduled ${(scheduledAhead / 1000).toFixed(1)} s ahead; missed = not received ` +
+      `${missedAfterMs / 60_000} min after`,
+  };
+}
+
+// ---- B4: the epics list as the workspace grows -------------------------------------------------------------
+
+async function listLatency(world: World) {
+  const { sql } = world.stack.harness.database;
+  const steps: {
+    epics: number;
+    firstPage: ReturnType<typeof summarize>;
+    deepPage: ReturnType<typeof summarize>;
+  }[] = [];
+  const workspace = world.setup.workspace;
+  const [{ before } = { before: 0 }] = await sql<{ before: number }[]>`
+    select count(*)::int as before from epics where workspace_id = ${workspace.id}::uuid`;
+  let total = before;
+  for (const target of sizes.lists) {
+    if (target > total) {
+      const added = target - total;
+      progress(`B4: adding ${added} draft epics`);
+      await sql`
+        with created as (
+          insert into epics (workspace_id, title, created_at)
+          select ${workspace.id}::uuid, 'Listed ' || g, now() - (g || ' seconds')::interval
+          from generate_series(1, ${added}) g
+          returning id
+        )
+        insert into tasks (workspace_id, epic_id, channel, connector_id, account_id, content)
+        select ${workspace.id}::uuid, id, 'facebook_post', ${world.setup.meta.id}::uuid,
+               ${world.setup.meta.accounts.find((account) => account.kind === 'facebook_page')!.id}::uuid,
+               jsonb_build_object('text', 'Listed post')
+        from created`;
+      await sql`analyze epics`;
+      await sql`analyze tasks`;
+      total = target;
+    }
+    const [middle] = await sql<{ id: string; created_at: string }[]>`
+      select id, created_at from epics where workspace_id = ${workspace.id}::uuid
+      order by created_at, id offset ${Math.floor(total / 2)} limit 1`;
+    const deepCursor = encodeCursor({
+      o: 'created',
+      t: new Date(middle!.created_at).toISOString(),
+      id: middle!.id,
+    });
+    const measure = async (url: string) => {
+      for (let i = 0; i < 20; i++) await workspace.api.get(url);
+      const latencies: number[] = [];
+      for (let i = 0; i < sizes.listRequests; i++) {
+        const started = performance.now();
+        const response = await workspace.api.get(url);
+        latencies.push(performance.now() - started);
+        if (response.statusCode !== 200) throw new Error(`${url}: ${response.statusCode} ${response.body}`);
+      }
+      return summarize(latencies);
+    };
+    const step = {
+      epics: total,
+      firstPage: await measure('/v1/epics'),
+      deepPage: await measure(`/v1/epics?cursor=${deepCursor}`),
+    };
+    progress(
+      `B4: ${total} epics: first page p95 ${step.firstPage.p95} ms, deep page p95 ${step.deepPage.p95} ms`,
+    );
+    steps.push(step);
+  }
+  const first = steps[0]!;
+  const last = steps.at(-1)!;
+  return {
+    steps,
+    firstPageRatio: ratio(last.firstPage.p95, first.firstPage.p95),
+    deepPageRatio: ratio(last.deepPage.p95, first.deepPage.p95),
+    target: '<= 1.5',
+    notes: `p95 of ${sizes.listRequests} sequential GET /v1/epics (API in process) after 20 warm-up requests`,
   };
 }
 
 // ---- main ----------------------------------------------------------------------------------------------------
 
+function table(results: Record<string, unknown>) {
+  const rows: [string, string, string, string, string][] = [];
+  const r = results as Record<string, Record<string, unknown> | undefined>;
+  const b1 = r.b1 as { epicsPerSecond: number; barePerSecond: number; ratio: number } | undefined;
+  if (b1)
+    rows.push(['B1 schedule', `${b1.epicsPerSecond}/s`, `${b1.barePerSecond}/s`, `${b1.ratio}×`, '≥ 0.8×']);
+  for (const key of ['b2', 'b5'] as const) {
+    const b = r[key] as { epics: Punctuality; bare: Punctuality; p99Ratio: number | null } | undefined;
+    if (!b) continue;
+    rows.push([
+      `${key.toUpperCase()} ${key === 'b2' ? 'due at once' : 'mixed, 2 workers'}`,
+      `p50 ${b.epics.lag?.p50} p99 ${b.epics.lag?.p99} ms; missed ${b.epics.missed}, dup ${b.epics.duplicates}`,
+      `p50 ${b.bare.lag?.p50} p99 ${b.bare.lag?.p99} ms`,
+      `${b.p99Ratio}×`,
+      '≤ 1.25×',
+    ]);
+  }
+  const b3 = r.b3 as { steps: { sleeping: number; workerRssMiB: number }[]; ratio: number } | undefined;
+  if (b3)
+    rows.push([
+      'B3 worker RSS',
+      b3.steps.map((step) => `${step.sleeping}: ${step.workerRssMiB} MiB`).join(', '),
+      `${b3.steps[0]!.sleeping} epics`,
+      `${b3.ratio}×`,
+      '≤ 1.2×',
+    ]);
+  const b4 = r.b4 as
+    | { steps: { epics: number; firstPage: { p95: number } }[]; firstPageRatio: number }
+    | undefined;
+  if (b4)
+    rows.push([
+      'B4 list p95',
+      b4.steps.map((step) => `${step.epics}: ${step.firstPage.p95} ms`).join(', '),
+      `${b4.steps[0]!.epics} epics`,
+      `${b4.firstPageRatio}×`,
+      '≤ 1.5×',
+    ]);
+  const widths = [0, 1, 2, 3, 4].map((column) =>
+    Math.max(
+      ...[['bench', 'product', 'baseline', 'ratio', 'target'], ...rows].map((row) => row[column]!.length),
+    ),
+  );
+  const line = (row: string[]) => row.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ');
+  return [line(['bench', 'product', 'baseline', 'ratio', 'target']), ...rows.map(line)].join('\n');
+}
+
 async function main() {
-  const startedAt = new Date().toISOString();
-  const results: BenchResult[] = [];
+  const startedAt = new Date();
+  progress(
+    `${quick ? 'quick run' : 'full run'}: starting PostgreSQL, the Temporal dev server, the simulators`,
+  );
+  // The worker's sizing can be tried from the environment (WORKER_*, DATABASE_POOL_SIZE) without editing config.
+  const sizing = Object.fromEntries(
+    Object.entries(process.env).filter(
+      (entry): entry is [string, string] => /^(WORKER_|DATABASE_POOL_SIZE$)/.test(entry[0]) && !!entry[1],
+    ),
+  );
+  const stack = await startStack({
+    withWorker: false,
+    config: { PUBLICATION_ATTEMPTS_LIMIT: '5', ...sizing },
+  });
+  closers.push({ name: 'stack', close: () => stack.close() });
+  const receipts = await startReceiptServer();
+  closers.push({ name: 'receipt server', close: () => receipts.close() });
+  const setup = await connectedWorkspace(stack, 'Bench');
+  const world: World = { stack, setup, receipts, workers: [], baselineWorkers: [] };
+  world.workers.push(await startProductWorker(world, 1));
+  world.baselineWorkers.push(await startBaselineWorker(world, 1));
 
-  // Pure CPU first, while nothing else runs.
-  progress(`utm_rewrite: ${settings.utmIterations} iterations`);
-  results.push(utmRewrite());
+  const results: Record<string, unknown> = {};
+  if (wanted('B1') || wanted('B3')) Object.assign(results, await scheduleAndMemory(world));
+  if (wanted('B2')) results.b2 = await dueAtOnce(world, sizes.due, 'B2');
+  if (wanted('B5')) {
+    world.workers.push(await startProductWorker(world, 2));
+    world.baselineWorkers.push(await startBaselineWorker(world, 2));
+    results.b5 = await dueAtOnce(world, sizes.mixed, 'B5', 10);
+  }
+  if (wanted('B4')) results.b4 = await listLatency(world);
 
-  progress('starting the stack: embedded PostgreSQL, Temporal dev server, worker, platform simulators');
-  const stack = await timed(() => startStack({ platforms: {} }));
-  closers.push({ name: 'stack', close: () => stack.value.close() });
-  progress(`stack up in ${(stack.ms / 1000).toFixed(1)} s`);
-
-  progress(`api_connectors_page: ${settings.pageRequests} requests`);
-  results.push(await connectorsPage(stack.value));
-  progress(`oauth_connect_roundtrip: ${settings.oauthRounds} rounds`);
-  results.push(await oauthRoundTrip(stack.value));
-  progress(`epic_publish_lag: ${settings.epics} epics`);
-  results.push(await epicPublishLag(stack.value));
-
-  return { startedAt, node: process.version, cpus: os.cpus().length, results };
+  const failures: string[] = [];
+  for (const key of ['b2', 'b5']) {
+    const b = results[key] as {
+      epics: Punctuality;
+      klaviyo: { emails: number; live: number; duplicates: number } | null;
+    };
+    if (!b) continue;
+    if (b.epics.missed > 0) failures.push(`${key}: ${b.epics.missed} epics missed`);
+    if (b.epics.duplicates > 0) failures.push(`${key}: ${b.epics.duplicates} duplicate posts`);
+    if (b.klaviyo && b.klaviyo.duplicates > 0)
+      failures.push(`${key}: ${b.klaviyo.duplicates} duplicate emails`);
+    if (b.klaviyo && b.klaviyo.live < b.klaviyo.emails)
+      failures.push(`${key}: ${b.klaviyo.emails - b.klaviyo.live} emails missed`);
+  }
+  return {
+    document: {
+      startedAt: startedAt.toISOString(),
+      mode: quick ? 'quick' : 'full',
+      command: `npm run bench${quick ? ' -- --quick' : ''}`,
+      node: process.version,
+      cpus: os.cpus().length,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      settings: {
+        ...sizes,
+        clients,
+        worker: Object.fromEntries(
+          Object.entries(stack.harness.config).filter(([name]) => /^(WORKER_|DATABASE_POOL)/.test(name)),
+        ),
+      },
+      results,
+      failures,
+    },
+    failures,
+  };
 }
 
 let exitCode = 0;
-let document: string | undefined;
 try {
-  document = `${JSON.stringify(await main(), null, 2)}\n`;
+  const { document, failures } = await main();
+  await cleanup();
+  const folder = path.join(import.meta.dirname, 'results');
+  mkdirSync(folder, { recursive: true });
+  const file = path.join(folder, `${document.mode}-${document.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
+  process.stderr.write(`\n${table(document.results)}\n\nresults: ${path.relative(process.cwd(), file)}\n`);
+  if (failures.length > 0) {
+    exitCode = 1;
+    progress(`FAILED: ${failures.join('; ')}`);
+  }
 } catch (error) {
   exitCode = 1;
   progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
 } finally {
-  progress('stopping everything started');
   await cleanup();
 }
-if (document) await new Promise((resolve) => writeStdout(document, resolve));
-// Exit explicitly: a handle left by a failed start (a simulator, a gRPC channel) must not keep the process up.
 process.exit(exitCode);

@@ -1,28 +1,16 @@
 // Publication error classes (SPEC §5): every adapter maps each platform answer onto one of them, and the
 // epic workflow's retry policy follows from the class alone.
 import { z } from 'zod';
+import { publicationErrorClasses } from './publication-error-classes.ts';
 
-export const publicationErrorClasses = [
-  'TOKEN_EXPIRED',
-  'PERMISSION_REVOKED',
-  'CONTENT_REJECTED',
-  'RATE_LIMITED',
-  'TRANSIENT',
-  'INVALID_REQUEST',
-] as const;
-export const PublicationErrorClass = z.enum(publicationErrorClasses);
-export type PublicationErrorClass = z.infer<typeof PublicationErrorClass>;
+export {
+  nonRetryableClasses,
+  type PublicationErrorClass,
+  publicationErrorClasses,
+  reconnectClasses,
+} from './publication-error-classes.ts';
 
-/** Classes Temporal must not retry: trying again cannot succeed without a person acting. */
-export const nonRetryableClasses: readonly PublicationErrorClass[] = [
-  'TOKEN_EXPIRED',
-  'PERMISSION_REVOKED',
-  'CONTENT_REJECTED',
-  'INVALID_REQUEST',
-];
-
-/** Classes after which the connector needs the user to reconnect. */
-export const reconnectClasses: readonly PublicationErrorClass[] = ['TOKEN_EXPIRED', 'PERMISSION_REVOKED'];
+const PublicationErrorClass = z.enum(publicationErrorClasses);
 
 export const PublicationFailure = z.object({
   class: PublicationErrorClass,

@@ -1,7 +1,6 @@
 // The epic workflow's contract, shared by the workflow, the API (client) and admin tools: its input, the
 // signals (for admin tools), the updates (for the API, which needs a definite answer) and the query `state`.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import { z } from 'zod';
 import type { EpicStatus } from '../domain/epic-state-machine.ts';
 import type { PublicationStatus } from '../domain/publications.ts';
 
@@ -23,23 +22,83 @@ export interface EpicWorkflowInput {
   scheduleToken?: string;
 }
 
-const requestedBy = z.string().max(200).optional();
+// The requests are checked by hand, not by zod: the workflow bundle evaluates its modules again for every
+// workflow it creates or replays, and zod's modules were most of the worker's time when many epics woke at once
+// (README "Performance"). test/epic-messages.test.ts holds the checks to the rules zod applied before.
 
-export const TransitionRequest = z.object({ reason: z.string().max(1_000).optional(), requestedBy }).strict();
-export type TransitionRequest = z.infer<typeof TransitionRequest>;
+export interface TransitionRequest {
+  reason?: string;
+  requestedBy?: string;
+}
 
-export const RescheduleRequest = z
-  .object({
-    scheduledAt: z.iso.datetime({ offset: true }),
-    /** The zone the new time was chosen in (the API parsed the two together: domain/time.ts). */
-    timeZone: z.string().min(1).max(64).optional(),
-    requestedBy,
-  })
-  .strict();
-export type RescheduleRequest = z.infer<typeof RescheduleRequest>;
+export interface RescheduleRequest {
+  scheduledAt: string;
+  /** The zone the new time was chosen in (the API parsed the two together: domain/time.ts). */
+  timeZone?: string;
+  requestedBy?: string;
+}
 
-export const RetryRequest = z.object({ requestedBy }).strict();
-export type RetryRequest = z.infer<typeof RetryRequest>;
+export interface RetryRequest {
+  requestedBy?: string;
+}
+
+/** What is wrong with a request, or null: one line naming the field, as the workflow's refusal says it. */
+export type RequestCheck = (request: unknown) => string | null;
+
+/** RFC 3339 with seconds and a `Z` or `±hh:mm` offset (any fraction), the calendar's real days only. */
+const instantPattern = new RegExp(
+  '^(?:(?:\\d\\d[2468][048]|\\d\\d[13579][26]|\\d\\d0[48]|[02468][048]00|[13579][26]00)-02-29|' +
+    '\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|02-(?:0[1-9]|1\\d|2[0-8])))' +
+    'T(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d+)?(?:Z|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)$',
+);
+
+interface FieldRule {
+  required?: true;
+  /** What is wrong with a string value, or null. */
+  check: (value: string) => string | null;
+}
+
+const text =
+  (min: number, max: number): FieldRule['check'] =>
+  (value) =>
+    value.length < min || value.length > max
+      ? `must be ${min > 0 ? `${min} to ${max}` : `at most ${max}`} characters`
+      : null;
+
+function requestCheck(rules: Record<string, FieldRule>): RequestCheck {
+  return (request) => {
+    if (typeof request !== 'object' || request === null || Array.isArray(request)) return 'must be an object';
+    for (const key of Object.keys(request)) {
+      if (!Object.hasOwn(rules, key)) return `${key}: is not a field of this request`;
+    }
+    for (const [name, rule] of Object.entries(rules)) {
+      const value = (request as Record<string, unknown>)[name];
+      if (value === undefined) {
+        if (rule.required) return `${name}: is required`;
+        continue;
+      }
+      if (typeof value !== 'string') return `${name}: must be a string`;
+      const wrong = rule.check(value);
+      if (wrong) return `${name}: ${wrong}`;
+    }
+    return null;
+  };
+}
+
+const requestedBy: FieldRule = { check: text(0, 200) };
+
+export const checkTransitionRequest = requestCheck({ reason: { check: text(0, 1_000) }, requestedBy });
+
+export const checkRescheduleRequest = requestCheck({
+  scheduledAt: {
+    required: true,
+    check: (value) => (instantPattern.test(value) ? null : 'must be an ISO 8601 instant with an offset'),
+  },
+  timeZone: { check: text(1, 64) },
+  requestedBy,
+});
+
+export const checkRetryRequest = requestCheck({ requestedBy });
 
 export type { PublicationStatus };
 

@@ -20,6 +20,7 @@ import {
   ParentClosePolicy,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   startChild,
   TimeoutFailure,
@@ -27,7 +28,6 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { z } from 'zod';
 import type { EpicActivities, EpicPlan, HandOffCheck, PlannedTask } from '../activities/epic.ts';
 import type { PreflightActivities, PreflightInput } from '../activities/preflight.ts';
 import {
@@ -36,9 +36,12 @@ import {
   type EpicTransition,
   scheduleTooLate,
 } from '../domain/epic-state-machine.ts';
-import { nonRetryableClasses } from '../domain/publication-errors.ts';
+import { nonRetryableClasses } from '../domain/publication-error-classes.ts';
 import { epicSearchAttributes } from '../domain/search-attributes.ts';
 import {
+  checkRescheduleRequest,
+  checkRetryRequest,
+  checkTransitionRequest,
   type EpicOutcome,
   type EpicWorkflowInput,
   type EpicWorkflowState,
@@ -46,14 +49,12 @@ import {
   editBackToDraftUpdate,
   type PublicationState,
   type PublicationStatus,
-  RescheduleRequest,
-  RetryRequest,
+  type RequestCheck,
   rescheduleSignal,
   rescheduleUpdate,
   retrySignal,
   retryUpdate,
   stateQuery,
-  TransitionRequest,
   type TransitionResult,
   unscheduleSignal,
   unscheduleUpdate,
@@ -66,11 +67,19 @@ const bookkeeping = {
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 } as const;
 
-const { loadEpicPlan, recordEpicStatus, recordPublicationOutcome, withdrawSchedule } =
-  proxyActivities<EpicActivities>({
-    ...bookkeeping,
-    summary: 'Read or write the epic in PostgreSQL',
-  });
+const remoteBookkeeping = proxyActivities<EpicActivities>({
+  ...bookkeeping,
+  summary: 'Read or write the epic in PostgreSQL',
+});
+/**
+ * The same reads and writes run inside the workflow task that asks for them: no task for the server to match and
+ * dispatch, and no extra workflow task for the answer. At the time, when every epic due wakes at once, the
+ * server's work per epic is what bounds how late the last one publishes.
+ */
+const localBookkeeping = proxyLocalActivities<EpicActivities>({
+  ...bookkeeping,
+  summary: 'Read or write the epic in PostgreSQL',
+});
 
 /**
  * Changes of what the workflow does, guarded so that histories recorded before them replay as they ran
@@ -113,6 +122,11 @@ export const epicPatches = {
    * reading is not held until that workflow's next round; runs from before left it to that round.
    */
   announcePublished: 'announce-published',
+  /**
+   * The epic's own reads and writes in PostgreSQL (its plan, its status, a failure, a withdrawal) are local
+   * activities; runs from before scheduled them as activities.
+   */
+  localBookkeeping: 'local-bookkeeping',
 } as const;
 
 type TransitionKind = 'unschedule' | 'edit' | 'reschedule' | 'retry';
@@ -129,6 +143,11 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   const prepareModel = patched(epicPatches.prepareAhead);
   const followUpModel = patched(epicPatches.followUpPublished);
   const metricsModel = patched(epicPatches.readMetrics);
+  const { loadEpicPlan, recordEpicStatus, recordPublicationOutcome, withdrawSchedule } = patched(
+    epicPatches.localBookkeeping,
+  )
+    ? localBookkeeping
+    : remoteBookkeeping;
 
   let status: EpicStatus = 'scheduled';
   let scheduledAt = Date.parse(input.scheduledAt);
@@ -668,36 +687,31 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     }
   };
 
-  const validated = <Schema extends z.ZodType>(schema: Schema, kind: TransitionKind) => {
+  const validated = (check: RequestCheck, kind: TransitionKind) => {
     return (request: unknown) => {
-      const parsed = schema.safeParse(request ?? {});
-      if (!parsed.success) {
-        throw ApplicationFailure.create({
-          type: 'INVALID_INPUT',
-          message: parsed.error.issues[0]?.message ?? 'invalid',
-        });
-      }
-      const refused = refusal(kind, (parsed.data as { scheduledAt?: string }).scheduledAt);
+      const wrong = check(request ?? {});
+      if (wrong) throw ApplicationFailure.create({ type: 'INVALID_INPUT', message: wrong });
+      const refused = refusal(kind, (request as { scheduledAt?: string } | undefined)?.scheduledAt);
       if (refused) throw ApplicationFailure.create({ type: refused.code, message: refused.message });
     };
   };
 
   setHandler(editBackToDraftUpdate, (request) => runTransition('edit', request), {
-    validator: validated(TransitionRequest, 'edit'),
+    validator: validated(checkTransitionRequest, 'edit'),
   });
   setHandler(unscheduleUpdate, (request) => runTransition('unschedule', request), {
-    validator: validated(TransitionRequest, 'unschedule'),
+    validator: validated(checkTransitionRequest, 'unschedule'),
   });
   setHandler(rescheduleUpdate, (request) => runTransition('reschedule', request), {
-    validator: validated(RescheduleRequest, 'reschedule'),
+    validator: validated(checkRescheduleRequest, 'reschedule'),
   });
   setHandler(retryUpdate, (request) => runTransition('retry', request), {
-    validator: validated(RetryRequest, 'retry'),
+    validator: validated(checkRetryRequest, 'retry'),
   });
 
   // Admin tools' signals: validated the same way; a malformed or untimely one is recorded and ignored.
-  const fromSignal = <Schema extends z.ZodType>(name: string, schema: Schema, kind: TransitionKind) => {
-    const validate = validated(schema, kind);
+  const fromSignal = (name: string, check: RequestCheck, kind: TransitionKind) => {
+    const validate = validated(check, kind);
     return async (payload?: unknown) => {
       const ignore = (reason: string) => {
         ignoredSignals.push({ signal: name, reason, at: iso(Date.now()) });
@@ -708,7 +722,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
       } catch (error) {
         return ignore((error as Error).message);
       }
-      const request = schema.parse(payload ?? {}) as { requestedBy?: string };
+      const request = (payload ?? {}) as { requestedBy?: string };
       try {
         await runTransition(kind, { ...request, requestedBy: request.requestedBy ?? `signal:${name}` });
       } catch (error) {
@@ -716,10 +730,10 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
       }
     };
   };
-  setHandler(editBackToDraftSignal, fromSignal('editBackToDraft', TransitionRequest, 'edit'));
-  setHandler(unscheduleSignal, fromSignal('unschedule', TransitionRequest, 'unschedule'));
-  setHandler(rescheduleSignal, fromSignal('reschedule', RescheduleRequest, 'reschedule'));
-  setHandler(retrySignal, fromSignal('retry', RetryRequest, 'retry'));
+  setHandler(editBackToDraftSignal, fromSignal('editBackToDraft', checkTransitionRequest, 'edit'));
+  setHandler(unscheduleSignal, fromSignal('unschedule', checkTransitionRequest, 'unschedule'));
+  setHandler(rescheduleSignal, fromSignal('reschedule', checkRescheduleRequest, 'reschedule'));
+  setHandler(retrySignal, fromSignal('retry', checkRetryRequest, 'retry'));
 
   plan = await loadEpicPlan({
     epicId: input.epicId,

@@ -57,9 +57,9 @@ export async function startApiHarness(
   } = {},
 ): Promise<ApiHarness> {
   const testDatabase = await useTestDatabase();
-  const database = connectDatabase(testDatabase.url);
-  await runMigrations(database);
   const config = testConfig({ DATABASE_URL: testDatabase.url, ...(options.config ?? {}) });
+  const database = connectDatabase(testDatabase.url, { max: config.DATABASE_POOL_SIZE });
+  await runMigrations(database);
   // Port 1 is privileged and unused: a real, refused connection rather than a mocked client.
   const temporal = createTemporalLink(options.temporalAddress ?? '127.0.0.1:1', 'default');
   const epicWorkflows = options.wrapEpicWorkflows?.(
