@@ -340,12 +340,14 @@ async function dueAtOnce(world: World, count: number, label: string, klaviyoEver
 
 async function listLatency(world: World) {
   const { sql } = world.stack.harness.database;
+  // A workspace of its own: the epics the other benches scheduled are not counted in its sizes.
+  const own = await connectedWorkspace(world.stack, 'Bench lists');
   const steps: {
     epics: number;
     firstPage: ReturnType<typeof summarize>;
     deepPage: ReturnType<typeof summarize>;
   }[] = [];
-  const workspace = world.setup.workspace;
+  const workspace = own.workspace;
   const [{ before } = { before: 0 }] = await sql<{ before: number }[]>`
     select count(*)::int as before from epics where workspace_id = ${workspace.id}::uuid`;
   let total = before;
@@ -361,8 +363,8 @@ async function listLatency(world: World) {
           returning id
         )
         insert into tasks (workspace_id, epic_id, channel, connector_id, account_id, content)
-        select ${workspace.id}::uuid, id, 'facebook_post', ${world.setup.meta.id}::uuid,
-               ${world.setup.meta.accounts.find((account) => account.kind === 'facebook_page')!.id}::uuid,
+        select ${workspace.id}::uuid, id, 'facebook_post', ${own.meta.id}::uuid,
+               ${own.meta.accounts.find((account) => account.kind === 'facebook_page')!.id}::uuid,
                jsonb_build_object('text', 'Listed post')
         from created`;
       await sql`analyze epics`;
@@ -438,16 +440,21 @@ function table(results: Record<string, unknown>) {
       '≤ 1.2×',
     ]);
   const b4 = r.b4 as
-    | { steps: { epics: number; firstPage: { p95: number } }[]; firstPageRatio: number }
+    | {
+        steps: { epics: number; firstPage: { p95: number }; deepPage: { p95: number } }[];
+        firstPageRatio: number;
+        deepPageRatio: number;
+      }
     | undefined;
-  if (b4)
+  for (const page of b4 ? (['firstPage', 'deepPage'] as const) : []) {
     rows.push([
-      'B4 list p95',
-      b4.steps.map((step) => `${step.epics}: ${step.firstPage.p95} ms`).join(', '),
-      `${b4.steps[0]!.epics} epics`,
-      `${b4.firstPageRatio}×`,
+      `B4 list p95, ${page === 'firstPage' ? 'first' : 'deep'} page`,
+      b4!.steps.map((step) => `${step.epics}: ${step[page].p95} ms`).join(', '),
+      `${b4!.steps[0]!.epics} epics`,
+      `${page === 'firstPage' ? b4!.firstPageRatio : b4!.deepPageRatio}×`,
       '≤ 1.5×',
     ]);
+  }
   const widths = [0, 1, 2, 3, 4].map((column) =>
     Math.max(
       ...[['bench', 'product', 'baseline', 'ratio', 'target'], ...rows].map((row) => row[column]!.length),
