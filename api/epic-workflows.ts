@@ -178,11 +178,21 @@ export function createEpicWorkflows(
             );
           } catch (error) {
             // The workflow task that carried the update failed for a reason of its own (an activity's answer
-            // arrived while it ran: "unhandled command"): the update was dropped before the workflow saw it.
-            if (!droppedWithWorkflowTask(error) || attempt >= 3 || Date.now() >= deadline) throw error;
+            // arrived while it ran: "unhandled command") and the server dropped the update with it. Nothing it
+            // asked for was applied: the handlers act through activities, scheduled only by a completed task.
+            if (!droppedWithWorkflowTask(error)) throw error;
+            if (attempt >= 3 || Date.now() >= deadline) {
+              throw new ApiError(
+                503,
+                'TRANSITION_PENDING',
+                "the epic's workflow dropped the change three times (its workflow task kept failing); read the " +
+                  'epic before trying again',
+              );
+            }
           }
         }
       } catch (error) {
+        if (error instanceof ApiError) throw error;
         if (error instanceof WorkflowNotFoundError) return 'not_running';
         if (error instanceof WorkflowUpdateFailedError) {
           const cause = error.cause instanceof ApplicationFailure ? error.cause : null;

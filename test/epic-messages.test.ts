@@ -53,7 +53,19 @@ const instants = [
 
 /** Every request built from the values above for the given fields, one field varied at a time. */
 function requests(base: Record<string, unknown>, fields: Record<string, unknown[]>): unknown[] {
-  const cases: unknown[] = [undefined, null, [], 'text', 7, {}, base, { ...base, extra: 'x' }];
+  const cases: unknown[] = [
+    undefined,
+    null,
+    [],
+    'text',
+    7,
+    {},
+    base,
+    { ...base, extra: 'x' },
+    { ...base, ...JSON.parse('{"__proto__":{"reason":"x"}}') },
+    { ...base, constructor: 'x' },
+    // (Inherited keys, which zod's for…in would see, cannot come from a payload: payloads are decoded JSON.)
+  ];
   for (const [name, values] of Object.entries(fields)) {
     for (const value of [...values, ...others]) cases.push({ ...base, [name]: value });
   }

@@ -67,18 +67,23 @@ const bookkeeping = {
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
 } as const;
 
-const remoteBookkeeping = proxyActivities<EpicActivities>({
+const {
+  loadEpicPlan: loadEpicPlanRemotely,
+  recordEpicStatus,
+  recordPublicationOutcome,
+  withdrawSchedule,
+} = proxyActivities<EpicActivities>({
   ...bookkeeping,
   summary: 'Read or write the epic in PostgreSQL',
 });
 /**
- * The same reads and writes run inside the workflow task that asks for them: no task for the server to match and
- * dispatch, and no extra workflow task for the answer. At the time, when every epic due wakes at once, the
- * server's work per epic is what bounds how late the last one publishes.
+ * The plan is read inside the run's first workflow task: no task for the server to match and dispatch, and no
+ * extra workflow task for its answer. Only this read: a write made by a local activity inside an update's
+ * workflow task would stay in the database if the server then dropped that task (and the update with it).
  */
-const localBookkeeping = proxyLocalActivities<EpicActivities>({
+const { loadEpicPlan: loadEpicPlanLocally } = proxyLocalActivities<EpicActivities>({
   ...bookkeeping,
-  summary: 'Read or write the epic in PostgreSQL',
+  summary: 'Read the epic and its tasks from PostgreSQL',
 });
 
 /**
@@ -122,11 +127,8 @@ export const epicPatches = {
    * reading is not held until that workflow's next round; runs from before left it to that round.
    */
   announcePublished: 'announce-published',
-  /**
-   * The epic's own reads and writes in PostgreSQL (its plan, its status, a failure, a withdrawal) are local
-   * activities; runs from before scheduled them as activities.
-   */
-  localBookkeeping: 'local-bookkeeping',
+  /** The plan is read by a local activity at the start; runs from before read it with an activity. */
+  localPlanLoad: 'local-plan-load',
 } as const;
 
 type TransitionKind = 'unschedule' | 'edit' | 'reschedule' | 'retry';
@@ -143,11 +145,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   const prepareModel = patched(epicPatches.prepareAhead);
   const followUpModel = patched(epicPatches.followUpPublished);
   const metricsModel = patched(epicPatches.readMetrics);
-  const { loadEpicPlan, recordEpicStatus, recordPublicationOutcome, withdrawSchedule } = patched(
-    epicPatches.localBookkeeping,
-  )
-    ? localBookkeeping
-    : remoteBookkeeping;
+  const loadEpicPlan = patched(epicPatches.localPlanLoad) ? loadEpicPlanLocally : loadEpicPlanRemotely;
 
   let status: EpicStatus = 'scheduled';
   let scheduledAt = Date.parse(input.scheduledAt);
