@@ -33,6 +33,7 @@ import {
   type Stack,
   startStack,
 } from '../test/support/stack.ts';
+import { cleanup, onCleanup } from './closers.ts';
 import { marketingEmail } from './email.ts';
 import {
   type BenchResult,
@@ -59,31 +60,6 @@ const settings = {
   oauthRounds: envInt('BENCH_OAUTH_ROUNDS', 20),
   utmIterations: envInt('BENCH_UTM_ITERATIONS', 200),
 };
-
-// ---- cleanup: whatever was started is stopped in reverse order, once, whatever happens ----------------------
-
-const closers: { name: string; close: () => Promise<void> }[] = [];
-let cleaning: Promise<void> | undefined;
-
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const { name, close } of closers.reverse()) {
-      try {
-        await close();
-      } catch (error) {
-        progress(`cleanup of ${name} failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
-  })();
-  return cleaning;
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    progress(`${signal}: stopping everything started`);
-    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  });
-}
 
 // ---- helpers --------------------------------------------------------------------------------------------------
 
@@ -318,7 +294,7 @@ async function main() {
 
   progress('starting the stack: embedded PostgreSQL, Temporal dev server, worker, platform simulators');
   const stack = await timed(() => startStack({ platforms: {} }));
-  closers.push({ name: 'stack', close: () => stack.value.close() });
+  onCleanup('stack', () => stack.value.close());
   progress(`stack up in ${(stack.ms / 1000).toFixed(1)} s`);
 
   progress(`api_connectors_page: ${settings.pageRequests} requests`);

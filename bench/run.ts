@@ -20,6 +20,7 @@ import {
   type Stack,
   startStack,
 } from '../test/support/stack.ts';
+import { cleanup, onCleanup } from './closers.ts';
 import { type BenchProcess, settle, startNodeProcess } from './processes.ts';
 import { startReceiptServer } from './receipts.ts';
 import { mapLimit, progress, summarize } from './stats.ts';
@@ -46,29 +47,6 @@ const clients = 16;
 const missedAfterMs = 5 * 60_000;
 const baselineQueue = 'bench-baseline';
 
-// ---- cleanup: whatever was started is stopped in reverse order, once, whatever happens ----------------------
-
-const closers: { name: string; close: () => Promise<void> }[] = [];
-let cleaning: Promise<void> | undefined;
-function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    for (const { name, close } of closers.reverse()) {
-      try {
-        await close();
-      } catch (error) {
-        progress(`cleanup of ${name} failed: ${(error as Error).message}`);
-      }
-    }
-  })();
-  return cleaning;
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    progress(`${signal}: stopping everything started`);
-    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  });
-}
-
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ratio = (value: number, baseline: number) => Number((value / baseline).toFixed(2));
 
@@ -91,7 +69,7 @@ async function startProductWorker(world: Pick<World, 'stack'>, index: number) {
     // BENCH_PROFILE_DIR=… writes the product workers' CPU profiles there (one per thread): where the time goes.
     process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
   );
-  closers.push({ name: worker.name, close: () => worker.stop() });
+  onCleanup(worker.name, () => worker.stop());
   return worker;
 }
 
@@ -107,7 +85,7 @@ async function startBaselineWorker(world: Pick<World, 'stack' | 'receipts'>, ind
     },
     'baseline worker polling',
   );
-  closers.push({ name: worker.name, close: () => worker.stop() });
+  onCleanup(worker.name, () => worker.stop());
   return worker;
 }
 
@@ -479,9 +457,9 @@ async function main() {
     withWorker: false,
     config: { PUBLICATION_ATTEMPTS_LIMIT: '5', ...sizing },
   });
-  closers.push({ name: 'stack', close: () => stack.close() });
+  onCleanup('stack', () => stack.close());
   const receipts = await startReceiptServer();
-  closers.push({ name: 'receipt server', close: () => receipts.close() });
+  onCleanup('receipt server', () => receipts.close());
   const setup = await connectedWorkspace(stack, 'Bench');
   const world: World = { stack, setup, receipts, workers: [], baselineWorkers: [] };
   world.workers.push(await startProductWorker(world, 1));
