@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { format } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { eq } from 'drizzle-orm';
 import { createActivities, publishPolicyFrom } from '../activities/index.ts';
 import { createAdapters } from '../connectors/registry.ts';
@@ -21,7 +21,7 @@ import { type MetaSimulator, startMetaSimulator } from '../sandbox/meta.ts';
 import { simulatorConfig } from '../sandbox/platforms.ts';
 import type { epic } from '../workflows/epic.ts';
 import { epicWorkflowId, epicWorkflowType } from '../workflows/epic-messages.ts';
-import { epicMetricsWorkflowId } from '../workflows/epic-metrics.ts';
+import { type epicMetrics, epicMetricsWorkflowId } from '../workflows/epic-metrics.ts';
 import { type ApiHarness, createWorkspace, startApiHarness, type TestWorkspace } from './support/api.ts';
 import { contentExamples } from './support/examples.ts';
 import { repoRoot, storedCredentials, waitFor } from './support/stack.ts';
@@ -36,26 +36,13 @@ const taskQueue = 'glowtify-epic-metrics';
 // Wire values of temporal.api.enums.v1.IndexedValueType (see dev/temporal-dev-server.ts).
 const indexedValueType = { Keyword: 2, Datetime: 6, KeywordList: 7 } as const;
 
-let env: TestWorkflowEnvironment;
 let harness: ApiHarness;
 let meta: MetaSimulator;
-let worker: Worker;
-let running: Promise<void>;
+let workflowBundle: WorkflowBundle;
 let workspace: TestWorkspace;
 let page: { connectorId: string; accountId: string };
 
 before(async () => {
-  const launcher = await resolveTimeSkippingServer();
-  env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: launcher } },
-  });
-  // Without them every workflow task of a run that carries or upserts them fails on this server.
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: 'default',
-    searchAttributes: Object.fromEntries(
-      Object.entries(searchAttributes).map(([name, type]) => [name, indexedValueType[type]]),
-    ),
-  });
   const metaApp = { id: 'glowtify-test-app', secret: 'glowtify-test-secret' };
   meta = await startMetaSimulator({
     clientId: metaApp.id,
@@ -63,31 +50,52 @@ before(async () => {
     pages: [{ id: '1001', name: 'Acme Page' }],
   });
   harness = await startApiHarness({ config: simulatorConfig({ meta }, { meta: metaApp }) });
-  const { config } = harness;
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowsPath: path.join(repoRoot, 'workflows', 'index.ts'),
-    activities: createActivities({
-      db: harness.database.db,
-      workerIdentity: 'epic-metrics-test',
-      credentialsKeys: config.CREDENTIALS_KEY,
-      adapters: createAdapters(config),
-      policy: publishPolicyFrom(config),
-    }),
-  });
-  running = worker.run();
+  workflowBundle = await bundleWorkflowCode({ workflowsPath: path.join(repoRoot, 'workflows', 'index.ts') });
   workspace = await createWorkspace(harness, 'Read back');
   page = await connectMetaPage(workspace);
 });
 
 after(async () => {
-  if (worker?.getState() === 'RUNNING') worker.shutdown();
-  await running;
-  await env?.teardown();
   await harness?.close();
   await meta?.close();
 });
+
+/**
+ * A time-skipping server of its own and the real worker on it, for the length of `scenario`. Each scenario
+ * ends with the epic's reading run (an abandoned child) ending after its parent, and this server keeps its
+ * clock locked from then on: the next scenario's sleeps would last their real length.
+ */
+async function onTimeSkippingServer(scenario: (env: TestWorkflowEnvironment) => Promise<void>) {
+  const launcher = await resolveTimeSkippingServer();
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: launcher } },
+  });
+  try {
+    // Without them every workflow task of a run that carries or upserts them fails on this server.
+    await env.connection.operatorService.addSearchAttributes({
+      namespace: 'default',
+      searchAttributes: Object.fromEntries(
+        Object.entries(searchAttributes).map(([name, type]) => [name, indexedValueType[type]]),
+      ),
+    });
+    const { config } = harness;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle,
+      activities: createActivities({
+        db: harness.database.db,
+        workerIdentity: 'epic-metrics-test',
+        credentialsKeys: config.CREDENTIALS_KEY,
+        adapters: createAdapters(config),
+        policy: publishPolicyFrom(config),
+      }),
+    });
+    await worker.runUntil(scenario(env));
+  } finally {
+    await env.teardown();
+  }
+}
 
 /** Meta's consent flow against the simulator, the one Page enabled (as test/support/stack.ts does it). */
 async function connectMetaPage(target: TestWorkspace) {
@@ -112,7 +120,7 @@ async function connectMetaPage(target: TestWorkspace) {
  * A reviewed epic with one Facebook post, scheduled an hour ahead of the server's (skipped) clock the way the
  * API's schedule does it: the db row first, then the run with the API's id, input and search attributes.
  */
-async function scheduledEpic(title: string, target = { workspace, page }) {
+async function scheduledEpic(env: TestWorkflowEnvironment, title: string, target = { workspace, page }) {
   const { workspace, page } = target;
   const created = await workspace.api.post('/v1/epics', { title });
   assert.equal(created.statusCode, 201, created.body);
@@ -168,46 +176,34 @@ const epicStatus = async (epicId: string) =>
 const timeout = 180_000;
 const schedule = readingSchedules.facebook_post;
 
+/** The epic is published at its time, an hour ahead on the server's clock. */
+async function publishedInAnHour(env: TestWorkflowEnvironment, epicId: string) {
+  await env.sleep('1 hour');
+  await waitFor(
+    () => epicStatus(epicId),
+    (status) => status === 'published',
+    20,
+  );
+}
+
+/** Waiting for the reading run's result skips the server's clock through its 30 days. */
+const readToTheEnd = (env: TestWorkflowEnvironment, epicId: string) =>
+  env.client.workflow.getHandle<typeof epicMetrics>(epicMetricsWorkflowId(epicId)).result();
+
 describe('published items read back (time-skipping server)', () => {
-  it('read on their schedule for 30 days: values under normalised names, a throttle paced, a deleted post stopped, a missing permission shown; the routes give latest values, totals and series', {
+  it('a Page post is read on its schedule for 30 days: values under normalised names, a throttle paced; the routes give latest values, totals and series', {
     timeout,
   }, async () => {
-    // Three epics due at once: one read for the 30 days (its first reading throttled), one whose post is
-    // deleted on Facebook after two readings, one in a workspace whose grant lacks the insights permission.
-    const other = await createWorkspace(harness, 'Read back, no insights');
-    const otherPage = await connectMetaPage(other);
-    const { userAccessToken } = await storedCredentials({ harness }, otherPage.connectorId);
-    meta.revokePermission('read_insights', { userToken: userAccessToken! });
-    const full = await scheduledEpic('Read for thirty days');
-    const deleted = await scheduledEpic('Deleted after two readings');
-    const withoutScope = await scheduledEpic('No insights permission', { workspace: other, page: otherPage });
-    const epicIds = [full.epicId, deleted.epicId, withoutScope.epicId];
-
-    await env.sleep('1 hour');
-    for (const epicId of epicIds)
-      await waitFor(
-        () => epicStatus(epicId),
-        (status) => status === 'published',
-        20,
-      );
-    const fullPublication = await publicationOf(full.epicId);
-    // Its first reading meets Meta's throttle: it waits the time Meta names, then reads.
-    meta.rateLimitInsights(fullPublication.externalId!, 5);
-
-    await env.sleep('7 hours');
-    await waitFor(
-      () => publicationOf(deleted.epicId),
-      (row) => row.metricsReadings >= 2,
-      20,
-    );
-    const beforeDeletion = await publicationOf(deleted.epicId);
-    meta.deleteObject(beforeDeletion.externalId!);
-
-    // Waiting for the reading workflows' results skips the server's clock through the 30 days.
-    const rounds = await Promise.all(
-      epicIds.map((epicId) => env.client.workflow.getHandle(epicMetricsWorkflowId(epicId)).result()),
-    );
-    assert.ok(rounds[0]!.rounds >= 2, `${rounds[0]!.rounds} rounds`);
+    let epicId = '';
+    await onTimeSkippingServer(async (env) => {
+      ({ epicId } = await scheduledEpic(env, 'Read for thirty days'));
+      await publishedInAnHour(env, epicId);
+      // Its first reading meets Meta's throttle: it waits the time Meta names, then reads.
+      meta.rateLimitInsights((await publicationOf(epicId)).externalId!, 5);
+      const { rounds } = await readToTheEnd(env, epicId);
+      assert.ok(rounds >= 2, `${rounds} rounds`);
+    });
+    const full = { epicId };
 
     // Read for the 30 days: every reading of the schedule taken, none lost to the throttle.
     const done = await publicationOf(full.epicId);
@@ -276,18 +272,52 @@ describe('published items read back (time-skipping server)', () => {
       `/v1/epics/${full.epicId}/tasks/${taskId}/analytics?from=${encodeURIComponent(from)}&to=2020-01-01T00:00:00Z`,
     );
     assert.equal(backwards.statusCode, 400, backwards.body);
+  });
 
-    // Deleted on Facebook after two readings: recorded as such, never read again.
-    const gone = await publicationOf(deleted.epicId);
+  it('a post deleted on Facebook after two readings is recorded deleted and never read again', {
+    timeout,
+  }, async () => {
+    let epicId = '';
+    let readingsBefore = 0;
+    await onTimeSkippingServer(async (env) => {
+      ({ epicId } = await scheduledEpic(env, 'Deleted after two readings'));
+      await publishedInAnHour(env, epicId);
+      await env.sleep('7 hours');
+      const read = await waitFor(
+        () => publicationOf(epicId),
+        (row) => row.metricsReadings >= 2,
+        20,
+      );
+      readingsBefore = read.metricsReadings;
+      meta.deleteObject(read.externalId!);
+      await readToTheEnd(env, epicId);
+    });
+    const gone = await publicationOf(epicId);
     assert.equal(gone.metricsState, 'deleted');
-    assert.equal(gone.metricsReadings, beforeDeletion.metricsReadings, 'nothing read after the deletion');
-    const goneView = (await workspace.api.get(`/v1/epics/${deleted.epicId}/analytics`)).json() as {
+    assert.equal(gone.metricsReadings, readingsBefore, 'nothing read after the deletion');
+    const goneView = (await workspace.api.get(`/v1/epics/${epicId}/analytics`)).json() as {
       tasks: { state: string }[];
     };
     assert.equal(goneView.tasks[0]?.state, 'deleted');
+  });
 
-    // No insights permission: nothing stored, the reason on the item, and the connector says what to do.
-    const unread = await publicationOf(withoutScope.epicId);
+  it('a grant without the insights permission: nothing stored, the reason on the item, and the connector says what to do', {
+    timeout,
+  }, async () => {
+    const other = await createWorkspace(harness, 'Read back, no insights');
+    const otherPage = await connectMetaPage(other);
+    const { userAccessToken } = await storedCredentials({ harness }, otherPage.connectorId);
+    meta.revokePermission('read_insights', { userToken: userAccessToken! });
+    let epicId = '';
+    await onTimeSkippingServer(async (env) => {
+      ({ epicId } = await scheduledEpic(env, 'No insights permission', {
+        workspace: other,
+        page: otherPage,
+      }));
+      await publishedInAnHour(env, epicId);
+      await readToTheEnd(env, epicId);
+    });
+    const unread = await publicationOf(epicId);
     assert.equal((await readingsOf(unread.id)).length, 0, 'nothing stored');
     assert.match(unread.metricsNote ?? '', /read_insights/);
     const view = (await other.api.get(`/v1/connectors/${otherPage.connectorId}`)).json() as {
