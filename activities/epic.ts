@@ -38,6 +38,7 @@ import {
 import type { PublicationStatus } from '../domain/publications.ts';
 import { isValidTimeZone } from '../domain/time.ts';
 import { applyUtm, epicSlug, utmCampaignKey } from '../domain/utm.ts';
+import { attemptEndsAt, createCallTurns } from './call-turns.ts';
 import { expiredButRenewable, isRenewable } from './connector-token.ts';
 import { awaitingFinalId } from './follow-up.ts';
 
@@ -265,6 +266,7 @@ export function createEpicActivities({
   preflightEpic,
   now = () => new Date(),
 }: EpicActivityDependencies) {
+  const turns = createCallTurns(db);
   async function loadTarget(taskId: string) {
     const [row] = await db
       .select({
@@ -471,6 +473,13 @@ export function createEpicActivities({
       saveProgress: saveProgress(target.publication.id, fence.handOffKey, fence.beforeTry),
       heartbeat: () => context.heartbeat(),
       signal: context.cancellationSignal,
+      takeTurn: turns.forHolder({
+        platform: target.connector.platform,
+        connectorId: target.connector.id,
+        signal: context.cancellationSignal,
+        heartbeat: () => context.heartbeat(),
+        endsAt: attemptEndsAt(context.info.startToCloseTimeoutMs),
+      }),
       beforeGoingLive: beforeGoingLive(target, fence),
       beforeCreating: async () => {
         const [holds] = await db

@@ -11,6 +11,7 @@ import type { Database } from '../db/client.ts';
 import { openConnectorCredentials } from '../db/connectors/credentials.ts';
 import { connectorAccounts, connectors, publications, tasks } from '../db/schema.ts';
 import { PlatformError } from '../domain/publication-errors.ts';
+import { attemptEndsAt, createCallTurns } from './call-turns.ts';
 
 /** Set in a publication's progress when it was published with `followUp`; cleared once the post is named. */
 export const awaitingFinalId = 'awaitingFinalIdSince';
@@ -29,6 +30,7 @@ export interface FollowUpActivityDependencies {
 }
 
 export function createFollowUpActivities({ db, credentialsKeys, adapters }: FollowUpActivityDependencies) {
+  const turns = createCallTurns(db);
   return {
     async followUpPublished(input: FollowUpInput): Promise<FollowUpOutcome> {
       const [row] = await db
@@ -56,6 +58,12 @@ export function createFollowUpActivities({ db, credentialsKeys, adapters }: Foll
           externalId: interimId,
           progress: row.publication.progress,
           signal: Context.current().cancellationSignal,
+          takeTurn: turns.forHolder({
+            platform: row.connector.platform,
+            connectorId: row.connector.id,
+            signal: Context.current().cancellationSignal,
+            endsAt: attemptEndsAt(Context.current().info.startToCloseTimeoutMs),
+          }),
         });
       } catch (error) {
         if (!(error instanceof PlatformError)) throw error;

@@ -16,6 +16,7 @@ import { connectorAccounts, connectors, epics, publications, tasks } from '../db
 import { type Channel, channelsOfMode } from '../domain/channels.ts';
 import type { TaskContent } from '../domain/content.ts';
 import { nonRetryableClasses, PlatformError } from '../domain/publication-errors.ts';
+import { createCallTurns } from './call-turns.ts';
 import { flagTargetsExpiringBefore } from './epic.ts';
 
 export interface PreflightInput {
@@ -110,6 +111,7 @@ export function createPreflightActivities({
   mediaProbe = createMediaProbe(),
   now = () => new Date(),
 }: PreflightActivityDependencies) {
+  const turns = createCallTurns(db);
   async function loadTargets(epicId: string) {
     return db
       .select({ task: tasks, publication: publications, connector: connectors, account: connectorAccounts })
@@ -166,6 +168,7 @@ export function createPreflightActivities({
             credentials: openConnectorCredentials(credentialsKeys, connector),
             scheduledAt,
             signal,
+            takeTurn: turns.forHolder({ platform: connector.platform, connectorId: connector.id, signal }),
           });
         } catch (error) {
           if (signal.aborted) throw error;

@@ -5,6 +5,8 @@
 //   B3 memory                the worker's RSS with few and many sleeping epics
 //   B4 list latency          GET /v1/epics, first and deep page, at growing epic counts
 //   B5 punctuality, mixed    B2 with Klaviyo hand-offs mixed in and two workers (and two baseline workers)
+//   B6 a limited platform    TikTok videos of a few accounts due at one instant, against a simulator that
+//                            refuses what goes over TikTok's per-token limits: spread, not refused
 // It prints a table on stderr, writes the JSON under bench/results/ (ignored by git) and prints its path.
 // `--quick` (about a minute, run by CI) uses small counts and fails only on a missed or duplicate publication,
 // never on timings. The workers are processes of their own, configured like `npm start`'s.
@@ -13,7 +15,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { encodeCursor } from '../api/pagination.ts';
+import { createWorkspace, type TestWorkspace } from '../test/support/api.ts';
 import { contentExamples } from '../test/support/examples.ts';
+import { connectOAuth } from '../test/support/platforms.ts';
 import {
   type ConnectedWorkspace,
   connectedWorkspace,
@@ -35,13 +39,21 @@ const only = process.argv
 const wanted = (name: string) => !only || only.includes(name);
 
 const sizes = quick
-  ? { sleeping: [10, 200], due: 150, mixed: 100, lists: [1_000, 10_000], listRequests: 50 }
+  ? {
+      sleeping: [10, 200],
+      due: 150,
+      mixed: 100,
+      lists: [1_000, 10_000],
+      listRequests: 50,
+      tiktok: { accounts: 1, videosEach: 8 },
+    }
   : {
       sleeping: [10, 1_000, 10_000],
       due: 1_000,
       mixed: 1_000,
       lists: [1_000, 10_000, 100_000],
       listRequests: 300,
+      tiktok: { accounts: 3, videosEach: 10 },
     };
 const clients = 16;
 const missedAfterMs = 5 * 60_000;
@@ -58,6 +70,7 @@ interface World {
   receipts: Awaited<ReturnType<typeof startReceiptServer>>;
   workers: BenchProcess[];
   baselineWorkers: BenchProcess[];
+  tiktokWorkspaces: { workspace: TestWorkspace; epicIds: string[] }[];
 }
 
 async function startProductWorker(world: Pick<World, 'stack'>, index: number) {
@@ -314,6 +327,83 @@ async function dueAtOnce(world: World, count: number, label: string, klaviyoEver
   };
 }
 
+// ---- B6: a burst on a platform with per-token limits ---------------------------------------------------------
+
+async function limitedPlatformBurst(world: World) {
+  const { accounts, videosEach } = sizes.tiktok;
+  const tiktok = world.stack.platforms!.tiktok;
+  const refusedBefore = tiktok.rateLimitRefusals().length;
+  const initsBefore = tiktok.videoInitTimes().length;
+  const epicIds: string[] = [];
+  const titles: string[] = [];
+  for (let account = 1; account <= accounts; account += 1) {
+    const workspace = await createWorkspace(world.stack.harness, `Bench TikTok ${account}`);
+    const connector = await connectOAuth(world.stack.harness.app, workspace, 'tiktok');
+    for (let index = 1; index <= videosEach; index += 1) {
+      const title = `Bench video ${account}-${index}`;
+      const epic = (await workspace.api.post('/v1/epics', { title })).json() as { id: string };
+      const task = await workspace.api.post(`/v1/epics/${epic.id}/tasks`, {
+        channel: 'tiktok_video',
+        connectorId: connector.id,
+        accountId: connector.accounts[0]!.id,
+        content: {
+          title,
+          videoUrl: `https://cdn.acme.example/bench-${account}-${index}.mp4`,
+          privacyLevel: 'SELF_ONLY',
+        },
+      });
+      if (task.statusCode !== 201) throw new Error(`B6 task: ${task.statusCode} ${task.body}`);
+      await workspace.api.post(`/v1/epics/${epic.id}/tasks/${task.json().id}/approve`);
+      await workspace.api.post(`/v1/epics/${epic.id}/review`);
+      epicIds.push(epic.id);
+      titles.push(title);
+    }
+    world.tiktokWorkspaces.push({ workspace, epicIds: epicIds.slice(-videosEach) });
+  }
+  await settle([...world.workers, ...world.baselineWorkers], 600_000);
+  const dueAt = new Date(Date.now() + 5_000);
+  progress(`B6: ${accounts} TikTok accounts × ${videosEach} videos due at ${dueAt.toISOString()}`);
+  for (const { workspace, epicIds: ids } of world.tiktokWorkspaces) {
+    for (const epicId of ids) {
+      const scheduled = await workspace.api.post(`/v1/epics/${epicId}/schedule`, {
+        scheduledAt: dueAt.toISOString(),
+      });
+      if (scheduled.statusCode !== 200)
+        throw new Error(`B6 schedule: ${scheduled.statusCode} ${scheduled.body}`);
+    }
+  }
+  const postTimes = () => {
+    const byTitle = new Map<string, number[]>();
+    for (const { title, createdAt } of tiktok.posts())
+      if (title !== undefined && titles.includes(title))
+        byTitle.set(title, [...(byTitle.get(title) ?? []), createdAt.getTime()]);
+    return byTitle;
+  };
+  const epics = await punctuality(titles, dueAt, postTimes);
+  const refusals = tiktok.rateLimitRefusals().slice(refusedBefore);
+  const inits = tiktok
+    .videoInitTimes()
+    .slice(initsBefore)
+    .map((at) => at.getTime() - dueAt.getTime());
+  // TikTok takes 6 video/init a minute per token: the last of `videosEach` cannot go before this.
+  const leastSpreadMs = (Math.ceil(videosEach / 6) - 1) * 60_000;
+  const statuses = await epicStatuses(world, epicIds);
+  progress(`B6: ${JSON.stringify(epics)} refusals ${refusals.length} ${JSON.stringify(statuses)}`);
+  return {
+    epics,
+    refusals: refusals.length,
+    refusedEndpoints: [...new Set(refusals.map((refusal) => refusal.endpoint))],
+    lastInitMs: inits.length > 0 ? Math.max(...inits) : null,
+    leastSpreadMs,
+    statuses,
+    target: '0 refused by the platform, 0 missed, 0 duplicates',
+    notes:
+      `${accounts} accounts × ${videosEach} videos; TikTok allows 6 video/init, 20 creator_info and 30 ` +
+      `status/fetch a minute per token (the simulator refuses what goes over); lag = the post's creation ` +
+      `at TikTok - the due time; lastInitMs vs leastSpreadMs: how close to the limit the burst went out`,
+  };
+}
+
 // ---- B4: the epics list as the workspace grows -------------------------------------------------------------
 
 async function listLatency(world: World) {
@@ -433,6 +523,18 @@ function table(results: Record<string, unknown>) {
       '≤ 1.5×',
     ]);
   }
+  const b6 = r.b6 as
+    | { epics: Punctuality; refusals: number; lastInitMs: number | null; leastSpreadMs: number }
+    | undefined;
+  if (b6)
+    rows.push([
+      'B6 TikTok burst',
+      `p50 ${b6.epics.lag?.p50} p99 ${b6.epics.lag?.p99} ms; missed ${b6.epics.missed}, dup ${b6.epics.duplicates}; ` +
+        `429s ${b6.refusals}`,
+      `last init ${b6.lastInitMs} ms (limit: ≥ ${b6.leastSpreadMs})`,
+      '—',
+      '0 refused',
+    ]);
   const widths = [0, 1, 2, 3, 4].map((column) =>
     Math.max(
       ...[['bench', 'product', 'baseline', 'ratio', 'target'], ...rows].map((row) => row[column]!.length),
@@ -456,12 +558,13 @@ async function main() {
   const stack = await startStack({
     withWorker: false,
     config: { PUBLICATION_ATTEMPTS_LIMIT: '5', ...sizing },
+    ...(wanted('B6') ? { platforms: {} } : {}),
   });
   onCleanup('stack', () => stack.close());
   const receipts = await startReceiptServer();
   onCleanup('receipt server', () => receipts.close());
   const setup = await connectedWorkspace(stack, 'Bench');
-  const world: World = { stack, setup, receipts, workers: [], baselineWorkers: [] };
+  const world: World = { stack, setup, receipts, workers: [], baselineWorkers: [], tiktokWorkspaces: [] };
   world.workers.push(await startProductWorker(world, 1));
   world.baselineWorkers.push(await startBaselineWorker(world, 1));
 
@@ -473,6 +576,7 @@ async function main() {
     world.baselineWorkers.push(await startBaselineWorker(world, 2));
     results.b5 = await dueAtOnce(world, sizes.mixed, 'B5', 10);
   }
+  if (wanted('B6')) results.b6 = await limitedPlatformBurst(world);
   if (wanted('B4')) results.b4 = await listLatency(world);
 
   const failures: string[] = [];
@@ -488,6 +592,12 @@ async function main() {
       failures.push(`${key}: ${b.klaviyo.duplicates} duplicate emails`);
     if (b.klaviyo && b.klaviyo.live < b.klaviyo.emails)
       failures.push(`${key}: ${b.klaviyo.emails - b.klaviyo.live} emails missed`);
+  }
+  const b6 = results.b6 as { epics: Punctuality; refusals: number } | undefined;
+  if (b6) {
+    if (b6.epics.missed > 0) failures.push(`b6: ${b6.epics.missed} videos missed`);
+    if (b6.epics.duplicates > 0) failures.push(`b6: ${b6.epics.duplicates} duplicate videos`);
+    if (b6.refusals > 0) failures.push(`b6: TikTok refused ${b6.refusals} requests over its limits`);
   }
   return {
     document: {

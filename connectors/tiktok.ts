@@ -20,6 +20,7 @@ import type {
   PreflightContext,
   PublicationContext,
   Published,
+  TakeTurn,
 } from './types.ts';
 
 export const tiktokScopes = platformDescriptors.tiktok.scopes;
@@ -502,6 +503,7 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     const { signal } = context;
     const accessToken = context.credentials.accessToken;
     for (;;) {
+      await context.takeTurn?.('statusFetch', { needsAfterMs: requestTimeoutMs });
       const status = (
         await post(
           PostStatusAnswer,
@@ -540,6 +542,8 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
       context.heartbeat();
       try {
         await sleep(statusPoll.intervalMs, undefined, signal ? { signal } : undefined);
+        // The post is live: a turn not near enough leaves the id to the follow-up instead of publishing' turns.
+        await context.takeTurn?.('statusFetch', { maxWaitMs: statusPoll.intervalMs });
         const status = (
           await post(
             PostStatusAnswer,
@@ -606,10 +610,14 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     }
 
     if (!publishId) {
+      await context.takeTurn?.('creatorInfo');
       const creator = await creatorInfo(credentials.accessToken, signal);
       const info = postInfo(content, creator);
       username = creator.creator_username || undefined;
       privacyLevel = content.privacyLevel;
+      // The turn comes before the last check: what was decided while waiting for it counts. It must leave the
+      // time for the check and an init whose answer is read within the attempt (see initUnconfirmed).
+      await context.takeTurn?.('videoInit', { needsAfterMs: 2 * requestTimeoutMs });
       await context.beforeGoingLive();
       // An attempt Temporal has given up on (a newer one may be running) must not post.
       signal?.throwIfAborted();
@@ -652,7 +660,10 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
         ? { externalId: publishId, externalUrl: null }
         : { externalId: publishId, externalUrl: null, followUp: true };
     }
-    return { externalId: publicId, externalUrl: await postUrl(credentials, username, publicId, signal) };
+    return {
+      externalId: publicId,
+      externalUrl: await postUrl(credentials, username, publicId, signal, context.takeTurn),
+    };
   }
 
   async function postUrl(
@@ -660,11 +671,14 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
     username: string | undefined,
     publicId: string,
     signal: AbortSignal | undefined,
+    takeTurn?: TakeTurn,
   ) {
     // TikTok gave no username at init (or the attempt resumed without it): asked again, at best.
-    const known =
-      username ??
-      (await creatorInfo(credentials.accessToken, signal).catch(() => undefined))?.creator_username;
+    const askCreator = async () => {
+      await takeTurn?.('creatorInfo', { maxWaitMs: statusPoll.intervalMs });
+      return creatorInfo(credentials.accessToken, signal);
+    };
+    const known = username ?? (await askCreator().catch(() => undefined))?.creator_username;
     return known ? tiktokPostUrl(known, publicId) : null;
   }
 
@@ -684,12 +698,15 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
         'A TikTok video is posted by the account that connected TikTok: choose it as the task’s account',
       );
     }
+    // Within the check's own budget; a turn further off leaves this check unknown.
+    await context.takeTurn?.('creatorInfo', { maxWaitMs: 10_000 });
     postInfo(parsed.data, await creatorInfo(credentials.accessToken, context.signal));
   }
 
   /** The public id of a post moderation had not named when it was published (see `publish`). */
   async function completePublished(context: FollowUpContext<TikTokCredentials>): Promise<FollowUpAnswer> {
     const publishId = context.progress[progressKeys.publishId] || context.externalId;
+    await context.takeTurn?.('statusFetch', { needsAfterMs: requestTimeoutMs });
     const status = (
       await post(
         PostStatusAnswer,
@@ -705,7 +722,7 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
       return {
         state: 'final',
         externalId: publicId,
-        externalUrl: await postUrl(context.credentials, username, publicId, context.signal),
+        externalUrl: await postUrl(context.credentials, username, publicId, context.signal, context.takeTurn),
       };
     }
     if (status.status === 'FAILED') {

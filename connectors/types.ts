@@ -43,6 +43,24 @@ export interface TargetAccount {
   metadata?: AccountMetadata;
 }
 
+/**
+ * Waits for a turn at one of the platform's limited requests (its descriptor's `callLimits`, by name) before
+ * sending it, so a burst is spread instead of refused; throws RATE_LIMITED, with the wait, when the turn is
+ * further off than `maxWaitMs` (by default what one attempt can spare).
+ */
+export type TakeTurn = (call: string, options?: TurnOptions) => Promise<void>;
+
+export interface TurnOptions {
+  /** The longest this request may wait for its turn (by default what one attempt can spare, 75 s). */
+  maxWaitMs?: number;
+  /**
+   * What the caller still needs after its turn, within the attempt's time limit (the checks and the request
+   * itself): a turn that would leave less is refused, so a request that must not be cut off (one that posts)
+   * never leaves too late to be answered within the attempt.
+   */
+  needsAfterMs?: number;
+}
+
 export interface PublicationContext<Credentials> {
   taskId: string;
   channel: Channel;
@@ -60,6 +78,8 @@ export interface PublicationContext<Credentials> {
   saveProgress(update: PublicationProgress): Promise<void>;
   /** Tells Temporal the activity is alive during a wait (e.g. polling a container). */
   heartbeat(): void;
+  /** Absent where nothing paces (an adapter on its own in a test): the request then leaves at once. */
+  takeTurn?: TakeTurn;
   /** Aborted when the activity is cancelled or times out. */
   signal?: AbortSignal;
   /**
@@ -121,6 +141,7 @@ export interface FollowUpContext<Credentials> {
   externalId: string;
   progress: PublicationProgress;
   signal?: AbortSignal;
+  takeTurn?: TakeTurn;
 }
 
 /** Where a published post stands after `publish` returned `followUp`. */
@@ -203,6 +224,7 @@ export interface PreflightContext<Credentials> {
   /** When it is due to publish. */
   scheduledAt: Date;
   signal?: AbortSignal;
+  takeTurn?: TakeTurn;
 }
 
 export interface PlatformAdapter<Credentials = unknown> {

@@ -336,6 +336,16 @@ export const publicationMetrics = pgTable(
   ],
 );
 
+/**
+ * The turns given at one limited kind of request (a platform's CallLimit) for one token, or for the app: the
+ * last `requests` instants in epoch milliseconds, ascending, shared by every worker (activities/call-turns.ts).
+ */
+export const callTurns = pgTable('call_turns', {
+  /** `{platform}:{request}:{connector id, or "app"}`. */
+  key: text('key').primaryKey(),
+  given: doublePrecision('given').array().notNull(),
+});
+
 /** Rows as the queries return them, named once for every module that passes them around. */
 export type EpicRow = typeof epics.$inferSelect;
 export type TaskRow = typeof tasks.$inferSelect;

@@ -41,6 +41,17 @@ export type PlatformSetting =
   /** A duration in milliseconds, within bounds. */
   | { variable: string; kind: 'milliseconds'; default: number; min: number; max: number };
 
+/**
+ * A limit the platform documents on one kind of request: at most `requests` in any `windowMs`, counted per
+ * access token (`token`) or for the whole app (`app`). Adapters take a turn before each such request, so a
+ * burst due at one instant is spread over the windows instead of refused with 429s.
+ */
+export interface CallLimit {
+  per: 'token' | 'app';
+  requests: number;
+  windowMs: number;
+}
+
 export interface PlatformDescriptor {
   name: string;
   family: Family;
@@ -67,6 +78,8 @@ export interface PlatformDescriptor {
    */
   syncedKinds: readonly string[];
   settings: Readonly<Record<string, PlatformSetting>>;
+  /** Request limits, by the name the adapter gives the request when it takes a turn (see CallLimit). */
+  callLimits?: Readonly<Record<string, CallLimit>>;
   /** OAuth platforms: the prefix of `{APP}_CLIENT_ID` and `{APP}_CLIENT_SECRET`; platforms may share an app. */
   oauthApp?: string;
   /** The key of the simulator that plays it in tests and the demo (sandbox/platforms.ts). */
@@ -199,6 +212,12 @@ export const platformDescriptors = {
         min: 0,
         max: 60_000,
       },
+    },
+    // PLATFORMS.md: counted per access token over a sliding minute.
+    callLimits: {
+      creatorInfo: { per: 'token', requests: 20, windowMs: 60_000 },
+      videoInit: { per: 'token', requests: 6, windowMs: 60_000 },
+      statusFetch: { per: 'token', requests: 30, windowMs: 60_000 },
     },
     oauthApp: 'TIKTOK',
     simulator: 'tiktok',

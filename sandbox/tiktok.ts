@@ -157,6 +157,10 @@ export type TikTokSimulator = SimulatorServer &
     failWith(kind: TikTokFailureKind, rule: FailureMatch): void;
     /** Every post video/init made, oldest first, as it stands now. */
     posts(): TikTokSimulatorPost[];
+    /** Every request refused for going over a per-token limit, oldest first. */
+    rateLimitRefusals(): { endpoint: 'creatorInfo' | 'videoInit' | 'statusFetch'; at: Date }[];
+    /** When each video/init was answered (those refused included), oldest first. */
+    videoInitTimes(): Date[];
     /** The next post video/init makes ends FAILED with this fail_reason once downloaded. */
     failNextPost(failReason: string): void;
     setCreator(creator: Partial<TikTokSimulatorCreator>): void;
@@ -404,12 +408,18 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
       ? null
       : (options.rateLimits ?? { creatorInfo: 20, videoInit: 6, statusFetch: 30 });
   const calls = new Map<string, number[]>();
+  const refusals: { endpoint: 'creatorInfo' | 'videoInit' | 'statusFetch'; at: Date }[] = [];
+  const initTimes: Date[] = [];
   /** TikTok counts each endpoint per access token over a sliding minute. */
   const overLimit = (endpoint: keyof NonNullable<typeof limits>, authorization: string | undefined) => {
+    if (endpoint === 'videoInit') initTimes.push(new Date(clock()));
     if (!limits) return false;
     const key = `${endpoint} ${authorization ?? ''}`;
     const recent = (calls.get(key) ?? []).filter((at) => at > clock() - 60_000);
-    if (recent.length >= limits[endpoint]) return true;
+    if (recent.length >= limits[endpoint]) {
+      refusals.push({ endpoint, at: new Date(clock()) });
+      return true;
+    }
     calls.set(key, [...recent, clock()]);
     return false;
   };
@@ -671,6 +681,8 @@ export async function startTikTokSimulator(options: TikTokSimulatorOptions = {})
       server.failNext({ ...rule, response: failure(kind) });
     },
     posts: () => posts.map(view),
+    rateLimitRefusals: () => [...refusals],
+    videoInitTimes: () => [...initTimes],
     failNextPost: (failReason: string) => {
       nextFailReason = failReason;
     },

@@ -2,7 +2,8 @@
 // PostgreSQL, the worker, the TikTok simulator): posted once at the time, with the public post id moderation
 // gave and its URL on the publication; a public video on an app TikTok has not audited refused with a 400
 // when the epic is scheduled or moved, the creator's levels shown on the connector and read again at each
-// token refresh; TikTok throttling the post at the time tried three times (the limit), then the epic in error.
+// token refresh; a burst of one account's videos spread over TikTok's per-token limit instead of refused;
+// TikTok throttling the post at the time tried three times (the limit), then the epic in error.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -34,7 +35,7 @@ interface VideoPublication {
   attempts: number;
   externalId: string | null;
   externalUrl: string | null;
-  lastError: { class: string; platformCode?: string } | null;
+  lastError: { class: string; message: string; platformCode?: string } | null;
   publishedAt: string | null;
 }
 
@@ -188,6 +189,88 @@ describe('a TikTok video published by Glowtify at the time', () => {
     } finally {
       tiktok().setAudited(true);
     }
+  });
+
+  it('eight videos of one account due at one instant are spread over TikTok’s 6 video/init a minute: each posted once, on its first attempt, none refused', {
+    timeout: 240_000,
+  }, async () => {
+    const refusedBefore = tiktok().rateLimitRefusals().length;
+    const initsBefore = tiktok().videoInitTimes().length;
+    const workspace = await createWorkspace(stack.harness, 'Burst');
+    const connector = await connectOAuth(stack.harness.app, workspace, 'tiktok');
+    const titles = Array.from({ length: 8 }, (_, index) => `Burst video ${index + 1}`);
+    const epicIds: string[] = [];
+    for (const title of titles) {
+      const epic = (await workspace.api.post('/v1/epics', { title })).json() as { id: string };
+      const task = await workspace.api.post(`/v1/epics/${epic.id}/tasks`, {
+        channel: 'tiktok_video',
+        connectorId: connector.id,
+        accountId: connector.accounts[0]!.id,
+        content: video(title, 'SELF_ONLY'),
+      });
+      assert.equal(task.statusCode, 201, task.body);
+      await workspace.api.post(`/v1/epics/${epic.id}/tasks/${task.json().id}/approve`);
+      assert.equal((await workspace.api.post(`/v1/epics/${epic.id}/review`)).statusCode, 200);
+      epicIds.push(epic.id);
+    }
+    const scheduledAt = isoInSeconds(8);
+    for (const epicId of epicIds) {
+      const scheduled = await workspace.api.post(`/v1/epics/${epicId}/schedule`, { scheduledAt });
+      assert.equal(scheduled.statusCode, 200, scheduled.body);
+    }
+    for (const epicId of epicIds) {
+      const settled = await waitFor(
+        () => readEpic(workspace, epicId),
+        (epic) => ['published', 'error'].includes(epic.status),
+        250,
+      );
+      assert.equal(settled.status, 'published', JSON.stringify(settled.tasks[0]?.publication));
+    }
+
+    for (const title of titles) assert.equal(postsTitled(title).length, 1, `${title} posted once`);
+    for (const epicId of epicIds) assert.equal((await publicationOf(workspace, epicId)).attempts, 1);
+    assert.deepEqual(tiktok().rateLimitRefusals().slice(refusedBefore), [], 'TikTok refused no request');
+    const inits = tiktok()
+      .videoInitTimes()
+      .slice(initsBefore)
+      .map((at) => at.getTime());
+    assert.equal(inits.length, 8, 'one video/init per video');
+    assert.ok(
+      inits[6]! - inits[0]! >= 60_000,
+      `the 7th video/init ${inits[6]! - inits[0]!} ms after the 1st`,
+    );
+    assert.ok(inits[5]! - inits[0]! < 10_000, 'the first six at the time');
+  });
+
+  it('a disconnect while the video waits for its turn at video/init: the turn comes, nothing is posted, the epic is in error', async () => {
+    const { workspace, connector, epicId } = await reviewedVideo('Waiting its turn', 'SELF_ONLY');
+    // Six inits 45 s ago fill this token's minute: the next turn is about 16 s away.
+    const filledAt = Date.now() - 45_000;
+    await stack.harness.database.sql`
+      insert into call_turns (key, given)
+      values (${`tiktok:videoInit:${connector.id}`}, ${Array.from({ length: 6 }, () => filledAt)}::float8[])`;
+    const inits = tiktok().receivedMatching('/v2/post/publish/video/init/').length;
+    const scheduled = await workspace.api.post(`/v1/epics/${epicId}/schedule`, {
+      scheduledAt: isoInSeconds(2),
+    });
+    assert.equal(scheduled.statusCode, 200, scheduled.body);
+    // The attempt runs, and soon waits for its turn (about 16 s away).
+    await waitFor(
+      () => publicationOf(workspace, epicId),
+      (publication) => (publication?.attempts ?? 0) >= 1,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const disconnected = await workspace.api.delete(`/v1/connectors/${connector.id}`);
+    assert.equal(disconnected.statusCode, 200, disconnected.body);
+
+    await waitForStatus(workspace, epicId, 'error');
+    const publication = await publicationOf(workspace, epicId);
+    assert.equal(publication.lastError?.class, 'TOKEN_EXPIRED');
+    // Refused by the check after the turn, not by a new attempt that found no credentials.
+    assert.match(publication.lastError?.message ?? '', /disconnected/);
+    assert.equal(publication.attempts, 1);
+    assert.equal(tiktok().receivedMatching('/v2/post/publish/video/init/').length, inits, 'no video/init');
+    assert.equal(postsTitled('Waiting its turn').length, 0);
   });
 
   it('TikTok throttling the post at the time: three attempts (the limit), then the epic is in error and no video', async () => {

@@ -1,0 +1,115 @@
+// Turns at the requests platforms limit (their descriptors' callLimits), shared by every worker through
+// PostgreSQL: a burst of publications due at one instant is spread over the platform's windows instead of
+// refused with 429s. A turn too far off for one attempt is not kept: the attempt ends RATE_LIMITED with the
+// wait, and Temporal's retry comes back for a turn then.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { eq, sql } from 'drizzle-orm';
+import type { TakeTurn } from '../connectors/types.ts';
+import type { Database } from '../db/client.ts';
+import { callTurns } from '../db/schema.ts';
+import { nextTurnAt, withTurn } from '../domain/call-turns.ts';
+import { type CallLimit, type Platform, platformDescriptor } from '../domain/platforms.ts';
+import { PlatformError } from '../domain/publication-errors.ts';
+
+/**
+ * What one attempt waits for a turn at most, unless the adapter says otherwise: one more minute-long window and
+ * its margin, which leaves a 3-minute publish attempt the time to post and poll; a turn further off is a
+ * retry's.
+ */
+export const defaultTurnWaitMs = 75_000;
+/** Heartbeats while waiting, within the shortest heartbeat time-out the configuration allows (1 s). */
+const heartbeatEveryMs = 500;
+
+export interface TurnHolder {
+  platform: Platform;
+  /** The connector whose token makes the requests (limits per token count per connector). */
+  connectorId: string;
+  signal?: AbortSignal | undefined;
+  heartbeat?: () => void;
+  /** When the attempt's time limit ends (epoch ms): no turn is given that the caller could not use before. */
+  endsAt?: number;
+}
+
+/** An activity's attempt ends this long after it started; a little is kept for what ran before its turns. */
+export function attemptEndsAt(startToCloseTimeoutMs: number, nowMs = Date.now()): number {
+  return nowMs + startToCloseTimeoutMs - 5_000;
+}
+
+export function callLimitOf(platform: Platform, call: string): CallLimit {
+  const limit = platformDescriptor(platform).callLimits?.[call];
+  if (!limit) throw new Error(`${platform} declares no limit named ${call}`);
+  return limit;
+}
+
+/** Where the turns of one limit are kept: per connector (its token), or one for the whole app. */
+export function turnKey(platform: Platform, call: string, limit: CallLimit, connectorId: string): string {
+  // An app's limit is shared by the platforms its OAuth app serves (Google Ads and Analytics are one app).
+  const app = platformDescriptor(platform).oauthApp ?? platform;
+  return limit.per === 'app' ? `${app}:${call}:app` : `${platform}:${call}:${connectorId}`;
+}
+
+const window = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`);
+
+export function createCallTurns(db: Database) {
+  /** Gives the next turn when it is within `maxWaitMs`; answers how long until it either way. */
+  async function reserve(key: string, limit: CallLimit, maxWaitMs: number) {
+    return db.transaction(async (tx) => {
+      await tx.insert(callTurns).values({ key, given: [] }).onConflictDoNothing();
+      const [row] = await tx
+        .select({ given: callTurns.given, nowMs: sql<number>`extract(epoch from clock_timestamp()) * 1000` })
+        .from(callTurns)
+        .where(eq(callTurns.key, key))
+        .for('update');
+      const given = row!.given;
+      const nowMs = Number(row!.nowMs);
+      const turnAt = nextTurnAt(given, nowMs, limit);
+      const waitMs = Math.ceil(turnAt - nowMs);
+      if (waitMs > maxWaitMs) return { waitMs, turnAt, given: false };
+      await tx
+        .update(callTurns)
+        .set({ given: withTurn(given, turnAt, limit) })
+        .where(eq(callTurns.key, key));
+      return { waitMs, turnAt, given: true };
+    });
+  }
+
+  /** The turn-taker one attempt's adapter gets (PublicationContext.takeTurn). */
+  function forHolder(holder: TurnHolder): TakeTurn {
+    return async (call, options) => {
+      const limit = callLimitOf(holder.platform, call);
+      const key = turnKey(holder.platform, call, limit, holder.connectorId);
+      const left =
+        holder.endsAt === undefined ? Infinity : holder.endsAt - Date.now() - (options?.needsAfterMs ?? 0);
+      if (left < 0) {
+        throw new PlatformError({
+          class: 'TRANSIENT',
+          message: `this attempt has no time left for ${call}; the next attempt makes it`,
+        });
+      }
+      const maxWaitMs = Math.min(options?.maxWaitMs ?? defaultTurnWaitMs, left);
+      const turn = await reserve(key, limit, maxWaitMs);
+      if (!turn.given) {
+        const { name } = platformDescriptor(holder.platform);
+        const per = limit.per === 'app' ? 'for this app' : 'per account';
+        throw new PlatformError({
+          class: 'RATE_LIMITED',
+          message:
+            `${name} allows ${limit.requests} ${call} requests every ${window(limit.windowMs)} ${per}: ` +
+            `this one waits its turn, in ${Math.ceil(turn.waitMs / 1000)} s`,
+          retryAfterMs: turn.waitMs,
+        });
+      }
+      let waiting = turn.waitMs;
+      while (waiting > 0) {
+        holder.heartbeat?.();
+        const step = Math.min(waiting, heartbeatEveryMs);
+        await sleep(step, undefined, holder.signal ? { signal: holder.signal } : undefined);
+        waiting -= step;
+      }
+    };
+  }
+
+  return { forHolder, reserve };
+}
+
+export type CallTurns = ReturnType<typeof createCallTurns>;
