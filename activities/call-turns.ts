@@ -1,14 +1,21 @@
 // Turns at the requests platforms limit (their descriptors' callLimits), shared by every worker through
 // PostgreSQL: a burst of publications due at one instant is spread over the platform's windows instead of
 // refused with 429s. A turn too far off for one attempt is not kept: the attempt ends RATE_LIMITED with the
-// wait, and Temporal's retry comes back for a turn then.
+// wait, and Temporal's retry comes back for a turn then. Likewise the connections a platform allows at once
+// (connectionLimit): a call holds one of them while it runs.
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { TakeTurn } from '../connectors/types.ts';
 import type { Database } from '../db/client.ts';
-import { callTurns } from '../db/schema.ts';
+import { callSlots, callTurns } from '../db/schema.ts';
 import { nextTurnAt, withTurn } from '../domain/call-turns.ts';
-import { type CallLimit, type Platform, platformDescriptor } from '../domain/platforms.ts';
+import {
+  type CallLimit,
+  type ConnectionLimit,
+  type Platform,
+  platformDescriptor,
+} from '../domain/platforms.ts';
 import { PlatformError } from '../domain/publication-errors.ts';
 
 /**
@@ -46,6 +53,12 @@ export function turnKey(platform: Platform, call: string, limit: CallLimit, conn
   // An app's limit is shared by the platforms its OAuth app serves (Google Ads and Analytics are one app).
   const app = platformDescriptor(platform).oauthApp ?? platform;
   return limit.per === 'app' ? `${app}:${call}:app` : `${platform}:${call}:${connectorId}`;
+}
+
+/** Where the slots of a connection limit are kept: per connector (its token), or one set for the app. */
+export function connectionKey(platform: Platform, limit: ConnectionLimit, connectorId: string): string {
+  const app = platformDescriptor(platform).oauthApp ?? platform;
+  return limit.per === 'app' ? `${app}:connections:app` : `${platform}:connections:${connectorId}`;
 }
 
 const window = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`);
@@ -109,7 +122,75 @@ export function createCallTurns(db: Database) {
     };
   }
 
-  return { forHolder, reserve };
+  /** Takes a free slot (one whose holder ended or whose lease ran out), or none. */
+  async function takeSlot(key: string, connections: number, holder: string, leaseMs: number) {
+    return db.transaction(async (tx) => {
+      await tx
+        .insert(callSlots)
+        .values(Array.from({ length: connections }, (_, slot) => ({ key, slot, heldUntil: 0 })))
+        .onConflictDoNothing();
+      const taken = await tx.execute<{ slot: number }>(sql`
+        update call_slots set holder = ${holder},
+          held_until = extract(epoch from clock_timestamp()) * 1000 + ${leaseMs}
+        where (key, slot) = (
+          select key, slot from call_slots
+          where key = ${key} and slot < ${connections}
+            and held_until < extract(epoch from clock_timestamp()) * 1000
+          order by slot limit 1 for update skip locked)
+        returning slot`);
+      return taken[0]?.slot;
+    });
+  }
+
+  /**
+   * Runs `work` holding one of the connections the platform allows at once (its descriptor's
+   * connectionLimit), shared by every worker; a platform without one runs it at once. Waits for a free one
+   * (heartbeating, abortable) at most `maxWaitMs`, then fails RATE_LIMITED. A worker that dies holding a slot
+   * holds it no longer than the attempt's own time limit.
+   */
+  async function withConnection<T>(
+    holder: TurnHolder,
+    work: () => Promise<T>,
+    maxWaitMs = defaultTurnWaitMs,
+  ): Promise<T> {
+    const limit = platformDescriptor(holder.platform).connectionLimit;
+    if (!limit) return work();
+    const key = connectionKey(holder.platform, limit, holder.connectorId);
+    const holderId = randomUUID();
+    const leaseMs =
+      holder.endsAt === undefined ? 10 * 60_000 : Math.max(1_000, holder.endsAt - Date.now() + 5_000);
+    const giveUpAt = Date.now() + maxWaitMs;
+    let slot = await takeSlot(key, limit.connections, holderId, leaseMs);
+    while (slot === undefined) {
+      if (Date.now() >= giveUpAt) {
+        const { name } = platformDescriptor(holder.platform);
+        throw new PlatformError({
+          class: 'RATE_LIMITED',
+          message: `${name} allows ${limit.connections} requests at once per account, and all were in use for ${Math.round(maxWaitMs / 1000)} s`,
+          retryAfterMs: 5_000,
+        });
+      }
+      holder.heartbeat?.();
+      await sleep(
+        100 + Math.random() * 200,
+        undefined,
+        holder.signal ? { signal: holder.signal } : undefined,
+      );
+      slot = await takeSlot(key, limit.connections, holderId, leaseMs);
+    }
+    try {
+      return await work();
+    } finally {
+      // A release that fails leaves the slot to its lease.
+      await db
+        .update(callSlots)
+        .set({ holder: null, heldUntil: 0 })
+        .where(and(eq(callSlots.key, key), eq(callSlots.slot, slot), eq(callSlots.holder, holderId)))
+        .catch(() => undefined);
+    }
+  }
+
+  return { forHolder, reserve, withConnection };
 }
 
 export type CallTurns = ReturnType<typeof createCallTurns>;

@@ -38,7 +38,7 @@ import {
 import type { PublicationStatus } from '../domain/publications.ts';
 import { isValidTimeZone } from '../domain/time.ts';
 import { applyUtm, epicSlug, utmCampaignKey } from '../domain/utm.ts';
-import { attemptEndsAt, createCallTurns } from './call-turns.ts';
+import { attemptEndsAt, createCallTurns, type TurnHolder } from './call-turns.ts';
 import { expiredButRenewable, isRenewable } from './connector-token.ts';
 import { awaitingFinalId } from './follow-up.ts';
 
@@ -448,6 +448,18 @@ export function createEpicActivities({
     });
   }
 
+  /** This attempt, as it takes turns and connections at its connector's platform (activities/call-turns.ts). */
+  function turnHolder(target: Target): TurnHolder {
+    const context = Context.current();
+    return {
+      platform: target.connector.platform,
+      connectorId: target.connector.id,
+      signal: context.cancellationSignal,
+      heartbeat: () => context.heartbeat(),
+      endsAt: attemptEndsAt(context.info.startToCloseTimeoutMs),
+    };
+  }
+
   /** What an adapter gets for one try: the content as it goes out, the target, credentials and progress. */
   async function publicationContext(
     target: Target,
@@ -473,13 +485,7 @@ export function createEpicActivities({
       saveProgress: saveProgress(target.publication.id, fence.handOffKey, fence.beforeTry),
       heartbeat: () => context.heartbeat(),
       signal: context.cancellationSignal,
-      takeTurn: turns.forHolder({
-        platform: target.connector.platform,
-        connectorId: target.connector.id,
-        signal: context.cancellationSignal,
-        heartbeat: () => context.heartbeat(),
-        endsAt: attemptEndsAt(context.info.startToCloseTimeoutMs),
-      }),
+      takeTurn: turns.forHolder(turnHolder(target)),
       beforeGoingLive: beforeGoingLive(target, fence),
       beforeCreating: async () => {
         const [holds] = await db
@@ -643,11 +649,17 @@ export function createEpicActivities({
             },
           }
         : undefined;
-    const state = await adapter.handOffStatus({
-      externalId: publication.externalId,
-      credentials: credentialsOf(target.connector),
-      ...(overdue ? { overdue } : {}),
-    });
+    // A question that finds no free connection soon is asked again at the next poll.
+    const state = await turns.withConnection(
+      turnHolder(target),
+      () =>
+        adapter.handOffStatus!({
+          externalId: publication.externalId!,
+          credentials: credentialsOf(target.connector),
+          ...(overdue ? { overdue } : {}),
+        }),
+      10_000,
+    );
     if (
       state.state === 'pending' &&
       Number.isNaN(seenDueAt) &&
@@ -752,12 +764,14 @@ export function createEpicActivities({
     const scheduledAt = new Date(input.scheduledAt);
     let handedOff: Awaited<ReturnType<NonNullable<PlatformAdapter['handOff']>>>;
     try {
-      handedOff = await adapter.handOff({
-        ...(await publicationContext(target, progress, { ...fence, handOffKey: key })),
-        scheduledAt,
-        epicTitle: target.epic.title,
-        handOffKey: key,
-      });
+      handedOff = await turns.withConnection(turnHolder(target), async () =>
+        adapter.handOff!({
+          ...(await publicationContext(target, progress, { ...fence, handOffKey: key })),
+          scheduledAt,
+          epicTitle: target.epic.title,
+          handOffKey: key,
+        }),
+      );
     } catch (error) {
       if (error instanceof ApplicationFailure || Context.current().cancellationSignal.aborted) {
         await clearGoingLive(publication.id, key);

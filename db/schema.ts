@@ -9,6 +9,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -345,6 +346,22 @@ export const callTurns = pgTable('call_turns', {
   key: text('key').primaryKey(),
   given: doublePrecision('given').array().notNull(),
 });
+
+/**
+ * The connections a platform allows at once (its ConnectionLimit), one row per slot: a slot is held by one
+ * adapter call until it ends, or until `held_until` (epoch ms) if its worker died holding it.
+ */
+export const callSlots = pgTable(
+  'call_slots',
+  {
+    /** `{platform}:connections:{connector id, or "app"}`. */
+    key: text('key').notNull(),
+    slot: integer('slot').notNull(),
+    holder: text('holder'),
+    heldUntil: doublePrecision('held_until').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.key, table.slot] })],
+);
 
 /** Rows as the queries return them, named once for every module that passes them around. */
 export type EpicRow = typeof epics.$inferSelect;

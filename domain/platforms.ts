@@ -52,6 +52,16 @@ export interface CallLimit {
   windowMs: number;
 }
 
+/**
+ * A limit the platform documents on requests at once (Mailchimp: 10 simultaneous connections), per access
+ * token or for the whole app. An adapter call sends its requests one after another, so it is kept as a limit
+ * on the adapter calls that run at once.
+ */
+export interface ConnectionLimit {
+  per: 'token' | 'app';
+  connections: number;
+}
+
 export interface PlatformDescriptor {
   name: string;
   family: Family;
@@ -80,6 +90,7 @@ export interface PlatformDescriptor {
   settings: Readonly<Record<string, PlatformSetting>>;
   /** Request limits, by the name the adapter gives the request when it takes a turn (see CallLimit). */
   callLimits?: Readonly<Record<string, CallLimit>>;
+  connectionLimit?: ConnectionLimit;
   /** OAuth platforms: the prefix of `{APP}_CLIENT_ID` and `{APP}_CLIENT_SECRET`; platforms may share an app. */
   oauthApp?: string;
   /** The key of the simulator that plays it in tests and the demo (sandbox/platforms.ts). */
@@ -263,6 +274,8 @@ export const platformDescriptors = {
       /** Mailchimp's API host comes from its OAuth metadata (`api_endpoint`, per data center); set only to override. */
       apiBaseUrl: { variable: 'MAILCHIMP_API_BASE_URL', kind: 'url' },
     },
+    // PLATFORMS.md: a 429 past 10 simultaneous connections (per user, so per token).
+    connectionLimit: { per: 'token', connections: 10 },
     oauthApp: 'MAILCHIMP',
     simulator: 'mailchimp',
   },

@@ -36,6 +36,10 @@ export interface MailchimpSimulatorOptions {
   now?: () => Date;
   /** How long a campaign stays `sending` before it is `sent` (default: sent the moment it starts). */
   sendingSeconds?: number;
+  /** Marketing API requests one token may have open at once before a 429 (Mailchimp's 10); false: none. */
+  simultaneousConnections?: number | false;
+  /** How long each Marketing API request takes to answer (default 0), so requests can overlap. */
+  latencyMs?: number;
 }
 
 export type MailchimpCampaignStatus =
@@ -85,6 +89,11 @@ export type MailchimpSimulator = SimulatorServer & {
   revokeTokens(): void;
   /** Makes the next matching requests fail the way Mailchimp fails them (its status, headers and body). */
   failWith(kind: MailchimpFailureKind, rule: FailureMatch): void;
+  setLatency(ms: number): void;
+  /** When each request refused for going past the simultaneous connections was received. */
+  connectionRefusals(): Date[];
+  /** The most Marketing API requests one token had open at once since the last call; resets it. */
+  takeConnectionPeak(): number;
   /** Every campaign that exists (deleted ones are gone, as in Mailchimp). */
   campaigns(): MailchimpCampaignView[];
   /**
@@ -737,7 +746,32 @@ export async function startMailchimpSimulator(
     }
   };
 
-  const server = await startSimulatorServer(handler, {
+  // Mailchimp counts the connections one user has open: past the limit a request is refused with a 429.
+  const connectionsAtOnce =
+    options.simultaneousConnections === false ? null : (options.simultaneousConnections ?? 10);
+  let latencyMs = options.latencyMs ?? 0;
+  const open = new Map<string, number>();
+  const refusedConnections: Date[] = [];
+  let peak = 0;
+  const connectionLimited = async (request: RecordedRequest): Promise<SimulatorResponse> => {
+    if (!request.path.startsWith(`/${simulatedVersion}/`)) return handler(request);
+    const token = request.headers.authorization ?? '';
+    const atOnce = (open.get(token) ?? 0) + 1;
+    open.set(token, atOnce);
+    try {
+      peak = Math.max(peak, atOnce);
+      if (connectionsAtOnce !== null && atOnce > connectionsAtOnce) {
+        refusedConnections.push(new Date(clock()));
+        return failure('rate_limited');
+      }
+      if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+      return handler(request);
+    } finally {
+      open.set(token, (open.get(token) ?? 1) - 1);
+    }
+  };
+
+  const server = await startSimulatorServer(connectionLimited, {
     ...(options.port === undefined ? {} : { port: options.port }),
   });
   url = server.url;
@@ -750,6 +784,15 @@ export async function startMailchimpSimulator(
     },
     failWith(kind: MailchimpFailureKind, rule: FailureMatch) {
       server.failNext({ ...rule, response: failure(kind) });
+    },
+    setLatency(ms: number) {
+      latencyMs = ms;
+    },
+    connectionRefusals: () => [...refusedConnections],
+    takeConnectionPeak() {
+      const seen = peak;
+      peak = 0;
+      return seen;
     },
     campaigns: (): MailchimpCampaignView[] =>
       [...campaigns.values()].map(advance).map((campaign) => ({

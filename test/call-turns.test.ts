@@ -204,6 +204,57 @@ describe('turns kept in PostgreSQL', () => {
     assert.ok(endsAt < 1_180_000 && endsAt > 1_170_000);
   });
 
+  it('connections: two workers never hold more at once than the platform allows, and every call runs', async () => {
+    const limited = workers.map((worker) => createCallTurns(worker.db));
+    let open = 0;
+    let most = 0;
+    const call = async () => {
+      open += 1;
+      most = Math.max(most, open);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      open -= 1;
+      return 'done';
+    };
+    const holder = { platform: 'mailchimp' as const, connectorId: 'connector-busy' };
+    const results = await Promise.all(
+      Array.from({ length: 25 }, (_, index) => limited[index % 2]!.withConnection(holder, call)),
+    );
+    assert.deepEqual(new Set(results), new Set(['done']));
+    assert.equal(most, 10, 'Mailchimp allows 10 at once: all used, never more');
+    const [{ held } = { held: -1 }] = await workers[0]!.sql<{ held: number }[]>`
+      select count(*)::int as held from call_slots where key = 'mailchimp:connections:connector-busy' and holder is not null`;
+    assert.equal(held, 0, 'every slot released');
+    // A platform without a connection limit runs the call at once.
+    assert.equal(await limited[0]!.withConnection({ platform: 'meta', connectorId: 'c' }, call), 'done');
+  });
+
+  it('connections: a slot held by a dead worker frees when its lease ends; all held too long is RATE_LIMITED', async () => {
+    const turns = createCallTurns(workers[0]!.db);
+    const fill = async (key: string, leaseMs: number) => {
+      for (let slot = 0; slot < 10; slot += 1)
+        await workers[0]!.sql`
+          insert into call_slots (key, slot, holder, held_until)
+          values (${key}, ${slot}, 'dead worker', extract(epoch from clock_timestamp()) * 1000 + ${leaseMs})`;
+    };
+    await fill('mailchimp:connections:connector-dead', 1_500);
+    const started = Date.now();
+    const ran = await turns.withConnection(
+      { platform: 'mailchimp', connectorId: 'connector-dead' },
+      async () => 'ran',
+    );
+    assert.equal(ran, 'ran');
+    assert.ok(Date.now() - started >= 1_000, 'it waited for a lease to end');
+
+    await fill('mailchimp:connections:connector-stuck', 60_000);
+    await assert.rejects(
+      turns.withConnection({ platform: 'mailchimp', connectorId: 'connector-stuck' }, async () => 'ran', 500),
+      (error: unknown) =>
+        error instanceof PlatformError &&
+        error.failure.class === 'RATE_LIMITED' &&
+        /Mailchimp allows 10 requests at once per account/.test(error.failure.message),
+    );
+  });
+
   it('a cancelled attempt stops waiting for its turn, heartbeating while it waited', async () => {
     const turns = createCallTurns(workers[0]!.db);
     const limit: CallLimit = { per: 'token', requests: 20, windowMs: 60_000 };

@@ -117,6 +117,31 @@ describe('Mailchimp real scheduling', () => {
     assert.equal((await publicationOf(workspace, epicId))?.status, 'cancelled');
   });
 
+  it('fourteen emails of one account scheduled at once are handed off within Mailchimp’s 10 connections at once: none refused, each scheduled once', async () => {
+    // Each request takes 150 ms to answer, so the hand-offs' requests overlap as they would on the network.
+    mailchimp().setLatency(150);
+    mailchimp().takeConnectionPeak();
+    const refusedBefore = mailchimp().connectionRefusals().length;
+    try {
+      const emails: { workspace: TestWorkspace; epicId: string }[] = [];
+      for (let index = 1; index <= 14; index += 1) emails.push(await reviewedEmail(`Crowd ${index}`));
+      mailchimp().takeConnectionPeak();
+      await Promise.all(emails.map(({ workspace, epicId }) => schedule(workspace, epicId, at('13:30'))));
+      for (const { workspace, epicId } of emails) await handedOff(workspace, epicId);
+
+      assert.deepEqual(mailchimp().connectionRefusals().slice(refusedBefore), [], 'Mailchimp refused none');
+      const peak = mailchimp().takeConnectionPeak();
+      assert.ok(peak <= 10 && peak > 1, `at most 10 at once (${peak})`);
+      for (const { workspace, epicId } of emails) {
+        const scheduled = campaignsOf(epicId).filter((campaign) => campaign.status === 'schedule');
+        assert.equal(scheduled.length, 1, `${epicId}: one scheduled campaign`);
+        assert.equal((await publicationOf(workspace, epicId))?.attempts, 1, 'on its first attempt');
+      }
+    } finally {
+      mailchimp().setLatency(0);
+    }
+  });
+
   it('reschedule leaves exactly one scheduled campaign, at the new time', async () => {
     const { workspace, epicId } = await reviewedEmail('Moved');
     await schedule(workspace, epicId, at('11:00'));
