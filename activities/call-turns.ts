@@ -24,6 +24,8 @@ import { PlatformError } from '../domain/publication-errors.ts';
  * retry's.
  */
 export const defaultTurnWaitMs = 75_000;
+/** Connections of a platform's limit left to the calls that hold none (see withConnection). */
+export const connectionHeadroom = 2;
 /** Heartbeats while waiting, within the shortest heartbeat time-out the configuration allows (1 s). */
 const heartbeatEveryMs = 500;
 
@@ -123,30 +125,40 @@ export function createCallTurns(db: Database) {
   }
 
   /** Takes a free slot (one whose holder ended or whose lease ran out), or none. */
-  async function takeSlot(key: string, connections: number, holder: string, leaseMs: number) {
-    return db.transaction(async (tx) => {
-      await tx
-        .insert(callSlots)
-        .values(Array.from({ length: connections }, (_, slot) => ({ key, slot, heldUntil: 0 })))
-        .onConflictDoNothing();
-      const taken = await tx.execute<{ slot: number }>(sql`
-        update call_slots set holder = ${holder},
-          held_until = extract(epoch from clock_timestamp()) * 1000 + ${leaseMs}
-        where (key, slot) = (
-          select key, slot from call_slots
-          where key = ${key} and slot < ${connections}
-            and held_until < extract(epoch from clock_timestamp()) * 1000
-          order by slot limit 1 for update skip locked)
-        returning slot`);
-      return taken[0]?.slot;
-    });
+  async function takeSlot(key: string, slots: number, holder: string, leaseMs: number) {
+    const take = async () =>
+      (
+        await db.execute<{ slot: number }>(sql`
+          update call_slots set holder = ${holder},
+            held_until = extract(epoch from clock_timestamp()) * 1000 + ${leaseMs}
+          where (key, slot) = (
+            select key, slot from call_slots
+            where key = ${key} and slot < ${slots}
+              and held_until < extract(epoch from clock_timestamp()) * 1000
+            order by slot limit 1 for update skip locked)
+          returning slot`)
+      )[0]?.slot;
+    const slot = await take();
+    if (slot !== undefined) return slot;
+    // The first call for this key (or a limit raised since): its slots are made, then taken.
+    const [{ made } = { made: 0 }] = await db.execute<{ made: number }>(
+      sql`select count(*)::int as made from call_slots where key = ${key} and slot < ${slots}`,
+    );
+    if (made >= slots) return undefined;
+    await db
+      .insert(callSlots)
+      .values(Array.from({ length: slots }, (_, index) => ({ key, slot: index, heldUntil: 0 })))
+      .onConflictDoNothing();
+    return take();
   }
 
   /**
    * Runs `work` holding one of the connections the platform allows at once (its descriptor's
-   * connectionLimit), shared by every worker; a platform without one runs it at once. Waits for a free one
-   * (heartbeating, abortable) at most `maxWaitMs`, then fails RATE_LIMITED. A worker that dies holding a slot
-   * holds it no longer than the attempt's own time limit.
+   * connectionLimit), shared by every worker; a platform without one runs it at once. Two of them are left
+   * to calls that hold none (a cancel, the connection's own checks, the user's other apps), so a burst of
+   * hand-offs never makes an unschedule's cancel the 429. Waits for a free one (heartbeating, abortable) at
+   * most `maxWaitMs` (and within the attempt's time), then fails RATE_LIMITED. A worker that dies holding a
+   * slot holds it no longer than its attempt's time limit.
    */
   async function withConnection<T>(
     holder: TurnHolder,
@@ -156,17 +168,20 @@ export function createCallTurns(db: Database) {
     const limit = platformDescriptor(holder.platform).connectionLimit;
     if (!limit) return work();
     const key = connectionKey(holder.platform, limit, holder.connectorId);
+    const slots = Math.max(1, limit.connections - connectionHeadroom);
     const holderId = randomUUID();
-    const leaseMs =
-      holder.endsAt === undefined ? 10 * 60_000 : Math.max(1_000, holder.endsAt - Date.now() + 5_000);
-    const giveUpAt = Date.now() + maxWaitMs;
-    let slot = await takeSlot(key, limit.connections, holderId, leaseMs);
+    const endsAt = Number.isFinite(holder.endsAt) ? holder.endsAt! : Date.now() + 10 * 60_000;
+    // The lease ends with the attempt, however long it waited for its slot.
+    const leaseMs = () => Math.max(1_000, endsAt - Date.now() + 5_000);
+    const waitedMs = Math.min(maxWaitMs, Math.max(0, endsAt - Date.now()));
+    const giveUpAt = Date.now() + waitedMs;
+    let slot = await takeSlot(key, slots, holderId, leaseMs());
     while (slot === undefined) {
       if (Date.now() >= giveUpAt) {
         const { name } = platformDescriptor(holder.platform);
         throw new PlatformError({
           class: 'RATE_LIMITED',
-          message: `${name} allows ${limit.connections} requests at once per account, and all were in use for ${Math.round(maxWaitMs / 1000)} s`,
+          message: `${name} allows ${limit.connections} requests at once per account, and all Glowtify may use were in use for ${Math.round(waitedMs / 1000)} s`,
           retryAfterMs: 5_000,
         });
       }
@@ -176,7 +191,7 @@ export function createCallTurns(db: Database) {
         undefined,
         holder.signal ? { signal: holder.signal } : undefined,
       );
-      slot = await takeSlot(key, limit.connections, holderId, leaseMs);
+      slot = await takeSlot(key, slots, holderId, leaseMs());
     }
     try {
       return await work();

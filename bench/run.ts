@@ -361,7 +361,8 @@ async function limitedPlatformBurst(world: World) {
     world.tiktokWorkspaces.push({ workspace, epicIds: epicIds.slice(-videosEach) });
   }
   await settle([...world.workers, ...world.baselineWorkers], 600_000);
-  const dueAt = new Date(Date.now() + 5_000);
+  // Far enough ahead for every schedule call to land first.
+  const dueAt = new Date(Date.now() + 5_000 + epicIds.length * 300);
   progress(`B6: ${accounts} TikTok accounts × ${videosEach} videos due at ${dueAt.toISOString()}`);
   for (const { workspace, epicIds: ids } of world.tiktokWorkspaces) {
     for (const epicId of ids) {

@@ -94,6 +94,8 @@ export type MailchimpSimulator = SimulatorServer & {
   connectionRefusals(): Date[];
   /** The most Marketing API requests one token had open at once since the last call; resets it. */
   takeConnectionPeak(): number;
+  /** Marketing API requests open now, all tokens together. */
+  openConnections(): number;
   /** Every campaign that exists (deleted ones are gone, as in Mailchimp). */
   campaigns(): MailchimpCampaignView[];
   /**
@@ -757,13 +759,17 @@ export async function startMailchimpSimulator(
     if (!request.path.startsWith(`/${simulatedVersion}/`)) return handler(request);
     const token = request.headers.authorization ?? '';
     const atOnce = (open.get(token) ?? 0) + 1;
+    if (connectionsAtOnce !== null && atOnce > connectionsAtOnce) {
+      refusedConnections.push(new Date(clock()));
+      return problem(
+        429,
+        'Too Many Requests',
+        `You have exceeded the limit of ${connectionsAtOnce} simultaneous connections.`,
+      );
+    }
     open.set(token, atOnce);
+    peak = Math.max(peak, atOnce);
     try {
-      peak = Math.max(peak, atOnce);
-      if (connectionsAtOnce !== null && atOnce > connectionsAtOnce) {
-        refusedConnections.push(new Date(clock()));
-        return failure('rate_limited');
-      }
       if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
       return handler(request);
     } finally {
@@ -789,6 +795,7 @@ export async function startMailchimpSimulator(
       latencyMs = ms;
     },
     connectionRefusals: () => [...refusedConnections],
+    openConnections: () => [...open.values()].reduce((sum, count) => sum + count, 0),
     takeConnectionPeak() {
       const seen = peak;
       peak = 0;

