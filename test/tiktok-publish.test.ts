@@ -12,7 +12,7 @@ import {
 } from '../connectors/tiktok.ts';
 import type { PublicationContext, PublicationProgress } from '../connectors/types.ts';
 import type { TaskContent } from '../domain/content.ts';
-import type { PublicationErrorClass } from '../domain/publication-errors.ts';
+import { PlatformError, type PublicationErrorClass } from '../domain/publication-errors.ts';
 import {
   startTikTokSimulator,
   type TikTokFailureKind,
@@ -402,6 +402,59 @@ describe('TikTok errors from its own bodies', () => {
 
 describe('TikTok retries never make a second video', () => {
   const harness = harnessPerTest(startHarness);
+
+  it('turns: before creator_info, before video/init and ahead of its last check, before each status read', async () => {
+    const { sim } = harness;
+    const turns: { call: string; inits: number; checks: number; needsAfterMs?: number }[] = [];
+    const first = attempt(harness, { content: video({ privacyLevel: 'SELF_ONLY' }) });
+    first.context.takeTurn = async (call, options) => {
+      turns.push({
+        call,
+        inits: sim.receivedMatching(paths.init).length,
+        checks: first.goingLive.length,
+        ...(options?.needsAfterMs === undefined ? {} : { needsAfterMs: options.needsAfterMs }),
+      });
+    };
+    await harness.adapter().publish(first.context);
+    assert.deepEqual(turns.slice(0, 2), [
+      { call: 'creatorInfo', inits: 0, checks: 0 },
+      // Room for the last check and an init answered within the attempt (two request time-outs).
+      { call: 'videoInit', inits: 0, checks: 0, needsAfterMs: 60_000 },
+    ]);
+    const reads = turns.slice(2);
+    assert.ok(reads.length >= 1 && reads.every((turn) => turn.call === 'statusFetch' && turn.inits === 1));
+    assert.equal(reads.length, sim.receivedMatching(paths.status).length, 'one turn per status read');
+  });
+
+  it('a turn refused before video/init leaves no init marker; one refused after it: the retry resumes the same publish_id', async () => {
+    const { sim } = harness;
+    const refuse = (call: string) => async (asked: string) => {
+      if (asked === call)
+        throw new PlatformError({
+          class: 'RATE_LIMITED',
+          message: `no turn for ${call}`,
+          retryAfterMs: 61_000,
+        });
+    };
+    const beforeInit = attempt(harness);
+    beforeInit.context.takeTurn = refuse('videoInit');
+    await expectFailure(harness.adapter().publish(beforeInit.context), 'RATE_LIMITED');
+    assert.equal(sim.receivedMatching(paths.init).length, 0);
+    assert.deepEqual(beforeInit.goingLive, [], 'the last check comes after the turn');
+    assert.ok(!beforeInit.stored.initSentAt && !beforeInit.stored.publishId, 'nothing says an init left');
+
+    const afterInit = attempt(harness, { progress: beforeInit.stored });
+    afterInit.context.takeTurn = refuse('statusFetch');
+    await expectFailure(harness.adapter().publish(afterInit.context), 'RATE_LIMITED');
+    assert.equal(sim.receivedMatching(paths.init).length, 1);
+    assert.ok(afterInit.stored.publishId, 'the publish_id is kept');
+
+    const retry = attempt(harness, { progress: afterInit.stored });
+    const published = await harness.adapter().publish(retry.context);
+    assert.equal(sim.receivedMatching(paths.init).length, 1, 'no second video/init');
+    assert.equal(sim.posts().length, 1);
+    assert.equal(published.externalId, sim.posts()[0]?.postId);
+  });
 
   it('a worker killed right after the publish_id was saved: the retry resumes polling it, no second video/init', async () => {
     const { sim } = harness;
