@@ -16,12 +16,18 @@ export function turnMarginMs(limit: CallLimit): number {
  * given in ascending order by construction, so only the last `requests` of them matter.
  */
 export function nextTurnAt(given: readonly number[], nowMs: number, limit: CallLimit): number {
-  if (given.length < limit.requests) return nowMs;
-  const oldestCounted = given[given.length - limit.requests]!;
+  const counted = turnsPerWindow(limit);
+  if (given.length < counted) return nowMs;
+  const oldestCounted = given[given.length - counted]!;
   return Math.max(nowMs, oldestCounted + limit.windowMs + turnMarginMs(limit));
 }
 
-/** The turns to keep after giving one at `turnAt`: the last `requests`, all a next turn depends on. */
+/** The turns given in one window: the limit, less what is left to calls that take none. */
+export function turnsPerWindow(limit: CallLimit): number {
+  return Math.max(1, limit.requests - (limit.reserved ?? 0));
+}
+
+/** The turns to keep after giving one at `turnAt`: the last of a window's count, all a next turn depends on. */
 export function withTurn(given: readonly number[], turnAt: number, limit: CallLimit): number[] {
-  return [...given, turnAt].slice(-limit.requests);
+  return [...given, turnAt].slice(-turnsPerWindow(limit));
 }

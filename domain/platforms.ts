@@ -50,6 +50,8 @@ export interface CallLimit {
   per: 'token' | 'app';
   requests: number;
   windowMs: number;
+  /** Of `requests`, those left to calls that take no turn (TikTok reads creator_info at connection too). */
+  reserved?: number;
 }
 
 /**
@@ -226,7 +228,8 @@ export const platformDescriptors = {
     },
     // PLATFORMS.md: counted per access token over a sliding minute.
     callLimits: {
-      creatorInfo: { per: 'token', requests: 20, windowMs: 60_000 },
+      // Discovery (at connection and each token refresh) reads creator_info without a turn.
+      creatorInfo: { per: 'token', requests: 20, windowMs: 60_000, reserved: 2 },
       videoInit: { per: 'token', requests: 6, windowMs: 60_000 },
       statusFetch: { per: 'token', requests: 30, windowMs: 60_000 },
     },

@@ -49,6 +49,19 @@ describe('the turn rule', () => {
     assert.equal(given.length, 6, 'only the last `requests` turns are kept');
   });
 
+  it('leaves the reserved part of a limit to calls that take no turn', () => {
+    const creatorInfo: CallLimit = { per: 'token', requests: 20, windowMs: 60_000, reserved: 2 };
+    let given: number[] = [];
+    const turns: number[] = [];
+    for (let index = 0; index < 19; index += 1) {
+      const turn = nextTurnAt(given, 0, creatorInfo);
+      turns.push(turn);
+      given = withTurn(given, turn, creatorInfo);
+    }
+    assert.equal(turns.filter((turn) => turn === 0).length, 18, '18 of 20 at once');
+    assert.equal(turns[18], 60_000 + turnMarginMs(creatorInfo));
+  });
+
   for (const seed of [1, 2, 3, 42, 2026]) {
     it(`never puts more than the limit in a window, and never holds a request longer than it must (seed ${seed})`, () => {
       const random = lcg(seed);
