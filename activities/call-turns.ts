@@ -50,17 +50,19 @@ export function callLimitOf(platform: Platform, call: string): CallLimit {
   return limit;
 }
 
-/** Where the turns of one limit are kept: per connector (its token), or one for the whole app. */
-export function turnKey(platform: Platform, call: string, limit: CallLimit, connectorId: string): string {
+/**
+ * Where the turns (a request's name) or the slots (`connections`) of one limit are kept: per connector (its
+ * token), or one for the whole app.
+ */
+export function limitKey(
+  platform: Platform,
+  name: string,
+  per: CallLimit['per'] | ConnectionLimit['per'],
+  connectorId: string,
+): string {
   // An app's limit is shared by the platforms its OAuth app serves (Google Ads and Analytics are one app).
   const app = platformDescriptor(platform).oauthApp ?? platform;
-  return limit.per === 'app' ? `${app}:${call}:app` : `${platform}:${call}:${connectorId}`;
-}
-
-/** Where the slots of a connection limit are kept: per connector (its token), or one set for the app. */
-export function connectionKey(platform: Platform, limit: ConnectionLimit, connectorId: string): string {
-  const app = platformDescriptor(platform).oauthApp ?? platform;
-  return limit.per === 'app' ? `${app}:connections:app` : `${platform}:connections:${connectorId}`;
+  return per === 'app' ? `${app}:${name}:app` : `${platform}:${name}:${connectorId}`;
 }
 
 const window = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000} min` : `${ms / 1000} s`);
@@ -92,7 +94,7 @@ export function createCallTurns(db: Database) {
   function forHolder(holder: TurnHolder): TakeTurn {
     return async (call, options) => {
       const limit = callLimitOf(holder.platform, call);
-      const key = turnKey(holder.platform, call, limit, holder.connectorId);
+      const key = limitKey(holder.platform, call, limit.per, holder.connectorId);
       const left =
         holder.endsAt === undefined ? Infinity : holder.endsAt - Date.now() - (options?.needsAfterMs ?? 0);
       if (left < 0) {
@@ -167,7 +169,7 @@ export function createCallTurns(db: Database) {
   ): Promise<T> {
     const limit = platformDescriptor(holder.platform).connectionLimit;
     if (!limit) return work();
-    const key = connectionKey(holder.platform, limit, holder.connectorId);
+    const key = limitKey(holder.platform, 'connections', limit.per, holder.connectorId);
     const slots = Math.max(1, limit.connections - connectionHeadroom);
     const holderId = randomUUID();
     const endsAt = Number.isFinite(holder.endsAt) ? holder.endsAt! : Date.now() + 10 * 60_000;

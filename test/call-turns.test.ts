@@ -4,7 +4,7 @@
 // with the wait, and a cancelled attempt stops waiting.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { attemptEndsAt, createCallTurns, turnKey } from '../activities/call-turns.ts';
+import { attemptEndsAt, createCallTurns, limitKey } from '../activities/call-turns.ts';
 import { connectDatabase, type DatabaseConnection, runMigrations } from '../db/client.ts';
 import { nextTurnAt, turnMarginMs, withTurn } from '../domain/call-turns.ts';
 import type { CallLimit } from '../domain/platforms.ts';
@@ -91,19 +91,18 @@ describe('the turn rule', () => {
 
 describe('where turns are kept', () => {
   it('per token: one key per connector; per app: one key for every platform of the OAuth app', () => {
-    const perToken: CallLimit = { per: 'token', requests: 6, windowMs: 60_000 };
-    const perApp: CallLimit = { per: 'app', requests: 100, windowMs: 1_000 };
-    assert.equal(turnKey('tiktok', 'videoInit', perToken, 'c1'), 'tiktok:videoInit:c1');
+    assert.equal(limitKey('tiktok', 'videoInit', 'token', 'c1'), 'tiktok:videoInit:c1');
     assert.notEqual(
-      turnKey('tiktok', 'videoInit', perToken, 'c1'),
-      turnKey('tiktok', 'videoInit', perToken, 'c2'),
+      limitKey('tiktok', 'videoInit', 'token', 'c1'),
+      limitKey('tiktok', 'videoInit', 'token', 'c2'),
     );
-    assert.equal(turnKey('google_ads', 'report', perApp, 'c1'), 'GOOGLE:report:app');
+    assert.equal(limitKey('mailchimp', 'connections', 'token', 'c1'), 'mailchimp:connections:c1');
+    assert.equal(limitKey('google_ads', 'report', 'app', 'c1'), 'GOOGLE:report:app');
     assert.equal(
-      turnKey('google_ads', 'report', perApp, 'c1'),
-      turnKey('google_analytics', 'report', perApp, 'c2'),
+      limitKey('google_ads', 'report', 'app', 'c1'),
+      limitKey('google_analytics', 'report', 'app', 'c2'),
     );
-    assert.equal(turnKey('klaviyo', 'send', perApp, 'c1'), 'klaviyo:send:app', 'no OAuth app: the platform');
+    assert.equal(limitKey('klaviyo', 'send', 'app', 'c1'), 'klaviyo:send:app', 'no OAuth app: the platform');
   });
 });
 
