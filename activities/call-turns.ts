@@ -5,6 +5,7 @@
 // (connectionLimit): a call holds one of them while it runs.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Context } from '@temporalio/activity';
 import { and, eq, sql } from 'drizzle-orm';
 import type { TakeTurn } from '../connectors/types.ts';
 import type { Database } from '../db/client.ts';
@@ -23,9 +24,9 @@ import { PlatformError } from '../domain/publication-errors.ts';
  * its margin, which leaves a 3-minute publish attempt the time to post and poll; a turn further off is a
  * retry's.
  */
-export const defaultTurnWaitMs = 75_000;
+const defaultTurnWaitMs = 75_000;
 /** Connections of a platform's limit left to the calls that hold none (see withConnection). */
-export const connectionHeadroom = 2;
+const connectionHeadroom = 2;
 /** Heartbeats while waiting, within the shortest heartbeat time-out the configuration allows (1 s). */
 const heartbeatEveryMs = 500;
 
@@ -44,7 +45,26 @@ export function attemptEndsAt(startToCloseTimeoutMs: number, nowMs = Date.now())
   return nowMs + startToCloseTimeoutMs - 5_000;
 }
 
-export function callLimitOf(platform: Platform, call: string): CallLimit {
+/**
+ * The running activity's attempt as a holder of turns and connections at a connector's platform: cancelled
+ * with the activity, ending with its time limit, and heartbeating while it waits when the activity has a
+ * heartbeat time-out.
+ */
+export function attemptHolder(
+  connector: { platform: Platform; id: string },
+  options: { heartbeats: boolean },
+): TurnHolder {
+  const context = Context.current();
+  return {
+    platform: connector.platform,
+    connectorId: connector.id,
+    signal: context.cancellationSignal,
+    ...(options.heartbeats ? { heartbeat: () => context.heartbeat() } : {}),
+    endsAt: attemptEndsAt(context.info.startToCloseTimeoutMs),
+  };
+}
+
+function callLimitOf(platform: Platform, call: string): CallLimit {
   const limit = platformDescriptor(platform).callLimits?.[call];
   if (!limit) throw new Error(`${platform} declares no limit named ${call}`);
   return limit;

@@ -38,7 +38,7 @@ import {
 import type { PublicationStatus } from '../domain/publications.ts';
 import { isValidTimeZone } from '../domain/time.ts';
 import { applyUtm, epicSlug, utmCampaignKey } from '../domain/utm.ts';
-import { attemptEndsAt, createCallTurns, type TurnHolder } from './call-turns.ts';
+import { attemptHolder, createCallTurns } from './call-turns.ts';
 import { expiredButRenewable, isRenewable } from './connector-token.ts';
 import { awaitingFinalId } from './follow-up.ts';
 
@@ -448,18 +448,6 @@ export function createEpicActivities({
     });
   }
 
-  /** This attempt, as it takes turns and connections at its connector's platform (activities/call-turns.ts). */
-  function turnHolder(target: Target): TurnHolder {
-    const context = Context.current();
-    return {
-      platform: target.connector.platform,
-      connectorId: target.connector.id,
-      signal: context.cancellationSignal,
-      heartbeat: () => context.heartbeat(),
-      endsAt: attemptEndsAt(context.info.startToCloseTimeoutMs),
-    };
-  }
-
   /** What an adapter gets for one try: the content as it goes out, the target, credentials and progress. */
   async function publicationContext(
     target: Target,
@@ -485,7 +473,7 @@ export function createEpicActivities({
       saveProgress: saveProgress(target.publication.id, fence.handOffKey, fence.beforeTry),
       heartbeat: () => context.heartbeat(),
       signal: context.cancellationSignal,
-      takeTurn: turns.forHolder(turnHolder(target)),
+      takeTurn: turns.forHolder(attemptHolder(target.connector, { heartbeats: true })),
       beforeGoingLive: beforeGoingLive(target, fence),
       beforeCreating: async () => {
         const [holds] = await db
@@ -651,7 +639,7 @@ export function createEpicActivities({
         : undefined;
     // A question that finds no free connection soon is asked again at the next poll.
     const state = await turns.withConnection(
-      turnHolder(target),
+      attemptHolder(target.connector, { heartbeats: true }),
       () =>
         adapter.handOffStatus!({
           externalId: publication.externalId!,
@@ -764,13 +752,15 @@ export function createEpicActivities({
     const scheduledAt = new Date(input.scheduledAt);
     let handedOff: Awaited<ReturnType<NonNullable<PlatformAdapter['handOff']>>>;
     try {
-      handedOff = await turns.withConnection(turnHolder(target), async () =>
-        adapter.handOff!({
-          ...(await publicationContext(target, progress, { ...fence, handOffKey: key })),
-          scheduledAt,
-          epicTitle: target.epic.title,
-          handOffKey: key,
-        }),
+      handedOff = await turns.withConnection(
+        attemptHolder(target.connector, { heartbeats: true }),
+        async () =>
+          adapter.handOff!({
+            ...(await publicationContext(target, progress, { ...fence, handOffKey: key })),
+            scheduledAt,
+            epicTitle: target.epic.title,
+            handOffKey: key,
+          }),
       );
     } catch (error) {
       if (error instanceof ApplicationFailure || Context.current().cancellationSignal.aborted) {

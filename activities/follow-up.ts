@@ -11,7 +11,7 @@ import type { Database } from '../db/client.ts';
 import { openConnectorCredentials } from '../db/connectors/credentials.ts';
 import { connectorAccounts, connectors, publications, tasks } from '../db/schema.ts';
 import { PlatformError } from '../domain/publication-errors.ts';
-import { attemptEndsAt, createCallTurns } from './call-turns.ts';
+import { attemptHolder, createCallTurns } from './call-turns.ts';
 
 /** Set in a publication's progress when it was published with `followUp`; cleared once the post is named. */
 export const awaitingFinalId = 'awaitingFinalIdSince';
@@ -58,12 +58,8 @@ export function createFollowUpActivities({ db, credentialsKeys, adapters }: Foll
           externalId: interimId,
           progress: row.publication.progress,
           signal: Context.current().cancellationSignal,
-          takeTurn: turns.forHolder({
-            platform: row.connector.platform,
-            connectorId: row.connector.id,
-            signal: Context.current().cancellationSignal,
-            endsAt: attemptEndsAt(Context.current().info.startToCloseTimeoutMs),
-          }),
+          // This activity has no heartbeat time-out: it must not heartbeat.
+          takeTurn: turns.forHolder(attemptHolder(row.connector, { heartbeats: false })),
         });
       } catch (error) {
         if (!(error instanceof PlatformError)) throw error;

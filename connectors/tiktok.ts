@@ -542,7 +542,8 @@ export function createTikTokAdapter(options: TikTokAdapterOptions): TikTokAdapte
       context.heartbeat();
       try {
         await sleep(statusPoll.intervalMs, undefined, signal ? { signal } : undefined);
-        // The post is live: a turn not near enough leaves the id to the follow-up instead of publishing' turns.
+        // The post is live: without a turn within one poll, the follow-up asks for the id instead of this
+        // attempt taking turns other posts need.
         await context.takeTurn?.('statusFetch', { maxWaitMs: statusPoll.intervalMs });
         const status = (
           await post(
