@@ -5,7 +5,7 @@
 // connector was disconnected, stops before the request that would make it live.
 import { createHash, randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { and, asc, eq, inArray, isNull, lt, notInArray, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, lt, ne, notInArray, sql } from 'drizzle-orm';
 import type { CredentialsKeys } from '../config.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { PlatformAdapter, PublicationContext, PublicationProgress } from '../connectors/types.ts';
@@ -14,7 +14,7 @@ import type { Database, Executor } from '../db/client.ts';
 import { clearPreflightRisk, flagPreflightRisk, notifyAtRisk } from '../db/connectors/at-risk.ts';
 import { openConnectorCredentials } from '../db/connectors/credentials.ts';
 import { flagReconnectRequired, warnBeyondExpiry } from '../db/connectors/transitions.ts';
-import { writeEpicTransition } from '../db/epic-transitions.ts';
+import { completeEpicWithLastPublication, writeEpicTransition } from '../db/epic-transitions.ts';
 import {
   type ConnectorRow,
   connectorAccounts,
@@ -41,6 +41,7 @@ import { applyUtm, epicSlug, utmCampaignKey } from '../domain/utm.ts';
 import { attemptHolder, createCallTurns } from './call-turns.ts';
 import { expiredButRenewable, isRenewable } from './connector-token.ts';
 import { awaitingFinalId } from './follow-up.ts';
+import { metricsEnrolment, startEpicMetrics } from './metrics.ts';
 
 export interface PublishPolicy {
   attemptsLimit: number;
@@ -144,6 +145,33 @@ const workflowActor = () => {
     return 'workflow';
   }
 };
+
+/** What a publish attempt reports to the run. */
+export interface PublishOutcome {
+  status: PublicationStatus;
+  /** The platform has not named the post yet: the run hands it to a follow-up. */
+  followUp?: true;
+  /** This publication was the epic's last: the epic is recorded published with it. */
+  epicPublished?: true;
+  /** …and its metrics reading is started (or has nothing to read). */
+  metricsStarted?: true;
+}
+
+/** How long the publish activity waits for the server to start an epic's metrics workflow. */
+const metricsStartDeadlineMs = 5_000;
+
+/** `work`, or a rejection once `ms` have passed (the work itself goes on, its outcome unheeded). */
+async function withDeadline<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** One confirmation poll asks this many platforms at once, for at most this long. */
 const confirmationConcurrency = 4;
@@ -958,13 +986,24 @@ export function createEpicActivities({
       scheduledAt: string;
       /** The schedule the run serves (absent in runs started before publish tries carried it). */
       scheduleToken?: string;
-    }): Promise<{ status: PublicationStatus; followUp?: true }> {
+      /**
+       * Asked by runs that let the publication completing the epic record it published and start its metrics
+       * reading (patch `published-by-last-post`); runs from before write the status themselves.
+       */
+      completesEpic?: true;
+    }): Promise<PublishOutcome> {
+      const startedLocally = Date.now();
       const target = await loadTarget(input.taskId);
       if (target.publication.status === 'published' && target.publication.externalId) {
-        // Recorded by a try whose answer was lost: the follow-up it owed is owed still.
-        return target.publication.progress[awaitingFinalId]
-          ? { status: 'published', followUp: true }
-          : { status: 'published' };
+        // Recorded by a try whose answer was lost: the follow-up it owed is owed still, and the epic it
+        // completed is published already (the run starts the metrics reading, which may be started: it is told).
+        return {
+          status: 'published',
+          ...(target.publication.progress[awaitingFinalId] ? { followUp: true as const } : {}),
+          ...(input.completesEpic && target.epic.status === 'published'
+            ? { epicPublished: true as const }
+            : {}),
+        };
       }
       const adapter = adapterFor(target.connector.platform);
       if (!adapter.publish) {
@@ -999,8 +1038,17 @@ export function createEpicActivities({
         return failTry(target, error, new Date(input.scheduledAt));
       }
       const publishedAt = now();
-      await db.transaction(async (tx) => {
-        await tx
+      // The readings count from the publication on the server's clock, the clock the metrics workflow reads by.
+      const context = Context.current();
+      const readingSince = new Date(
+        context.info.currentAttemptScheduledTimestampMs + (Date.now() - startedLocally),
+      );
+      const enrolment =
+        input.completesEpic && target.publication.metricsState === null
+          ? metricsEnrolment(target.task.channel, readingSince, policy.metricsScheduleScale ?? 1)
+          : null;
+      const completed = await db.transaction(async (tx) => {
+        const [recorded] = await tx
           .update(publications)
           .set({
             status: 'published',
@@ -1014,8 +1062,10 @@ export function createEpicActivities({
             progress: published.followUp
               ? sql`${publications.progress} || ${campaignMark(target.epic.title)} || jsonb_build_object(${awaitingFinalId}::text, now()::text)`
               : sql`${publications.progress} || ${campaignMark(target.epic.title)}`,
+            ...(enrolment ?? {}),
           })
-          .where(eq(publications.id, target.publication.id));
+          .where(eq(publications.id, target.publication.id))
+          .returning({ attempts: publications.attempts });
         await recordAudit(tx, {
           workspaceId: target.task.workspaceId,
           subjectType: 'publication',
@@ -1026,8 +1076,45 @@ export function createEpicActivities({
           actor: workflowActor(),
           details: { taskId: target.task.id, externalId: published.externalId },
         });
+        // A try Temporal gave up on (a newer one started since) records what it made live, and leaves the
+        // epic to the run, which has counted this publication failed or is waiting for the newer try.
+        if (!input.completesEpic || recorded?.attempts !== started.attempts) return null;
+        return completeEpicWithLastPublication(tx, {
+          epicId: target.epic.id,
+          scheduleToken: input.scheduleToken,
+          scheduledAt: new Date(input.scheduledAt),
+          now: publishedAt,
+        });
       });
-      return published.followUp ? { status: 'published', followUp: true } : { status: 'published' };
+      const outcome: PublishOutcome = {
+        status: 'published',
+        ...(published.followUp ? { followUp: true as const } : {}),
+      };
+      if (!completed) return outcome;
+      outcome.epicPublished = true;
+      if (completed.firstReadingAt === null) {
+        // No channel of the epic is read back: there is nothing for a metrics workflow to do.
+        outcome.metricsStarted = true;
+        return outcome;
+      }
+      try {
+        // Bounded well within the heartbeat time-out: a server slow to answer in a burst must not time the
+        // attempt out after its post went live. Not started in time, the run starts it (or finds it started).
+        await withHeartbeats(policy.heartbeatTimeoutMs, () =>
+          withDeadline(
+            metricsStartDeadlineMs,
+            startEpicMetrics(context.client, {
+              epicId: input.epicId,
+              taskQueue: context.info.taskQueue,
+              delayMs: completed.firstReadingAt!.getTime() - readingSince.getTime(),
+            }),
+          ),
+        );
+        outcome.metricsStarted = true;
+      } catch (error) {
+        context.log.warn(`starting the metrics of epic ${input.epicId}: ${(error as Error).message}`);
+      }
+      return outcome;
     },
 
     /**
@@ -1214,7 +1301,15 @@ export function createEpicActivities({
           goingLiveAt: null,
           updatedAt: now(),
         })
-        .where(and(eq(publications.taskId, input.taskId), eq(publications.epicId, input.epicId)));
+        .where(
+          and(
+            eq(publications.taskId, input.taskId),
+            eq(publications.epicId, input.epicId),
+            // What a platform confirmed live stays published: a failure counted after a try whose answer
+            // was lost does not undo it (a retry finds it published and sends nothing).
+            input.status === 'failed' ? ne(publications.status, 'published') : undefined,
+          ),
+        );
     },
   };
 

@@ -3,6 +3,7 @@
 // one row per metric and reading. A platform that says an item is gone stops its readings; a rate limit
 // delays them; a failure never touches the connector's status unless the platform refused the token for good.
 import { Context } from '@temporalio/activity';
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { and, asc, eq, isNotNull, isNull, lte, sql } from 'drizzle-orm';
 import type { CredentialsKeys } from '../config.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
@@ -21,6 +22,13 @@ import {
 import type { Channel } from '../domain/channels.ts';
 import { readingSchedules } from '../domain/metrics.ts';
 import { PlatformError, type PublicationFailure, reconnectClasses } from '../domain/publication-errors.ts';
+import type { epicMetrics } from '../workflows/epic-metrics.ts';
+import {
+  epicMetricsSummary,
+  epicMetricsWorkflowId,
+  epicMetricsWorkflowType,
+  itemsPublishedSignal,
+} from '../workflows/epic-metrics-messages.ts';
 import { expiredButRenewable } from './connector-token.ts';
 import type { PublishPolicy } from './epic.ts';
 
@@ -54,6 +62,41 @@ function dueAt(channel: Channel, since: Date, index: number, scale: number): Dat
   return delay === undefined ? null : new Date(since.getTime() + Math.round(delay * scale));
 }
 
+/**
+ * What enrols a publication published at `since` in the readings (the columns a round's enrolment writes),
+ * or null when its channel is not read.
+ */
+export function metricsEnrolment(channel: Channel, since: Date, scale: number) {
+  const first = dueAt(channel, since, 0, scale);
+  return first ? { metricsState: 'reading' as const, metricsSince: since, metricsDueAt: first } : null;
+}
+
+/**
+ * Starts an epic's metrics workflow from an activity, its first round delayed until the first reading is due
+ * (`delayMs`): at the instant a burst publishes, the workflow costs the server one start and the workers
+ * nothing. Already running (a retry published more): it is told, as the epic run's own start would do (a round
+ * runs at once; one still waiting for its first reading keeps waiting, and the items enrolled at their
+ * publication are due then). Throws when neither could be done; the caller then leaves the start to the run.
+ */
+export async function startEpicMetrics(
+  client: Client,
+  input: { epicId: string; taskQueue: string; delayMs: number },
+) {
+  const workflowId = epicMetricsWorkflowId(input.epicId);
+  try {
+    await client.workflow.start<typeof epicMetrics>(epicMetricsWorkflowType, {
+      workflowId,
+      taskQueue: input.taskQueue,
+      args: [{ epicId: input.epicId }],
+      startDelay: Math.max(0, Math.round(input.delayMs)),
+      staticSummary: epicMetricsSummary(input.epicId),
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    await client.workflow.getHandle(workflowId).signal(itemsPublishedSignal);
+  }
+}
+
 export function createMetricsActivities({
   db,
   credentialsKeys,
@@ -77,11 +120,11 @@ export function createMetricsActivities({
       );
     for (const row of fresh) {
       // Counted from the round that found it, on the workflow's clock (right after its publication).
-      const first = dueAt(row.channel, at, 0, scale);
-      if (!first) continue;
+      const enrolment = metricsEnrolment(row.channel, at, scale);
+      if (!enrolment) continue;
       await db
         .update(publications)
-        .set({ metricsState: 'reading', metricsSince: at, metricsDueAt: first })
+        .set(enrolment)
         .where(and(eq(publications.id, row.id), isNull(publications.metricsState)));
     }
   }

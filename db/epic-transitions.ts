@@ -1,7 +1,7 @@
 // The one place an epic changes status (SPEC §4): the API's routes and the workflow's activities decide a
 // transition with domain/epic-state-machine.ts, then write it here — the epic row, what leaving the schedule
 // does to its publications, the notification of an error and the audit entry — in the caller's transaction.
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { channelsOfMode } from '../domain/channels.ts';
 import type { EpicStatus } from '../domain/epic-state-machine.ts';
 import { recordAudit } from './audit.ts';
@@ -26,12 +26,14 @@ export interface EpicTransitionWrite {
    * the platform never sends), so the next schedule hands the content off afresh.
    */
   forgetUnconfirmedHandOffs?: boolean;
+  /** A further condition on the epic row: when it does not hold, nothing is written. */
+  onlyIf?: SQL;
   now: Date;
 }
 
 const leavesSchedule = (status: EpicStatus) => status === 'draft' || status === 'review';
 
-/** Writes a decided transition; the updated epic, or undefined when it no longer exists. */
+/** Writes a decided transition; the updated epic, or undefined when it no longer exists (or `onlyIf` failed). */
 export async function writeEpicTransition(
   executor: Executor,
   write: EpicTransitionWrite,
@@ -52,7 +54,7 @@ export async function writeEpicTransition(
         : {}),
       ...(leaving ? { scheduledAt: null, timeZone: null, scheduleToken: null } : {}),
     })
-    .where(eq(epics.id, write.epicId))
+    .where(write.onlyIf ? and(eq(epics.id, write.epicId), write.onlyIf) : eq(epics.id, write.epicId))
     .returning();
   if (!epic) return undefined;
   if (leaving && write.forgetUnconfirmedHandOffs) {
@@ -105,4 +107,41 @@ export async function writeEpicTransition(
     details: write.details ?? {},
   });
   return epic;
+}
+
+/**
+ * Records the epic published with its last publication, in the transaction that records that publication
+ * (already written published): so the epic never says "scheduled" for a post already live, and its run has
+ * nothing left to write at the time. Only from `scheduled`, and only under the schedule the run serves (its
+ * token and time). Of two publications of one epic recorded at once, the one whose condition still holds
+ * after the other committed completes it; two that commit unseen by each other both write nothing, and the
+ * run writes the status itself. Gives the earliest reading due among the epic's publications (for the start of
+ * its metrics workflow), or null when nothing was written.
+ */
+export async function completeEpicWithLastPublication(
+  executor: Executor,
+  write: { epicId: string; scheduleToken: string | undefined; scheduledAt: Date; now: Date },
+): Promise<{ firstReadingAt: Date | null } | null> {
+  const epic = await writeEpicTransition(executor, {
+    epicId: write.epicId,
+    from: 'scheduled',
+    to: 'published',
+    action: 'publish',
+    actor: 'workflow',
+    onlyIf: and(
+      eq(epics.status, 'scheduled'),
+      eq(epics.scheduledAt, write.scheduledAt),
+      write.scheduleToken === undefined ? undefined : eq(epics.scheduleToken, write.scheduleToken),
+      sql`not exists (select 1 from ${publications} where ${publications.epicId} = ${epics.id} and ${publications.status} <> 'published')`,
+    ),
+    now: write.now,
+  });
+  if (!epic) return null;
+  const [reading] = await executor
+    .select({
+      firstReadingAt: sql<Date | null>`min(${publications.metricsDueAt})`.mapWith(publications.metricsDueAt),
+    })
+    .from(publications)
+    .where(and(eq(publications.epicId, epic.id), eq(publications.metricsState, 'reading')));
+  return { firstReadingAt: reading?.firstReadingAt ?? null };
 }

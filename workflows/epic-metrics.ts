@@ -1,18 +1,17 @@
 // After an epic is published, its items' performance is read back on each channel's schedule for 30 days
 // (SPEC §5 "Analytics"): one round per due time, each reading what is due and saying when the next is. Started
-// by the epic run as an abandoned child, so it outlives that run; an item published later by a retry is
-// announced by a signal and read at once, and the 30 days count from it.
-import { condition, defineSignal, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+// by the publish activity that completes the epic, delayed to the first reading, or else by the epic run as an
+// abandoned child; either way it outlives that run. An item published later by a retry is announced by a signal
+// and read at once, and the 30 days count from it.
+import { condition, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { EpicMetricsRound, MetricsActivities } from '../activities/metrics.ts';
+import { type EpicMetricsInput, itemsPublishedSignal } from './epic-metrics-messages.ts';
 
-export interface EpicMetricsInput {
-  epicId: string;
-}
-
-export const epicMetricsWorkflowId = (epicId: string) => `epic-metrics-${epicId}`;
-
-/** The epic published more items (a retry): a round runs now and enrols them. */
-export const itemsPublishedSignal = defineSignal('itemsPublished');
+export {
+  type EpicMetricsInput,
+  epicMetricsWorkflowId,
+  itemsPublishedSignal,
+} from './epic-metrics-messages.ts';
 
 /** Runs from before waited for their next round without listening for new items. */
 export const epicMetricsPatches = { wakeOnPublished: 'wake-on-published' } as const;

@@ -28,7 +28,13 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { EpicActivities, EpicPlan, HandOffCheck, PlannedTask } from '../activities/epic.ts';
+import type {
+  EpicActivities,
+  EpicPlan,
+  HandOffCheck,
+  PlannedTask,
+  PublishOutcome,
+} from '../activities/epic.ts';
 import type { PreflightActivities, PreflightInput } from '../activities/preflight.ts';
 import {
   decideTransition,
@@ -59,7 +65,8 @@ import {
   unscheduleSignal,
   unscheduleUpdate,
 } from './epic-messages.ts';
-import { type epicMetrics, epicMetricsWorkflowId, itemsPublishedSignal } from './epic-metrics.ts';
+import type { epicMetrics } from './epic-metrics.ts';
+import { epicMetricsSummary, epicMetricsWorkflowId, itemsPublishedSignal } from './epic-metrics-messages.ts';
 import { type publicationFollowUp, publicationFollowUpWorkflowId } from './publication-follow-up.ts';
 
 const bookkeeping = {
@@ -129,6 +136,12 @@ export const epicPatches = {
   announcePublished: 'announce-published',
   /** The plan is read by a local activity at the start; runs from before read it with an activity. */
   localPlanLoad: 'local-plan-load',
+  /**
+   * The publish activity that records the epic's last publication records the epic published in the same
+   * transaction and starts its metrics reading (delayed to the first reading): the run then writes nothing
+   * more and starts nothing at the time. Runs from before wrote the status and started the reading themselves.
+   */
+  publishedByLastPost: 'published-by-last-post',
 } as const;
 
 type TransitionKind = 'unschedule' | 'edit' | 'reschedule' | 'retry';
@@ -145,6 +158,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   const prepareModel = patched(epicPatches.prepareAhead);
   const followUpModel = patched(epicPatches.followUpPublished);
   const metricsModel = patched(epicPatches.readMetrics);
+  const lastPostModel = patched(epicPatches.publishedByLastPost);
   const loadEpicPlan = patched(epicPatches.localPlanLoad) ? loadEpicPlanLocally : loadEpicPlanRemotely;
 
   let status: EpicStatus = 'scheduled';
@@ -152,6 +166,8 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   let timeZone = input.timeZone;
   let scheduleToken = input.scheduleToken;
   let publishingStarted = false;
+  /** Set by the publish attempt that recorded the epic published with its last publication (this round). */
+  let recordedByLastPost: { metricsStarted: boolean } | null = null;
   let transitionInFlight: TransitionKind | null = null;
   let ended: 'review' | 'draft' | null = null;
   let scheduleMoved = false;
@@ -257,6 +273,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
             taskId: task.taskId,
             scheduledAt: iso(scheduledAt),
             ...(scheduleToken === undefined ? {} : { scheduleToken }),
+            ...(lastPostModel ? { completesEpic: true as const } : {}),
           })
         : run.handOffTask({
             epicId: input.epicId,
@@ -274,6 +291,8 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     try {
       const outcome = await (scope ? scope.run(attempt) : attempt());
       setPublication(task.taskId, { status: outcome.status });
+      if ('epicPublished' in outcome && outcome.epicPublished)
+        recordedByLastPost = { metricsStarted: (outcome as PublishOutcome).metricsStarted === true };
       if ('followUp' in outcome && outcome.followUp && followUpModel) await startFollowUp(task);
     } catch (error) {
       const cause = error instanceof ActivityFailure ? error.cause : error;
@@ -336,7 +355,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     workflowId: epicMetricsWorkflowId(input.epicId),
     args: [{ epicId: input.epicId }] as [{ epicId: string }],
     parentClosePolicy: ParentClosePolicy.ABANDON,
-    staticSummary: `Read the performance of epic ${input.epicId}'s published items for 30 days`,
+    staticSummary: epicMetricsSummary(input.epicId),
   };
   const startMetrics = async () => {
     try {
@@ -824,6 +843,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     if (ended !== null) return finish({ status: ended });
 
     publishingStarted = true;
+    recordedByLastPost = null;
     // A preparation still running is stopped: the publish finds what it made, or makes it.
     if (prepareModel) await stopPreparations();
     const due = tasks.filter(
@@ -841,7 +861,12 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
     await Promise.all(retryHandOffs.map((task) => startHandOff(task)));
     await confirmHandOffs();
 
-    if (metricsModel && tasks.some((task) => publications[task.taskId]?.status === 'published'))
+    const byLastPost = lastPostModel && recordedByLastPost !== null;
+    if (
+      metricsModel &&
+      !(byLastPost && recordedByLastPost!.metricsStarted) &&
+      tasks.some((task) => publications[task.taskId]?.status === 'published')
+    )
       await startMetrics();
 
     // Only what the platforms confirmed counts as out.
@@ -851,7 +876,10 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
         : publications[task.taskId]!.status === 'failed',
     );
     if (failed.length === 0) {
-      await setStatus('published', 'publish', 'workflow', {});
+      if (byLastPost) {
+        status = 'published';
+        upsertSearchAttributes([{ key: epicSearchAttributes.EpicStatus, value: status }]);
+      } else await setStatus('published', 'publish', 'workflow', {});
       return finish({ status: 'published' });
     }
     publishingStarted = false;
