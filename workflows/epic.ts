@@ -142,6 +142,13 @@ export const epicPatches = {
    * more and starts nothing at the time. Runs from before wrote the status and started the reading themselves.
    */
   publishedByLastPost: 'published-by-last-post',
+  /**
+   * Stands for every patch above: a run that records it records one marker (and the one search-attribute
+   * upsert the SDK adds to each patch's marker) instead of one per patch, which made the history of every epic
+   * 18 events longer and cost the server as many visibility writes when it was scheduled. Runs from before
+   * replay through their own markers. A patch added after it is asked on its own.
+   */
+  allUntilDecember2026: 'all-patches-until-2026-12-05',
 } as const;
 
 type TransitionKind = 'unschedule' | 'edit' | 'reschedule' | 'retry';
@@ -151,15 +158,18 @@ const liveBeforeTransition: readonly PublicationStatus[] = ['handed_off', 'publi
 
 export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   // False only while replaying a history from before the change (those runs keep their old behaviour).
-  const inFlightModel = patched(epicPatches.inFlightHandOffs);
+  // First of all: a run that has it has every patch before it (see `allUntilDecember2026`).
+  const hasAllUntilDecember2026 = patched(epicPatches.allUntilDecember2026);
+  const isPatched = (patch: string) => hasAllUntilDecember2026 || patched(patch);
+  const inFlightModel = isPatched(epicPatches.inFlightHandOffs);
   // Signals are validated again on replay: a run that ignored one under the old rule must ignore it still.
-  const pastTolerance = patched(epicPatches.reschedulePastTolerance);
-  const preflightModel = patched(epicPatches.preflight);
-  const prepareModel = patched(epicPatches.prepareAhead);
-  const followUpModel = patched(epicPatches.followUpPublished);
-  const metricsModel = patched(epicPatches.readMetrics);
-  const lastPostModel = patched(epicPatches.publishedByLastPost);
-  const loadEpicPlan = patched(epicPatches.localPlanLoad) ? loadEpicPlanLocally : loadEpicPlanRemotely;
+  const pastTolerance = isPatched(epicPatches.reschedulePastTolerance);
+  const preflightModel = isPatched(epicPatches.preflight);
+  const prepareModel = isPatched(epicPatches.prepareAhead);
+  const followUpModel = isPatched(epicPatches.followUpPublished);
+  const metricsModel = isPatched(epicPatches.readMetrics);
+  const lastPostModel = isPatched(epicPatches.publishedByLastPost);
+  const loadEpicPlan = isPatched(epicPatches.localPlanLoad) ? loadEpicPlanLocally : loadEpicPlanRemotely;
 
   let status: EpicStatus = 'scheduled';
   let scheduledAt = Date.parse(input.scheduledAt);
@@ -323,7 +333,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
         activity === 'publishTask' &&
         task.prepares &&
         prepareModel &&
-        patched(epicPatches.discardWhenFailed)
+        isPatched(epicPatches.discardWhenFailed)
       )
         await discardPreparations([task]);
     }
@@ -366,7 +376,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
         return;
       }
       // Already reading (a retry published more): told, it reads the new items at once.
-      if (!patched(epicPatches.announcePublished)) return;
+      if (!isPatched(epicPatches.announcePublished)) return;
       try {
         await getExternalWorkflowHandle(epicMetricsWorkflowId(input.epicId)).signal(itemsPublishedSignal);
       } catch (failure) {
@@ -635,7 +645,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
         }
       };
       // Runs from before discarded after the hand-offs were withdrawn, whatever it gave.
-      const discardFirst = prepareModel && patched(epicPatches.discardWhenFailed);
+      const discardFirst = prepareModel && isPatched(epicPatches.discardWhenFailed);
       const discard = async () => {
         const refused = await discardBeforeTransition();
         if (refused) throw refused;
