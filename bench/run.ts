@@ -24,7 +24,9 @@ import {
   type Stack,
   startStack,
 } from '../test/support/stack.ts';
+import { epicWorkflowId } from '../workflows/epic-messages.ts';
 import { cleanup, onCleanup } from './closers.ts';
+import { phasesOf } from './phases.ts';
 import { type BenchProcess, settle, startNodeProcess } from './processes.ts';
 import { startReceiptServer } from './receipts.ts';
 import { mapLimit, progress, summarize } from './stats.ts';
@@ -297,6 +299,12 @@ async function dueAtOnce(world: World, count: number, label: string, klaviyoEver
   await startBareWorkflows(world, bareKeys, bareDue);
   const bare = await punctuality(bareKeys, bareDue, () => world.receipts.receipts);
   progress(`${label}: baseline ${JSON.stringify(bare)}`);
+  const barePhases = await phasesOf(
+    world.stack.client,
+    bareKeys.map((key) => `bench-bare-${key}`),
+  );
+  progress(`${label}: baseline phases ${JSON.stringify(barePhases.phases)}`);
+  progress(`${label}: slowest baseline run ${JSON.stringify(barePhases.slowest)}`);
 
   const { epicIds, emails } = await epicsInReview(world, count, label, klaviyoEvery);
   await settle([...world.workers, ...world.baselineWorkers], 600_000);
@@ -313,6 +321,9 @@ async function dueAtOnce(world: World, count: number, label: string, klaviyoEver
   progress(
     `${label}: epics ${JSON.stringify(epics)} klaviyo ${JSON.stringify(klaviyo)} ${JSON.stringify(statuses)}`,
   );
+  const phases = await phasesOf(world.stack.client, epicIds.map(epicWorkflowId));
+  progress(`${label}: epic phases ${JSON.stringify(phases.phases)}`);
+  progress(`${label}: slowest epic run ${JSON.stringify(phases.slowest)}`);
   return {
     epics,
     bare,
@@ -320,6 +331,7 @@ async function dueAtOnce(world: World, count: number, label: string, klaviyoEver
     target: '<= 1.25, 0 missed, 0 duplicates',
     klaviyo: klaviyo ? { emails, live: klaviyo.live, duplicates: klaviyo.duplicates } : null,
     statuses,
+    phases: { epics: phases.phases, bare: barePhases.phases },
     notes:
       `lag = the platform's receipt - the due time (Meta simulator's post time; the receipt server's for the ` +
       `bare workflows); scheduled ${(scheduledAhead / 1000).toFixed(1)} s ahead; missed = not received ` +
