@@ -59,7 +59,11 @@ export async function phasesOf(client: Client, workflowIds: string[], concurrenc
       const lastCompleted = events.findLastIndex(
         (event) => event.eventType === eventType.workflowTaskCompleted,
       );
-      if ([firstStarted, firstCompleted, activityStarted, activityCompleted].some((index) => index < 0))
+      if (
+        [firstStarted, firstCompleted, activityScheduled, activityStarted, activityCompleted].some(
+          (index) => index < 0,
+        )
+      )
         continue;
       add('toFirstTask', at(firstStarted) - at(fired));
       add('firstTask', at(firstCompleted) - at(firstStarted));
