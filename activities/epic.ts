@@ -14,7 +14,11 @@ import type { Database, Executor } from '../db/client.ts';
 import { clearPreflightRisk, flagPreflightRisk, notifyAtRisk } from '../db/connectors/at-risk.ts';
 import { openConnectorCredentials } from '../db/connectors/credentials.ts';
 import { flagReconnectRequired, warnBeyondExpiry } from '../db/connectors/transitions.ts';
-import { completeEpicWithLastPublication, writeEpicTransition } from '../db/epic-transitions.ts';
+import {
+  completeEpicWithLastPublication,
+  everyPublicationPublished,
+  writeEpicTransition,
+} from '../db/epic-transitions.ts';
 import {
   type ConnectorRow,
   connectorAccounts,
@@ -956,8 +960,22 @@ export function createEpicActivities({
       /** With `scheduledAt` (a reschedule): the zone the new time was chosen in. */
       timeZone?: string | null;
     }): Promise<void> {
-      await db.transaction((tx) =>
-        writeEpicTransition(tx, {
+      await db.transaction(async (tx) => {
+        if (input.status === 'error' && input.action === 'fail') {
+          // Every publication was recorded live (a try's answer was lost after its record, and the run counted
+          // it failed): the epic is published, not in error. The run waits for a retry that finds them live.
+          const published = await writeEpicTransition(tx, {
+            epicId: input.epicId,
+            from: input.from,
+            to: 'published',
+            action: 'publish',
+            actor: input.actor,
+            onlyIf: and(eq(epics.status, input.from), everyPublicationPublished),
+            now: now(),
+          });
+          if (published) return;
+        }
+        await writeEpicTransition(tx, {
           epicId: input.epicId,
           from: input.from,
           to: input.status,
@@ -976,8 +994,8 @@ export function createEpicActivities({
               }
             : {}),
           now: now(),
-        }),
-      );
+        });
+      });
     },
 
     async publishTask(input: {

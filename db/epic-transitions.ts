@@ -109,6 +109,9 @@ export async function writeEpicTransition(
   return epic;
 }
 
+/** The epic row's condition that every one of its publications is recorded live. */
+export const everyPublicationPublished = sql`not exists (select 1 from ${publications} where ${publications.epicId} = ${epics.id} and ${publications.status} <> 'published')`;
+
 /**
  * Records the epic published with its last publication, in the transaction that records that publication
  * (already written published): so the epic never says "scheduled" for a post already live, and its run has
@@ -132,7 +135,7 @@ export async function completeEpicWithLastPublication(
       eq(epics.status, 'scheduled'),
       eq(epics.scheduledAt, write.scheduledAt),
       write.scheduleToken === undefined ? undefined : eq(epics.scheduleToken, write.scheduleToken),
-      sql`not exists (select 1 from ${publications} where ${publications.epicId} = ${epics.id} and ${publications.status} <> 'published')`,
+      everyPublicationPublished,
     ),
     now: write.now,
   });

@@ -8,6 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { temporal } from '@temporalio/proto';
 import { eq } from 'drizzle-orm';
+import { createActivities, publishPolicyFrom } from '../activities/index.ts';
+import { createAdapters } from '../connectors/registry.ts';
 import type { Executor } from '../db/client.ts';
 import { completeEpicWithLastPublication } from '../db/epic-transitions.ts';
 import { epics, publications } from '../db/schema.ts';
@@ -267,6 +269,63 @@ describe('the post that completes an epic', () => {
     assert.equal(await db.transaction(async (tx) => completeEpicWithLastPublication(tx, write)), null);
     const audit = await epicAudit(epicId);
     assert.equal(audit.filter((entry) => entry.action === 'publish').length, 1);
+  });
+
+  it('a failure counted after a post was recorded live changes neither the post nor the epic it completed', async () => {
+    const setup = await connectedWorkspace(stack, 'Lost answer');
+    const { db } = stack.harness.database;
+    const { config } = stack.harness;
+    const activities = createActivities({
+      db,
+      workerIdentity: 'epic-last-post-test',
+      credentialsKeys: config.CREDENTIALS_KEY,
+      adapters: createAdapters(config),
+      policy: publishPolicyFrom(config),
+    });
+    /** A one-post epic scheduled a day ahead (its run sleeps through this test), its publication as given. */
+    const epicWith = async (title: string, publicationStatus: 'published' | 'publishing') => {
+      const { epicId, taskIds } = await reviewedEpic(setup, ['facebook_post'], title);
+      const scheduled = await setup.workspace.api.post(`/v1/epics/${epicId}/schedule`, {
+        scheduledAt: new Date(Date.now() + 86_400_000).toISOString(),
+      });
+      assert.equal(scheduled.statusCode, 200, scheduled.body);
+      await waitFor(
+        () => db.select().from(publications).where(eq(publications.epicId, epicId)),
+        (rows) => rows.length === 1,
+      );
+      await db.update(publications).set({ status: publicationStatus }).where(eq(publications.epicId, epicId));
+      return { epicId, taskId: taskIds.facebook_post! };
+    };
+    const countFailure = async ({ epicId, taskId }: { epicId: string; taskId: string }) => {
+      const failure = { class: 'TRANSIENT', message: 'the answer was lost' };
+      await activities.recordPublicationOutcome({ epicId, taskId, status: 'failed', failure });
+      await activities.recordEpicStatus({
+        epicId,
+        from: 'scheduled',
+        status: 'error',
+        action: 'fail',
+        actor: 'workflow',
+        details: { failedTaskIds: [taskId] },
+      });
+      const [epic] = await db.select().from(epics).where(eq(epics.id, epicId));
+      const [publication] = await db.select().from(publications).where(eq(publications.epicId, epicId));
+      const told = await stack.harness.database.sql`
+        select id from notifications where kind = 'publication_error' and data->>'epicId' = ${epicId}`;
+      return { epic: epic!.status, publication: publication!.status, errorNotifications: told.length };
+    };
+
+    // Live on the platform: it stays published, and so does the epic (no error told).
+    assert.deepEqual(await countFailure(await epicWith('Lost answer', 'published')), {
+      epic: 'published',
+      publication: 'published',
+      errorNotifications: 0,
+    });
+    // Not live: the failure is recorded, the epic is in error and the workspace told.
+    assert.deepEqual(await countFailure(await epicWith('Really failed', 'publishing')), {
+      epic: 'error',
+      publication: 'failed',
+      errorNotifications: 1,
+    });
   });
 
   it('the recorded histories replay against the current workflow code', async () => {
