@@ -963,7 +963,9 @@ export function createEpicActivities({
       await db.transaction(async (tx) => {
         if (input.status === 'error' && input.action === 'fail') {
           // Every publication was recorded live (a try's answer was lost after its record, and the run counted
-          // it failed): the epic is published, not in error. The run waits for a retry that finds them live.
+          // it failed): the epic is published, not in error, and nobody is told of an error. The run stays
+          // open in error until its window ends, with nothing left to do (the API refuses a published epic's
+          // retry, edit and unschedule).
           const published = await writeEpicTransition(tx, {
             epicId: input.epicId,
             from: input.from,
