@@ -33,17 +33,23 @@ function lcg(seed: number) {
   };
 }
 
+/** `count` turns asked one after another at `now`, each kept: the turns given and what the limit holds after. */
+function turnsInARow(count: number, now: number, limit: CallLimit) {
+  let given: number[] = [];
+  const turns: number[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const turn = nextTurnAt(given, now, limit);
+    turns.push(turn);
+    given = withTurn(given, turn, limit);
+  }
+  return { turns, given };
+}
+
 describe('the turn rule', () => {
   const tiktokInits: CallLimit = { per: 'token', requests: 6, windowMs: 60_000 };
 
   it('gives the first `requests` turns at once, the next one window (and the margin) after the oldest', () => {
-    let given: number[] = [];
-    const turns: number[] = [];
-    for (let index = 0; index < 8; index += 1) {
-      const turn = nextTurnAt(given, 1_000, tiktokInits);
-      turns.push(turn);
-      given = withTurn(given, turn, tiktokInits);
-    }
+    const { turns, given } = turnsInARow(8, 1_000, tiktokInits);
     assert.deepEqual(turns.slice(0, 6), [1_000, 1_000, 1_000, 1_000, 1_000, 1_000]);
     assert.deepEqual(turns.slice(6), [64_000, 64_000], 'one window and a 3 s margin after the first');
     assert.equal(given.length, 6, 'only the last `requests` turns are kept');
@@ -51,13 +57,7 @@ describe('the turn rule', () => {
 
   it('leaves the reserved part of a limit to calls that take no turn', () => {
     const creatorInfo: CallLimit = { per: 'token', requests: 20, windowMs: 60_000, reserved: 2 };
-    let given: number[] = [];
-    const turns: number[] = [];
-    for (let index = 0; index < 19; index += 1) {
-      const turn = nextTurnAt(given, 0, creatorInfo);
-      turns.push(turn);
-      given = withTurn(given, turn, creatorInfo);
-    }
+    const { turns } = turnsInARow(19, 0, creatorInfo);
     assert.equal(turns.filter((turn) => turn === 0).length, 18, '18 of 20 at once');
     assert.equal(turns[18], 60_000 + turnMarginMs(creatorInfo));
   });

@@ -66,7 +66,12 @@ import {
   unscheduleUpdate,
 } from './epic-messages.ts';
 import type { epicMetrics } from './epic-metrics.ts';
-import { epicMetricsSummary, epicMetricsWorkflowId, itemsPublishedSignal } from './epic-metrics-messages.ts';
+import {
+  epicMetricsSummary,
+  epicMetricsWorkflowId,
+  epicMetricsWorkflowType,
+  itemsPublishedSignal,
+} from './epic-metrics-messages.ts';
 import { type publicationFollowUp, publicationFollowUpWorkflowId } from './publication-follow-up.ts';
 
 const bookkeeping = {
@@ -369,7 +374,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
   };
   const startMetrics = async () => {
     try {
-      await startChild<typeof epicMetrics>('epicMetrics', metricsChild);
+      await startChild<typeof epicMetrics>(epicMetricsWorkflowType, metricsChild);
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) {
         log.warn(`reading the metrics of epic ${input.epicId}: ${(error as Error).message}`);
@@ -382,7 +387,7 @@ export async function epic(input: EpicWorkflowInput): Promise<EpicOutcome> {
       } catch (failure) {
         // It ended between the start that found it running and this signal: a new one reads the new items.
         log.warn(`announcing new items to the metrics of ${input.epicId}: ${(failure as Error).message}`);
-        await startChild<typeof epicMetrics>('epicMetrics', metricsChild).catch((error: unknown) =>
+        await startChild<typeof epicMetrics>(epicMetricsWorkflowType, metricsChild).catch((error: unknown) =>
           log.warn(`reading the metrics of epic ${input.epicId}: ${(error as Error).message}`),
         );
       }
