@@ -48,15 +48,25 @@ describe('an item published by a retry', () => {
     const retried = await setup.workspace.api.post(`/v1/epics/${epicId}/retry`);
     assert.equal(retried.statusCode, 200, retried.body);
     await waitForStatus(setup.workspace, epicId, 'published');
-    // Enrolled by a round the announcement started, not by the one an hour away.
+    // Enrolled when its publication was recorded (or by a round the announcement started), not by the round an
+    // hour away.
     const story = await waitFor(
       () => publicationOf(taskIds.instagram_story!),
       (publication) => publication.metricsState === 'reading',
     );
     assert.ok(story.metricsDueAt, 'its first reading is scheduled');
 
-    const history = await metrics.fetchHistory();
-    const events = history.events ?? [];
+    // The round the announcement starts is in the history a moment after the publish that enrolled the story.
+    const afterSignal = (events: NonNullable<Awaited<ReturnType<typeof metrics.fetchHistory>>['events']>) => {
+      const signalled = events.findIndex(
+        (event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'itemsPublished',
+      );
+      return (
+        signalled > 0 &&
+        events.some((event, index) => index > signalled && event.activityTaskScheduledEventAttributes)
+      );
+    };
+    const events = await waitFor(async () => (await metrics.fetchHistory()).events ?? [], afterSignal);
     const signalled = events.findIndex(
       (event) => event.workflowExecutionSignaledEventAttributes?.signalName === 'itemsPublished',
     );
