@@ -450,6 +450,11 @@ describe('Dockerfile', () => {
     assert.equal(environment.WORKFLOW_BUNDLE_PATH, '/app/dist/workflow-bundle.js');
   });
 
+  test('limits malloc arenas, as the bench measures the worker (B3)', () => {
+    assert.equal(environment.MALLOC_ARENA_MAX, '2');
+    assert.match(read('bench/run.ts'), /MALLOC_ARENA_MAX: '2'/);
+  });
+
   test('runs in production as a non-root user, the API by default', () => {
     assert.equal(environment.NODE_ENV, 'production');
     const user = lastStage.filter((line) => line.keyword === 'USER').at(-1)?.args;
