@@ -2,7 +2,8 @@
 // starts it: the plugins (api/plugins/: OpenAPI, dependencies, workspace auth), the routes, error handling.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { handleError, sendError } from './errors.ts';
+import { handleError, invalidInput, sendError } from './errors.ts';
+import { nulCharacterIssues } from './nul-characters.ts';
 import { workspaceAuthPlugin } from './plugins/auth.ts';
 import { type DependencyOptions, dependenciesPlugin } from './plugins/dependencies.ts';
 import { openApiPlugin } from './plugins/swagger.ts';
@@ -46,6 +47,14 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     sendError(reply, 404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
   );
   app.decorateRequest('caller', null as never);
+  app.addHook('preValidation', async (request) => {
+    const issues = [
+      ...nulCharacterIssues(request.params, 'params'),
+      ...nulCharacterIssues(request.query, 'querystring'),
+      ...nulCharacterIssues(request.body, 'body'),
+    ];
+    if (issues.length > 0) throw invalidInput(issues);
+  });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
       {
