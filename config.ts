@@ -350,6 +350,33 @@ const environmentSchema = z.object({
     })
     .default('info'),
   ...platformShape,
+  /**
+   * Requests one workspace API key may make in a minute, per API process; past it the API answers 429 with
+   * Retry-After. Generous: it stops a runaway script, not a busy frontend.
+   */
+  RATE_LIMIT_PER_KEY_PER_MINUTE: integer('RATE_LIMIT_PER_KEY_PER_MINUTE', 1, 1_000_000, 6_000),
+  /**
+   * Requests one IP address may make in a minute, per API process, to the routes without a workspace key (the
+   * OAuth callback, workspace creation) and with a key that is not valid. The probes are not limited.
+   */
+  RATE_LIMIT_PER_IP_PER_MINUTE: integer('RATE_LIMIT_PER_IP_PER_MINUTE', 1, 1_000_000, 300),
+  /**
+   * Which proxies' X-Forwarded-For to believe for the caller's IP address (Fastify's trustProxy): a number of
+   * hops, or addresses and CIDR ranges separated by commas. Unset: the connection's own address, so behind a
+   * load balancer every anonymous caller shares one per-IP limit.
+   */
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((raw) => {
+      const value = raw?.trim();
+      if (!value) return undefined;
+      if (/^\d+$/.test(value)) return Number(value);
+      return value
+        .split(',')
+        .map((entry) => entry.trim())
+        .filter(Boolean);
+    }),
   /** How often data connectors (Shopify, Google Analytics, Canva) sync (a Temporal Schedule per connector). */
   DATA_SYNC_INTERVAL_MS: integer('DATA_SYNC_INTERVAL_MS', 1_000, 7 * 86_400_000, 6 * 3_600_000),
 });

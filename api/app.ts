@@ -1,8 +1,9 @@
 // Builds the Fastify application without listening, so tests drive it with app.inject() and api/server.ts only
 // starts it: the plugins (api/plugins/: OpenAPI, dependencies, workspace auth), the routes, error handling.
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { handleError, invalidInput, sendError } from './errors.ts';
+import { ApiError, ErrorBody, handleError, invalidInput, sendError } from './errors.ts';
 import { nulCharacterIssues } from './nul-characters.ts';
 import { workspaceAuthPlugin } from './plugins/auth.ts';
 import { type DependencyOptions, dependenciesPlugin } from './plugins/dependencies.ts';
@@ -38,6 +39,14 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     bodyLimit: bodyLimitBytes,
     // A client gets this long to send its request; each handler bounds its own waits (Temporal deadlines).
     requestTimeout: requestTimeoutMs,
+    ...(config.TRUST_PROXY === undefined
+      ? {}
+      : {
+          trustProxy:
+            typeof config.TRUST_PROXY === 'number'
+              ? ((hops: number) => (_address: string, hop: number) => hop < hops)(config.TRUST_PROXY)
+              : config.TRUST_PROXY,
+        }),
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -47,6 +56,25 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     sendError(reply, 404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
   );
   app.decorateRequest('caller', null as never);
+  // Every /v1 route may answer 429: the OpenAPI description says so, and the answer is in the error format.
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/v1') && route.schema?.response)
+      route.schema.response = { ...(route.schema.response as object), 429: ErrorBody };
+  });
+  // Counted once the caller is known (the workspace auth runs on request) and before the body is parsed or
+  // validated, so malformed requests count too: per API key, or per IP address without one.
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preParsing',
+    timeWindow: 60_000,
+    keyGenerator: (request) => (request.caller ? `key:${request.caller.actor}` : `ip:${request.ip}`),
+    max: (_request, key) =>
+      key.startsWith('key:') ? config.RATE_LIMIT_PER_KEY_PER_MINUTE : config.RATE_LIMIT_PER_IP_PER_MINUTE,
+    errorResponseBuilder: (_request, context) =>
+      new ApiError(429, 'RATE_LIMITED', `too many requests: try again in ${context.after}`, {
+        limitPerMinute: context.max,
+      }),
+  });
   app.addHook('preValidation', async (request) => {
     const issues = [
       ...nulCharacterIssues(request.params, 'params'),
@@ -86,7 +114,13 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
       await v1.register(workspaceRoutes, { db, adminToken: config.ADMIN_TOKEN });
       await v1.register(oauthCallbackRoutes, connectorOptions);
       await v1.register(async (workspaceScope) => {
-        await workspaceScope.register(workspaceAuthPlugin, { db });
+        await workspaceScope.register(workspaceAuthPlugin, {
+          db,
+          failedAuthentications: app.rateLimit({
+            keyGenerator: (request) => `failed-auth:${request.ip}`,
+            max: config.RATE_LIMIT_PER_IP_PER_MINUTE,
+          }),
+        });
         await workspaceScope.register(epicRoutes, { db });
         await workspaceScope.register(analyticsRoutes, { db });
         await workspaceScope.register(connectorRoutes, connectorOptions);

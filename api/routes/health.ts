@@ -37,6 +37,8 @@ export const healthRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/healthz',
     {
+      // Probes come from the orchestrator, every few seconds: never refused for their rate.
+      config: { rateLimit: false },
       schema: {
         tags: ['health'],
         summary: 'The process is up',
@@ -49,6 +51,8 @@ export const healthRoutes: FastifyPluginAsyncZod<{
   app.get(
     '/readyz',
     {
+      // Probes come from the orchestrator, every few seconds: never refused for their rate.
+      config: { rateLimit: false },
       schema: {
         tags: ['health'],
         summary: 'Ready when PostgreSQL and the Temporal namespace both answer',
