@@ -18,6 +18,7 @@ import {
 } from '../test/support/api.ts';
 import { contentExamples } from '../test/support/examples.ts';
 import {
+  browserOf,
   type ConnectorBody,
   connectOAuth,
   cyberImpactToken,
@@ -146,7 +147,11 @@ async function oauthRoundTrip(stack: Stack): Promise<BenchResult> {
       expectStatus('Google Analytics connect', started, 200);
       const authorizeUrl = new URL(started.json().authorizeUrl as string);
       if (!authorizeUrl.searchParams.has('code_challenge')) throw new Error('expected a PKCE code_challenge');
-      const callback = await app.inject({ method: 'GET', url: await followConsent(authorizeUrl.toString()) });
+      const callback = await app.inject({
+        method: 'GET',
+        url: await followConsent(authorizeUrl.toString()),
+        cookies: browserOf(started),
+      });
       expectStatus('Google Analytics callback', callback, 200);
       const connector = callback.json() as ConnectorBody;
       if (connector.status !== 'connected') throw new Error(`connector is ${connector.status}`);

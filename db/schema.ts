@@ -283,6 +283,11 @@ export const oauthStates = pgTable(
     context: jsonb('context').$type<{ shop?: string; extra?: string }>().notNull().default({}),
     /** Set for a reconnect: the callback updates this connector instead of creating one. */
     connectorId: uuid('connector_id').references(() => connectors.id, { onDelete: 'cascade' }),
+    /**
+     * The hash of the nonce in the cookie set on the browser that started the consent: the callback must come
+     * back in that browser. Null for consents started before it existed.
+     */
+    browserBindingHash: bytea('browser_binding_hash'),
     expiresAt: instant('expires_at').notNull(),
     usedAt: instant('used_at'),
     createdAt: createdAt(),

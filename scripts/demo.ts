@@ -34,6 +34,9 @@ say(
     .join(', ')}`,
 );
 
+/** The demo plays the browser too: the cookie a consent's start sets must come back with its callback. */
+let browserCookies: string[] = [];
+
 async function call<T>(method: string, path: string, token: string, body?: unknown): Promise<T> {
   const response = await fetch(`${stack.apiUrl}${path}`, {
     method,
@@ -43,6 +46,7 @@ async function call<T>(method: string, path: string, token: string, body?: unkno
     },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  browserCookies.push(...response.headers.getSetCookie().map((cookie) => cookie.split(';')[0]!));
   const text = await response.text();
   if (!response.ok) throw new Error(`${method} ${path} → ${response.status}: ${text}`);
   return (text ? JSON.parse(text) : null) as T;
@@ -74,7 +78,11 @@ async function instagramAndKlaviyo(key: string): Promise<Scenario> {
     {},
   );
   const consent = await fetch(authorizeUrl, { redirect: 'manual' });
-  const callback = await fetch(consent.headers.get('location')!, { redirect: 'manual' });
+  const callback = await fetch(consent.headers.get('location')!, {
+    redirect: 'manual',
+    headers: { cookie: browserCookies.join('; ') },
+  });
+  browserCookies = [];
   const metaConnector = (await callback.json()) as Connector;
   await call('PUT', `/v1/connectors/${metaConnector.id}/accounts`, key, {
     enabled: metaConnector.accounts.map((account) => account.id),

@@ -8,6 +8,7 @@ import { simulatorConfig } from '../sandbox/platforms.ts';
 import { signShopifyQuery } from '../sandbox/shopify.ts';
 import { type ApiHarness, createWorkspace, startApiHarness } from './support/api.ts';
 import {
+  browserOf,
   type ConnectorBody,
   connectOAuth,
   cyberImpactNarrowToken,
@@ -73,8 +74,14 @@ async function startConnect(
 ) {
   const started = await workspace.api.post(`/v1/connectors/${platform}/connect`, body);
   assert.equal(started.statusCode, 200, started.body);
-  return new URL(started.json().authorizeUrl as string);
+  const authorizeUrl = new URL(started.json().authorizeUrl as string);
+  browsers.set(authorizeUrl.toString(), browserOf(started));
+  return authorizeUrl;
 }
+
+/** The cookies each consent started here set on its browser, by its authorize URL. */
+const browsers = new Map<string, Record<string, string>>();
+const browserFor = (authorizeUrl: URL) => browsers.get(authorizeUrl.toString()) ?? {};
 
 /**
  * The browser's part: through the platform's consent page and back to the API's callback, as it answers;
@@ -82,7 +89,11 @@ async function startConnect(
  */
 async function throughConsent(authorizeUrl: URL, beforeConsent?: () => void) {
   beforeConsent?.();
-  return harness.app.inject({ method: 'GET', url: await followConsent(authorizeUrl.toString()) });
+  return harness.app.inject({
+    method: 'GET',
+    url: await followConsent(authorizeUrl.toString()),
+    cookies: browserFor(authorizeUrl),
+  });
 }
 
 const oauthPlatforms = [
@@ -116,7 +127,11 @@ describe('OAuth connection flows', () => {
       );
 
       const callback = await followConsent(authorizeUrl.toString());
-      const returned = await harness.app.inject({ method: 'GET', url: callback });
+      const returned = await harness.app.inject({
+        method: 'GET',
+        url: callback,
+        cookies: browserFor(authorizeUrl),
+      });
       assert.equal(returned.statusCode, 200, returned.body);
       noSecrets(returned.body);
       const connector = returned.json() as ConnectorBody;
@@ -142,6 +157,76 @@ describe('OAuth connection flows', () => {
       assert.ok(!row?.credentials.toString('utf8').includes('oken'), 'nothing readable in the column');
     });
   }
+
+  it('a consent comes back only in the browser that started it: a shared link connects nothing', async () => {
+    const workspace = await createWorkspace(harness, 'Bound consents');
+    const exchanges = () => sims.linkedin.receivedMatching('/oauth/v2/accessToken', 'POST').length;
+    const started = await workspace.api.post('/v1/connectors/linkedin/connect', {});
+    assert.equal(started.statusCode, 200, started.body);
+    const [cookie] = started.cookies as {
+      name: string;
+      value: string;
+      path?: string;
+      httpOnly?: boolean;
+      sameSite?: string;
+      maxAge?: number;
+    }[];
+    assert.ok(cookie, 'the start sets a cookie on the browser');
+    assert.match(cookie.name, /^gw_oauth_[0-9a-f]{16}$/);
+    assert.equal(cookie.path, '/v1/oauth/');
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.sameSite, 'Lax');
+    assert.equal(cookie.maxAge, 600);
+    const authorizeUrl = new URL(started.json().authorizeUrl);
+    assert.ok(!authorizeUrl.toString().includes(cookie.value), 'the nonce never travels in the link');
+
+    // Someone else's browser (no cookie, or the cookie of another consent) is refused before any exchange.
+    const before = exchanges();
+    const callback = await followConsent(authorizeUrl.toString());
+    const elsewhere = await harness.app.inject({ method: 'GET', url: callback });
+    assert.equal(elsewhere.statusCode, 403, elsewhere.body);
+    assert.equal(elsewhere.json().error.code, 'OTHER_BROWSER');
+    assert.equal(exchanges(), before, 'no code exchange');
+    // The state is spent: the right browser cannot finish that consent afterwards either.
+    const late = await harness.app.inject({ method: 'GET', url: callback, cookies: browserOf(started) });
+    assert.equal(late.json().error.code, 'INVALID_STATE');
+
+    const first = await startConnect(workspace, 'linkedin');
+    const second = await startConnect(workspace, 'tiktok');
+    const swapped = await harness.app.inject({
+      method: 'GET',
+      url: await followConsent(first.toString()),
+      cookies: browserFor(second),
+    });
+    assert.equal(swapped.json().error.code, 'OTHER_BROWSER', "another consent's cookie does not do");
+    assert.equal((await workspace.api.get('/v1/connectors')).json().counts.connected, 0, 'nothing connected');
+
+    // Two consents in flight in one browser each keep their own cookie, and both complete.
+    const [linkedin, tiktok] = [
+      await startConnect(workspace, 'linkedin'),
+      await startConnect(workspace, 'tiktok'),
+    ];
+    const oneBrowser = { ...browserFor(linkedin), ...browserFor(tiktok) };
+    for (const authorize of [tiktok, linkedin]) {
+      const done = await harness.app.inject({
+        method: 'GET',
+        url: await followConsent(authorize.toString()),
+        cookies: oneBrowser,
+      });
+      assert.equal(done.statusCode, 200, done.body);
+      assert.match(String(done.headers['set-cookie']), /Max-Age=0/, 'the cookie is cleared');
+    }
+    assert.equal((await workspace.api.get('/v1/connectors')).json().counts.connected, 2);
+
+    // A consent started before consents were bound (a deploy in its ten minutes) still completes.
+    const legacy = await startConnect(workspace, 'mailchimp');
+    await harness.database.sql`update oauth_states set browser_binding_hash = null where used_at is null`;
+    const completed = await harness.app.inject({
+      method: 'GET',
+      url: await followConsent(legacy.toString()),
+    });
+    assert.equal(completed.statusCode, 200, completed.body);
+  });
 
   it('a denied consent comes back as CONSENT_DENIED on every platform that redirects on denial', async () => {
     const workspace = await createWorkspace(harness, 'Denials');
@@ -201,7 +286,11 @@ describe('OAuth connection flows', () => {
     const before = exchanges();
     // Tampered: the hmac no longer matches the parameters.
     const forged = new URLSearchParams({ ...query, shop: 'evil-store.myshopify.com' });
-    const refused = await harness.app.inject({ method: 'GET', url: `${callback.pathname}?${forged}` });
+    const refused = await harness.app.inject({
+      method: 'GET',
+      url: `${callback.pathname}?${forged}`,
+      cookies: browserFor(authorizeUrl),
+    });
     assert.equal(refused.statusCode, 400, refused.body);
     assert.equal(exchanges(), before, 'no code exchange for a forged callback');
 
@@ -215,6 +304,7 @@ describe('OAuth connection flows', () => {
     const foreignAnswer = await harness.app.inject({
       method: 'GET',
       url: `${second.pathname}?${new URLSearchParams(foreign)}`,
+      cookies: browserFor(authorizeAgain),
     });
     assert.equal(foreignAnswer.statusCode, 400, foreignAnswer.body);
     assert.equal(exchanges(), before, 'no code exchange for another shop');
@@ -405,6 +495,7 @@ describe('the connectors page', () => {
     const round = await workspace.api.post(`/v1/connectors/${partial.id}/reconnect`, { permissions: 'ads' });
     assert.equal(round.statusCode, 200, round.body);
     const authorizeUrl = new URL(round.json().authorizeUrl);
+    browsers.set(authorizeUrl.toString(), browserOf(round));
     assert.match(
       authorizeUrl.searchParams.get('scope') ?? '',
       /ads_management/,

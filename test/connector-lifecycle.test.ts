@@ -7,6 +7,7 @@ import { and, eq } from 'drizzle-orm';
 import { openCredentials, sealCredentials } from '../db/credentials-codec.ts';
 import { auditEvents, connectors, notifications, publications } from '../db/schema.ts';
 import { createWorkspace, type TestWorkspace } from './support/api.ts';
+import { browserOf } from './support/platforms.ts';
 import {
   connectedWorkspace,
   klaviyoKey,
@@ -43,6 +44,7 @@ async function reconnectMeta(workspace: TestWorkspace, connectorId: string) {
   const callback = await stack.harness.app.inject({
     method: 'GET',
     url: `${location.pathname}${location.search}`,
+    cookies: browserOf(started),
   });
   assert.equal(callback.statusCode, 200, callback.body);
   return callback.json();

@@ -7,7 +7,7 @@ import { and, eq } from 'drizzle-orm';
 import { notifications } from '../db/schema.ts';
 import type { HeldRequest } from '../sandbox/simulator-server.ts';
 import { createWorkspace } from './support/api.ts';
-import { type ConnectorBody, connectOAuth, followConsent } from './support/platforms.ts';
+import { browserOf, type ConnectorBody, connectOAuth, followConsent } from './support/platforms.ts';
 import { type Stack, storedConnector, storedCredentials, useStack, waitFor } from './support/stack.ts';
 
 const stack = useStack({ platforms: { accessTokenSeconds: 20 } });
@@ -35,6 +35,7 @@ async function reconnectWithin(
   const callback = stack.harness.app.inject({
     method: 'GET',
     url: await followConsent(reconnect.json().authorizeUrl),
+    cookies: browserOf(reconnect),
   });
   const timeout = new Promise<never>((_, reject) =>
     setTimeout(() => reject(new Error(`the reconnect did not answer within ${ms} ms`)), ms),

@@ -10,7 +10,7 @@ import { and, eq } from 'drizzle-orm';
 import { analyticsSessions, auditEvents, connectors, notifications } from '../db/schema.ts';
 import { connectorTokenWorkflowId, tokenStateQuery } from '../workflows/connector-token-messages.ts';
 import { createWorkspace, type TestWorkspace } from './support/api.ts';
-import { type ConnectorBody, connectOAuth, followConsent } from './support/platforms.ts';
+import { browserOf, type ConnectorBody, connectOAuth, followConsent } from './support/platforms.ts';
 import {
   readEpic,
   replayAndRecord,
@@ -140,6 +140,7 @@ async function tiktokRefused() {
   const callback = await stack.harness.app.inject({
     method: 'GET',
     url: await followConsent(reconnect.json().authorizeUrl),
+    cookies: browserOf(reconnect),
   });
   assert.equal(callback.statusCode, 200, callback.body);
   const back = callback.json() as ConnectorBody;

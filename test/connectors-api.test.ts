@@ -6,6 +6,7 @@ import { type KlaviyoSimulator, klaviyoScopes, startKlaviyoSimulator } from '../
 import { type MetaSimulator, startMetaSimulator } from '../sandbox/meta.ts';
 import { simulatorConfig } from '../sandbox/platforms.ts';
 import { type ApiHarness, createWorkspace, startApiHarness } from './support/api.ts';
+import { browserOf } from './support/platforms.ts';
 
 const goodKey = 'pk_test_connectors_good_0001';
 const narrowKey = 'pk_test_connectors_narrow_0001';
@@ -56,7 +57,8 @@ async function consent(workspace: Awaited<ReturnType<typeof createWorkspace>>) {
   const answer = await fetch(authorizeUrl, { redirect: 'manual' });
   assert.equal(answer.status, 302);
   const location = new URL(answer.headers.get('location')!);
-  return { authorizeUrl, callback: `${location.pathname}${location.search}` };
+  // The browser that started the consent carries its cookie back.
+  return { authorizeUrl, callback: `${location.pathname}${location.search}`, cookies: browserOf(started) };
 }
 
 describe('connectors over HTTP', () => {
@@ -105,7 +107,7 @@ describe('connectors over HTTP', () => {
 
   it("connects Meta through its consent page: Pages and their Instagram accounts, then the user's choice", async () => {
     const workspace = await createWorkspace(harness, 'Meta shop');
-    const { authorizeUrl, callback } = await consent(workspace);
+    const { authorizeUrl, callback, cookies } = await consent(workspace);
     assert.equal(authorizeUrl.searchParams.get('client_id'), metaApp.id);
     assert.equal(
       authorizeUrl.searchParams.get('redirect_uri'),
@@ -114,7 +116,7 @@ describe('connectors over HTTP', () => {
     assert.ok((authorizeUrl.searchParams.get('state') ?? '').length >= 32, 'an unguessable state');
     assert.match(authorizeUrl.searchParams.get('scope') ?? '', /instagram_content_publish/);
 
-    const returned = await harness.app.inject({ method: 'GET', url: callback });
+    const returned = await harness.app.inject({ method: 'GET', url: callback, cookies });
     assert.equal(returned.statusCode, 200, returned.body);
     noSecrets(returned.body);
     const connector = returned.json();
@@ -159,7 +161,11 @@ describe('connectors over HTTP', () => {
 
     // Reconnecting keeps the choice.
     const again = await consent(workspace);
-    const reconnected = await harness.app.inject({ method: 'GET', url: again.callback });
+    const reconnected = await harness.app.inject({
+      method: 'GET',
+      url: again.callback,
+      cookies: again.cookies,
+    });
     assert.equal(reconnected.statusCode, 200, reconnected.body);
     assert.equal(reconnected.json().id, connector.id);
     assert.deepEqual(
@@ -173,9 +179,9 @@ describe('connectors over HTTP', () => {
 
   it('refuses a replayed, unknown or denied state with a 400', async () => {
     const workspace = await createWorkspace(harness, 'States');
-    const { callback } = await consent(workspace);
-    assert.equal((await harness.app.inject({ method: 'GET', url: callback })).statusCode, 200);
-    const replayed = await harness.app.inject({ method: 'GET', url: callback });
+    const { callback, cookies } = await consent(workspace);
+    assert.equal((await harness.app.inject({ method: 'GET', url: callback, cookies })).statusCode, 200);
+    const replayed = await harness.app.inject({ method: 'GET', url: callback, cookies });
     assert.equal(replayed.statusCode, 400);
     assert.equal(replayed.json().error.code, 'INVALID_STATE');
 
@@ -189,7 +195,11 @@ describe('connectors over HTTP', () => {
     meta.consent = 'deny';
     try {
       const denied = await consent(workspace);
-      const response = await harness.app.inject({ method: 'GET', url: denied.callback });
+      const response = await harness.app.inject({
+        method: 'GET',
+        url: denied.callback,
+        cookies: denied.cookies,
+      });
       assert.equal(response.statusCode, 400);
       assert.equal(response.json().error.code, 'CONSENT_DENIED');
     } finally {

@@ -19,6 +19,7 @@ import type { epic } from '../workflows/epic.ts';
 import { epicWorkflowId, epicWorkflowType, retryUpdate } from '../workflows/epic-messages.ts';
 import { type ApiHarness, createWorkspace, startApiHarness, type TestWorkspace } from './support/api.ts';
 import { contentExamples } from './support/examples.ts';
+import { browserOf } from './support/platforms.ts';
 import { repoRoot, waitFor } from './support/stack.ts';
 
 // The bundler's module list would drown the test output, and so would the rejection this file provokes on
@@ -95,7 +96,11 @@ async function connectMetaPage(target: TestWorkspace) {
   assert.equal(started.statusCode, 200, started.body);
   const consent = await fetch(started.json().authorizeUrl, { redirect: 'manual' });
   const location = new URL(consent.headers.get('location')!);
-  const callback = await harness.app.inject({ method: 'GET', url: `${location.pathname}${location.search}` });
+  const callback = await harness.app.inject({
+    method: 'GET',
+    url: `${location.pathname}${location.search}`,
+    cookies: browserOf(started),
+  });
   assert.equal(callback.statusCode, 200, callback.body);
   const connector = callback.json() as { id: string; accounts: { id: string; kind: string }[] };
   const account = connector.accounts.find((candidate) => candidate.kind === 'facebook_page')!;

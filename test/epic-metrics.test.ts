@@ -24,6 +24,7 @@ import { epicWorkflowId, epicWorkflowType } from '../workflows/epic-messages.ts'
 import { type epicMetrics, epicMetricsWorkflowId } from '../workflows/epic-metrics.ts';
 import { type ApiHarness, createWorkspace, startApiHarness, type TestWorkspace } from './support/api.ts';
 import { contentExamples } from './support/examples.ts';
+import { browserOf } from './support/platforms.ts';
 import { repoRoot, storedCredentials, waitFor } from './support/stack.ts';
 
 Runtime.install({
@@ -103,7 +104,11 @@ async function connectMetaPage(target: TestWorkspace) {
   assert.equal(started.statusCode, 200, started.body);
   const consent = await fetch(started.json().authorizeUrl, { redirect: 'manual' });
   const location = new URL(consent.headers.get('location')!);
-  const callback = await harness.app.inject({ method: 'GET', url: `${location.pathname}${location.search}` });
+  const callback = await harness.app.inject({
+    method: 'GET',
+    url: `${location.pathname}${location.search}`,
+    cookies: browserOf(started),
+  });
   assert.equal(callback.statusCode, 200, callback.body);
   const connector = callback.json() as { id: string; accounts: { id: string; kind: string }[] };
   const account = connector.accounts.find((candidate) => candidate.kind === 'facebook_page')!;

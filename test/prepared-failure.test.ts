@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import type { MetaSimulatorAdObject } from '../sandbox/meta.ts';
 import { createWorkspace } from './support/api.ts';
 import { contentExamples } from './support/examples.ts';
-import { followConsent } from './support/platforms.ts';
+import { browserOf, followConsent } from './support/platforms.ts';
 import {
   connectMeta,
   isoInSeconds,
@@ -55,6 +55,7 @@ async function connectMetaWithAds(name: string) {
   const callback = await stack.harness.app.inject({
     method: 'GET',
     url: await followConsent(round.json().authorizeUrl),
+    cookies: browserOf(round),
   });
   assert.equal(callback.statusCode, 200, callback.body);
   const connector = callback.json() as { id: string; accounts: { id: string; kind: string }[] };

@@ -36,7 +36,7 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
     target: { workspaceId: string; actor: string; platform: Platform; connectorId?: string },
     body: ConnectBody,
     log: FastifyBaseLogger,
-  ): Promise<{ view: z.infer<typeof ConnectorView> } | { authorizeUrl: string }> {
+  ): Promise<{ view: z.infer<typeof ConnectorView> } | { authorizeUrl: string; setCookie: string }> {
     const entry = catalogEntry(target.platform);
     const connector = adapters[target.platform]?.connector;
     if (!entry || !connector) {
@@ -171,7 +171,11 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
         request.body ?? {},
         request.log,
       );
-      return 'view' in outcome ? reply.code(201).send(outcome.view) : reply.code(200).send(outcome);
+      if ('view' in outcome) return reply.code(201).send(outcome.view);
+      return reply
+        .code(200)
+        .header('set-cookie', outcome.setCookie)
+        .send({ authorizeUrl: outcome.authorizeUrl });
     },
   );
 
@@ -191,7 +195,7 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { workspaceId, actor } = request.caller;
       const connector = await loadConnector(db, workspaceId, request.params.id);
       const outcome = await connect(
@@ -199,7 +203,9 @@ export const connectorRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> = asy
         request.body ?? {},
         request.log,
       );
-      return 'view' in outcome ? outcome.view : outcome;
+      if ('view' in outcome) return outcome.view;
+      void reply.header('set-cookie', outcome.setCookie);
+      return { authorizeUrl: outcome.authorizeUrl };
     },
   );
 

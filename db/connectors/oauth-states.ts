@@ -6,7 +6,8 @@ import type { CredentialsKeys } from '../credentials-codec.ts';
 import { oauthStates } from '../schema.ts';
 import { sealedVerifierColumns } from './credentials.ts';
 
-const stateLifetimeMs = 10 * 60_000;
+export const consentLifetimeSeconds = 600;
+const stateLifetimeMs = consentLifetimeSeconds * 1000;
 
 export interface ConsentStart {
   workspaceId: string;
@@ -14,6 +15,7 @@ export interface ConsentStart {
   stateHash: Buffer;
   connectorId?: string;
   codeVerifier?: string;
+  browserBindingHash: Buffer;
   context: { shop?: string; extra?: string };
 }
 
@@ -25,6 +27,7 @@ export async function recordConsentStart(db: Database, keys: CredentialsKeys, st
     platform: start.platform,
     stateHash: start.stateHash,
     connectorId: start.connectorId ?? null,
+    browserBindingHash: start.browserBindingHash,
     ...sealedVerifierColumns(keys, id, start.codeVerifier),
     context: start.context,
     expiresAt: new Date(Date.now() + stateLifetimeMs),

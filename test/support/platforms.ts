@@ -127,6 +127,13 @@ export async function startPlatformSimulators(
   };
 }
 
+/**
+ * The cookies a consent's start set on the browser that started it: the callback must carry them back (a
+ * consent is bound to its browser).
+ */
+export const browserOf = (started: { cookies: { name: string; value: string }[] }): Record<string, string> =>
+  Object.fromEntries(started.cookies.map((cookie) => [cookie.name, cookie.value]));
+
 /** The browser's part of a consent: open the authorize URL, follow the platform's redirect to our callback. */
 export async function followConsent(authorizeUrl: string): Promise<string> {
   const consent = await fetch(authorizeUrl, { redirect: 'manual' });
@@ -166,7 +173,11 @@ export async function connectOAuth(
 ): Promise<ConnectorBody> {
   const started = await workspace.api.post(`/v1/connectors/${platform}/connect`, body);
   assert.equal(started.statusCode, 200, `${platform} connect: ${started.body}`);
-  const callback = await app.inject({ method: 'GET', url: await followConsent(started.json().authorizeUrl) });
+  const callback = await app.inject({
+    method: 'GET',
+    url: await followConsent(started.json().authorizeUrl),
+    cookies: browserOf(started),
+  });
   assert.equal(callback.statusCode, 200, `${platform} callback: ${callback.body}`);
   const connector = callback.json() as ConnectorBody;
   const enabled = await workspace.api.request({

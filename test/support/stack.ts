@@ -19,7 +19,7 @@ import { type MetaSimulatorOptions, startMetaSimulator } from '../../sandbox/met
 import { type StartedWorker, startWorker } from '../../worker.ts';
 import { type ApiHarness, createWorkspace, startApiHarness, type TestWorkspace } from './api.ts';
 import { contentExamples } from './examples.ts';
-import { type PlatformSimulators, startPlatformSimulators } from './platforms.ts';
+import { browserOf, type PlatformSimulators, startPlatformSimulators } from './platforms.ts';
 
 const run = promisify(execFile);
 export const klaviyoKey = 'pk_test_glowtify_sandbox_key_0001';
@@ -213,6 +213,7 @@ export async function connectMeta(stack: Pick<Stack, 'harness'>, workspace: Test
   const callback = await stack.harness.app.inject({
     method: 'GET',
     url: `${location.pathname}${location.search}`,
+    cookies: browserOf(started),
   });
   if (callback.statusCode !== 200) throw new Error(`Meta callback failed: ${callback.body}`);
   const connector = callback.json() as { id: string; accounts: { id: string; kind: string }[] };
