@@ -17,7 +17,7 @@ import { epicTransitionRoutes } from './routes/epic-transitions.ts';
 import { epicRoutes } from './routes/epics.ts';
 import { healthRoutes } from './routes/health.ts';
 import { notificationRoutes } from './routes/notifications.ts';
-import { workspaceRoutes } from './routes/workspaces.ts';
+import { currentWorkspaceRoutes, workspaceRoutes } from './routes/workspaces.ts';
 
 export interface AppDependencies extends DependencyOptions {
   /** A pino logger (api/server.ts passes one with secret-bearing fields redacted); absent: silent. */
@@ -44,7 +44,10 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
       : {
           trustProxy:
             typeof config.TRUST_PROXY === 'number'
-              ? ((hops: number) => (_address: string, hop: number) => hop < hops)(config.TRUST_PROXY)
+              ? (
+                  (hops: number) => (_address: string, hop: number) =>
+                    hop < hops
+                )(config.TRUST_PROXY)
               : config.TRUST_PROXY,
         }),
   }).withTypeProvider<ZodTypeProvider>();
@@ -100,7 +103,12 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
   await app.register(dependenciesPlugin, dependencyOptions);
   const { db, adapters, epicWorkflows, connectorWorkflows } = app.deps;
 
-  await app.register(healthRoutes, { database, temporal, overdueThresholdMs: config.OVERDUE_THRESHOLD_MS });
+  await app.register(healthRoutes, {
+    database,
+    temporal,
+    overdueThresholdMs: config.OVERDUE_THRESHOLD_MS,
+    adminToken: config.ADMIN_TOKEN,
+  });
   const connectorOptions = {
     db,
     adapters,
@@ -128,6 +136,7 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
         await workspaceScope.register(epicTransitionRoutes, { db, workflows: epicWorkflows });
         await workspaceScope.register(notificationRoutes, { db });
         await workspaceScope.register(connectorRequestRoutes, { db });
+        await workspaceScope.register(currentWorkspaceRoutes, { db });
       });
     },
     { prefix: '/v1' },

@@ -42,6 +42,8 @@ export interface WorkspaceCaller {
   workspaceId: string;
   /** How the audit log names this caller. */
   actor: string;
+  /** The key the caller used, and when it stops being valid (set once a newer key replaced it). */
+  apiKey: { id: string; retiresAt: Date | null };
 }
 
 export async function authenticateWorkspace(db: Database, request: FastifyRequest): Promise<WorkspaceCaller> {
@@ -51,11 +53,23 @@ export async function authenticateWorkspace(db: Database, request: FastifyReques
   const match = keyPattern.exec(token);
   if (match?.[1]) {
     const [row] = await db.select().from(apiKeys).where(eq(apiKeys.prefix, match[1])).limit(1);
-    if (row && !row.revokedAt && timingSafeEqual(row.hash, hashApiKey(token))) {
-      return { workspaceId: row.workspaceId, actor: `api-key:${row.prefix}` };
+    // A key replaced by a rotation stays valid until its grace period ends (revokedAt in the future).
+    const valid = row && (row.revokedAt === null || row.revokedAt.getTime() > Date.now());
+    if (valid && timingSafeEqual(row.hash, hashApiKey(token))) {
+      return {
+        workspaceId: row.workspaceId,
+        actor: `api-key:${row.prefix}`,
+        apiKey: { id: row.id, retiresAt: row.revokedAt },
+      };
     }
   }
   throw new ApiError(401, 'UNAUTHENTICATED', 'the API key is not valid');
+}
+
+/** Whether the request carries the admin token (for what only operators may see, such as /readyz's details). */
+export function presentsAdminToken(request: FastifyRequest, adminToken: string): boolean {
+  const token = bearerToken(request);
+  return token !== null && sameSecret(token, adminToken);
 }
 
 export async function authenticateAdmin(

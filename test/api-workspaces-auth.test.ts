@@ -111,4 +111,52 @@ describe('workspaces and auth', () => {
     assert.equal(untouched.tasks.length, 1);
     assert.equal(untouched.tasks[0].approved, false);
   });
+  it('rotates the API key: the old one works for its grace period only, and cannot rotate the new one away', async () => {
+    const workspace = await createWorkspace(harness, 'Rotating');
+    const oldKey = callerWith(harness.app, workspace.apiKey);
+    const rotated = await oldKey.post('/v1/workspaces/current/api-keys', { graceSeconds: 3_600 });
+    assert.equal(rotated.statusCode, 201, rotated.body);
+    const { apiKey, prefix, previousKeysValidUntil } = rotated.json();
+    assert.match(apiKey, /^gw_[a-z0-9]{10}_/);
+    assert.ok(apiKey.startsWith(`gw_${prefix}_`));
+    const validFor = Date.parse(previousKeysValidUntil) - Date.now();
+    assert.ok(validFor > 3_500_000 && validFor <= 3_600_000, `${validFor} ms of grace`);
+    const newKey = callerWith(harness.app, apiKey);
+    assert.equal((await newKey.get('/v1/epics')).statusCode, 200);
+    assert.equal((await oldKey.get('/v1/epics')).statusCode, 200, 'the old key works during its grace');
+    // The key being retired (perhaps the leaked one) cannot rotate the new key away.
+    const hijack = await oldKey.post('/v1/workspaces/current/api-keys', { graceSeconds: 0 });
+    assert.equal(hijack.statusCode, 403, hijack.body);
+    assert.equal(hijack.json().error.code, 'KEY_BEING_RETIRED');
+    assert.equal((await newKey.get('/v1/epics')).statusCode, 200);
+
+    // Rotating again without grace: every earlier key stops at once, the newest works; only hashes are kept.
+    const again = await newKey.post('/v1/workspaces/current/api-keys', { graceSeconds: 0 });
+    assert.equal(again.statusCode, 201, again.body);
+    for (const retired of [oldKey, newKey]) {
+      const refused = await retired.get('/v1/epics');
+      assert.equal(refused.statusCode, 401, refused.body);
+    }
+    assert.equal((await callerWith(harness.app, again.json().apiKey).get('/v1/epics')).statusCode, 200);
+    const rows = await harness.database
+      .sql`select encode(hash, 'hex') as hash from api_keys where workspace_id = ${workspace.id}`;
+    assert.equal(rows.length, 3);
+    assert.ok(
+      rows.every((row) => !JSON.stringify(row).includes(again.json().apiKey.slice(14))),
+      'no key stored in clear',
+    );
+    const audit = await harness.database
+      .sql`select actor, details from audit_events where workspace_id = ${workspace.id} and action = 'rotate_api_key' order by created_at`;
+    assert.equal(audit.length, 2);
+    assert.ok(!JSON.stringify(audit).includes(apiKey), 'the audit names prefixes, never a key');
+    // Another workspace's keys are not touched.
+    const other = await createWorkspace(harness, 'Bystander');
+    await callerWith(harness.app, other.apiKey).post('/v1/workspaces/current/api-keys', { graceSeconds: 0 });
+    assert.equal((await callerWith(harness.app, again.json().apiKey).get('/v1/epics')).statusCode, 200);
+    const bad = await callerWith(harness.app, again.json().apiKey).post('/v1/workspaces/current/api-keys', {
+      graceSeconds: 8 * 86_400,
+    });
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.json().error.message, /body\.graceSeconds/);
+  });
 });

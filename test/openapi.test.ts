@@ -37,6 +37,7 @@ describe('OpenAPI', () => {
     );
     const expected = [
       'POST /v1/workspaces',
+      'POST /v1/workspaces/current/api-keys',
       'POST /v1/epics',
       'GET /v1/epics',
       'GET /v1/epics/{id}',

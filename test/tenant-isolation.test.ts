@@ -135,6 +135,7 @@ const coverage: Record<string, Coverage> = {
   'DELETE /v1/connectors/{id}': { calls: (ids) => [{ url: `/v1/connectors/${ids.connector}` }] },
   'POST /v1/connectors/{platform}/connect': { noIds: 'starts a connection of the caller to a platform' },
   'POST /v1/connector-requests': { noIds: 'counts a platform asked for; no id' },
+  'POST /v1/workspaces/current/api-keys': { noIds: "rotates the caller's own workspace's keys" },
   'GET /v1/notifications': { list: true },
   'POST /v1/notifications/{id}/read': {
     calls: (ids) => [{ url: `/v1/notifications/${ids.notification}/read` }],
@@ -162,7 +163,7 @@ async function snapshot() {
 }
 
 describe('tenant isolation, every route', () => {
-  it("answers 404 to every route called with another workspace's ids, and lists only the caller's", async () => {
+  it("answers 404 to every route called with another workspace's ids, and lists only the caller's", async (t) => {
     const document = (await harness.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
       paths: Record<string, Record<string, unknown>>;
     };
@@ -203,6 +204,8 @@ describe('tenant isolation, every route', () => {
       }
     }
     assert.ok(tried >= 30, `tried ${tried} requests`);
+    const covered = Object.keys(coverage).length;
+    t.diagnostic(`${covered} workspace routes covered (${routes.length} in all), ${tried} requests tried`);
     assert.deepEqual(await snapshot(), before, 'nothing of either workspace changed');
 
     // Beta's own tasks cannot target alpha's connector or account either (the ids are in the body).

@@ -1,11 +1,13 @@
 // Workspaces (tenants): created by an operator with the admin token; the API key is returned once and only
 // its hash is kept.
+import { and, eq, gt, isNull, ne, or, sql } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { recordAudit } from '../../db/audit.ts';
 import type { Database } from '../../db/client.ts';
 import { apiKeys, workspaces } from '../../db/schema.ts';
 import { authenticateAdmin, issueApiKey } from '../auth.ts';
-import { errorResponses } from '../errors.ts';
+import { ApiError, errorResponses } from '../errors.ts';
 import { CreatedWorkspace, CreateWorkspaceBody } from '../schemas.ts';
 
 export const workspaceRoutes: FastifyPluginAsyncZod<{ db: Database; adminToken: string }> = async (
@@ -49,6 +51,91 @@ export const workspaceRoutes: FastifyPluginAsyncZod<{ db: Database; adminToken: 
         name: workspace.name,
         plan: request.body.plan,
         apiKey: issued.key,
+      });
+    },
+  );
+};
+
+const RotateApiKeyBody = z.strictObject({
+  graceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400)
+    .default(86_400)
+    .meta({
+      description: 'How long the keys in use stay valid beside the new one (default a day, at most 7)',
+    }),
+});
+const RotatedApiKey = z
+  .object({
+    apiKey: z.string(),
+    prefix: z.string(),
+    previousKeysValidUntil: z.iso.datetime(),
+  })
+  .meta({ id: 'RotatedApiKey', description: 'The new key is shown once, here.' });
+
+/** The caller's own workspace: its API keys. */
+export const currentWorkspaceRoutes: FastifyPluginAsyncZod<{ db: Database }> = async (app, { db }) => {
+  app.post(
+    '/workspaces/current/api-keys',
+    {
+      schema: {
+        tags: ['workspaces'],
+        summary:
+          'Rotate the API key: a new key (shown once); the keys in use stay valid for the grace period, then stop',
+        body: RotateApiKeyBody.nullish(),
+        response: { 201: RotatedApiKey, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const { workspaceId, actor, apiKey } = request.caller;
+      // A key already being retired (perhaps the leaked one) cannot rotate the new key away.
+      if (apiKey.retiresAt !== null) {
+        throw new ApiError(
+          403,
+          'KEY_BEING_RETIRED',
+          `this key stops working at ${apiKey.retiresAt.toISOString()}: rotate with the newest key`,
+        );
+      }
+      const graceSeconds = request.body?.graceSeconds ?? 86_400;
+      const issued = issueApiKey();
+      const until = new Date(Date.now() + graceSeconds * 1000);
+      await db.transaction(async (tx) => {
+        const [created] = await tx
+          .insert(apiKeys)
+          .values({ workspaceId, prefix: issued.prefix, hash: issued.hash })
+          .returning({ id: apiKeys.id });
+        const retired = await tx
+          .update(apiKeys)
+          .set({
+            revokedAt: sql`least(coalesce(${apiKeys.revokedAt}, ${until.toISOString()}::timestamptz), ${until.toISOString()}::timestamptz)`,
+          })
+          .where(
+            and(
+              eq(apiKeys.workspaceId, workspaceId),
+              ne(apiKeys.id, created!.id),
+              or(isNull(apiKeys.revokedAt), gt(apiKeys.revokedAt, sql`now()`)),
+            ),
+          )
+          .returning({ prefix: apiKeys.prefix });
+        await recordAudit(tx, {
+          workspaceId,
+          subjectType: 'workspace',
+          subjectId: workspaceId,
+          action: 'rotate_api_key',
+          actor,
+          details: {
+            apiKeyPrefix: issued.prefix,
+            retiring: retired.map((key) => key.prefix),
+            previousKeysValidUntil: until.toISOString(),
+          },
+        });
+      });
+      return reply.code(201).send({
+        apiKey: issued.key,
+        prefix: issued.prefix,
+        previousKeysValidUntil: until.toISOString(),
       });
     },
   );
