@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { adminToken } from './support/api.ts';
 import {
   connectedWorkspace,
   readEpic,
@@ -117,7 +118,14 @@ describe('worker failures', () => {
     );
     assert.equal((await readEpic(setup.workspace, epicId)).status, 'scheduled');
     assert.equal(stack.meta.receivedMatching(/\/feed$/, 'POST').length, feedBefore);
-    const readiness = await stack.harness.app.inject({ method: 'GET', url: '/readyz' });
+    // The figure is for operators (the admin token); anonymous callers see only the checks.
+    const anonymous = await stack.harness.app.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(anonymous.json().details, undefined, 'no figure about the tenants for anyone');
+    const readiness = await stack.harness.app.inject({
+      method: 'GET',
+      url: '/readyz',
+      headers: { authorization: `Bearer ${adminToken}` },
+    });
     assert.equal(readiness.json().details.overdueEpics, 1, 'readyz reports the overdue epic');
     assert.equal(readiness.json().details.oldestOverdueScheduledAt, scheduledAt.toISOString());
 

@@ -9,17 +9,22 @@ import {
   callerWith,
   createWorkspace,
   startApiHarness,
+  type TestWorkspace,
   testConfig,
 } from './support/api.ts';
 
 const perKey = 5;
-const perIp = 3;
+const perIp = 4;
 let harness: ApiHarness;
+/** Made before the tests, from the harness's own address (whose per-IP count they use up): one each. */
+const workspaces = {} as Record<'busy' | 'calm' | 'honest' | 'curious', TestWorkspace>;
 
 before(async () => {
   harness = await startApiHarness({
     config: { RATE_LIMIT_PER_KEY_PER_MINUTE: String(perKey), RATE_LIMIT_PER_IP_PER_MINUTE: String(perIp) },
   });
+  for (const name of ['busy', 'calm', 'honest', 'curious'] as const)
+    workspaces[name] = await createWorkspace(harness, name);
 });
 after(async () => harness?.close());
 
@@ -49,8 +54,7 @@ const from = (address: string, token: string | null) => {
 
 describe('rate limits', () => {
   it('limits each API key on its own, malformed requests included, with 429 and Retry-After', async () => {
-    const busy = await createWorkspace(harness, 'Busy');
-    const calm = await createWorkspace(harness, 'Calm');
+    const { busy, calm } = workspaces;
     const busyCaller = from('203.0.113.1', busy.apiKey);
     // Malformed requests count: they cost the server the same.
     for (let index = 0; index < 2; index += 1)
@@ -79,7 +83,7 @@ describe('rate limits', () => {
     // No key at all counts the same way.
     assertLimited(await from('198.51.100.7', null).get('/v1/connectors'));
     // A valid key from that address is not held back by the guesses.
-    const workspace = await createWorkspace(harness, 'Honest');
+    const workspace = workspaces.honest;
     assert.equal((await from('198.51.100.7', workspace.apiKey).get('/v1/epics')).statusCode, 200);
 
     const stranger = from('198.51.100.8', null);
@@ -90,6 +94,17 @@ describe('rate limits', () => {
     for (let index = 0; index < perIp; index += 1)
       assert.equal((await admin.post('/v1/workspaces', { name: `W${index}` })).statusCode, 201);
     assertLimited(await admin.post('/v1/workspaces', { name: 'One too many' }));
+  });
+
+  it('/readyz tells anonymous callers and workspace keys nothing about the tenants; the admin token sees the overdue count', async () => {
+    const workspace = workspaces.curious;
+    for (const token of [null, workspace.apiKey]) {
+      const body = (await from('192.0.2.30', token).get('/readyz')).json();
+      assert.ok(body.checks, 'the checks are there');
+      assert.equal(body.details, undefined, `no overdue figure for ${token ? 'a workspace key' : 'anyone'}`);
+    }
+    const operator = (await from('192.0.2.30', adminToken).get('/readyz')).json();
+    assert.equal(typeof operator.details.overdueEpics, 'number');
   });
 
   it('never limits the probes', async () => {

@@ -1,9 +1,12 @@
 // Liveness and readiness: /healthz says the process is up; /readyz is 200 only when PostgreSQL answers and
-// the Temporal namespace is reachable, and otherwise names which one is not (503). Its details also report
-// overdue epics — due for longer than the threshold and still not attempted — so a missed schedule is seen.
+// the Temporal namespace is reachable, and otherwise names which one is not (503). With the admin token its
+// details also report overdue epics — due for longer than the threshold and still not attempted — so a missed
+// schedule is seen; anonymous callers (probes, anyone) get no figure about the tenants, and their checks are
+// shared for half a second, so a flood of probes costs two checks a second.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { DatabaseConnection } from '../../db/client.ts';
+import { presentsAdminToken } from '../auth.ts';
 import type { TemporalLink } from '../temporal.ts';
 
 const Dependency = z.object({ ok: z.boolean(), error: z.string().optional() });
@@ -19,7 +22,8 @@ export const healthRoutes: FastifyPluginAsyncZod<{
   database: DatabaseConnection;
   temporal: TemporalLink;
   overdueThresholdMs: number;
-}> = async (app, { database, temporal, overdueThresholdMs }) => {
+  adminToken: string;
+}> = async (app, { database, temporal, overdueThresholdMs, adminToken }) => {
   /** Scheduled epics past their time by more than the threshold with a publication never attempted. */
   const overdue = async () => {
     const [row] = await database.sql<{ count: number; oldest: string | null }[]>`
@@ -60,29 +64,43 @@ export const healthRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
-      const [postgres, temporalCheck] = await Promise.all([
-        Promise.race([
-          database.sql`select 1`.then(() => ({ ok: true as const })),
-          new Promise<never>((_, reject) =>
-            setTimeout(() => reject(new Error('no answer within 2 s')), 2_000).unref(),
-          ),
-        ]).catch((error: Error) => ({ ok: false as const, error: `PostgreSQL: ${error.message}` })),
-        temporal.check(),
-      ]);
-      const checks = {
-        postgres,
-        temporal: temporalCheck.ok ? { ok: true } : { ok: false, error: temporalCheck.reason },
-      };
-      const ready = postgres.ok && temporalCheck.ok;
-      const details = postgres.ok
-        ? await overdue().catch((error: unknown) => {
-            request.log.warn({ err: error }, 'could not count overdue epics');
-            return undefined;
-          })
-        : undefined;
-      return reply
-        .code(ready ? 200 : 503)
-        .send({ status: ready ? 'ready' : 'not_ready', checks, ...(details ? { details } : {}) });
+      const checked = await sharedCheck();
+      const details =
+        checked.checks.postgres.ok && presentsAdminToken(request, adminToken)
+          ? await overdue().catch((error: unknown) => {
+              request.log.warn({ err: error }, 'could not count overdue epics');
+              return undefined;
+            })
+          : undefined;
+      return reply.code(checked.ready ? 200 : 503).send({
+        status: checked.ready ? 'ready' : 'not_ready',
+        checks: checked.checks,
+        ...(details ? { details } : {}),
+      });
     },
   );
+
+  /** One check of both dependencies at a time, its answer reused for half a second. */
+  let lastCheck: { at: number; result: Promise<Awaited<ReturnType<typeof checkDependencies>>> } | undefined;
+  const sharedCheck = () => {
+    if (!lastCheck || Date.now() - lastCheck.at > 500)
+      lastCheck = { at: Date.now(), result: checkDependencies() };
+    return lastCheck.result;
+  };
+  async function checkDependencies() {
+    const [postgres, temporalCheck] = await Promise.all([
+      Promise.race([
+        database.sql`select 1`.then(() => ({ ok: true as const })),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('no answer within 2 s')), 2_000).unref(),
+        ),
+      ]).catch((error: Error) => ({ ok: false as const, error: `PostgreSQL: ${error.message}` })),
+      temporal.check(),
+    ]);
+    const checks = {
+      postgres,
+      temporal: temporalCheck.ok ? { ok: true } : { ok: false, error: temporalCheck.reason },
+    };
+    return { ready: postgres.ok && temporalCheck.ok, checks };
+  }
 };
