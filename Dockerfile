@@ -16,8 +16,8 @@ RUN npm run build:workflows -- /app/dist/workflow-bundle.js \
   && chown node:node /app/.data
 
 # MALLOC_ARENA_MAX: two malloc arenas instead of up to eight per core for the worker's many threads, whose
-# freed memory otherwise stays mapped (a worker holding 10,000 sleeping epics: 782 MiB with the default, 594 MiB
-# with 2; README, Performance).
+# freed memory otherwise stays mapped (a worker holding 10,000 sleeping epics: about 780 MiB with the default,
+# 590-720 MiB with 2; README, Performance).
 ENV NODE_ENV=production \
   MALLOC_ARENA_MAX=2 \
   HOST=0.0.0.0 \

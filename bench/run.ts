@@ -78,8 +78,8 @@ interface World {
 /**
  * What the production image sets for the worker's process (the Dockerfile's ENV): glibc gives each of the
  * process's threads (the SDK's workflow and Rust threads, libuv's) arenas of its own, up to eight per core, and
- * keeps what they free mapped. With two, the worker holding 10,000 sleeping epics stays at what 1,000 cost
- * (B3, 2026-12-05: 782 MiB with the default, 594 MiB with 2).
+ * keeps what they free mapped. With two, the worker holding 10,000 sleeping epics holds less (B3-only runs,
+ * 2026-12-05: 782 and 783 MiB with the default; 594, 719 and 613 MiB with 2).
  */
 const productWorkerProcessEnv = { MALLOC_ARENA_MAX: '2' };
 
