@@ -2,6 +2,7 @@
 // with one line naming the variable and what is wrong; dev secrets are generated into DATA_DIR once.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import {
@@ -143,6 +144,16 @@ const credentialsKey = z
  * CREDENTIALS_KEY is either one base64 key (key id "k1") or a rotation list "id2:base64,id1:base64": the first
  * encrypts new rows, every listed key still decrypts old ones.
  */
+/** An address or CIDR range proxy-addr takes (or one of its named ranges). */
+function isProxyAddress(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d+$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
+}
+
 export function parseCredentialsKeys(raw: string): CredentialsKeys | string {
   const entries = raw.split(',').map((part) => part.trim());
   const keys: { id: string; key: Buffer }[] = [];
@@ -351,13 +362,14 @@ const environmentSchema = z.object({
     .default('info'),
   ...platformShape,
   /**
-   * Requests one workspace API key may make in a minute, per API process; past it the API answers 429 with
-   * Retry-After. Generous: it stops a runaway script, not a busy frontend.
+   * Requests one workspace may make in a minute with its API keys (all of them together), per API process;
+   * past it the API answers 429 with Retry-After. Generous: it stops a runaway script, not a busy frontend.
    */
-  RATE_LIMIT_PER_KEY_PER_MINUTE: integer('RATE_LIMIT_PER_KEY_PER_MINUTE', 1, 1_000_000, 6_000),
+  RATE_LIMIT_PER_WORKSPACE_PER_MINUTE: integer('RATE_LIMIT_PER_WORKSPACE_PER_MINUTE', 1, 1_000_000, 6_000),
   /**
-   * Requests one IP address may make in a minute, per API process, to the routes without a workspace key (the
-   * OAuth callback, workspace creation) and with a key that is not valid. The probes are not limited.
+   * Requests one IP address (an IPv6 /64) may make in a minute, per API process, to the routes without a
+   * workspace key (the OAuth callback, workspace creation), and credentials it may have refused (a workspace
+   * key or the admin token, on any route). The probes themselves are not limited.
    */
   RATE_LIMIT_PER_IP_PER_MINUTE: integer('RATE_LIMIT_PER_IP_PER_MINUTE', 1, 1_000_000, 300),
   /**
@@ -368,14 +380,25 @@ const environmentSchema = z.object({
   TRUST_PROXY: z
     .string()
     .optional()
-    .transform((raw) => {
+    .transform((raw, ctx) => {
       const value = raw?.trim();
       if (!value) return undefined;
       if (/^\d+$/.test(value)) return Number(value);
-      return value
+      const entries = value
         .split(',')
         .map((entry) => entry.trim())
         .filter(Boolean);
+      const wrong = entries.filter((entry) => !isProxyAddress(entry));
+      if (wrong.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'TRUST_PROXY must be a hop count or addresses and CIDR ranges separated by commas (or loopback, ' +
+            `linklocal, uniquelocal), got ${wrong.map((entry) => `"${entry}"`).join(', ')}`,
+        });
+        return z.NEVER;
+      }
+      return entries;
     }),
   /** How often data connectors (Shopify, Google Analytics, Canva) sync (a Temporal Schedule per connector). */
   DATA_SYNC_INTERVAL_MS: integer('DATA_SYNC_INTERVAL_MS', 1_000, 7 * 86_400_000, 6 * 3_600_000),

@@ -1,13 +1,13 @@
 // Builds the Fastify application without listening, so tests drive it with app.inject() and api/server.ts only
 // starts it: the plugins (api/plugins/: OpenAPI, dependencies, workspace auth), the routes, error handling.
-import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { ApiError, ErrorBody, handleError, invalidInput, sendError } from './errors.ts';
+import { ErrorBody, handleError, invalidInput, sendError } from './errors.ts';
 import { nulCharacterIssues } from './nul-characters.ts';
 import { workspaceAuthPlugin } from './plugins/auth.ts';
 import { type DependencyOptions, dependenciesPlugin } from './plugins/dependencies.ts';
 import { openApiPlugin } from './plugins/swagger.ts';
+import { registerRateLimits } from './rate-limits.ts';
 import { analyticsRoutes } from './routes/analytics.ts';
 import { connectorRequestRoutes } from './routes/connector-requests.ts';
 import { connectorSettingsRoutes } from './routes/connector-settings.ts';
@@ -64,20 +64,7 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     if (route.url.startsWith('/v1') && route.schema?.response)
       route.schema.response = { ...(route.schema.response as object), 429: ErrorBody };
   });
-  // Counted once the caller is known (the workspace auth runs on request) and before the body is parsed or
-  // validated, so malformed requests count too: per API key, or per IP address without one.
-  await app.register(rateLimit, {
-    global: true,
-    hook: 'preParsing',
-    timeWindow: 60_000,
-    keyGenerator: (request) => (request.caller ? `key:${request.caller.actor}` : `ip:${request.ip}`),
-    max: (_request, key) =>
-      key.startsWith('key:') ? config.RATE_LIMIT_PER_KEY_PER_MINUTE : config.RATE_LIMIT_PER_IP_PER_MINUTE,
-    errorResponseBuilder: (_request, context) =>
-      new ApiError(429, 'RATE_LIMITED', `too many requests: try again in ${context.after}`, {
-        limitPerMinute: context.max,
-      }),
-  });
+  const limits = await registerRateLimits(app, config);
   app.addHook('preValidation', async (request) => {
     const issues = [
       ...nulCharacterIssues(request.params, 'params'),
@@ -108,6 +95,7 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     temporal,
     overdueThresholdMs: config.OVERDUE_THRESHOLD_MS,
     adminToken: config.ADMIN_TOKEN,
+    limits,
   });
   const connectorOptions = {
     db,
@@ -119,16 +107,10 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
   };
   await app.register(
     async (v1) => {
-      await v1.register(workspaceRoutes, { db, adminToken: config.ADMIN_TOKEN });
+      await v1.register(workspaceRoutes, { db, adminToken: config.ADMIN_TOKEN, limits });
       await v1.register(oauthCallbackRoutes, connectorOptions);
       await v1.register(async (workspaceScope) => {
-        await workspaceScope.register(workspaceAuthPlugin, {
-          db,
-          failedAuthentications: app.rateLimit({
-            keyGenerator: (request) => `failed-auth:${request.ip}`,
-            max: config.RATE_LIMIT_PER_IP_PER_MINUTE,
-          }),
-        });
+        await workspaceScope.register(workspaceAuthPlugin, { db, limits });
         await workspaceScope.register(epicRoutes, { db });
         await workspaceScope.register(analyticsRoutes, { db });
         await workspaceScope.register(connectorRoutes, connectorOptions);

@@ -1,7 +1,7 @@
 // Bearer authentication: workspace API keys (stored as SHA-256 hashes, found by a short public prefix) for
 // everything under /v1, and the admin token for creating workspaces.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { and, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import type { FastifyRequest } from 'fastify';
 import type { Database } from '../db/client.ts';
 import { apiKeys } from '../db/schema.ts';
@@ -42,8 +42,8 @@ export interface WorkspaceCaller {
   workspaceId: string;
   /** How the audit log names this caller. */
   actor: string;
-  /** The key the caller used, and when it stops being valid (set once a newer key replaced it). */
-  apiKey: { id: string; retiresAt: Date | null };
+  /** The key the caller used. */
+  apiKeyId: string;
 }
 
 export async function authenticateWorkspace(db: Database, request: FastifyRequest): Promise<WorkspaceCaller> {
@@ -52,14 +52,20 @@ export async function authenticateWorkspace(db: Database, request: FastifyReques
     throw new ApiError(401, 'UNAUTHENTICATED', 'send the workspace API key as "Authorization: Bearer <key>"');
   const match = keyPattern.exec(token);
   if (match?.[1]) {
-    const [row] = await db.select().from(apiKeys).where(eq(apiKeys.prefix, match[1])).limit(1);
-    // A key replaced by a rotation stays valid until its grace period ends (revokedAt in the future).
-    const valid = row && (row.revokedAt === null || row.revokedAt.getTime() > Date.now());
-    if (valid && timingSafeEqual(row.hash, hashApiKey(token))) {
+    // A key replaced by a rotation stays valid until its grace period ends (revokedAt in the future), on the
+    // database's clock, the one the rotation set it by.
+    const [row] = await db
+      .select()
+      .from(apiKeys)
+      .where(
+        and(eq(apiKeys.prefix, match[1]), or(isNull(apiKeys.revokedAt), gt(apiKeys.revokedAt, sql`now()`))),
+      )
+      .limit(1);
+    if (row && timingSafeEqual(row.hash, hashApiKey(token))) {
       return {
         workspaceId: row.workspaceId,
         actor: `api-key:${row.prefix}`,
-        apiKey: { id: row.id, retiresAt: row.revokedAt },
+        apiKeyId: row.id,
       };
     }
   }

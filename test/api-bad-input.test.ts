@@ -93,6 +93,16 @@ const cases: Case[] = [
     mentions: 'body.content.text',
   },
   {
+    // Found by review: the check walked such a body recursively and overflowed the stack (a 500).
+    name: 'a body nested 100,000 levels deep',
+    method: 'POST',
+    url: () => '/v1/epics',
+    payload: `{"title": "x", "brief": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'nested more than 32 levels deep',
+  },
+  {
     name: 'a NUL character in a query parameter',
     method: 'GET',
     url: () => '/v1/epics?cursor=a%00b',

@@ -111,6 +111,20 @@ describe('workspaces and auth', () => {
     assert.equal(untouched.tasks.length, 1);
     assert.equal(untouched.tasks[0].approved, false);
   });
+  it('rotations of one workspace at once leave exactly one key valid beside the grace of the one in use', async () => {
+    const workspace = await createWorkspace(harness, 'Racing rotations');
+    const key = callerWith(harness.app, workspace.apiKey);
+    const answers = await Promise.all(
+      [0, 1, 2].map(() => key.post('/v1/workspaces/current/api-keys', { graceSeconds: 3_600 })),
+    );
+    // The first to lock rotates; the others read the key as being retired by then and are refused.
+    assert.deepEqual(answers.map((answer) => answer.statusCode).sort(), [201, 403, 403]);
+    const valid = await harness.database.sql`
+      select count(*)::int as count from api_keys
+      where workspace_id = ${workspace.id} and (revoked_at is null or revoked_at > now())`;
+    assert.equal(valid[0]!.count, 2, 'the new key and the one in use, in its grace');
+  });
+
   it('rotates the API key: the old one works for its grace period only, and cannot rotate the new one away', async () => {
     const workspace = await createWorkspace(harness, 'Rotating');
     const oldKey = callerWith(harness.app, workspace.apiKey);
@@ -130,24 +144,31 @@ describe('workspaces and auth', () => {
     assert.equal(hijack.json().error.code, 'KEY_BEING_RETIRED');
     assert.equal((await newKey.get('/v1/epics')).statusCode, 200);
 
-    // Rotating again without grace: every earlier key stops at once, the newest works; only hashes are kept.
-    const again = await newKey.post('/v1/workspaces/current/api-keys', { graceSeconds: 0 });
+    // Rotating again with a grace: the key in use gets it, the one already being retired stops at once, so a
+    // workspace never holds more than two valid keys.
+    const third = await newKey.post('/v1/workspaces/current/api-keys', { graceSeconds: 3_600 });
+    assert.equal(third.statusCode, 201, third.body);
+    assert.equal((await oldKey.get('/v1/epics')).statusCode, 401, 'the key already being retired stopped');
+    assert.equal((await newKey.get('/v1/epics')).statusCode, 200, 'the key in use has its grace');
+    const thirdKey = callerWith(harness.app, third.json().apiKey);
+    // Without grace: every earlier key stops at once, the newest works; only hashes are kept.
+    const again = await thirdKey.post('/v1/workspaces/current/api-keys', { graceSeconds: 0 });
     assert.equal(again.statusCode, 201, again.body);
-    for (const retired of [oldKey, newKey]) {
+    for (const retired of [oldKey, newKey, thirdKey]) {
       const refused = await retired.get('/v1/epics');
       assert.equal(refused.statusCode, 401, refused.body);
     }
     assert.equal((await callerWith(harness.app, again.json().apiKey).get('/v1/epics')).statusCode, 200);
     const rows = await harness.database
       .sql`select encode(hash, 'hex') as hash from api_keys where workspace_id = ${workspace.id}`;
-    assert.equal(rows.length, 3);
+    assert.equal(rows.length, 4);
     assert.ok(
       rows.every((row) => !JSON.stringify(row).includes(again.json().apiKey.slice(14))),
       'no key stored in clear',
     );
     const audit = await harness.database
       .sql`select actor, details from audit_events where workspace_id = ${workspace.id} and action = 'rotate_api_key' order by created_at`;
-    assert.equal(audit.length, 2);
+    assert.equal(audit.length, 3);
     assert.ok(!JSON.stringify(audit).includes(apiKey), 'the audit names prefixes, never a key');
     // Another workspace's keys are not touched.
     const other = await createWorkspace(harness, 'Bystander');

@@ -3,6 +3,7 @@
 // Retry-After, and one caller over its limit leaves the others alone. The probes are never limited.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { addressGroup } from '../api/rate-limits.ts';
 import {
   type ApiHarness,
   adminToken,
@@ -13,7 +14,7 @@ import {
   testConfig,
 } from './support/api.ts';
 
-const perKey = 5;
+const perWorkspace = 5;
 const perIp = 4;
 let harness: ApiHarness;
 /** Made before the tests, from the harness's own address (whose per-IP count they use up): one each. */
@@ -21,7 +22,10 @@ const workspaces = {} as Record<'busy' | 'calm' | 'honest' | 'curious', TestWork
 
 before(async () => {
   harness = await startApiHarness({
-    config: { RATE_LIMIT_PER_KEY_PER_MINUTE: String(perKey), RATE_LIMIT_PER_IP_PER_MINUTE: String(perIp) },
+    config: {
+      RATE_LIMIT_PER_WORKSPACE_PER_MINUTE: String(perWorkspace),
+      RATE_LIMIT_PER_IP_PER_MINUTE: String(perIp),
+    },
   });
   for (const name of ['busy', 'calm', 'honest', 'curious'] as const)
     workspaces[name] = await createWorkspace(harness, name);
@@ -53,23 +57,27 @@ const from = (address: string, token: string | null) => {
 };
 
 describe('rate limits', () => {
-  it('limits each API key on its own, malformed requests included, with 429 and Retry-After', async () => {
+  it('limits each workspace on its own, all its keys together, malformed requests included, with 429 and Retry-After', async () => {
     const { busy, calm } = workspaces;
     const busyCaller = from('203.0.113.1', busy.apiKey);
     // Malformed requests count: they cost the server the same.
     for (let index = 0; index < 2; index += 1)
       assert.equal((await busyCaller.post('/v1/epics', { title: '' })).statusCode, 400);
-    for (let index = 0; index < perKey - 2; index += 1)
+    // A rotation (which counts too) does not give the workspace a second allowance.
+    const rotated = await busyCaller.post('/v1/workspaces/current/api-keys', { graceSeconds: 600 });
+    assert.equal(rotated.statusCode, 201, rotated.body);
+    for (let index = 0; index < perWorkspace - 3; index += 1)
       assert.equal((await busyCaller.get('/v1/epics')).statusCode, 200);
     const limited = await busyCaller.get('/v1/epics');
     assertLimited(limited);
-    // Another address does not help a key over its limit.
+    assertLimited(await from('203.0.113.1', rotated.json().apiKey).get('/v1/epics'));
+    // Another address does not help a workspace over its limit.
     assertLimited(await from('203.0.113.2', busy.apiKey).get('/v1/epics'));
     // Nothing was written by the refused request, and another workspace's key is not limited by this one.
     assertLimited(await busyCaller.post('/v1/epics', { title: 'Refused' }));
     const calmList = await from('203.0.113.1', calm.apiKey).get('/v1/epics');
     assert.equal(calmList.statusCode, 200);
-    assert.equal(Number(calmList.headers['x-ratelimit-remaining']), perKey - 1);
+    assert.equal(Number(calmList.headers['x-ratelimit-remaining']), perWorkspace - 1);
     const written = await harness.database
       .sql`select count(*)::int as count from epics where title = 'Refused'`;
     assert.equal(written[0]!.count, 0);
@@ -94,6 +102,25 @@ describe('rate limits', () => {
     for (let index = 0; index < perIp; index += 1)
       assert.equal((await admin.post('/v1/workspaces', { name: `W${index}` })).statusCode, 201);
     assertLimited(await admin.post('/v1/workspaces', { name: 'One too many' }));
+
+    // Guesses of the admin token count too: on its route, and on /readyz (whose figures it unlocks).
+    const adminGuesser = from('198.51.100.10', 'not-the-admin-token-0000');
+    for (let index = 0; index < perIp - 1; index += 1)
+      assert.equal((await adminGuesser.post('/v1/workspaces', { name: 'x' })).statusCode, 401);
+    assert.notEqual((await adminGuesser.get('/readyz')).statusCode, 429, 'the last guess allowed');
+    assertLimited(await adminGuesser.get('/readyz'));
+    assertLimited(await adminGuesser.post('/v1/workspaces', { name: 'x' }));
+    // The probe itself, without a token, is still answered from that address.
+    assert.notEqual((await from('198.51.100.10', null).get('/readyz')).statusCode, 429);
+  });
+
+  it('counts an IPv6 caller by its /64', () => {
+    assert.equal(addressGroup('2001:db8:1:2:aaaa::1'), '8193:3512:1:2::/64');
+    assert.equal(addressGroup('2001:db8:1:2:bbbb:cccc:dddd:eeee'), '8193:3512:1:2::/64');
+    assert.notEqual(addressGroup('2001:db8:1:3::1'), addressGroup('2001:db8:1:2::1'));
+    assert.equal(addressGroup('::1'), '0:0:0:0::/64');
+    assert.equal(addressGroup('::ffff:203.0.113.9'), '203.0.113.9');
+    assert.equal(addressGroup('203.0.113.9'), '203.0.113.9');
   });
 
   it('/readyz tells anonymous callers and workspace keys nothing about the tenants; the admin token sees the overdue count', async () => {
@@ -125,7 +152,7 @@ describe('rate limits', () => {
         assert.ok(operation.responses?.['429'], `${method.toUpperCase()} ${path} documents 429`);
     }
     const defaults = testConfig();
-    assert.equal(defaults.RATE_LIMIT_PER_KEY_PER_MINUTE, 6_000);
+    assert.equal(defaults.RATE_LIMIT_PER_WORKSPACE_PER_MINUTE, 6_000);
     assert.equal(defaults.RATE_LIMIT_PER_IP_PER_MINUTE, 300);
     assert.equal(defaults.TRUST_PROXY, undefined);
     assert.equal(testConfig({ TRUST_PROXY: '1' }).TRUST_PROXY, 1);
@@ -133,7 +160,13 @@ describe('rate limits', () => {
       '10.0.0.0/8',
       '127.0.0.1',
     ]);
-    assert.throws(() => testConfig({ RATE_LIMIT_PER_KEY_PER_MINUTE: '0' }), /RATE_LIMIT_PER_KEY_PER_MINUTE/);
+    assert.throws(
+      () => testConfig({ RATE_LIMIT_PER_WORKSPACE_PER_MINUTE: '0' }),
+      /RATE_LIMIT_PER_WORKSPACE_PER_MINUTE/,
+    );
+    assert.throws(() => testConfig({ TRUST_PROXY: 'true' }), /TRUST_PROXY must be .*"true"/);
+    assert.throws(() => testConfig({ TRUST_PROXY: '10.0.0.0/33' }), /TRUST_PROXY/);
+    assert.deepEqual(testConfig({ TRUST_PROXY: 'loopback, fd00::/8' }).TRUST_PROXY, ['loopback', 'fd00::/8']);
   });
 
   it('takes the caller address from X-Forwarded-For only behind a proxy it was told to trust', async () => {

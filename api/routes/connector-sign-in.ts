@@ -39,7 +39,9 @@ function browserCookie(
   maxAgeSeconds: number,
 ) {
   const secure = config.PUBLIC_URL.startsWith('https:') ? '; Secure' : '';
-  return `${browserCookieName(state)}=${nonce}; Path=/v1/oauth/; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${secure}`;
+  // The callback's own path, under PUBLIC_URL's (an API served under a prefix keeps it).
+  const path = `${new URL(config.PUBLIC_URL).pathname.replace(/\/+$/, '')}/v1/oauth/`;
+  return `${browserCookieName(state)}=${nonce}; Path=${path}; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${secure}`;
 }
 
 function cookieValue(request: FastifyRequest, name: string): string | undefined {

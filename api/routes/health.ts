@@ -7,6 +7,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { DatabaseConnection } from '../../db/client.ts';
 import { presentsAdminToken } from '../auth.ts';
+import type { RateLimits } from '../rate-limits.ts';
 import type { TemporalLink } from '../temporal.ts';
 
 const Dependency = z.object({ ok: z.boolean(), error: z.string().optional() });
@@ -23,7 +24,8 @@ export const healthRoutes: FastifyPluginAsyncZod<{
   temporal: TemporalLink;
   overdueThresholdMs: number;
   adminToken: string;
-}> = async (app, { database, temporal, overdueThresholdMs, adminToken }) => {
+  limits?: RateLimits;
+}> = async (app, { database, temporal, overdueThresholdMs, adminToken, limits }) => {
   /** Scheduled epics past their time by more than the threshold with a publication never attempted. */
   const overdue = async () => {
     const [row] = await database.sql<{ count: number; oldest: string | null }[]>`
@@ -64,9 +66,14 @@ export const healthRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
+      // The probe itself is never limited, but a wrong token on it counts like one refused anywhere else.
+      const asOperator = presentsAdminToken(request, adminToken);
+      if (request.headers.authorization !== undefined && !asOperator) {
+        await limits?.refused(request, reply);
+      }
       const checked = await sharedCheck();
       const details =
-        checked.checks.postgres.ok && presentsAdminToken(request, adminToken)
+        checked.checks.postgres.ok && asOperator
           ? await overdue().catch((error: unknown) => {
               request.log.warn({ err: error }, 'could not count overdue epics');
               return undefined;

@@ -8,16 +8,24 @@ import type { Database } from '../../db/client.ts';
 import { apiKeys, workspaces } from '../../db/schema.ts';
 import { authenticateAdmin, issueApiKey } from '../auth.ts';
 import { ApiError, errorResponses } from '../errors.ts';
+import type { RateLimits } from '../rate-limits.ts';
 import { CreatedWorkspace, CreateWorkspaceBody } from '../schemas.ts';
 
-export const workspaceRoutes: FastifyPluginAsyncZod<{ db: Database; adminToken: string }> = async (
-  app,
-  { db, adminToken },
-) => {
+export const workspaceRoutes: FastifyPluginAsyncZod<{
+  db: Database;
+  adminToken: string;
+  limits?: RateLimits;
+}> = async (app, { db, adminToken, limits }) => {
   app.post(
     '/workspaces',
     {
-      onRequest: async (request) => authenticateAdmin(db, request, adminToken),
+      // A refused token counts against the caller's address, like a refused workspace key.
+      onRequest: async (request, reply) => {
+        await authenticateAdmin(db, request, adminToken).catch(async (error: unknown) => {
+          await limits?.refused(request, reply);
+          throw error;
+        });
+      },
       schema: {
         tags: ['workspaces'],
         summary: 'Create a workspace (admin token); its API key is shown once',
@@ -89,27 +97,38 @@ export const currentWorkspaceRoutes: FastifyPluginAsyncZod<{ db: Database }> = a
       },
     },
     async (request, reply) => {
-      const { workspaceId, actor, apiKey } = request.caller;
-      // A key already being retired (perhaps the leaked one) cannot rotate the new key away.
-      if (apiKey.retiresAt !== null) {
-        throw new ApiError(
-          403,
-          'KEY_BEING_RETIRED',
-          `this key stops working at ${apiKey.retiresAt.toISOString()}: rotate with the newest key`,
-        );
-      }
+      const { workspaceId, actor, apiKeyId } = request.caller;
       const graceSeconds = request.body?.graceSeconds ?? 86_400;
       const issued = issueApiKey();
-      const until = new Date(Date.now() + graceSeconds * 1000);
-      await db.transaction(async (tx) => {
+      const until = await db.transaction(async (tx) => {
+        // One rotation of a workspace at a time: two at once would each leave its own key unretired.
+        await tx.execute(sql`select 1 from ${workspaces} where ${workspaces.id} = ${workspaceId} for update`);
+        // Read again under the lock: a rotation that committed since this key was checked retired it, and a key
+        // being retired (perhaps the leaked one) cannot rotate the new key away.
+        const [caller] = await tx
+          .select({ revokedAt: apiKeys.revokedAt })
+          .from(apiKeys)
+          .where(eq(apiKeys.id, apiKeyId));
+        if (caller?.revokedAt) {
+          throw new ApiError(
+            403,
+            'KEY_BEING_RETIRED',
+            `this key stops working at ${caller.revokedAt.toISOString()}: rotate with the newest key`,
+          );
+        }
         const [created] = await tx
           .insert(apiKeys)
           .values({ workspaceId, prefix: issued.prefix, hash: issued.hash })
-          .returning({ id: apiKeys.id });
+          .returning({
+            id: apiKeys.id,
+            validUntil: sql<string>`(now() + make_interval(secs => ${graceSeconds}))::text`,
+          });
+        // The key in use gets the grace; keys already being retired stop now, so a workspace holds at most two
+        // valid keys (each rotation would otherwise add one more for up to a week).
         const retired = await tx
           .update(apiKeys)
           .set({
-            revokedAt: sql`least(coalesce(${apiKeys.revokedAt}, ${until.toISOString()}::timestamptz), ${until.toISOString()}::timestamptz)`,
+            revokedAt: sql`case when ${apiKeys.revokedAt} is null then now() + make_interval(secs => ${graceSeconds}) else now() end`,
           })
           .where(
             and(
@@ -119,6 +138,7 @@ export const currentWorkspaceRoutes: FastifyPluginAsyncZod<{ db: Database }> = a
             ),
           )
           .returning({ prefix: apiKeys.prefix });
+        const validUntil = new Date(created!.validUntil).toISOString();
         await recordAudit(tx, {
           workspaceId,
           subjectType: 'workspace',
@@ -128,14 +148,15 @@ export const currentWorkspaceRoutes: FastifyPluginAsyncZod<{ db: Database }> = a
           details: {
             apiKeyPrefix: issued.prefix,
             retiring: retired.map((key) => key.prefix),
-            previousKeysValidUntil: until.toISOString(),
+            previousKeysValidUntil: validUntil,
           },
         });
+        return validUntil;
       });
       return reply.code(201).send({
         apiKey: issued.key,
         prefix: issued.prefix,
-        previousKeysValidUntil: until.toISOString(),
+        previousKeysValidUntil: until,
       });
     },
   );
