@@ -32,6 +32,7 @@ export const bodyLimitBytes = 1_572_864;
 
 export async function buildApp(dependencies: AppDependencies): Promise<FastifyInstance> {
   const { config, database, temporal } = dependencies;
+  const trustProxy = config.TRUST_PROXY;
   const app = Fastify({
     ...(dependencies.logger ? { loggerInstance: dependencies.logger } : { logger: false }),
     // Fastify's own request lines carry the full URL; an OAuth callback's query holds a code and a state.
@@ -39,16 +40,11 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     bodyLimit: bodyLimitBytes,
     // A client gets this long to send its request; each handler bounds its own waits (Temporal deadlines).
     requestTimeout: requestTimeoutMs,
-    ...(config.TRUST_PROXY === undefined
+    ...(trustProxy === undefined
       ? {}
       : {
           trustProxy:
-            typeof config.TRUST_PROXY === 'number'
-              ? (
-                  (hops: number) => (_address: string, hop: number) =>
-                    hop < hops
-                )(config.TRUST_PROXY)
-              : config.TRUST_PROXY,
+            typeof trustProxy === 'number' ? (_address: string, hop: number) => hop < trustProxy : trustProxy,
         }),
   }).withTypeProvider<ZodTypeProvider>();
 

@@ -217,6 +217,16 @@ describe('tenant isolation, every route', () => {
     });
     assert.equal(borrowed.statusCode, 400, borrowed.body);
     assert.match(borrowed.json().error.message, /body\.connectorId/);
+    // Nor can beta enable alpha's account on its own connector.
+    const betaConnector = (await beta.connectorFor('meta')).connectorId;
+    const enabling = await beta.api.request({
+      method: 'PUT',
+      url: `/v1/connectors/${betaConnector}/accounts`,
+      payload: { enabled: [theirs.account] },
+    });
+    assert.equal(enabling.statusCode, 400, enabling.body);
+    assert.match(enabling.json().error.message, /body\.enabled/);
+    assert.deepEqual(await snapshot(), before, "alpha's account is as it was");
     // The control: the same reads by the workspace that owns the ids find them, so each 404 above was
     // ownership, not a URL that leads nowhere.
     const reads = routes

@@ -7,13 +7,13 @@ import { authenticateWorkspace } from '../auth.ts';
 import type { RateLimits } from '../rate-limits.ts';
 
 export const workspaceAuthPlugin = fastifyPlugin(
-  async (app: FastifyInstance, { db, limits }: { db: Database; limits?: RateLimits }) => {
+  async (app: FastifyInstance, { db, limits }: { db: Database; limits: RateLimits }) => {
     app.addHook('onRequest', async (request, reply) => {
       try {
         request.caller = await authenticateWorkspace(db, request);
       } catch (error) {
         // Over the limit, this throws the 429 instead of the 401.
-        await limits?.refused(request, reply);
+        await limits.refused(request, reply);
         throw error;
       }
     });

@@ -24,7 +24,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{
   temporal: TemporalLink;
   overdueThresholdMs: number;
   adminToken: string;
-  limits?: RateLimits;
+  limits: RateLimits;
 }> = async (app, { database, temporal, overdueThresholdMs, adminToken, limits }) => {
   /** Scheduled epics past their time by more than the threshold with a publication never attempted. */
   const overdue = async () => {
@@ -69,7 +69,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{
       // The probe itself is never limited, but a wrong token on it counts like one refused anywhere else.
       const asOperator = presentsAdminToken(request, adminToken);
       if (request.headers.authorization !== undefined && !asOperator) {
-        await limits?.refused(request, reply);
+        await limits.refused(request, reply);
       }
       const checked = await sharedCheck();
       const details =

@@ -14,7 +14,7 @@ import { CreatedWorkspace, CreateWorkspaceBody } from '../schemas.ts';
 export const workspaceRoutes: FastifyPluginAsyncZod<{
   db: Database;
   adminToken: string;
-  limits?: RateLimits;
+  limits: RateLimits;
 }> = async (app, { db, adminToken, limits }) => {
   app.post(
     '/workspaces',
@@ -22,7 +22,7 @@ export const workspaceRoutes: FastifyPluginAsyncZod<{
       // A refused token counts against the caller's address, like a refused workspace key.
       onRequest: async (request, reply) => {
         await authenticateAdmin(db, request, adminToken).catch(async (error: unknown) => {
-          await limits?.refused(request, reply);
+          await limits.refused(request, reply);
           throw error;
         });
       },
