@@ -7,7 +7,7 @@ import {
   createWorkspace,
   startApiHarness,
   type TestWorkspace,
-  workspaceTables,
+  workspaceTablesDigest,
 } from './support/api.ts';
 import { contentExamples } from './support/examples.ts';
 
@@ -32,16 +32,7 @@ before(async () => {
 });
 after(async () => harness?.close());
 
-async function snapshot() {
-  const counts: Record<string, unknown> = {};
-  for (const table of workspaceTables) {
-    const rows = await harness.database.sql.unsafe(
-      `select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as digest from ${table} t`,
-    );
-    counts[table] = rows[0]?.digest;
-  }
-  return counts;
-}
+const snapshot = () => workspaceTablesDigest(harness);
 
 interface Case {
   name: string;

@@ -10,7 +10,7 @@ import {
   createWorkspace,
   startApiHarness,
   type TestWorkspace,
-  workspaceTables,
+  workspaceTablesDigest,
 } from './support/api.ts';
 import { contentExamples } from './support/examples.ts';
 
@@ -151,16 +151,7 @@ const outsideWorkspaces = new Set([
   'GET /v1/oauth/{platform}/callback',
 ]);
 
-async function snapshot() {
-  const digests: Record<string, unknown> = {};
-  for (const table of workspaceTables) {
-    const rows = await harness.database.sql.unsafe(
-      `select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as digest from ${table} t`,
-    );
-    digests[table] = rows[0]?.digest;
-  }
-  return digests;
-}
+const snapshot = () => workspaceTablesDigest(harness);
 
 describe('tenant isolation, every route', () => {
   it("answers 404 to every route called with another workspace's ids, and lists only the caller's", async (t) => {

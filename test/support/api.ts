@@ -25,6 +25,18 @@ export const workspaceTables = [
   'audit_events',
 ] as const;
 
+/** A digest of every workspace table's rows: equal before and after, nothing was written. */
+export async function workspaceTablesDigest(harness: Pick<ApiHarness, 'database'>) {
+  const digests: Record<string, unknown> = {};
+  for (const table of workspaceTables) {
+    const rows = await harness.database.sql.unsafe(
+      `select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) as digest from ${table} t`,
+    );
+    digests[table] = rows[0]?.digest;
+  }
+  return digests;
+}
+
 export interface ApiHarness {
   app: FastifyInstance;
   config: Config;
