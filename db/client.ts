@@ -22,6 +22,10 @@ export function connectDatabase(url: string, options: { max?: number } = {}): Da
     onnotice: () => {},
     // A dead server must fail a query quickly so /readyz can say so instead of hanging.
     connect_timeout: 5,
+    // Parameters typed from their JavaScript values, as postgres.js 3 did and the queries here were written
+    // for (4 leaves them to the server). 4 is here because 3 died of a PostgreSQL restart: a deferred write to
+    // a connection the restart had closed threw where nothing could catch it (test/database-restart.test.ts).
+    infer: true,
   });
   const db = drizzle(sql, { schema });
   return { db, sql, close: () => sql.end({ timeout: 5 }) };
