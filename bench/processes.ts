@@ -13,6 +13,8 @@ export interface BenchProcess {
   /** CPU seconds used so far (user + system), from /proc. */
   cpuSeconds(): number;
   stop(): Promise<void>;
+  /** SIGKILL, as a crash or the OOM killer would: no shutdown, no last word; resolves once it is gone. */
+  kill(): Promise<void>;
 }
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -34,6 +36,8 @@ export async function startNodeProcess(
   readyText: string,
   nodeArgs: string[] = [],
   timeoutMs = 180_000,
+  /** Where its lines worth telling go (default: the bench's progress on stderr). */
+  tell: (line: string) => void = (line) => progress(`${name}: ${line.slice(0, 400)}`),
 ): Promise<BenchProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
@@ -58,7 +62,7 @@ export async function startNodeProcess(
         if (line.includes(readyText)) {
           clearTimeout(timer);
           resolve();
-        } else if (worthTelling(line)) progress(`${name}: ${line.slice(0, 400)}`);
+        } else if (worthTelling(line)) tell(line);
       }
     };
     child.stdout!.on('data', watch);
@@ -89,6 +93,10 @@ export async function startNodeProcess(
       const killed = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exit;
       clearTimeout(killed);
+    },
+    async kill() {
+      if (!exited) child.kill('SIGKILL');
+      await exit;
     },
   };
 }

@@ -55,6 +55,8 @@ export interface HeldRequest {
   release(): void;
   /** Answers with this instead, without acting. */
   answer(response: SimulatorResponse): void;
+  /** Withdraws the rule if no request has come to it yet (a chaos fault that found nothing to hold). */
+  withdraw(): void;
 }
 
 export interface SimulatorServer {
@@ -62,9 +64,10 @@ export interface SimulatorServer {
   received: RecordedRequest[];
   /** Requests whose path matches, in arrival order. */
   receivedMatching(path: string | RegExp, method?: string): RecordedRequest[];
-  failNext(rule: FailureRule): void;
+  /** Returns what withdraws the rule before it is used up (an outage that ends). */
+  failNext(rule: FailureRule): () => void;
   /** The platform acts on the next matching requests (the handler runs) but the answer never arrives. */
-  dropAnswerNext(rule: RequestMatch): void;
+  dropAnswerNext(rule: RequestMatch, onDropped?: (request: RecordedRequest) => void): () => void;
   /**
    * Holds the next matching request until the test releases or answers it: before the platform acts, or
    * with `acted`, after (the platform has done it; only its answer waits).
@@ -110,7 +113,7 @@ export async function startSimulatorServer(
   const received: RecordedRequest[] = [];
   type Action =
     | { kind: 'answer'; response: SimulatorResponse }
-    | { kind: 'drop' }
+    | { kind: 'drop'; onDropped?: ((request: RecordedRequest) => void) | undefined }
     | {
         kind: 'hold';
         acted: boolean;
@@ -118,8 +121,14 @@ export async function startSimulatorServer(
         until: Promise<SimulatorResponse | null>;
       };
   const rules: (RequestMatch & { action: Action; remaining: number; skipped: number })[] = [];
-  const addRule = (match: RequestMatch, action: Action) =>
-    rules.push({ ...match, action, remaining: match.times ?? 1, skipped: 0 });
+  const addRule = (match: RequestMatch, action: Action) => {
+    const rule = { ...match, action, remaining: match.times ?? 1, skipped: 0 };
+    rules.push(rule);
+    return () => {
+      const index = rules.indexOf(rule);
+      if (index >= 0) rules.splice(index, 1);
+    };
+  };
   const listeners: ((request: RecordedRequest, response: SimulatorResponse) => void)[] = [];
 
   const respond = (res: ServerResponse, response: SimulatorResponse) => {
@@ -189,6 +198,7 @@ export async function startSimulatorServer(
     if (action?.kind === 'drop') {
       // The platform acted; the connection dies before its answer leaves.
       req.socket.destroy();
+      action.onDropped?.(recorded);
       return;
     }
     respond(res, response);
@@ -205,13 +215,13 @@ export async function startSimulatorServer(
     receivedMatching: (path, method) =>
       received.filter((request) => matches(request.path, path) && (!method || request.method === method)),
     failNext(rule) {
-      addRule(rule, { kind: 'answer', response: rule.response });
+      return addRule(rule, { kind: 'answer', response: rule.response });
     },
     clearFailures() {
       rules.length = 0;
     },
-    dropAnswerNext(rule) {
-      addRule(rule, { kind: 'drop' });
+    dropAnswerNext(rule, onDropped) {
+      return addRule(rule, { kind: 'drop', onDropped });
     },
     holdNext(rule) {
       let arrived!: (request: RecordedRequest) => void;
@@ -222,8 +232,11 @@ export async function startSimulatorServer(
       const until = new Promise<SimulatorResponse | null>((resolve) => {
         settle = resolve;
       });
-      addRule({ ...rule, times: 1 }, { kind: 'hold', acted: rule.acted === true, arrived, until });
-      return { reached, release: () => settle(null), answer: (response) => settle(response) };
+      const withdraw = addRule(
+        { ...rule, times: 1 },
+        { kind: 'hold', acted: rule.acted === true, arrived, until },
+      );
+      return { reached, release: () => settle(null), answer: (response) => settle(response), withdraw };
     },
     onResponded(listener) {
       listeners.push(listener);

@@ -80,6 +80,8 @@ export async function startStack(
     wrapEpicWorkflows?: (real: EpicWorkflows) => EpicWorkflows;
     /** The dev server's dynamic config (e.g. a low continue-as-new suggestion). */
     temporalDynamicConfig?: Record<string, string | number | boolean>;
+    /** Keeps Temporal's state in this file, so a server killed mid-run can be started again on it. */
+    temporalDbFile?: string;
   } = {},
 ): Promise<Stack> {
   const cliPath = await resolveTemporalCli();
@@ -87,6 +89,7 @@ export async function startStack(
     cliPath,
     uiPort: false,
     ...(options.temporalDynamicConfig ? { dynamicConfig: options.temporalDynamicConfig } : {}),
+    ...(options.temporalDbFile ? { dbFile: options.temporalDbFile } : {}),
   });
   const meta = await startMetaSimulator({
     clientId: 'glowtify-test-app',
