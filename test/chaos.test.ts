@@ -1,0 +1,79 @@
+// The CI-sized chaos run (`npm run chaos -- --quick`): 14 epics on Meta, LinkedIn and Klaviyo come due while one
+// fault of each kind strikes the real servers (workers SIGKILLed before the call, after the answer and before
+// the db write; Temporal and PostgreSQL SIGKILLed and started again; a platform down, slow, dropping an answer).
+// Every publication ends published exactly once or failed with nothing on the platform, by the simulators' own
+// records, and every late one has its lateness on record. CHAOS_SEED=N runs another plan.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { drawPlan, faultKinds, fullSize, platformFaults, quickSize } from '../chaos/plan.ts';
+import { describeResult } from '../chaos/report.ts';
+import { type ChaosResult, chaosPassed, runChaos } from '../chaos/run-chaos.ts';
+import { type ChaosWorld, startChaosWorld } from '../chaos/world.ts';
+import { repoRoot } from './support/stack.ts';
+
+describe('the chaos plan', () => {
+  it('is drawn from its seed alone: the same seed gives the same plan, another seed another', () => {
+    assert.deepEqual(drawPlan(7, fullSize), drawPlan(7, fullSize));
+    assert.notDeepEqual(drawPlan(7, fullSize), drawPlan(8, fullSize));
+  });
+
+  it("has the issue's size: 100 epics and at least 20 faults, every kind as often as the others", () => {
+    const plan = drawPlan(20261205, fullSize);
+    assert.equal(plan.epics.length, 100);
+    assert.ok(plan.faults.length >= 20);
+    for (const kind of faultKinds) {
+      assert.equal(plan.faults.filter((fault) => fault.kind === kind).length, 3, kind);
+    }
+    for (const fault of plan.faults) {
+      assert.equal(fault.platform !== null, platformFaults.has(fault.kind), `${fault.kind} and its target`);
+    }
+    const lastDue = Math.max(...plan.epics.map((epic) => epic.dueAtMs));
+    assert.ok(plan.epics.every((epic) => epic.dueAtMs > epic.scheduleAtMs && epic.channels.length >= 1));
+    assert.ok(
+      plan.faults.every((fault) => fault.atMs < lastDue),
+      'every fault falls while epics come due',
+    );
+  });
+});
+
+describe('a chaos run on the real stack', () => {
+  const seed = Number(process.env.CHAOS_SEED ?? 20261205);
+  const plan = drawPlan(seed, quickSize);
+  let world: ChaosWorld;
+  let result: ChaosResult;
+  before(async () => {
+    world = await startChaosWorld({
+      workers: 2,
+      log: () => {},
+      workerLogFile: path.join(repoRoot, 'chaos', 'results', `test-seed-${seed}-workers.log`),
+    });
+  });
+  after(async () => world?.close());
+
+  it('one fault of each kind: nothing duplicated, nothing lost, every lateness reported', async (t) => {
+    result = await runChaos(world, plan, (line) => t.diagnostic(line));
+    const report = describeResult(result);
+    t.diagnostic(report);
+    assert.deepEqual(plan.faults.map((fault) => fault.kind).sort(), [...faultKinds].sort());
+    assert.equal(result.duplicates, 0, report);
+    assert.equal(result.lost, 0, report);
+    assert.equal(result.mismatches, 0, report);
+    assert.equal(result.late.unreported, 0, report);
+    assert.deepEqual(result.violations, [], report);
+    assert.deepEqual(result.connectorsNotConnected, [], 'a transient failure never asks for a reconnect');
+    assert.ok(chaosPassed(result));
+    // It proved something: the epics were scheduled and ended, and the faults struck while they came due.
+    assert.equal(result.epics.scheduled, plan.epics.length, report);
+    assert.equal(result.epics.notFinal, 0, report);
+    assert.equal(result.tasks.published + result.tasks.failed, result.tasks.total, report);
+    assert.ok(
+      result.faultsInjected >= plan.faults.length - 1,
+      `faults struck: ${result.faultsInjected}\n${report}`,
+    );
+    const struckOnEpics = result.faults.filter(
+      (fault) => platformFaults.has(fault.kind) && fault.struckAtMs !== null && fault.epics.length > 0,
+    );
+    assert.ok(struckOnEpics.length >= 4, `platform faults that struck an epic's request\n${report}`);
+  });
+});
