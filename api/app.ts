@@ -2,7 +2,15 @@
 // starts it: the plugins (api/plugins/: OpenAPI, dependencies, workspace auth), the routes, error handling.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { ErrorBody, handleError, invalidInput, sendError } from './errors.ts';
+import {
+  errorResponses,
+  handleClientError,
+  handleError,
+  handleFrameworkError,
+  invalidInput,
+  maxPathParameterLength,
+  sendError,
+} from './errors.ts';
 import { nulCharacterIssues } from './nul-characters.ts';
 import { workspaceAuthPlugin } from './plugins/auth.ts';
 import { type DependencyOptions, dependenciesPlugin } from './plugins/dependencies.ts';
@@ -40,6 +48,12 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     bodyLimit: bodyLimitBytes,
     // A client gets this long to send its request; each handler bounds its own waits (Temporal deadlines).
     requestTimeout: requestTimeoutMs,
+    // What Node's HTTP parser refuses before any route runs (headers over 16 KiB, a timeout, malformed HTTP)
+    // is answered in the error format too.
+    clientErrorHandler: handleClientError,
+    // And what the router refuses before a route is chosen (a path parameter too long, broken encoding).
+    maxParamLength: maxPathParameterLength,
+    frameworkErrors: handleFrameworkError,
     ...(trustProxy === undefined
       ? {}
       : {
@@ -55,10 +69,19 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     sendError(reply, 404, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
   );
   app.decorateRequest('caller', null as never);
-  // Every /v1 route may answer 429: the OpenAPI description says so, and the answer is in the error format.
+  // What the layers in front of the handlers can answer on a route, so the OpenAPI description lists every
+  // status a route can give (each in the error format): the HTTP server's 408 and 431 (clientErrorHandler),
+  // the NUL check's 400, the body parser's 413 and 415 wherever a body is read, the rate limits' 429 on /v1.
   app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/v1') && route.schema?.response)
-      route.schema.response = { ...(route.schema.response as object), 429: ErrorBody };
+    if (!route.schema?.response) return;
+    const methods = [route.method].flat();
+    const readsBody = methods.some((method) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(method));
+    route.schema.response = {
+      ...errorResponses(400, 408, 431),
+      ...(readsBody ? errorResponses(413, 415) : {}),
+      ...(route.url.startsWith('/v1') ? errorResponses(429) : {}),
+      ...(route.schema.response as object),
+    };
   });
   const limits = await registerRateLimits(app, config);
   app.addHook('preValidation', async (request) => {

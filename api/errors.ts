@@ -1,5 +1,6 @@
 // One error type for the API and one handler that maps every failure onto SPEC §7's format
 // `{"error": {"code", "message", "details"}}`: a client's mistake is a 4xx naming the field, never a 500.
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -98,3 +99,55 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
   request.log.error({ err: error }, 'unhandled error');
   return sendError(reply, 500, 'INTERNAL', 'internal error');
 }
+
+/**
+ * The answer to a request Node's HTTP parser refused before Fastify saw it (the server's `clientError`): its
+ * headers (request line and query included) over Node's 16 KiB (431), a request not received within the
+ * request timeout (408), anything else malformed (400). Written on the socket, which is then closed.
+ */
+export function handleClientError(error: NodeJS.ErrnoException, socket: Socket) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, code, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [
+          431,
+          'Request Header Fields Too Large',
+          'HEADERS_TOO_LARGE',
+          'the request line and headers exceed 16 KiB',
+        ]
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'REQUEST_TIMEOUT', 'the request was not received in time']
+        : [400, 'Bad Request', 'MALFORMED_REQUEST', 'the request is not valid HTTP'];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
+/**
+ * What Fastify's router refuses before a route is chosen, answered in the error format rather than Fastify's
+ * own (found by API fuzzing as an undocumented 414): a path parameter longer than the router takes, a path
+ * whose percent-encoding is broken. Both are a bad path parameter: 400, as every route documents.
+ */
+export function handleFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    const message = `a path parameter is longer than ${maxPathParameterLength} characters`;
+    return sendError(reply, 400, 'INVALID_INPUT', `params: ${message}`, {
+      issues: [{ field: 'params', message }],
+    });
+  }
+  if (error.code === 'FST_ERR_BAD_URL') {
+    const message = 'is not a valid URL component (broken percent-encoding)';
+    return sendError(reply, 400, 'INVALID_INPUT', `params: ${message}`, {
+      issues: [{ field: 'params', message }],
+    });
+  }
+  return handleError(error, request, reply);
+}
+
+/** Fastify's default: longer than any id, platform or name a path of this API carries. */
+export const maxPathParameterLength = 100;

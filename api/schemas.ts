@@ -1,8 +1,8 @@
 // Request and response schemas of the REST API (SPEC §7), declared once: routes validate with them, the
 // OpenAPI description is generated from them, and the route handlers' types are inferred from them.
 import { z } from 'zod';
-import { Channel } from '../domain/channels.ts';
-import { AnyTaskContent } from '../domain/content.ts';
+import { Channel, channelFacts, channels } from '../domain/channels.ts';
+import { AnyTaskContent, contentSchemas } from '../domain/content.ts';
 import { epicStatuses } from '../domain/epic-state-machine.ts';
 import { PlanName } from '../domain/plans.ts';
 
@@ -91,17 +91,43 @@ export const PatchEpicBody = z
   .strictObject({ title: title.optional(), brief: brief.nullable().optional() })
   .refine((body) => Object.keys(body).length > 0, 'send at least one of title, brief');
 
-export const CreateTaskBody = z.strictObject({
-  channel: Channel,
-  connectorId: z.uuid({ error: 'must be a UUID' }),
-  accountId: z.uuid({ error: 'must be a UUID' }).optional(),
-  content: AnyTaskContent,
+/**
+ * A channel's content schema as JSON Schema, for the OpenAPI description only: the routes validate content with
+ * parseTaskContent once the channel is known (its messages name the channel and each field).
+ */
+function contentJsonSchema(channel: Channel) {
+  const { $schema: _dialect, ...schema } = z.toJSONSchema(contentSchemas[channel], {
+    io: 'input',
+    unrepresentable: 'any',
+  });
+  return schema;
+}
+
+// What the task routes check beyond the body's shape, stated in the description: each channel's content, and
+// an account for the channels that publish to one (none for those that address audiences).
+const perChannelTask = channels.map((channel) => {
+  const target = channelFacts(channel).target;
+  return {
+    properties: { channel: { const: channel }, content: contentJsonSchema(channel) },
+    ...(target === 'account' ? { required: ['accountId'] } : {}),
+    ...(target === 'audiences' ? { not: { required: ['accountId'] } } : {}),
+  };
 });
+
+export const CreateTaskBody = z
+  .strictObject({
+    channel: Channel,
+    connectorId: z.uuid({ error: 'must be a UUID' }),
+    accountId: z.uuid({ error: 'must be a UUID' }).optional(),
+    content: AnyTaskContent,
+  })
+  .meta({ oneOf: perChannelTask });
 export const PatchTaskBody = z
   .strictObject({
     connectorId: z.uuid({ error: 'must be a UUID' }).optional(),
     accountId: z.uuid({ error: 'must be a UUID' }).nullable().optional(),
-    content: AnyTaskContent.optional(),
+    // The task's channel is stored, not sent: the content is one channel's (checked against the task's).
+    content: AnyTaskContent.meta({ anyOf: channels.map(contentJsonSchema) }).optional(),
   })
   .refine((body) => Object.keys(body).length > 0, 'send at least one of connectorId, accountId, content');
 

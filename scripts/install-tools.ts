@@ -1,6 +1,7 @@
-// Fetches the servers the project runs that npm does not bring (the Temporal CLI, the Java time-skipping
-// test server) into the cache outside the repository, and installs Debian's packages for the real WordPress
+// Fetches the servers and tools the project runs that npm does not bring (the Temporal CLI, the Java
+// time-skipping test server, schemathesis for `npm run fuzz`) into the cache outside the repository, and installs Debian's packages for the real WordPress
 // the tests run (dev/wordpress.ts), with visible progress; tests would do it on first use.
+import { resolveSchemathesis } from '../dev/schemathesis.ts';
 import { resolveTemporalCli } from '../dev/temporal-cli.ts';
 import { resolveTimeSkippingServer } from '../dev/time-skipping-server.ts';
 import { ensureWordPressPackages, wordPressPackages } from '../dev/wordpress.ts';
@@ -10,5 +11,7 @@ const cliPath = await resolveTemporalCli({ log });
 log(`Temporal CLI: ${cliPath}`);
 const testServerPath = await resolveTimeSkippingServer({ log });
 log(`Temporal time-skipping test server: ${testServerPath}`);
+const schemathesis = await resolveSchemathesis({ log });
+log(`schemathesis ${schemathesis.version}: ${schemathesis.python} ${schemathesis.args.join(' ')}`);
 await ensureWordPressPackages({ log });
 log(`real WordPress: Debian packages ${wordPressPackages.join(', ')} installed`);

@@ -1,6 +1,7 @@
 // Bad input never gets a 500: each malformed request gets the right 4xx in the error format, and nothing
 // is written to the database.
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   type ApiHarness,
@@ -293,6 +294,36 @@ const cases: Case[] = [
     status: 403,
     code: 'FORBIDDEN',
   },
+  // Found by API fuzzing: a key with a character no HTTP header can carry failed the platform request before
+  // it left, answered 503 "Klaviyo could not be reached".
+  ...[`pk_live_\u00e9t\u00e9`, 'pk live key', 'pk_live\u0007'].map(
+    (apiKey): Case => ({
+      name: `an API key no header can carry (${JSON.stringify(apiKey)})`,
+      method: 'POST',
+      url: () => '/v1/connectors/klaviyo/connect',
+      payload: json({ apiKey }),
+      status: 400,
+      code: 'INVALID_INPUT',
+      mentions: 'body.apiKey: must be printable ASCII',
+    }),
+  ),
+  // Found by API fuzzing: refused by the router before any route, they got Fastify's own body (and a 414).
+  {
+    name: 'a path parameter longer than the router takes',
+    method: 'GET',
+    url: () => `/v1/epics/${'0'.repeat(101)}`,
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'longer than 100 characters',
+  },
+  {
+    name: 'a path parameter with broken percent-encoding',
+    method: 'GET',
+    url: () => '/v1/epics/%zz',
+    status: 400,
+    code: 'INVALID_INPUT',
+    mentions: 'percent-encoding',
+  },
   { name: 'an unknown route', method: 'GET', url: () => '/v1/nothing-here', status: 404, code: 'NOT_FOUND' },
 ];
 
@@ -319,4 +350,48 @@ describe('malformed requests', () => {
       assert.deepEqual(await snapshot(), before);
     });
   }
+});
+
+// Refused by Node's HTTP parser before any route runs, so only a real socket shows them (inject skips the
+// parser). Found by API fuzzing: an OAuth callback whose query passed 16 KiB got Fastify's own 431 body.
+describe('requests the HTTP server refuses', () => {
+  let baseUrl: string;
+  before(async () => {
+    await harness.app.listen({ port: 0, host: '127.0.0.1' });
+    baseUrl = `http://127.0.0.1:${(harness.app.server.address() as { port: number }).port}`;
+  });
+
+  it('a query past the 16 KiB header limit → 431 HEADERS_TOO_LARGE in the error format, nothing written', async () => {
+    const before = await snapshot();
+    const response = await fetch(`${baseUrl}/v1/oauth/meta/callback?state=s&code=${'x'.repeat(17_000)}`);
+    assert.equal(response.status, 431);
+    assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'HEADERS_TOO_LARGE');
+    assert.match(body.error.message, /16 KiB/);
+    assert.deepEqual(await snapshot(), before);
+  });
+
+  it('a header past the limit on a workspace route → the same 431', async () => {
+    const response = await fetch(`${baseUrl}/v1/epics`, {
+      headers: { authorization: `Bearer ${workspace.apiKey}`, 'x-padding': 'p'.repeat(17_000) },
+    });
+    assert.equal(response.status, 431);
+    assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'HEADERS_TOO_LARGE');
+  });
+
+  it('a request that is not HTTP → 400 MALFORMED_REQUEST in the error format', async () => {
+    const { port } = new URL(baseUrl);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+      let received = '';
+      socket.on('data', (chunk) => {
+        received += chunk.toString();
+      });
+      socket.on('close', () => resolve(received));
+      socket.on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /"code":"MALFORMED_REQUEST"/);
+  });
 });

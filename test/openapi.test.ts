@@ -92,6 +92,65 @@ describe('OpenAPI', () => {
     );
   });
 
+  it('links every operation that takes an id to an operation that gives one, each link to a real operation', async () => {
+    const document = (await harness.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, Operation & { responses: Record<string, { links?: Links }> }>>;
+    };
+    type Links = Record<string, { operationRef: string; parameters: Record<string, string> }>;
+    const targets = new Set<string>();
+    for (const [route, methods] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        for (const [status, response] of Object.entries(operation.responses)) {
+          for (const [name, link] of Object.entries(response.links ?? {})) {
+            const where = `${method.toUpperCase()} ${route} ${status} → ${name}`;
+            assert.match(status, /^2/, `${where}: links leave a success`);
+            const [, path, target] = /^#\/paths\/(.+)\/(\w+)$/.exec(link.operationRef) ?? [];
+            const targetPath = path?.replaceAll('~1', '/').replaceAll('~0', '~') ?? '';
+            assert.ok(document.paths[targetPath]?.[target ?? ''], `${where}: ${link.operationRef} exists`);
+            const names = [...targetPath.matchAll(/\{([^}]+)\}/g)].map((match) => `path.${match[1]}`);
+            assert.deepEqual(Object.keys(link.parameters).sort(), names.sort(), `${where}: every path id`);
+            for (const expression of Object.values(link.parameters)) {
+              assert.match(expression, /^\$(response\.body#\/|request\.path\.)/, `${where}: ${expression}`);
+            }
+            targets.add(`${target?.toUpperCase()} ${targetPath}`);
+          }
+        }
+      }
+    }
+    const takingIds = Object.entries(document.paths).flatMap(([route, methods]) =>
+      /\{(id|taskId)\}/.test(route)
+        ? Object.keys(methods).map((method) => `${method.toUpperCase()} ${route}`)
+        : [],
+    );
+    assert.ok(takingIds.length >= 20);
+    assert.deepEqual(
+      takingIds.filter((key) => !targets.has(key)),
+      [],
+      'every operation with an id in its path is reachable by a link',
+    );
+  });
+
+  it('documents what answers before the handlers: 408 and 431 everywhere, 413 and 415 where a body is read', async () => {
+    const document = (await harness.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, Operation & { security?: unknown[] }>>;
+    };
+    for (const [route, methods] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        const codes = Object.keys(operation.responses ?? {});
+        const key = `${method.toUpperCase()} ${route}`;
+        for (const code of ['400', '408', '431']) assert.ok(codes.includes(code), `${key} documents ${code}`);
+        if (['post', 'put', 'patch', 'delete'].includes(method)) {
+          for (const code of ['413', '415']) assert.ok(codes.includes(code), `${key} documents ${code}`);
+        }
+        if (route.startsWith('/v1')) assert.ok(codes.includes('429'), `${key} documents 429`);
+      }
+    }
+    // The routes without a bearer say so (a fuzzer's ignored-auth check relies on it).
+    assert.deepEqual(document.paths['/healthz']?.get?.security, []);
+    assert.deepEqual(document.paths['/v1/oauth/{platform}/callback']?.get?.security, []);
+    assert.deepEqual(document.paths['/readyz']?.get?.security, [{}, { bearer: [] }]);
+  });
+
   it('serves Swagger UI at /docs', async () => {
     const response = await harness.app.inject({ method: 'GET', url: '/docs/' });
     assert.equal(response.statusCode, 200);

@@ -1,9 +1,11 @@
-// The OpenAPI document (built from the routes' zod schemas) at /openapi.json, and its reader at /docs.
+// The OpenAPI document (built from the routes' zod schemas, with the links of api/openapi-links.ts) at
+// /openapi.json, and its reader at /docs.
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { withLinks } from '../openapi-links.ts';
 
 export const openApiPlugin = fastifyPlugin(
   async (app: FastifyInstance, { publicUrl }: { publicUrl: string }) => {
@@ -22,7 +24,8 @@ export const openApiPlugin = fastifyPlugin(
         security: [{ bearer: [] }],
       },
       transform: jsonSchemaTransform,
-      transformObject: jsonSchemaTransformObject,
+      // The components from the zod registry, then the links between operations (api/openapi-links.ts).
+      transformObject: (input) => withLinks(jsonSchemaTransformObject(input)),
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

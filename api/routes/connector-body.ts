@@ -8,7 +8,15 @@ import { invalidInput } from '../errors.ts';
 /** The connect and reconnect body: which fields apply depends on how the platform connects. */
 export const ConnectBody = z
   .strictObject({
-    apiKey: z.string().trim().min(1).max(500).optional(),
+    // Sent in a header as it is: a character no header can carry would fail the request before it left (found
+    // by API fuzzing as a 503 "could not be reached" on a Klaviyo reconnect).
+    apiKey: z
+      .string()
+      .trim()
+      .min(1)
+      .max(500)
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces, as API keys are')
+      .optional(),
     siteUrl: z.string().trim().min(1).max(2_000).optional(),
     username: z.string().min(1).max(200).optional(),
     applicationPassword: z.string().min(1).max(200).optional(),

@@ -14,7 +14,7 @@ import {
   recordConsentStart,
 } from '../../db/connectors/oauth-states.ts';
 import { Platform } from '../../domain/channels.ts';
-import { ApiError, errorResponses, invalidInput } from '../errors.ts';
+import { ApiError, errorResponses } from '../errors.ts';
 import {
   type ConnectorRouteOptions,
   callbackUrl,
@@ -98,7 +98,7 @@ export const oauthCallbackRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> =
         params: z.strictObject({ platform: Platform }),
         // Loose: platforms add their own parameters (Shopify signs the whole query with `hmac`).
         querystring: z.looseObject({
-          state: z.string().max(200).optional(),
+          state: z.string().min(1).max(200),
           code: z.string().max(2_000).optional(),
           error: z.string().max(200).optional(),
           error_reason: z.string().max(200).optional(),
@@ -110,7 +110,6 @@ export const oauthCallbackRoutes: FastifyPluginAsyncZod<ConnectorRouteOptions> =
     async (request, reply) => {
       const { platform } = request.params;
       const { state, code, error } = request.query;
-      if (!state) throw invalidInput([{ field: 'querystring.state', message: 'is required' }]);
       // Consumed atomically: a replayed, expired or unknown state finds no row.
       const consumed = await consumeConsentState(db, hashState(state), platform);
       if (!consumed)

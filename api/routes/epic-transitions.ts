@@ -19,9 +19,22 @@ import type { EpicUpdate, EpicWorkflows } from '../epic-workflows.ts';
 import { ApiError, errorResponses, invalidInput } from '../errors.ts';
 import { EditBody, EpicView, IdParams } from '../schemas.ts';
 
+// The shapes domain/time.ts parses, stated as patterns so the OpenAPI description says them too: an instant
+// (…Z, …±hh:mm) or a wall time (then with a timeZone), and an IANA zone name (not an offset).
 const ScheduleBody = z.strictObject({
-  scheduledAt: z.string().min(1).max(40),
-  timeZone: z.string().min(1).max(64).optional(),
+  scheduledAt: z
+    .string()
+    .max(40)
+    .regex(
+      /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?$/,
+      'must be an ISO 8601 date-time',
+    ),
+  timeZone: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/, 'is not an IANA time zone')
+    .optional(),
 });
 const ReasonBody = z.strictObject({ reason: z.string().max(1_000).optional() });
 const EmptyBody = z.strictObject({});
