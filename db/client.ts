@@ -36,9 +36,13 @@ export async function runMigrations(connection: DatabaseConnection): Promise<voi
   const lock = await connection.sql.reserve();
   try {
     await lock`select pg_advisory_lock(7426001)`;
-    await migrate(connection.db, { migrationsFolder });
+    try {
+      await migrate(connection.db, { migrationsFolder });
+    } finally {
+      await lock`select pg_advisory_unlock(7426001)`;
+    }
   } finally {
-    await lock`select pg_advisory_unlock(7426001)`;
+    // Released even when the unlock failed (a lost connection takes its session lock with it).
     lock.release();
   }
 }

@@ -273,6 +273,11 @@ describe('published items read back (time-skipping server)', () => {
       `/v1/epics/${full.epicId}/tasks/${taskId}/analytics?from=0000-01-01T00:00:00Z`,
     );
     assert.equal(yearZero.statusCode, 400, yearZero.body);
+    // Written in 9999, an instant in 10000 by its offset: PostgreSQL cannot hold it (it was a 500).
+    const pastYear9999 = await workspace.api.get(
+      `/v1/epics/${full.epicId}/tasks/${taskId}/analytics?from=${encodeURIComponent('9999-12-31T23:30:00-01:00')}`,
+    );
+    assert.equal(pastYear9999.statusCode, 400, pastYear9999.body);
     const backwards = await workspace.api.get(
       `/v1/epics/${full.epicId}/tasks/${taskId}/analytics?from=${encodeURIComponent(from)}&to=2020-01-01T00:00:00Z`,
     );

@@ -178,6 +178,13 @@ describe('epic transitions through the API', () => {
     );
     assert.equal(signalled.timeZone, null);
 
+    // An instant in lower case is still one (RFC 3339 allows it; the route's pattern once refused it).
+    const lowerCase = await setup.workspace.api.post(`/v1/epics/${epicId}/reschedule`, {
+      scheduledAt: '2031-07-03t07:00:00z',
+    });
+    assert.equal(lowerCase.statusCode, 200, lowerCase.body);
+    assert.equal(lowerCase.json().scheduledAt, '2031-07-03T07:00:00.000Z');
+
     // Within the minute of tolerance the route takes a past time as "now": so does the workflow.
     const feedBefore = stack.meta.receivedMatching(/\/feed$/, 'POST').length;
     const now = await setup.workspace.api.post(`/v1/epics/${epicId}/reschedule`, {

@@ -68,7 +68,13 @@ export const EpicAnalytics = z
  */
 const ReadingInstant = z.iso
   .datetime({ offset: true, error: 'must be an ISO 8601 instant' })
-  .regex(/^(?:19[7-9]\d|[2-9]\d{3})-/, 'must be between 1970 and 9999');
+  .regex(/^(?:19[7-9]\d|[2-9]\d{3})-/, 'must be between 1970 and 9999')
+  // The pattern reads the year as written; its offset can still carry the instant past 9999 (a 500 from
+  // PostgreSQL, found by review) or before 1970.
+  .refine((value) => {
+    const year = new Date(value).getUTCFullYear();
+    return year >= 1970 && year <= 9999;
+  }, 'must be between 1970 and 9999');
 const SeriesQuery = z.strictObject({ from: ReadingInstant.optional(), to: ReadingInstant.optional() });
 
 export const TaskAnalyticsSeries = z
