@@ -38,6 +38,8 @@ export async function startNodeProcess(
   timeoutMs = 180_000,
   /** Where its lines worth telling go (default: the bench's progress on stderr). */
   tell: (line: string) => void = (line) => progress(`${name}: ${line.slice(0, 400)}`),
+  /** Told when it ends without stop() or kill() having been asked: a crash. */
+  onCrash: (how: string) => void = () => {},
 ): Promise<BenchProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
@@ -49,9 +51,11 @@ export async function startNodeProcess(
     },
   );
   let exited = false;
+  let ending = false;
   const exit = new Promise<void>((resolve) =>
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
       exited = true;
+      if (!ending) onCrash(signal ? `killed by ${signal}` : `exit code ${code}`);
       resolve();
     }),
   );
@@ -88,6 +92,7 @@ export async function startNodeProcess(
       return (Number(fields[11]) + Number(fields[12])) / 100;
     },
     async stop() {
+      ending = true;
       if (exited) return;
       child.kill('SIGTERM');
       const killed = setTimeout(() => child.kill('SIGKILL'), 20_000);
@@ -95,6 +100,7 @@ export async function startNodeProcess(
       clearTimeout(killed);
     },
     async kill() {
+      ending = true;
       if (!exited) child.kill('SIGKILL');
       await exit;
     },

@@ -32,10 +32,12 @@ export function describeResult(result: ChaosResult): string {
     ['duplicates', result.duplicates],
     ['lost (published but missing, or never final)', result.lost],
     ['failed but on the platform', result.mismatches],
+    ['missed (failed or never scheduled, nothing on the platform)', result.missed],
     ['late publications (> 5 s)', `${result.late.count}, at most ${seconds(result.late.maxMs)} late`],
     ['late without their lateness reported', result.late.unreported],
     ['connectors no longer connected', result.connectorsNotConnected.join(', ') || 0],
     ['schedule calls retried after a 5xx', result.scheduleRetries],
+    ['workers that died of something else than a fault', result.workerCrashes.join(', ') || 0],
   ];
   for (const [name, value] of rows) lines.push(`| ${name} | ${value} |`);
   for (const task of result.violations) {

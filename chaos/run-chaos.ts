@@ -71,6 +71,10 @@ export interface ChaosResult {
   faultsInjected: number;
   duplicates: number;
   lost: number;
+  /** Publications failed, or epics never scheduled: nothing on the platform, but a post missed all the same. */
+  missed: number;
+  /** Workers that died without a fault killing them. */
+  workerCrashes: string[];
   mismatches: number;
   late: { count: number; maxMs: number; unreported: number };
   connectorsNotConnected: string[];
@@ -87,6 +91,9 @@ interface CreatedEpic {
   index: number;
   channels: ChaosChannel[];
   dueAt: Date;
+  /** When the schedule call was first made. */
+  scheduleCalledAt: number;
+  /** The client's view: a 200 came back. The verdict reads the database instead. */
   scheduled: boolean;
 }
 
@@ -145,6 +152,7 @@ export async function runChaos(
       index: planned.index,
       channels: planned.channels,
       dueAt: new Date(0),
+      scheduleCalledAt: 0,
       scheduled: false,
     });
   }
@@ -179,6 +187,7 @@ export async function runChaos(
     await at(planned.scheduleAtMs);
     const epic = epics[planned.index]!;
     epic.dueAt = new Date(startedAt + planned.dueAtMs);
+    epic.scheduleCalledAt = Date.now();
     // A client retries what the API could not do for now (503 while Temporal or PostgreSQL is down).
     for (;;) {
       const response = await workspace.api.post(`/v1/epics/${epic.id}/schedule`, {
@@ -199,13 +208,16 @@ export async function runChaos(
     }
   });
 
-  const afterAnswer: Partial<Record<ChaosPlatform, (request: RecordedRequest) => void>> = {};
+  // Armed after-answer faults, first armed first struck: each strikes one answer.
+  const afterAnswer: Record<ChaosPlatform, ((request: RecordedRequest) => void)[]> = {
+    meta: [],
+    linkedin: [],
+    klaviyo: [],
+  };
   for (const platform of Object.keys(simulators) as ChaosPlatform[]) {
     simulators[platform].onResponded((request, response) => {
       if (response.status < 300 && matchesRequest(request, publishingRequest[platform])) {
-        const strike = afterAnswer[platform];
-        delete afterAnswer[platform];
-        strike?.(request);
+        afterAnswer[platform].shift()?.(request);
       }
     });
   }
@@ -216,11 +228,18 @@ export async function runChaos(
     await world.startWorkers();
     return `; started again after ${((ms + Date.now() - started) / 1000).toFixed(1)} s`;
   };
-  /** The epics due in a window (with a task on the platform, when one is named). */
-  const dueWithin = (from: number, to: number, platform: ChaosPlatform | null = null) =>
+  const dueWithin = (from: number, to: number) =>
     epics
       .filter((epic) => epic.scheduled && epic.dueAt.getTime() >= from && epic.dueAt.getTime() <= to)
-      .filter((epic) => !platform || epic.channels.some((channel) => chaosChannels[channel] === platform))
+      .map((epic) => epic.id.slice(0, 8));
+  /** The epics whose request to the platform fell in a window: Klaviyo's at the schedule call, the others' when due. */
+  const requestedWithin = (from: number, to: number, platform: ChaosPlatform) =>
+    epics
+      .filter((epic) => epic.channels.some((channel) => chaosChannels[channel] === platform))
+      .filter((epic) => {
+        const at = platform === 'klaviyo' ? epic.scheduleCalledAt : epic.dueAt.getTime();
+        return epic.scheduled && at >= from && at <= to;
+      })
       .map((epic) => epic.id.slice(0, 8));
 
   const inject = async (fault: PlannedFault): Promise<FaultOutcome> => {
@@ -273,14 +292,20 @@ export async function runChaos(
       }
       case 'worker-kill-after-answer': {
         let killing: Promise<number> | null = null;
+        let strike!: (request: RecordedRequest) => void;
         const reached = new Promise<void>((resolve) => {
-          afterAnswer[platform] = (request) => {
+          strike = (request) => {
             struck(request);
             killing = world.killWorkers();
             resolve();
           };
         });
-        if (!(await armed(reached, () => delete afterAnswer[platform]))) break;
+        afterAnswer[platform].push(strike);
+        const withdraw = () => {
+          const index = afterAnswer[platform].indexOf(strike);
+          if (index >= 0) afterAnswer[platform].splice(index, 1);
+        };
+        if (!(await armed(reached, withdraw))) break;
         const killed = await killing!;
         outcome.detail = `${killed} workers killed as the platform answered${await workersBackAfter(fault.durationMs)}`;
         break;
@@ -307,16 +332,25 @@ export async function runChaos(
       }
       case 'platform-down': {
         const from = Date.now();
+        const refused = { count: 0, first: null as number | null };
+        let restored = false;
         const restore = simulator!.failNext({
           path: /./,
           times: Number.MAX_SAFE_INTEGER,
           response: { status: 503, body: 'Service Unavailable' },
         });
-        outcome.struckAtMs = sinceStart();
+        simulator!.onResponded((request, response) => {
+          if (restored || request.receivedAt.getTime() < from || response.status !== 503) return;
+          refused.count += 1;
+          refused.first ??= sinceStart();
+        });
         await pause(fault.durationMs);
         restore();
-        outcome.epics = dueWithin(from, Date.now(), platform);
-        outcome.detail = `every request answered 503 for ${fault.durationMs / 1000} s`;
+        restored = true;
+        // It struck only if some request met the outage.
+        outcome.struckAtMs = refused.first;
+        outcome.epics = requestedWithin(from, Date.now(), platform);
+        outcome.detail = `every request answered 503 for ${fault.durationMs / 1000} s: ${refused.count} refused`;
         break;
       }
       case 'temporal-restart':
@@ -326,7 +360,10 @@ export async function runChaos(
           fault.kind === 'temporal-restart'
             ? [world.killTemporal, world.startTemporal]
             : [world.killPostgres, world.startPostgres];
-        await kill();
+        if (!(await kill())) {
+          outcome.detail = 'down already (another fault of the same kind): not killed again';
+          break;
+        }
         outcome.struckAtMs = sinceStart();
         await pause(fault.durationMs);
         await start();
@@ -352,7 +389,13 @@ export async function runChaos(
   const { sql } = stack.harness.database;
   const lastDue = Math.max(...epics.map((epic) => epic.dueAt.getTime()));
   const deadline = Math.max(lastDue, Date.now()) + 5 * 60_000;
-  const scheduledIds = epics.filter((epic) => epic.scheduled).map((epic) => epic.id);
+  // Scheduled as the database says, not as the client saw it: a schedule whose answer was a 5xx may have
+  // committed, and its epic must be checked like the others.
+  const scheduledIds = (
+    await sql<{ id: string }[]>`
+      select id from epics where workspace_id = ${workspace.id}::uuid and status not in ('draft', 'review')`
+  ).map((row) => row.id);
+  const scheduledInDatabase = new Set(scheduledIds);
   for (;;) {
     const [open] = await sql<{ count: number }[]>`
       select count(*)::int as count from epics e
@@ -390,15 +433,20 @@ export async function runChaos(
     const final = row.status === 'published' || row.status === 'failed' || row.status === 'cancelled';
     let verdict: TaskVerdict;
     if (records.length > 1) verdict = 'duplicate';
-    else if (!epic.scheduled)
+    else if (!scheduledInDatabase.has(row.epicId))
       verdict =
-        records.length === 0 ? 'not scheduled, nothing on the platform' : 'failed but on the platform';
+        records.length === 0 && row.status === null
+          ? 'not scheduled, nothing on the platform'
+          : 'failed but on the platform';
     else if (!final) verdict = 'not final';
     else if (row.status === 'published' && records.length === 0)
       verdict = 'published but missing on the platform';
     else if (row.status !== 'published' && records.length > 0) verdict = 'failed but on the platform';
     else if (row.status !== 'published') verdict = 'failed, nothing on the platform';
-    else if (latenessMs! > lateAfterMs && (row.lagMs === null || row.lagMs < latenessMs! - 1_000))
+    else if (
+      Number.isNaN(latenessMs) ||
+      (latenessMs! > lateAfterMs && (row.lagMs === null || row.lagMs < latenessMs! - 1_000))
+    )
       verdict = 'lateness not reported';
     else verdict = 'published once';
     return {
@@ -418,12 +466,9 @@ export async function runChaos(
   const connectorRows = await sql<{ platform: string; status: string }[]>`
     select platform, status from connectors where workspace_id = ${workspace.id}::uuid`;
   const late = tasks.filter((task) => task.latenessMs !== null && task.latenessMs > lateAfterMs);
-  const violations = tasks.filter(
-    (task) =>
-      task.verdict !== 'published once' &&
-      task.verdict !== 'failed, nothing on the platform' &&
-      task.verdict !== 'not scheduled, nothing on the platform',
-  );
+  // Every fault here is one a retry outlives: a publication that failed, or an epic never scheduled, is a
+  // post missed, even with nothing wrong on the platform.
+  const violations = tasks.filter((task) => task.verdict !== 'published once');
   const evidence: Record<string, unknown>[] = [];
   for (const epicId of new Set(violations.map((task) => task.epicId))) {
     evidence.push({
@@ -462,6 +507,8 @@ export async function runChaos(
     faultsInjected: faults.filter((fault) => fault.struckAtMs !== null).length,
     duplicates: count('duplicate'),
     lost: count('published but missing on the platform') + count('not final'),
+    missed: count('failed, nothing on the platform') + count('not scheduled, nothing on the platform'),
+    workerCrashes: world.crashes(),
     mismatches: count('failed but on the platform'),
     late: {
       count: late.length,
@@ -479,9 +526,18 @@ export async function runChaos(
   };
 }
 
-/** A run passes when nothing is duplicated, lost, contradicted or late without a word, and no connector fell. */
+/**
+ * A run passes when every planned epic was scheduled and every publication went out exactly once, none is
+ * late without a word, no connector fell, and no worker died but of the faults' own kills.
+ */
 export function chaosPassed(result: ChaosResult): boolean {
-  return result.violations.length === 0 && result.connectorsNotConnected.length === 0;
+  return (
+    result.violations.length === 0 &&
+    result.epics.scheduled === result.epics.planned &&
+    result.epics.notFinal === 0 &&
+    result.connectorsNotConnected.length === 0 &&
+    result.workerCrashes.length === 0
+  );
 }
 
 /** When each of the epic's publications of this channel happened, as the platform itself recorded it. */
@@ -498,8 +554,10 @@ function platformRecords(world: ChaosWorld, channel: ChaosChannel, epicId: strin
         .platforms!.linkedin.posts()
         .filter((post) => post.commentary.includes(epicId))
         .map((post) => post.createdAt.getTime());
-    case 'klaviyo':
-      // A send that will go (queued) or went (complete); one cancelled before its time sends nothing.
+    case 'klaviyo': {
+      // A send that will go (queued) or went (complete); one cancelled before its time sends nothing. It goes
+      // at its send time, or, handed off too late for one (an immediate send), when its send job was made.
+      const sendJobs = stack.klaviyo.receivedMatching(/^\/api\/campaign-send-jobs\/?$/, 'POST');
       return stack.klaviyo
         .campaigns()
         .filter(
@@ -507,7 +565,12 @@ function platformRecords(world: ChaosWorld, channel: ChaosChannel, epicId: strin
             campaign.name.includes(epicId.slice(0, 8)) &&
             (campaign.sendJob === 'queued' || campaign.sendJob === 'complete'),
         )
-        .map((campaign) => (campaign.sendAt ? Date.parse(campaign.sendAt) : Number.NaN));
+        .map((campaign) => {
+          if (campaign.sendAt) return Date.parse(campaign.sendAt);
+          const job = sendJobs.find((request) => JSON.stringify(request.body).includes(campaign.id));
+          return job ? job.receivedAt.getTime() : Number.NaN;
+        });
+    }
   }
 }
 

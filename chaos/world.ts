@@ -28,12 +28,15 @@ export interface ChaosWorld {
   stack: Stack;
   /** Alive worker processes. */
   workers(): number;
+  /** Workers that ended without being stopped or killed, and how. */
+  crashes(): string[];
   killWorkers(): Promise<number>;
   /** Starts workers until `count` run. */
   startWorkers(): Promise<void>;
-  killTemporal(): Promise<void>;
+  /** False when it was down already (another fault's doing): nothing was killed. */
+  killTemporal(): Promise<boolean>;
   startTemporal(): Promise<void>;
-  killPostgres(): Promise<void>;
+  killPostgres(): Promise<boolean>;
   startPostgres(): Promise<void>;
   close(): Promise<void>;
 }
@@ -71,72 +74,93 @@ export async function startChaosWorld(options: {
 
   const workers: BenchProcess[] = [];
   let workerNumber = 0;
-  // Kills and starts of workers never overlap: a kill waits for a start under way, and the other way round.
-  let workerChanges: Promise<unknown> = Promise.resolve();
-  const serially = <T>(change: () => Promise<T>): Promise<T> => {
-    const next = workerChanges.then(change, change);
-    workerChanges = next.catch(() => undefined);
-    return next;
+  const crashes: string[] = [];
+  // One change at a time for each kind of process: a start never races another start or a kill of the same
+  // server (two servers on one port and one data directory). Worker kills alone go at once: a kill "as the
+  // platform answered" must not wait behind a start.
+  const queue = () => {
+    let last: Promise<unknown> = Promise.resolve();
+    return <T>(change: () => Promise<T>): Promise<T> => {
+      const next = last.then(change, change);
+      last = next.catch(() => undefined);
+      return next;
+    };
   };
+  const workerStarts = queue();
+  const temporalChanges = queue();
+  const postgresChanges = queue();
 
   const world: ChaosWorld = {
     stack,
     workers: () => workers.length,
-    killWorkers: () =>
-      serially(async () => {
-        const killed = workers.splice(0);
-        await Promise.all(killed.map((worker) => worker.kill()));
-        return killed.length;
-      }),
+    crashes: () => [...crashes],
+    async killWorkers() {
+      const killed = workers.splice(0);
+      await Promise.all(killed.map((worker) => worker.kill()));
+      return killed.length;
+    },
     startWorkers: () =>
-      serially(async () => {
+      workerStarts(async () => {
         while (workers.length < options.workers) {
           workerNumber += 1;
-          workers.push(
-            await startNodeProcess(
-              `worker ${workerNumber}`,
-              'worker.ts',
-              { ...stack.workerEnv, MALLOC_ARENA_MAX: '2', LOG_LEVEL: 'info' },
-              'worker polling task queue',
-              [],
-              180_000,
-              workerLog(`worker ${workerNumber}`),
-            ),
+          const name = `worker ${workerNumber}`;
+          const worker = await startNodeProcess(
+            name,
+            'worker.ts',
+            { ...stack.workerEnv, MALLOC_ARENA_MAX: '2', LOG_LEVEL: 'info' },
+            'worker polling task queue',
+            [],
+            180_000,
+            workerLog(name),
+            (how) => {
+              // Nobody killed it: it died of something, which the run must not hide behind a restart.
+              crashes.push(`${name}: ${how}`);
+              options.log(`${name} CRASHED (${how}); see ${options.workerLogFile}`);
+              const index = workers.indexOf(worker);
+              if (index >= 0) workers.splice(index, 1);
+            },
           );
+          workers.push(worker);
         }
       }),
-    async killTemporal() {
-      if (!temporal) return;
-      temporal.process.kill('SIGKILL');
-      await temporal.stop();
-      temporal = null;
-    },
-    async startTemporal() {
-      if (temporal) return;
-      temporal = await startTemporalDevServer({
-        cliPath,
-        port: temporalPort,
-        uiPort: false,
-        dbFile: temporalDbFile,
-        timeoutMs: 60_000,
-      });
-    },
-    async killPostgres() {
-      if (!postgres) return;
-      const pid = Number(
-        (await readFile(path.join(postgres.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0],
-      );
-      process.kill(pid, 'SIGKILL');
-      // Resolves once its backends are gone too: the port is free for the next start.
-      await postgres.stop();
-      postgres = null;
-    },
-    async startPostgres() {
-      if (postgres) return;
-      postgres = await startPostgres();
-    },
+    killTemporal: () =>
+      temporalChanges(async () => {
+        if (!temporal) return false;
+        temporal.process.kill('SIGKILL');
+        await temporal.stop();
+        temporal = null;
+        return true;
+      }),
+    startTemporal: () =>
+      temporalChanges(async () => {
+        if (temporal) return;
+        temporal = await startTemporalDevServer({
+          cliPath,
+          port: temporalPort,
+          uiPort: false,
+          dbFile: temporalDbFile,
+          timeoutMs: 60_000,
+        });
+      }),
+    killPostgres: () =>
+      postgresChanges(async () => {
+        if (!postgres) return false;
+        const pid = Number(
+          (await readFile(path.join(postgres.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0],
+        );
+        process.kill(pid, 'SIGKILL');
+        // Resolves once its backends are gone too: the port is free for the next start.
+        await postgres.stop();
+        postgres = null;
+        return true;
+      }),
+    startPostgres: () =>
+      postgresChanges(async () => {
+        if (postgres) return;
+        postgres = await startPostgres();
+      }),
     async close() {
-      await serially(async () => {
+      await workerStarts(async () => {
         await Promise.all(workers.splice(0).map((worker) => worker.stop()));
       });
       await world.startTemporal().catch(() => undefined);

@@ -51,7 +51,10 @@ describe('a chaos run on the real stack', () => {
   });
   after(async () => world?.close());
 
-  it('one fault of each kind: nothing duplicated, nothing lost, every lateness reported', async (t) => {
+  // Its own bound: the run waits up to 5 minutes past the last due time for every epic to end.
+  it('one fault of each kind: nothing duplicated, nothing lost, every lateness reported', {
+    timeout: 900_000,
+  }, async (t) => {
     result = await runChaos(world, plan, (line) => t.diagnostic(line));
     const report = describeResult(result);
     t.diagnostic(report);
@@ -60,13 +63,15 @@ describe('a chaos run on the real stack', () => {
     assert.equal(result.lost, 0, report);
     assert.equal(result.mismatches, 0, report);
     assert.equal(result.late.unreported, 0, report);
+    assert.equal(result.missed, 0, report);
+    assert.deepEqual(result.workerCrashes, [], report);
     assert.deepEqual(result.violations, [], report);
     assert.deepEqual(result.connectorsNotConnected, [], 'a transient failure never asks for a reconnect');
     assert.ok(chaosPassed(result));
     // It proved something: the epics were scheduled and ended, and the faults struck while they came due.
     assert.equal(result.epics.scheduled, plan.epics.length, report);
     assert.equal(result.epics.notFinal, 0, report);
-    assert.equal(result.tasks.published + result.tasks.failed, result.tasks.total, report);
+    assert.equal(result.tasks.published, result.tasks.total, report);
     assert.ok(
       result.faultsInjected >= plan.faults.length - 1,
       `faults struck: ${result.faultsInjected}\n${report}`,
