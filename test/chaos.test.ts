@@ -4,13 +4,15 @@
 // Every publication ends published exactly once or failed with nothing on the platform, by the simulators' own
 // records, and every late one has its lateness on record. CHAOS_SEED=N runs another plan.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { drawPlan, faultKinds, fullSize, platformFaults, quickSize } from '../chaos/plan.ts';
 import { describeResult } from '../chaos/report.ts';
 import { type ChaosResult, chaosPassed, runChaos } from '../chaos/run-chaos.ts';
 import { type ChaosWorld, startChaosWorld } from '../chaos/world.ts';
-import { repoRoot } from './support/stack.ts';
+import { apiKeyShape, collectIssuedCredentials, metaTokenShape } from './support/secrets.ts';
+import { klaviyoKey, repoRoot } from './support/stack.ts';
 
 describe('the chaos plan', () => {
   it('is drawn from its seed alone: the same seed gives the same plan, another seed another', () => {
@@ -42,12 +44,14 @@ describe('a chaos run on the real stack', () => {
   const plan = drawPlan(seed, quickSize);
   let world: ChaosWorld;
   let result: ChaosResult;
+  const workerLogFile = path.join(
+    repoRoot,
+    'chaos',
+    'results',
+    `test-seed-${seed}-${process.pid}-workers.log`,
+  );
   before(async () => {
-    world = await startChaosWorld({
-      workers: 2,
-      log: () => {},
-      workerLogFile: path.join(repoRoot, 'chaos', 'results', `test-seed-${seed}-workers.log`),
-    });
+    world = await startChaosWorld({ workers: 2, log: () => {}, workerLogFile });
   });
   after(async () => world?.close());
 
@@ -80,5 +84,34 @@ describe('a chaos run on the real stack', () => {
       (fault) => platformFaults.has(fault.kind) && fault.struckAtMs !== null && fault.epics.length > 0,
     );
     assert.ok(struckOnEpics.length >= 4, `platform faults that struck an epic's request\n${report}`);
+  });
+
+  it('leaves no credential in what faults make the most of: worker logs, its report, workflow histories', async () => {
+    assert.ok(result, 'the chaos run ran');
+    const issued = await collectIssuedCredentials(world.stack.harness, new Set<string>());
+    assert.ok(issued.size >= 3, `the scan knows the credentials the connectors hold (${issued.size})`);
+    const histories: string[] = [];
+    for await (const execution of world.stack.client.workflow.list()) {
+      const history = await world.stack.client.workflow
+        .getHandle(execution.workflowId, execution.runId)
+        .fetchHistory();
+      histories.push(JSON.stringify(history));
+    }
+    assert.ok(histories.length >= plan.epics.length, "every epic's workflow history is scanned");
+    const places: [string, string][] = [
+      ["the workers' log", await readFile(workerLogFile, 'utf8').catch(() => '')],
+      ['the report', `${describeResult(result)}\n${JSON.stringify(result)}`],
+      ['workflow histories', histories.join('\n')],
+    ];
+    assert.ok(places[0]![1].length > 0, 'the workers logged their failed attempts');
+    for (const [where, text] of places) {
+      assert.doesNotMatch(text, apiKeyShape, `no workspace API key in ${where}`);
+      assert.doesNotMatch(text, metaTokenShape, `no Meta access token in ${where}`);
+      assert.ok(!text.includes(klaviyoKey), `no Klaviyo key in ${where}`);
+      for (const secret of issued) assert.ok(!text.includes(secret), `no issued credential in ${where}`);
+      for (const [name, value] of Object.entries(world.stack.platforms!.config)) {
+        if (name.endsWith('_CLIENT_SECRET')) assert.ok(!text.includes(value), `no ${name} in ${where}`);
+      }
+    }
   });
 });

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findSchemathesis } from '../dev/schemathesis.ts';
+import { klaviyoSandboxApiKey } from '../sandbox/klaviyo.ts';
 import type { FuzzSummary } from '../scripts/fuzz.ts';
+import { apiKeyShape, metaTokenShape } from './support/secrets.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 let dir: string;
@@ -90,5 +92,13 @@ describe('API fuzzing (quick)', () => {
       (operation) => successes(operation) > 0,
     );
     assert.ok(operationsWithSuccess.length >= 18, `2xx on ${operationsWithSuccess.length} operations only`);
+  });
+
+  it('leaves no credential in its output: neither the keys it made nor the platform credentials', async () => {
+    const text = `${output}\n${JSON.stringify(summary)}`;
+    assert.ok(output.length > 0, 'the run printed its figures');
+    assert.doesNotMatch(text, apiKeyShape, 'no workspace API key');
+    assert.doesNotMatch(text, metaTokenShape, 'no Meta access token');
+    assert.ok(!text.includes(klaviyoSandboxApiKey), 'no Klaviyo key');
   });
 });

@@ -9,10 +9,10 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { eq } from 'drizzle-orm';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { pino } from 'pino';
-import { openCredentials } from '../db/credentials-codec.ts';
-import { auditEvents, connectors } from '../db/schema.ts';
+import { auditEvents } from '../db/schema.ts';
 import { createWorkspace, workspaceTables } from './support/api.ts';
 import { connectOAuth, cyberImpactToken, wordPressAdmin } from './support/platforms.ts';
+import { collectIssuedCredentials, metaTokenShape } from './support/secrets.ts';
 import {
   connectedWorkspace,
   connectMeta,
@@ -23,18 +23,6 @@ import {
   waitFor,
   waitForStatus,
 } from './support/stack.ts';
-
-/** Every string in opened credentials that is a secret (tokens, keys, passwords), at any depth. */
-function collectSecrets(value: unknown, into: Set<string>, key = '') {
-  if (typeof value === 'string') {
-    const secretName = /token|key|password|secret/i.test(key) && !/(At|ExpiresIn)$/.test(key);
-    if (secretName && value.length >= 8) into.add(value);
-    return;
-  }
-  if (value && typeof value === 'object') {
-    for (const [name, inner] of Object.entries(value)) collectSecrets(inner, into, name);
-  }
-}
 
 const logLines: string[] = [];
 const responses: string[] = [];
@@ -105,17 +93,7 @@ describe('secrets', () => {
     });
     assert.equal(cyberimpact.statusCode, 201, cyberimpact.body);
     const issued = new Set<string>();
-    const collect = async () => {
-      const sealedRows = await stack.harness.database.db.select().from(connectors);
-      for (const row of sealedRows) {
-        if (!row.credentials || !row.credentialsKeyId) continue;
-        const opened = openCredentials(stack.harness.config.CREDENTIALS_KEY, row.id, {
-          keyId: row.credentialsKeyId,
-          ciphertext: row.credentials,
-        });
-        collectSecrets(opened, issued);
-      }
-    };
+    const collect = () => collectIssuedCredentials(stack.harness, issued);
     await collect();
     const refreshed = (id: string) =>
       waitFor(
@@ -162,7 +140,7 @@ describe('secrets', () => {
     for (const [where, texts] of places) {
       const all = texts.join('\n');
       assert.ok(all.length > 0, `${where} were captured`);
-      assert.doesNotMatch(all, /EAA[A-Za-z0-9_-]{20,}/, `no Meta access token in ${where}`);
+      assert.doesNotMatch(all, metaTokenShape, `no Meta access token in ${where}`);
       assert.ok(!all.includes(klaviyoKey), `no Klaviyo key in ${where}`);
       assert.ok(!all.includes('glowtify-test-secret'), `no OAuth client secret in ${where}`);
       assert.ok(!all.includes(workspaceKey), `no workspace API key in ${where}`);
