@@ -5,7 +5,13 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { discardCacheDir, exists, isErrno, isExecutable, removeAbandonedTempDirs } from './tool-cache.ts';
+import {
+  completedInstall,
+  INSTALL_MARKER,
+  isErrno,
+  isExecutable,
+  removeAbandonedTempDirs,
+} from './tool-cache.ts';
 
 export const SCHEMATHESIS_VERSION = '4.32.5';
 
@@ -40,8 +46,6 @@ const PINNED_DEPENDENCIES = [
   'urllib3==2.8.0',
   'Werkzeug==3.1.9',
 ] as const;
-
-const MARKER = '.complete';
 
 /** How to run schemathesis: `python` with `args` in front of schemathesis's own (`run …`). */
 export interface Schemathesis {
@@ -87,18 +91,9 @@ function schemathesisIn(cacheDir: string): Schemathesis {
 
 async function usableCache(cacheDir: string, env: NodeJS.ProcessEnv): Promise<Schemathesis | null> {
   const found = schemathesisIn(cacheDir);
-  const hasMarker = await exists(join(cacheDir, MARKER));
-  if (
-    hasMarker &&
-    (await isExecutable(found.python)) &&
-    (await reportedVersion(found, env)) === found.version
-  )
-    return found;
-  if (hasMarker || (await exists(cacheDir))) {
-    // Completed installs only appear through one rename with the marker inside: anything else is debris.
-    await discardCacheDir(cacheDir);
-  }
-  return null;
+  const works = async () =>
+    (await isExecutable(found.python)) && (await reportedVersion(found, env)) === found.version;
+  return (await completedInstall(cacheDir, works)) ? found : null;
 }
 
 async function install(
@@ -145,7 +140,7 @@ async function install(
       throw new Error(`the installed schemathesis reports version ${version ?? 'unknown'}`);
     }
     await writeFile(
-      join(tmp, MARKER),
+      join(tmp, INSTALL_MARKER),
       `${JSON.stringify({ package: `schemathesis==${SCHEMATHESIS_VERSION}`, installedAt: new Date().toISOString() })}\n`,
     );
     try {

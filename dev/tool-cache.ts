@@ -52,3 +52,18 @@ export async function discardCacheDir(cacheDir: string): Promise<void> {
   await rename(cacheDir, trash).catch(() => undefined);
   await rm(trash, { recursive: true, force: true });
 }
+
+/** Written last into an install's directory, just before the rename that puts it in place. */
+export const INSTALL_MARKER = '.complete';
+
+/**
+ * Whether a completed install is at `cacheDir` and `works` confirms it. Completed installs only appear through
+ * one rename with the marker inside, so anything else there (no marker, or one that no longer works) is debris
+ * from an interrupted or tampered install, and is removed.
+ */
+export async function completedInstall(cacheDir: string, works: () => Promise<boolean>): Promise<boolean> {
+  const hasMarker = await exists(join(cacheDir, INSTALL_MARKER));
+  if (hasMarker && (await works())) return true;
+  if (hasMarker || (await exists(cacheDir))) await discardCacheDir(cacheDir);
+  return false;
+}
