@@ -3,10 +3,10 @@
 // Klaviyo are connected and two epics, so the document's links reach real objects. Fails on any 5xx and on any
 // response the document does not describe. `-- --quick` is CI's size; `-- --seed N` replays a run.
 
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '../config.ts';
@@ -115,6 +115,15 @@ const config = loadConfigOrExit({
   ...platforms.config,
 });
 const started = Date.now();
+/** The schemathesis run under way: a signal that ends this script ends it too, rather than orphan it. */
+let schemathesisChild: ChildProcess | null = null;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    // runStack's own handler stops the stack and exits with this: a run cut short has not passed.
+    process.exitCode = 128 + constants.signals[signal];
+    schemathesisChild?.kill('SIGTERM');
+  });
+}
 const stack = await runStack(config);
 stack.onStop(() => platforms.close());
 
@@ -346,8 +355,12 @@ function runSchemathesis(st: Schemathesis, apiUrl: string, run: FuzzRun, dir: st
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...process.env, NO_COLOR: process.stdout.isTTY ? (process.env.NO_COLOR ?? '') : '1' },
     });
+    schemathesisChild = child;
     child.on('error', reject);
-    child.on('exit', (code, signal) => resolvePromise(code ?? (signal ? 128 : 1)));
+    child.on('exit', (code, signal) => {
+      schemathesisChild = null;
+      resolvePromise(code ?? (signal ? 128 : 1));
+    });
   });
 }
 
