@@ -3,7 +3,7 @@
 // the API. Signals stop everything in order (API, worker, servers), so no process is left behind.
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 import { logRedactions, startApiServer } from '../api/server.ts';
 import type { Config } from '../config.ts';
 import { startEmbeddedPostgres } from '../db/embedded-postgres.ts';
@@ -23,16 +23,66 @@ export interface RunningStack {
   stopAll(reason: string): Promise<void>;
 }
 
-export async function runStack(config: Config): Promise<RunningStack> {
-  const logger = pino({
-    level: config.LOG_LEVEL,
-    redact: logRedactions,
-    transport: process.stdout.isTTY
-      ? { target: 'pino-pretty', options: { ignore: 'pid,hostname' } }
-      : undefined,
+/**
+ * A terminal that tells a story (`npm run demo`) gets one short line per warning or error, pointing at the
+ * log file that holds the whole line.
+ */
+function oneLinePerWarning(logFile: string): DestinationStream {
+  const names: Record<number, string> = { 40: 'warning', 50: 'error', 60: 'fatal' };
+  return {
+    write(line: string) {
+      let entry: { level?: number; msg?: string; err?: { message?: string } };
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        entry = { msg: line.trim() };
+      }
+      const cause = entry.err?.message ? `: ${entry.err.message.split('\n')[0]}` : '';
+      process.stderr.write(
+        `${names[entry.level ?? 50] ?? 'log'}: ${entry.msg ?? ''}${cause} (the whole line is in ${logFile})\n`,
+      );
+    },
+  };
+}
+
+export async function runStack(
+  config: Config,
+  options: {
+    /**
+     * Where the log lines (the API's requests, the worker's, the servers') go instead of the terminal, which
+     * then shows only a line per warning or error: `npm run demo` prints its own story.
+     */
+    logFile?: string;
+  } = {},
+): Promise<RunningStack> {
+  const logger = options.logFile
+    ? pino(
+        { level: config.LOG_LEVEL, redact: logRedactions },
+        pino.multistream([
+          {
+            level: config.LOG_LEVEL,
+            stream: pino.destination({ dest: options.logFile, mkdir: true, sync: true, append: false }),
+          },
+          { level: 'warn', stream: oneLinePerWarning(options.logFile) },
+        ]),
+      )
+    : pino({
+        level: config.LOG_LEVEL,
+        redact: logRedactions,
+        transport: process.stdout.isTTY
+          ? { target: 'pino-pretty', options: { ignore: 'pid,hostname' } }
+          : undefined,
+      });
+  // This process orders the shutdown itself, so the SDK must not react to the signals on its own. Its
+  // warnings (an activity's failed attempt, with its ids) go where the stack's lines go.
+  const levels = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const;
+  Runtime.install({
+    shutdownSignals: [],
+    logger: new DefaultLogger(
+      'WARN',
+      options.logFile ? ({ level, message, meta }) => logger[levels[level]]({ ...meta }, message) : undefined,
+    ),
   });
-  // This process orders the shutdown itself, so the SDK must not react to the signals on its own.
-  Runtime.install({ shutdownSignals: [], logger: new DefaultLogger('WARN') });
 
   const stops: (() => Promise<void>)[] = [];
   let stopping: Promise<void> | null = null;

@@ -5,11 +5,14 @@
 //   to Klaviyo at once, which sends it at the time);
 // - `-- --email-blog`: a CyberImpact email and a WordPress article, both real: handed off at once (the
 //   mailing scheduled, the post `future`), sent and published by the platforms, confirmed afterwards.
+// The terminal shows the story alone: the stack's log lines (the API's requests, the worker's) go to
+// DATA_DIR/demo.log, a warning or an error showing as one line that points there.
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '../config.ts';
+import { type DemoConnector, type DemoTask, demoApi, epicListUrl } from '../dev/demo-api.ts';
 import { runStack, say } from '../dev/stack.ts';
 import { cyberImpactSandboxApiToken } from '../sandbox/cyberimpact.ts';
-import { klaviyoSandboxApiKey } from '../sandbox/klaviyo.ts';
 import { startSandboxPlatforms } from '../sandbox/platforms.ts';
 import { wordPressSandboxApplicationPassword, wordPressSandboxUsername } from '../sandbox/wordpress.ts';
 
@@ -26,67 +29,32 @@ const config = loadConfigOrExit({
   // The first reading of a published item's metrics (an hour after it in production) within seconds.
   METRICS_SCHEDULE_SCALE: process.env.METRICS_SCHEDULE_SCALE ?? '0.002',
 });
-const stack = await runStack(config);
+const logFile = path.join(config.DATA_DIR, 'demo.log');
+const stack = await runStack(config, { logFile });
 stack.onStop(() => platforms.close());
+say(`Log lines of the API and the worker (level ${config.LOG_LEVEL}): ${logFile}`);
 say(
   `Simulators: ${Object.entries(platforms.urls)
     .map(([name, url]) => `${name} ${url}`)
     .join(', ')}`,
 );
 
-/** The demo plays the browser too: the cookie a consent's start sets must come back with its callback. */
-let browserCookies: string[] = [];
-
-async function call<T>(method: string, path: string, token: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${stack.apiUrl}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  browserCookies.push(...response.headers.getSetCookie().map((cookie) => cookie.split(';')[0]!));
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path} → ${response.status}: ${text}`);
-  return (text ? JSON.parse(text) : null) as T;
-}
-
-interface Connector {
-  id: string;
-  accounts: { id: string; kind: string; name: string; externalId: string }[];
-}
+const api = demoApi(stack.apiUrl);
+const { call } = api;
 
 interface Scenario {
   title: string;
   brief: string;
-  tasks: { channel: string; connectorId: string; accountId?: string; content: unknown }[];
+  tasks: DemoTask[];
   /** How far ahead it is scheduled: a WordPress post is scheduled (`future`) only a minute ahead or more. */
   leadMs: number;
 }
 
 async function instagramAndKlaviyo(key: string): Promise<Scenario> {
-  const klaviyoConnector = await call<Connector>('POST', '/v1/connectors/klaviyo/connect', key, {
-    apiKey: klaviyoSandboxApiKey,
-  });
+  const klaviyoConnector = await api.connectKlaviyo(key);
   say(`Klaviyo connected: ${klaviyoConnector.accounts.map((account) => account.name).join(', ')}.`);
 
-  const { authorizeUrl } = await call<{ authorizeUrl: string }>(
-    'POST',
-    '/v1/connectors/meta/connect',
-    key,
-    {},
-  );
-  const consent = await fetch(authorizeUrl, { redirect: 'manual' });
-  const callback = await fetch(consent.headers.get('location')!, {
-    redirect: 'manual',
-    headers: { cookie: browserCookies.join('; ') },
-  });
-  browserCookies = [];
-  const metaConnector = (await callback.json()) as Connector;
-  await call('PUT', `/v1/connectors/${metaConnector.id}/accounts`, key, {
-    enabled: metaConnector.accounts.map((account) => account.id),
-  });
+  const metaConnector = await api.connectMeta(key);
   say(
     `Meta connected: ${metaConnector.accounts.map((account) => `${account.kind} ${account.name}`).join(', ')}.`,
   );
@@ -122,11 +90,11 @@ async function instagramAndKlaviyo(key: string): Promise<Scenario> {
 }
 
 async function emailAndBlog(key: string, wordPressUrl: string): Promise<Scenario> {
-  const cyberImpact = await call<Connector>('POST', '/v1/connectors/cyberimpact/connect', key, {
+  const cyberImpact = await call<DemoConnector>('POST', '/v1/connectors/cyberimpact/connect', key, {
     apiKey: cyberImpactSandboxApiToken,
   });
   say(`CyberImpact connected: ${cyberImpact.accounts.map((account) => account.name).join(', ')}.`);
-  const wordPress = await call<Connector>('POST', '/v1/connectors/wordpress/connect', key, {
+  const wordPress = await call<DemoConnector>('POST', '/v1/connectors/wordpress/connect', key, {
     siteUrl: wordPressUrl,
     username: wordPressSandboxUsername,
     applicationPassword: wordPressSandboxApplicationPassword,
@@ -168,30 +136,22 @@ async function emailAndBlog(key: string, wordPressUrl: string): Promise<Scenario
 }
 
 try {
-  const workspace = await call<{ id: string; apiKey: string }>('POST', '/v1/workspaces', config.ADMIN_TOKEN, {
-    name: 'Demo Coffee Co.',
-  });
+  const workspace = await api.createWorkspace(config.ADMIN_TOKEN, 'Demo Coffee Co.');
   const key = workspace.apiKey;
   say(`Workspace ${workspace.id} created.`);
 
   const scenario = options['email-blog']
     ? await emailAndBlog(key, platforms.urls.wordpress!)
     : await instagramAndKlaviyo(key);
-  const epic = await call<{ id: string }>('POST', '/v1/epics', key, {
-    title: scenario.title,
-    brief: scenario.brief,
-  });
-  for (const task of scenario.tasks) {
-    const created = await call<{ id: string }>('POST', `/v1/epics/${epic.id}/tasks`, key, task);
-    await call('POST', `/v1/epics/${epic.id}/tasks/${created.id}/approve`, key);
-  }
-  await call('POST', `/v1/epics/${epic.id}/review`, key);
   const scheduledAt = new Date(Date.now() + scenario.leadMs).toISOString();
-  await call('POST', `/v1/epics/${epic.id}/schedule`, key, { scheduledAt });
+  const epic = { id: await api.scheduleEpic(key, { ...scenario, scheduledAt }) };
   say(`Epic ${epic.id} scheduled for ${scheduledAt}.`);
   if (stack.temporalUiUrl) {
     say(
       `Watch it in the Temporal UI: ${stack.temporalUiUrl}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows/epic-${epic.id}`,
+    );
+    say(
+      `Every scheduled epic there, by EpicStatus: ${epicListUrl(stack.temporalUiUrl, config.TEMPORAL_NAMESPACE, ['scheduled'])}`,
     );
   }
 

@@ -171,8 +171,18 @@ describe('npm start', () => {
 
 describe('npm run demo', () => {
   it('plays the scenario to published against the simulators, and Ctrl-C leaves nothing running', async () => {
-    const demo = await startStack({ LOG_LEVEL: 'warn' }, 'demo', 'press Ctrl-C to stop everything.');
+    // At info, the API logs every request: none of them may reach the terminal.
+    const demo = await startStack({ LOG_LEVEL: 'info' }, 'demo', 'press Ctrl-C to stop everything.');
     const output = demo.output();
+    // The story alone: the stack's JSON log lines (the API's requests among them) are in the file it names.
+    const logFile = path.join(dataDir, 'demo.log');
+    assert.ok(output.includes(`Log lines of the API and the worker (level info): ${logFile}`), output);
+    assert.deepEqual(
+      output.split('\n').filter((line) => line.trimStart().startsWith('{')),
+      [],
+      'no JSON log line among the story',
+    );
+    assert.match(readFileSync(logFile, 'utf8'), /^\{.*"\/v1\/epics".*\}$/m, 'the requests are logged there');
     assert.match(output, /Klaviyo connected: Newsletter, Regulars\./);
     assert.match(output, /Meta connected: .*instagram_account democoffee/);
     assert.match(

@@ -8,6 +8,7 @@ import type { Database, DatabaseConnection } from '../../db/client.ts';
 import { type ConnectorWorkflows, createConnectorWorkflows } from '../connector-workflows.ts';
 import { createEpicWorkflows, type EpicWorkflows } from '../epic-workflows.ts';
 import type { TemporalLink } from '../temporal.ts';
+import { createSummaryFacts } from '../workflow-summary-facts.ts';
 
 export interface ApiDependencies {
   config: Config;
@@ -39,6 +40,8 @@ export interface DependencyOptions {
 export const dependenciesPlugin = fastifyPlugin(
   async (app: FastifyInstance, options: DependencyOptions) => {
     const { config, database, temporal } = options;
+    // What the workflows' summaries in the Temporal UI name (workspace, accounts), read from the database.
+    const summaryFacts = createSummaryFacts(database.db);
     app.decorate('deps', {
       config,
       database,
@@ -51,12 +54,14 @@ export const dependenciesPlugin = fastifyPlugin(
           namespace: config.TEMPORAL_NAMESPACE,
           taskQueue: config.TEMPORAL_TASK_QUEUE,
           transitionWaitMs: epicTransitionWaitMs(config),
+          summaryFacts,
         }),
       connectorWorkflows: createConnectorWorkflows(temporal, {
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         checkIntervalMs: config.CREDENTIAL_CHECK_INTERVAL_MS,
         syncIntervalMs: config.DATA_SYNC_INTERVAL_MS,
+        summaryFacts,
       }),
       oauthAppConfigured: (platform: string) => oauthAppConfigured(config, platform),
     });

@@ -5,6 +5,7 @@ import type { FastifyBaseLogger, FastifyInstance, InjectOptions, LightMyRequestR
 import { buildApp } from '../../api/app.ts';
 import { createEpicWorkflows, type EpicWorkflows } from '../../api/epic-workflows.ts';
 import { createTemporalLink, type TemporalLink } from '../../api/temporal.ts';
+import { createSummaryFacts } from '../../api/workflow-summary-facts.ts';
 import { type Config, epicTransitionWaitMs, loadConfig } from '../../config.ts';
 import { connectDatabase, type DatabaseConnection, runMigrations } from '../../db/client.ts';
 import { connectorAccounts, connectors } from '../../db/schema.ts';
@@ -79,6 +80,7 @@ export async function startApiHarness(
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       transitionWaitMs: epicTransitionWaitMs(config),
+      summaryFacts: createSummaryFacts(database.db),
     }),
   );
   const app = await buildApp({
