@@ -41,15 +41,13 @@ export async function startNodeProcess(
   /** Told when it ends without stop() or kill() having been asked: a crash. */
   onCrash: (how: string) => void = () => {},
 ): Promise<BenchProcess> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...nodeArgs, '--import', 'tsx', path.join(repoRoot, script)],
-    {
-      cwd: repoRoot,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  // A compiled entry point (`npm run build`'s dist/*.js) runs on Node alone, as in the image; sources on tsx.
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...loader, path.join(repoRoot, script)], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let exited = false;
   let ending = false;
   const exit = new Promise<void>((resolve) =>

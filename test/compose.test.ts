@@ -343,8 +343,11 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(worker.build, api.build);
     assert.equal(worker.image, api.image);
     assert.deepEqual(environmentOf(worker), environmentOf(api));
-    assert.match(asList(api.command).join(' '), /\bapi\/server\.ts$/);
-    assert.match(asList(worker.command).join(' '), /\bworker\.ts$/);
+    // The image's compiled entry points (npm run build: tsc of tsconfig.build.json's files into dist/).
+    assert.equal(asList(api.command).join(' '), 'node dist/api/server.js');
+    assert.equal(asList(worker.command).join(' '), 'node dist/worker.js');
+    const buildFiles = (JSON.parse(read('tsconfig.build.json')) as { files: string[] }).files;
+    assert.deepEqual(buildFiles.sort(), ['api/server.ts', 'worker.ts']);
     const env = environmentOf(api);
     assert.equal(env.NODE_ENV, 'production');
     assert.equal(env.HOST, '0.0.0.0');
@@ -439,15 +442,42 @@ describe('Dockerfile', () => {
     assert.ok(Number(match[1]) >= 22, `node ${match[1]} is older than 22`);
   });
 
-  test('installs from the lockfile and builds the workflow bundle where WORKFLOW_BUNDLE_PATH points', () => {
-    const runs = all('RUN').join('\n');
-    assert.match(runs, /\bnpm ci\b/);
-    const build = /npm run build:workflows(?:\s+--\s+(\S+))?/.exec(runs);
-    assert.ok(build, 'the image runs npm run build:workflows');
-    const workdir = all('WORKDIR').at(-1) ?? '/';
-    const output = path.posix.resolve(workdir, build[1] ?? 'dist/workflow-bundle.js');
-    assert.equal(environment.WORKFLOW_BUNDLE_PATH, output);
+  test('a build stage compiles dist/ and the workflow bundle where WORKFLOW_BUNDLE_PATH points', () => {
+    const buildStage = instructions.slice(
+      0,
+      instructions.findLastIndex((line) => line.keyword === 'FROM'),
+    );
+    assert.match(buildStage[0]?.args ?? '', /\bAS build$/i, 'the first stage is named build');
+    const runs = buildStage.filter((line) => line.keyword === 'RUN').map((line) => line.args);
+    assert.match(runs.join('\n'), /\bnpm ci\b/);
+    assert.match(runs.join('\n'), /\bnpm run build\b/);
+    // npm run build: tsc into dist/, the migrations the API applies from beside db/client.js, then the bundle
+    // at its default place, dist/workflow-bundle.js.
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+    assert.match(scripts.build ?? '', /^tsc -p tsconfig\.build\.json && .*\bdb\/migrations\b.* dist\/db\b/);
+    assert.match(scripts.build ?? '', /&& npm run build:workflows$/);
+    assert.match(read('scripts/build-workflow-bundle.ts'), /'dist', 'workflow-bundle\.js'/);
+    const workdir = buildStage.filter((line) => line.keyword === 'WORKDIR').at(-1)?.args ?? '/';
+    assert.equal(environment.WORKFLOW_BUNDLE_PATH, path.posix.resolve(workdir, 'dist/workflow-bundle.js'));
     assert.equal(environment.WORKFLOW_BUNDLE_PATH, '/app/dist/workflow-bundle.js');
+    const copies = lastStage.filter((line) => line.keyword === 'COPY').map((line) => line.args);
+    assert.ok(copies.includes('--from=build /app/dist ./dist'), 'the final stage takes dist/ from the build');
+  });
+
+  test('the final stage runs compiled JavaScript: production dependencies only, no TypeScript, no tsx', () => {
+    const runs = lastStage.filter((line) => line.keyword === 'RUN').map((line) => line.args);
+    assert.match(runs.join('\n'), /\bnpm ci --omit=dev\b/);
+    assert.doesNotMatch(runs.join('\n'), /\bnpm run\b|\btsc\b|\btsx\b/);
+    const cmd = JSON.parse(lastStage.filter((line) => line.keyword === 'CMD').at(-1)?.args ?? '[]');
+    assert.deepEqual(cmd, ['node', 'dist/api/server.js']);
+    const manifest = JSON.parse(read('package.json')) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    for (const tool of ['typescript', 'tsx']) {
+      assert.ok(!(tool in manifest.dependencies), `${tool} is not a production dependency`);
+      assert.ok(tool in manifest.devDependencies, `${tool} is a development dependency`);
+    }
   });
 
   test('limits malloc arenas, as the bench measures the worker (B3)', () => {
@@ -459,7 +489,7 @@ describe('Dockerfile', () => {
     assert.equal(environment.NODE_ENV, 'production');
     const user = lastStage.filter((line) => line.keyword === 'USER').at(-1)?.args;
     assert.ok(user && !['root', '0', '0:0'].includes(user), `runs as a non-root user, got ${user}`);
-    assert.match(all('CMD').at(-1) ?? '', /api\/server\.ts/);
+    assert.match(all('CMD').at(-1) ?? '', /dist\/api\/server\.js/);
   });
 
   test('.dockerignore keeps dependencies, local data, build output and git out of the context', () => {
