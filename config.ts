@@ -270,6 +270,15 @@ const environmentSchema = z.object({
   WORKER_MAX_CACHED_WORKFLOWS: integer('WORKER_MAX_CACHED_WORKFLOWS', 0, 100_000, 250),
   /** Activities (platform calls, db work) a worker runs at once. */
   WORKER_MAX_CONCURRENT_ACTIVITIES: integer('WORKER_MAX_CONCURRENT_ACTIVITIES', 1, 10_000, 100),
+  /**
+   * Where the worker serves /metrics (its activities' counters and the Temporal SDK's worker metrics); 0: not
+   * served. Loopback by default: put it on 0.0.0.0 only where the network in front is the collector's.
+   */
+  WORKER_METRICS_PORT: integer('WORKER_METRICS_PORT', 0, 65535, 9464),
+  WORKER_METRICS_HOST: z
+    .string()
+    .optional()
+    .transform((raw) => (raw === undefined || raw === '' ? '127.0.0.1' : raw)),
   /** Workflow tasks a worker runs at once. */
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: integer('WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 2, 10_000, 40),
   PUBLICATION_ATTEMPTS_LIMIT: integer('PUBLICATION_ATTEMPTS_LIMIT', 1, 20, 5),
@@ -306,6 +315,15 @@ const environmentSchema = z.object({
   CREDENTIAL_CHECK_INTERVAL_MS: integer('CREDENTIAL_CHECK_INTERVAL_MS', 1_000, 7 * 86_400_000, 3_600_000),
   /** An epic due for longer than this with nothing attempted is reported overdue by /readyz. */
   OVERDUE_THRESHOLD_MS: integer('OVERDUE_THRESHOLD_MS', 1_000, 86_400_000, 300_000),
+  /**
+   * Webhook URLs on private, loopback or link-local hosts, over plain http (tests, the demo, an intranet
+   * receiver); never in production, where a webhook URL would otherwise reach inside the network (SSRF).
+   */
+  WEBHOOK_ALLOW_PRIVATE_HOSTS: flag('WEBHOOK_ALLOW_PRIVATE_HOSTS'),
+  /** Webhook delivery rounds a worker runs at once (their own task queue and slots, apart from publishing). */
+  WEBHOOK_MAX_CONCURRENT_ROUNDS: integer('WEBHOOK_MAX_CONCURRENT_ROUNDS', 1, 1_000, 20),
+  /** How often the operations sweep runs (overdue epics, stuck publications, missing epic runs). */
+  OPERATIONS_SWEEP_INTERVAL_MS: integer('OPERATIONS_SWEEP_INTERVAL_MS', 1_000, 3_600_000, 60_000),
   HANDOFF_CONFIRMATION_POLL_MS: integer('HANDOFF_CONFIRMATION_POLL_MS', 100, 3_600_000, 60_000),
   /**
    * How long past its time a hand-off may still wait on the platform's own scheduler before Glowtify publishes
@@ -509,4 +527,14 @@ export function epicTransitionWaitMs(
   config: Pick<Config, 'TRANSITION_TIMEOUT_MS' | 'PUBLICATION_HEARTBEAT_TIMEOUT_MS'>,
 ) {
   return config.PUBLICATION_HEARTBEAT_TIMEOUT_MS + 2 * config.TRANSITION_TIMEOUT_MS + 10_000;
+}
+
+/**
+ * How long a publication may stay `publishing` with no try touching it before it counts as stuck: one try's
+ * start-to-close time-out (3 minutes, workflows/epic.ts), the longest wait between tries, a heartbeat time-out.
+ */
+export function stuckPublicationAfterMs(
+  config: Pick<Config, 'PUBLICATION_RETRY_MAX_INTERVAL_MS' | 'PUBLICATION_HEARTBEAT_TIMEOUT_MS'>,
+) {
+  return 180_000 + config.PUBLICATION_RETRY_MAX_INTERVAL_MS + config.PUBLICATION_HEARTBEAT_TIMEOUT_MS;
 }

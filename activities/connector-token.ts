@@ -21,6 +21,7 @@ import {
 } from '../db/connectors/transitions.ts';
 import { connectors } from '../db/schema.ts';
 import { PlatformError, type PublicationFailure, reconnectClasses } from '../domain/publication-errors.ts';
+import { createWorkerMetrics, type WorkerMetrics } from '../observability/metrics.ts';
 
 /**
  * How long a refresh may hold the connector before another may start: longer than one attempt of the
@@ -34,6 +35,8 @@ export interface ConnectorTokenActivityDependencies {
   db: Database;
   credentialsKeys: CredentialsKeys;
   adapters: AdapterRegistry;
+  /** Where renewals are counted by outcome; absent, a registry nobody reads. */
+  metrics?: WorkerMetrics;
   now?: () => Date;
 }
 
@@ -87,6 +90,7 @@ export function createConnectorTokenActivities({
   db,
   credentialsKeys,
   adapters,
+  metrics = createWorkerMetrics(),
   now = () => new Date(),
 }: ConnectorTokenActivityDependencies) {
   const load = async (connectorId: string) => {
@@ -171,10 +175,19 @@ export function createConnectorTokenActivities({
             }),
           );
           const afterwards = await load(connectorId);
+          const fields = { connectorId: connector.id, platform: connector.platform };
           if (!flipped && afterwards?.credentials && !afterwards.credentials.equals(refreshedFrom)) {
             // Refused, but for credentials a reconnect has replaced meanwhile: those are not in question.
+            metrics.tokenRefresh(connector.platform, 'superseded');
+            log.info('token refresh refused for credentials a reconnect replaced', fields);
             return { tokenExpiresAt: afterwards.tokenExpiresAt?.toISOString() ?? null };
           }
+          metrics.tokenRefresh(connector.platform, 'refused');
+          log.warn('token refresh refused: reconnect required', {
+            ...fields,
+            failureClass: failure.class,
+            reason: failure.message,
+          });
           throw ApplicationFailure.create({
             type: 'REFRESH_REFUSED',
             message: failure.message,
@@ -183,6 +196,12 @@ export function createConnectorTokenActivities({
           });
         }
         // Network errors, 5xx, time-outs, rate limits: Temporal retries with backoff; nothing is flagged.
+        metrics.tokenRefresh(connector.platform, 'transient_error');
+        log.warn('token refresh failed; retrying', {
+          connectorId: connector.id,
+          platform: connector.platform,
+          reason: (error as Error).message,
+        });
         throw ApplicationFailure.create({
           type: error instanceof PlatformError ? error.failure.class : 'TRANSIENT',
           message: (error as Error).message,
@@ -212,9 +231,12 @@ export function createConnectorTokenActivities({
           now: now(),
         });
         await releaseLease();
+        metrics.tokenRefresh(connector.platform, 'superseded');
         const replaced = await load(connectorId);
         return { tokenExpiresAt: replaced?.tokenExpiresAt?.toISOString() ?? null };
       }
+      metrics.tokenRefresh(connector.platform, 'renewed');
+      log.info('token renewed', { connectorId: connector.id, platform: connector.platform });
       if (adapter.describeAccounts) {
         // The new token is saved: what the accounts offer (TikTok's privacy levels) is read with it, at best.
         // A failure here leaves the facts of the last read and never fails the refresh.

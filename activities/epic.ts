@@ -42,6 +42,7 @@ import {
 import type { PublicationStatus } from '../domain/publications.ts';
 import { isValidTimeZone } from '../domain/time.ts';
 import { applyUtm, epicSlug, utmCampaignKey } from '../domain/utm.ts';
+import { createWorkerMetrics, type WorkerMetrics } from '../observability/metrics.ts';
 import { attemptHolder, createCallTurns } from './call-turns.ts';
 import { expiredButRenewable, isRenewable } from './connector-token.ts';
 import { awaitingFinalId } from './follow-up.ts';
@@ -139,6 +140,8 @@ export interface EpicActivityDependencies {
     scheduleToken?: string;
     occasion: 'scheduled' | 'ahead';
   }) => Promise<{ atRisk: string[] }>;
+  /** Where tries and publications are counted; absent, a registry nobody reads. */
+  metrics?: WorkerMetrics;
   now?: () => Date;
 }
 
@@ -296,9 +299,91 @@ export function createEpicActivities({
   adapters,
   policy,
   preflightEpic,
+  metrics = createWorkerMetrics(),
   now = () => new Date(),
 }: EpicActivityDependencies) {
   const turns = createCallTurns(db);
+
+  /**
+   * Counts what became of a try or a publication and says it in one log line that names the epic, the
+   * publication, its connector and platform (the SDK's logger adds the workflow's id).
+   */
+  function observe(
+    target: {
+      epic: { id: string };
+      publication: { id: string };
+      task: { channel: string };
+      connector: { id: string; platform: string };
+    },
+    event:
+      | { kind: 'published' | 'handed_off'; lagMs: number | null; attempt?: number }
+      | { kind: 'confirmed'; lagMs: number | null }
+      | { kind: 'try_failed'; failureClass: string; message: string; attempt?: number }
+      | { kind: 'ended'; outcome: 'failed' | 'unconfirmed'; message?: string },
+  ) {
+    const { platform } = target.connector;
+    const { channel } = target.task;
+    const fields = {
+      epicId: target.epic.id,
+      publicationId: target.publication.id,
+      connectorId: target.connector.id,
+      platform,
+      channel,
+    };
+    let log: Context['log'] | undefined;
+    try {
+      log = Context.current().log;
+    } catch {
+      // Called outside an activity (a unit test): counted, not logged.
+    }
+    // Counting and telling never fail a try: what it did on the platform is done and recorded already.
+    try {
+      tell(event);
+    } catch {
+      // A figure or a line lost is better than a publication retried.
+    }
+    function tell(event: Parameters<typeof observe>[1]) {
+      switch (event.kind) {
+        case 'published':
+          metrics.attempt(platform, channel, 'published');
+          metrics.published(platform, channel, event.lagMs);
+          log?.info('publication published', { ...fields, lagMs: event.lagMs, attempt: event.attempt });
+          return;
+        case 'confirmed':
+          // A hand-off the platform reports sent: its try was counted when it was handed off.
+          metrics.published(platform, channel, event.lagMs);
+          log?.info('publication published (the platform sent the hand-off)', {
+            ...fields,
+            lagMs: event.lagMs,
+          });
+          return;
+        case 'handed_off':
+          metrics.attempt(platform, channel, 'handed_off');
+          log?.info('publication handed off to the platform', {
+            ...fields,
+            lagMs: event.lagMs,
+            attempt: event.attempt,
+          });
+          return;
+        case 'try_failed':
+          metrics.attempt(platform, channel, event.failureClass);
+          log?.warn('publication try failed', {
+            ...fields,
+            failureClass: event.failureClass,
+            reason: event.message,
+            attempt: event.attempt,
+          });
+          return;
+        case 'ended':
+          metrics.ended(platform, channel, event.outcome);
+          (event.outcome === 'failed' ? log?.warn : log?.info)?.call(log, `publication ${event.outcome}`, {
+            ...fields,
+            ...(event.message ? { reason: event.message } : {}),
+          });
+      }
+    }
+  }
+
   async function loadTarget(taskId: string) {
     const [row] = await db
       .select({
@@ -588,6 +673,12 @@ export function createEpicActivities({
         });
       }
     });
+    observe(target, {
+      kind: 'try_failed',
+      failureClass: failure.class,
+      message: failure.message,
+      attempt: target.publication.attempts + 1,
+    });
     throw ApplicationFailure.create({
       type: failure.class,
       message: failure.message,
@@ -693,6 +784,8 @@ export function createEpicActivities({
     }
     if (state.state === 'pending') return 'pending';
     const sentAt = state.state === 'sent' ? (state.sentAt ?? now()) : null;
+    const lagMs =
+      sentAt && epic?.scheduledAt ? Math.max(0, sentAt.getTime() - epic.scheduledAt.getTime()) : null;
     await db
       .update(publications)
       .set(
@@ -700,7 +793,7 @@ export function createEpicActivities({
           ? {
               status: 'published',
               publishedAt: sentAt,
-              lagMs: epic?.scheduledAt ? Math.max(0, sentAt!.getTime() - epic.scheduledAt.getTime()) : null,
+              lagMs,
               updatedAt: now(),
             }
           : {
@@ -713,6 +806,14 @@ export function createEpicActivities({
             },
       )
       .where(eq(publications.id, publication.id));
+    // Counted once: asked again (its answer lost), the row is no longer handed off and returns above.
+    if (state.state === 'sent') observe(target, { kind: 'confirmed', lagMs });
+    else
+      observe(target, {
+        kind: 'ended',
+        outcome: 'failed',
+        message: `the platform reports ${state.platformStatus}`,
+      });
     return state.state;
   }
 
@@ -858,6 +959,7 @@ export function createEpicActivities({
         'the schedule was withdrawn while the platform accepted the hand-off; it was cancelled',
       );
     }
+    observe(target, { kind: 'handed_off', lagMs: lateByMs > 0 ? lateByMs : null });
     return { status: 'handed_off' };
   }
 
@@ -1106,6 +1208,11 @@ export function createEpicActivities({
           now: publishedAt,
         });
       });
+      observe(target, {
+        kind: 'published',
+        lagMs: Math.max(0, publishedAt.getTime() - Date.parse(input.scheduledAt)),
+        attempt: started.attempts,
+      });
       const outcome: PublishOutcome = {
         status: 'published',
         ...(published.followUp ? { followUp: true as const } : {}),
@@ -1312,6 +1419,8 @@ export function createEpicActivities({
       failure?: { class: string; message: string };
       unconfirmed?: boolean;
     }): Promise<void> {
+      // Read first so that a call repeated after a lost answer counts nothing twice.
+      const before = await loadTarget(input.taskId).catch(() => null);
       await db
         .update(publications)
         .set({
@@ -1330,6 +1439,14 @@ export function createEpicActivities({
             input.status === 'failed' ? ne(publications.status, 'published') : undefined,
           ),
         );
+      const outcome = input.status === 'failed' ? 'failed' : input.unconfirmed ? 'unconfirmed' : null;
+      if (before && outcome && !['failed', 'published'].includes(before.publication.status)) {
+        observe(before, {
+          kind: 'ended',
+          outcome,
+          ...(input.failure ? { message: input.failure.message } : {}),
+        });
+      }
     },
   };
 

@@ -4,11 +4,13 @@ import type { Config } from '../config.ts';
 import type { MediaProbe } from '../connectors/media.ts';
 import type { AdapterRegistry } from '../connectors/registry.ts';
 import type { Database } from '../db/client.ts';
+import { createWorkerMetrics, type WorkerMetrics } from '../observability/metrics.ts';
 import { createConnectorSyncActivities } from './connector-sync.ts';
 import { createConnectorTokenActivities } from './connector-token.ts';
 import { createEpicActivities, type PublishPolicy } from './epic.ts';
 import { createFollowUpActivities } from './follow-up.ts';
 import { createMetricsActivities } from './metrics.ts';
+import { createOperationsSweepActivities } from './operations-sweep.ts';
 import { createPreflightActivities } from './preflight.ts';
 import { createProbeActivities } from './probe.ts';
 
@@ -21,6 +23,10 @@ export interface ActivityDependencies {
   policy: PublishPolicy;
   /** How the pre-flight looks at media URLs (the worker's allows private hosts only when configured to). */
   mediaProbe?: MediaProbe;
+  /** Where publications, attempts, lag and token refreshes are counted (the worker's /metrics). */
+  metrics?: WorkerMetrics;
+  /** When the operations sweep tells an epic overdue and a publication stuck (config.ts). */
+  operations?: { overdueThresholdMs: number; stuckAfterMs: number };
 }
 
 export function publishPolicyFrom(config: Config): PublishPolicy {
@@ -47,7 +53,8 @@ export function publishPolicyFrom(config: Config): PublishPolicy {
   };
 }
 
-export function createActivities(dependencies: ActivityDependencies) {
+export function createActivities(given: ActivityDependencies) {
+  const dependencies = { ...given, metrics: given.metrics ?? createWorkerMetrics() };
   const preflight = createPreflightActivities(dependencies);
   return {
     ...createProbeActivities(dependencies),
@@ -57,6 +64,10 @@ export function createActivities(dependencies: ActivityDependencies) {
     ...createMetricsActivities(dependencies),
     ...createConnectorTokenActivities(dependencies),
     ...createConnectorSyncActivities(dependencies),
+    ...createOperationsSweepActivities({
+      db: dependencies.db,
+      ...(dependencies.operations ?? { overdueThresholdMs: 300_000, stuckAfterMs: 840_000 }),
+    }),
   };
 }
 

@@ -2,6 +2,16 @@
 // starts it: the plugins (api/plugins/: OpenAPI, dependencies, workspace auth), the routes, error handling.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { stuckPublicationAfterMs } from '../config.ts';
+import {
+  connectorsByStatus,
+  epicsByStatus,
+  notifyOverdueEpics,
+  notifyStuckPublications,
+  overdueEpics,
+  stuckPublications,
+} from '../db/operations.ts';
+import { createApiMetrics } from '../observability/metrics.ts';
 import {
   errorResponses,
   handleClientError,
@@ -24,12 +34,17 @@ import { connectorRoutes } from './routes/connectors.ts';
 import { epicTransitionRoutes } from './routes/epic-transitions.ts';
 import { epicRoutes } from './routes/epics.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { notificationRoutes } from './routes/notifications.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { currentWorkspaceRoutes, workspaceRoutes } from './routes/workspaces.ts';
+import { createWebhookWorkflows } from './webhook-workflows.ts';
 
 export interface AppDependencies extends DependencyOptions {
   /** A pino logger (api/server.ts passes one with secret-bearing fields redacted); absent: silent. */
   logger?: FastifyBaseLogger;
+  /** /metrics also reports the process's CPU, memory and event loop (api/server.ts; not in tests' shared processes). */
+  processMetrics?: boolean;
 }
 
 /** How long a client may take to send a whole request (slow clients must not hold connections). */
@@ -92,7 +107,23 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     ];
     if (issues.length > 0) throw invalidInput(issues);
   });
+  const metrics = createApiMetrics(
+    {
+      connectorsByStatus: () => connectorsByStatus(database.sql),
+      epicsByStatus: () => epicsByStatus(database.sql),
+      overdueEpics: async () => (await overdueEpics(database.sql, config.OVERDUE_THRESHOLD_MS)).overdueEpics,
+      stuckPublications: () => stuckPublications(database.sql, stuckPublicationAfterMs(config)),
+    },
+    { processMetrics: dependencies.processMetrics ?? false },
+  );
   app.addHook('onResponse', async (request, reply) => {
+    // The route's pattern, never its ids: one series per route whatever the traffic.
+    metrics.request(
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
     request.log.info(
       {
         method: request.method,
@@ -105,7 +136,7 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
   });
 
   await app.register(openApiPlugin, { publicUrl: config.PUBLIC_URL });
-  const { logger: _logger, ...dependencyOptions } = dependencies;
+  const { logger: _logger, processMetrics: _processMetrics, ...dependencyOptions } = dependencies;
   await app.register(dependenciesPlugin, dependencyOptions);
   const { db, adapters, epicWorkflows, connectorWorkflows } = app.deps;
 
@@ -113,9 +144,29 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
     database,
     temporal,
     overdueThresholdMs: config.OVERDUE_THRESHOLD_MS,
+    stuckAfterMs: stuckPublicationAfterMs(config),
     adminToken: config.ADMIN_TOKEN,
     limits,
   });
+  await app.register(metricsRoutes, { metrics, adminToken: config.ADMIN_TOKEN, limits });
+  // Overdue epics and stuck publications are told from here too, not only by the operations sweep a worker
+  // runs: the usual cause of an overdue epic is that no worker runs. Each is claimed once (db/operations.ts),
+  // so several API processes tell it once between them.
+  const watch = setInterval(() => {
+    Promise.all([
+      notifyOverdueEpics(database.sql, config.OVERDUE_THRESHOLD_MS),
+      notifyStuckPublications(database.sql, stuckPublicationAfterMs(config)),
+    ]).then(
+      ([overdue, stuck]) => {
+        for (const epic of overdue) app.log.warn({ ...epic }, 'epic overdue: told its workspace');
+        for (const publication of stuck)
+          app.log.warn({ ...publication }, 'publication stuck: told its workspace');
+      },
+      (error: Error) => app.log.warn({ err: error }, 'could not look for overdue epics'),
+    );
+  }, config.OPERATIONS_SWEEP_INTERVAL_MS);
+  watch.unref();
+  app.addHook('onClose', async () => clearInterval(watch));
   const connectorOptions = {
     db,
     adapters,
@@ -138,6 +189,14 @@ export async function buildApp(dependencies: AppDependencies): Promise<FastifyIn
         await workspaceScope.register(notificationRoutes, { db });
         await workspaceScope.register(connectorRequestRoutes, { db });
         await workspaceScope.register(currentWorkspaceRoutes, { db });
+        await workspaceScope.register(webhookRoutes, {
+          db,
+          config,
+          workflows: createWebhookWorkflows(temporal, {
+            namespace: config.TEMPORAL_NAMESPACE,
+            taskQueue: config.TEMPORAL_TASK_QUEUE,
+          }),
+        });
       });
     },
     { prefix: '/v1' },

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   Client,
+  type ConnectionLike,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -13,6 +14,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import type { Channel } from '../domain/channels.ts';
 import { epicSearchAttributes } from '../domain/search-attributes.ts';
+import { epicWorkflowTexts } from '../domain/workflow-summaries.ts';
 import {
   type EpicWorkflowInput,
   editBackToDraftUpdate,
@@ -24,7 +26,7 @@ import {
   unscheduleUpdate,
 } from '../workflows/epic-messages.ts';
 import { ApiError } from './errors.ts';
-import type { TemporalLink } from './temporal.ts';
+import type { SummaryFacts } from './workflow-summary-facts.ts';
 
 export type EpicUpdate = 'edit' | 'unschedule' | 'reschedule' | 'retry';
 
@@ -40,13 +42,14 @@ const retryableRefusals = new Set(['PLATFORM_UNAVAILABLE']);
 
 export interface EpicWorkflows {
   /**
-   * Starts the epic's run, its schedule token in the memo. Throws 409 ALREADY_SCHEDULED (with
-   * `details.openRun`) when another run of the epic is open, 503 when Temporal did not answer — in which
-   * case the start may still have happened: `openRunToken` tells.
+   * Starts the epic's run, its schedule token in the memo and what it is for in its summary (the workspace's
+   * name read when the caller does not give it). Throws 409 ALREADY_SCHEDULED (with `details.openRun`) when
+   * another run of the epic is open, 503 when Temporal did not answer — in which case the start may still
+   * have happened: `openRunToken` tells.
    */
   start(
     input: EpicWorkflowInput & { scheduleToken: string },
-    facts: { title: string; channels: Channel[] },
+    facts: { title: string; channels: Channel[]; workspaceName?: string },
   ): Promise<void>;
   /** The schedule token of the epic's open run; null when none is open; undefined when Temporal cannot say. */
   openRunToken(epicId: string): Promise<string | null | undefined>;
@@ -81,7 +84,8 @@ function unavailable(error: unknown): ApiError {
 }
 
 export function createEpicWorkflows(
-  temporal: TemporalLink,
+  /** The API's link, or a worker's connection (the operations sweep starts missing runs again). */
+  temporal: { connection(): Promise<ConnectionLike> },
   options: {
     namespace: string;
     taskQueue: string;
@@ -89,6 +93,8 @@ export function createEpicWorkflows(
     transitionWaitMs: number;
     /** How long a start may take before its answer counts as lost. */
     startTimeoutMs?: number;
+    /** Where a run's summary reads the workspace's name; without it, the summary names the workspace by id. */
+    summaryFacts?: SummaryFacts;
   },
 ): EpicWorkflows {
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
@@ -124,16 +130,28 @@ export function createEpicWorkflows(
   return {
     async start(input, facts) {
       const temporalClient = await client();
+      const texts = epicWorkflowTexts({
+        epicId: input.epicId,
+        title: facts.title,
+        workspaceId: input.workspaceId,
+        workspaceName:
+          facts.workspaceName ?? (await options.summaryFacts?.workspaceName(input.workspaceId)) ?? null,
+        channels: facts.channels,
+        scheduledAt: input.scheduledAt,
+        timeZone: input.timeZone,
+      });
       try {
         await temporalClient.connection.withDeadline(Date.now() + startTimeoutMs, () =>
           temporalClient.workflow.start(epicWorkflowType, {
             workflowId: epicWorkflowId(input.epicId),
             taskQueue: options.taskQueue,
             args: [input],
-            // The token in the memo lets a start whose answer was lost be recognised (see openRunToken).
-            memo: { scheduleToken: input.scheduleToken },
-            staticSummary: `Epic "${facts.title.slice(0, 80)}" at ${input.scheduledAt}`,
-            staticDetails: `Epic ${input.epicId} of workspace ${input.workspaceId}: ${facts.channels.join(', ')}`,
+            // The token in the memo lets a start whose answer was lost be recognised (see openRunToken). The
+            // summary there too: a run continued as new keeps its memo, not its static summary.
+            memo: { scheduleToken: input.scheduleToken, summary: texts.staticSummary },
+            // What the Temporal UI and `temporal workflow describe` show for the run (SPEC §8).
+            staticSummary: texts.staticSummary,
+            staticDetails: texts.staticDetails,
             typedSearchAttributes: [
               { key: epicSearchAttributes.EpicId, value: input.epicId },
               { key: epicSearchAttributes.EpicStatus, value: 'scheduled' },

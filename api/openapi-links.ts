@@ -36,6 +36,13 @@ const taskOperations: OperationKey[] = [
   'GET /v1/epics/{id}/tasks/{taskId}/analytics',
 ];
 
+const webhookOperations: OperationKey[] = [
+  'GET /v1/webhooks/{id}',
+  'DELETE /v1/webhooks/{id}',
+  'POST /v1/webhooks/{id}/replay',
+  'GET /v1/webhooks/{id}/deliveries',
+];
+
 const connectorOperations: OperationKey[] = [
   'GET /v1/connectors/{id}',
   'PATCH /v1/connectors/{id}',
@@ -127,6 +134,19 @@ export const linkSources: LinkSource[] = [
     status: '200',
     ids: { id: '$request.path.id' },
     to: ['GET /v1/connectors/{id}', 'POST /v1/connectors/{id}/reconnect'],
+  },
+  { from: 'POST /v1/webhooks', status: '201', ids: { id: '$response.body#/id' }, to: webhookOperations },
+  {
+    from: 'GET /v1/webhooks',
+    status: '200',
+    ids: { id: '$response.body#/items/0/id' },
+    to: webhookOperations,
+  },
+  {
+    from: 'GET /v1/webhooks/{id}',
+    status: '200',
+    ids: { id: '$response.body#/id' },
+    to: webhookOperations,
   },
   {
     from: 'GET /v1/notifications',

@@ -1,19 +1,15 @@
 // Starts the API: waits for PostgreSQL, runs the migrations, and listens. Temporal may come up later:
 // /readyz says so until it does.
 import { pathToFileURL } from 'node:url';
-import { type Logger, pino } from 'pino';
+import type { Logger } from 'pino';
 import { type Config, loadConfigOrExit } from '../config.ts';
 import { connectDatabase, runMigrations, waitForDatabase } from '../db/client.ts';
+import { createLogger, redactedPaths } from '../observability/logger.ts';
 import { buildApp } from './app.ts';
 import { createTemporalLink } from './temporal.ts';
 
-/** Headers and query strings that may carry a secret never reach a log line. */
-export const logRedactions = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.query.code',
-  'req.query.state',
-];
+/** Headers, query strings and fields that may carry a secret never reach a log line. */
+export const logRedactions = redactedPaths;
 
 export async function startApiServer(
   config: Config & { DATABASE_URL: string; TEMPORAL_ADDRESS: string },
@@ -23,7 +19,13 @@ export async function startApiServer(
   await waitForDatabase(database, (line) => logger.warn(line));
   await runMigrations(database);
   const temporal = createTemporalLink(config.TEMPORAL_ADDRESS, config.TEMPORAL_NAMESPACE);
-  const app = await buildApp({ config, database, temporal, logger: logger.child({ name: 'api' }) });
+  const app = await buildApp({
+    config,
+    database,
+    temporal,
+    logger: logger.child({ name: 'api' }),
+    processMetrics: true,
+  });
   await app.listen({ port: config.PORT, host: config.HOST });
   return {
     app,
@@ -38,7 +40,7 @@ export async function startApiServer(
 
 async function main() {
   const config = loadConfigOrExit();
-  const logger = pino({ level: config.LOG_LEVEL, redact: logRedactions });
+  const logger = createLogger('api', config.LOG_LEVEL);
   if (!config.DATABASE_URL) {
     logger.error('DATABASE_URL is required to run the API alone (npm start runs an embedded PostgreSQL)');
     process.exit(1);

@@ -4,7 +4,7 @@ import { auditEvents } from './schema.ts';
 
 export interface AuditEntry {
   workspaceId: string;
-  subjectType: 'workspace' | 'epic' | 'task' | 'publication' | 'connector';
+  subjectType: 'workspace' | 'epic' | 'task' | 'publication' | 'connector' | 'webhook';
   subjectId: string;
   action: string;
   fromStatus?: string | null;

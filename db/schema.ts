@@ -2,6 +2,8 @@
 // state change back through activities. Every row carries workspace_id so tenancy is one WHERE clause.
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
+  bigserial,
   boolean,
   customType,
   doublePrecision,
@@ -38,6 +40,8 @@ export const workspaces = pgTable('workspaces', {
   id: uuid('id').primaryKey().defaultRandom(),
   name: text('name').notNull(),
   plan: text('plan').notNull(),
+  /** The last sequence number given to one of its events (db/workspace-events.ts). */
+  eventSequence: bigint('event_sequence', { mode: 'number' }).notNull().default(0),
   createdAt: createdAt(),
 });
 
@@ -127,6 +131,8 @@ export const epics = pgTable(
      */
     scheduleToken: text('schedule_token'),
     atRisk: boolean('at_risk').notNull().default(false),
+    /** The schedule (its token) an overdue notification was sent for: one per schedule (db/operations.ts). */
+    overdueNotifiedToken: text('overdue_notified_token'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -214,6 +220,8 @@ export const publications = pgTable(
     metricsReadAt: instant('metrics_read_at'),
     /** Why the last reading gave nothing (no data yet, a scope missing), shown beside the values. */
     metricsNote: text('metrics_note'),
+    /** The try (its number) a stuck notification was sent for: one per try (db/operations.ts). */
+    stuckNotifiedAttempt: integer('stuck_notified_attempt'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -373,3 +381,93 @@ export type EpicRow = typeof epics.$inferSelect;
 export type TaskRow = typeof tasks.$inferSelect;
 export type ConnectorRow = typeof connectors.$inferSelect;
 export type AccountRow = typeof connectorAccounts.$inferSelect;
+
+/** A transaction id (PostgreSQL's xid8): which transaction wrote a row, to tell when all before it ended. */
+const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 'xid8' });
+
+/**
+ * Every transition of an epic, a publication or a connector, written by a trigger in the transaction that made
+ * it (migration 0010), so no write path can change a status without its event. The per-workspace `sequence` is
+ * given afterwards, in commit order (db/workspace-events.ts), by whoever delivers the workspace's webhooks.
+ */
+export const workspaceEvents = pgTable(
+  'workspace_events',
+  {
+    id: id(),
+    /** Insertion order: among the events of ended transactions, the order their sequence numbers follow. */
+    position: bigserial('position', { mode: 'number' }).notNull(),
+    txid: xid8('txid').notNull().default(sql`pg_current_xact_id()`),
+    workspaceId: workspaceRef(),
+    sequence: bigint('sequence', { mode: 'number' }),
+    type: text('type').notNull(),
+    subjectType: text('subject_type').notNull(),
+    subjectId: uuid('subject_id').notNull(),
+    /** What deliveries are ordered by: the epic (of an epic or publication event) or the connector. */
+    orderingKey: uuid('ordering_key').notNull(),
+    data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    uniqueIndex('workspace_events_sequence_key').on(table.workspaceId, table.sequence),
+    index('workspace_events_unsequenced_idx')
+      .on(table.workspaceId, table.position)
+      .where(sql`${table.sequence} is null`),
+    index('workspace_events_created_idx').on(table.workspaceId, table.createdAt),
+    // What the hourly pruning reads (db/workspace-events.ts pruneEvents).
+    index('workspace_events_age_idx').on(table.createdAt),
+  ],
+);
+
+/** A workspace's webhook endpoint: where its events go, which ones, and the secret they are signed with. */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: id(),
+    workspaceId: workspaceRef(),
+    url: text('url').notNull(),
+    /** Event types (`epic.published`), families (`epic.*`) or `*`. */
+    events: jsonb('events').$type<string[]>().notNull(),
+    description: text('description'),
+    /** The signing secret, sealed like credentials (db/credentials-codec.ts); shown once, at creation. */
+    secret: bytea('secret').notNull(),
+    secretKeyId: text('secret_key_id').notNull(),
+    /** The workspace sequence up to which events were queued for it: later ones are its to queue. */
+    queuedThrough: bigint('queued_through', { mode: 'number' }).notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (table) => [index('webhook_endpoints_workspace_idx').on(table.workspaceId, table.createdAt, table.id)],
+);
+
+/** One sending of one event to one endpoint, with its tries (a replay is a sending of its own). */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: id(),
+    workspaceId: workspaceRef(),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    eventId: uuid('event_id')
+      .notNull()
+      .references(() => workspaceEvents.id, { onDelete: 'cascade' }),
+    sequence: bigint('sequence', { mode: 'number' }).notNull(),
+    orderingKey: uuid('ordering_key').notNull(),
+    replay: boolean('replay').notNull().default(false),
+    status: text('status').$type<'pending' | 'delivered' | 'failed'>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    nextAttemptAt: instant('next_attempt_at').notNull().defaultNow(),
+    firstAttemptAt: instant('first_attempt_at'),
+    deliveredAt: instant('delivered_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (table) => [
+    index('webhook_deliveries_pending_idx')
+      .on(table.endpointId, table.sequence)
+      .where(sql`${table.status} = 'pending'`),
+    index('webhook_deliveries_endpoint_created_idx').on(table.endpointId, table.createdAt, table.id),
+  ],
+);

@@ -70,6 +70,13 @@ describe('OpenAPI', () => {
       'GET /v1/oauth/{platform}/callback',
       'GET /healthz',
       'GET /readyz',
+      'GET /metrics',
+      'POST /v1/webhooks',
+      'GET /v1/webhooks',
+      'GET /v1/webhooks/{id}',
+      'DELETE /v1/webhooks/{id}',
+      'POST /v1/webhooks/{id}/replay',
+      'GET /v1/webhooks/{id}/deliveries',
     ];
     assert.deepEqual(operations.map((entry) => entry.key).sort(), expected.sort());
     for (const { key, operation } of operations) {

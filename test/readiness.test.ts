@@ -78,7 +78,7 @@ describe('readiness and start order', () => {
     assert.deepEqual(ready.body, {
       status: 'ready',
       checks: { postgres: { ok: true }, temporal: { ok: true } },
-      details: { overdueEpics: 0, oldestOverdueScheduledAt: null },
+      details: { overdueEpics: 0, oldestOverdueScheduledAt: null, stuckPublications: 0 },
     });
 
     const connection = await Connection.connect({ address });

@@ -4,5 +4,7 @@ export { connectorSync } from './connector-sync.ts';
 export { connectorToken } from './connector-token.ts';
 export { epic } from './epic.ts';
 export { epicMetrics } from './epic-metrics.ts';
+export { operationsSweep } from './operations-sweep.ts';
 export { publicationFollowUp } from './publication-follow-up.ts';
+export { webhookDelivery } from './webhook-delivery.ts';
 export { workerProbe } from './worker-probe.ts';

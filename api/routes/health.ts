@@ -6,6 +6,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { DatabaseConnection } from '../../db/client.ts';
+import { overdueEpics, stuckPublications } from '../../db/operations.ts';
 import { presentsAdminToken } from '../auth.ts';
 import type { RateLimits } from '../rate-limits.ts';
 import type { TemporalLink } from '../temporal.ts';
@@ -15,7 +16,11 @@ const Readiness = z.object({
   status: z.enum(['ready', 'not_ready']),
   checks: z.object({ postgres: Dependency, temporal: Dependency }),
   details: z
-    .object({ overdueEpics: z.number().int(), oldestOverdueScheduledAt: z.string().nullable() })
+    .object({
+      overdueEpics: z.number().int(),
+      oldestOverdueScheduledAt: z.string().nullable(),
+      stuckPublications: z.number().int(),
+    })
     .optional(),
 });
 
@@ -23,22 +28,14 @@ export const healthRoutes: FastifyPluginAsyncZod<{
   database: DatabaseConnection;
   temporal: TemporalLink;
   overdueThresholdMs: number;
+  stuckAfterMs: number;
   adminToken: string;
   limits: RateLimits;
-}> = async (app, { database, temporal, overdueThresholdMs, adminToken, limits }) => {
-  /** Scheduled epics past their time by more than the threshold with a publication never attempted. */
-  const overdue = async () => {
-    const [row] = await database.sql<{ count: number; oldest: string | null }[]>`
-      select count(distinct e.id)::int as count, min(e.scheduled_at)::text as oldest
-      from epics e
-      join tasks t on t.epic_id = e.id
-      left join publications p on p.task_id = t.id
-      where e.status = 'scheduled'
-        and e.scheduled_at < ${new Date(Date.now() - overdueThresholdMs).toISOString()}::timestamptz
-        and coalesce(p.status, 'pending') = 'pending' and coalesce(p.attempts, 0) = 0`;
-    const oldest = row?.oldest ? new Date(row.oldest).toISOString() : null;
-    return { overdueEpics: row?.count ?? 0, oldestOverdueScheduledAt: oldest };
-  };
+}> = async (app, { database, temporal, overdueThresholdMs, stuckAfterMs, adminToken, limits }) => {
+  const overdue = async () => ({
+    ...(await overdueEpics(database.sql, overdueThresholdMs)),
+    stuckPublications: await stuckPublications(database.sql, stuckAfterMs),
+  });
 
   app.get(
     '/healthz',
