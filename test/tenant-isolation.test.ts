@@ -4,7 +4,7 @@
 // here fails the test, so a new route cannot be added without being covered.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { notifications, publications } from '../db/schema.ts';
+import { notifications, publications, webhookEndpoints } from '../db/schema.ts';
 import {
   type ApiHarness,
   createWorkspace,
@@ -18,7 +18,7 @@ let harness: ApiHarness;
 let alpha: TestWorkspace;
 let beta: TestWorkspace;
 /** Alpha's ids, which beta tries. */
-const theirs = { epic: '', task: '', connector: '', account: '', notification: '' };
+const theirs = { epic: '', task: '', connector: '', account: '', notification: '', webhook: '' };
 /** Beta's own ids, mixed with alpha's where a route takes two. */
 const own = { epic: '', task: '' };
 
@@ -49,6 +49,19 @@ before(async () => {
     .values({ workspaceId: alpha.id, kind: 'epic_failed', title: 'Alpha only', message: 'for Alpha' })
     .returning();
   theirs.notification = notification!.id;
+  // Written directly: registering through the API resolves the URL's host, and this machine has no DNS.
+  const [webhook] = await harness.database.db
+    .insert(webhookEndpoints)
+    .values({
+      workspaceId: alpha.id,
+      url: 'https://hooks.alpha.example/in',
+      events: ['*'],
+      secret: Buffer.from('sealed elsewhere'),
+      secretKeyId: 'k',
+      queuedThrough: 0,
+    })
+    .returning();
+  theirs.webhook = webhook!.id;
   // A publication, so alpha's task has analytics to read (a task not yet reviewed has none: 404 to anyone).
   await harness.database.db
     .insert(publications)
@@ -136,6 +149,19 @@ const coverage: Record<string, Coverage> = {
   'POST /v1/connectors/{platform}/connect': { noIds: 'starts a connection of the caller to a platform' },
   'POST /v1/connector-requests': { noIds: 'counts a platform asked for; no id' },
   'POST /v1/workspaces/current/api-keys': { noIds: "rotates the caller's own workspace's keys" },
+  'POST /v1/webhooks': { noIds: 'registers an endpoint of the caller' },
+  'GET /v1/webhooks': { list: true },
+  'GET /v1/webhooks/{id}': { calls: (ids) => [{ url: `/v1/webhooks/${ids.webhook}` }] },
+  'DELETE /v1/webhooks/{id}': { calls: (ids) => [{ url: `/v1/webhooks/${ids.webhook}` }] },
+  'POST /v1/webhooks/{id}/replay': {
+    calls: (ids) => [
+      {
+        url: `/v1/webhooks/${ids.webhook}/replay`,
+        body: { since: new Date(Date.now() - 60_000).toISOString() },
+      },
+    ],
+  },
+  'GET /v1/webhooks/{id}/deliveries': { calls: (ids) => [{ url: `/v1/webhooks/${ids.webhook}/deliveries` }] },
   'GET /v1/notifications': { list: true },
   'POST /v1/notifications/{id}/read': {
     calls: (ids) => [{ url: `/v1/notifications/${ids.notification}/read` }],
@@ -147,6 +173,8 @@ const outsideWorkspaces = new Set([
   'POST /v1/workspaces',
   'GET /healthz',
   'GET /readyz',
+  // The admin token's: figures across every workspace, none naming one.
+  'GET /metrics',
   // No bearer: the state it carries was issued to one workspace (connector-flows tests bind it).
   'GET /v1/oauth/{platform}/callback',
 ]);

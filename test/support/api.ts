@@ -24,6 +24,9 @@ export const workspaceTables = [
   'tasks',
   'publications',
   'audit_events',
+  'webhook_endpoints',
+  'webhook_deliveries',
+  'workspace_events',
 ] as const;
 
 /** A digest of every workspace table's rows: equal before and after, nothing was written. */
