@@ -1,5 +1,6 @@
 // Starts the Temporal worker: waits for Temporal and PostgreSQL with backoff (never a crash, never a silent
 // idle), registers the workflow bundle and the activities, and shuts down gracefully on SIGINT/SIGTERM.
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -70,6 +71,12 @@ export async function startWorker(
   const connection = await connectToTemporal(config.TEMPORAL_ADDRESS, log, options.signal);
   const metrics = options.metrics ?? createWorkerMetrics();
   const identity = options.identity ?? `glowtify-worker@${os.hostname()}:${process.pid}`;
+  if (!options.workflowBundlePath && !existsSync(workflowsPath)) {
+    // A compiled build (dist/) has no workflow sources to bundle: it runs the bundle `npm run build` wrote.
+    throw new Error(
+      `no workflow sources at ${workflowsPath}: set WORKFLOW_BUNDLE_PATH to the bundle npm run build wrote (dist/workflow-bundle.js)`,
+    );
+  }
   const workflowSource: Pick<WorkerOptions, 'workflowsPath' | 'workflowBundle'> = options.workflowBundlePath
     ? { workflowBundle: { codePath: options.workflowBundlePath } }
     : { workflowsPath };
