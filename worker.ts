@@ -188,6 +188,7 @@ async function main() {
   });
   const log: WorkerLog = { info: (line) => logger.info(line), warn: (line) => logger.warn(line) };
   const metrics = createWorkerMetrics({ processMetrics: true });
+  // A metrics port already taken (another worker on this host) costs the figures, never the publishing.
   const served =
     sdkMetricsPort === undefined
       ? undefined
@@ -196,6 +197,11 @@ async function main() {
           port: config.WORKER_METRICS_PORT,
           registry: metrics.registry,
           sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics`,
+        }).catch((error: Error) => {
+          logger.error(
+            `worker metrics not served on ${config.WORKER_METRICS_HOST}:${config.WORKER_METRICS_PORT} (${error.message}); set WORKER_METRICS_PORT to a free port, or 0`,
+          );
+          return undefined;
         });
   if (served) logger.info(`worker metrics at ${served.url}`);
   const started = await startWorker(

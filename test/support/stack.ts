@@ -141,6 +141,8 @@ export async function startStack(
     ADMIN_TOKEN: harness.config.ADMIN_TOKEN,
     CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64'),
     LOG_LEVEL: 'warn',
+    // Several worker processes share this machine in a test: none serves /metrics unless a test asks.
+    WORKER_METRICS_PORT: '0',
   };
 
   const stack: Stack = {
