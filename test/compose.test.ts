@@ -347,7 +347,8 @@ describe('docker-compose.yml', () => {
     assert.equal(asList(api.command).join(' '), 'node dist/api/server.js');
     assert.equal(asList(worker.command).join(' '), 'node dist/worker.js');
     const buildFiles = (JSON.parse(read('tsconfig.build.json')) as { files: string[] }).files;
-    assert.deepEqual(buildFiles.sort(), ['api/server.ts', 'worker.ts']);
+    // And the admin command, so an operator runs `node dist/scripts/admin.js` in the container.
+    assert.deepEqual(buildFiles.sort(), ['api/server.ts', 'scripts/admin.ts', 'worker.ts']);
     const env = environmentOf(api);
     assert.equal(env.NODE_ENV, 'production');
     assert.equal(env.HOST, '0.0.0.0');
