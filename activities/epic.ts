@@ -636,6 +636,8 @@ export function createEpicActivities({
     error: unknown,
     scheduledAt: Date | null,
     handOffKey?: string,
+    /** The try's number (publish tries): a try outlived by a newer one writes nothing and flags nothing. */
+    attempt?: number,
   ): Promise<never> {
     let failure: PublicationFailure =
       error instanceof PlatformError
@@ -654,7 +656,7 @@ export function createEpicActivities({
     const bounded = boundRateLimit(failure, scheduledAt, target.connector.platform);
     failure = bounded.failure;
     await db.transaction(async (tx) => {
-      await tx
+      const recorded = await tx
         .update(publications)
         .set({
           lastError: {
@@ -666,7 +668,18 @@ export function createEpicActivities({
           progress: progressMarkingLiveEnded,
           updatedAt: now(),
         })
-        .where(and(eq(publications.id, target.publication.id), namesHandOff(handOffKey)));
+        .where(
+          and(
+            eq(publications.id, target.publication.id),
+            namesHandOff(handOffKey),
+            attempt === undefined
+              ? undefined
+              : and(eq(publications.attempts, attempt), ne(publications.status, 'published')),
+          ),
+        )
+        .returning({ id: publications.id });
+      // A stale try's refusal says nothing of the connector a newer try is using (or has published with).
+      if (attempt !== undefined && recorded.length === 0) return;
       if (reconnectClasses.includes(failure.class)) {
         await flagReconnectRequired(tx, target.connector, failure, workflowActor(), now(), {
           ...(target.connector.credentials ? { onlyIfCredentials: target.connector.credentials } : {}),
@@ -1157,7 +1170,7 @@ export function createEpicActivities({
           await clearGoingLive(target.publication.id);
           throw error;
         }
-        return failTry(target, error, new Date(input.scheduledAt));
+        return failTry(target, error, new Date(input.scheduledAt), undefined, started.attempts);
       }
       const publishedAt = now();
       // The readings count from the publication on the server's clock, the clock the metrics workflow reads by.

@@ -37,6 +37,7 @@ export function createOperationsSweepActivities({
   return {
     async sweepOperations(): Promise<SweepReport> {
       const context = Context.current();
+      context.heartbeat();
       const overdue = await notifyOverdueEpics(sql, overdueThresholdMs);
       const stuck = await notifyStuckPublications(sql, stuckAfterMs);
       // Events past the replay window go, their deliveries with them (an index range: cheap when none are).
@@ -47,7 +48,7 @@ export function createOperationsSweepActivities({
         context.log.warn('publication stuck: told its workspace', { ...publication });
 
       const { client } = context;
-      const scheduled = await scheduledEpics(sql, settledMs);
+      const scheduled = await scheduledEpics(sql, { settledMs, tryMayRunMs: stuckAfterMs });
       const restarted: string[] = [];
       if (scheduled.length > 0) {
         // One listing of the open runs (visibility), then each candidate confirmed by its own description.

@@ -75,20 +75,31 @@ export interface OverdueFinding {
   scheduledAt: string;
 }
 
+/** Findings told per transaction. */
+const batch = 100;
+
 /**
- * Claims the overdue epics not told yet (once per schedule: its token is written on the epic) and tells each
- * workspace: one notification, one `epic.overdue` event, in the claiming transaction.
+ * Claims the overdue epics not told yet and tells each workspace: one notification, one `epic.overdue` event, in
+ * the claiming transaction. Once per schedule and time: `overdue_notified_token` keeps "<token>@<time>" of the
+ * one told (a reschedule that keeps its token still moves its time), and the claim works with no token too.
  */
 export async function notifyOverdueEpics(sql: postgres.Sql, thresholdMs: number, now = new Date()) {
   return sql.begin(async (tx) => {
     const claimed = await tx<OverdueFinding[]>`
-      update epics e set overdue_notified_token = e.schedule_token
-      where e.status = 'scheduled'
-        and e.scheduled_at < ${new Date(now.getTime() - thresholdMs).toISOString()}::timestamptz
-        and e.overdue_notified_token is distinct from e.schedule_token
-        and exists (
-          select 1 from tasks t left join publications p on p.task_id = t.id
-          where t.epic_id = e.id and coalesce(p.status, 'pending') = 'pending' and coalesce(p.attempts, 0) = 0)
+      update epics e set overdue_notified_token = coalesce(e.schedule_token, '') || '@' || e.scheduled_at::text
+      where e.id in (
+        -- A batch at a time, skipping rows another teller holds: few row locks, held briefly.
+        select candidate.id from epics candidate
+        where candidate.status = 'scheduled'
+          and candidate.scheduled_at < ${new Date(now.getTime() - thresholdMs).toISOString()}::timestamptz
+          and candidate.overdue_notified_token
+            is distinct from coalesce(candidate.schedule_token, '') || '@' || candidate.scheduled_at::text
+          and exists (
+            select 1 from tasks t left join publications p on p.task_id = t.id
+            where t.epic_id = candidate.id and coalesce(p.status, 'pending') = 'pending'
+              and coalesce(p.attempts, 0) = 0)
+        limit ${batch}
+        for update skip locked)
       returning e.id as "epicId", e.workspace_id as "workspaceId", e.title,
         to_char(e.scheduled_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "scheduledAt"`;
     for (const epic of claimed) {
@@ -121,9 +132,13 @@ export async function notifyStuckPublications(sql: postgres.Sql, stuckAfterMs: n
   return sql.begin(async (tx) => {
     const claimed = await tx<StuckFinding[]>`
       update publications set stuck_notified_attempt = attempts
-      where status = 'publishing'
-        and updated_at < ${new Date(now.getTime() - stuckAfterMs).toISOString()}::timestamptz
-        and stuck_notified_attempt is distinct from attempts
+      where id in (
+        select id from publications
+        where status = 'publishing'
+          and updated_at < ${new Date(now.getTime() - stuckAfterMs).toISOString()}::timestamptz
+          and stuck_notified_attempt is distinct from attempts
+        limit ${batch}
+        for update skip locked)
       returning id as "publicationId", epic_id as "epicId", workspace_id as "workspaceId", attempts`;
     for (const publication of claimed) {
       await tell(tx, {
@@ -156,13 +171,25 @@ export interface ScheduledEpic {
 }
 
 /** Epics scheduled (for longer than `settledMs`: a schedule still starting its run is not looked at). */
-export async function scheduledEpics(sql: postgres.Sql, settledMs: number, now = new Date()) {
+export async function scheduledEpics(
+  sql: postgres.Sql,
+  options: { settledMs: number; tryMayRunMs: number },
+  now = new Date(),
+) {
+  // Not one whose publication a try may still be making live: a new run's try would not find what that
+  // request creates (it is in flight), and both would go out. A try is over once it has been quiet longer
+  // than a try can last (its start-to-close time-out, a retry's wait, a heartbeat time-out).
   return sql<ScheduledEpic[]>`
-    select id as "epicId", workspace_id as "workspaceId", title, time_zone as "timeZone",
-      schedule_token as "scheduleToken",
-      to_char(scheduled_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "scheduledAt"
-    from epics
-    where status = 'scheduled' and scheduled_at is not null
-      and updated_at < ${new Date(now.getTime() - settledMs).toISOString()}::timestamptz
-    order by scheduled_at`;
+    select e.id as "epicId", e.workspace_id as "workspaceId", e.title, e.time_zone as "timeZone",
+      e.schedule_token as "scheduleToken",
+      to_char(e.scheduled_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "scheduledAt"
+    from epics e
+    where e.status = 'scheduled' and e.scheduled_at is not null
+      and e.updated_at < ${new Date(now.getTime() - options.settledMs).toISOString()}::timestamptz
+      and not exists (
+        select 1 from publications p
+        where p.epic_id = e.id and p.status = 'publishing'
+          and (p.going_live_at is not null
+            or p.updated_at >= ${new Date(now.getTime() - options.tryMayRunMs).toISOString()}::timestamptz))
+    order by e.scheduled_at`;
 }

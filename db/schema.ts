@@ -131,7 +131,7 @@ export const epics = pgTable(
      */
     scheduleToken: text('schedule_token'),
     atRisk: boolean('at_risk').notNull().default(false),
-    /** The schedule (its token) an overdue notification was sent for: one per schedule (db/operations.ts). */
+    /** The schedule an overdue notification was sent for, "<token>@<time>": one per schedule (db/operations.ts). */
     overdueNotifiedToken: text('overdue_notified_token'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
