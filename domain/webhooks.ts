@@ -4,9 +4,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
-/** The subjects whose transitions are events (migration 0010's trigger), and the events of their own. */
-export const eventSubjects = ['epic', 'publication', 'connector'] as const;
-
 /**
  * An event type (`publication.published`), a subject's family (`epic.*`), or every event (`*`); matched in
  * SQL when deliveries are queued (db/workspace-events.ts).
