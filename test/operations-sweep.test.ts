@@ -196,7 +196,11 @@ describe('operations', () => {
     assert.equal((await handle.describe()).runId, first.runId, 'no new run while the try may go live');
     held.release();
     await new Promise((resolve) => setTimeout(resolve, 2_000));
-    assert.equal(stack.meta.receivedMatching(/\/feed$/, 'POST').length, feedBefore + 1, 'one request to post');
+    assert.equal(
+      stack.meta.receivedMatching(/\/feed$/, 'POST').length,
+      feedBefore + 1,
+      'one request to post',
+    );
     const restarts = await stack.harness.database.db
       .select()
       .from(auditEvents)
