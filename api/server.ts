@@ -4,12 +4,9 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { type Config, loadConfigOrExit } from '../config.ts';
 import { connectDatabase, runMigrations, waitForDatabase } from '../db/client.ts';
-import { createLogger, redactedPaths } from '../observability/logger.ts';
+import { createLogger } from '../observability/logger.ts';
 import { buildApp } from './app.ts';
 import { createTemporalLink } from './temporal.ts';
-
-/** Headers, query strings and fields that may carry a secret never reach a log line. */
-export const logRedactions = redactedPaths;
 
 export async function startApiServer(
   config: Config & { DATABASE_URL: string; TEMPORAL_ADDRESS: string },

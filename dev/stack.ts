@@ -4,9 +4,10 @@
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { type DestinationStream, type Logger, pino } from 'pino';
-import { logRedactions, startApiServer } from '../api/server.ts';
+import { startApiServer } from '../api/server.ts';
 import type { Config } from '../config.ts';
 import { startEmbeddedPostgres } from '../db/embedded-postgres.ts';
+import { loggerOptions } from '../observability/logger.ts';
 import { startWorker } from '../worker.ts';
 import { resolveTemporalCli } from './temporal-cli.ts';
 import { startTemporalDevServer } from './temporal-dev-server.ts';
@@ -57,7 +58,7 @@ export async function runStack(
 ): Promise<RunningStack> {
   const logger = options.logFile
     ? pino(
-        { level: config.LOG_LEVEL, redact: logRedactions },
+        loggerOptions('stack', config.LOG_LEVEL),
         pino.multistream([
           {
             level: config.LOG_LEVEL,
@@ -67,8 +68,7 @@ export async function runStack(
         ]),
       )
     : pino({
-        level: config.LOG_LEVEL,
-        redact: logRedactions,
+        ...loggerOptions('stack', config.LOG_LEVEL),
         transport: process.stdout.isTTY
           ? { target: 'pino-pretty', options: { ignore: 'pid,hostname' } }
           : undefined,

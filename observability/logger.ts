@@ -44,7 +44,7 @@ export const redactedPaths = [
 
 export const redactedCensor = '[redacted]';
 
-function loggerOptions(name: string, level: string): LoggerOptions {
+export function loggerOptions(name: string, level: string): LoggerOptions {
   return { name, level, redact: { paths: redactedPaths, censor: redactedCensor } };
 }
 
